@@ -1,0 +1,3 @@
+from nndsl.cli import entry_point
+
+entry_point()

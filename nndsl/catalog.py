@@ -1,0 +1,83 @@
+"""The language's vocabulary: every name a spec may use, with its defaults and limits.
+
+Kept in one place so that the checker, the formatter, the docs and the
+backends agree on what exists.
+"""
+
+from __future__ import annotations
+
+ACTIVATIONS = (
+    "linear", "sigmoid", "relu", "tanh", "softmax",
+    "leaky_relu", "elu", "gelu", "softplus",
+)
+#: Activations taking a parameter, with its default (`leaky_relu(0.2)`, `elu(alpha=1)`).
+ACTIVATION_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
+#: The lecture: He initialisation for ReLU, Glorot for sigmoid and tanh. The
+#: other rectifier-like activations follow ReLU.
+RELU_FAMILY = frozenset({"relu", "leaky_relu", "elu", "gelu", "softplus"})
+
+INITIALIZERS = (
+    "glorot_normal", "he_normal", "glorot_uniform", "he_uniform",
+    "zeros", "ones", "constant", "normal",
+)
+#: Initialisers that take one number: constant(value), normal(std).
+INITIALIZER_ARGUMENT = {"constant": "value", "normal": "std"}
+
+LOSSES = ("mse", "mae", "binary_crossentropy", "categorical_crossentropy")
+CLASSIFICATION_LOSSES = frozenset({"binary_crossentropy", "categorical_crossentropy"})
+
+REGULARIZERS = ("l1", "l2")
+
+#: Optimizers and their arguments with defaults, in positional order.
+OPTIMIZERS = {
+    "sgd": {"lr": 0.01, "momentum": 0.0, "nesterov": False},
+    "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7},
+    "rmsprop": {"lr": 0.001, "rho": 0.9, "eps": 1e-7},
+}
+#: Keras spells some arguments differently; both spellings are accepted.
+OPTIMIZER_ALIASES = {
+    "learning_rate": "lr", "beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps",
+}
+
+METRICS = ("accuracy", "mse", "mae")
+
+#: TensorFlow Playground data sets: kind and default number of samples (the Playground's own).
+PLAYGROUND = {
+    "xor": ("classification", 500),
+    "checkerboard": ("classification", 500),  # the lecture's name for xor
+    "circle": ("classification", 500),
+    "gauss": ("classification", 500),
+    "spiral": ("classification", 500),
+    "plane": ("regression", 1200),
+    "multigauss": ("regression", 1200),
+}
+FILE_SOURCES = ("csv", "npz")
+DATA_SOURCES = tuple(PLAYGROUND) + FILE_SOURCES
+#: The Playground's noise slider runs from 0 to 50 %.
+MAX_NOISE = 0.5
+
+PLAYGROUND_FEATURES = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)")
+DEFAULT_FEATURES = ("x1", "x2")
+
+#: Default fraction of samples used for training: the Playground's 50 %, and
+#: 80 % for data from files.
+DEFAULT_SPLIT = {"playground": 0.5, "file": 0.8}
+DEFAULT_BATCH = 32
+
+# Limits: generous for real models, small enough that a hostile spec cannot
+# make the compiler (or the generated code's first line) exhaust memory.
+MAX_UNITS = 1_000_000
+MAX_LAYERS = 100_000
+MAX_PARAMETERS = 500_000_000
+MAX_SAMPLES = 10_000_000
+MAX_EPOCHS = 1_000_000
+MAX_CLASSES = 100
+MAX_SEED = 2**32 - 1
+MAX_NAME_LENGTH = 64
+
+#: Statements each block accepts.
+BLOCK_STATEMENTS = {
+    "data": ("features", "split"),
+    "model": ("input", "dense", "activation", "dropout", "regularizer"),
+    "train": ("optimizer", "batch", "epochs", "metrics", "seed", "shuffle", "checkpoint"),
+}

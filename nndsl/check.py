@@ -1,0 +1,990 @@
+"""Syntax tree -> checked IR: validation, name resolution, shape inference, defaults.
+
+The checker reads each block, binds each statement's arguments against what
+that statement takes, converts and range-checks every value, fills in the
+defaults, infers layer widths, and finally checks the blocks against each
+other (input width vs features, output activation vs loss, data vs loss).
+It keeps going after an error so that one run reports them all; messages name
+the argument and echo the value, Keras-style: ``units must be a positive
+integer; received units=0``.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from nndsl import catalog, ir
+from nndsl import syntax as s
+from nndsl.errors import Diagnostic, SpecError
+from nndsl.source import Span
+from nndsl.suggest import did_you_mean
+
+_INTEGER = re.compile(r"[+-]?\d+")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAX_NUMBER_TEXT = 40
+_SOFT_KEYWORDS = frozenset(getattr(keyword, "softkwlist", ())) | {"_"}
+
+
+class _Skip(Exception):
+    """Raised after recording an error, to abandon the statement at hand."""
+
+
+# --- statement arguments ---------------------------------------------------------
+
+
+@dataclass
+class _Bound:
+    """A statement's or call's arguments, bound to their names."""
+
+    owner: str
+    values: dict[str, s.Value]
+    keys: dict[str, s.Name]
+    span: Span
+
+    def get(self, name: str) -> s.Value | None:
+        return self.values.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.values
+
+
+class Checker:
+    """Checks one syntax tree; `run()` returns the IR or raises `SpecError`."""
+
+    def __init__(self, file: s.File) -> None:
+        self.file = file
+        self.errors: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
+
+    # -- reporting --
+
+    def error(self, span: Span | None, message: str) -> None:
+        self.errors.append(Diagnostic("error", message, self.file.filename, span))
+
+    def warn(self, span: Span | None, message: str) -> None:
+        self.warnings.append(Diagnostic("warning", message, self.file.filename, span))
+
+    def fail(self, span: Span | None, message: str) -> _Skip:
+        self.error(span, message)
+        return _Skip()
+
+    # -- the whole program --
+
+    def run(self) -> ir.Program:
+        blocks = self._collect_blocks()
+        data = self._guard(lambda: self.check_data(blocks["data"])) if blocks.get("data") else None
+        model = self._guard(lambda: self.check_model(blocks["model"], data)) if blocks.get("model") else None
+        loss = self._guard(lambda: self.check_loss(blocks["loss"])) if blocks.get("loss") else None
+        train = self._guard(lambda: self.check_train(blocks["train"], loss)) if blocks.get("train") else None
+        if blocks.get("model") is None:
+            self.error(Span.point(1, 1), "spec has no model block; add e.g. 'model { input 2  dense 1 }'")
+        if blocks.get("train") is not None:
+            train_span = blocks["train"].span
+            if blocks.get("data") is None:
+                self.error(train_span, "train needs a data block to train on; add e.g. 'data xor(samples=500)'")
+            if blocks.get("loss") is None:
+                self.error(train_span, "train needs a loss; add e.g. 'loss mse' before the train block")
+        if model is not None:
+            self.check_objective(model, data, loss, blocks)
+        if self.errors:
+            ordered = sorted(self.errors, key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))
+            raise SpecError(diagnostics=ordered, text=self.file.text)
+        assert model is not None
+        return ir.Program(
+            model=model,
+            data=data,
+            loss=loss,
+            train=train,
+            filename=self.file.filename,
+            warnings=tuple(sorted(self.warnings, key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))),
+        )
+
+    def _guard(self, check: Callable, default=None):
+        """Run one check; after its error was recorded, carry on with `default`."""
+        try:
+            return check()
+        except _Skip:
+            return default
+
+    def _collect_blocks(self) -> dict[str, s.Block | None]:
+        kinds = {
+            s.DataBlock: "data",
+            s.ModelBlock: "model",
+            s.LossBlock: "loss",
+            s.TrainBlock: "train",
+        }
+        blocks: dict[str, s.Block | None] = {}
+        for block in self.file.blocks:
+            kind = kinds[type(block)]
+            if blocks.get(kind) is not None:
+                first = blocks[kind].span
+                self.error(
+                    block.span,
+                    f"second {kind} block; a spec describes one experiment "
+                    f"(the first {kind} block is at {first.line}:{first.column})",
+                )
+                continue
+            blocks[kind] = block
+        return blocks
+
+    # -- binding arguments --
+
+    def bind(
+        self,
+        owner: str,
+        args: Sequence[s.Arg],
+        span: Span,
+        positional: Sequence[str] = (),
+        keywords: Sequence[str] = (),
+        aliases: dict[str, str] | None = None,
+        at_line_start: Callable[[s.Value], bool] | None = None,
+    ) -> _Bound:
+        """Match arguments to names; report unknown, repeated and surplus ones."""
+        aliases = aliases or {}
+        allowed = list(dict.fromkeys([*positional, *keywords]))
+        bound = _Bound(owner, {}, {}, span)
+        position = 0
+        for arg in args:
+            if self._stray_statement(arg, at_line_start):
+                break
+            if isinstance(arg, s.Keyword):
+                key = aliases.get(arg.key.text, arg.key.text)
+                if key not in allowed:
+                    choices = ", ".join(allowed) if allowed else "no arguments"
+                    self.error(
+                        arg.key.span,
+                        f"unknown argument '{arg.key.text}' for {owner}"
+                        f"{did_you_mean(arg.key.text, allowed)}; {owner} takes {choices}",
+                    )
+                    continue
+                if key in bound.values:
+                    self.error(arg.key.span, f"{owner} got {key} twice")
+                    continue
+                bound.values[key] = arg.value
+                bound.keys[key] = arg.key
+                continue
+            while position < len(positional) and positional[position] in bound.values:
+                position += 1
+            if position >= len(positional):
+                self._surplus(owner, arg, positional)
+                continue
+            bound.values[positional[position]] = arg
+            position += 1
+        return bound
+
+    def _stray_statement(self, arg, at_line_start) -> bool:
+        """A misspelt statement keyword reads as one more argument of the
+        statement before it; a name starting a line gives it away."""
+        if isinstance(arg, s.Name) and at_line_start is not None and at_line_start(arg):
+            statements = [w for ws in catalog.BLOCK_STATEMENTS.values() for w in ws]
+            self.error(arg.span, f"unknown statement '{arg.text}'{did_you_mean(arg.text, statements)}")
+            return True
+        return False
+
+    def _surplus(self, owner, arg, positional) -> None:
+        if positional:
+            takes = f"at most {len(positional)} positional argument{'s' if len(positional) > 1 else ''} ({', '.join(positional)})"
+        else:
+            takes = "no positional arguments"
+        self.error(arg.span, f"unexpected {describe(arg)}: {owner} takes {takes}")
+
+    def line_start(self, value: s.Value) -> bool:
+        line = self.file.text.split("\n")[value.span.line - 1]
+        return not line[: value.span.column - 1].strip()
+
+    # -- values --
+
+    def number(self, value: s.Value | None, name: str, owner: str = "") -> float | int:
+        if not isinstance(value, s.Number):
+            raise self.fail(_span_of(value), f"{name} must be a number; received {name}={render(value)}")
+        text = value.text
+        if len(text) > _MAX_NUMBER_TEXT:
+            raise self.fail(value.span, f"{name} is too long a number ({len(text)} characters)")
+        if _INTEGER.fullmatch(text):
+            return int(text)
+        number = float(text)
+        if not math.isfinite(number):
+            raise self.fail(value.span, f"{name} must be finite; received {name}={text}")
+        return number
+
+    def integer(
+        self, value: s.Value | None, name: str, low: int | None = None, high: int | None = None, what: str = ""
+    ) -> int:
+        number = self.number(value, name)
+        if not isinstance(number, int):
+            raise self.fail(value.span, f"{name} must be an integer; received {name}={value.text}")
+        if low is not None and number < low:
+            kind = what or ("a positive integer" if low == 1 else f"an integer ≥ {low}")
+            raise self.fail(value.span, f"{name} must be {kind}; received {name}={value.text}")
+        if high is not None and number > high:
+            raise self.fail(value.span, f"{name} must be at most {high:,}; received {name}={value.text}")
+        return number
+
+    def real(
+        self,
+        value: s.Value | None,
+        name: str,
+        low: float | None = None,
+        high: float | None = None,
+        low_open: bool = False,
+        high_open: bool = False,
+        what: str | None = None,
+    ) -> float:
+        number = float(self.number(value, name))
+        too_low = low is not None and (number <= low if low_open else number < low)
+        too_high = high is not None and (number >= high if high_open else number > high)
+        if too_low or too_high:
+            if what is None:
+                left = "(" if low_open else "["
+                right = ")" if high_open else "]"
+                lo = "-inf" if low is None else _fmt(low)
+                hi = "inf" if high is None else _fmt(high)
+                what = f"in {left}{lo}, {hi}{right}"
+            raise self.fail(value.span, f"{name} must be {what}; received {name}={value.text}")
+        return number
+
+    def boolean(self, value: s.Value | None, name: str) -> bool:
+        if not isinstance(value, s.Bool):
+            raise self.fail(_span_of(value), f"{name} must be true or false; received {name}={render(value)}")
+        return value.value
+
+    def choice(self, value: s.Value | None, name: str, choices: Sequence[str], kind: str) -> str:
+        if not isinstance(value, s.Name):
+            raise self.fail(
+                _span_of(value), f"{name} must be one of {', '.join(choices)}; received {name}={render(value)}"
+            )
+        if value.text not in choices:
+            raise self.fail(value.span, f"unknown {kind} '{value.text}'{did_you_mean(value.text, choices)}")
+        return value.text
+
+    def identifier(self, value: s.Value | None, name: str) -> str:
+        if isinstance(value, s.Name):
+            text = value.text
+        elif isinstance(value, s.String):
+            text = value.value
+        else:
+            raise self.fail(_span_of(value), f"{name} must be a name; received {name}={render(value)}")
+        if not _IDENTIFIER.fullmatch(text):
+            raise self.fail(
+                value.span,
+                f"{name} must be a name of ASCII letters, digits and '_', not starting with a digit; "
+                f"received {name}={text!r}",
+            )
+        if len(text) > catalog.MAX_NAME_LENGTH:
+            raise self.fail(value.span, f"{name} is longer than {catalog.MAX_NAME_LENGTH} characters")
+        if keyword.iskeyword(text) or text in _SOFT_KEYWORDS:
+            raise self.fail(value.span, f"{name} cannot be the Python keyword '{text}'")
+        if text.startswith("__"):
+            raise self.fail(value.span, f"{name} cannot start with '__'; received {name}={text!r}")
+        return text
+
+    def string(self, value: s.Value | None, name: str) -> str:
+        if not isinstance(value, s.String):
+            raise self.fail(_span_of(value), f"{name} must be a quoted string; received {name}={render(value)}")
+        for ch in value.value:
+            if ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 or ch in _BIDI:
+                raise self.fail(
+                    value.span, f"{name} contains the control character U+{ord(ch):04X}; remove it"
+                )
+        return value.value
+
+    # -- data --
+
+    def check_data(self, block: s.DataBlock) -> ir.Data:
+        source_call = block.source
+        name = source_call.name if isinstance(source_call, s.Call) else source_call
+        args = source_call.args if isinstance(source_call, s.Call) else ()
+        if name.text not in catalog.DATA_SOURCES:
+            raise self.fail(
+                name.span,
+                f"unknown data source '{name.text}'{did_you_mean(name.text, catalog.DATA_SOURCES)}; "
+                f"choose one of {', '.join(catalog.DATA_SOURCES)}",
+            )
+        statements = self._statements(block.body, "data")
+        self._data_failed = False
+        source, seed = self._guard(lambda: self._data_source(name, args, block.span)) or (None, None)
+        features = self._features(statements.get("features"), source, name.text)
+        split = self._split(statements.get("split"), source)
+        if source is None or self._data_failed:
+            raise _Skip()
+        if isinstance(source, ir.PlaygroundData) and split is not None:
+            train = math.floor(source.samples * split)
+            if train < 1 or train >= source.samples:
+                where = statements["split"].span if "split" in statements else block.span
+                self.error(
+                    where,
+                    f"split {split} of {source.samples} samples leaves {train} for training and "
+                    f"{source.samples - train} for validation; each needs at least one",
+                )
+        if split is None:
+            raise _Skip()
+        return ir.Data(source, features, split, seed, block.span)
+
+    def _data_source(self, name: s.Name, args, span: Span):
+        owner = name.text
+        if owner in catalog.PLAYGROUND:
+            keywords = ["samples", "noise", "seed"]
+            if owner in ("spiral", "gauss", "xor", "checkerboard", "circle"):
+                keywords.append("classes")
+            bound = self.bind(owner, args, span, keywords=keywords)
+            kind, default_samples = catalog.PLAYGROUND[owner]
+            failed = len(self.errors)
+            samples = default_samples
+            if "samples" in bound:
+                samples = self._guard(
+                    lambda: self.integer(bound.get("samples"), "samples", 2, catalog.MAX_SAMPLES), samples
+                )
+            noise = 0.0
+            if "noise" in bound:
+                noise = self._guard(lambda: self.real(
+                    bound.get("noise"), "noise", 0.0, catalog.MAX_NOISE,
+                    what=f"between 0 and {catalog.MAX_NOISE} (the Playground's 0 to 50 %)",
+                ), noise)
+            classes = 2 if kind == "classification" else None
+            if "classes" in bound:
+                classes = self._guard(
+                    lambda: self.integer(bound.get("classes"), "classes", 2, catalog.MAX_CLASSES), classes
+                )
+                if owner != "spiral" and classes != 2:
+                    self.error(
+                        bound.get("classes").span,
+                        f"{owner} has two classes; only spiral takes classes=N; received classes={classes}",
+                    )
+            seed = self._guard(lambda: self._seed(bound.get("seed"))) if "seed" in bound else None
+            if len(self.errors) > failed:
+                self._data_failed = True
+            generator = "xor" if owner == "checkerboard" else owner
+            return ir.PlaygroundData(generator, samples, noise, classes, span), seed
+        if owner == "csv":
+            bound = self.bind(owner, args, span, positional=["path"], keywords=["target", "seed"])
+            path = self._path(bound.get("path"), bound, "csv")
+            if "target" not in bound:
+                raise self.fail(span, "csv needs target=COLUMN, the column to predict")
+            target = self._column(bound.get("target"), "target")
+            seed = self._seed(bound.get("seed")) if "seed" in bound else None
+            return ir.CsvData(path, target, span), seed
+        bound = self.bind(owner, args, span, positional=["path"], keywords=["x", "y", "seed"])
+        path = self._path(bound.get("path"), bound, "npz")
+        x_key = self._column(bound.get("x"), "x") if "x" in bound else "x"
+        y_key = self._column(bound.get("y"), "y") if "y" in bound else "y"
+        seed = self._seed(bound.get("seed")) if "seed" in bound else None
+        return ir.NpzData(path, x_key, y_key, span), seed
+
+    def _path(self, value, bound: _Bound, owner: str) -> str:
+        if value is None:
+            raise self.fail(bound.span, f'{owner} needs a file path, e.g. {owner}("data/file.{owner}")')
+        path = self.string(value, "path")
+        if not path:
+            raise self.fail(value.span, "path is empty")
+        if "\\" in path or path.startswith("/") or re.match(r"[A-Za-z]:", path):
+            raise self.fail(
+                value.span,
+                f"path must be relative to the spec's folder, with '/' between folders; received path={path!r}",
+            )
+        parts = PurePosixPath(path).parts
+        if ".." in parts:
+            raise self.fail(value.span, f"path must stay inside the spec's folder (no '..'); received path={path!r}")
+        if not path.endswith(f".{owner}"):
+            self.warn(value.span, f"{owner} data path {path!r} does not end in .{owner}")
+        return path
+
+    def _column(self, value, name: str) -> str:
+        if isinstance(value, s.Name):
+            return value.text
+        return self.string(value, name)
+
+    def _seed(self, value) -> int:
+        return self.integer(value, "seed", 0, catalog.MAX_SEED, what="an integer ≥ 0")
+
+    def _features(self, statement: s.Features | None, source, source_name: str):
+        if source is None:
+            return None
+        if isinstance(source, ir.PlaygroundData):
+            if statement is None:
+                return tuple(ir.Feature(f) for f in catalog.DEFAULT_FEATURES)
+            out = []
+            for item in statement.items:
+                if item.kind == "column":
+                    self.error(item.span, f"{source_name} features are names such as x1, not strings")
+                    continue
+                if item.text not in catalog.PLAYGROUND_FEATURES:
+                    self.error(
+                        item.span,
+                        f"unknown feature '{item.text}'{did_you_mean(item.text, catalog.PLAYGROUND_FEATURES)}; "
+                        f"the Playground's features are {', '.join(catalog.PLAYGROUND_FEATURES)}",
+                    )
+                    continue
+                out.append(ir.Feature(item.text, item.span))
+            return self._unique_features(out)
+        if statement is None:
+            return None
+        if isinstance(source, ir.NpzData):
+            raise self.fail(statement.span, "npz data has no column names; remove 'features' (set 'input N' instead)")
+        out = []
+        for item in statement.items:
+            if item.kind not in ("name", "column"):
+                self.error(item.span, f"csv features are column names; '{item.text}' is a Playground feature")
+                continue
+            name = item.parts[0]
+            if item.kind == "column":
+                for ch in name:
+                    if ord(ch) < 32 or ch in _BIDI:
+                        self.error(item.span, f"column name contains the control character U+{ord(ch):04X}")
+                        break
+            if name == source.target:
+                self.error(item.span, f"'{name}' is the target column; it cannot also be a feature")
+                continue
+            out.append(ir.Feature(name, item.span))
+        return self._unique_features(out)
+
+    def _unique_features(self, features: list[ir.Feature]) -> tuple[ir.Feature, ...]:
+        seen: dict[str, ir.Feature] = {}
+        for feature in features:
+            if feature.name in seen:
+                first = seen[feature.name].span
+                self.error(feature.span, f"feature '{feature.name}' is listed twice (first at {first})")
+            seen.setdefault(feature.name, feature)
+        return tuple(seen.values())
+
+    def _split(self, statement: s.Statement | None, source) -> float | None:
+        if statement is None:
+            if source is None:
+                return None
+            return catalog.DEFAULT_SPLIT["playground" if isinstance(source, ir.PlaygroundData) else "file"]
+        bound = self.bind("split", statement.args, statement.span, positional=["fraction"],
+                          at_line_start=self.line_start)
+        if "fraction" not in bound:
+            self.error(statement.span, "split needs the training fraction, e.g. 'split 0.5'")
+            return None
+        try:
+            return self.real(bound.get("fraction"), "split", 0.0, 1.0, True, True,
+                             what="a fraction strictly between 0 and 1")
+        except _Skip:
+            return None
+
+    def _statements(self, body: s.Body | None, block: str) -> dict[str, s.BlockStatement]:
+        """The statements of a block that takes each at most once, keyed by keyword."""
+        found: dict[str, s.BlockStatement] = {}
+        if body is None:
+            return found
+        for statement in body.statements:
+            keyword_ = "features" if isinstance(statement, s.Features) else statement.head.text
+            head_span = statement.span if isinstance(statement, s.Features) else statement.head.span
+            if keyword_ not in catalog.BLOCK_STATEMENTS[block]:
+                self._misplaced(keyword_, head_span, block)
+                continue
+            if keyword_ in found:
+                first = found[keyword_].span
+                self.error(head_span, f"{keyword_} is given twice in the {block} block (first at {first})")
+                continue
+            found[keyword_] = statement
+        return found
+
+    def _misplaced(self, keyword_: str, span: Span, block: str) -> None:
+        home = next((b for b, ws in catalog.BLOCK_STATEMENTS.items() if keyword_ in ws), None)
+        takes = ", ".join(catalog.BLOCK_STATEMENTS[block])
+        where = f"; it belongs in the {home} block" if home else ""
+        self.error(span, f"'{keyword_}' does not belong in a {block} block{where} ({block} takes {takes})")
+
+    # -- model --
+
+    def check_model(self, block: s.ModelBlock, data: ir.Data | None) -> ir.Model:
+        name = None
+        if block.name is not None:
+            name = self._guard(lambda: self.identifier(block.name, "model name"))
+        input_statement: s.Statement | None = None
+        layer_statements: list[s.Statement] = []
+        model_regularizers: tuple[ir.Regularizer, ...] = ()
+        regularizer_statement = None
+        for statement in block.body.statements:
+            if isinstance(statement, s.Features):
+                self._misplaced("features", statement.span, "model")
+                continue
+            head = statement.head.text
+            if head not in catalog.BLOCK_STATEMENTS["model"]:
+                self._misplaced(head, statement.head.span, "model")
+            elif head == "input":
+                if input_statement is not None:
+                    self.error(statement.head.span, f"input is given twice (first at {input_statement.span})")
+                elif layer_statements:
+                    self.error(statement.head.span, "input must come before the layers")
+                input_statement = input_statement or statement
+            elif head == "regularizer":
+                if regularizer_statement is not None:
+                    self.error(statement.head.span, "regularizer is given twice in the model block")
+                    continue
+                regularizer_statement = statement
+                bound = self.bind("regularizer", statement.args, statement.span, positional=["penalty"],
+                                  at_line_start=self.line_start)
+                if "penalty" not in bound:
+                    self.error(statement.span, "regularizer needs a penalty, e.g. 'regularizer l2(0.001)'")
+                else:
+                    model_regularizers = self._guard(lambda: self._regularizers(bound.get("penalty"))) or ()
+            else:
+                layer_statements.append(statement)
+        in_features = self._input_width(input_statement, data, block)
+        if not layer_statements:
+            self.error(block.body.span, "model has no layers; add e.g. 'dense 1'")
+        layers = self._layers(layer_statements, in_features, model_regularizers)
+        self._unique_layer_names(layers)
+        model = ir.Model(name, in_features or 1, tuple(layers), block.span)
+        total = sum(p.size for p in model.parameters)
+        if total > catalog.MAX_PARAMETERS:
+            self.error(
+                block.span,
+                f"model has {total:,} parameters, more than the limit of {catalog.MAX_PARAMETERS:,}",
+            )
+        if len(layers) > catalog.MAX_LAYERS:
+            self.error(block.span, f"model has {len(layers):,} layers, more than the limit of {catalog.MAX_LAYERS:,}")
+        return model
+
+    def _input_width(self, statement: s.Statement | None, data: ir.Data | None, block: s.ModelBlock) -> int | None:
+        from_data = len(data.features) if data is not None and data.features is not None else None
+        if statement is None:
+            if from_data is None:
+                self.error(
+                    block.body.span if block.body.statements == () else block.body.statements[0].span,
+                    "model needs 'input N' (the number of input features) as its first statement",
+                )
+            return from_data
+        bound = self.bind("input", statement.args, statement.span, positional=["features"],
+                          at_line_start=self.line_start)
+        if "features" not in bound:
+            self.error(statement.span, "input needs the number of features, e.g. 'input 2'")
+            return from_data
+        try:
+            width = self.integer(bound.get("features"), "input", 1, catalog.MAX_UNITS)
+        except _Skip:
+            return from_data
+        if from_data is not None and width != from_data:
+            names = ", ".join(f.name for f in data.features)
+            self.error(
+                bound.get("features").span,
+                f"input {width} disagrees with the data, which has {from_data} "
+                f"feature{'s' if from_data != 1 else ''} ({names})",
+            )
+        return width
+
+    def _layers(self, statements, in_features: int | None, model_regularizers) -> list[ir.Layer]:
+        layers: list[ir.Layer] = []
+        counts: dict[str, int] = {}
+        width = in_features or 1
+        for statement in statements:
+            kind = statement.head.text
+            counts[kind] = counts.get(kind, 0) + 1
+            default_name = f"{kind}_{counts[kind]}"
+            try:
+                if kind == "dense":
+                    layer = self._dense(statement, width, default_name, model_regularizers)
+                elif kind == "activation":
+                    layer = self._activation_layer(statement, width, default_name)
+                else:
+                    layer = self._dropout(statement, width, default_name)
+            except _Skip:
+                continue
+            layers.append(layer)
+            width = layer.out_features
+        return layers
+
+    def _dense(self, statement: s.Statement, in_features: int, default_name: str, model_regularizers) -> ir.Dense:
+        bound = self.bind(
+            "dense",
+            statement.args,
+            statement.span,
+            positional=["units", "activation"],
+            keywords=["init", "bias", "weights", "trainable", "name", "regularizer"],
+            at_line_start=self.line_start,
+        )
+        if "units" not in bound:
+            self.error(statement.span, "dense needs the number of units, e.g. 'dense 8 relu'")
+        units = self._guard(lambda: self.integer(bound.get("units"), "units", 1, catalog.MAX_UNITS))
+        if units is None:  # still check the rest, but with no width to check against
+            if "activation" in bound:
+                self._guard(lambda: self._activation(bound.get("activation")))
+            if "init" in bound:
+                self._guard(lambda: self._initializer(bound.get("init"), "init"))
+            raise _Skip()
+        activation = ir.Activation("linear", None, statement.span)
+        if "activation" in bound:
+            activation = self._guard(lambda: self._activation(bound.get("activation"))) or activation
+        name = default_name
+        if "name" in bound:
+            name = self._guard(lambda: self.identifier(bound.get("name"), "name")) or default_name
+        trainable = True
+        if "trainable" in bound:
+            trainable = self._guard(lambda: self.boolean(bound.get("trainable"), "trainable"))
+            trainable = True if trainable is None else trainable
+        default_init = "he_normal" if activation.name in catalog.RELU_FAMILY else "glorot_normal"
+        kernel = ir.Initializer(default_init, span=statement.span)
+        if "init" in bound and "weights" in bound:
+            self.error(bound.keys["weights"].span, "give either init= or weights=, not both")
+        elif "init" in bound:
+            kernel = self._guard(lambda: self._initializer(bound.get("init"), "init")) or kernel
+        elif "weights" in bound:
+            values = self._guard(lambda: self._matrix(bound.get("weights"), units, in_features))
+            if values is not None:
+                kernel = ir.Initializer("values", values=values, span=bound.get("weights").span)
+        bias = ir.Initializer("zeros", span=statement.span)
+        if "bias" in bound:
+            value = bound.get("bias")
+            if isinstance(value, s.ListValue):
+                values = self._guard(lambda: self._vector(value, units))
+                if values is not None:
+                    bias = ir.Initializer("values", values=values, span=value.span)
+            else:
+                bias = self._guard(lambda: self._initializer(value, "bias")) or bias
+        regularizers = model_regularizers
+        if "regularizer" in bound:
+            regularizers = self._guard(lambda: self._regularizers(bound.get("regularizer"))) or ()
+        return ir.Dense(name, in_features, units, activation, kernel, bias, trainable, regularizers, statement.span)
+
+    def _activation_layer(self, statement: s.Statement, width: int, default_name: str) -> ir.ActivationLayer:
+        bound = self.bind("activation", statement.args, statement.span, positional=["function"],
+                          keywords=["name"], at_line_start=self.line_start)
+        if "function" not in bound:
+            raise self.fail(statement.span, "activation needs a function, e.g. 'activation relu'")
+        activation = self._activation(bound.get("function"))
+        name = self.identifier(bound.get("name"), "name") if "name" in bound else default_name
+        return ir.ActivationLayer(name, width, activation, statement.span)
+
+    def _dropout(self, statement: s.Statement, width: int, default_name: str) -> ir.Dropout:
+        bound = self.bind("dropout", statement.args, statement.span, positional=["rate"],
+                          keywords=["name"], at_line_start=self.line_start)
+        if "rate" not in bound:
+            raise self.fail(statement.span, "dropout needs a rate, e.g. 'dropout 0.2'")
+        rate = self.real(bound.get("rate"), "rate", 0.0, 1.0, high_open=True, what="in [0, 1)")
+        name = self.identifier(bound.get("name"), "name") if "name" in bound else default_name
+        return ir.Dropout(name, width, rate, statement.span)
+
+    def _activation(self, value: s.Value) -> ir.Activation:
+        if isinstance(value, s.Call):
+            name = self.choice(value.name, "activation", catalog.ACTIVATIONS, "activation")
+            if name not in catalog.ACTIVATION_ALPHA:
+                raise self.fail(value.span, f"{name} takes no arguments")
+            bound = self.bind(name, value.args, value.span, positional=["alpha"])
+            alpha = catalog.ACTIVATION_ALPHA[name]
+            if "alpha" in bound:
+                alpha = self.real(bound.get("alpha"), "alpha", 0.0, None)
+            return ir.Activation(name, alpha, value.span)
+        name = self.choice(value, "activation", catalog.ACTIVATIONS, "activation")
+        return ir.Activation(name, catalog.ACTIVATION_ALPHA.get(name), value.span)
+
+    def _initializer(self, value: s.Value, name: str) -> ir.Initializer:
+        call = value if isinstance(value, s.Call) else None
+        kind = self.choice(call.name if call else value, name, catalog.INITIALIZERS, "initializer")
+        argument = catalog.INITIALIZER_ARGUMENT.get(kind)
+        if call is None:
+            if argument:
+                raise self.fail(value.span, f"{kind} needs its {argument}, e.g. {kind}(0.1)")
+            return ir.Initializer(kind, span=value.span)
+        if argument is None:
+            raise self.fail(call.span, f"{kind} takes no arguments")
+        bound = self.bind(kind, call.args, call.span, positional=[argument])
+        if argument not in bound:
+            raise self.fail(call.span, f"{kind} needs its {argument}, e.g. {kind}(0.1)")
+        if kind == "normal":
+            number = self.real(bound.get(argument), "std", 0.0, None, low_open=True, what="positive")
+        else:
+            number = self.real(bound.get(argument), "value")
+        return ir.Initializer(kind, value=number, span=call.span)
+
+    def _regularizers(self, value: s.Value) -> tuple[ir.Regularizer, ...]:
+        items = value.items if isinstance(value, s.ListValue) else (value,)
+        out: dict[str, ir.Regularizer] = {}
+        for item in items:
+            if not isinstance(item, s.Call):
+                if isinstance(item, s.Name) and item.text in catalog.REGULARIZERS:
+                    raise self.fail(item.span, f"{item.text} needs its rate, e.g. {item.text}(0.001)")
+                raise self.fail(
+                    _span_of(item), f"regularizer must be l1(rate) or l2(rate); received {render(item)}"
+                )
+            kind = self.choice(item.name, "regularizer", catalog.REGULARIZERS, "regularizer")
+            bound = self.bind(kind, item.args, item.span, positional=["rate"])
+            if "rate" not in bound:
+                raise self.fail(item.span, f"{kind} needs its rate, e.g. {kind}(0.001)")
+            rate = self.real(bound.get("rate"), "rate", 0.0, None, what="≥ 0")
+            if kind in out:
+                raise self.fail(item.span, f"{kind} is given twice")
+            out[kind] = ir.Regularizer(kind, rate, item.span)
+        return tuple(out.values())
+
+    def _matrix(self, value: s.Value, units: int, in_features: int) -> tuple:
+        if not isinstance(value, s.ListValue) or not all(isinstance(row, s.ListValue) for row in value.items):
+            raise self.fail(
+                _span_of(value),
+                f"weights must be a list of {units} rows of {in_features} numbers "
+                f"(units × inputs, as in y = W·x + b)",
+            )
+        rows = len(value.items)
+        columns = {len(row.items) for row in value.items}
+        if rows != units or columns != {in_features}:
+            got = f"{rows} × {columns.pop()}" if len(columns) == 1 else f"{rows} rows of unequal length"
+            hint = ""
+            if len(columns) <= 1 and rows == in_features and got == f"{in_features} × {units}" and units != in_features:
+                hint = "; this is the transpose: write one row per unit"
+            raise self.fail(
+                value.span,
+                f"weights must be {units} × {in_features} (units × inputs, as in y = W·x + b); got {got}{hint}",
+            )
+        return tuple(tuple(self._element(x) for x in row.items) for row in value.items)
+
+    def _vector(self, value: s.ListValue, units: int) -> tuple:
+        if len(value.items) != units:
+            raise self.fail(value.span, f"bias must have {units} numbers (one per unit); got {len(value.items)}")
+        return tuple(self._element(x) for x in value.items)
+
+    def _element(self, value: s.Value) -> float:
+        return float(self.number(value, "element"))
+
+    def _unique_layer_names(self, layers: list[ir.Layer]) -> None:
+        seen: dict[str, ir.Layer] = {}
+        for layer in layers:
+            if layer.name in seen:
+                first = seen[layer.name].span
+                self.error(layer.span, f"duplicate layer name '{layer.name}' (also the layer at {first})")
+            seen.setdefault(layer.name, layer)
+
+    # -- loss and training --
+
+    def check_loss(self, block: s.LossBlock) -> ir.Loss:
+        value = block.value
+        if isinstance(value, s.Call):
+            raise self.fail(value.span, f"{value.name.text} takes no arguments")
+        name = self.choice(value, "loss", catalog.LOSSES, "loss")
+        return ir.Loss(name, block.span)
+
+    def check_train(self, block: s.TrainBlock, loss: ir.Loss | None) -> ir.Train:
+        statements = self._statements(block.body, "train")
+        optimizer = None
+        if "optimizer" not in statements:
+            self.error(block.span, "train needs an optimizer, e.g. 'optimizer sgd(lr=0.01)'")
+        else:
+            optimizer = self._guard(lambda: self._optimizer(statements["optimizer"]))
+        epochs = None
+        if "epochs" not in statements:
+            self.error(block.span, "train needs 'epochs N'")
+        else:
+            value = self._single(statements["epochs"], "epochs", "number of epochs, e.g. 'epochs 100'")
+            epochs = self._guard(lambda: self.integer(value, "epochs", 1, catalog.MAX_EPOCHS))
+        batch: int | None = catalog.DEFAULT_BATCH
+        if "batch" in statements:
+            value = self._single(statements["batch"], "batch", "batch size, e.g. 'batch 32' or 'batch all'")
+            if isinstance(value, s.Name) and value.text == "all":
+                batch = None
+            elif isinstance(value, s.Name):
+                self.error(value.span, f"batch must be a positive integer or 'all'; received batch={value.text}")
+            else:
+                batch = self._guard(lambda: self.integer(value, "batch", 1, catalog.MAX_SAMPLES))
+        metrics = self._metrics(statements.get("metrics"), loss)
+        seed = 0
+        if "seed" in statements:
+            value = self._single(statements["seed"], "seed", "seed, e.g. 'seed 1'")
+            seed = self._guard(lambda: self._seed(value)) or 0
+        shuffle = True
+        if "shuffle" in statements:
+            value = self._single(statements["shuffle"], "shuffle", "true or false")
+            shuffle = self._guard(lambda: self.boolean(value, "shuffle"))
+            shuffle = True if shuffle is None else shuffle
+        checkpoint = None
+        if "checkpoint" in statements:
+            statement = statements["checkpoint"]
+            bound = self.bind("checkpoint", statement.args, statement.span, keywords=["every"],
+                              at_line_start=self.line_start)
+            if "every" not in bound:
+                self.error(statement.span, "checkpoint needs every=N (epochs), e.g. 'checkpoint every=10'")
+            else:
+                checkpoint = self._guard(lambda: self.integer(bound.get("every"), "every", 1, catalog.MAX_EPOCHS))
+        if optimizer is None or epochs is None:
+            raise _Skip()
+        return ir.Train(optimizer, batch, epochs, metrics, seed, shuffle, checkpoint, block.span)
+
+    def _single(self, statement: s.Statement, name: str, what: str) -> s.Value | None:
+        bound = self.bind(name, statement.args, statement.span, positional=["value"], at_line_start=self.line_start)
+        if "value" not in bound:
+            self.error(statement.span, f"{name} needs a {what}")
+            return None
+        return bound.get("value")
+
+    def _optimizer(self, statement: s.Statement) -> ir.Optimizer:
+        value = self._single(statement, "optimizer", "name, e.g. 'optimizer sgd(lr=0.01)'")
+        if value is None:
+            raise _Skip()
+        call = value if isinstance(value, s.Call) else None
+        kind = self.choice(call.name if call else value, "optimizer", tuple(catalog.OPTIMIZERS), "optimizer")
+        defaults = catalog.OPTIMIZERS[kind]
+        arguments = dict(defaults)
+        if call is not None:
+            bound = self.bind(kind, call.args, call.span, positional=list(defaults),
+                              aliases=catalog.OPTIMIZER_ALIASES)
+            for key, given in bound.values.items():
+                arguments[key] = self._optimizer_argument(key, given)
+        span = value.span
+        if kind == "sgd":
+            return ir.SGD(arguments["lr"], arguments["momentum"], arguments["nesterov"], span)
+        if kind == "adam":
+            return ir.Adam(arguments["lr"], arguments["beta1"], arguments["beta2"], arguments["eps"], span)
+        return ir.RMSprop(arguments["lr"], arguments["rho"], arguments["eps"], span)
+
+    def _optimizer_argument(self, key: str, value: s.Value):
+        if key == "nesterov":
+            return self.boolean(value, key)
+        if key in ("lr", "eps"):
+            return self.real(value, key, 0.0, None, low_open=True, what="positive")
+        return self.real(value, key, 0.0, 1.0, high_open=True, what="in [0, 1)")
+
+    def _metrics(self, statement: s.Statement | None, loss: ir.Loss | None) -> tuple[str, ...]:
+        if statement is None:
+            return ()
+        out: list[str] = []
+        for arg in statement.args:
+            if isinstance(arg, s.Keyword):
+                self.error(arg.span, "metrics takes metric names, e.g. 'metrics accuracy'")
+                continue
+            name = self._guard(lambda: self.choice(arg, "metric", catalog.METRICS, "metric"))
+            if name is None:
+                continue
+            if name in out:
+                self.error(arg.span, f"metric '{name}' is listed twice")
+                continue
+            if name == "accuracy" and loss is not None and loss.name not in catalog.CLASSIFICATION_LOSSES:
+                self.error(
+                    arg.span,
+                    f"accuracy needs a classification loss (binary_crossentropy or "
+                    f"categorical_crossentropy); the loss is {loss.name}",
+                )
+                continue
+            out.append(name)
+        if not statement.args:
+            self.error(statement.span, "metrics needs at least one metric, e.g. 'metrics accuracy'")
+        return tuple(out)
+
+    # -- across blocks --
+
+    def check_objective(self, model: ir.Model, data: ir.Data | None, loss: ir.Loss | None, blocks) -> None:
+        if not model.layers:
+            return
+        last = model.layers[-1]
+        activation = model.output_activation
+        units = model.out_features
+        if isinstance(last, ir.Dropout):
+            self.warn(last.span, "dropout after the last layer drops the model's outputs while training")
+        source = data.source if data is not None else None
+        classes = source.classes if isinstance(source, ir.PlaygroundData) else None
+        regression_data = isinstance(source, ir.PlaygroundData) and classes is None
+        if loss is None:
+            return
+        where = last.span
+        if loss.name == "binary_crossentropy":
+            if activation != "sigmoid":
+                self.error(
+                    where,
+                    f"binary_crossentropy needs a sigmoid output (a probability); the last activation is "
+                    f"{activation}. Use 'dense 1 sigmoid' (nndsl fuses it with the loss for stability)",
+                )
+            elif units != 1 and not isinstance(source, ir.NpzData):
+                self.error(where, f"binary_crossentropy predicts one 0/1 label: the output needs 1 unit, not {units}")
+            if classes is not None and classes != 2:
+                self.error(
+                    blocks["data"].span,
+                    f"binary_crossentropy needs 2 classes; the data has {classes}. Use "
+                    f"categorical_crossentropy with 'dense {classes} softmax'",
+                )
+        elif loss.name == "categorical_crossentropy":
+            if activation == "sigmoid" and units == 1:
+                self.error(
+                    where,
+                    "categorical_crossentropy needs a softmax output over at least 2 classes; "
+                    "with one sigmoid unit, use binary_crossentropy",
+                )
+            elif activation != "softmax":
+                self.error(
+                    where,
+                    f"categorical_crossentropy needs a softmax output; the last activation is {activation}",
+                )
+            elif units < 2:
+                self.error(where, "categorical_crossentropy needs at least 2 output units (one per class)")
+            elif classes is not None and units != classes:
+                self.error(where, f"the data has {classes} classes but the output has {units} units")
+        else:
+            if activation == "softmax":
+                self.warn(
+                    where,
+                    f"{loss.name} on a softmax output: a softmax is a class distribution; for "
+                    "classification use categorical_crossentropy",
+                )
+            if units != 1 and isinstance(source, (ir.PlaygroundData, ir.CsvData)):
+                self.error(where, f"the data has one target value per sample, but the output has {units} units")
+            if regression_data and activation in ("sigmoid", "relu", "softplus"):
+                self.warn(
+                    where,
+                    f"{source.generator} labels lie in [-1, 1], but a {activation} output cannot be negative",
+                )
+        if loss.name in catalog.CLASSIFICATION_LOSSES and regression_data:
+            self.error(
+                blocks["loss"].span,
+                f"{loss.name} needs class labels, but {source.generator} is a regression data set "
+                "(labels in [-1, 1]); use mse or mae",
+            )
+
+
+# --- helpers -----------------------------------------------------------------
+
+_BIDI = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c")
+
+
+def _span_of(value) -> Span | None:
+    return getattr(value, "span", None)
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def render(value) -> str:
+    """A value as the user wrote it, for echoing in messages (shortened)."""
+    text = _render(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _render(value) -> str:
+    if value is None:
+        return "(nothing)"
+    if isinstance(value, s.Number):
+        return value.text
+    if isinstance(value, s.Name):
+        return value.text
+    if isinstance(value, s.String):
+        return value.raw
+    if isinstance(value, s.Bool):
+        return "true" if value.value else "false"
+    if isinstance(value, s.ListValue):
+        return "[" + ", ".join(_render(v) for v in value.items[:8]) + (", ...]" if len(value.items) > 8 else "]")
+    if isinstance(value, s.Call):
+        return f"{value.name.text}(" + ", ".join(_render(a) for a in value.args) + ")"
+    if isinstance(value, s.Keyword):
+        return f"{value.key.text}={_render(value.value)}"
+    return "?"
+
+
+def describe(arg) -> str:
+    if isinstance(arg, s.Number):
+        return f"number {arg.text}"
+    if isinstance(arg, s.Name):
+        return f"name '{arg.text}'"
+    if isinstance(arg, s.String):
+        return f"string {render(arg)}"
+    if isinstance(arg, s.ListValue):
+        return "list"
+    if isinstance(arg, s.Call):
+        return f"'{arg.name.text}(...)'"
+    return render(arg)
+
+
+def check(file: s.File) -> ir.Program:
+    """Check a syntax tree; return the IR or raise `SpecError` with every error found."""
+    return Checker(file).run()

@@ -1,0 +1,257 @@
+"""The `nndsl` command: check, summary, compile, train, fmt.
+
+A mistake in a spec, a data file or the command line prints a compiler-style
+message and exits with status 1; a Python traceback always means a bug in
+nndsl. Start-up imports no numerical library, so `nndsl check` is quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from nndsl.errors import SpecError
+
+BACKENDS = ("numpy", "torch", "tensorflow")
+TARGETS = ("auto", "cpu", "gpu", "tpu")
+
+
+class UsageError(Exception):
+    """A bad command line (exit status 1, like every other user mistake)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse exits 2; nndsl's contract is 1
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+def _print_diagnostics(error: SpecError) -> None:
+    print(error.render(), file=sys.stderr)
+
+
+def _print_warnings(program) -> None:
+    for warning in program.warnings:
+        text = None
+        try:
+            text = Path(warning.filename).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError, ValueError):
+            pass
+        print(warning.render(text), file=sys.stderr)
+
+
+def _load(path: str):
+    import nndsl
+
+    program = nndsl.load(path)
+    _print_warnings(program)
+    return program
+
+
+# --- commands ------------------------------------------------------------------
+
+
+def cmd_check(args) -> int:
+    failed = False
+    for path in args.specs:
+        try:
+            program = _load(path)
+        except SpecError as error:
+            _print_diagnostics(error)
+            failed = True
+            continue
+        total = sum(p.size for p in program.model.parameters)
+        print(f"{path}: ok ({len(program.model.layers)} layers, {total:,} parameters)")
+    return 1 if failed else 0
+
+
+def cmd_summary(args) -> int:
+    import nndsl
+
+    program = _load(args.spec)
+    result = nndsl.summary(program)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(result)
+    return 0
+
+
+def cmd_compile(args) -> int:
+    import nndsl
+    from nndsl.files import write_atomic
+
+    program = _load(args.spec)
+    if args.emit == "ir":
+        text = nndsl.to_json(program)
+    else:
+        from nndsl.codegen import generate
+
+        data_dir = os.path.abspath(os.path.dirname(args.spec) or ".")
+        text = generate(program, backend=args.backend, target=args.target, data_dir=data_dir)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        _check_output_path(args.output)
+        write_atomic(args.output, text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from nndsl.train import run_training
+
+    program = _load(args.spec)
+    return run_training(program, args)
+
+
+def cmd_fmt(args) -> int:
+    from nndsl.files import write_atomic
+    from nndsl.fmt import format_text
+    from nndsl.source import read_spec
+
+    if (args.check or args.write) and not args.specs:
+        raise UsageError("nndsl fmt: error: --check and --write need spec files")
+    changed = []
+    failed = False
+    for path in args.specs:
+        try:
+            text, filename = read_spec(path)
+            formatted = format_text(text, filename)
+        except SpecError as error:
+            _print_diagnostics(error)
+            failed = True
+            continue
+        if args.check:
+            if formatted != text:
+                changed.append(path)
+        elif args.write:
+            if formatted != text:
+                write_atomic(path, formatted)
+                print(f"formatted {path}", file=sys.stderr)
+        else:
+            sys.stdout.write(formatted)
+    for path in changed:
+        print(f"{path}: not formatted (run 'nndsl fmt --write {path}')", file=sys.stderr)
+    return 1 if failed or changed else 0
+
+
+def _check_output_path(path: str) -> None:
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"nndsl: error: output {path} is a directory")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"nndsl: error: cannot write {path}: folder {parent} does not exist")
+
+
+# --- the parser ------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer ≥ 0, not {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32), not {text!r}")
+    return value
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="nndsl",
+        description="Check, summarise, compile and train neural network specs (*.nn).",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = commands.add_parser("check", help="check specs; print diagnostics")
+    check.add_argument("specs", nargs="+", metavar="SPEC")
+    check.set_defaults(run=cmd_check)
+
+    summary = commands.add_parser("summary", help="layers, output shapes and parameter counts")
+    summary.add_argument("spec", metavar="SPEC")
+    summary.add_argument("--json", action="store_true", help="print JSON in Keras's words")
+    summary.set_defaults(run=cmd_summary)
+
+    compile_ = commands.add_parser("compile", help="generate a standalone Python program")
+    compile_.add_argument("spec", metavar="SPEC")
+    compile_.add_argument("-b", "--backend", choices=BACKENDS, default="numpy")
+    compile_.add_argument("-t", "--target", choices=TARGETS, default="auto")
+    compile_.add_argument("-o", "--output", metavar="OUT.py", help="write here (atomically) instead of stdout")
+    compile_.add_argument("--emit", choices=("code", "ir"), default="code", help="the program, or the IR as JSON")
+    compile_.set_defaults(run=cmd_compile)
+
+    train = commands.add_parser("train", help="train a spec and save weights, history and plots")
+    train.add_argument("spec", metavar="SPEC")
+    train.add_argument("-b", "--backend", choices=BACKENDS, default="numpy")
+    train.add_argument("-t", "--target", choices=TARGETS, default="auto")
+    train.add_argument("--epochs", type=_positive_int, help="override the spec's epochs")
+    train.add_argument("--seed", type=_seed, help="override the spec's seed")
+    train.add_argument("--out", metavar="DIR", help="folder for weights, history, plots, checkpoint")
+    train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    train.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
+                       help="checkpoint every N epochs (default: the spec's, else 10)")
+    train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(run=cmd_train)
+
+    fmt = commands.add_parser("fmt", help="print specs in canonical form")
+    fmt.add_argument("specs", nargs="*", metavar="SPEC")
+    mode = fmt.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="exit 1 if a spec is not formatted")
+    mode.add_argument("--write", action="store_true", help="rewrite the files in place")
+    fmt.set_defaults(run=cmd_fmt)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
+    parser = make_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.version:
+            from nndsl import __version__
+
+            print(f"nndsl {__version__}")
+            return 0
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 1
+        return args.run(args)
+    except UsageError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except SpecError as error:
+        _print_diagnostics(error)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def entry_point() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry_point()

@@ -1,0 +1,61 @@
+"""Writing files so that a reader sees the old version or the new one, never a part."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and a rename.
+
+    An interrupted write leaves `path` as it was (and, if the process was
+    killed, a stray `.<name>.*.tmp` beside it: see `remove_stale_temps`).
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if target.exists():
+            os.chmod(temp, target.stat().st_mode & 0o777)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temp, 0o666 & ~umask)
+        os.replace(temp, target)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise
+    _sync_folder(folder)
+
+
+def remove_stale_temps(folder: str | os.PathLike, name: str) -> None:
+    """Remove temporaries left by a killed `write_atomic(folder/name)`; call when
+    no other writer of that file runs (e.g. when a training run starts)."""
+    for stale in Path(folder).glob(f".{name}.*.tmp"):
+        try:
+            stale.unlink()
+        except OSError:
+            pass
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,367 @@
+"""The canonical text of a spec: `nndsl fmt`.
+
+One statement per line, four-space indents, one blank line between blocks,
+`key=value` without spaces, lists and calls with ", " between items. Numbers
+and strings keep the spelling the user chose; comments stay with the code they
+annotate (a comment on its own line stays before the statement it precedes, a
+comment after code stays at the end of that line); single blank lines between
+statements are kept. Formatting is idempotent, and the formatted text parses
+to the same IR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nndsl import syntax as s
+
+INDENT = "    "
+MAX_WIDTH = 88
+
+
+@dataclass
+class _Notes:
+    """Comments attached to one piece of code."""
+
+    leading: list[s.Comment] = field(default_factory=list)
+    trailing: list[s.Comment] = field(default_factory=list)
+
+
+class _Formatter:
+    def __init__(self, file: s.File) -> None:
+        self.file = file
+        self.lines = file.text.split("\n")
+        self.notes: dict[tuple, _Notes] = {}
+        self.end_comments: list[s.Comment] = []
+        self._attach_comments()
+
+    # -- where comments go --
+
+    def _anchors(self):
+        """(key, span start, depth) of everything a comment can precede."""
+        for i, block in enumerate(self.file.blocks):
+            yield ("block", i), block.span, 0
+            body = getattr(block, "body", None)
+            if body is None:
+                continue
+            for j, statement in enumerate(body.statements):
+                yield ("statement", i, j), statement.span, 1
+            yield ("close", i), s.Span.point(body.span.end_line, max(1, body.span.end_column - 1)), 1
+
+    def _attach_comments(self) -> None:
+        anchors = sorted(self._anchors(), key=lambda a: (a[1].line, a[1].column, a[2]))
+        for comment in self.file.comments:
+            if comment.own_line:
+                following = next((a for a in anchors if a[1].line > comment.span.line), None)
+                if following is None:
+                    self.end_comments.append(comment)
+                else:
+                    self._notes(following[0]).leading.append(comment)
+            else:
+                self._notes(self._line_owner(comment.span.line)).trailing.append(comment)
+
+    def _line_owner(self, line: int) -> tuple:
+        """The piece of code a comment at the end of `line` belongs to."""
+        best = None
+        for i, block in enumerate(self.file.blocks):
+            if not block.span.line <= line <= block.span.end_line:
+                continue
+            body = getattr(block, "body", None)
+            if body is not None:
+                for j, statement in enumerate(body.statements):
+                    if statement.span.line <= line <= statement.span.end_line:
+                        best = ("statement", i, j)
+                if best is None and line == body.span.end_line and line != block.span.line:
+                    best = ("close", i)
+            if best is None:
+                best = ("block", i)
+            return best
+        return ("block", len(self.file.blocks) - 1)
+
+    def _notes(self, key: tuple) -> _Notes:
+        return self.notes.setdefault(key, _Notes())
+
+    # -- printing --
+
+    def format(self) -> str:
+        out: list[str] = []
+        for i, block in enumerate(self.file.blocks):
+            if i:
+                out.append("")
+            out.extend(self._block(i, block))
+        if self.end_comments:
+            if out:
+                out.append("")
+            out.extend(c.text.rstrip() for c in self.end_comments)
+        return "\n".join(out) + "\n"
+
+    def _block(self, i: int, block: s.Block) -> list[str]:
+        notes = self.notes.get(("block", i), _Notes())
+        out = [c.text.rstrip() for c in notes.leading]
+        body = getattr(block, "body", None)
+        if isinstance(block, s.DataBlock):
+            header = "data " + value(block.source)
+        elif isinstance(block, s.ModelBlock):
+            header = "model" + (f" {block.name.text}" if block.name else "")
+        elif isinstance(block, s.LossBlock):
+            header = "loss " + value(block.value)
+        else:
+            header = "train"
+        close_notes = self.notes.get(("close", i), _Notes())
+        has_body = body is not None and (body.statements or close_notes.leading or close_notes.trailing)
+        if not has_body and body is not None and isinstance(block, (s.ModelBlock, s.TrainBlock)):
+            has_body = True  # `model {}` stays a (failing) block rather than vanishing
+        if has_body:
+            header += " {"
+        out.append(_with_trailing(header, notes.trailing))
+        if not has_body:
+            return out
+        previous_end = block.span.line
+        for j, statement in enumerate(body.statements):
+            statement_notes = self.notes.get(("statement", i, j), _Notes())
+            first_line = min([statement.span.line] + [c.span.line for c in statement_notes.leading])
+            if j and self._blank_between(previous_end, first_line):
+                out.append("")
+            out.extend(INDENT + c.text.rstrip() for c in statement_notes.leading)
+            text = _statement(statement)
+            lines = text.split("\n")
+            lines[-1] = _with_trailing(lines[-1], statement_notes.trailing)
+            out.extend(INDENT + line for line in lines)
+            previous_end = statement.span.end_line
+        if close_notes.leading and body.statements and self._blank_between(
+            previous_end, close_notes.leading[0].span.line
+        ):
+            out.append("")
+        out.extend(INDENT + c.text.rstrip() for c in close_notes.leading)
+        out.append(_with_trailing("}", close_notes.trailing))
+        return out
+
+    def _blank_between(self, end_line: int, start_line: int) -> bool:
+        return any(not self.lines[k - 1].strip() for k in range(end_line + 1, start_line))
+
+
+def _with_trailing(line: str, comments: list[s.Comment]) -> str:
+    if not comments:
+        return line
+    return line + "  " + " ".join(c.text.rstrip() for c in comments)
+
+
+def _statement(statement: s.BlockStatement) -> str:
+    if isinstance(statement, s.Features):
+        return "features " + ", ".join(_feature(f) for f in statement.items)
+    head = statement.head.text
+    separator = ", " if head == "metrics" else " "
+    positional = [value(a) for a in statement.args if not isinstance(a, s.Keyword)]
+    keywords = [value(a) for a in statement.args if isinstance(a, s.Keyword)]
+    one_line = " ".join([head, separator.join(positional)] if positional else [head])
+    if keywords:
+        one_line += " " + " ".join(keywords)
+    if len(INDENT + one_line) <= MAX_WIDTH or not keywords:
+        return one_line
+    first = " ".join([head, separator.join(positional)] if positional else [head])
+    return "\n".join([first] + [INDENT + k for k in keywords])
+
+
+def _feature(feature: s.Feature) -> str:
+    if feature.kind == "column":
+        return _quote(feature.parts[0])
+    return feature.text
+
+
+def _quote(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    return f'"{escaped}"'
+
+
+def value(node) -> str:
+    """The canonical text of a value or argument."""
+    if isinstance(node, s.Number):
+        return node.text
+    if isinstance(node, s.Name):
+        return node.text
+    if isinstance(node, s.String):
+        return node.raw
+    if isinstance(node, s.Bool):
+        return "true" if node.value else "false"
+    if isinstance(node, s.ListValue):
+        return "[" + ", ".join(value(item) for item in node.items) + "]"
+    if isinstance(node, s.Call):
+        return f"{node.name.text}(" + ", ".join(value(arg) for arg in node.args) + ")"
+    if isinstance(node, s.Keyword):
+        return f"{node.key.text}={value(node.value)}"
+    raise TypeError(f"not a syntax value: {node!r}")
+
+
+def format_syntax(file: s.File) -> str:
+    """The canonical text of a parsed spec, comments included."""
+    return _Formatter(file).format()
+
+
+def format_text(text: str, filename: str = "<spec>") -> str:
+    """Format spec text; raises `SpecError` if it does not parse."""
+    return format_syntax(s.parse_syntax(text, filename))
+
+
+# --- IR -> text ------------------------------------------------------------------
+
+
+def format_program(program) -> str:
+    """Spec text for a checked program (no comments: the IR has none).
+
+    Defaults are left out where the checker would fill in the same value, so
+    `parse(format_program(p)) == p` for every program.
+    """
+    from nndsl import ir
+
+    out: list[str] = []
+    if program.data is not None:
+        out += _data_lines(program.data, ir)
+        out.append("")
+    model = program.model
+    out.append("model" + (f" {model.name}" if model.name else "") + " {")
+    out.append(f"{INDENT}input {model.in_features}")
+    counts: dict[str, int] = {}
+    for layer in model.layers:
+        kind = {ir.Dense: "dense", ir.ActivationLayer: "activation", ir.Dropout: "dropout"}[type(layer)]
+        counts[kind] = counts.get(kind, 0) + 1
+        default_name = f"{kind}_{counts[kind]}"
+        text = _layer_text(layer, default_name, ir)
+        out.extend(INDENT + line for line in text.split("\n"))
+    out.append("}")
+    if program.loss is not None:
+        out += ["", f"loss {program.loss.name}"]
+    if program.train is not None:
+        out += [""] + _train_lines(program.train, ir)
+    return "\n".join(out) + "\n"
+
+
+def _number(x) -> str:
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, int):
+        return str(x)
+    text = repr(float(x))
+    return text
+
+
+def _data_lines(data, ir) -> list[str]:
+    source = data.source
+    args: list[str] = []
+    if isinstance(source, ir.PlaygroundData):
+        args += [f"samples={source.samples}", f"noise={_number(source.noise)}"]
+        if source.generator == "spiral" and source.classes != 2:
+            args.append(f"classes={source.classes}")
+        name = source.generator
+    elif isinstance(source, ir.CsvData):
+        args += [_quote(source.path), f"target={_column(source.target)}"]
+        name = "csv"
+    else:
+        args.append(_quote(source.path))
+        if source.x_key != "x":
+            args.append(f"x={_column(source.x_key)}")
+        if source.y_key != "y":
+            args.append(f"y={_column(source.y_key)}")
+        name = "npz"
+    if data.seed is not None:
+        args.append(f"seed={data.seed}")
+    lines = [f"data {name}(" + ", ".join(args) + ") {"]
+    if data.features is not None:
+        lines.append(INDENT + "features " + ", ".join(_feature_name(f.name, source, ir) for f in data.features))
+    lines.append(f"{INDENT}split {_number(data.split)}")
+    lines.append("}")
+    return lines
+
+
+def _column(name: str) -> str:
+    import re
+
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) and name not in _RESERVED else _quote(name)
+
+
+_RESERVED = frozenset(
+    "data model loss train input dense activation dropout regularizer features split shuffle "
+    "optimizer batch epochs metrics seed checkpoint true false".split()
+)
+
+
+def _feature_name(name: str, source, ir) -> str:
+    return name if isinstance(source, ir.PlaygroundData) else _column(name)
+
+
+def _activation_text(activation, catalog) -> str:
+    if activation.name in catalog.ACTIVATION_ALPHA and activation.alpha != catalog.ACTIVATION_ALPHA[activation.name]:
+        return f"{activation.name}({_number(activation.alpha)})"
+    return activation.name
+
+
+def _initializer_text(init) -> str:
+    if init.kind in ("constant", "normal"):
+        return f"{init.kind}({_number(init.value)})"
+    return init.kind
+
+
+def _values_text(values) -> str:
+    if isinstance(values, tuple):
+        return "[" + ", ".join(_values_text(v) for v in values) + "]"
+    return _number(values)
+
+
+def _regularizer_text(regularizers) -> str:
+    items = [f"{r.kind}({_number(r.rate)})" for r in regularizers]
+    return items[0] if len(items) == 1 else "[" + ", ".join(items) + "]"
+
+
+def _layer_text(layer, default_name: str, ir) -> str:
+    from nndsl import catalog
+
+    name = [] if layer.name == default_name else [f"name={layer.name}"]
+    if isinstance(layer, ir.Dropout):
+        return " ".join([f"dropout {_number(layer.rate)}", *name])
+    if isinstance(layer, ir.ActivationLayer):
+        return " ".join([f"activation {_activation_text(layer.activation, catalog)}", *name])
+    parts = [f"dense {layer.units}"]
+    if layer.activation.name != "linear":
+        parts.append(_activation_text(layer.activation, catalog))
+    default_init = "he_normal" if layer.activation.name in catalog.RELU_FAMILY else "glorot_normal"
+    keywords = []
+    if layer.kernel_init.kind == "values":
+        keywords.append(f"weights={_values_text(layer.kernel_init.values)}")
+    elif layer.kernel_init.kind != default_init:
+        keywords.append(f"init={_initializer_text(layer.kernel_init)}")
+    if layer.bias_init.kind == "values":
+        keywords.append(f"bias={_values_text(layer.bias_init.values)}")
+    elif layer.bias_init.kind != "zeros":
+        keywords.append(f"bias={_initializer_text(layer.bias_init)}")
+    if not layer.trainable:
+        keywords.append("trainable=false")
+    keywords += name
+    if layer.regularizers:
+        keywords.append(f"regularizer={_regularizer_text(layer.regularizers)}")
+    one_line = " ".join(parts + keywords)
+    if len(INDENT + one_line) <= MAX_WIDTH or not keywords:
+        return one_line
+    return "\n".join([" ".join(parts)] + [INDENT + k for k in keywords])
+
+
+def _train_lines(train, ir) -> list[str]:
+    from nndsl import catalog
+
+    optimizer = train.optimizer
+    defaults = catalog.OPTIMIZERS[optimizer.kind]
+    args = [
+        f"{key}={_number(getattr(optimizer, key))}"
+        for key in defaults
+        if key == "lr" or getattr(optimizer, key) != defaults[key]
+    ]
+    lines = ["train {", f"{INDENT}optimizer {optimizer.kind}(" + ", ".join(args) + ")"]
+    lines.append(f"{INDENT}batch {'all' if train.batch is None else train.batch}")
+    lines.append(f"{INDENT}epochs {train.epochs}")
+    if train.metrics:
+        lines.append(f"{INDENT}metrics " + ", ".join(train.metrics))
+    lines.append(f"{INDENT}seed {train.seed}")
+    if not train.shuffle:
+        lines.append(f"{INDENT}shuffle false")
+    if train.checkpoint_every is not None:
+        lines.append(f"{INDENT}checkpoint every={train.checkpoint_every}")
+    lines.append("}")
+    return lines

@@ -1,0 +1,380 @@
+"""The checked IR: what a spec means, independent of any backend.
+
+Every node is a frozen dataclass carrying the `Span` it came from (spans never
+take part in equality, so a reformatted spec gives an equal IR). `nndsl.check`
+builds it and guarantees it is complete and consistent: names resolved, widths
+inferred, defaults filled in. Backends read it and never second-guess it.
+
+Conventions fixed here, once, for every backend:
+
+* **Layout.** A dense layer computes ``y = W·x + b`` as the lecture writes it:
+  ``W`` has shape ``(units, in_features)`` (n_out × n_in) and ``b`` has shape
+  ``(units,)``. Batches are rows: inputs are ``(batch, features)``, so the
+  generated code computes ``x @ W.T + b``. PyTorch's ``nn.Linear.weight`` has
+  this layout already; a Keras ``Dense.kernel`` is ``W.T``.
+* **Names.** Layers are named by the spec (``name=``) or ``<kind>_<k>`` with
+  ``k`` counting layers of that kind from 1 (``dense_1``, ``dense_2``,
+  ``dropout_1``). Parameters are ``<layer>.W`` and ``<layer>.b``; these are the
+  keys of every saved ``weights.npz``.
+* **Numbers.** Parameters, activations and data are float32. Class labels are
+  integers ``0 … classes-1``; binary labels are 0.0/1.0.
+* **Losses** are means over the batch (and over output units), regularisation
+  penalties are added to them, and a sigmoid or softmax output paired with its
+  cross-entropy is computed in the fused, numerically stable form.
+* **Randomness** comes only from NumPy generators seeded as docs/reproducibility.md
+  describes, so every backend draws the same initial weights, data and batches.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Union
+
+from nndsl.source import Span
+
+NO_SPAN = Span(1, 1, 1, 1)
+
+
+def _span() -> Span:
+    return field(default=NO_SPAN, compare=False, repr=False)
+
+
+# --- model -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An element-wise (or, for softmax, row-wise) non-linearity.
+
+    `alpha` is leaky_relu's negative slope or elu's scale; None for the others.
+    """
+
+    name: str
+    alpha: float | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Initializer:
+    """How a parameter starts.
+
+    kind: glorot_normal (σ² = 2/(n_in+n_out)), he_normal (σ² = 2/n_in),
+    glorot_uniform (limit √(6/(n_in+n_out))), he_uniform (limit √(6/n_in)),
+    zeros, ones, constant (`value`), normal (`value` is the standard deviation),
+    or values (the literal `values`, nested tuples in the parameter's layout).
+    Normal draws are plain Gaussians, not truncated.
+    """
+
+    kind: str
+    value: float | None = None
+    values: tuple | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Regularizer:
+    """A penalty on a layer's weights W (never on b): l1 adds rate·Σ|W|, l2 adds rate·ΣW²."""
+
+    kind: str
+    rate: float
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Dense:
+    """``y = activation(W·x + b)``."""
+
+    name: str
+    in_features: int
+    units: int
+    activation: Activation
+    kernel_init: Initializer
+    bias_init: Initializer
+    trainable: bool = True
+    regularizers: tuple[Regularizer, ...] = ()
+    span: Span = _span()
+
+    @property
+    def out_features(self) -> int:
+        return self.units
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        return (
+            Parameter(f"{self.name}.W", (self.units, self.in_features), self.trainable),
+            Parameter(f"{self.name}.b", (self.units,), self.trainable),
+        )
+
+
+@dataclass(frozen=True)
+class ActivationLayer:
+    """A separate `activation NAME` layer."""
+
+    name: str
+    features: int
+    activation: Activation
+    span: Span = _span()
+
+    @property
+    def in_features(self) -> int:
+        return self.features
+
+    @property
+    def out_features(self) -> int:
+        return self.features
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class Dropout:
+    """Zeroes each unit with probability `rate` in training, scaling the rest by 1/(1-rate)."""
+
+    name: str
+    features: int
+    rate: float
+    span: Span = _span()
+
+    @property
+    def in_features(self) -> int:
+        return self.features
+
+    @property
+    def out_features(self) -> int:
+        return self.features
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        return ()
+
+
+Layer = Union[Dense, ActivationLayer, Dropout]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A named parameter tensor, in the IR's layout."""
+
+    name: str
+    shape: tuple[int, ...]
+    trainable: bool
+
+    @property
+    def size(self) -> int:
+        size = 1
+        for n in self.shape:
+            size *= n
+        return size
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str | None
+    in_features: int
+    layers: tuple[Layer, ...]
+    span: Span = _span()
+
+    @property
+    def out_features(self) -> int:
+        return self.layers[-1].out_features if self.layers else self.in_features
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        return tuple(p for layer in self.layers for p in layer.parameters)
+
+    @property
+    def output_activation(self) -> str:
+        """The activation applied last (dropout is transparent), 'linear' if none."""
+        for layer in reversed(self.layers):
+            if isinstance(layer, (Dense, ActivationLayer)):
+                if isinstance(layer, ActivationLayer) or layer.activation.name != "linear":
+                    return layer.activation.name
+                return "linear"
+        return "linear"
+
+
+# --- data --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlaygroundData:
+    """A TensorFlow Playground data set, drawn as its dataset.ts draws it.
+
+    generator: xor, circle, gauss, spiral (classification; `classes` labels) or
+    plane, multigauss (regression, labels in [-1, 1]).
+    """
+
+    generator: str
+    samples: int
+    noise: float
+    classes: int | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class CsvData:
+    """A CSV file with a header row; `path` is relative to the spec's folder."""
+
+    path: str
+    target: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class NpzData:
+    """An .npz file holding arrays `x` (samples × features) and `y`; never unpickled."""
+
+    path: str
+    x_key: str = "x"
+    y_key: str = "y"
+    span: Span = _span()
+
+
+DataSource = Union[PlaygroundData, CsvData, NpzData]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """An input column: a Playground feature (x1, x2, x1^2, x2^2, x1*x2, sin(x1),
+    sin(x2)) or, for CSV data, a column name."""
+
+    name: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Data:
+    source: DataSource
+    features: tuple[Feature, ...] | None  # None: every column but the target (CSV, npz)
+    split: float  # fraction of the samples used for training; the rest validates
+    seed: int | None  # None: use the training seed
+    span: Span = _span()
+
+
+# --- objective and training --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Loss:
+    """mse, mae, binary_crossentropy or categorical_crossentropy."""
+
+    name: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class SGD:
+    """v ← momentum·v + g; θ ← θ − lr·v (nesterov: θ ← θ − lr·(g + momentum·v))."""
+
+    lr: float = 0.01
+    momentum: float = 0.0
+    nesterov: bool = False
+    span: Span = _span()
+
+    kind = "sgd"
+
+
+@dataclass(frozen=True)
+class Adam:
+    """Kingma & Ba, Algorithm 1: θ ← θ − lr·m̂/(√v̂ + eps), m̂ and v̂ bias-corrected."""
+
+    lr: float = 0.001
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-7
+    span: Span = _span()
+
+    kind = "adam"
+
+
+@dataclass(frozen=True)
+class RMSprop:
+    """s ← rho·s + (1−rho)·g²; θ ← θ − lr·g/(√s + eps)."""
+
+    lr: float = 0.001
+    rho: float = 0.9
+    eps: float = 1e-7
+    span: Span = _span()
+
+    kind = "rmsprop"
+
+
+Optimizer = Union[SGD, Adam, RMSprop]
+
+
+@dataclass(frozen=True)
+class Train:
+    optimizer: Optimizer
+    batch: int | None  # None: the whole training set (`batch all`)
+    epochs: int
+    metrics: tuple[str, ...] = ()
+    seed: int = 0
+    shuffle: bool = True
+    checkpoint_every: int | None = None
+    span: Span = _span()
+
+
+# --- the program ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Program:
+    """One checked spec. `warnings` hold diagnostics that did not stop the check."""
+
+    model: Model
+    data: Data | None = None
+    loss: Loss | None = None
+    train: Train | None = None
+    filename: str = field(default="<spec>", compare=False)
+    warnings: tuple = field(default=(), compare=False, repr=False)
+
+    @property
+    def task(self) -> str:
+        """'binary', 'multiclass' or 'regression', from the loss."""
+        if self.loss is None:
+            return "regression"
+        return {
+            "binary_crossentropy": "binary",
+            "categorical_crossentropy": "multiclass",
+        }.get(self.loss.name, "regression")
+
+    @property
+    def seed(self) -> int:
+        return self.train.seed if self.train else 0
+
+    @property
+    def data_seed(self) -> int:
+        if self.data is not None and self.data.seed is not None:
+            return self.data.seed
+        return self.seed
+
+
+# --- JSON ----------------------------------------------------------------------
+
+
+def to_data(node):
+    """Plain JSON-ready data for an IR node: dicts with a "node" key naming the class."""
+    if is_dataclass(node):
+        out = {"node": type(node).__name__}
+        for f in fields(node):
+            if f.name == "warnings":
+                continue
+            value = getattr(node, f.name)
+            if isinstance(value, Span):
+                value = None if value == NO_SPAN else [value.line, value.column, value.end_line, value.end_column]
+            else:
+                value = to_data(value)
+            out[f.name] = value
+        if isinstance(node, Dense):
+            out["parameters"] = [to_data(p) for p in node.parameters]
+        return out
+    if isinstance(node, tuple):
+        return [to_data(item) for item in node]
+    return node
+
+
+def to_json(program: Program) -> str:
+    return json.dumps(to_data(program), indent=2, ensure_ascii=False) + "\n"

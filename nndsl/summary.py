@@ -1,0 +1,107 @@
+"""The model summary: the lecture's `model.summary()` exercise, from the spec alone.
+
+Parameter counts come with their formula, ``(n_in + 1) × units``: a dense
+layer has one weight per input per unit, plus one bias per unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nndsl import ir
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    name: str
+    type: str
+    output_shape: tuple[int | None, int]
+    params: int
+    formula: str
+    trainable: bool
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A model's layers, output shapes and parameter counts; `str()` is the table."""
+
+    model_name: str | None
+    filename: str
+    input_shape: tuple[int | None, int]
+    layers: tuple[LayerSummary, ...]
+
+    @property
+    def total_params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(layer.params for layer in self.layers if layer.trainable)
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.total_params - self.trainable_params
+
+    def to_dict(self) -> dict:
+        """Keras's words: layers, total_params, trainable_params, non_trainable_params."""
+        return {
+            "model": self.model_name,
+            "spec": self.filename,
+            "input_shape": list(self.input_shape),
+            "layers": [
+                {
+                    "name": layer.name,
+                    "type": layer.type,
+                    "output_shape": list(layer.output_shape),
+                    "params": layer.params,
+                    "formula": layer.formula,
+                    "trainable": layer.trainable,
+                }
+                for layer in self.layers
+            ],
+            "total_params": self.total_params,
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.non_trainable_params,
+        }
+
+    def __str__(self) -> str:
+        header = ("Layer (type)", "Output Shape", "Param #", "Formula")
+        rows = [("input (Input)", _shape(self.input_shape), "0", "")]
+        for layer in self.layers:
+            name = f"{layer.name} ({layer.type})"
+            params = f"{layer.params:,}" + ("" if layer.trainable else " (frozen)")
+            rows.append((name, _shape(layer.output_shape), params, layer.formula))
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+        line = "  ".join("{:<%d}" % w for w in widths)
+        rule = "=" * (sum(widths) + 2 * 3)
+        title = f'Model: "{self.model_name}"' if self.model_name else "Model"
+        out = [f"{title}  ({self.filename})", rule, line.format(*header).rstrip(), rule]
+        out += [line.format(*row).rstrip() for row in rows]
+        out += [
+            rule,
+            f"Total params: {self.total_params:,}",
+            f"Trainable params: {self.trainable_params:,}",
+            f"Non-trainable params: {self.non_trainable_params:,}",
+        ]
+        return "\n".join(out)
+
+
+def _shape(shape: tuple[int | None, int]) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def summarize(program: ir.Program) -> Summary:
+    """The summary of a checked program's model."""
+    layers = []
+    for layer in program.model.layers:
+        if isinstance(layer, ir.Dense):
+            params = (layer.in_features + 1) * layer.units
+            formula = f"({layer.in_features} + 1) × {layer.units} = {params:,}"
+            layers.append(
+                LayerSummary(layer.name, "Dense", (None, layer.units), params, formula, layer.trainable)
+            )
+        elif isinstance(layer, ir.ActivationLayer):
+            layers.append(LayerSummary(layer.name, "Activation", (None, layer.features), 0, "", True))
+        else:
+            layers.append(LayerSummary(layer.name, "Dropout", (None, layer.features), 0, "", True))
+    return Summary(program.model.name, program.filename, (None, program.model.in_features), tuple(layers))
