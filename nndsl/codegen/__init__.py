@@ -1,0 +1,83 @@
+"""Code generation: checked IR -> standalone Python for a backend, and live models.
+
+`generate` returns source text and never writes files (the CLI does that,
+atomically). `build` imports that same source as a fresh module, so a live
+model is exactly what the generated program runs.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import types
+
+from nndsl import ir
+from nndsl.errors import SpecError
+
+BACKENDS = ("numpy", "torch", "tensorflow")
+TARGETS = ("auto", "cpu", "gpu", "tpu")
+_build_lock = threading.Lock()
+_build_count = 0
+
+
+def _require_training_blocks(program: ir.Program) -> None:
+    missing = [name for name in ("data", "loss", "train") if getattr(program, name) is None]
+    if missing:
+        raise SpecError(
+            f"generated programs train their model, so the spec needs data, loss and train blocks; "
+            f"it has no {', no '.join(missing)} block",
+            filename=program.filename,
+            span=program.model.span if program.model.span != ir.NO_SPAN else None,
+        )
+
+
+def generate(program: ir.Program, backend: str = "numpy", target: str = "auto", data_dir: str | None = None) -> str:
+    """Python source for `program` on `backend`, for `target` (auto, cpu, gpu, tpu).
+
+    `data_dir` is the folder that data paths in the spec are relative to; by
+    default the folder of the spec file, as given in `program.filename`.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    _require_training_blocks(program)
+    if data_dir is None:
+        import os
+
+        data_dir = os.path.dirname(program.filename) if program.filename != "<spec>" else "."
+        data_dir = data_dir or "."
+    if backend == "numpy":
+        from nndsl.codegen import numpy_backend as lowering
+    elif backend == "torch":
+        from nndsl.codegen import torch_backend as lowering
+    else:
+        from nndsl.codegen import tensorflow_backend as lowering
+    return lowering.lower(program, target, data_dir)
+
+
+def load_module(source: str, name: str = "nndsl_generated") -> types.ModuleType:
+    """Import generated source as a new module (registered in sys.modules while it runs)."""
+    global _build_count
+    with _build_lock:
+        _build_count += 1
+        module_name = f"{name}_{_build_count}"
+    module = types.ModuleType(module_name)
+    module.__file__ = f"<nndsl {module_name}>"
+    sys.modules[module_name] = module
+    try:
+        exec(compile(source, module.__file__, "exec"), module.__dict__)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def build(program: ir.Program, backend: str = "numpy", target: str = "auto", data_dir: str | None = None, **options):
+    """A live Trainer (see `generate`): `.model` is the backend's native model object."""
+    source = generate(program, backend=backend, target=target, data_dir=data_dir)
+    module = load_module(source)
+    trainer = module.make_trainer(**options)
+    trainer.module = module
+    trainer.source = source
+    return trainer

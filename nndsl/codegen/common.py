@@ -1,0 +1,207 @@
+"""Lowering shared by every backend: header, constants, data, initial weights.
+
+Data and initial weights are generated with NumPy in every backend, from the
+same seeded streams (docs/reproducibility.md), so the same spec starts from the
+same numbers everywhere. Everything here returns plain data for the templates;
+code fragments are assembled only from fixed vocabulary, validated identifiers
+and `py()` literals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nndsl import __version__, ir
+from nndsl.codegen.render import comment, py, snippet
+
+#: Python for each Playground feature, given columns x1 and x2.
+FEATURE_EXPRESSIONS = {
+    "x1": "x1",
+    "x2": "x2",
+    "x1^2": "x1 * x1",
+    "x2^2": "x2 * x2",
+    "x1*x2": "x1 * x2",
+    "sin(x1)": "np.sin(x1)",
+    "sin(x2)": "np.sin(x2)",
+}
+
+ACTIVATION_TITLES = {"linear": "linear"}
+
+
+@dataclass
+class Module:
+    """What a generated module is made of, before rendering."""
+
+    imports: list[str] = field(default_factory=list)
+    snippets: dict[str, list[str]] = field(default_factory=dict)  # section -> bodies
+
+    def use(self, name: str, section: str) -> None:
+        """Include the snippet templates/<name> (once) in `section`."""
+        piece = snippet(name)
+        bodies = self.snippets.setdefault(section, [])
+        if piece.body not in bodies:
+            bodies.append(piece.body)
+        self.imports.extend(piece.imports)
+
+    def section(self, name: str) -> list[str]:
+        return self.snippets.get(name, [])
+
+
+def where(program: ir.Program, node) -> str:
+    """`file:line` of an IR node, for comments pointing back at the spec."""
+    return comment(f"{program.filename}:{node.span.line}")
+
+
+def architecture(program: ir.Program) -> str:
+    """One line: input 2 → dense_1 (8, relu) → dense_2 (1, sigmoid)."""
+    parts = [f"input {program.model.in_features}"]
+    for layer in program.model.layers:
+        if isinstance(layer, ir.Dense):
+            parts.append(f"{layer.name} ({layer.units}, {layer.activation.name})")
+        elif isinstance(layer, ir.Dropout):
+            parts.append(f"{layer.name} ({layer.rate})")
+        else:
+            parts.append(f"{layer.name} ({layer.activation.name})")
+    return " → ".join(parts)
+
+
+def header(program: ir.Program, backend: str, target: str) -> dict:
+    model = program.model
+    title = model.name or "model"
+    return {
+        "title": comment(title),
+        "spec": comment(program.filename),
+        "version": __version__,
+        "backend": backend,
+        "target": target,
+        "architecture": comment(architecture(program)) if len(model.layers) <= 12 else f"{len(model.layers)} layers",
+    }
+
+
+def constants(program: ir.Program) -> list[dict]:
+    """Module-level settings from the spec, each with where it came from."""
+    train = program.train
+    out = [
+        {"name": "SPEC", "value": py(program.filename), "note": "the spec this program was generated from"},
+    ]
+    if train is None:
+        out.append({"name": "SEED", "value": "0", "note": "initial weights (the spec has no train block)"})
+        return out
+    out += [
+        {"name": "SEED", "value": py(train.seed), "note": "initial weights, batch order, dropout"},
+        {"name": "DATA_SEED", "value": py(program.data_seed), "note": "the data set and its split"},
+        {"name": "EPOCHS", "value": py(train.epochs), "note": ""},
+        {
+            "name": "BATCH_SIZE",
+            "value": "None" if train.batch is None else py(train.batch),
+            "note": "None: the whole training set per step (`batch all`)",
+        },
+        {"name": "SHUFFLE", "value": py(train.shuffle), "note": "reshuffle the training set every epoch"},
+        {
+            "name": "CHECKPOINT_EVERY",
+            "value": py(train.checkpoint_every or 10),
+            "note": "epochs between checkpoints, when checkpointing",
+        },
+    ]
+    return out
+
+
+def lower_data(program: ir.Program, module: Module, data_dir: str | None) -> dict | None:
+    """The data section: which generator or loader, which features, which labels."""
+    data = program.data
+    if data is None:
+        return None
+    module.use("common/data/errors.py", "data")
+    module.use("common/split.py", "data")
+    source = data.source
+    task = program.task
+    context: dict = {
+        "where": where(program, data),
+        "split": py(data.split),
+        "task": task,
+        "classes": None,
+        "outputs": program.model.out_features,
+        "playground": None,
+        "file": None,
+    }
+    if isinstance(source, ir.PlaygroundData):
+        module.use(f"common/data/{source.generator}.py", "data")
+        args = [py(source.samples), py(source.noise)]
+        if source.generator == "spiral":
+            args.append(py(source.classes))
+        context["playground"] = {
+            "function": f"{source.generator}_data",
+            "args": ", ".join(args),
+            "description": comment(
+                f"{source.generator}(samples={source.samples}, noise={source.noise})"
+            ),
+            "features": [FEATURE_EXPRESSIONS[f.name] for f in data.features],
+            "feature_names": ", ".join(f.name for f in data.features),
+            "columns": [
+                {"name": name, "index": index}
+                for index, name in enumerate(("x1", "x2"))
+                if any(name in f.name for f in data.features)
+            ],
+        }
+        context["classes"] = source.classes if task != "regression" else None
+    else:
+        kind = "csv" if isinstance(source, ir.CsvData) else "npz"
+        module.use(f"common/data/{kind}_file.py", "data")
+        module.use("common/data/labels.py", "data")
+        module.imports.append("from pathlib import Path")
+        if kind == "csv":
+            call = (
+                f"load_csv(data_dir / {py(source.path)}, target={py(source.target)}, "
+                f"features={py(None if data.features is None else [f.name for f in data.features])})"
+            )
+        else:
+            call = f"load_npz(data_dir / {py(source.path)}, x_key={py(source.x_key)}, y_key={py(source.y_key)})"
+        context["file"] = {
+            "call": call,
+            "description": comment(f"{kind}({source.path})"),
+            "data_dir": py(data_dir if data_dir is not None else "."),
+            "inputs": program.model.in_features,
+        }
+        if task == "multiclass":
+            context["classes"] = program.model.out_features
+    return context
+
+
+def lower_weights(program: ir.Program, module: Module) -> list[dict]:
+    """How each parameter starts: one NumPy expression per parameter, in IR order."""
+    out = []
+    for layer in program.model.layers:
+        if not isinstance(layer, ir.Dense):
+            continue
+        fans = (layer.in_features, layer.units)
+        for parameter, init in zip(layer.parameters, (layer.kernel_init, layer.bias_init)):
+            out.append(
+                {
+                    "name": py(parameter.name),
+                    "expression": _initial_value(init, parameter.shape, fans, module),
+                    "where": where(program, init if init.span != ir.NO_SPAN else layer),
+                }
+            )
+    return out
+
+
+def _initial_value(init: ir.Initializer, shape: tuple[int, ...], fans: tuple[int, int], module: Module) -> str:
+    if init.kind == "values":
+        return f"np.array({py(init.values)}, dtype=np.float32)"
+    if init.kind == "zeros":
+        return f"np.zeros({py(shape)}, dtype=np.float32)"
+    if init.kind == "ones":
+        return f"np.ones({py(shape)}, dtype=np.float32)"
+    if init.kind == "constant":
+        return f"np.full({py(shape)}, {py(init.value)}, dtype=np.float32)"
+    module.use(f"common/init/{init.kind}.py", "weights")
+    if init.kind == "normal":
+        return f"normal(rng, {py(shape)}, std={py(init.value)})"
+    fan_in, fan_out = fans
+    return f"{init.kind}(rng, {py(shape)}, fan_in={py(fan_in)}, fan_out={py(fan_out)})"
+
+
+def history_keys(program: ir.Program) -> list[str]:
+    """Keras's History layout: loss, metrics…, val_loss, val_metrics…"""
+    metrics = list(program.train.metrics) if program.train else []
+    return ["loss", *metrics, "val_loss", *[f"val_{m}" for m in metrics]]

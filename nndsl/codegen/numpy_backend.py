@@ -1,0 +1,320 @@
+"""Lowering to NumPy: an explicit forward and backward pass, one call per operation.
+
+Each layer becomes calls to small functions (templates/numpy/ops/*.py) that
+compute an operation's local output and local derivative, chained in the
+network's forward() and, in reverse, backward() — backpropagation as the
+lecture draws it. Activations and their gradients live in buffers allocated
+once per batch size and reused every step.
+
+Variable names follow the lecture: dense layer j has W{j}, b{j}, its
+pre-activation z{j} and its activation h{j}; a separate activation layer after
+it writes a{j}, a dropout layer p{j} (with mask m{j}); gradients are d<name>.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nndsl import ir
+from nndsl.codegen import common
+from nndsl.codegen.render import py, render_template, sort_imports, tidy
+
+#: Output activations that the loss absorbs, computing from logits for stability.
+FUSED = {"binary_crossentropy": "sigmoid", "categorical_crossentropy": "softmax"}
+LOSS_FUNCTIONS = {
+    "binary_crossentropy": ("sigmoid_binary_crossentropy", "numpy/losses/sigmoid_binary_crossentropy.py"),
+    "categorical_crossentropy": ("softmax_categorical_crossentropy", "numpy/losses/softmax_categorical_crossentropy.py"),
+    "mse": ("mean_squared_error", "numpy/losses/mse.py"),
+    "mae": ("mean_absolute_error", "numpy/losses/mae.py"),
+}
+
+
+@dataclass
+class Value:
+    """A batch-sized array in the network: an activation or its gradient."""
+
+    name: str
+    width: int
+
+
+@dataclass
+class Plan:
+    """The network's buffers, parameters and the calls of forward() and backward()."""
+
+    parameters: list[dict] = field(default_factory=list)
+    buffers: list[Value] = field(default_factory=list)
+    forward: list[dict] = field(default_factory=list)
+    backward: list[dict] = field(default_factory=list)
+    output: str = "x"
+    output_width: int = 0
+    predict_activation: str | None = None
+    penalties: list[dict] = field(default_factory=list)
+
+
+def plan_network(program: ir.Program, module: common.Module) -> Plan:
+    model = program.model
+    loss = program.loss.name if program.loss else None
+    fused = FUSED.get(loss) if loss else None
+    plan = Plan()
+    layers = list(model.layers)
+    last_activation_layer = _last_activation_index(layers)
+    needs_grad = _inputs_needing_gradient(layers)
+    current = Value("x", model.in_features)
+    trail: list[tuple[ir.Layer, dict]] = []
+    dense_index = 0
+    names: set[str] = set()
+
+    def new(prefix: str, width: int) -> Value:
+        name = prefix
+        k = 2
+        while name in names:
+            name, k = f"{prefix}_{k}", k + 1
+        names.add(name)
+        value = Value(name, width)
+        plan.buffers.append(value)
+        return value
+
+    for position, layer in enumerate(layers):
+        where = common.where(program, layer)
+        if isinstance(layer, ir.Dense):
+            dense_index += 1
+            j = dense_index
+            module.use("numpy/ops/dense.py", "ops")
+            W, b = f"W{j}", f"b{j}"
+            for attr, parameter in zip((W, b), layer.parameters):
+                plan.parameters.append(
+                    {"attr": attr, "grad": f"d{attr}", "name": py(parameter.name), "trainable": layer.trainable}
+                )
+            z = new(f"z{j}", layer.units)
+            formula = f"{z.name} = {current.name}·{W}ᵀ + {b}"
+            step = {
+                "op": "dense",
+                "layer": layer.name,
+                "where": where,
+                "x": current.name,
+                "W": W,
+                "b": b,
+                "z": z.name,
+                "trainable": layer.trainable,
+                "dx": None,
+                "comment": f"{layer.name}: {formula}  ({where})",
+            }
+            activation = layer.activation
+            skip = activation.name == "linear" or (fused and position == last_activation_layer)
+            plan.forward.append(step)
+            trail.append((layer, step))
+            if layer.regularizers:
+                for reg in layer.regularizers:
+                    module.use("numpy/losses/regularizers.py", "losses")
+                    plan.penalties.append(
+                        {
+                            "function": f"{reg.kind}_penalty",
+                            "W": W,
+                            "rate": py(reg.rate),
+                            "layer": layer.name,
+                            "trainable": layer.trainable,
+                        }
+                    )
+            if skip:
+                if activation.name != "linear":
+                    plan.predict_activation = activation.name
+                current = z
+                continue
+            h = new(f"h{j}", layer.units)
+            act = _activation_step(activation, z.name, h.name, layer.name, where, module)
+            step["comment"] = f"{layer.name}: {formula}, {h.name} = {activation.name}({z.name})  ({where})"
+            act["comment"] = None
+            plan.forward.append(act)
+            trail.append((layer, act))
+            current = h
+        elif isinstance(layer, ir.ActivationLayer):
+            if fused and position == last_activation_layer:
+                plan.predict_activation = layer.activation.name
+                continue
+            a = new(f"a{dense_index}", layer.features)
+            act = _activation_step(layer.activation, current.name, a.name, layer.name, where, module)
+            plan.forward.append(act)
+            trail.append((layer, act))
+            current = a
+        else:
+            module.use("numpy/ops/dropout.py", "ops")
+            p = new(f"p{dense_index}", layer.features)
+            m = new(f"m{dense_index}", layer.features)
+            step = {
+                "op": "dropout",
+                "layer": layer.name,
+                "where": where,
+                "x": current.name,
+                "out": p.name,
+                "mask": m.name,
+                "rate": py(layer.rate),
+                "comment": f"{layer.name}: {p.name} = {current.name} with a fraction {layer.rate} dropped  ({where})",
+            }
+            plan.forward.append(step)
+            trail.append((layer, step))
+            current = p
+    plan.output = current.name
+    plan.output_width = current.width
+    _plan_backward(plan, trail, layers, needs_grad, new)
+    return plan
+
+
+def _activation_step(activation: ir.Activation, z: str, h: str, layer: str, where: str, module) -> dict:
+    module.use(f"numpy/ops/{activation.name}.py", "ops")
+    return {
+        "op": "activation",
+        "function": activation.name,
+        "layer": layer,
+        "where": where,
+        "z": z,
+        "h": h,
+        "alpha": None if activation.alpha is None else py(activation.alpha),
+    }
+
+
+def _last_activation_index(layers) -> int | None:
+    for index in range(len(layers) - 1, -1, -1):
+        layer = layers[index]
+        if isinstance(layer, ir.ActivationLayer) or (
+            isinstance(layer, ir.Dense) and layer.activation.name != "linear"
+        ):
+            return index
+        if isinstance(layer, ir.Dense):
+            return None
+    return None
+
+
+def _inputs_needing_gradient(layers) -> list[bool]:
+    """For each layer: does any trainable parameter lie below it (so ∂L/∂input is needed)?"""
+    out = []
+    below = False
+    for layer in layers:
+        out.append(below)
+        if isinstance(layer, ir.Dense) and layer.trainable:
+            below = True
+    return out
+
+
+def _plan_backward(plan: Plan, trail, layers, needs_grad, new) -> None:
+    """Walk the forward calls in reverse, each turning ∂L/∂output into ∂L/∂input.
+
+    Below the lowest trainable layer nothing needs a gradient, so the walk stops there.
+    """
+    gradient = {plan.output: new(f"d{plan.output}", plan.output_width).name}
+    position_of = {id(layer): i for i, layer in enumerate(layers)}
+    for layer, step in reversed(trail):
+        position = position_of[id(layer)]
+        if not any(isinstance(x, ir.Dense) and x.trainable for x in layers[: position + 1]):
+            break
+        if step["op"] == "dense":
+            dx = None
+            if needs_grad[position]:
+                dx = new(f"d{step['x']}", layer.in_features).name
+                gradient[step["x"]] = dx
+            dz = gradient[step["z"]]
+            parts = []
+            if layer.trainable:
+                parts += [f"∂L/∂{step['W']} = {dz}ᵀ·{step['x']}", f"∂L/∂{step['b']} = Σ {dz}"]
+            if dx:
+                parts.append(f"∂L/∂{step['x']} = {dz}·{step['W']}")
+            plan.backward.append(dict(step, dz=dz, dx=dx, comment=f"{layer.name}: " + ", ".join(parts)))
+        elif step["op"] == "activation":
+            width = layer.units if isinstance(layer, ir.Dense) else layer.features
+            dz = new(f"d{step['z']}", width).name
+            gradient[step["z"]] = dz
+            note = f"{step['function']}: ∂L/∂{step['z']} = ∂L/∂{step['h']} · {step['function']}'({step['z']})"
+            plan.backward.append(dict(step, dh=gradient[step["h"]], dz=dz, comment=note))
+        elif needs_grad[position]:
+            dx = new(f"d{step['x']}", layer.features).name
+            gradient[step["x"]] = dx
+            note = f"{layer.name}: ∂L/∂{step['x']} = ∂L/∂{step['out']} · mask"
+            plan.backward.append(dict(step, dout=gradient[step["out"]], dx=dx, comment=note))
+
+
+def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
+    if target not in ("auto", "cpu"):
+        raise ValueError(f"the numpy backend runs on the CPU only; target {target!r} is not available")
+    module = common.Module(imports=["import argparse", "import json", "import math", "import sys",
+                                    "from pathlib import Path", "from types import SimpleNamespace",
+                                    "import numpy as np"])
+    module.use("common/streams.py", "weights")
+    data = common.lower_data(program, module, data_dir)
+    weights = common.lower_weights(program, module)
+    plan = plan_network(program, module)
+    loss = _lower_loss(program, module)
+    optimizer = _lower_optimizer(program, module)
+    module.use("common/checkpoint.py", "training")
+    if plan.predict_activation:
+        module.use(f"numpy/ops/{plan.predict_activation}.py", "ops")
+    source = render_template(
+        "numpy/module.py.j2",
+        header=dict(common.header(program, "NumPy", "cpu"), needs="NumPy"),
+        imports=sort_imports(module.imports),
+        constants=common.constants(program),
+        snippets=module.snippets,
+        data=data,
+        weights=weights,
+        network=plan,
+        loss=loss,
+        optimizer=optimizer,
+        history_keys=common.history_keys(program),
+        metrics=list(program.train.metrics) if program.train else [],
+        task=program.task,
+        has_train=program.train is not None,
+        metric_sums=_metric_sums(program, plan, module),
+        model_inputs=program.model.in_features,
+        epochs=program.train.epochs if program.train else 0,
+    )
+    return tidy(source)
+
+
+def _lower_loss(program: ir.Program, module: common.Module) -> dict | None:
+    if program.loss is None:
+        return None
+    function, name = LOSS_FUNCTIONS[program.loss.name]
+    module.use(name, "losses")
+    return {"name": program.loss.name, "function": function, "where": common.where(program, program.loss)}
+
+
+def _lower_optimizer(program: ir.Program, module: common.Module) -> dict | None:
+    if program.train is None:
+        return None
+    opt = program.train.optimizer
+    if isinstance(opt, ir.SGD) and opt.momentum == 0 and not opt.nesterov:
+        module.use("numpy/optimizers/sgd.py", "training")
+        return {"class": "SGD", "args": f"lr={py(opt.lr)}"}
+    if isinstance(opt, ir.SGD):
+        module.use("numpy/optimizers/momentum.py", "training")
+        return {"class": "Momentum", "args": f"lr={py(opt.lr)}, momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}"}
+    if isinstance(opt, ir.Adam):
+        module.use("numpy/optimizers/adam.py", "training")
+        return {
+            "class": "Adam",
+            "args": f"lr={py(opt.lr)}, beta1={py(opt.beta1)}, beta2={py(opt.beta2)}, eps={py(opt.eps)}",
+        }
+    module.use("numpy/optimizers/rmsprop.py", "training")
+    return {"class": "RMSprop", "args": f"lr={py(opt.lr)}, rho={py(opt.rho)}, eps={py(opt.eps)}"}
+
+
+def _metric_sums(program: ir.Program, plan: Plan, module: common.Module) -> list[dict]:
+    """For each metric, the expression summing it over a batch (output: the network's output)."""
+    out = []
+    fused = plan.predict_activation
+    if fused:
+        module.use(f"numpy/ops/{fused}.py", "ops")
+    predictions = f"{fused}_forward(output, out=np.empty_like(output))" if fused else "output"
+    targets = "y"
+    if program.task == "multiclass":
+        targets = f"np.eye({program.model.out_features}, dtype=np.float32)[y]"
+    for metric in program.train.metrics if program.train else ():
+        if metric == "accuracy":
+            if program.task == "multiclass":
+                expression = "np.count_nonzero(output.argmax(axis=1) == y)"
+            else:
+                expression = "np.count_nonzero((output > 0) == (y > 0.5))"
+        elif metric == "mse":
+            expression = f"float(np.square({predictions} - {targets}).mean(axis=1).sum())"
+        else:
+            expression = f"float(np.abs({predictions} - {targets}).mean(axis=1).sum())"
+        out.append({"key": metric, "expression": expression})
+    return out

@@ -1,0 +1,132 @@
+"""`nndsl train`: build the generated program, train it with a progress bar, keep the results.
+
+The output folder receives weights.npz (IR names, lecture layout), history.json
+(Keras's History layout), checkpoint.npz (and checkpoint.prev.npz), model.py
+(the generated program) and the plots: loss.png, and for 2-D inputs
+decision_boundary.png (for 1-D inputs, fit.png).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from nndsl import ir
+from nndsl.errors import SpecError
+from nndsl.files import remove_stale_temps, write_atomic
+
+
+class TrainError(Exception):
+    """Training could not start or stopped on a user-facing problem."""
+
+
+def default_out_dir(program: ir.Program) -> Path:
+    stem = Path(program.filename).stem if program.filename != "<spec>" else "spec"
+    return Path("runs") / stem
+
+
+def prepare_out_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise TrainError(f"--out {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise TrainError(f"cannot create {out}: {error.strerror or error}") from None
+    for name in ("checkpoint.npz", "checkpoint.prev.npz", "weights.npz", "history.json", "model.py"):
+        remove_stale_temps(out, name)
+
+
+class Progress:
+    """A one-line progress bar per epoch on a terminal; one summary line per epoch always."""
+
+    def __init__(self, total_epochs: int, stream=sys.stderr, quiet: bool = False) -> None:
+        self.total = total_epochs
+        self.stream = stream
+        self.quiet = quiet
+        self.live = not quiet and stream.isatty()
+        self.started = time.perf_counter()
+        self.epoch = 0
+
+    def on_batch(self, done: int, total: int, loss=None) -> None:
+        if not self.live:
+            return
+        width = 30
+        filled = int(width * done / total)
+        bar = "=" * filled + (">" if filled < width else "") + " " * (width - filled - 1)
+        self.stream.write(f"\repoch {self.epoch + 1}/{self.total} [{bar[:width]}] {done}/{total}")
+        self.stream.flush()
+
+    def on_epoch(self, epoch: int, logs: dict) -> None:
+        self.epoch = epoch
+        elapsed = time.perf_counter() - self.started
+        self.started = time.perf_counter()
+        if self.quiet:
+            return
+        metrics = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+        clear = "\r\033[K" if self.live else ""
+        self.stream.write(f"{clear}epoch {epoch}/{self.total} - {elapsed:.2f}s - {metrics}\n")
+        self.stream.flush()
+
+
+def run_training(program: ir.Program, args) -> int:
+    """Carry out `nndsl train` for a checked program; returns the exit status."""
+    from nndsl.codegen import generate, load_module
+
+    if program.train is None or program.data is None or program.loss is None:
+        raise SpecError(
+            "nothing to train: the spec needs data, loss and train blocks",
+            filename=program.filename,
+        )
+    out = Path(args.out) if args.out else default_out_dir(program)
+    data_dir = str(Path(program.filename).resolve().parent) if program.filename != "<spec>" else "."
+    try:
+        prepare_out_dir(out)
+        source = generate(program, backend=args.backend, target=args.target, data_dir=data_dir)
+        module = load_module(source)
+        seed = program.seed if args.seed is None else args.seed
+        trainer = _make_trainer(module, seed)
+        checkpoint = out / "checkpoint.npz"
+        if args.resume:
+            if not checkpoint.exists() and not checkpoint.with_suffix(".prev.npz").exists():
+                raise TrainError(f"nothing to resume: no checkpoint.npz in {out}")
+            trainer.restore(checkpoint)
+            print(f"resuming at epoch {trainer.epoch} from {checkpoint}", file=sys.stderr)
+        else:
+            for name in ("checkpoint.npz", "checkpoint.prev.npz"):
+                (out / name).unlink(missing_ok=True)
+        last = args.epochs or program.train.epochs
+        every = args.checkpoint_every or program.train.checkpoint_every or 10
+        progress = Progress(last, quiet=args.quiet)
+        progress.epoch = trainer.epoch
+        trainer.fit(
+            max(last - trainer.epoch, 0),
+            on_epoch=progress.on_epoch,
+            on_batch=progress.on_batch,
+            checkpoint=checkpoint,
+            checkpoint_every=every,
+        )
+    except TrainError as error:
+        print(f"nndsl: error: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # errors the generated program defines for user-facing problems
+        if type(error).__name__ in ("DataError", "CheckpointError", "TrainingDiverged", "DeviceError"):
+            print(f"nndsl: error: {error}", file=sys.stderr)
+            return 1
+        raise
+    final = trainer.evaluate()
+    print("validation: " + " - ".join(f"{key}: {value:.4f}" for key, value in final.items()))
+    trainer.save(out / "weights.npz")
+    write_atomic(out / "history.json", json.dumps(trainer.history, indent=1) + "\n")
+    write_atomic(out / "model.py", source)
+    if not args.no_plots:
+        from nndsl.plots import plot_run
+
+        plot_run(program, module, trainer, out)
+    print(f"saved weights.npz, history.json, checkpoint.npz, model.py and plots in {out}")
+    return 0
+
+
+def _make_trainer(module, seed: int):
+    return module.make_trainer(seed=seed)

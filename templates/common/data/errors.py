@@ -1,0 +1,2 @@
+class DataError(Exception):
+    """A data file is missing or malformed."""

@@ -1,0 +1,20 @@
+import numpy as np
+
+
+def softmax_categorical_crossentropy(z, labels, dz):
+    """Cross-entropy of q = softmax(z) against integer class labels, from the logits z.
+
+    Fused with the softmax for stability: L = mean(logsumexp(z) − z[label]), computed with
+    the row maximum subtracted; its local derivative is ∂L/∂z = (q − onehot(label)) / N.
+    Writes ∂L/∂z into dz and returns L.
+    """
+    rows = np.arange(len(z))
+    np.subtract(z, z.max(axis=1, keepdims=True), out=dz)
+    picked = dz[rows, labels]
+    np.exp(dz, out=dz)
+    total = dz.sum(axis=1)
+    loss = np.mean(np.log(total) - picked)
+    dz /= total[:, None]
+    dz[rows, labels] -= 1
+    dz /= len(z)
+    return float(loss)
