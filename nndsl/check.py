@@ -592,12 +592,15 @@ class Checker:
         return layers
 
     def _dense(self, statement: s.Statement, in_features: int, default_name: str, model_regularizers) -> ir.Dense:
+        # Penalties are written as calls after the units and activation: `dense 8 relu l2(0.001)`.
+        penalties = [a for a in statement.args if isinstance(a, s.Call) and a.name.text in catalog.REGULARIZERS]
+        arguments = [a for a in statement.args if not any(a is p for p in penalties)]
         bound = self.bind(
             "dense",
-            statement.args,
+            arguments,
             statement.span,
             positional=["units", "activation"],
-            keywords=["init", "bias", "weights", "trainable", "name", "regularizer"],
+            keywords=["init", "bias", "weights", "trainable", "name"],
             at_line_start=self.line_start,
         )
         if "units" not in bound:
@@ -639,8 +642,8 @@ class Checker:
             else:
                 bias = self._guard(lambda: self._initializer(value, "bias")) or bias
         regularizers = model_regularizers
-        if "regularizer" in bound:
-            regularizers = self._guard(lambda: self._regularizers(bound.get("regularizer"))) or ()
+        if penalties:
+            regularizers = self._guard(lambda: self._penalties(penalties)) or ()
         return ir.Dense(name, in_features, units, activation, kernel, bias, trainable, regularizers, statement.span)
 
     def _activation_layer(self, statement: s.Statement, width: int, default_name: str) -> ir.ActivationLayer:
@@ -692,6 +695,9 @@ class Checker:
         else:
             number = self.real(bound.get(argument), "value")
         return ir.Initializer(kind, value=number, span=call.span)
+
+    def _penalties(self, calls: list[s.Call]) -> tuple[ir.Regularizer, ...]:
+        return self._regularizers(s.ListValue(tuple(calls), calls[0].span))
 
     def _regularizers(self, value: s.Value) -> tuple[ir.Regularizer, ...]:
         items = value.items if isinstance(value, s.ListValue) else (value,)

@@ -306,11 +306,6 @@ def _values_text(values) -> str:
     return _number(values)
 
 
-def _regularizer_text(regularizers) -> str:
-    items = [f"{r.kind}({_number(r.rate)})" for r in regularizers]
-    return items[0] if len(items) == 1 else "[" + ", ".join(items) + "]"
-
-
 def _layer_text(layer, default_name: str, ir) -> str:
     from nndsl import catalog
 
@@ -335,8 +330,7 @@ def _layer_text(layer, default_name: str, ir) -> str:
     if not layer.trainable:
         keywords.append("trainable=false")
     keywords += name
-    if layer.regularizers:
-        keywords.append(f"regularizer={_regularizer_text(layer.regularizers)}")
+    parts += [f"{r.kind}({_number(r.rate)})" for r in layer.regularizers]
     one_line = " ".join(parts + keywords)
     if len(INDENT + one_line) <= MAX_WIDTH or not keywords:
         return one_line

@@ -457,6 +457,11 @@ def _unexpected_token(exc: UnexpectedToken, text: str) -> tuple[str, Span]:
         return f"missing '}}' before '{token}': the block{where} is never closed", span
     if token.type not in _TERMINAL_WORDS and token.type != "$END" and expected & _VALUE_STARTS:
         return f"'{token}' is a keyword and cannot be used as a value or a name here", span
+    if token.type == "EQUAL":
+        before = text.split("\n")[token.line - 1][: token.column - 1].rstrip()
+        word = before.split()[-1] if before.split() else ""
+        if word.lower() in _SYNC_WORDS:
+            return f"'{word}' is a keyword and cannot name an argument", span
     if token.type == "NAME" and keywords:
         if set(keywords) >= set(BLOCK_KEYWORDS):
             return (
