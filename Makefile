@@ -1,0 +1,52 @@
+# nndsl: `make run` trains the checkerboard exercise; `make test` runs the whole suite.
+# Each target creates its own virtualenv and installs what it needs.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The PyTorch and TensorFlow versions the test suite runs against (CPU builds).
+TORCH_PIN := torch==2.13.0
+TENSORFLOW_PIN := tensorflow-cpu==2.21.0
+RUN_DIR ?= runs/checkerboard
+
+.PHONY: run test setup setup-test lint golden bench fuzz clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]' '$(TORCH_PIN)' '$(TENSORFLOW_PIN)'
+	touch $(VENV)/.installed-run $@
+
+setup: $(VENV)/.installed-run
+setup-test: $(VENV)/.installed-test
+
+## run: train specs/checkerboard.nn on the NumPy backend; weights and plots go to $(RUN_DIR)
+run: setup
+	$(BIN)/nndsl summary specs/checkerboard.nn
+	$(BIN)/nndsl train specs/checkerboard.nn --out $(RUN_DIR)
+	@echo "results (weights.npz, history.json, loss.png, decision_boundary.png): $(RUN_DIR)"
+
+## test: the whole suite, with the torch and TensorFlow backends required (never skipped)
+test: setup-test
+	NNDSL_REQUIRE_BACKENDS=1 $(BIN)/python -m pytest -q
+	$(BIN)/ruff check nndsl tests bench
+
+lint: setup-test
+	$(BIN)/ruff check nndsl tests bench
+
+## golden: regenerate the golden files of generated code (review the diff!)
+golden: setup-test
+	$(BIN)/python -m tests.golden
+
+## bench: generated code vs hand-written references, as ratios
+bench: setup-test
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) runs build dist .pytest_cache .hypothesis
