@@ -1,0 +1,59 @@
+"""Golden files of generated code: `python -m tests.golden` (or `make golden`) rewrites them.
+
+Each example spec in specs/ is compiled for each backend into
+tests/golden/<spec>.<backend>.py. tests/test_golden.py fails when the compiler's
+output drifts from these files; after an intended change, regenerate them and
+review the diff like any other code change.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden"
+SPECS = sorted((ROOT / "specs").glob("*.nn"))
+BACKENDS = ("numpy", "torch", "tensorflow")
+
+
+def available_backends() -> list[str]:
+    """Backends whose lowering exists in this tree (all three, once they are written)."""
+    return [b for b in BACKENDS if importlib.util.find_spec(f"nndsl.codegen.{_module(b)}") is not None]
+
+
+def _module(backend: str) -> str:
+    return {"numpy": "numpy_backend", "torch": "torch_backend", "tensorflow": "tensorflow_backend"}[backend]
+
+
+def golden_path(spec: Path, backend: str) -> Path:
+    return GOLDEN / f"{spec.stem}.{backend}.py"
+
+
+def render(spec: Path, backend: str) -> str:
+    """The generated code for a spec, with paths relative to the repository root."""
+    import nndsl
+
+    relative = spec.relative_to(ROOT).as_posix()
+    program = nndsl.parse(spec.read_text(encoding="utf-8"), filename=relative)
+    return nndsl.generate(program, backend=backend, target="auto", data_dir="specs")
+
+
+def main() -> int:
+    GOLDEN.mkdir(exist_ok=True)
+    written = 0
+    for backend in available_backends():
+        for spec in SPECS:
+            path = golden_path(spec, backend)
+            text = render(spec, backend)
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+                print(f"updated {path.relative_to(ROOT)}")
+                written += 1
+    print(f"{written} golden file(s) updated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
