@@ -60,6 +60,7 @@ class Checker:
         self.file = file
         self.errors: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
+        self._lines: list[str] | None = None
 
     # -- reporting --
 
@@ -194,7 +195,9 @@ class Checker:
         self.error(arg.span, f"unexpected {describe(arg)}: {owner} takes {takes}")
 
     def line_start(self, value: s.Value) -> bool:
-        line = self.file.text.split("\n")[value.span.line - 1]
+        if self._lines is None:
+            self._lines = self.file.text.split("\n")
+        line = self._lines[value.span.line - 1]
         return not line[: value.span.column - 1].strip()
 
     # -- values --

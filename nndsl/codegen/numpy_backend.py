@@ -19,8 +19,7 @@ from nndsl import ir
 from nndsl.codegen import common
 from nndsl.codegen.render import py, render_template, sort_imports, tidy
 
-#: Output activations that the loss absorbs, computing from logits for stability.
-FUSED = {"binary_crossentropy": "sigmoid", "categorical_crossentropy": "softmax"}
+FUSED = common.FUSED
 LOSS_FUNCTIONS = {
     "binary_crossentropy": ("sigmoid_binary_crossentropy", "numpy/losses/sigmoid_binary_crossentropy.py"),
     "categorical_crossentropy": ("softmax_categorical_crossentropy", "numpy/losses/softmax_categorical_crossentropy.py"),
@@ -57,7 +56,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     fused = FUSED.get(loss) if loss else None
     plan = Plan()
     layers = list(model.layers)
-    last_activation_layer = _last_activation_index(layers)
+    last_activation_layer = common.output_activation_index(layers)
     needs_grad = _inputs_needing_gradient(layers)
     current = Value("x", model.in_features)
     trail: list[tuple[ir.Layer, dict]] = []
@@ -172,18 +171,6 @@ def _activation_step(activation: ir.Activation, z: str, h: str, layer: str, wher
     }
 
 
-def _last_activation_index(layers) -> int | None:
-    for index in range(len(layers) - 1, -1, -1):
-        layer = layers[index]
-        if isinstance(layer, ir.ActivationLayer) or (
-            isinstance(layer, ir.Dense) and layer.activation.name != "linear"
-        ):
-            return index
-        if isinstance(layer, ir.Dense):
-            return None
-    return None
-
-
 def _inputs_needing_gradient(layers) -> list[bool]:
     """For each layer: does any trainable parameter lie below it (so ∂L/∂input is needed)?"""
     out = []
@@ -202,9 +189,12 @@ def _plan_backward(plan: Plan, trail, layers, needs_grad, new) -> None:
     """
     gradient = {plan.output: new(f"d{plan.output}", plan.output_width).name}
     position_of = {id(layer): i for i, layer in enumerate(layers)}
+    lowest_trainable = next(
+        (i for i, layer in enumerate(layers) if isinstance(layer, ir.Dense) and layer.trainable), len(layers)
+    )
     for layer, step in reversed(trail):
         position = position_of[id(layer)]
-        if not any(isinstance(x, ir.Dense) and x.trainable for x in layers[: position + 1]):
+        if position < lowest_trainable:
             break
         if step["op"] == "dense":
             dx = None
