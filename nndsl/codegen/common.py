@@ -27,6 +27,10 @@ FEATURE_EXPRESSIONS = {
 
 ACTIVATION_TITLES = {"linear": "linear"}
 
+#: Output activations that the loss absorbs: the model computes logits, the loss and
+#: predict() apply the activation (binary/categorical cross-entropy in the stable, fused form).
+FUSED = {"binary_crossentropy": "sigmoid", "categorical_crossentropy": "softmax"}
+
 
 @dataclass
 class Module:
@@ -199,6 +203,19 @@ def _initial_value(init: ir.Initializer, shape: tuple[int, ...], fans: tuple[int
         return f"normal(rng, {py(shape)}, std={py(init.value)})"
     fan_in, fan_out = fans
     return f"{init.kind}(rng, {py(shape)}, fan_in={py(fan_in)}, fan_out={py(fan_out)})"
+
+
+def output_activation_index(layers) -> int | None:
+    """The position of the layer whose activation is the model's output activation (None: linear)."""
+    for index in range(len(layers) - 1, -1, -1):
+        layer = layers[index]
+        if isinstance(layer, ir.ActivationLayer) or (
+            isinstance(layer, ir.Dense) and layer.activation.name != "linear"
+        ):
+            return index
+        if isinstance(layer, ir.Dense):
+            return None
+    return None
 
 
 def history_keys(program: ir.Program) -> list[str]:
