@@ -48,11 +48,13 @@ def staircase(x: np.ndarray) -> np.ndarray:
     return sum(h * (s[k] - s[k + 1]) for k, h in enumerate(heights))
 
 
-def staircase_table(rows: int = 400, seed: int = 7) -> str:
-    """x uniform in [-3, 5] (4 decimals, sorted), y the staircase at x (6 decimals), as CSV text."""
+def staircase_table(rows: int = 400, seed: int = 7, noise: float = 0.05) -> str:
+    """x uniform in [-3, 5] (4 decimals, sorted), y the staircase at x plus Gaussian
+    measurement noise with σ = `noise` (6 decimals), as CSV text. The noise leaves the
+    output layer something to fit, so training the staircase spec is not a no-op."""
     rng = np.random.default_rng(seed)
     x = np.sort(np.round(rng.uniform(-3, 5, rows), 4))
-    y = staircase(x)
+    y = staircase(x) + rng.normal(0, noise, rows)
     lines = ["x,y"] + [f"{a:.4f},{b:.6f}" for a, b in zip(x, y, strict=True)]
     return "\n".join(lines) + "\n"
 
