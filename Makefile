@@ -34,10 +34,10 @@ run: setup
 ## test: the whole suite, with the torch and TensorFlow backends required (never skipped)
 test: setup-test
 	NNDSL_REQUIRE_BACKENDS=1 $(BIN)/python -m pytest -q
-	$(BIN)/ruff check nndsl tests bench
+	$(BIN)/ruff check nndsl tests bench templates specs
 
 lint: setup-test
-	$(BIN)/ruff check nndsl tests bench
+	$(BIN)/ruff check nndsl tests bench templates specs
 
 ## golden: regenerate the golden files of generated code (review the diff!)
 golden: setup-test
