@@ -18,6 +18,11 @@ import os
 from nndsl.errors import Diagnostic, SpecError
 from nndsl.ir import Program
 
+# Loaded here, before `def summary` below, so that the function stays
+# `nndsl.summary`: a submodule imported for the first time later would
+# replace the package's attribute `summary` with the module.
+from nndsl.summary import summarize as _summarize
+
 __version__ = "0.1.0"
 __all__ = [
     "Diagnostic",
@@ -66,9 +71,7 @@ def load(path: str | os.PathLike) -> Program:
 
 def summary(program: Program):
     """The model summary: `str()` is a table like Keras's; see `nndsl.summary.Summary`."""
-    from nndsl.summary import summarize
-
-    return summarize(program)
+    return _summarize(program)
 
 
 def format(spec: str | Program, filename: str = "<spec>") -> str:  # noqa: A001 - the verb is the API

@@ -60,6 +60,7 @@ class Checker:
         self.file = file
         self.errors: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
+        self.data_failed = False
         self._lines: list[str] | None = None
 
     # -- reporting --
@@ -79,7 +80,10 @@ class Checker:
     def run(self) -> ir.Program:
         blocks = self._collect_blocks()
         data = self._guard(lambda: self.check_data(blocks["data"])) if blocks.get("data") else None
+        self.data_failed = blocks.get("data") is not None and data is None
+        reported = len(self.errors)
         model = self._guard(lambda: self.check_model(blocks["model"], data)) if blocks.get("model") else None
+        model_failed = len(self.errors) > reported  # a dropped layer or activation would make echoes below
         loss = self._guard(lambda: self.check_loss(blocks["loss"])) if blocks.get("loss") else None
         train = self._guard(lambda: self.check_train(blocks["train"], loss)) if blocks.get("train") else None
         if blocks.get("model") is None:
@@ -90,7 +94,7 @@ class Checker:
                 self.error(train_span, "train needs a data block to train on; add e.g. 'data xor(samples=500)'")
             if blocks.get("loss") is None:
                 self.error(train_span, "train needs a loss; add e.g. 'loss mse' before the train block")
-        if model is not None:
+        if model is not None and not model_failed:
             self.check_objective(model, data, loss, blocks)
         if self.errors:
             ordered = sorted(self.errors, key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))
@@ -311,7 +315,9 @@ class Checker:
         statements = self._statements(block.body, "data")
         self._data_failed = False
         source, seed = self._guard(lambda: self._data_source(name, args, block.span)) or (None, None)
+        reported = len(self.errors)
         features = self._features(statements.get("features"), source, name.text)
+        features_failed = len(self.errors) > reported  # the model is not checked against a partial list
         split = self._split(statements.get("split"), source)
         if source is None or self._data_failed:
             raise _Skip()
@@ -324,7 +330,7 @@ class Checker:
                     f"split {split} of {source.samples} samples leaves {train} for training and "
                     f"{source.samples - train} for validation; each needs at least one",
                 )
-        if split is None:
+        if split is None or features_failed:
             raise _Skip()
         return ir.Data(source, features, split, seed, block.span)
 
@@ -549,7 +555,7 @@ class Checker:
     def _input_width(self, statement: s.Statement | None, data: ir.Data | None, block: s.ModelBlock) -> int | None:
         from_data = len(data.features) if data is not None and data.features is not None else None
         if statement is None:
-            if from_data is None:
+            if from_data is None and not self.data_failed:  # a broken data block was reported already
                 self.error(
                     block.body.span if block.body.statements == () else block.body.statements[0].span,
                     "model needs 'input N' (the number of input features) as its first statement",

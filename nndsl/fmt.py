@@ -309,7 +309,7 @@ def _values_text(values) -> str:
 def _layer_text(layer, default_name: str, ir) -> str:
     from nndsl import catalog
 
-    name = [] if layer.name == default_name else [f"name={layer.name}"]
+    name = [] if layer.name == default_name else [f"name={_column(layer.name)}"]  # name="data" stays quoted
     if isinstance(layer, ir.Dropout):
         return " ".join([f"dropout {_number(layer.rate)}", *name])
     if isinstance(layer, ir.ActivationLayer):

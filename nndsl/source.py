@@ -62,9 +62,7 @@ def decode_spec(data: bytes, filename: str) -> str:
         data = data[3:]
     nul = data.find(b"\0")
     try:
-        if nul >= 0:
-            data[:nul].decode("utf-8")  # report whichever problem comes first
-        text = data.decode("utf-8")
+        text = (data[:nul] if nul >= 0 else data).decode("utf-8")  # report whichever problem comes first
     except UnicodeDecodeError as exc:
         line, column = _position_of(data, exc.start)
         raise SpecError(

@@ -331,15 +331,24 @@ def _skip_broken_statement(text: str, exc: UnexpectedInput) -> str | None:
     lines = text.split("\n")
     error_row = (getattr(exc, "line", 1) or 1) - 1
     token = getattr(exc, "token", None)
-    if (
-        token is not None
-        and token.type in _BLOCK_STARTS
-        and "RBRACE" in exc.expected
-        and token.column == len(lines[error_row]) - len(lines[error_row].lstrip()) + 1
-        and error_row > 0
-    ):
+    starts_line = token is not None and token.column == len(lines[error_row]) - len(lines[error_row].lstrip()) + 1
+    if token is not None and token.type in _BLOCK_STARTS and "RBRACE" in exc.expected and starts_line and error_row > 0:
         lines[error_row - 1] += " }"  # a block left open: close it and go on
         return "\n".join(lines)
+    if token is not None and set(exc.expected) <= _BLOCK_STARTS | {"$END"}:
+        # Between blocks: drop the bad token and what follows it, up to the next block.
+        _blank_from(lines, error_row, token.column - 1, frozenset(BLOCK_KEYWORDS))
+        return "\n".join(lines)
+    if starts_line and error_row > 0 and _first_word(lines[error_row]) in (_SYNC_WORDS | {"}"}):
+        # A statement keyword (or '}') where a value was due: the statement
+        # before it is unfinished (`init=` at the end of a line). Drop that one.
+        start = error_row - 1
+        while start > 0 and _first_word(lines[start]) not in _SYNC_WORDS:
+            start -= 1
+        if _first_word(lines[start]) not in BLOCK_KEYWORDS:
+            for row in range(start, error_row):
+                lines[row] = " " * len(lines[row])
+            return "\n".join(lines)
     start = error_row
     while start > 0 and _first_word(lines[start]) not in _SYNC_WORDS:
         start -= 1
@@ -350,9 +359,22 @@ def _skip_broken_statement(text: str, exc: UnexpectedInput) -> str | None:
     end = start + 1
     while end < len(lines) and _first_word(lines[end]) not in stops:
         end += 1
+    if not any(lines[row].strip() for row in range(start, end)):
+        # Nothing left to drop before the error: drop the rest of its line instead.
+        _blank_from(lines, error_row, (getattr(exc, "column", 1) or 1) - 1, stops)
+        return "\n".join(lines)
     for row in range(start, end):
         lines[row] = " " * len(lines[row])
     return "\n".join(lines)
+
+
+def _blank_from(lines: list[str], row: int, column: int, stops: frozenset[str]) -> None:
+    """Blank `lines` from (row, column) up to the next line whose first word is in `stops`."""
+    lines[row] = lines[row][:column] + " " * (len(lines[row]) - column)
+    row += 1
+    while row < len(lines) and _first_word(lines[row]) not in stops:
+        lines[row] = " " * len(lines[row])
+        row += 1
 
 
 def _at_end(exc: UnexpectedInput) -> bool:
@@ -443,12 +465,20 @@ def _unexpected_token(exc: UnexpectedToken, text: str) -> tuple[str, Span]:
     span = Span.of_token(token)
     keywords = sorted(e.lower() for e in expected if e.isalpha() and e not in _TERMINAL_WORDS)
     closers = ("RBRACE", "RPAR", "RSQB")
+    missing = _missing_value(text, token)
+    if missing is not None and expected & _VALUE_STARTS:
+        return missing
     if token.type in closers and expected <= _VALUE_STARTS:
         return f"expected a value before {_describe_token(token)}", span
     if token.type in closers and expected <= _BLOCK_STARTS:
         return f"unmatched {_describe_token(token)}", span
     if token.type in closers and _unclosed_bracket(text[: _offset(text, token.line, token.column)], closer=str(token)):
         return f"unmatched {_describe_token(token)}", span
+    if token.type in closers:
+        opener = _unclosed_bracket(text[: _offset(text, token.line, token.column)])
+        if opener and _OPENERS[opener[0]] != str(token):
+            ch, ol, oc = opener
+            return f"'{ch}' opened at {ol}:{oc} is not closed before {_describe_token(token)}", span
     line_text = text.split("\n")[token.line - 1]
     starts_line = not line_text[: token.column - 1].strip()
     if token.type in _BLOCK_STARTS and "RBRACE" in expected and starts_line:
@@ -473,6 +503,23 @@ def _unexpected_token(exc: UnexpectedToken, text: str) -> tuple[str, Span]:
         if statements:
             return f"unknown statement '{token}'{_suggest(token, statements)}", span
     return f"unexpected {_describe_token(token)}; expected {_expected_text(expected)}", span
+
+
+def _missing_value(text: str, token: Token) -> tuple[str, Span] | None:
+    """`key=` with no value: a closing bracket, or the next line, follows the '='."""
+    offset = _offset(text, token.line, token.column)
+    before = text[:offset].rstrip()
+    if not before.endswith("="):
+        return None
+    if token.type not in ("RBRACE", "RPAR", "RSQB") and "\n" not in text[len(before) : offset]:
+        return None  # `init=dense`: a value is there, just not a usable one
+    key = before[:-1].rstrip()
+    start = len(key)
+    while start > 0 and (key[start - 1].isalnum() or key[start - 1] == "_"):
+        start -= 1
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1)
+    return f"missing value after '{key[start:]}='", Span.point(line, column)
 
 
 def _offset(text: str, line: int, column: int) -> int:

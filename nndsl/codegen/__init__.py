@@ -56,6 +56,16 @@ def generate(program: ir.Program, backend: str = "numpy", target: str = "auto", 
     return lowering.lower(program, target, data_dir)
 
 
+class _SourceLoader:
+    """The PEP 302 `get_source` of a generated module, for linecache and inspect."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def get_source(self, name: str) -> str:
+        return self.source
+
+
 def load_module(source: str, name: str = "nndsl_generated") -> types.ModuleType:
     """Import generated source as a new module (registered in sys.modules while it runs)."""
     global _build_count
@@ -63,7 +73,11 @@ def load_module(source: str, name: str = "nndsl_generated") -> types.ModuleType:
         _build_count += 1
         module_name = f"{name}_{_build_count}"
     module = types.ModuleType(module_name)
-    module.__file__ = f"<nndsl {module_name}>"
+    # A file name and a loader that hands out the source, so that linecache finds the
+    # lines: tracebacks show them, and TensorFlow's AutoGraph reads a tf.function's source
+    # to convert it. (linecache ignores names in <angle brackets>.)
+    module.__file__ = f"nndsl-generated/{module_name}.py"
+    module.__loader__ = _SourceLoader(source)
     sys.modules[module_name] = module
     try:
         exec(compile(source, module.__file__, "exec"), module.__dict__)

@@ -171,6 +171,10 @@ def lower_data(program: ir.Program, module: Module, data_dir: str | None) -> dic
     return context
 
 
+#: Initialisers that draw nothing from the init stream.
+DRAWS_NOTHING = frozenset({"values", "zeros", "ones", "constant"})
+
+
 def lower_weights(program: ir.Program, module: Module) -> list[dict]:
     """How each parameter starts: one NumPy expression per parameter, in IR order."""
     out = []
@@ -178,11 +182,12 @@ def lower_weights(program: ir.Program, module: Module) -> list[dict]:
         if not isinstance(layer, ir.Dense):
             continue
         fans = (layer.in_features, layer.units)
-        for parameter, init in zip(layer.parameters, (layer.kernel_init, layer.bias_init)):
+        for parameter, init in zip(layer.parameters, (layer.kernel_init, layer.bias_init), strict=True):
             out.append(
                 {
                     "name": py(parameter.name),
                     "expression": _initial_value(init, parameter.shape, fans, module),
+                    "draws": init.kind not in DRAWS_NOTHING,
                     "where": where(program, init if init.span != ir.NO_SPAN else layer),
                 }
             )
@@ -216,6 +221,23 @@ def output_activation_index(layers) -> int | None:
         if isinstance(layer, ir.Dense):
             return None
     return None
+
+
+def metric_forms(program: ir.Program) -> list[tuple[str, str]]:
+    """(metric, form) for each metric of the train block, the form naming the formula a backend writes:
+
+    * ``class_accuracy``: argmax of the outputs equals the integer class label;
+    * ``binary_accuracy``: output logit > 0 (probability > ½) agrees with the 0/1 label;
+    * ``mse``, ``mae``: per row, the mean over the outputs of the squared (absolute) difference
+      between the predictions (output activation applied) and the targets (one-hot for classes).
+    """
+    out = []
+    for metric in program.train.metrics if program.train else ():
+        if metric == "accuracy":
+            out.append((metric, "class_accuracy" if program.task == "multiclass" else "binary_accuracy"))
+        else:
+            out.append((metric, metric))
+    return out
 
 
 def history_keys(program: ir.Program) -> list[str]:

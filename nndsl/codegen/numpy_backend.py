@@ -132,6 +132,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
                 continue
             a = new(f"a{dense_index}", layer.features)
             act = _activation_step(layer.activation, current.name, a.name, layer.name, where, module)
+            act["comment"] = f"{layer.name}: {a.name} = {layer.activation.name}({current.name})  ({where})"
             plan.forward.append(act)
             trail.append((layer, act))
             current = a
