@@ -1,0 +1,226 @@
+"""Lowering to PyTorch: an `nn.Sequential` of named layers and a plain training loop.
+
+The model is built from `nn.Linear` and activation modules, so `state_dict`,
+`torch.compile` and `torch.onnx.export` work on it as on any hand-written one.
+Everything the IR defines the way torch does comes from torch (losses,
+optimizers); everything that would change the numbers if torch drew it (initial
+weights, batch order, dropout masks) comes from the same NumPy streams as in
+the NumPy reference (docs/reproducibility.md), copied into the tensors.
+
+Layout: `nn.Linear.weight` is (out_features, in_features), the IR's W layout
+already, so parameters move between the IR and torch without a transpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nndsl import ir
+from nndsl.codegen import common
+from nndsl.codegen.naming import TORCH_MODULE_ATTRIBUTES, Namer
+from nndsl.codegen.render import py, render_template, sort_imports, tidy
+
+#: The IR's losses are torch's, with the default reduction (the batch mean).
+LOSSES = {
+    "binary_crossentropy": ("nn.BCEWithLogitsLoss()", "binary cross-entropy fused with the output sigmoid"),
+    "categorical_crossentropy": ("nn.CrossEntropyLoss()", "categorical cross-entropy fused with the output softmax"),
+    "mse": ("nn.MSELoss()", "mean squared error"),
+    "mae": ("nn.L1Loss()", "mean absolute error"),
+}
+
+#: Activation modules; `{alpha}` is filled with the IR's parameter.
+ACTIVATION_MODULES = {
+    "relu": "nn.ReLU()",
+    "sigmoid": "nn.Sigmoid()",
+    "tanh": "nn.Tanh()",
+    "softmax": "nn.Softmax(dim=1)",
+    "gelu": 'nn.GELU(approximate="tanh")',  # the IR's GELU is the tanh approximation
+    "softplus": "nn.Softplus()",
+    "leaky_relu": "nn.LeakyReLU({alpha})",
+    "elu": "nn.ELU({alpha})",
+}
+
+#: The functional form, for the output activation that predict() applies to the logits.
+OUTPUT_FUNCTIONS = {"sigmoid": "torch.sigmoid({})", "softmax": "torch.softmax({}, dim=1)"}
+
+#: Each metric form (common.metric_forms) summed over the rows of a batch of logits `output`.
+METRIC_SUMS = {
+    "class_accuracy": "torch.count_nonzero(output.argmax(dim=1) == y)",
+    "binary_accuracy": "torch.count_nonzero((output > 0) == (y > 0.5))",
+    "mse": "({predictions} - {targets}).square().mean(dim=1).sum()",
+    "mae": "({predictions} - {targets}).abs().mean(dim=1).sum()",
+}
+
+#: Penalty on W per regularizer: l1 adds rate·Σ|W|, l2 adds rate·ΣW².
+PENALTY_METHODS = {"l1": "abs", "l2": "square"}
+
+#: How the generated program finds its device, per target: a snippet defining select_device().
+DEVICE_SNIPPETS = {
+    "auto": "torch/device/auto.py",
+    "cpu": "torch/device/cpu.py",
+    "gpu": "torch/device/gpu.py",
+    "tpu": "torch/device/tpu.py",
+}
+TARGET_NOTES = {
+    "auto": "a CUDA GPU when torch sees one, else the CPU",
+    "cpu": "the CPU",
+    "gpu": "a CUDA GPU (DeviceError without one)",
+    "tpu": "a TPU through torch_xla (DeviceError without it)",
+}
+
+USER_ERRORS = ("DataError", "CheckpointError", "TrainingDiverged", "DeviceError")
+
+
+@dataclass
+class Plan:
+    """The nn.Sequential's layers, the parameters by IR name, and what the loss adds."""
+
+    layers: list[dict] = field(default_factory=list)
+    frozen: list[dict] = field(default_factory=list)
+    parameters: list[dict] = field(default_factory=list)
+    penalties: list[dict] = field(default_factory=list)
+    predict_activation: str | None = None
+    output_width: int = 0
+    dropout: bool = False
+    trainable: bool = False
+
+
+def plan_network(program: ir.Program, module: common.Module) -> Plan:
+    """One named module per layer, and one per non-linear activation (except a fused output one)."""
+    model = program.model
+    fused = common.FUSED.get(program.loss.name) if program.loss else None
+    last_activation = common.output_activation_index(model.layers)
+    names = Namer(TORCH_MODULE_ATTRIBUTES)
+    plan = Plan(output_width=model.out_features)
+    for position, layer in enumerate(model.layers):
+        where = common.where(program, layer)
+        absorbed = fused is not None and position == last_activation
+        if isinstance(layer, ir.Dense):
+            attr = names.name(layer.name)
+            note = f"dense {layer.units} {layer.activation.name}"
+            if absorbed:
+                note += f" → logits, the {layer.activation.name} is in the loss"
+            plan.layers.append(
+                {"name": attr, "module": f"nn.Linear({layer.in_features}, {layer.units})", "comment": f"{note}  ({where})"}
+            )
+            weight, bias = layer.parameters
+            plan.parameters += [
+                {"name": py(weight.name), "tensor": f"{attr}.weight"},
+                {"name": py(bias.name), "tensor": f"{attr}.bias"},
+            ]
+            if layer.trainable:
+                plan.trainable = True
+            else:
+                plan.frozen.append({"name": attr, "where": where})
+            plan.penalties += [
+                {"rate": py(reg.rate), "layer": attr, "method": PENALTY_METHODS[reg.kind], "note": f"{reg.kind}({reg.rate})  ({where})"}
+                for reg in layer.regularizers
+            ]
+            activation = layer.activation
+            if activation.name == "linear" or absorbed:
+                if absorbed:
+                    plan.predict_activation = activation.name
+                continue
+            plan.layers.append(_activation_layer(activation, names.name(f"{layer.name}_{activation.name}"), None))
+        elif isinstance(layer, ir.ActivationLayer):
+            if absorbed:
+                plan.predict_activation = layer.activation.name
+                continue
+            plan.layers.append(_activation_layer(layer.activation, names.name(layer.name), where))
+        else:
+            module.use("torch/dropout.py", "network")
+            plan.dropout = True
+            plan.layers.append(
+                {
+                    "name": names.name(layer.name),
+                    "module": f"NumpyDropout({py(layer.rate)}, dropout_rng)",
+                    "comment": f"dropout {layer.rate}  ({where})",
+                }
+            )
+    return plan
+
+
+def _activation_layer(activation: ir.Activation, name: str, where: str | None) -> dict:
+    if activation.name == "linear":
+        return {"name": name, "module": "nn.Identity()", "comment": f"linear  ({where})" if where else None}
+    text = ACTIVATION_MODULES[activation.name].format(alpha=py(activation.alpha))
+    return {"name": name, "module": text, "comment": f"{activation.name}  ({where})" if where else None}
+
+
+def lower_optimizer(program: ir.Program) -> dict:
+    """torch.optim's optimizers compute the IR's updates exactly (see the IR's docstrings)."""
+    opt = program.train.optimizer
+    where = common.where(program, opt if opt.span != ir.NO_SPAN else program.train)
+    if isinstance(opt, ir.SGD):
+        args = f"lr={py(opt.lr)}"
+        if opt.momentum or opt.nesterov:
+            args += f", momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}"
+        return {"call": f"torch.optim.SGD(trainable, {args})", "where": where}
+    if isinstance(opt, ir.Adam):
+        args = f"lr={py(opt.lr)}, betas={py((opt.beta1, opt.beta2))}, eps={py(opt.eps)}"
+        return {"call": f"torch.optim.Adam(trainable, {args})", "where": where}
+    args = f"lr={py(opt.lr)}, alpha={py(opt.rho)}, eps={py(opt.eps)}"
+    return {"call": f"torch.optim.RMSprop(trainable, {args})  # alpha is the IR's rho", "where": where}
+
+
+def lower_loss(program: ir.Program) -> dict:
+    call, note = LOSSES[program.loss.name]
+    return {"call": call, "note": note, "where": common.where(program, program.loss)}
+
+
+def metric_sums(program: ir.Program, plan: Plan) -> list[dict]:
+    """For each metric, a torch expression summing it over the rows of `output` (logits) against `y`."""
+    fused = plan.predict_activation
+    predictions = OUTPUT_FUNCTIONS[fused].format("output") if fused else "output"
+    targets = f"nn.functional.one_hot(y, {program.model.out_features})" if program.task == "multiclass" else "y"
+    return [
+        {"key": py(metric), "expression": METRIC_SUMS[form].format(predictions=predictions, targets=targets)}
+        for metric, form in common.metric_forms(program)
+    ]
+
+
+def lower_device(target: str, module: common.Module) -> dict:
+    module.use("torch/device/errors.py", "device")
+    module.use(DEVICE_SNIPPETS[target], "device")
+    return {
+        "target": py(target),
+        "note": TARGET_NOTES[target],
+        # torch_xla records operations lazily; each step's graph must be cut and run.
+        "end_step": "torch_xla_sync()" if target == "tpu" else None,
+    }
+
+
+def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
+    module = common.Module(
+        imports=["import argparse", "import json", "import sys", "from pathlib import Path",
+                 "from collections import OrderedDict", "import numpy as np", "import torch", "from torch import nn"]
+    )
+    module.use("common/streams.py", "weights")
+    data = common.lower_data(program, module, data_dir)
+    weights = common.lower_weights(program, module)
+    device = lower_device(target, module)
+    plan = plan_network(program, module)
+    module.use("common/checkpoint.py", "training")
+    module.use("torch/optimizer_state.py", "training")
+    source = render_template(
+        "torch/module.py.j2",
+        header=dict(common.header(program, "PyTorch", target), needs="PyTorch and NumPy"),
+        imports=sort_imports(module.imports),
+        constants=common.constants(program),
+        snippets=module.snippets,
+        data=data,
+        weights=weights,
+        device=device,
+        network=plan,
+        loss=lower_loss(program),
+        optimizer=lower_optimizer(program) if plan.trainable else None,
+        history_keys=common.history_keys(program),
+        metrics=list(program.train.metrics),
+        metric_sums=metric_sums(program, plan),
+        predict=OUTPUT_FUNCTIONS[plan.predict_activation].format("output") if plan.predict_activation else "output",
+        label_dtype="torch.int64" if program.task == "multiclass" else "torch.float32",
+        model_inputs=program.model.in_features,
+        epochs=program.train.epochs,
+        user_errors=", ".join(USER_ERRORS),
+    )
+    return tidy(source)

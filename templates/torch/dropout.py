@@ -1,0 +1,28 @@
+import numpy as np
+import torch
+from torch import nn
+
+
+class NumpyDropout(nn.Module):
+    """Inverted dropout, as nn.Dropout: in training, zero each unit with probability `rate`
+    and scale the rest by 1/(1 − rate); in eval mode, the identity.
+
+    Not nn.Dropout, because that draws its masks from torch's generator: drawing them from the
+    spec's NumPy dropout stream, exactly as the NumPy reference does, gives every backend the
+    same masks, so the same numbers (docs/reproducibility.md in nndsl).
+    """
+
+    def __init__(self, rate, rng):
+        super().__init__()
+        self.rate = rate
+        self.rng = rng
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        keep = self.rng.random(tuple(x.shape), dtype=np.float32) >= self.rate
+        mask = keep * np.float32(1 / (1 - self.rate))
+        return x * torch.from_numpy(mask).to(x.device)
+
+    def extra_repr(self):
+        return f"rate={self.rate}"

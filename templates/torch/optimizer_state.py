@@ -1,0 +1,21 @@
+import torch
+
+
+def optimizer_arrays(optimizer, names):
+    """The optimizer's state as NumPy arrays keyed `<IR name>.<entry>` (e.g. `dense_1.W.exp_avg`);
+    `names` are the IR names of the parameters in the order the optimizer holds them."""
+    return {
+        f"{names[index]}.{entry}": value.detach().cpu().numpy()
+        for index, entries in optimizer.state_dict()["state"].items()
+        for entry, value in entries.items()
+    }
+
+
+def load_optimizer_arrays(optimizer, names, arrays):
+    """Restore what optimizer_arrays() saved; the hyper-parameters stay the spec's."""
+    index = {name: i for i, name in enumerate(names)}
+    state = {}
+    for key, value in arrays.items():
+        name, entry = key.rsplit(".", 1)
+        state.setdefault(index[name], {})[entry] = torch.from_numpy(value)
+    optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})

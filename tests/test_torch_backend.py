@@ -1,0 +1,327 @@
+"""The PyTorch backend: the same numbers as the NumPy reference on every example spec, and its contract.
+
+Comparisons check shape, then dtype, then values. Tolerances (docs/reproducibility.md):
+
+* initial weights and data: exactly equal (both come from the same NumPy streams);
+* forward outputs, gradients after one step, losses of the first 50 steps: rtol = 1e-4,
+  atol = 1e-6 × max(1, the largest |value| of the reference array).
+
+  The rtol is the promise of docs/reproducibility.md: float32 arithmetic in another order
+  (BLAS, torch's kernels) rounds differently, about 1e-7 relative per operation, and training
+  lets that grow slowly. The atol is float32's floor: inputs, weights and targets are of
+  order 1 (or of the array's own scale, if larger) and resolved to ~1e-7, so a result that
+  comes out much smaller than its terms — an element where a sum cancels, or the loss and
+  gradients of an exact fit, like staircase's losses of ~1e-13 — carries an absolute error of
+  that size, and no relative one can be promised for it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nndsl
+from nndsl.codegen import generate, load_module
+from tests.conftest import require_backend
+from tests.golden import ROOT, SPECS
+
+torch = require_backend("torch")
+
+RTOL = 1e-4
+ATOL_OF_SCALE = 1e-6  # × max(1, max|reference|)
+STEPS = 50
+SPEC_IDS = [spec.stem for spec in SPECS]
+
+
+def build(spec, backend: str, target: str = "cpu"):
+    program = nndsl.load(str(spec))
+    return nndsl.build(program, backend=backend, target=target)
+
+
+def torch_module(text: str, target: str = "cpu", tmp_path: Path | None = None):
+    """The generated torch module of a spec given as text."""
+    program = nndsl.parse(text, filename=str(tmp_path / "spec.nn") if tmp_path else "<spec>")
+    return load_module(generate(program, backend="torch", target=target))
+
+
+def assert_agrees(actual, expected, what: str, rtol: float = RTOL, atol: float | None = None) -> None:
+    """Shape, then dtype, then values: rtol, and atol = ATOL_OF_SCALE × max(1, max|expected|) unless given."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, NumPy has {expected.shape}"
+    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype}, NumPy has {expected.dtype}"
+    if atol is None:
+        atol = ATOL_OF_SCALE * max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=what)
+
+
+def first_losses(trainer, steps: int = STEPS) -> np.ndarray:
+    """The loss of each of the first `steps` training steps, epoch after epoch."""
+    losses: list[float] = []
+    while len(losses) < steps:
+        trainer.train_epoch(on_batch=lambda done, total, loss: losses.append(float(loss)))
+    return np.array(losses[:steps])
+
+
+def first_batch(trainer):
+    size = trainer.module.BATCH_SIZE or len(trainer.data.x_train)
+    return trainer.data.x_train[:size], trainer.data.y_train[:size]
+
+
+# --- the same numbers as NumPy, spec by spec -------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_initial_weights_and_data_equal_numpy_exactly(spec):
+    reference, trainer = build(spec, "numpy"), build(spec, "torch")
+    expected, actual = reference.get_weights(), trainer.get_weights()
+    assert list(actual) == list(expected)
+    for name in expected:
+        assert_agrees(actual[name], expected[name], name, rtol=0, atol=0)
+    for field, value in reference.data._asdict().items():
+        assert_agrees(getattr(trainer.data, field), value, field, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_forward_outputs_agree_with_numpy(spec):
+    reference, trainer = build(spec, "numpy"), build(spec, "torch")
+    x = reference.data.x_val
+    assert_agrees(trainer.predict(x), reference.predict(x), "predict(x_val)")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_gradients_of_the_first_batch_agree_with_numpy(spec):
+    reference, trainer = build(spec, "numpy"), build(spec, "torch")
+    x, y = first_batch(reference)
+    expected_loss, expected = reference.loss_and_gradients(x, y)
+    loss, actual = trainer.loss_and_gradients(x, y)
+    assert_agrees(np.float64(loss), np.float64(expected_loss), "loss")
+    assert sorted(actual) == sorted(expected)
+    for name in expected:
+        assert_agrees(actual[name], expected[name], f"∂L/∂{name}")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_losses_of_the_first_50_steps_agree_with_numpy(spec):
+    expected = first_losses(build(spec, "numpy"))
+    actual = first_losses(build(spec, "torch"))
+    assert_agrees(actual, expected, "losses of the first 50 steps")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_parameter_count_is_the_summary_total(spec):
+    program = nndsl.load(str(spec))
+    model = nndsl.build(program, backend="torch", target="cpu").model
+    summary = nndsl.summary(program)
+    assert isinstance(model, torch.nn.Module)
+    assert sum(p.numel() for p in model.parameters()) == summary.total_params
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == summary.trainable_params
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_checkpoint_restore_continue_is_bitwise_an_uninterrupted_run(spec, tmp_path):
+    uninterrupted = build(spec, "torch")
+    uninterrupted.fit(epochs=2)
+    first = build(spec, "torch")
+    first.fit(epochs=1, checkpoint=tmp_path / "checkpoint.npz")
+    resumed = build(spec, "torch")
+    resumed.restore(tmp_path / "checkpoint.npz")
+    assert resumed.epoch == 1
+    resumed.fit(epochs=1)
+    expected, actual = uninterrupted.get_weights(), resumed.get_weights()
+    for name in expected:
+        assert_agrees(actual[name], expected[name], name, rtol=0, atol=0)
+    assert resumed.history == uninterrupted.history
+
+
+# --- the lecture, and the model as a PyTorch user sees it ------------------------------------
+
+LECTURE = """
+data xor(samples=20) { features x1 }
+model lecture { input 1  dense 1 relu weights=[[0.5]] bias=[0.1] }
+loss mse
+train { optimizer sgd(lr=0.1) batch 1 epochs 1 }
+"""
+
+
+def test_the_lectures_backprop_example_through_torch_autograd():
+    """x = 1, W = 0.5, b = 0.1, y = 1, ReLU, squared error: L = (0.6 − 1)² = 0.16, ∂L/∂W = −0.8."""
+    trainer = torch_module(LECTURE).make_trainer()
+    x, y = torch.tensor([[1.0]]), torch.tensor([[1.0]])
+    loss = torch.nn.functional.mse_loss(trainer.model(x), y)
+    loss.backward()
+    assert loss.item() == pytest.approx(0.16, rel=1e-6)
+    assert trainer.model.dense_1.weight.grad.item() == pytest.approx(-0.8, rel=1e-6)
+    assert trainer.model.dense_1.bias.grad.item() == pytest.approx(-0.8, rel=1e-6)
+    loss, gradients = trainer.loss_and_gradients([[1.0]], [[1.0]])
+    assert loss == pytest.approx(0.16, rel=1e-6)
+    assert gradients["dense_1.W"].shape == (1, 1)
+    assert gradients["dense_1.W"][0, 0] == pytest.approx(-0.8, rel=1e-6)
+
+
+def test_the_model_is_an_ordinary_nn_module():
+    trainer = build(ROOT / "specs" / "checkerboard.nn", "torch")
+    model = trainer.model
+    assert list(model.state_dict()) == ["dense_1.weight", "dense_1.bias", "dense_2.weight", "dense_2.bias"]
+    assert isinstance(model.dense_1, torch.nn.Linear)
+    np.testing.assert_array_equal(model.dense_1.weight.detach().numpy(), trainer.get_weights()["dense_1.W"])
+    logits = model(torch.zeros(3, 2))
+    assert logits.shape == (3, 1)
+
+
+FROZEN = """
+data xor(samples=100, seed=3)
+model { input 2  dense 8 tanh trainable=false  dense 1 sigmoid }
+loss binary_crossentropy
+train { optimizer adam(lr=0.01) batch 10 epochs 1 }
+"""
+
+
+def test_frozen_layers_are_out_of_the_optimizer_and_stay_put():
+    trainer = torch_module(FROZEN).make_trainer()
+    frozen = trainer.model.dense_1
+    assert not frozen.weight.requires_grad and not frozen.bias.requires_grad
+    optimized = {id(p) for group in trainer.optimizer.param_groups for p in group["params"]}
+    assert optimized == {id(trainer.model.dense_2.weight), id(trainer.model.dense_2.bias)}
+    before = trainer.get_weights()
+    trainer.fit(epochs=1)
+    after = trainer.get_weights()
+    np.testing.assert_array_equal(after["dense_1.W"], before["dense_1.W"])
+    np.testing.assert_array_equal(after["dense_1.b"], before["dense_1.b"])
+    assert not np.array_equal(after["dense_2.W"], before["dense_2.W"])
+
+
+def test_weights_move_between_numpy_and_torch(tmp_path):
+    spec = ROOT / "specs" / "checkerboard_8_4.nn"
+    numpy_trainer, torch_trainer = build(spec, "numpy"), build(spec, "torch")
+    numpy_trainer.fit(epochs=2)
+    numpy_trainer.save(tmp_path / "from_numpy.npz")
+    torch_trainer.load(tmp_path / "from_numpy.npz")
+    x = numpy_trainer.data.x_val
+    assert_agrees(torch_trainer.predict(x), numpy_trainer.predict(x), "torch with NumPy's weights")
+
+    torch_trainer.fit(epochs=2)
+    torch_trainer.save(tmp_path / "from_torch.npz")
+    numpy_trainer.load(tmp_path / "from_torch.npz")
+    assert_agrees(numpy_trainer.predict(x), torch_trainer.predict(x), "NumPy with torch's weights")
+
+
+# --- targets --------------------------------------------------------------------------------
+
+CHECKERBOARD = (ROOT / "specs" / "checkerboard.nn").read_text(encoding="utf-8")
+
+
+def test_target_auto_uses_cuda_when_present_else_the_cpu():
+    trainer = torch_module(CHECKERBOARD, target="auto").make_trainer()
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert trainer.device.type == expected
+    assert {p.device.type for p in trainer.model.parameters()} == {expected}
+    assert trainer.x_train.device.type == expected  # the data live on the device, moved there once
+
+
+def test_target_gpu_without_cuda_fails_at_once_with_a_clear_message():
+    module = torch_module(CHECKERBOARD, target="gpu")
+    if torch.cuda.is_available():
+        assert module.make_trainer().device.type == "cuda"
+        return
+    with pytest.raises(module.DeviceError, match=r"compiled for a CUDA GPU \(-t gpu\).*recompile with -t cpu"):
+        module.make_trainer()
+
+
+def test_target_tpu_without_torch_xla_fails_with_a_clear_message():
+    module = torch_module(CHECKERBOARD, target="tpu")
+    source = generate(nndsl.parse(CHECKERBOARD), backend="torch", target="tpu")
+    assert "import torch_xla" not in source.split("\n\n\n")[0]  # not among the module's imports
+    try:
+        import torch_xla  # noqa: F401
+    except ImportError:
+        with pytest.raises(module.DeviceError, match=r"compiled for a TPU \(-t tpu\).*torch_xla"):
+            module.make_trainer()
+    else:
+        assert module.make_trainer().device.type == "xla"
+
+
+def test_nndsl_train_on_a_missing_gpu_exits_1_with_the_message(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "nndsl", "train", str(ROOT / "specs" / "checkerboard.nn"), "-b", "torch", "-t", "gpu",
+         "--epochs", "1", "--out", str(tmp_path / "run"), "--no-plots"],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    if torch.cuda.is_available():
+        assert result.returncode == 0, result.stderr
+        return
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("nndsl: error: this program was compiled for a CUDA GPU (-t gpu)")
+
+
+# --- the generated program on its own -------------------------------------------------------
+
+STANDALONE = """
+import runpy, sys
+sys.modules["nndsl"] = None  # the generated program must not need nndsl
+sys.argv = ["model.py", "--epochs", "2", "--out", "out"]
+runpy.run_path("model.py", run_name="__main__")
+"""
+
+
+def test_the_generated_script_trains_without_nndsl(tmp_path):
+    program = nndsl.load(str(ROOT / "specs" / "spiral3.nn"))
+    (tmp_path / "model.py").write_text(generate(program, backend="torch", target="cpu"), encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-c", STANDALONE], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "epoch 2/150" in result.stdout
+    history = json.loads((tmp_path / "out" / "history.json").read_text())
+    assert len(history["loss"]) == 2 and history["loss"][1] < history["loss"][0]
+    with np.load(tmp_path / "out" / "weights.npz") as weights:
+        assert sorted(weights.files) == sorted(p.name for p in program.model.parameters)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_generated_code_imports_only_the_standard_library_numpy_and_torch(spec):
+    source = generate(nndsl.load(str(spec)), backend="torch", target="auto")
+    modules = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            modules.add(node.module.split(".")[0])
+    assert modules - set(sys.stdlib_module_names) <= {"numpy", "torch"}
+
+
+def test_generated_code_is_ruff_clean(tmp_path):
+    for spec in SPECS:
+        for target in ("auto", "tpu"):
+            source = generate(nndsl.load(str(spec)), backend="torch", target=target)
+            (tmp_path / f"{spec.stem}_{target}.py").write_text(source, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--config", str(ROOT / "pyproject.toml"), str(tmp_path)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- the NaN stop ---------------------------------------------------------------------------
+
+DIVERGING = """
+data xor(samples=100)
+model { input 2  dense 8 relu  dense 1 }
+loss mse
+train { optimizer sgd(lr=1e30) batch 10 epochs 5 }
+"""
+
+
+def test_a_diverging_loss_stops_training_before_the_epoch_is_recorded(tmp_path):
+    module = torch_module(DIVERGING)
+    trainer = module.make_trainer()
+    with pytest.raises(module.TrainingDiverged, match=r"epoch 1, batch \d+: the loss became (nan|inf)"):
+        trainer.fit(checkpoint=tmp_path / "checkpoint.npz")
+    assert trainer.epoch == 0 and trainer.history["loss"] == []
+    assert not (tmp_path / "checkpoint.npz").exists()
