@@ -37,12 +37,51 @@ torch = require_backend("torch")
 RTOL = 1e-4
 ATOL_OF_SCALE = 1e-6  # × max(1, max|reference|)
 STEPS = 50
-SPEC_IDS = [spec.stem for spec in SPECS]
+
+#: What specs/ does not show: every activation (as a layer's and as a separate layer, a
+#: softmax inside the network), l1, a frozen layer with a penalty, two dropout layers,
+#: rmsprop, mae, no shuffling, layer names that an nn.Module attribute would shadow.
+FEATURES = {
+    "activations_l1_dropouts_nesterov": """
+        data xor(samples=300, noise=0.1, seed=3)
+        model { input 2  dense 16 tanh  dropout 0.2  dense 8 leaky_relu l1(0.001)  dropout 0.5  dense 2 softmax }
+        loss categorical_crossentropy
+        train { optimizer sgd(lr=0.05, momentum=0.9, nesterov=true) batch 16 epochs 3 metrics accuracy, mse, mae seed 5 }
+    """,
+    "frozen_penalty_activation_layers_adam": """
+        data xor(samples=300, noise=0.1, seed=3) { features x1, x2, x1*x2, sin(x1) split 0.6 }
+        model {
+            input 4  dense 8 elu l2(0.01) trainable=false  activation gelu  dense 4 softplus l2(0.001)
+            dense 3  activation softmax  dropout 0.3  dense 1 sigmoid
+        }
+        loss binary_crossentropy
+        train { optimizer adam(lr=0.01) batch 7 epochs 3 metrics accuracy, mae seed 2 }
+    """,
+    "mae_unshuffled_momentum": """
+        data plane(samples=200, noise=0.2, seed=3) { features x1, x2, x1^2, sin(x2) }
+        model { input 4  dense 8 leaky_relu(0.2)  dense 3 elu(0.5)  dense 1 tanh }
+        loss mae
+        train { optimizer sgd(lr=0.01, momentum=0.5) batch 9 epochs 3 metrics mae, mse shuffle false }
+    """,
+    "renamed_layers_rmsprop": """
+        data spiral(samples=300, classes=3, seed=3)
+        model { input 2  dense 8 relu name=forward  dense 3 name=to  activation softmax }
+        loss categorical_crossentropy
+        train { optimizer rmsprop(lr=0.01) batch 20 epochs 3 metrics accuracy, mse }
+    """,
+}
+CASES = [pytest.param(spec, id=spec.stem) for spec in SPECS] + [
+    pytest.param(text, id=name) for name, text in FEATURES.items()
+]
 
 
-def build(spec, backend: str, target: str = "cpu"):
-    program = nndsl.load(str(spec))
-    return nndsl.build(program, backend=backend, target=target)
+def load(case) -> nndsl.Program:
+    """An example spec (a path) or one of FEATURES (spec text)."""
+    return nndsl.load(str(case)) if isinstance(case, Path) else nndsl.parse(case)
+
+
+def build(case, backend: str, target: str = "cpu"):
+    return nndsl.build(load(case), backend=backend, target=target)
 
 
 def torch_module(text: str, target: str = "cpu", tmp_path: Path | None = None):
@@ -74,10 +113,10 @@ def first_batch(trainer):
     return trainer.data.x_train[:size], trainer.data.y_train[:size]
 
 
-# --- the same numbers as NumPy, spec by spec -------------------------------------------------
+# --- the same numbers as NumPy, spec by spec (specs/ and FEATURES) -------------------------------------------------
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("spec", CASES)
 def test_initial_weights_and_data_equal_numpy_exactly(spec):
     reference, trainer = build(spec, "numpy"), build(spec, "torch")
     expected, actual = reference.get_weights(), trainer.get_weights()
@@ -88,14 +127,14 @@ def test_initial_weights_and_data_equal_numpy_exactly(spec):
         assert_agrees(getattr(trainer.data, field), value, field, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("spec", CASES)
 def test_forward_outputs_agree_with_numpy(spec):
     reference, trainer = build(spec, "numpy"), build(spec, "torch")
     x = reference.data.x_val
     assert_agrees(trainer.predict(x), reference.predict(x), "predict(x_val)")
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("spec", CASES)
 def test_gradients_of_the_first_batch_agree_with_numpy(spec):
     reference, trainer = build(spec, "numpy"), build(spec, "torch")
     x, y = first_batch(reference)
@@ -107,16 +146,16 @@ def test_gradients_of_the_first_batch_agree_with_numpy(spec):
         assert_agrees(actual[name], expected[name], f"∂L/∂{name}")
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("spec", CASES)
 def test_losses_of_the_first_50_steps_agree_with_numpy(spec):
     expected = first_losses(build(spec, "numpy"))
     actual = first_losses(build(spec, "torch"))
     assert_agrees(actual, expected, "losses of the first 50 steps")
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("spec", CASES)
 def test_parameter_count_is_the_summary_total(spec):
-    program = nndsl.load(str(spec))
+    program = load(spec)
     model = nndsl.build(program, backend="torch", target="cpu").model
     summary = nndsl.summary(program)
     assert isinstance(model, torch.nn.Module)
@@ -124,7 +163,7 @@ def test_parameter_count_is_the_summary_total(spec):
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == summary.trainable_params
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("spec", CASES)
 def test_checkpoint_restore_continue_is_bitwise_an_uninterrupted_run(spec, tmp_path):
     uninterrupted = build(spec, "torch")
     uninterrupted.fit(epochs=2)
@@ -284,7 +323,7 @@ def test_the_generated_script_trains_without_nndsl(tmp_path):
         assert sorted(weights.files) == sorted(p.name for p in program.model.parameters)
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("spec", SPECS, ids=[spec.stem for spec in SPECS])
 def test_generated_code_imports_only_the_standard_library_numpy_and_torch(spec):
     source = generate(nndsl.load(str(spec)), backend="torch", target="auto")
     modules = set()
@@ -325,3 +364,13 @@ def test_a_diverging_loss_stops_training_before_the_epoch_is_recorded(tmp_path):
         trainer.fit(checkpoint=tmp_path / "checkpoint.npz")
     assert trainer.epoch == 0 and trainer.history["loss"] == []
     assert not (tmp_path / "checkpoint.npz").exists()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside torch when dynamo loads
+def test_compile_option_wraps_the_same_model():
+    """make_trainer(compile=True) trains through torch.compile(model): the same parameters, compiled lazily."""
+    trainer = torch_module(CHECKERBOARD).make_trainer(compile=True)
+    assert trainer.forward is not trainer.model
+    assert trainer.forward._orig_mod is trainer.model
+    plain = torch_module(CHECKERBOARD).make_trainer()
+    assert plain.forward is plain.model
