@@ -1,0 +1,287 @@
+"""Lowering to TensorFlow: a Keras model, trained by a tf.function step with GradientTape.
+
+The model is a functional `keras.Model` built from Keras layers, so `model.summary()`,
+`count_params()`, saving and export work as a Keras user expects. Training is a custom
+loop: a graph-mode step (forward, loss, `tf.GradientTape`, `optimizer.apply_gradients`)
+run through `strategy.run` inside a `tf.distribute` strategy scope, whatever the target —
+the default strategy on a CPU, a OneDevice or Mirrored strategy on GPUs, a TPUStrategy on
+a TPU — so the code the tests run on a CPU is the code a TPU runs.
+
+Every number that could differ between backends comes from NumPy, as in the NumPy
+backend: data, initial weights (copied into the Keras variables, `kernel = Wᵀ`), the
+batch order and the dropout masks (fed into the step rather than drawn by
+`keras.layers.Dropout`). Losses are computed from logits where the IR fuses the output
+activation with its cross-entropy; the model the user sees ends with that activation,
+and a second `keras.Model` sharing the same layers stops at the logits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nndsl import ir
+from nndsl.catalog import ACTIVATION_ALPHA
+from nndsl.codegen import common
+from nndsl.codegen.render import comment, py, render_template, sort_imports, tidy
+
+#: Activations Keras spells as a string with exactly the IR's definition.
+KERAS_ACTIVATIONS = {"relu", "sigmoid", "tanh", "softmax", "softplus"}
+
+#: Activations with a parameter: a Keras layer of their own, and its argument's name.
+PARAMETRIC_ACTIVATIONS = {"leaky_relu": ("LeakyReLU", "negative_slope"), "elu": ("ELU", "alpha")}
+
+#: Per-example losses (mean over the output units), from the logits where fused.
+LOSSES = {
+    "binary_crossentropy": (
+        "keras.losses.binary_crossentropy(y, logits, from_logits=True)",
+        "binary cross-entropy of sigmoid(logits) against 0/1 labels, computed from the logits "
+        "as max(z, 0) − z·y + log(1 + exp(−|z|)), which never takes log(0)",
+    ),
+    "categorical_crossentropy": (
+        "keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)",
+        "cross-entropy of softmax(logits) against integer class labels, computed from the logits "
+        "as logsumexp(z) − z[label]",
+    ),
+    "mse": ("keras.losses.mean_squared_error(y, outputs)", "squared error (outputs − y)², averaged over the outputs"),
+    "mae": ("keras.losses.mean_absolute_error(y, outputs)", "absolute error |outputs − y|, averaged over the outputs"),
+}
+
+#: XLA's default: measured on a 2-core CPU (see the measurements in the report of
+#: tests/test_tensorflow_backend.py), a compiled step is not faster for these small dense
+#: networks than TensorFlow's own kernels, so the generated code leaves it off and offers it.
+JIT_COMPILE_DEFAULT = False
+
+
+@dataclass
+class LayerCall:
+    """One Keras layer in build_model(): `output = constructor(input)`."""
+
+    output: str
+    input: str
+    kind: str  # a keras.layers class name
+    args: list[str]
+    name: str
+    comment: str
+
+
+@dataclass
+class Plan:
+    """The Keras model, the training forward pass and the parameter map."""
+
+    layers: list[LayerCall] = field(default_factory=list)
+    input_name: str = "x"
+    logits: str = "logits"  # the tensor the loss sees
+    fused: str | None = None  # the output activation the loss applies itself
+    output_layer: str | None = None  # name of the Activation layer that re-applies it
+    dropout: list[dict] = field(default_factory=list)  # one per dropout layer, in forward order
+    training_forward: list[dict] = field(default_factory=list)  # only with dropout
+    parameters: list[dict] = field(default_factory=list)
+    penalties: list[dict] = field(default_factory=list)
+    trainable: list[str] = field(default_factory=list)
+
+
+def plan_model(program: ir.Program, module: common.Module) -> Plan:
+    """Keras layers for the IR's layers, in order; a fused output activation moves to the end."""
+    model = program.model
+    layers = list(model.layers)
+    fused = common.FUSED.get(program.loss.name) if program.loss else None
+    fused_at = common.output_activation_index(layers) if fused else None
+    plan = Plan(fused=fused)
+    taken = {layer.name for layer in layers}
+
+    def fresh(wanted: str) -> str:
+        name, k = wanted, 2
+        while name in taken:
+            name, k = f"{wanted}_{k}", k + 1
+        taken.add(name)
+        return name
+
+    plan.input_name = fresh("x")
+    current = "inputs"
+    for position, layer in enumerate(layers):
+        where = common.where(program, layer)
+        name = py(layer.name)
+        if isinstance(layer, ir.Dense):
+            activation = layer.activation
+            absorbed = position == fused_at
+            args = [py(layer.units)]
+            inline = not absorbed and activation.name != "linear" and activation.name not in PARAMETRIC_ACTIVATIONS
+            if inline:
+                args.append(f"activation={_activation_argument(activation, module)}")
+            regularizer = _regularizer(layer)
+            if regularizer:
+                args.append(f"kernel_regularizer={regularizer}")
+                plan.penalties.append({"layer": name, "where": where})
+            if not layer.trainable:
+                args.append("trainable=False")
+            note = f"{layer.name} ({where}): z = W·x + b, Keras' kernel being Wᵀ"
+            if absorbed:
+                note += f"; its {activation.name} is left to the loss and the outputs"
+            plan.layers.append(LayerCall("h", current, "Dense", args, name, note))
+            plan.training_forward.append({"layer": name})
+            for parameter, attribute in zip(layer.parameters, ("kernel", "bias"), strict=True):
+                plan.parameters.append({"name": py(parameter.name), "layer": name, "attribute": attribute})
+                if layer.trainable:
+                    plan.trainable.append(parameter.name)
+            if not absorbed and activation.name in PARAMETRIC_ACTIVATIONS:
+                note = f"{layer.name} ({where}): its {activation.name}, a Keras layer of its own"
+                extra = _activation_layer(activation, fresh(f"{layer.name}_{activation.name}"), note, module)
+                plan.layers.append(extra)
+                plan.training_forward.append({"layer": extra.name})
+        elif isinstance(layer, ir.ActivationLayer):
+            if position == fused_at:
+                plan.output_layer = name
+                continue
+            call = _activation_layer(layer.activation, layer.name, f"{layer.name} ({where})", module)
+            call.input = current
+            plan.layers.append(call)
+            plan.training_forward.append({"layer": name})
+        else:
+            module.use("tensorflow/dropout.py", "training")
+            index = len(plan.dropout)
+            plan.dropout.append({"rate": py(layer.rate), "features": py(layer.features), "layer": layer.name})
+            plan.layers.append(
+                LayerCall("h", current, "Dropout", [py(layer.rate)], name,
+                          f"{layer.name} ({where}): in training, Trainer.dropout_masks drop the units")
+            )
+            plan.training_forward.append({"mask": index, "layer": name, "label": comment(layer.name)})
+        current = "h"
+    if plan.layers:
+        plan.layers[-1].output = "logits" if fused else "outputs"
+    plan.logits = "logits" if fused else "outputs"
+    if fused and plan.output_layer is None:
+        plan.output_layer = py(fresh(f"{_fused_layer_name(layers, fused_at)}_{fused}"))
+    if not plan.dropout:
+        plan.training_forward = []
+    return plan
+
+
+def _fused_layer_name(layers, index) -> str:
+    return layers[index].name if index is not None else "output"
+
+
+def _activation_argument(activation: ir.Activation, module: common.Module) -> str:
+    """A parameter-free activation as Keras takes it: a string, or the generated gelu_tanh."""
+    if activation.name == "gelu":
+        module.use("tensorflow/activations/gelu.py", "network")
+        return "gelu_tanh"
+    return py(activation.name)
+
+
+def _activation_layer(activation: ir.Activation, name: str, note: str, module: common.Module) -> LayerCall:
+    """A layer of its own for an activation: Keras' LeakyReLU or ELU for those with a parameter."""
+    if activation.name in PARAMETRIC_ACTIVATIONS:
+        kind, argument = PARAMETRIC_ACTIVATIONS[activation.name]
+        alpha = activation.alpha if activation.alpha is not None else ACTIVATION_ALPHA[activation.name]
+        return LayerCall("h", "h", kind, [f"{argument}={py(float(alpha))}"], py(name), note)
+    return LayerCall("h", "h", "Activation", [_activation_argument(activation, module)], py(name), note)
+
+
+def _regularizer(layer: ir.Dense) -> str | None:
+    """One Keras regularizer for a layer's l1/l2 penalties (rates of one kind add up)."""
+    rates = {"l1": 0.0, "l2": 0.0}
+    for reg in layer.regularizers:
+        rates[reg.kind] += reg.rate
+    if rates["l1"] and rates["l2"]:
+        return f"keras.regularizers.L1L2(l1={py(rates['l1'])}, l2={py(rates['l2'])})"
+    if rates["l1"]:
+        return f"keras.regularizers.L1({py(rates['l1'])})"
+    if rates["l2"]:
+        return f"keras.regularizers.L2({py(rates['l2'])})"
+    return None
+
+
+def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
+    module = common.Module(imports=["import argparse", "import json", "import math", "import os", "import sys",
+                                    "from pathlib import Path", "import keras", "import numpy as np",
+                                    "import tensorflow as tf"])
+    module.use("common/streams.py", "weights")
+    data = common.lower_data(program, module, data_dir)
+    weights = common.lower_weights(program, module)
+    plan = plan_model(program, module)
+    module.use("tensorflow/device.py", "device")
+    optimizer = _lower_optimizer(program, module)
+    module.use("common/checkpoint.py", "training")
+    imports = sort_imports(module.imports)
+    split = imports.index("") if "" in imports else 0
+    source = render_template(
+        "tensorflow/module.py.j2",
+        header=dict(common.header(program, "TensorFlow", target), needs="TensorFlow and NumPy"),
+        stdlib_imports=imports[:split],
+        framework_imports=imports[split + 1 :] if split else imports,
+        constants=common.constants(program),
+        target=py(target),
+        jit_compile=py(JIT_COMPILE_DEFAULT),
+        snippets=module.snippets,
+        data=data,
+        weights=weights,
+        model=plan,
+        trainable=py(tuple(plan.trainable)),
+        model_name=py(program.model.name or "model"),
+        logits_model_name=py(f"{program.model.name or 'model'}_logits"),
+        inputs=program.model.in_features,
+        outputs=program.model.out_features,
+        loss=_lower_loss(program, plan),
+        metrics=_lower_metrics(program, plan),
+        optimizer=optimizer,
+        history_keys=common.history_keys(program),
+        metric_names=list(program.train.metrics),
+        epochs=program.train.epochs,
+        user_errors="DataError, CheckpointError, TrainingDiverged, DeviceError",
+    )
+    return tidy(source)
+
+
+def _lower_loss(program: ir.Program, plan: Plan) -> dict:
+    expression, description = LOSSES[program.loss.name]
+    return {"expression": expression, "description": comment(description), "where": common.where(program, program.loss)}
+
+
+def _lower_metrics(program: ir.Program, plan: Plan) -> list[dict]:
+    """For each metric, Keras' per-example function, summed over the batch."""
+    fused = plan.fused
+    predictions = {"sigmoid": "tf.sigmoid(logits)", "softmax": "tf.nn.softmax(logits)"}.get(fused, "outputs")
+    targets = "y"
+    if program.task == "multiclass":
+        targets = f"tf.one_hot(y, {py(program.model.out_features)})"
+    out = []
+    for metric in program.train.metrics:
+        if metric == "accuracy" and program.task == "multiclass":
+            expression = "keras.metrics.sparse_categorical_accuracy(y, logits)"
+        elif metric == "accuracy":
+            expression = "keras.metrics.binary_accuracy(y, logits, threshold=0.0)"  # sigmoid(z) > 0.5 ⇔ z > 0
+        elif metric == "mse":
+            expression = f"keras.metrics.mean_squared_error({targets}, {predictions})"
+        else:
+            expression = f"keras.metrics.mean_absolute_error({targets}, {predictions})"
+        out.append({"key": py(metric), "expression": expression})
+    return out
+
+
+def _lower_optimizer(program: ir.Program, module: common.Module) -> dict:
+    opt = program.train.optimizer
+    where = common.where(program, program.train)
+    if isinstance(opt, ir.SGD):
+        args = f"learning_rate={py(opt.lr)}"
+        if opt.momentum or opt.nesterov:
+            args += f", momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}"
+        note = "gradient descent, θ ← θ − lr·g"
+        if opt.momentum or opt.nesterov:
+            kind = "Nesterov momentum" if opt.nesterov else "momentum"
+            note = (f"SGD with {kind}, as the IR defines it with a velocity v ← m·v + g; Keras keeps "
+                    "−lr·v instead, the same update rearranged")
+        return {"expression": f"keras.optimizers.SGD({args})", "note": note, "where": where}
+    if isinstance(opt, ir.Adam):
+        module.use("tensorflow/optimizers/adam.py", "optimizer")
+        return {
+            "expression": f"Adam(learning_rate={py(opt.lr)}, beta1={py(opt.beta1)}, beta2={py(opt.beta2)}, "
+            f"epsilon={py(opt.eps)})",
+            "note": "Adam as Kingma & Ba's Algorithm 1 writes it (the class Adam above)",
+            "where": where,
+        }
+    module.use("tensorflow/optimizers/rmsprop.py", "optimizer")
+    return {
+        "expression": f"RMSprop(learning_rate={py(opt.lr)}, rho={py(opt.rho)}, epsilon={py(opt.eps)})",
+        "note": "RMSprop as the IR defines it (the class RMSprop above)",
+        "where": where,
+    }

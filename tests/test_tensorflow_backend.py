@@ -1,0 +1,416 @@
+"""The TensorFlow backend: the same numbers as the NumPy reference on every example spec, and its contract.
+
+Comparisons check shape, then dtype, then values. Tolerances (docs/reproducibility.md):
+
+* initial weights and data: exactly equal (both come from the same NumPy streams);
+* forward outputs, gradients after one step, losses of the first 50 steps: rtol = 1e-4,
+  atol = 1e-6 × max(1, the largest |value| of the reference array).
+
+  The rtol is the promise of docs/reproducibility.md: float32 arithmetic in another order
+  (TensorFlow's kernels, oneDNN, XLA's fusions) rounds differently, about 1e-7 relative per
+  operation, and training lets that grow slowly. The atol is float32's floor for results
+  much smaller than their terms (a cancelling sum, the loss of an exact fit). Worst
+  differences observed on a CPU: forward 1e-6 relative, gradients and the 50 losses below
+  3e-6 relative (Adam on spiral.nn), see the report of the change that added this file.
+
+TensorFlow is slow to import and to trace, so a spec's generated module is built once
+(`module_of`) and each test makes the fresh trainers it needs from it.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nndsl
+from nndsl.codegen import generate, load_module
+from tests.conftest import require_backend
+from tests.golden import ROOT, SPECS
+
+tf = require_backend("tensorflow")
+
+RTOL = 1e-4
+ATOL_OF_SCALE = 1e-6  # × max(1, max|reference|)
+STEPS = 50
+SPEC_IDS = [spec.stem for spec in SPECS]
+
+
+@functools.cache
+def module_of(spec: Path, backend: str = "tensorflow", target: str = "auto"):
+    """The generated module of an example spec, imported once per test session."""
+    return load_module(generate(nndsl.load(str(spec)), backend=backend, target=target, data_dir=str(spec.parent)))
+
+
+def fresh(spec: Path, backend: str = "tensorflow", **options):
+    """A new trainer for `spec`: initial weights, untouched random streams."""
+    return module_of(spec, backend).make_trainer(**options)
+
+
+def tf_module(text: str, target: str = "auto", tmp_path: Path | None = None):
+    """The generated TensorFlow module of a spec given as text."""
+    program = nndsl.parse(text, filename=str(tmp_path / "spec.nn") if tmp_path else "<spec>")
+    return load_module(generate(program, backend="tensorflow", target=target))
+
+
+def assert_agrees(actual, expected, what: str, rtol: float = RTOL, atol: float | None = None) -> None:
+    """Shape, then dtype, then values: rtol, and atol = ATOL_OF_SCALE × max(1, max|expected|) unless given."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, NumPy has {expected.shape}"
+    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype}, NumPy has {expected.dtype}"
+    if atol is None:
+        atol = ATOL_OF_SCALE * max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=what)
+
+
+def first_losses(trainer, steps: int = STEPS) -> np.ndarray:
+    """The loss of each of the first `steps` training steps, epoch after epoch."""
+    losses: list[float] = []
+    while len(losses) < steps:
+        trainer.train_epoch(on_batch=lambda done, total, loss: losses.append(float(loss)))
+    return np.array(losses[:steps])
+
+
+def first_batch(spec: Path, trainer):
+    size = module_of(spec, "numpy").BATCH_SIZE or len(trainer.data.x_train)
+    return trainer.data.x_train[:size], trainer.data.y_train[:size]
+
+
+# --- the same numbers as NumPy, spec by spec -------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_initial_weights_and_data_equal_numpy_exactly(spec):
+    reference, trainer = fresh(spec, "numpy"), fresh(spec)
+    expected, actual = reference.get_weights(), trainer.get_weights()
+    assert list(actual) == list(expected)
+    for name in expected:
+        assert_agrees(actual[name], expected[name], name, rtol=0, atol=0)
+    for field, value in reference.data._asdict().items():
+        assert_agrees(getattr(trainer.data, field), value, field, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_forward_outputs_agree_with_numpy(spec):
+    reference, trainer = fresh(spec, "numpy"), fresh(spec)
+    x = reference.data.x_val
+    assert_agrees(trainer.predict(x), reference.predict(x), "predict(x_val)")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_gradients_of_the_first_batch_agree_with_numpy(spec):
+    reference, trainer = fresh(spec, "numpy"), fresh(spec)
+    x, y = first_batch(spec, reference)
+    expected_loss, expected = reference.loss_and_gradients(x, y)
+    loss, actual = trainer.loss_and_gradients(x, y)
+    assert_agrees(np.float64(loss), np.float64(expected_loss), "loss")
+    assert sorted(actual) == sorted(expected)
+    for name in expected:
+        assert_agrees(actual[name], expected[name], f"∂L/∂{name}")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_losses_of_the_first_50_steps_agree_with_numpy(spec):
+    expected = first_losses(fresh(spec, "numpy"))
+    actual = first_losses(fresh(spec))
+    assert_agrees(actual, expected, "losses of the first 50 steps")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_an_epoch_in_one_graph_call_is_the_epoch_step_by_step(spec):
+    """Without on_batch, train_epoch runs all its steps in one tf.function call; it must not change the numbers."""
+    stepwise, whole = fresh(spec), fresh(spec)
+    for _ in range(2):
+        expected = stepwise.train_epoch(on_batch=lambda done, total, loss: None)
+        actual = whole.train_epoch()
+        assert list(actual) == list(expected)
+        assert_agrees(np.array(list(actual.values())), np.array(list(expected.values())), "epoch logs")
+    for name, value in stepwise.get_weights().items():
+        assert_agrees(whole.get_weights()[name], value, name)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_parameter_count_and_model_summary_are_the_front_ends_total(spec):
+    program = nndsl.load(str(spec))
+    summary = nndsl.summary(program)
+    model = fresh(spec).model
+    assert isinstance(model, tf.keras.Model)
+    assert model.count_params() == summary.total_params
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+    total = re.search(r"Total params: ([\d,]+)", "\n".join(lines))
+    assert total is not None and int(total.group(1).replace(",", "")) == summary.total_params
+    trainable = re.search(r"Trainable params: ([\d,]+)", "\n".join(lines))
+    assert int(trainable.group(1).replace(",", "")) == summary.trainable_params
+
+
+@pytest.mark.parametrize("spec", [SPECS[0], ROOT / "specs" / "spiral3.nn", ROOT / "specs" / "circle.nn"],
+                         ids=["checkerboard", "spiral3", "circle"])
+def test_checkpoint_restore_continue_is_bitwise_an_uninterrupted_run(spec, tmp_path):
+    """Weights, optimizer slots (momentum; Adam's m, v and step), the batch order and dropout streams."""
+    uninterrupted = fresh(spec)
+    uninterrupted.fit(epochs=2)
+    first = fresh(spec)
+    first.fit(epochs=1, checkpoint=tmp_path / "checkpoint.npz")
+    resumed = fresh(spec)
+    resumed.restore(tmp_path / "checkpoint.npz")
+    assert resumed.epoch == 1
+    resumed.fit(epochs=1)
+    expected, actual = uninterrupted.get_weights(), resumed.get_weights()
+    for name in expected:
+        assert_agrees(actual[name], expected[name], name, rtol=0, atol=0)
+    assert resumed.history == uninterrupted.history
+
+
+def test_xla_compiled_steps_agree_with_numpy():
+    spec = ROOT / "specs" / "spiral3.nn"  # dropout masks, an l2 penalty, Nesterov momentum, softmax
+    expected = first_losses(fresh(spec, "numpy"))
+    actual = first_losses(fresh(spec, jit_compile=True))
+    assert_agrees(actual, expected, "losses of the first 50 XLA-compiled steps")
+
+
+# --- the lecture, and the model as a Keras user sees it ---------------------------------------
+
+LECTURE = """
+data xor(samples=20) { features x1 }
+model lecture { input 1  dense 1 relu weights=[[0.5]] bias=[0.1] }
+loss mse
+train { optimizer sgd(lr=0.1) batch 1 epochs 1 }
+"""
+
+
+def test_the_lectures_backprop_example_through_gradient_tape():
+    """x = 1, W = 0.5, b = 0.1, y = 1, ReLU, squared error: L = (0.6 − 1)² = 0.16, ∂L/∂W = −0.8."""
+    trainer = tf_module(LECTURE).make_trainer()
+    layer = trainer.model.get_layer("dense_1")
+    x, y = tf.constant([[1.0]]), tf.constant([[1.0]])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(trainer.model(x) - y))
+    dW, db = tape.gradient(loss, [layer.kernel, layer.bias])
+    assert float(loss) == pytest.approx(0.16, rel=1e-6)
+    assert float(dW[0, 0]) == pytest.approx(-0.8, rel=1e-6)
+    assert float(db[0]) == pytest.approx(-0.8, rel=1e-6)
+    loss, gradients = trainer.loss_and_gradients([[1.0]], [[1.0]])
+    assert loss == pytest.approx(0.16, rel=1e-6)
+    assert gradients["dense_1.W"].shape == (1, 1)
+    assert gradients["dense_1.W"][0, 0] == pytest.approx(-0.8, rel=1e-6)
+
+
+def test_the_model_is_an_ordinary_keras_model_with_kernels_transposed():
+    trainer = fresh(SPECS[0])
+    model = trainer.model
+    assert [layer.name for layer in model.layers] == ["x", "dense_1", "dense_2", "dense_2_sigmoid"]
+    assert isinstance(model.get_layer("dense_1"), tf.keras.layers.Dense)
+    kernel = model.get_layer("dense_1").kernel.numpy()
+    assert kernel.shape == (2, 8)  # Keras: (inputs, units)
+    np.testing.assert_array_equal(kernel.T, trainer.get_weights()["dense_1.W"])  # the IR: (units, inputs)
+    probabilities = model(np.zeros((3, 2), np.float32)).numpy()  # the full model applies the sigmoid
+    logits = trainer.logits_model(np.zeros((3, 2), np.float32)).numpy()
+    np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-logits)), rtol=1e-6)
+
+
+FROZEN = """
+data xor(samples=100, seed=3)
+model { input 2  dense 8 tanh trainable=false l2(0.01)  dense 1 sigmoid }
+loss binary_crossentropy
+train { optimizer adam(lr=0.01) batch 10 epochs 1 }
+"""
+
+
+def test_frozen_layers_are_out_of_the_optimizer_and_stay_put_but_their_penalty_counts():
+    module = tf_module(FROZEN)
+    trainer, reference = module.make_trainer(), nndsl.build(nndsl.parse(FROZEN), backend="numpy")
+    frozen = trainer.model.get_layer("dense_1")
+    assert not frozen.trainable
+    assert [v.path for v in trainer.trainable] == ["dense_2/kernel", "dense_2/bias"]
+    assert_agrees(np.float64(trainer.evaluate()["loss"]), np.float64(reference.evaluate()["loss"]), "penalised loss")
+    before = trainer.get_weights()
+    trainer.fit(epochs=1)
+    after = trainer.get_weights()
+    np.testing.assert_array_equal(after["dense_1.W"], before["dense_1.W"])
+    np.testing.assert_array_equal(after["dense_1.b"], before["dense_1.b"])
+    assert not np.array_equal(after["dense_2.W"], before["dense_2.W"])
+
+
+def test_weights_move_between_numpy_and_tensorflow(tmp_path):
+    spec = ROOT / "specs" / "checkerboard_8_4.nn"
+    numpy_trainer, tf_trainer = fresh(spec, "numpy"), fresh(spec)
+    numpy_trainer.fit(epochs=2)
+    numpy_trainer.save(tmp_path / "from_numpy.npz")
+    tf_trainer.load(tmp_path / "from_numpy.npz")
+    x = numpy_trainer.data.x_val
+    assert_agrees(tf_trainer.predict(x), numpy_trainer.predict(x), "TensorFlow with NumPy's weights")
+
+    tf_trainer.fit(epochs=2)
+    tf_trainer.save(tmp_path / "from_tensorflow.npz")
+    numpy_trainer.load(tmp_path / "from_tensorflow.npz")
+    assert_agrees(numpy_trainer.predict(x), tf_trainer.predict(x), "NumPy with TensorFlow's weights")
+
+
+def test_set_weights_names_what_is_missing_or_misshapen():
+    trainer = fresh(SPECS[0])
+    weights = trainer.get_weights()
+    with pytest.raises(KeyError, match="no weights for dense_2.b"):
+        trainer.set_weights({k: v for k, v in weights.items() if k != "dense_2.b"})
+    with pytest.raises(ValueError, match=r"dense_1.W has shape \(8, 2\), not \(2, 8\)"):
+        trainer.set_weights(weights | {"dense_1.W": weights["dense_1.W"].T})
+
+
+# --- targets: one tf.distribute code path ---------------------------------------------------
+
+CHECKERBOARD = (ROOT / "specs" / "checkerboard.nn").read_text(encoding="utf-8")
+
+
+def test_auto_and_cpu_train_in_a_distribution_strategy_on_the_cpu():
+    if tf.config.list_physical_devices("GPU"):
+        assert isinstance(tf_module(CHECKERBOARD, "auto").make_trainer().strategy, tf.distribute.Strategy)
+        return
+    for target in ("auto", "cpu"):
+        trainer = tf_module(CHECKERBOARD, target).make_trainer()
+        assert isinstance(trainer.strategy, tf.distribute.Strategy)
+        assert trainer.strategy.num_replicas_in_sync == 1
+        assert all("CPU" in variable.value.device for variable in trainer.model.variables)
+
+
+def test_a_one_device_strategy_gives_the_same_numbers():
+    spec = ROOT / "specs" / "spiral3.nn"
+    expected = first_losses(fresh(spec, "numpy"), steps=20)
+    actual = first_losses(fresh(spec, strategy=tf.distribute.OneDeviceStrategy("/cpu:0")), steps=20)
+    assert_agrees(actual, expected, "losses in a OneDeviceStrategy")
+
+
+MIRRORED = """
+import sys
+import numpy as np
+import tensorflow as tf
+
+# Two logical CPUs, before TensorFlow starts, so that a MirroredStrategy has two replicas.
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+sys.path.insert(0, sys.argv[2])
+from tests.test_tensorflow_backend import first_losses, fresh
+
+spec = __import__("pathlib").Path(sys.argv[1])
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+assert strategy.num_replicas_in_sync == 2
+trainer = fresh(spec, strategy=strategy)
+np.save(sys.argv[3], first_losses(trainer, steps=20))
+"""
+
+
+@pytest.mark.parametrize("spec", ["spiral3", "circle"])
+def test_two_replicas_of_a_mirrored_strategy_give_the_same_numbers(spec, tmp_path):
+    """Each replica takes half of every batch; the loss is scaled by the whole batch, the penalty by the
+    number of replicas, and the optimizer adds up the replicas' gradients: the batch mean's gradient.
+    (spiral3: dropout masks sliced per replica, an l2 penalty; circle: Adam's slots.)"""
+    path = ROOT / "specs" / f"{spec}.nn"
+    out = tmp_path / "losses.npy"
+    result = subprocess.run([sys.executable, "-c", MIRRORED, str(path), str(ROOT), str(out)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_agrees(np.load(out), first_losses(fresh(path, "numpy"), steps=20), "losses on two replicas")
+
+
+def test_target_gpu_without_a_gpu_fails_at_once_with_a_clear_message():
+    module = tf_module(CHECKERBOARD, target="gpu")
+    if tf.config.list_physical_devices("GPU"):
+        assert module.make_trainer().strategy.num_replicas_in_sync >= 1
+        return
+    with pytest.raises(module.DeviceError, match=r"target gpu: TensorFlow sees no GPU on this machine"):
+        module.make_trainer()
+
+
+def test_target_tpu_without_a_tpu_fails_at_once_with_a_clear_message():
+    module = tf_module(CHECKERBOARD, target="tpu")
+    with pytest.raises(module.DeviceError, match=r"target tpu: TensorFlow found no TPU on this machine"):
+        module.make_trainer()
+    with pytest.raises(Exception, match="target tpu") as raised:  # another module's DeviceError class
+        nndsl.build(nndsl.parse(CHECKERBOARD), backend="tensorflow", target="tpu")
+    assert type(raised.value).__name__ == "DeviceError"
+
+
+def test_nndsl_train_on_a_missing_tpu_exits_1_with_the_message(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "nndsl", "train", str(ROOT / "specs" / "checkerboard.nn"), "-b", "tensorflow",
+         "-t", "tpu", "--epochs", "1", "--out", str(tmp_path / "run"), "--no-plots"],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "nndsl: error: target tpu: TensorFlow found no TPU on this machine" in result.stderr
+
+
+# --- the generated program on its own -------------------------------------------------------
+
+STANDALONE = """
+import runpy, sys
+sys.modules["nndsl"] = None  # the generated program must not need nndsl
+sys.argv = ["model.py", "--epochs", "2", "--out", "out"]
+runpy.run_path("model.py", run_name="__main__")
+"""
+
+
+def test_the_generated_script_trains_without_nndsl(tmp_path):
+    program = nndsl.load(str(ROOT / "specs" / "spiral3.nn"))
+    (tmp_path / "model.py").write_text(generate(program, backend="tensorflow", target="auto"), encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-c", STANDALONE], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "epoch 2/150" in result.stdout
+    assert "Traceback" not in result.stderr
+    history = json.loads((tmp_path / "out" / "history.json").read_text())
+    assert len(history["loss"]) == 2 and history["loss"][1] < history["loss"][0]
+    with np.load(tmp_path / "out" / "weights.npz") as weights:
+        assert sorted(weights.files) == sorted(p.name for p in program.model.parameters)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_generated_code_imports_only_the_standard_library_numpy_tensorflow_and_keras(spec):
+    source = generate(nndsl.load(str(spec)), backend="tensorflow", target="auto")
+    modules = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            modules.add(node.module.split(".")[0])
+    assert modules - set(sys.stdlib_module_names) <= {"numpy", "tensorflow", "keras"}
+
+
+def test_generated_code_is_ruff_clean(tmp_path):
+    for spec in SPECS:
+        for target in ("auto", "tpu"):
+            source = generate(nndsl.load(str(spec)), backend="tensorflow", target=target)
+            (tmp_path / f"{spec.stem}_{target}.py").write_text(source, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--config", str(ROOT / "pyproject.toml"), str(tmp_path)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- the NaN stop ---------------------------------------------------------------------------
+
+DIVERGING = """
+data xor(samples=100)
+model { input 2  dense 8 relu  dense 1 }
+loss mse
+train { optimizer sgd(lr=1e30) batch 10 epochs 5 }
+"""
+
+
+@pytest.mark.parametrize("on_batch", [None, lambda done, total, loss: None], ids=["one-graph-call", "step-by-step"])
+def test_a_diverging_loss_stops_training_before_the_epoch_is_recorded(on_batch, tmp_path):
+    module = tf_module(DIVERGING)
+    trainer = module.make_trainer()
+    with pytest.raises(module.TrainingDiverged, match=r"epoch 1: the loss became (nan|inf)"):
+        trainer.fit(on_batch=on_batch, checkpoint=tmp_path / "checkpoint.npz")
+    assert trainer.epoch == 0 and trainer.history["loss"] == []
+    assert not (tmp_path / "checkpoint.npz").exists()
