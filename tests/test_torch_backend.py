@@ -214,6 +214,15 @@ def test_the_model_is_an_ordinary_nn_module():
     assert logits.shape == (3, 1)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside torch when dynamo loads
+def test_the_model_exports_with_torch_export_dropout_included():
+    trainer = build(ROOT / "specs" / "spiral3.nn", "torch")
+    model = trainer.model.eval()
+    x = torch.from_numpy(trainer.data.x_val[:8])
+    exported = torch.export.export(model, (x,))
+    torch.testing.assert_close(exported.module()(x), model(x), rtol=0, atol=0)
+
+
 FROZEN = """
 data xor(samples=100, seed=3)
 model { input 2  dense 8 tanh trainable=false  dense 1 sigmoid }
