@@ -290,7 +290,7 @@ class TrainingDiverged(FloatingPointError):
 
 
 def metric_sums(output, y):
-    """Each metric summed over the rows of output (the logits) against y; the caller divides by the rows."""
+    """Each metric summed over the rows of the model's output against y; the caller divides by the rows."""
     return {
         "accuracy": torch.count_nonzero((output > 0) == (y > 0.5)),
     }
@@ -342,7 +342,9 @@ class Trainer:
 
     def train_step(self, x, y):
         """One mini-batch of tensors on the device: forward, loss, backward, update.
-        Returns the loss and the outputs (logits), left on the device."""
+        Returns the loss and the model's outputs, left on the device."""
+        if not self.model.training:  # after evaluate() or predict(): dropout on again
+            self.model.train()
         output = self.forward(x)
         loss = self.loss_fn(output, y)
         self.optimizer.zero_grad(set_to_none=True)
@@ -366,7 +368,6 @@ class Trainer:
         The batch losses stay on the device until the epoch ends (one host sync per epoch, not
         per batch), so a NaN or infinite loss stops training at the end of the epoch it appears in.
         """
-        self.model.train()
         x, y = self.x_train, self.y_train
         n = len(x)
         if SHUFFLE:
@@ -390,8 +391,8 @@ class Trainer:
         return logs | {key: value.item() / n for key, value in metric_sums(torch.cat(outputs), y).items()}
 
     @torch.no_grad()
-    def outputs(self, x):
-        """The model's outputs (logits) for x in eval mode (no dropout), max(BATCH_SIZE, EVAL_BATCH) rows at a time."""
+    def infer(self, x):
+        """The model's outputs for x in eval mode (no dropout, no gradients), max(BATCH_SIZE, EVAL_BATCH) rows at a time."""
         self.model.eval()
         return torch.cat([self.forward(part) for part in x.split(max(BATCH_SIZE or len(x), EVAL_BATCH))])
 
@@ -399,7 +400,7 @@ class Trainer:
     def evaluate(self, x=None, y=None):
         """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
         x, y = (self.x_val, self.y_val) if x is None else self.tensors(x, y)
-        output = self.outputs(x)
+        output = self.infer(x)
         loss = self.loss_fn(output, y)
         return {"loss": loss.item()} | {key: value.item() / len(x) for key, value in metric_sums(output, y).items()}
 
@@ -425,7 +426,7 @@ class Trainer:
     @torch.no_grad()
     def predict(self, x):
         """The model's outputs (sigmoid applied) for inputs x of shape (n, 2), as a NumPy array."""
-        output = self.outputs(torch.as_tensor(x, dtype=torch.float32, device=self.device))
+        output = self.infer(torch.as_tensor(x, dtype=torch.float32, device=self.device))
         return to_numpy(torch.sigmoid(output))
 
     def get_weights(self):
