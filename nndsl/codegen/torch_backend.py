@@ -1,7 +1,7 @@
 """Lowering to PyTorch: an `nn.Sequential` of named layers and a plain training loop.
 
 The model is built from `nn.Linear` and activation modules, so `state_dict`,
-`torch.compile` and `torch.onnx.export` work on it as on any hand-written one.
+`torch.compile` and `torch.export` work on it as on any hand-written one.
 Everything the IR defines the way torch does comes from torch (losses,
 optimizers); everything that would change the numbers if torch drew it (initial
 weights, batch order, dropout masks) comes from the same NumPy streams as in
@@ -43,7 +43,7 @@ ACTIVATION_MODULES = {
 #: The functional form, for the output activation that predict() applies to the logits.
 OUTPUT_FUNCTIONS = {"sigmoid": "torch.sigmoid({})", "softmax": "torch.softmax({}, dim=1)"}
 
-#: Each metric form (common.metric_forms) summed over the rows of a batch of logits `output`.
+#: Each metric form (common.metric_forms) summed over the rows of the model's `output`.
 METRIC_SUMS = {
     "class_accuracy": "torch.count_nonzero(output.argmax(dim=1) == y)",
     "binary_accuracy": "torch.count_nonzero((output > 0) == (y > 0.5))",
@@ -54,13 +54,8 @@ METRIC_SUMS = {
 #: Penalty on W per regularizer: l1 adds rate·Σ|W|, l2 adds rate·ΣW².
 PENALTY_METHODS = {"l1": "abs", "l2": "square"}
 
-#: How the generated program finds its device, per target: a snippet defining select_device().
-DEVICE_SNIPPETS = {
-    "auto": "torch/device/auto.py",
-    "cpu": "torch/device/cpu.py",
-    "gpu": "torch/device/gpu.py",
-    "tpu": "torch/device/tpu.py",
-}
+#: Where the generated program runs, per target; templates/torch/device/<target>.py defines
+#: its select_device().
 TARGET_NOTES = {
     "auto": "a CUDA GPU when torch sees one, else the CPU",
     "cpu": "the CPU",
@@ -164,12 +159,13 @@ def lower_optimizer(program: ir.Program) -> dict:
 
 
 def lower_loss(program: ir.Program) -> dict:
+    """torch.nn's loss for the IR's: the same definitions, batch means, fused where the IR fuses."""
     call, note = LOSSES[program.loss.name]
     return {"call": call, "note": note, "where": common.where(program, program.loss)}
 
 
 def metric_sums(program: ir.Program, plan: Plan) -> list[dict]:
-    """For each metric, a torch expression summing it over the rows of `output` (logits) against `y`."""
+    """For each metric, a torch expression summing it over the rows of the model's `output` against `y`."""
     fused = plan.predict_activation
     predictions = OUTPUT_FUNCTIONS[fused].format("output") if fused else "output"
     targets = f"nn.functional.one_hot(y, {program.model.out_features})" if program.task == "multiclass" else "y"
@@ -180,8 +176,9 @@ def metric_sums(program: ir.Program, plan: Plan) -> list[dict]:
 
 
 def lower_device(target: str, module: common.Module) -> dict:
+    """select_device() for the target, and what a training step must add there."""
     module.use("torch/device/errors.py", "device")
-    module.use(DEVICE_SNIPPETS[target], "device")
+    module.use(f"torch/device/{target}.py", "device")
     return {
         "target": py(target),
         "note": TARGET_NOTES[target],
@@ -191,6 +188,7 @@ def lower_device(target: str, module: common.Module) -> dict:
 
 
 def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
+    """The standalone PyTorch program for `program`, running on `target` (auto, cpu, gpu, tpu)."""
     module = common.Module(
         imports=["import argparse", "import json", "import sys", "from pathlib import Path",
                  "from collections import OrderedDict", "import numpy as np", "import torch", "from torch import nn"]
