@@ -533,7 +533,7 @@ class Checker:
                 if "penalty" not in bound:
                     self.error(statement.span, "regularizer needs a penalty, e.g. 'regularizer l2(0.001)'")
                 else:
-                    model_regularizers = self._guard(lambda: self._regularizers(bound.get("penalty"))) or ()
+                    model_regularizers = self._guard(lambda bound=bound: self._regularizers(bound.get("penalty"))) or ()
             else:
                 layer_statements.append(statement)
         in_features = self._input_width(input_statement, data, block)
@@ -612,9 +612,11 @@ class Checker:
             keywords=["init", "bias", "weights", "trainable", "name"],
             at_line_start=self.line_start,
         )
+        units = None
         if "units" not in bound:
             self.error(statement.span, "dense needs the number of units, e.g. 'dense 8 relu'")
-        units = self._guard(lambda: self.integer(bound.get("units"), "units", 1, catalog.MAX_UNITS))
+        else:
+            units = self._guard(lambda: self.integer(bound.get("units"), "units", 1, catalog.MAX_UNITS))
         if units is None:  # still check the rest, but with no width to check against
             if "activation" in bound:
                 self._guard(lambda: self._activation(bound.get("activation")))
@@ -785,11 +787,14 @@ class Checker:
             self.error(block.span, "train needs 'epochs N'")
         else:
             value = self._single(statements["epochs"], "epochs", "number of epochs, e.g. 'epochs 100'")
-            epochs = self._guard(lambda: self.integer(value, "epochs", 1, catalog.MAX_EPOCHS))
+            if value is not None:
+                epochs = self._guard(lambda: self.integer(value, "epochs", 1, catalog.MAX_EPOCHS))
         batch: int | None = catalog.DEFAULT_BATCH
         if "batch" in statements:
             value = self._single(statements["batch"], "batch", "batch size, e.g. 'batch 32' or 'batch all'")
-            if isinstance(value, s.Name) and value.text == "all":
+            if value is None:
+                pass  # reported by _single
+            elif isinstance(value, s.Name) and value.text == "all":
                 batch = None
             elif isinstance(value, s.Name):
                 self.error(value.span, f"batch must be a positive integer or 'all'; received batch={value.text}")
@@ -799,11 +804,11 @@ class Checker:
         seed = 0
         if "seed" in statements:
             value = self._single(statements["seed"], "seed", "seed, e.g. 'seed 1'")
-            seed = self._guard(lambda: self._seed(value)) or 0
+            seed = (self._guard(lambda: self._seed(value)) if value is not None else None) or 0
         shuffle = True
         if "shuffle" in statements:
             value = self._single(statements["shuffle"], "shuffle", "true or false")
-            shuffle = self._guard(lambda: self.boolean(value, "shuffle"))
+            shuffle = self._guard(lambda: self.boolean(value, "shuffle")) if value is not None else None
             shuffle = True if shuffle is None else shuffle
         checkpoint = None
         if "checkpoint" in statements:
@@ -860,7 +865,7 @@ class Checker:
             if isinstance(arg, s.Keyword):
                 self.error(arg.span, "metrics takes metric names, e.g. 'metrics accuracy'")
                 continue
-            name = self._guard(lambda: self.choice(arg, "metric", catalog.METRICS, "metric"))
+            name = self._guard(lambda arg=arg: self.choice(arg, "metric", catalog.METRICS, "metric"))
             if name is None:
                 continue
             if name in out:

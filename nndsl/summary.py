@@ -72,7 +72,7 @@ class Summary:
             params = f"{layer.params:,}" + ("" if layer.trainable else " (frozen)")
             rows.append((name, _shape(layer.output_shape), params, layer.formula))
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-        line = "  ".join("{:<%d}" % w for w in widths)
+        line = "  ".join(f"{{:<{w}}}" for w in widths)
         rule = "=" * (sum(widths) + 2 * 3)
         title = f'Model: "{self.model_name}"' if self.model_name else "Model"
         out = [f"{title}  ({self.filename})", rule, line.format(*header).rstrip(), rule]

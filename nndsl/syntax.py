@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import unicodedata
 from dataclasses import dataclass, replace
-from typing import Union
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -77,8 +76,8 @@ class Call:
     span: Span
 
 
-Value = Union[Number, Name, String, Bool, ListValue, Call]
-Arg = Union[Value, Keyword]
+Value = Number | Name | String | Bool | ListValue | Call
+Arg = Value | Keyword
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ class Features:
     span: Span
 
 
-BlockStatement = Union[Statement, Features]
+BlockStatement = Statement | Features
 
 
 @dataclass(frozen=True)
@@ -150,7 +149,7 @@ class TrainBlock:
     span: Span
 
 
-Block = Union[DataBlock, ModelBlock, LossBlock, TrainBlock]
+Block = DataBlock | ModelBlock | LossBlock | TrainBlock
 
 
 @dataclass(frozen=True)
@@ -332,9 +331,18 @@ def _skip_broken_statement(text: str, exc: UnexpectedInput) -> str | None:
     error_row = (getattr(exc, "line", 1) or 1) - 1
     token = getattr(exc, "token", None)
     starts_line = token is not None and token.column == len(lines[error_row]) - len(lines[error_row].lstrip()) + 1
-    if token is not None and token.type in _BLOCK_STARTS and "RBRACE" in exc.expected and starts_line and error_row > 0:
-        lines[error_row - 1] += " }"  # a block left open: close it and go on
-        return "\n".join(lines)
+    if token is not None and token.type in _BLOCK_STARTS and starts_line and error_row > 0:
+        stack, _ = _open_brackets("\n".join(lines[:error_row]))
+        if stack:  # a block (or a call, a list) left open: close it and go on
+            closers = " " + " ".join(_OPENERS[ch] for ch, _, _ in reversed(stack)) + " "
+            end = _code_end(lines[error_row - 1])
+            lines[error_row - 1] = lines[error_row - 1][:end] + closers + lines[error_row - 1][end:]
+            return "\n".join(lines)
+    if token is not None and "LBRACE" in exc.expected and _is_statement_keyword(token) and error_row > 0:
+        if starts_line:  # a block header without its '{': open the block and go on
+            end = _code_end(lines[error_row - 1])
+            lines[error_row - 1] = lines[error_row - 1][:end] + " { " + lines[error_row - 1][end:]
+            return "\n".join(lines)
     if token is not None and set(exc.expected) <= _BLOCK_STARTS | {"$END"}:
         # Between blocks: drop the bad token and what follows it, up to the next block.
         _blank_from(lines, error_row, token.column - 1, frozenset(BLOCK_KEYWORDS))
@@ -345,7 +353,8 @@ def _skip_broken_statement(text: str, exc: UnexpectedInput) -> str | None:
         start = error_row - 1
         while start > 0 and _first_word(lines[start]) not in _SYNC_WORDS:
             start -= 1
-        if _first_word(lines[start]) not in BLOCK_KEYWORDS:
+        # (A block keyword here, with no bracket open, means a block header above is unfinished.)
+        if _first_word(lines[start]) not in BLOCK_KEYWORDS or token.type in _BLOCK_STARTS:
             for row in range(start, error_row):
                 lines[row] = " " * len(lines[row])
             return "\n".join(lines)
@@ -359,13 +368,17 @@ def _skip_broken_statement(text: str, exc: UnexpectedInput) -> str | None:
     end = start + 1
     while end < len(lines) and _first_word(lines[end]) not in stops:
         end += 1
-    if not any(lines[row].strip() for row in range(start, end)):
-        # Nothing left to drop before the error: drop the rest of its line instead.
+    if end <= error_row:
+        # The error lies past the statement found (a '$' after a '}'): drop from the error on instead.
         _blank_from(lines, error_row, (getattr(exc, "column", 1) or 1) - 1, stops)
         return "\n".join(lines)
     for row in range(start, end):
         lines[row] = " " * len(lines[row])
     return "\n".join(lines)
+
+
+def _is_statement_keyword(token: Token) -> bool:
+    return token.type.lower() in _SYNC_WORDS and token.type not in _BLOCK_STARTS
 
 
 def _blank_from(lines: list[str], row: int, column: int, stops: frozenset[str]) -> None:
@@ -481,17 +494,22 @@ def _unexpected_token(exc: UnexpectedToken, text: str) -> tuple[str, Span]:
             return f"'{ch}' opened at {ol}:{oc} is not closed before {_describe_token(token)}", span
     line_text = text.split("\n")[token.line - 1]
     starts_line = not line_text[: token.column - 1].strip()
-    if token.type in _BLOCK_STARTS and "RBRACE" in expected and starts_line:
-        opener = _unclosed_bracket(text[: _offset(text, token.line, token.column)])
-        where = f" opened at {opener[1]}:{opener[2]}" if opener else ""
-        return f"missing '}}' before '{token}': the block{where} is never closed", span
+    opener = _unclosed_bracket(text[: _offset(text, token.line, token.column)]) if starts_line else None
+    if "LBRACE" in expected and _is_statement_keyword(token):
+        return f"missing '{{' before {_describe_token(token)}", span
+    if token.type in _BLOCK_STARTS and opener:
+        ch, ol, oc = opener
+        if ch == "{":
+            return f"missing '}}' before '{token}': the block opened at {ol}:{oc} is never closed", span
+        return f"missing '{_OPENERS[ch]}' before '{token}': the '{ch}' opened at {ol}:{oc} is never closed", span
     if token.type not in _TERMINAL_WORDS and token.type != "$END" and expected & _VALUE_STARTS:
         return f"'{token}' is a keyword and cannot be used as a value or a name here", span
     if token.type == "EQUAL":
         before = text.split("\n")[token.line - 1][: token.column - 1].rstrip()
         word = before.split()[-1] if before.split() else ""
         if word.lower() in _SYNC_WORDS:
-            return f"'{word}' is a keyword and cannot name an argument", span
+            column = len(before) - len(word) + 1
+            return f"'{word}' is a keyword and cannot name an argument", Span(token.line, column, token.line, column + len(word))
     if token.type == "NAME" and keywords:
         if set(keywords) >= set(BLOCK_KEYWORDS):
             return (
@@ -506,20 +524,32 @@ def _unexpected_token(exc: UnexpectedToken, text: str) -> tuple[str, Span]:
 
 
 def _missing_value(text: str, token: Token) -> tuple[str, Span] | None:
-    """`key=` with no value: a closing bracket, or the next line, follows the '='."""
+    """A value left out: `key=` followed by a closing bracket or by the next
+    line, or a keyword (`loss`, `epochs`) ending its line with nothing after it."""
     offset = _offset(text, token.line, token.column)
-    before = text[:offset].rstrip()
-    if not before.endswith("="):
+    code = "\n".join(line[: _code_end(line)].ljust(len(line)) for line in text[:offset].split("\n"))
+    before = code.rstrip()
+    next_line = "\n" in code[len(before) :]
+    if before.endswith("="):
+        if token.type not in ("RBRACE", "RPAR", "RSQB") and not next_line:
+            return None  # `init=dense`: a value is there, just not a usable one
+        key = before[:-1].rstrip()
+        what = "{}="
+    elif next_line and token.type not in _TERMINAL_WORDS:
+        key = before  # the token is a keyword starting the next line
+        what = "{}"
+    else:
         return None
-    if token.type not in ("RBRACE", "RPAR", "RSQB") and "\n" not in text[len(before) : offset]:
-        return None  # `init=dense`: a value is there, just not a usable one
-    key = before[:-1].rstrip()
     start = len(key)
     while start > 0 and (key[start - 1].isalnum() or key[start - 1] == "_"):
         start -= 1
+    word = key[start:]
+    if not word or (what == "{}" and word.lower() not in _SYNC_WORDS):
+        return None
     line = before.count("\n") + 1
-    column = len(before) - (before.rfind("\n") + 1)
-    return f"missing value after '{key[start:]}='", Span.point(line, column)
+    column = (start if what == "{}" else len(before) - 1) - (before.rfind("\n") + 1) + 1
+    width = len(word) if what == "{}" else 1
+    return f"missing value after '{what.format(word)}'", Span(line, column, line, column + width)
 
 
 def _offset(text: str, line: int, column: int) -> int:
@@ -555,6 +585,16 @@ def _unclosed_bracket(text: str, closer: str | None = None) -> tuple[str, int, i
     With `closer`, instead answer whether that closing bracket would be
     unmatched there (a truthy tuple) or not (None).
     """
+    stack, (line, column) = _open_brackets(text)
+    if closer is not None:
+        if any(opener == _CLOSERS[closer] for opener, _, _ in stack):
+            return None
+        return (closer, line, column)
+    return stack[-1] if stack else None
+
+
+def _open_brackets(text: str) -> tuple[list[tuple[str, int, int]], tuple[int, int]]:
+    """The brackets left open at the end of `text`, outermost first, and where the text ends."""
     stack: list[tuple[str, int, int]] = []
     line, column = 1, 1
     in_comment = False
@@ -577,11 +617,21 @@ def _unclosed_bracket(text: str, closer: str | None = None) -> tuple[str, int, i
         elif ch in _CLOSERS and stack and stack[-1][0] == _CLOSERS[ch]:
             stack.pop()
         column += 1
-    if closer is not None:
-        if any(opener == _CLOSERS[closer] for opener, _, _ in stack):
-            return None
-        return (closer, line, column)
-    return stack[-1] if stack else None
+    return stack, (line, column)
+
+
+def _code_end(line: str) -> int:
+    """Where the code of a line ends: at its comment, if it has one."""
+    quote = ""
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            return i
+    return len(line)
 
 
 # --- parse tree -> syntax tree ----------------------------------------------
