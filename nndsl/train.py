@@ -103,7 +103,9 @@ def run_training(program: ir.Program, args) -> int:
         trainer.fit(
             max(last - trainer.epoch, 0),
             on_epoch=progress.on_epoch,
-            on_batch=progress.on_batch,
+            # Per-batch calls only where a progress bar shows them: without on_batch, a backend
+            # may run a whole epoch in one call (TensorFlow does, in one graph).
+            on_batch=progress.on_batch if progress.live else None,
             checkpoint=checkpoint,
             checkpoint_every=every,
         )

@@ -265,7 +265,8 @@ def test_the_model_is_an_ordinary_keras_model_with_kernels_transposed():
     np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-logits)), rtol=1e-6)
 
 
-def test_the_keras_model_saves_reloads_and_exports(tmp_path):
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
+def test_the_keras_model_saves_reloads_and_exports(tmp_path):  # (the warning is Keras 3.15's own, on saving)
     """Keras' own formats: the .keras file (the gelu_tanh activation is registered) and a SavedModel."""
     trainer = fresh(FEATURES["activations_l1_l2_dropouts_adam"])  # LeakyReLU, ELU and gelu_tanh layers
     trainer.fit(epochs=1)
@@ -397,6 +398,14 @@ def test_target_tpu_without_a_tpu_fails_at_once_with_a_clear_message():
     with pytest.raises(Exception, match="target tpu") as raised:  # another module's DeviceError class
         nndsl.build(nndsl.parse(CHECKERBOARD), backend="tensorflow", target="tpu")
     assert type(raised.value).__name__ == "DeviceError"
+
+
+def test_keras_on_another_backend_is_a_clear_error(monkeypatch):
+    """KERAS_BACKEND is set before Keras is imported; where Keras was imported on another backend, say so."""
+    module = tf_module(CHECKERBOARD)
+    monkeypatch.setattr(module.keras.backend, "backend", lambda: "jax")
+    with pytest.raises(module.DeviceError, match="Keras runs on jax in this process"):
+        module.make_trainer()
 
 
 def test_nndsl_train_on_a_missing_tpu_exits_1_with_the_message(tmp_path):

@@ -389,6 +389,10 @@ def distribution_strategy(target):
     without a GPU it is an error; tpu: a TPUStrategy on the TPU that TPUClusterResolver finds
     (a TPU VM's own, or the one named by $TPU_NAME).
     """
+    if keras.backend.backend() != "tensorflow":  # Keras was imported before this program set KERAS_BACKEND
+        raise DeviceError(
+            f"Keras runs on {keras.backend.backend()} in this process; this program needs KERAS_BACKEND=tensorflow"
+        )
     if target == "tpu":
         try:
             resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", "local"))
