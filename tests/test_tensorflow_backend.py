@@ -303,6 +303,24 @@ def test_frozen_layers_are_out_of_the_optimizer_and_stay_put_but_their_penalty_c
     assert not np.array_equal(after["dense_2.W"], before["dense_2.W"])
 
 
+ALL_FROZEN = """
+data xor(samples=100, seed=3)
+model { input 2  dense 4 relu trainable=false  dense 1 sigmoid trainable=false }
+loss binary_crossentropy
+train { optimizer adam(lr=0.01) batch 10 epochs 1 metrics accuracy }
+"""
+
+
+def test_a_model_with_nothing_to_train_runs_its_epochs_unchanged():
+    trainer, reference = tf_module(ALL_FROZEN).make_trainer(), nndsl.build(nndsl.parse(ALL_FROZEN), backend="numpy")
+    before = trainer.get_weights()
+    history, expected = trainer.fit(), reference.fit()
+    assert_agrees(np.array(history["loss"]), np.array(expected["loss"]), "epoch loss")
+    for name, value in before.items():
+        np.testing.assert_array_equal(trainer.get_weights()[name], value)
+    assert trainer.loss_and_gradients(*first_batch(ALL_FROZEN, reference))[1] == {}
+
+
 def test_weights_move_between_numpy_and_tensorflow(tmp_path):
     spec = ROOT / "specs" / "checkerboard_8_4.nn"
     numpy_trainer, tf_trainer = fresh(spec, "numpy"), fresh(spec)
