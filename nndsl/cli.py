@@ -95,7 +95,10 @@ def cmd_compile(args) -> int:
         sys.stdout.write(text)
     else:
         _check_output_path(args.output)
-        write_atomic(args.output, text)
+        try:
+            write_atomic(args.output, text)
+        except OSError as error:
+            raise UsageError(f"nndsl: error: cannot write {args.output}: {error.strerror or error}") from None
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
 

@@ -41,7 +41,7 @@ def plot_history(history: dict, path: Path, program: ir.Program) -> Path:
     plt = _pyplot()
     metrics = [key for key in history if not key.startswith("val_")]
     figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
-    for axis, key in zip(axes[0], metrics):
+    for axis, key in zip(axes[0], metrics, strict=True):
         epochs = np.arange(1, len(history[key]) + 1)
         axis.plot(epochs, history[key], label="training")
         if f"val_{key}" in history:

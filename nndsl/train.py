@@ -41,11 +41,11 @@ def prepare_out_dir(out: Path) -> None:
 class Progress:
     """A one-line progress bar per epoch on a terminal; one summary line per epoch always."""
 
-    def __init__(self, total_epochs: int, stream=sys.stderr, quiet: bool = False) -> None:
+    def __init__(self, total_epochs: int, stream=None, quiet: bool = False) -> None:
         self.total = total_epochs
-        self.stream = stream
+        self.stream = stream if stream is not None else sys.stderr  # the current one, not the one at import
         self.quiet = quiet
-        self.live = not quiet and stream.isatty()
+        self.live = not quiet and self.stream.isatty()
         self.started = time.perf_counter()
         self.epoch = 0
 
@@ -100,15 +100,16 @@ def run_training(program: ir.Program, args) -> int:
         every = args.checkpoint_every or program.train.checkpoint_every or 10
         progress = Progress(last, quiet=args.quiet)
         progress.epoch = trainer.epoch
-        trainer.fit(
-            max(last - trainer.epoch, 0),
-            on_epoch=progress.on_epoch,
-            # Per-batch calls only where a progress bar shows them: without on_batch, a backend
-            # may run a whole epoch in one call (TensorFlow does, in one graph).
-            on_batch=progress.on_batch if progress.live else None,
-            checkpoint=checkpoint,
-            checkpoint_every=every,
-        )
+        with _quiet_float_errors():  # a diverging run ends in one clear TrainingDiverged, not in warnings
+            trainer.fit(
+                max(last - trainer.epoch, 0),
+                on_epoch=progress.on_epoch,
+                # Per-batch calls only where a progress bar shows them: without on_batch, a backend
+                # may run a whole epoch in one call (TensorFlow does, in one graph).
+                on_batch=progress.on_batch if progress.live else None,
+                checkpoint=checkpoint,
+                checkpoint_every=every,
+            )
     except TrainError as error:
         print(f"nndsl: error: {error}", file=sys.stderr)
         return 1
@@ -128,6 +129,13 @@ def run_training(program: ir.Program, args) -> int:
         plot_run(program, module, trainer, out)
     print(f"saved weights.npz, history.json, checkpoint.npz, model.py and plots in {out}")
     return 0
+
+
+def _quiet_float_errors():
+    """NumPy's overflow warnings off while training: every backend checks the loss for NaN/Inf itself."""
+    import numpy as np
+
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
 def _make_trainer(module, seed: int):

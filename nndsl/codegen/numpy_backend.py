@@ -80,7 +80,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             j = dense_index
             module.use("numpy/ops/dense.py", "ops")
             W, b = f"W{j}", f"b{j}"
-            for attr, parameter in zip((W, b), layer.parameters):
+            for attr, parameter in zip((W, b), layer.parameters, strict=True):
                 plan.parameters.append(
                     {"attr": attr, "grad": f"d{attr}", "name": py(parameter.name), "trainable": layer.trainable}
                 )
@@ -300,9 +300,9 @@ def _metric_sums(program: ir.Program, plan: Plan, module: common.Module) -> list
     for metric in program.train.metrics if program.train else ():
         if metric == "accuracy":
             if program.task == "multiclass":
-                expression = "np.count_nonzero(output.argmax(axis=1) == y)"
+                expression = "int(np.count_nonzero(output.argmax(axis=1) == y))"
             else:
-                expression = "np.count_nonzero((output > 0) == (y > 0.5))"
+                expression = "int(np.count_nonzero((output > 0) == (y > 0.5)))"
         elif metric == "mse":
             expression = f"float(np.square({predictions} - {targets}).mean(axis=1).sum())"
         else:

@@ -15,7 +15,7 @@ import math
 import re
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import jinja2
 
@@ -100,7 +100,7 @@ class Snippet:
     body: str
 
 
-@lru_cache(maxsize=None)
+@cache
 def snippet(name: str) -> Snippet:
     """Load templates/<name> (a .py file): split its leading imports from its body."""
     path = resource_dir("templates") / name

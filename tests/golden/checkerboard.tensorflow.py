@@ -532,6 +532,9 @@ class Trainer:
         while self.epoch < last:
             logs = self.train_epoch(on_batch)
             logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
+            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
+                                       "try a smaller learning rate")
             self.epoch += 1
             for key in HISTORY_KEYS:
                 self.history[key].append(logs[key])

@@ -6,8 +6,8 @@ def binary_labels(labels):
     if labels.ndim != 1:
         raise DataError(f"binary_crossentropy needs one label per sample; the labels have shape {labels.shape}")
     if not np.isin(labels, (0, 1)).all():
-        bad = labels[~np.isin(labels, (0, 1))][0]
-        raise DataError(f"binary_crossentropy needs labels 0 or 1; the data has {bad!r}")
+        bad = labels[~np.isin(labels, (0, 1))][0].item()
+        raise DataError(f"binary_crossentropy needs labels 0 or 1; the data has {bad:g}")
     return labels.astype(np.float32).reshape(-1, 1)
 
 
@@ -18,7 +18,7 @@ def class_labels(labels, classes):
     wrong = (labels != np.round(labels)) | (labels < 0) | (labels >= classes)
     if wrong.any():
         raise DataError(f"the model has {classes} classes, so labels must be integers 0 to {classes - 1}; "
-                        f"the data has {labels[wrong][0]!r}")
+                        f"the data has {labels[wrong][0].item():g}")
     return labels.astype(np.int64)
 
 

@@ -1,0 +1,331 @@
+"""The NumPy backend as a whole: generated networks against finite differences, the live model
+that `nndsl.build` returns, and the generated program as a standalone script.
+
+Whole-network gradient checks run in float64. The generated program is float32 throughout
+(its source says `np.float32` wherever it fixes a dtype); replacing that by `np.float64` gives
+the same program in double precision, where a central difference with a step of 1e-6 is
+accurate to ~1e-9 and a wrong derivative anywhere in the chain shows up at once. In float32 a
+finite difference resolves a loss of order 1 only to ~1e-7/step, so its noise would hide small
+errors; instead the float32 program's gradients are compared with the float64 program's, at
+float32's tolerance.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import subprocess
+import sys
+import tokenize
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nndsl
+from nndsl.codegen import load_module
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.nn"))
+STEP = 1e-6
+
+#: Networks that use every activation (as a layer's and as a layer of its own, a softmax inside
+#: the network), dropout, l1 and l2 (per layer and model-wide), a frozen layer, one per loss.
+NETWORKS = {
+    "binary_crossentropy": """
+        data xor(samples=40, noise=0.1, seed=3) { features x1, x2, x1*x2 }
+        model {
+            input 3  dense 6 tanh l2(0.01)  dropout 0.3  dense 5 elu l1(0.02)  activation softplus
+            dense 4 gelu  dense 4 leaky_relu(0.2)  dense 1 sigmoid
+        }
+        loss binary_crossentropy
+        train { optimizer sgd(lr=0.1)  batch 8  epochs 1  metrics accuracy }
+    """,
+    "categorical_crossentropy": """
+        data spiral(samples=60, classes=3, seed=4) { features x1, x2, sin(x1) }
+        model {
+            input 3  dense 5 relu init=normal(1.0) trainable=false  dense 6 sigmoid l1(0.01) l2(0.02)
+            dropout 0.5  dense 4 elu(0.5)  activation softmax  dense 3 softmax
+        }
+        loss categorical_crossentropy
+        train { optimizer adam(lr=0.01)  batch 8  epochs 1  metrics accuracy }
+    """,
+    "mse": """
+        data plane(samples=40, noise=0.2, seed=5) { features x1, x2, x1^2 }
+        model { input 3  dense 6 relu  dropout 0.2  dense 4 tanh  dense 2 softplus  dense 1  regularizer l2(0.05) }
+        loss mse
+        train { optimizer rmsprop(lr=0.01)  batch 8  epochs 1  metrics mae }
+    """,
+    "mae": """
+        data multigauss(samples=40, noise=0.1, seed=6)
+        model { input 2  dense 5 gelu l1(0.01)  dropout 0.25  dense 4 leaky_relu  dense 1 tanh }
+        loss mae
+        train { optimizer sgd(lr=0.1, momentum=0.9)  batch 8  epochs 1  metrics mse }
+    """,
+}
+
+
+def float64_module(source: str):
+    """The generated program with every float32 made float64 (see the module docstring)."""
+    assert "np.float32" in source
+    double = source.replace("np.float32", "np.float64")
+    tokens = tokenize.generate_tokens(io.StringIO(double).readline)
+    missed = [t for t in tokens if t.string in ("float32", "'float32'", '"float32"')]
+    assert not missed, "a float32 the replacement missed would make this check mixed precision"
+    return load_module(double)
+
+
+def batch_for(program: nndsl.Program, rng: np.random.Generator, dtype):
+    """A random batch of 8 inputs and matching labels or targets (away from mae's kink)."""
+    x = rng.standard_normal((8, program.model.in_features)).astype(dtype)
+    if program.task == "binary":
+        y = rng.integers(0, 2, (8, 1)).astype(dtype)
+    elif program.task == "multiclass":
+        y = rng.integers(0, program.model.out_features, 8)
+    else:
+        y = (rng.choice([-1.0, 1.0], (8, 1)) * rng.uniform(1.1, 2.0, (8, 1))).astype(dtype)  # |y| > |tanh|
+    return x, y
+
+
+@pytest.mark.parametrize("loss", list(NETWORKS))
+def test_whole_network_gradients_match_finite_differences(loss):
+    program = nndsl.parse(NETWORKS[loss])
+    module = float64_module(nndsl.generate(program))
+    trainer = module.make_trainer()
+    x, y = batch_for(program, np.random.default_rng(0), np.float64)
+    masks = trainer.dropout_rng.bit_generator.state
+
+    def loss_and_gradients():
+        trainer.dropout_rng.bit_generator.state = masks  # the same dropout masks every time
+        return trainer.loss_and_gradients(x, y)
+
+    _, gradients = loss_and_gradients()
+    frozen = {p.name for p in program.model.parameters if not p.trainable}
+    assert set(gradients) == {p.name for p in program.model.parameters} - frozen
+    for name, analytic in gradients.items():
+        value = trainer.model.params[name]
+        assert analytic.dtype == np.float64 and analytic.shape == value.shape
+        numeric = np.zeros_like(value)
+        for index in np.ndindex(value.shape):
+            old = value[index]
+            value[index] = old + STEP
+            up = loss_and_gradients()[0]
+            value[index] = old - STEP
+            down = loss_and_gradients()[0]
+            value[index] = old
+            numeric[index] = (up - down) / (2 * STEP)
+        error = np.abs(analytic - numeric).max() / max(np.abs(analytic).max(), np.abs(numeric).max(), 1e-12)
+        assert error < 1e-6, f"{name}: relative error {error:.2e}"
+
+
+@pytest.mark.parametrize("loss", list(NETWORKS))
+def test_float32_program_agrees_with_its_float64_twin(loss):
+    """Same weights, same batch, dropout off: losses and gradients agree to float32 rounding."""
+    program = nndsl.parse(NETWORKS[loss])
+    source = nndsl.generate(program)
+    single, double = load_module(source).make_trainer(), float64_module(source).make_trainer()
+    double.set_weights({k: v.astype(np.float64) for k, v in single.get_weights().items()})
+    single.dropout_rng = double.dropout_rng = None  # dropout off: masks drawn as float32/float64 differ
+    x, y = batch_for(program, np.random.default_rng(1), np.float32)
+    loss32, grads32 = single.loss_and_gradients(x, y)
+    loss64, grads64 = double.loss_and_gradients(x.astype(np.float64), y if y.dtype.kind == "i" else y.astype(np.float64))
+    # float32 rounds each operation to ~6e-8 relative; a few dozen of them in a chain leave
+    # ~1e-6, and 1e-4 (relative to the gradient's largest entry) leaves room to spare.
+    assert loss32 == pytest.approx(loss64, rel=1e-5)
+    for name, g64 in grads64.items():
+        assert grads32[name].dtype == np.float32
+        error = np.abs(grads32[name] - g64).max() / max(np.abs(g64).max(), 1e-12)
+        assert error < 1e-4, f"{name}: relative error {error:.2e}"
+
+
+def test_backward_of_a_frozen_bottom_layer_stops_early():
+    """Below the lowest trainable layer nothing needs a gradient: the walk stops there."""
+    source = nndsl.generate(nndsl.load(ROOT / "specs" / "staircase.nn"))
+    backward = source[source.index("    def backward(self):") :]
+    backward = backward[: backward.index("\n\n")]
+    assert "dense_backward(b.dz2, b.h1, self.W2, self.dW2, self.db2)" in backward
+    assert "sigmoid_backward" not in backward and "self.W1" not in backward
+
+
+# --- the live model: nndsl.build -----------------------------------------------------------------
+
+
+@pytest.fixture
+def checkerboard():
+    return nndsl.load(ROOT / "specs" / "checkerboard.nn")
+
+
+def test_build_predict_fit_evaluate(checkerboard):
+    model = nndsl.build(checkerboard, backend="numpy")
+    x = model.data.x_val[:7]
+    before = model.predict(x)
+    assert before.shape == (7, 1) and before.dtype == np.float32
+    assert ((before > 0) & (before < 1)).all()  # the sigmoid is applied to the logits
+
+    history = model.fit(epochs=3)
+    assert list(history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
+    assert all(len(values) == 3 for values in history.values())
+    assert model.epoch == 3
+    logs = model.evaluate()
+    assert logs == {"loss": history["val_loss"][-1], "accuracy": history["val_accuracy"][-1]}
+    assert not np.array_equal(model.predict(x), before)
+    assert model.predict(np.empty((0, 2))).shape == (0, 1)
+
+
+def test_fit_in_parts_equals_fit_at_once(checkerboard):
+    once, parts = nndsl.build(checkerboard), nndsl.build(checkerboard)
+    once.fit(epochs=4)
+    parts.fit(epochs=1)
+    parts.fit(epochs=3)
+    assert once.history == parts.history
+    for name, value in once.get_weights().items():
+        assert np.array_equal(value, parts.get_weights()[name])
+
+
+def test_fit_defaults_to_the_rest_of_the_spec_epochs():
+    program = nndsl.parse(NETWORKS["mse"].replace("epochs 1", "epochs 3"))
+    model = nndsl.build(program)
+    model.fit(epochs=1)
+    assert len(model.fit()["loss"]) == 3
+
+
+def test_weights_round_trip(checkerboard, tmp_path):
+    model = nndsl.build(checkerboard)
+    model.fit(epochs=2)
+    weights = model.get_weights()
+    assert {name: w.shape for name, w in weights.items()} == {
+        "dense_1.W": (8, 2), "dense_1.b": (8,), "dense_2.W": (1, 8), "dense_2.b": (1,),
+    }
+    weights["dense_1.W"][...] = 0  # a copy: the model is unchanged
+    assert np.abs(model.get_weights()["dense_1.W"]).sum() > 0
+
+    model.save(tmp_path / "weights.npz")
+    with np.load(tmp_path / "weights.npz", allow_pickle=False) as stored:
+        assert sorted(stored.files) == sorted(weights)
+        for name, value in model.get_weights().items():
+            assert np.array_equal(stored[name], value) and stored[name].dtype == np.float32
+
+    fresh = nndsl.build(checkerboard)
+    x = model.data.x_val
+    assert not np.array_equal(fresh.predict(x), model.predict(x))
+    fresh.load(tmp_path / "weights.npz")
+    assert np.array_equal(fresh.predict(x), model.predict(x))
+
+    other = nndsl.build(checkerboard)
+    other.set_weights(model.get_weights())
+    assert np.array_equal(other.predict(x), model.predict(x))
+
+
+def test_set_weights_names_what_is_wrong(checkerboard):
+    model = nndsl.build(checkerboard)
+    weights = model.get_weights()
+    with pytest.raises(KeyError, match="dense_2.b"):
+        model.set_weights({k: v for k, v in weights.items() if k != "dense_2.b"})
+    with pytest.raises(ValueError, match=r"dense_1.W has shape \(8, 2\), not \(2, 8\)"):
+        model.set_weights(dict(weights, **{"dense_1.W": weights["dense_1.W"].T}))
+
+
+def test_interrupted_fit_resumes_bitwise_from_its_checkpoint(tmp_path):
+    """Dropout, Adam, shuffling: the checkpoint holds every stream and state they need."""
+    program = nndsl.parse(NETWORKS["categorical_crossentropy"].replace("epochs 1", "epochs 5"))
+    straight = nndsl.build(program)
+    straight.fit()
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_epoch_3(epoch, logs):
+        if epoch == 3:
+            raise Interrupt
+
+    checkpoint = tmp_path / "checkpoint.npz"
+    first = nndsl.build(program)
+    with pytest.raises(Interrupt):
+        first.fit(on_epoch=stop_after_epoch_3, checkpoint=checkpoint, checkpoint_every=2)
+    resumed = nndsl.build(program)
+    resumed.restore(checkpoint)
+    assert resumed.epoch == 2
+    resumed.fit()
+    assert resumed.history == straight.history
+    for name, value in straight.get_weights().items():
+        assert np.array_equal(resumed.get_weights()[name], value), name
+
+
+# --- the generated program as a standalone script ----------------------------------------------------
+
+ALLOWED_IMPORTS = set(sys.stdlib_module_names) | {"numpy"}
+
+
+def compiled(spec: Path) -> str:
+    program = nndsl.load(spec)
+    return nndsl.generate(program, backend="numpy", data_dir=str(spec.parent))
+
+
+def imported_modules(source: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add((node.module or "").split(".")[0])
+    return names
+
+
+def generated_programs():
+    """Every example spec, and the feature networks above (every activation, loss, optimizer)."""
+    cases = [pytest.param(compiled, spec, id=spec.stem) for spec in SPECS]
+    cases += [pytest.param(nndsl.parse, text, id=name) for name, text in NETWORKS.items()]
+    return cases
+
+
+@pytest.mark.parametrize("make, case", generated_programs())
+def test_generated_code_is_ruff_clean_and_needs_only_numpy(make, case, tmp_path):
+    source = make(case) if make is compiled else nndsl.generate(make(case))
+    assert "nndsl" not in imported_modules(source)
+    assert imported_modules(source) <= ALLOWED_IMPORTS, imported_modules(source) - ALLOWED_IMPORTS
+    path = tmp_path / "model.py"
+    path.write_text(source, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"), str(path)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
+def test_generated_script_trains_without_nndsl(spec, tmp_path):
+    source = compiled(spec)
+    lines = source.splitlines()
+    assert f"from {spec}" in lines[2]  # the header names the spec
+    assert f"({spec}:" in source  # comments point at spec lines
+    (tmp_path / "model.py").write_text(source, encoding="utf-8")
+    out = tmp_path / "run"
+    code = (
+        "import sys, runpy; sys.modules['nndsl'] = None; "
+        f"sys.argv = ['model.py', '--epochs', '2', '--out', {str(out)!r}]; "
+        "runpy.run_path('model.py', run_name='__main__')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+    program = nndsl.load(spec)
+    keys = ["loss", *program.train.metrics, "val_loss", *(f"val_{m}" for m in program.train.metrics)]
+    printed = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
+    assert len(printed) == 2
+    for epoch, line in enumerate(printed, start=1):
+        assert line.startswith(f"epoch {epoch}/{program.train.epochs}  ")
+        assert [part.split()[0] for part in line.split("  ")[1:]] == keys
+    assert "validation  loss " in result.stdout
+
+    history = json.loads((out / "history.json").read_text())
+    assert list(history) == keys and all(len(v) == 2 for v in history.values())
+    # The script computes exactly what the live model computes.
+    model = nndsl.build(program)
+    assert history == model.fit(epochs=2)
+    with np.load(out / "weights.npz", allow_pickle=False) as stored:
+        assert sorted(stored.files) == sorted(p.name for p in program.model.parameters)
+        for name, value in model.get_weights().items():
+            assert np.array_equal(stored[name], value), name
+    assert (out / "checkpoint.npz").exists()

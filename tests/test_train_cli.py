@@ -1,0 +1,353 @@
+"""`nndsl compile -o` and `nndsl train` on the NumPy backend: what they leave on disk, resuming,
+divergence, and every way a user's data file or command line can be wrong.
+
+Most runs call `nndsl.cli.main` in-process (fast; an exception escaping it, which would be a
+traceback for a user, fails the test). A few run the real `python -m nndsl` to pin the exit
+status and the absence of a traceback end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nndsl
+from nndsl.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def run(*args, capsys):
+    """`nndsl ARGS` in-process: (exit status, stdout, stderr)."""
+    status = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def run_process(*args, cwd=None):
+    result = subprocess.run([sys.executable, "-m", "nndsl", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def spec_variant(tmp_path: Path, spec: str, old: str, new: str, name: str | None = None) -> Path:
+    """A copy of specs/<spec> in tmp_path with one piece of text replaced (it must occur)."""
+    text = (SPECS / spec).read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / (name or spec)
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+# --- nndsl compile -o ---------------------------------------------------------------------------
+
+
+def test_compile_writes_the_generated_program(tmp_path, capsys):
+    out = tmp_path / "model.py"
+    status, stdout, stderr = run("compile", SPECS / "checkerboard.nn", "-b", "numpy", "-o", out, capsys=capsys)
+    assert status == 0 and stdout == "" and stderr == f"wrote {out}\n"
+    program = nndsl.load(SPECS / "checkerboard.nn")
+    assert out.read_text(encoding="utf-8") == nndsl.generate(program, data_dir=str(SPECS))
+    assert files_in(tmp_path) == ["model.py"]
+
+
+def test_compile_replaces_an_existing_file_whole(tmp_path, capsys):
+    out = tmp_path / "model.py"
+    out.write_text("# an old, longer program\n" * 10_000, encoding="utf-8")
+    assert run("compile", SPECS / "perceptron.nn", "-o", out, capsys=capsys)[0] == 0
+    text = out.read_text(encoding="utf-8")
+    assert "old, longer" not in text and text.endswith('sys.exit(main())\n')
+    assert files_in(tmp_path) == ["model.py"]
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("model {\n    input 2\n    dense 8 rleu\n}\n", "unknown activation 'rleu'"),
+        ("model { input 2  dense 1 }\n", "needs data, loss and train blocks"),  # checks, but cannot be compiled
+    ],
+    ids=["bad_spec", "no_training_blocks"],
+)
+def test_failed_compile_leaves_the_old_file_and_no_temporaries(tmp_path, capsys, spec, message):
+    (tmp_path / "bad.nn").write_text(spec, encoding="utf-8")
+    out = tmp_path / "model.py"
+    out.write_text("# the previous program\n", encoding="utf-8")
+    status, stdout, stderr = run("compile", tmp_path / "bad.nn", "-o", out, capsys=capsys)
+    assert status == 1 and message in stderr
+    assert out.read_text(encoding="utf-8") == "# the previous program\n"
+    assert files_in(tmp_path) == ["bad.nn", "model.py"]
+
+
+def test_compile_interrupted_while_writing_leaves_the_old_file(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "model.py"
+    out.write_text("# the previous program\n", encoding="utf-8")
+
+    def interrupted(fd):
+        raise KeyboardInterrupt  # Ctrl-C after the temporary file is written, before the rename
+
+    monkeypatch.setattr("nndsl.files.os.fsync", interrupted)
+    status, _, stderr = run("compile", SPECS / "checkerboard.nn", "-o", out, capsys=capsys)
+    assert status == 130 and "interrupted" in stderr
+    assert out.read_text(encoding="utf-8") == "# the previous program\n"
+    assert files_in(tmp_path) == ["model.py"]
+
+
+def test_compile_to_an_unwritable_place_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    status, _, stderr = run("compile", SPECS / "checkerboard.nn", "-o", tmp_path / "out", capsys=capsys)
+    assert status == 1 and "is a directory" in stderr
+    status, _, stderr = run("compile", SPECS / "checkerboard.nn", "-o", tmp_path / "missing" / "m.py", capsys=capsys)
+    assert status == 1 and "does not exist" in stderr
+    status, _, stderr = run("compile", SPECS / "checkerboard.nn", "-o", "/proc/model.py", capsys=capsys)
+    assert status == 1 and stderr.startswith("nndsl: error: cannot write /proc/model.py")
+
+
+# --- nndsl train: what it leaves -------------------------------------------------------------------
+
+
+def test_train_leaves_weights_history_checkpoint_program_and_plots(tmp_path, capsys):
+    out = tmp_path / "run"
+    status, stdout, stderr = run("train", SPECS / "checkerboard.nn", "--epochs", "3", "--out", out, capsys=capsys)
+    assert status == 0, stderr
+    assert files_in(out) == [  # three epochs, checkpoints every 10 and at the end: one checkpoint
+        "checkpoint.npz", "decision_boundary.png", "history.json", "loss.png", "model.py", "weights.npz",
+    ]
+    # One line per epoch on stderr, Keras style; the final validation metrics on stdout.
+    epochs = [line for line in stderr.splitlines() if line.startswith("epoch ")]
+    assert [line.split(" - ")[0] for line in epochs] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert "val_accuracy: " in epochs[-1]
+    assert stdout.startswith("validation: loss: ") and " - accuracy: " in stdout
+
+    with np.load(out / "weights.npz", allow_pickle=False) as weights:
+        shapes = {name: weights[name].shape for name in weights.files}
+        dtypes = {weights[name].dtype for name in weights.files}
+    assert shapes == {"dense_1.W": (8, 2), "dense_1.b": (8,), "dense_2.W": (1, 8), "dense_2.b": (1,)}
+    assert dtypes == {np.dtype(np.float32)}
+
+    history = json.loads((out / "history.json").read_text())
+    assert list(history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
+    assert all(len(values) == 3 for values in history.values())
+    assert all(0 <= a <= 1 for a in history["accuracy"] + history["val_accuracy"])
+
+    program = nndsl.load(SPECS / "checkerboard.nn")
+    assert (out / "model.py").read_text() == nndsl.generate(program, data_dir=str(SPECS.resolve()))
+    for png in ("loss.png", "decision_boundary.png"):
+        assert (out / png).read_bytes().startswith(PNG)
+
+
+def test_train_one_dimensional_input_plots_the_fit(tmp_path, capsys):
+    out = tmp_path / "run"
+    status, _, stderr = run("train", SPECS / "staircase.nn", "--epochs", "1", "--out", out, "--quiet", capsys=capsys)
+    assert status == 0, stderr
+    assert (out / "fit.png").read_bytes().startswith(PNG)
+    assert (out / "loss.png").read_bytes().startswith(PNG)
+    assert not (out / "decision_boundary.png").exists()
+
+
+def test_train_end_to_end_in_a_process(tmp_path):
+    result = run_process("train", SPECS / "perceptron.nn", "--epochs", "2", "--out", tmp_path / "run", "--no-plots")
+    assert result.returncode == 0, result.stderr
+    assert "saved weights.npz, history.json, checkpoint.npz, model.py" in result.stdout
+    assert sorted(json.loads((tmp_path / "run" / "history.json").read_text())) == ["loss", "mae", "val_loss", "val_mae"]
+
+
+# --- resuming and diverging -----------------------------------------------------------------------------
+
+
+def read_run(out: Path):
+    with np.load(out / "weights.npz", allow_pickle=False) as stored:
+        weights = {name: stored[name] for name in stored.files}
+    return weights, json.loads((out / "history.json").read_text())
+
+
+@pytest.mark.parametrize("spec", ["spiral3.nn", "circle.nn"])  # dropout + nesterov; adam
+def test_resume_ends_bitwise_where_an_uninterrupted_run_ends(tmp_path, capsys, spec):
+    straight, parts = tmp_path / "straight", tmp_path / "parts"
+    common = ["--no-plots", "--quiet", "--checkpoint-every", "2"]
+    assert run("train", SPECS / spec, "--epochs", "7", "--out", straight, *common, capsys=capsys)[0] == 0
+    assert run("train", SPECS / spec, "--epochs", "3", "--out", parts, *common, capsys=capsys)[0] == 0
+    status, _, stderr = run("train", SPECS / spec, "--epochs", "7", "--out", parts, "--resume", *common, capsys=capsys)
+    assert status == 0 and "resuming at epoch 3" in stderr
+    weights, history = read_run(straight)
+    resumed_weights, resumed_history = read_run(parts)
+    assert resumed_history == history and all(len(v) == 7 for v in history.values())
+    assert sorted(resumed_weights) == sorted(weights)
+    for name, value in weights.items():
+        assert np.array_equal(resumed_weights[name], value), name
+
+
+def test_diverging_training_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    good = SPECS / "perceptron.nn"
+    assert run("train", good, "--epochs", "2", "--out", out, "--no-plots", "--checkpoint-every", "1",
+               capsys=capsys)[0] == 0
+    checkpoint = (out / "checkpoint.npz").read_bytes()
+    weights = (out / "weights.npz").read_bytes()
+
+    # The same model with a learning rate of 1e30, resumed from that checkpoint.
+    wild = spec_variant(tmp_path, "perceptron.nn", "sgd(lr=0.01)", "sgd(lr=1e30)")
+    status, _, stderr = run("train", wild, "--epochs", "10", "--out", out, "--resume", "--no-plots",
+                            "--checkpoint-every", "1", capsys=capsys)
+    assert status == 1
+    assert "nndsl: error: epoch 3: the validation loss became inf; try a smaller learning rate" in stderr
+    assert (out / "checkpoint.npz").read_bytes() == checkpoint
+    assert (out / "weights.npz").read_bytes() == weights  # the results of the good run stay too
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_diverging_from_the_start_writes_no_checkpoint_and_one_clear_message(tmp_path):
+    wild = spec_variant(tmp_path, "checkerboard.nn", "sgd(lr=0.03)", "sgd(lr=1e30)")
+    result = run_process("train", wild, "--out", tmp_path / "run", "--checkpoint-every", "1", "--quiet")
+    assert result.returncode == 1
+    # No RuntimeWarnings about overflow from inside the generated code: just what happened.
+    assert re.fullmatch(r"nndsl: error: epoch 1: the loss became (nan|inf); try a smaller learning rate\n", result.stderr)
+    assert files_in(tmp_path / "run") == []
+
+
+# --- bad data files ---------------------------------------------------------------------------------
+
+REGRESSION = """
+data csv("d.csv", target=y)
+model { input 2  dense 4 relu  dense 1 }
+loss mse
+train { optimizer sgd(lr=0.01)  batch 4  epochs 2 }
+"""
+BINARY = REGRESSION.replace("dense 1 }", "dense 1 sigmoid }").replace("loss mse", "loss binary_crossentropy")
+CLASSES = REGRESSION.replace("dense 1 }", "dense 3 softmax }").replace("loss mse", "loss categorical_crossentropy")
+NPZ = REGRESSION.replace('csv("d.csv", target=y)', 'npz("d.npz")')
+GOOD_ROWS = "1,2,0\n2,3,1\n3,4,1\n4,5,0\n5,6,1\n"
+
+BAD_CSV = [
+    ("missing", REGRESSION, None, "d.csv: no such file"),
+    ("not_a_number", REGRESSION, "a,b,y\n1,2,3\n2,x,4\n3,4,5\n", "d.csv:3: 'x' in column 'b' is not a number"),
+    ("nan", REGRESSION, "a,b,y\n1,2,3\nnan,3,4\n3,4,5\n", "d.csv:3: 'nan' in column 'a': NaN and infinite values are not allowed"),
+    ("no_target_column", REGRESSION, "a,b,z\n" + GOOD_ROWS, "d.csv:1: no target column 'y'; the header has 'a', 'b', 'z'"),
+    ("too_wide", REGRESSION, "a,b,c,y\n1,2,3,4\n2,3,4,5\n3,4,5,6\n", "the model takes 2 input features, but the data has 3"),
+    ("too_narrow", REGRESSION, "a,y\n1,2\n2,3\n3,4\n", "the model takes 2 input features, but the data has 1"),
+    ("binary_label_2", BINARY, "a,b,y\n" + GOOD_ROWS + "6,7,2\n", "binary_crossentropy needs labels 0 or 1; the data has 2\n"),
+    ("class_out_of_range", CLASSES, "a,b,y\n" + GOOD_ROWS + "6,7,3\n", "labels must be integers 0 to 2; the data has 3\n"),
+    ("class_not_integer", CLASSES, "a,b,y\n" + GOOD_ROWS + "6,7,1.5\n", "labels must be integers 0 to 2; the data has 1.5\n"),
+    ("class_negative", CLASSES, "a,b,y\n" + GOOD_ROWS + "6,7,-1\n", "labels must be integers 0 to 2; the data has -1\n"),
+]
+
+
+@pytest.mark.parametrize("spec, csv, message", [case[1:] for case in BAD_CSV], ids=[case[0] for case in BAD_CSV])
+def test_bad_csv_is_a_clear_error(tmp_path, capsys, spec, csv, message):
+    (tmp_path / "spec.nn").write_text(spec, encoding="utf-8")
+    if csv is not None:
+        (tmp_path / "d.csv").write_text(csv, encoding="utf-8")
+    status, stdout, stderr = run("train", tmp_path / "spec.nn", "--out", tmp_path / "run", capsys=capsys)
+    assert status == 1
+    assert stderr.startswith("nndsl: error: ") and message in stderr, stderr
+    assert stdout == ""
+    assert not (tmp_path / "run" / "weights.npz").exists()
+
+
+def test_good_csv_variants_train(tmp_path, capsys):
+    """The bad cases above differ from working files only in what they get wrong."""
+    for spec, rows in ((REGRESSION, "a,b,y\n" + GOOD_ROWS), (BINARY, "a,b,y\n" + GOOD_ROWS),
+                       (CLASSES, "a,b,y\n" + GOOD_ROWS + "6,7,2\n")):
+        (tmp_path / "spec.nn").write_text(spec, encoding="utf-8")
+        (tmp_path / "d.csv").write_text(rows, encoding="utf-8")
+        status, _, stderr = run("train", tmp_path / "spec.nn", "--out", tmp_path / "run", "--no-plots", capsys=capsys)
+        assert status == 0, stderr
+
+
+class Unpickled:
+    """Unpickling this calls open(marker, "w"): if the marker file appears, something unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_npz_with_pickled_objects_is_refused_and_never_unpickled(tmp_path, capsys):
+    marker = tmp_path / "unpickled"
+    x = np.empty((6, 2), dtype=object)
+    x[:] = [[Unpickled(marker)] * 2] * 6
+    np.savez(tmp_path / "d.npz", x=x, y=np.zeros(6))
+    (tmp_path / "spec.nn").write_text(NPZ, encoding="utf-8")
+    status, _, stderr = run("train", tmp_path / "spec.nn", "--out", tmp_path / "run", capsys=capsys)
+    assert status == 1
+    assert "d.npz: array 'x' holds Python objects; nndsl never unpickles data" in stderr
+    assert not marker.exists()
+
+
+def test_truncated_npz_is_a_clear_error(tmp_path, capsys):
+    np.savez(tmp_path / "d.npz", x=np.ones((50, 2)), y=np.zeros(50))
+    data = (tmp_path / "d.npz").read_bytes()
+    (tmp_path / "d.npz").write_bytes(data[: len(data) // 2])
+    (tmp_path / "spec.nn").write_text(NPZ, encoding="utf-8")
+    status, _, stderr = run("train", tmp_path / "spec.nn", "--out", tmp_path / "run", capsys=capsys)
+    assert status == 1 and "d.npz: a corrupt or truncated .npz file" in stderr
+
+
+def test_bad_data_in_a_process_exits_1_without_traceback(tmp_path):
+    (tmp_path / "spec.nn").write_text(BINARY, encoding="utf-8")
+    (tmp_path / "d.csv").write_text("a,b,y\n" + GOOD_ROWS + "6,7,5\n", encoding="utf-8")
+    result = run_process("train", "spec.nn", "--out", "run", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "nndsl: error: binary_crossentropy needs labels 0 or 1; the data has 5\n"
+
+
+# --- bad command lines ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs", "0"], "argument --epochs: must be a positive integer, not '0'"),
+        (["--epochs", "abc"], "argument --epochs: must be a positive integer, not 'abc'"),
+        (["--epochs", "-3"], "argument --epochs: must be a positive integer, not '-3'"),
+        (["--checkpoint-every", "0"], "argument --checkpoint-every: must be a positive integer"),
+        (["--seed", "x"], "argument --seed: must be an integer"),
+        (["-b", "jax"], "argument -b/--backend: invalid choice: 'jax'"),
+        (["-t", "quantum"], "argument -t/--target: invalid choice: 'quantum'"),
+        (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+    ],
+)
+def test_bad_train_arguments(tmp_path, capsys, args, message):
+    status, stdout, stderr = run("train", SPECS / "checkerboard.nn", "--out", tmp_path / "run", *args, capsys=capsys)
+    assert status == 1 and message in stderr and stdout == ""
+    assert not (tmp_path / "run").exists()
+
+
+def test_out_pointing_at_a_file(tmp_path, capsys):
+    (tmp_path / "taken").write_text("not a folder", encoding="utf-8")
+    status, _, stderr = run("train", SPECS / "checkerboard.nn", "--out", tmp_path / "taken", capsys=capsys)
+    assert status == 1 and stderr == f"nndsl: error: --out {tmp_path / 'taken'} exists and is not a folder\n"
+    assert (tmp_path / "taken").read_text(encoding="utf-8") == "not a folder"
+
+
+def test_resume_without_a_checkpoint(tmp_path, capsys):
+    status, _, stderr = run("train", SPECS / "checkerboard.nn", "--out", tmp_path / "run", "--resume", capsys=capsys)
+    assert status == 1 and stderr == f"nndsl: error: nothing to resume: no checkpoint.npz in {tmp_path / 'run'}\n"
+
+
+def test_resume_from_a_corrupt_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run("train", SPECS / "checkerboard.nn", "--epochs", "1", "--out", out, "--no-plots", capsys=capsys)[0] == 0
+    (out / "checkpoint.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    status, _, stderr = run("train", SPECS / "checkerboard.nn", "--out", out, "--resume", capsys=capsys)
+    assert status == 1 and "checkpoint.npz: unreadable checkpoint" in stderr
+
+
+def test_unknown_backend_in_a_process(tmp_path):
+    for command in (["train", SPECS / "checkerboard.nn"], ["compile", SPECS / "checkerboard.nn"]):
+        result = run_process(*command, "-b", "jax", cwd=tmp_path)
+        assert result.returncode == 1
+        assert "invalid choice: 'jax' (choose from 'numpy', 'torch', 'tensorflow')" in result.stderr
