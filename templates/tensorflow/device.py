@@ -54,12 +54,20 @@ def data_device(strategy):
 
 
 def replica_share(*tensors):
-    """This replica's consecutive share of a batch's rows: all of them when one replica trains."""
+    """This replica's consecutive share of a batch's rows: all of them when one replica trains.
+
+    Equal shares of a batch of static size keep a static shape, as XLA on a TPU needs.
+    """
     context = tf.distribute.get_replica_context()
     replicas = context.num_replicas_in_sync
     if replicas == 1:
         return tensors
-    n = tf.shape(tensors[0])[0]
     index = context.replica_id_in_sync_group
+    n = tensors[0].shape[0]
+    if n is not None and n % replicas == 0:
+        size = n // replicas
+        return tuple(tf.slice(t, [index * size] + [0] * (t.shape.rank - 1), [size] + [-1] * (t.shape.rank - 1))
+                     for t in tensors)
+    n = tf.shape(tensors[0])[0]
     begin, end = n * index // replicas, n * (index + 1) // replicas
     return tuple(tensor[begin:end] for tensor in tensors)

@@ -243,13 +243,21 @@ def data_device(strategy):
 
 
 def replica_share(*tensors):
-    """This replica's consecutive share of a batch's rows: all of them when one replica trains."""
+    """This replica's consecutive share of a batch's rows: all of them when one replica trains.
+
+    Equal shares of a batch of static size keep a static shape, as XLA on a TPU needs.
+    """
     context = tf.distribute.get_replica_context()
     replicas = context.num_replicas_in_sync
     if replicas == 1:
         return tensors
-    n = tf.shape(tensors[0])[0]
     index = context.replica_id_in_sync_group
+    n = tensors[0].shape[0]
+    if n is not None and n % replicas == 0:
+        size = n // replicas
+        return tuple(tf.slice(t, [index * size] + [0] * (t.shape.rank - 1), [size] + [-1] * (t.shape.rank - 1))
+                     for t in tensors)
+    n = tf.shape(tensors[0])[0]
     begin, end = n * index // replicas, n * (index + 1) // replicas
     return tuple(tensor[begin:end] for tensor in tensors)
 
@@ -428,14 +436,25 @@ class Trainer:
         return self._on_replicas(self._replica_step, x, y, masks)
 
     def _epoch(self, x, y, masks):
-        """Every step of an epoch in one graph call: x, y and the masks are in batch order already."""
+        """Every step of an epoch in one graph call: x, y and the masks are in batch order already.
+
+        The full batches are reshaped to (steps, batch, …), so that every step sees a static
+        shape, as XLA and TPUs want; a smaller last batch is one more step after the loop.
+        """
         n = x.shape[0]
         batch_size = BATCH_SIZE or n
+        steps, rest = divmod(n, batch_size)
+        batches = [tf.reshape(t[: steps * batch_size], (steps, batch_size, *t.shape[1:])) for t in (x, y, *masks)]
         total_loss, sums = tf.constant(0.0), {key: tf.constant(0.0) for key in METRICS}
-        for start in tf.range(0, n, batch_size):
-            stop = tf.minimum(start + batch_size, n)
-            loss, metrics = self._step(x[start:stop], y[start:stop], [mask[start:stop] for mask in masks])
-            total_loss += loss * tf.cast(stop - start, tf.float32)
+        for step in tf.range(steps):
+            x_batch, y_batch, *mask_batch = [t[step] for t in batches]
+            loss, metrics = self._step(x_batch, y_batch, mask_batch)
+            total_loss += loss * batch_size
+            sums = {key: sums[key] + metrics[key] for key in sums}
+        if rest:
+            start = steps * batch_size
+            loss, metrics = self._step(x[start:], y[start:], [mask[start:] for mask in masks])
+            total_loss += loss * rest
             sums = {key: sums[key] + metrics[key] for key in sums}
         return total_loss, sums
 
