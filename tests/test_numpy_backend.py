@@ -329,3 +329,12 @@ def test_generated_script_trains_without_nndsl(spec, tmp_path):
         for name, value in model.get_weights().items():
             assert np.array_equal(stored[name], value), name
     assert (out / "checkpoint.npz").exists()
+
+
+def test_generated_script_refuses_a_bad_epoch_count(tmp_path):
+    (tmp_path / "model.py").write_text(compiled(ROOT / "specs" / "perceptron.nn"), encoding="utf-8")
+    for bad in ("0", "-2"):
+        result = subprocess.run([sys.executable, "model.py", "--epochs", bad], cwd=tmp_path, capture_output=True, text=True)
+        assert result.returncode == 2  # argparse's status for a usage error, as scripts do
+        assert f"--epochs must be a positive integer, not {bad}" in result.stderr and "Traceback" not in result.stderr
+        assert result.stdout == ""

@@ -8,6 +8,7 @@ status and the absence of a traceback end to end.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -344,6 +345,53 @@ def test_resume_from_a_corrupt_checkpoint(tmp_path, capsys):
     (out / "checkpoint.npz").write_bytes(b"PK\x03\x04 not really a zip")
     status, _, stderr = run("train", SPECS / "checkerboard.nn", "--out", out, "--resume", capsys=capsys)
     assert status == 1 and "checkpoint.npz: unreadable checkpoint" in stderr
+
+
+def test_resume_falls_back_to_the_previous_checkpoint_and_still_ends_bitwise(tmp_path, capsys):
+    """checkpoint.prev.npz is the one before: a corrupt checkpoint.npz costs epochs, not the run."""
+    straight, parts = tmp_path / "straight", tmp_path / "parts"
+    common = ["--no-plots", "--quiet", "--checkpoint-every", "1"]
+    assert run("train", SPECS / "spiral3.nn", "--epochs", "4", "--out", straight, *common, capsys=capsys)[0] == 0
+    assert run("train", SPECS / "spiral3.nn", "--epochs", "2", "--out", parts, *common, capsys=capsys)[0] == 0
+    data = (parts / "checkpoint.npz").read_bytes()
+    (parts / "checkpoint.npz").write_bytes(data[: len(data) // 2])  # torn by a crash, say
+    status, stdout, stderr = run("train", SPECS / "spiral3.nn", "--epochs", "4", "--out", parts, "--resume", *common,
+                                 capsys=capsys)
+    assert status == 0, stderr
+    assert "resuming from checkpoint.prev.npz instead" in stderr and "resuming at epoch 1" in stderr
+    assert "warning" not in stdout
+    weights, history = read_run(straight)
+    resumed_weights, resumed_history = read_run(parts)
+    assert resumed_history == history
+    assert all(np.array_equal(resumed_weights[name], value) for name, value in weights.items())
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal_and_one_line_per_epoch_always():
+    from nndsl.train import Progress
+
+    terminal = FakeTerminal()
+    progress = Progress(2, stream=terminal)
+    progress.on_batch(5, 10)
+    progress.on_batch(10, 10)
+    progress.on_epoch(1, {"loss": 0.5, "val_loss": 0.25})
+    text = terminal.getvalue()
+    assert "\repoch 1/2 [===============>              ] 5/10" in text
+    assert "\repoch 1/2 [==============================] 10/10" in text
+    assert text.endswith(" - loss: 0.5000 - val_loss: 0.2500\n") and "\r\033[Kepoch 1/2 - " in text
+
+    log = io.StringIO()  # not a terminal: no bar, only the epoch lines
+    progress = Progress(2, stream=log)
+    progress.on_batch(5, 10)
+    progress.on_epoch(1, {"loss": 0.5})
+    assert log.getvalue().startswith("epoch 1/2 - ") and "\r" not in log.getvalue()
+    quiet = Progress(2, stream=terminal, quiet=True)
+    quiet.on_epoch(1, {"loss": 0.5})
+    assert terminal.getvalue() == text
 
 
 def test_unknown_backend_in_a_process(tmp_path):

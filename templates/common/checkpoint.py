@@ -5,6 +5,7 @@ import json
 import os
 import secrets
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 
@@ -96,5 +97,5 @@ def load_checkpoint(path):
         previous = path.with_suffix(".prev.npz")
         if not previous.exists():
             raise
-        print(f"warning: {error}; resuming from {previous.name} instead")
+        print(f"warning: {error}; resuming from {previous.name} instead", file=sys.stderr)
         return _read_checkpoint(previous)

@@ -257,7 +257,7 @@ def load_checkpoint(path):
         previous = path.with_suffix(".prev.npz")
         if not previous.exists():
             raise
-        print(f"warning: {error}; resuming from {previous.name} instead")
+        print(f"warning: {error}; resuming from {previous.name} instead", file=sys.stderr)
         return _read_checkpoint(previous)
 
 
@@ -496,6 +496,8 @@ def main(argv=None):
     parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
     if args.resume and not args.out:
         parser.error("--resume needs --out, the folder holding checkpoint.npz")
     out = Path(args.out) if args.out else None
