@@ -218,11 +218,15 @@ def test_checkpoint_restore_continue_is_bitwise_an_uninterrupted_run(spec, tmp_p
     assert resumed.history == uninterrupted.history
 
 
-def test_xla_compiled_steps_agree_with_numpy():
+def test_xla_compiled_steps_and_epochs_agree_with_numpy():
     spec = ROOT / "specs" / "spiral3.nn"  # dropout masks, an l2 penalty, Nesterov momentum, softmax
     expected = first_losses(fresh(spec, "numpy"))
     actual = first_losses(fresh(spec, jit_compile=True))
     assert_agrees(actual, expected, "losses of the first 50 XLA-compiled steps")
+    reference, compiled = fresh(spec, "numpy"), fresh(spec, jit_compile=True)  # an epoch in one compiled call
+    for _ in range(2):
+        expected, actual = reference.train_epoch(), compiled.train_epoch()
+        assert_agrees(np.array(list(actual.values())), np.array(list(expected.values())), "XLA-compiled epoch")
 
 
 # --- the lecture, and the model as a Keras user sees it ---------------------------------------

@@ -41,7 +41,7 @@ EVAL_BATCH = 1024  # rows per forward pass when evaluating or predicting
 METRICS = ["accuracy"]
 HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy"]
 TARGET = "auto"  # auto (a GPU when there is one), cpu, gpu or tpu: see distribution_strategy()
-JIT_COMPILE = False  # compile the training step with XLA (measured: no faster on a CPU for small nets)
+JIT_COMPILE = False  # XLA for the training steps: on a CPU, compiling costs more than it saves here
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -456,11 +456,12 @@ class Trainer:
             self.x_train, self.y_train = tf.constant(data.x_train), tf.constant(data.y_train)
             self.x_val, self.y_val = tf.constant(data.x_val), tf.constant(data.y_val)
         # Graph mode: each of these runs as a tf.function. XLA (jit_compile) compiles the forward
-        # and backward pass only: not the update, which may add up gradients across replicas,
-        # nor the loop over an epoch's batches, whose last batch may be smaller.
+        # and backward pass and, where one replica trains, the whole one-call epoch (a compiled
+        # cluster cannot add up gradients across replicas).
         self._replica_loss = tf.function(self._replica_loss, jit_compile=jit_compile, reduce_retracing=True)
         self._step = tf.function(self._step, reduce_retracing=True)
-        self._epoch = tf.function(self._epoch, reduce_retracing=True)
+        one_replica = strategy.num_replicas_in_sync == 1
+        self._epoch = tf.function(self._epoch, jit_compile=jit_compile and one_replica, reduce_retracing=True)
         self._gradients = tf.function(self._gradients, reduce_retracing=True)
         self._evaluate = tf.function(self._evaluate, reduce_retracing=True)
         self._predict = tf.function(self._predict, reduce_retracing=True)
