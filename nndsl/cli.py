@@ -13,10 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from nndsl.codegen import BACKENDS, TARGETS, UnsupportedTarget
 from nndsl.errors import SpecError
-
-BACKENDS = ("numpy", "torch", "tensorflow")
-TARGETS = ("auto", "cpu", "gpu", "tpu")
 
 
 class UsageError(Exception):
@@ -81,7 +79,7 @@ def cmd_summary(args) -> int:
 
 def cmd_compile(args) -> int:
     import nndsl
-    from nndsl.files import write_atomic
+    from nndsl.files import remove_stale_temps, write_atomic
 
     program = _load(args.spec)
     if args.emit == "ir":
@@ -95,8 +93,10 @@ def cmd_compile(args) -> int:
         sys.stdout.write(text)
     else:
         _check_output_path(args.output)
+        output = Path(args.output)
         try:
-            write_atomic(args.output, text)
+            remove_stale_temps(output.parent, output.name)  # left by a compile that was killed
+            write_atomic(output, text)
         except OSError as error:
             raise UsageError(f"nndsl: error: cannot write {args.output}: {error.strerror or error}") from None
         print(f"wrote {args.output}", file=sys.stderr)
@@ -241,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except UsageError as error:
         print(error, file=sys.stderr)
+        return 1
+    except UnsupportedTarget as error:
+        print(f"nndsl: error: {error}", file=sys.stderr)
         return 1
     except SpecError as error:
         _print_diagnostics(error)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Union
 
 from nndsl.source import Span
 
@@ -151,7 +150,7 @@ class Dropout:
         return ()
 
 
-Layer = Union[Dense, ActivationLayer, Dropout]
+Layer = Dense | ActivationLayer | Dropout
 
 
 @dataclass(frozen=True)
@@ -233,7 +232,7 @@ class NpzData:
     span: Span = _span()
 
 
-DataSource = Union[PlaygroundData, CsvData, NpzData]
+DataSource = PlaygroundData | CsvData | NpzData
 
 
 @dataclass(frozen=True)
@@ -302,7 +301,7 @@ class RMSprop:
     kind = "rmsprop"
 
 
-Optimizer = Union[SGD, Adam, RMSprop]
+Optimizer = SGD | Adam | RMSprop
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,10 @@ from nndsl import ir
 from nndsl.errors import SpecError
 from nndsl.files import remove_stale_temps, write_atomic
 
+# Everything a run writes into --out (each through write_atomic, so a kill leaves old or new files).
+OUTPUT_FILES = ("checkpoint.npz", "checkpoint.prev.npz", "weights.npz", "history.json", "model.py",
+                "loss.png", "decision_boundary.png", "fit.png")
+
 
 class TrainError(Exception):
     """Training could not start or stopped on a user-facing problem."""
@@ -34,7 +38,7 @@ def prepare_out_dir(out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise TrainError(f"cannot create {out}: {error.strerror or error}") from None
-    for name in ("checkpoint.npz", "checkpoint.prev.npz", "weights.npz", "history.json", "model.py"):
+    for name in OUTPUT_FILES:
         remove_stale_temps(out, name)
 
 
@@ -82,8 +86,8 @@ def run_training(program: ir.Program, args) -> int:
     out = Path(args.out) if args.out else default_out_dir(program)
     data_dir = str(Path(program.filename).resolve().parent) if program.filename != "<spec>" else "."
     try:
-        prepare_out_dir(out)
         source = generate(program, backend=args.backend, target=args.target, data_dir=data_dir)
+        prepare_out_dir(out)
         module = load_module(source)
         seed = program.seed if args.seed is None else args.seed
         trainer = _make_trainer(module, seed)

@@ -115,6 +115,19 @@ def test_compile_to_an_unwritable_place_is_a_clear_error(tmp_path, capsys):
     assert status == 1 and stderr.startswith("nndsl: error: cannot write /proc/model.py")
 
 
+
+@pytest.mark.parametrize("command", ["compile", "train"])
+@pytest.mark.parametrize("target", ["gpu", "tpu"])
+def test_numpy_on_an_accelerator_is_a_clear_error_and_writes_nothing(tmp_path, capsys, command, target):
+    out = tmp_path / ("model.py" if command == "compile" else "run")
+    flag = "-o" if command == "compile" else "--out"
+    status, stdout, stderr = run(command, SPECS / "checkerboard.nn", "-b", "numpy", "-t", target, flag, out,
+                                 capsys=capsys)
+    assert status == 1
+    assert stderr == (f"nndsl: error: the numpy backend runs on the CPU only, so target '{target}' is not "
+                      f"available; use -t cpu, or -b torch / -b tensorflow for a GPU or TPU\n")
+    assert not out.exists()
+
 # --- nndsl train: what it leaves -------------------------------------------------------------------
 
 

@@ -16,7 +16,17 @@ from nndsl.errors import SpecError
 
 BACKENDS = ("numpy", "torch", "tensorflow")
 TARGETS = ("auto", "cpu", "gpu", "tpu")
+# The targets each backend can generate code for: NumPy has no accelerator path.
+BACKEND_TARGETS = {
+    "numpy": ("auto", "cpu"),
+    "torch": TARGETS,
+    "tensorflow": TARGETS,
+}
 _build_lock = threading.Lock()
+
+
+class UnsupportedTarget(ValueError):
+    """A backend was asked for a target it cannot run on (NumPy on a GPU or TPU)."""
 _build_count = 0
 
 
@@ -41,6 +51,11 @@ def generate(program: ir.Program, backend: str = "numpy", target: str = "auto", 
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    if target not in BACKEND_TARGETS[backend]:
+        raise UnsupportedTarget(
+            f"the {backend} backend runs on the CPU only, so target {target!r} is not available; "
+            f"use -t cpu, or -b torch / -b tensorflow for a GPU or TPU"
+        )
     _require_training_blocks(program)
     if data_dir is None:
         import os
