@@ -942,13 +942,13 @@ class Checker:
             if regression_data and activation in ("sigmoid", "relu", "softplus"):
                 self.warn(
                     where,
-                    f"{source.generator} labels lie in [-1, 1], but a {activation} output cannot be negative",
+                    f"{source.generator} targets can be negative, but a {activation} output cannot",
                 )
         if loss.name in catalog.CLASSIFICATION_LOSSES and regression_data:
             self.error(
                 blocks["loss"].span,
                 f"{loss.name} needs class labels, but {source.generator} is a regression data set "
-                "(labels in [-1, 1]); use mse or mae",
+                "(real-valued targets); use mse or mae",
             )
 
 

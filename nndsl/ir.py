@@ -203,7 +203,8 @@ class PlaygroundData:
     """A TensorFlow Playground data set, drawn as its dataset.ts draws it.
 
     generator: xor, circle, gauss, spiral (classification; `classes` labels) or
-    plane, multigauss (regression, labels in [-1, 1]).
+    plane, multigauss (regression: real-valued targets; multigauss in [-1, 1],
+    plane in about [-1.2, 1.2], wider with noise, as the Playground draws it).
     """
 
     generator: str

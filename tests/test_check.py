@@ -163,7 +163,7 @@ def test_softmax_with_a_regression_loss_is_a_warning_not_an_error():
 def test_other_warnings():
     assert any("dropout after the last layer" in w for w in warnings("model { input 2 dense 1 dropout 0.5 }\nloss mse"))
     assert warnings("data plane\nmodel { dense 1 relu }\nloss mse") == [
-        "plane labels lie in [-1, 1], but a relu output cannot be negative"
+        "plane targets can be negative, but a relu output cannot"
     ]
     assert warnings('data csv("t.txt", target=y)\nmodel { input 1 dense 1 }') == [
         "csv data path 't.txt' does not end in .csv"
