@@ -1,0 +1,1 @@
+"""Benchmarks: nndsl's generated trainers against hand-written references (see run.py)."""

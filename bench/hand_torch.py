@@ -1,0 +1,143 @@
+"""Hand-written PyTorch reference: the MLP and training loop an experienced PyTorch user writes.
+
+* ``nn.Sequential`` of ``nn.Linear`` / ``nn.ReLU``; the output layer emits logits and the loss
+  is ``nn.BCEWithLogitsLoss`` (one unit) or ``nn.CrossEntropyLoss`` (several), which fuse the
+  sigmoid / softmax for stability.
+* ``torch.optim.SGD`` (no momentum); ``zero_grad(set_to_none=True)``.
+* The whole data set is materialised on the device once, as float32 (and int64 / float32
+  labels); each epoch gathers the shuffled set once, then the batches are views (``split``) —
+  no DataLoader, no per-batch host copies. The epoch's permutation is drawn from nndsl's NumPy
+  shuffle stream rather than ``torch.randperm``, so the batches are the generated trainer's and
+  the losses can be compared; drawing it costs well under a millisecond per epoch.
+* No host synchronisation per batch: loss sums and correct counts accumulate in device
+  tensors and are read once per epoch.
+* Validation: one forward pass over the validation set under ``torch.inference_mode()``.
+
+nn.Linear stores its weight as (out_features, in_features), nndsl's layout, so weights move
+in and out unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.workloads import initial_weights, shuffle_stream
+
+
+def make_model(layers) -> nn.Sequential:
+    """Linear/ReLU layers for the widths `layers`; the last Linear outputs logits."""
+    modules = []
+    pairs = list(zip(layers[:-1], layers[1:], strict=True))
+    for index, (n_in, n_out) in enumerate(pairs):
+        modules.append(nn.Linear(n_in, n_out))
+        if index < len(pairs) - 1:
+            modules.append(nn.ReLU())
+    return nn.Sequential(*modules)
+
+
+class TorchMLP:
+    """Trains a ReLU MLP with SGD on (x_train, y_train), validating on (x_val, y_val) after each epoch.
+
+    Args:
+        layers: widths from the input to the output.
+        weights: [(W, b), …] per layer as NumPy arrays, W of shape (units, inputs).
+        batch, lr: mini-batch size and SGD learning rate.
+        seed: the training seed; each epoch's order comes from nndsl's shuffle stream for it.
+        device: 'cpu' or 'cuda'.
+        optimizer_options: extra keyword arguments for torch.optim.SGD (e.g. foreach=True).
+    """
+
+    def __init__(self, x_train, y_train, x_val, y_val, layers, weights, batch, lr, seed=1, device="cpu",
+                 optimizer_options=None):
+        self.device = torch.device(device)
+        self.binary = layers[-1] == 1
+        self.model = make_model(layers).to(self.device)
+        self.set_weights(weights)
+        self.loss_fn = nn.BCEWithLogitsLoss() if self.binary else nn.CrossEntropyLoss()
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=lr, **(optimizer_options or {}))
+        self.x_train, self.y_train = self._tensors(x_train, y_train)
+        self.x_val, self.y_val = self._tensors(x_val, y_val)
+        self.batch = int(batch)
+        self.shuffle_rng = shuffle_stream(seed)
+        self.history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+
+    def _tensors(self, x, y):
+        x = torch.as_tensor(np.asarray(x, dtype=np.float32), device=self.device)
+        if self.binary:
+            y = torch.as_tensor(np.asarray(y, dtype=np.float32).reshape(-1, 1), device=self.device)
+        else:
+            y = torch.as_tensor(np.asarray(y, dtype=np.int64), device=self.device)
+        return x, y
+
+    def _correct(self, logits, y):
+        """The number of correct predictions, as a device tensor."""
+        if self.binary:
+            return ((logits > 0) == (y > 0.5)).sum()
+        return (logits.argmax(dim=1) == y).sum()
+
+    def train_epoch(self):
+        """One epoch over the reshuffled training set; returns the mean loss and accuracy (one host sync)."""
+        model, loss_fn, optimizer = self.model, self.loss_fn, self.optimizer
+        model.train()
+        n = len(self.x_train)
+        order = torch.from_numpy(self.shuffle_rng.permutation(n)).to(self.device)
+        x_epoch, y_epoch = self.x_train[order], self.y_train[order]
+        total_loss = torch.zeros((), device=self.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        for x, y in zip(x_epoch.split(self.batch), y_epoch.split(self.batch), strict=True):
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.detach() * len(x)
+            correct += self._correct(logits.detach(), y)
+        return total_loss.item() / n, correct.item() / n
+
+    @torch.inference_mode()
+    def evaluate(self):
+        """Mean loss and accuracy on the validation set, in one forward pass."""
+        self.model.eval()
+        logits = self.model(self.x_val)
+        loss = self.loss_fn(logits, self.y_val)
+        return loss.item(), self._correct(logits, self.y_val).item() / len(self.x_val)
+
+    def fit(self, epochs):
+        """Train `epochs` more epochs; returns the history (Keras's keys, one entry per epoch)."""
+        for _ in range(epochs):
+            loss, accuracy = self.train_epoch()
+            val_loss, val_accuracy = self.evaluate()
+            for key, value in zip(self.history, (loss, accuracy, val_loss, val_accuracy), strict=True):
+                self.history[key].append(value)
+        return self.history
+
+    def set_weights(self, weights):
+        """Load [(W, b), …] (NumPy, W as (units, inputs): nn.Linear's own layout)."""
+        linears = [m for m in self.model if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            for linear, (W, b) in zip(linears, weights, strict=True):
+                linear.weight.copy_(torch.as_tensor(np.asarray(W, dtype=np.float32)))
+                linear.bias.copy_(torch.as_tensor(np.asarray(b, dtype=np.float32)))
+
+    def get_weights(self):
+        linears = [m for m in self.model if isinstance(m, nn.Linear)]
+        return [(m.weight.detach().cpu().numpy().copy(), m.bias.detach().cpu().numpy().copy()) for m in linears]
+
+    def first_step_loss(self, x, y):
+        """The loss of one training step on the batch (x, y), before its update (for cross-checks)."""
+        x, y = self._tensors(x, y)
+        loss = self.loss_fn(self.model(x), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+
+def train(x_train, y_train, x_val, y_val, layers, epochs, batch, lr, seed=1, weights=None, device="cpu"):
+    """Train a fresh TorchMLP for `epochs` epochs (from `initial_weights(layers, seed)` unless
+    `weights` are given); returns its history dict."""
+    if weights is None:
+        weights = initial_weights(tuple(layers), seed)
+    return TorchMLP(x_train, y_train, x_val, y_val, layers, weights, batch, lr, seed, device).fit(epochs)

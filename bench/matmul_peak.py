@@ -1,0 +1,60 @@
+"""The machine's float32 matrix-product peak, as NumPy reaches it: the yardstick for the large net.
+
+The large workload's time is almost all matrix products, so the speed NumPy's BLAS reaches on
+products of the same shapes, back to back on warm buffers with nothing else in between, is the
+most an epoch can average. ``run.py`` reports the generated NumPy trainer's achieved GFLOP/s
+(the epoch's matrix-product flops divided by its time) as a fraction of this.
+
+    python bench/matmul_peak.py [--reps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+#: (m, k, n) of C = A·B, the products of one training step of the 784-1024-1024-10 net at batch
+#: 256: the forward products, ∂L/∂x (dz·W) and ∂L/∂W (dzᵀ·x, a 1024×256 by 256×784 product).
+LARGE_NET_SHAPES = (
+    (256, 784, 1024),
+    (256, 1024, 1024),
+    (1024, 256, 1024),
+    (1024, 256, 784),
+)
+
+
+def product_gflops(m: int, k: int, n: int, reps: int = 10, inner: int = 5) -> float:
+    """Best GFLOP/s of `inner` back-to-back float32 products (m×k)·(k×n) into a preallocated result, over `reps`."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    out = np.empty((m, n), dtype=np.float32)
+    np.matmul(a, b, out=out)  # warm-up: BLAS threads started, pages touched
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        for _ in range(inner):
+            np.matmul(a, b, out=out)
+        best = min(best, (time.perf_counter() - start) / inner)
+    return 2.0 * m * k * n / best / 1e9
+
+
+def matmul_peak(shapes=LARGE_NET_SHAPES, reps: int = 10) -> dict[tuple[int, int, int], float]:
+    """GFLOP/s per shape (the best of `reps`); the peak is the largest value."""
+    return {shape: product_gflops(*shape, reps=reps) for shape in shapes}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=10, help="repetitions per shape; the best counts (default 10)")
+    args = parser.parse_args(argv)
+    results = matmul_peak(reps=args.reps)
+    for (m, k, n), gflops in results.items():
+        print(f"{m:>5} x {k:<5} @ {k:>5} x {n:<5}  {gflops:8.1f} GFLOP/s")
+    print(f"peak: {max(results.values()):.1f} GFLOP/s (float32, NumPy {np.__version__})")
+
+
+if __name__ == "__main__":
+    main()
