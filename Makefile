@@ -47,5 +47,11 @@ golden: setup-test
 bench: setup-test
 	$(BIN)/python bench/run.py
 
+## fuzz: the long fuzz run of tests/test_fuzz.py for FUZZ_SECONDS (default 30 minutes);
+## prints the number of inputs tried; a failure stops it with hypothesis's falsifying example
+FUZZ_SECONDS ?= 1800
+fuzz: setup-test
+	NNDSL_FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m tests.test_fuzz
+
 clean:
 	rm -rf $(VENV) runs build dist .pytest_cache .hypothesis

@@ -1,0 +1,251 @@
+"""Fuzzing the whole compiler: text -> parse/check -> every backend's code -> compile().
+
+Four sources of input, each run through `exercise`:
+
+1. the real grammar (grammar/nndsl.lark) through hypothesis's `from_lark`,
+   with the terminals drawn from the language's words and from hostile
+   names, numbers and strings: specs that lex and mostly parse, many of which
+   the checker then rejects;
+2. specs that would train, with hostile names and strings (quotes,
+   escapes, template syntax, Python code, bidi and lookalike characters,
+   paths that leave the folder) in every place that takes one;
+3. the example specs in specs/ with their bytes cut, duplicated, overwritten
+   or flipped: invalid specs close to real ones;
+4. `valid_specs()` from tests/test_properties.py: specs that check, so that
+   every backend's code generation runs.
+
+What must hold for every input: only `SpecError` escapes; every generated
+program compiles (`compile(source, ...)`); a spec that checks formats back to
+the same IR. In `make test` each source runs a short derandomised budget; the
+long run is `make fuzz` (`python -m tests.test_fuzz`), which repeats random
+rounds for NNDSL_FUZZ_SECONDS seconds and prints how many inputs it tried.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.lark import from_lark
+
+import nndsl
+from nndsl import catalog
+from nndsl.codegen import BACKENDS, generate
+from nndsl.source import decode_spec
+from nndsl.syntax import grammar_parser
+from tests.test_properties import valid_specs
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = tuple(path.read_bytes() for path in sorted((ROOT / "specs").glob("*.nn")))
+
+#: Inputs tried in this process, by source (the long run prints them).
+TRIED: dict[str, int] = {"grammar": 0, "hostile": 0, "mutated": 0, "valid": 0}
+#: Of those, how many checked and had code generated for every backend.
+GENERATED: dict[str, int] = {"grammar": 0, "hostile": 0, "mutated": 0, "valid": 0}
+
+
+def exercise(text: str, source: str) -> None:
+    """The properties every input must satisfy (see the module docstring)."""
+    TRIED[source] += 1
+    try:
+        program = nndsl.parse(text, filename="fuzz.nn")
+    except nndsl.SpecError as error:
+        error.render()
+        try:
+            nndsl.format(text)  # formats or rejects; never crashes
+        except nndsl.SpecError:
+            pass
+        return
+    printed = nndsl.format(program)
+    assert nndsl.parse(printed, filename="fuzz.nn") == program, printed
+    assert nndsl.parse(nndsl.format(text), filename="fuzz.nn") == program
+    if program.data is None or program.loss is None or program.train is None:
+        return  # generate() raises SpecError: nothing to train
+    for backend in BACKENDS:
+        code = generate(program, backend=backend, data_dir="data")
+        compile(code, f"<{backend}>", "exec")
+    GENERATED[source] += 1
+
+
+# --- 1. the grammar, with hostile terminals ---------------------------------------------
+
+WORDS = sorted(
+    set(catalog.ACTIVATIONS) | set(catalog.INITIALIZERS) | set(catalog.LOSSES) | set(catalog.REGULARIZERS)
+    | set(catalog.OPTIMIZERS) | {k for args in catalog.OPTIMIZERS.values() for k in args}
+    | set(catalog.OPTIMIZER_ALIASES) | set(catalog.METRICS) | set(catalog.DATA_SOURCES)
+    | {"x1", "x2", "sin", "all", "samples", "noise", "classes", "target", "x", "y", "init", "bias",
+       "weights", "trainable", "name", "alpha", "every", "rate", "value", "std", "path"}
+)
+HOSTILE_NAMES = [
+    "np", "torch", "nn", "F", "tf", "keras", "self", "math", "os", "sys", "print", "open", "exec", "eval",
+    "match", "case", "type", "_", "__import__", "__class__", "__init__", "_x", "forward", "parameters",
+    "training", "call", "build", "layers", "Network", "main", "load_data", "SEED", "DATA_DIR", "x" * 80,
+]
+HOSTILE_STRINGS = [
+    "data/file.csv", "x.npz", "income", "a b", "", "'", '"', "'''", '"""', "\\", "\\n", "\n", "\t", "\r",
+    "{{ x }}", "{% if 1 %}", "{x}", "#", "__import__('os').system('touch PWNED')", "\u202e", "\u200b",
+    "\u0430", "\uff41", "\ufb01le", "../x.csv", "/etc/passwd", "C:/x.csv", "a\\b.csv", "\x7f", "\x85", "é.csv",
+]
+NUMBERS = ["0", "1", "2", "3", "8", "16", "-1", "+7", "0.5", ".5", "5.", "1e3", "3e-2", "1E-7", "0.999",
+           "1e999", "-1e999", "1e-400", "9" * 45, "1000001", "4294967296", "1e308"]
+
+
+def _quoted(payload: str) -> str:
+    escaped = payload.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    return '"' + escaped.replace("\r", "") + '"'
+
+
+def grammar_specs() -> st.SearchStrategy[str]:
+    """Text from the grammar's rules; every terminal is padded with spaces so that
+    adjacent tokens stay apart (hypothesis adds the grammar's %ignore'd whitespace
+    only now and then)."""
+    explicit: dict[str, st.SearchStrategy[str]] = {}
+    for terminal in grammar_parser().terminals:
+        if terminal.pattern.type == "str":
+            explicit[terminal.name] = st.just(f" {terminal.pattern.value} ")
+    explicit["NAME"] = st.one_of(
+        st.sampled_from(WORDS), st.sampled_from(HOSTILE_NAMES), st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
+    ).map(lambda name: f" {name} ")
+    explicit["NUMBER"] = st.one_of(st.sampled_from(NUMBERS), st.integers(-3, 40).map(str)).map(lambda n: f" {n} ")
+    explicit["STRING"] = st.one_of(st.sampled_from(HOSTILE_STRINGS), st.text(max_size=8)).map(_quoted)
+    explicit["COMMENT"] = st.just(" # comment\n")
+    explicit["WS"] = st.sampled_from([" ", "\n", "\t"])
+    return from_lark(grammar_parser(), start="start", explicit=explicit)
+
+
+RATES = st.sampled_from(["0.1", "1e-3", *NUMBERS])
+
+
+@st.composite
+def hostile_specs(draw) -> str:
+    """A spec that would train, with hostile text wherever the language takes a name
+    or a string: the data file's path and columns, the layer and model names."""
+    name = st.one_of(st.sampled_from(HOSTILE_NAMES), st.sampled_from(HOSTILE_NAMES).map(_quoted),
+                     st.sampled_from(HOSTILE_STRINGS).map(_quoted))
+    text = st.one_of(st.sampled_from(HOSTILE_STRINGS), st.text(min_size=1, max_size=12),
+                     st.text(st.characters(codec="ascii", categories=["L", "N", "P", "S", "Zs"]), min_size=1, max_size=12))
+    source = draw(st.sampled_from(["csv", "npz"]))
+    path = draw(text)
+    if source == "csv":
+        target, *columns = draw(st.lists(text, min_size=3, max_size=3, unique=True))
+        data = f"data csv({_quoted(path)}, target={_quoted(target)}) {{ features {', '.join(map(_quoted, columns))} }}"
+    else:
+        x, y = draw(st.lists(text, min_size=2, max_size=2, unique=True))
+        data = f"data npz({_quoted(path)}, x={_quoted(x)}, y={_quoted(y)})"
+    layers = ["dense 4 relu", "dropout 0.1", "activation tanh", "dense 1 sigmoid"]
+    named = [f"{layer} name={draw(name)}" if draw(st.booleans()) else layer for layer in layers]
+    model_name = draw(st.one_of(st.just(""), st.sampled_from(HOSTILE_NAMES)))
+    return (f"{data}\nmodel {model_name} {{ input 2 {' '.join(named)} }}\n"
+            f"loss binary_crossentropy\ntrain {{ optimizer adam(lr={draw(RATES)}) epochs 1 }}\n")
+
+
+# --- 2. mutated example specs ----------------------------------------------------------
+
+EDITS = st.tuples(
+    st.sampled_from(["delete", "insert", "replace", "flip", "duplicate"]),
+    st.floats(0.0, 1.0),
+    st.integers(1, 16),
+    st.binary(min_size=1, max_size=4),
+)
+
+
+@st.composite
+def mutated_examples(draw) -> bytes:
+    data = bytearray(draw(st.sampled_from(EXAMPLES)))
+    for edit, where, length, piece in draw(st.lists(EDITS, min_size=1, max_size=6)):
+        at = int(where * len(data))
+        if edit == "delete":
+            del data[at:at + length]
+        elif edit == "insert":
+            data[at:at] = piece
+        elif edit == "replace":
+            data[at:at + len(piece)] = piece
+        elif edit == "flip" and at < len(data):
+            data[at] ^= 1 << (length % 8)
+        elif edit == "duplicate":
+            data[at:at] = data[at:at + length]
+    return bytes(data)
+
+
+def exercise_bytes(data: bytes) -> None:
+    try:
+        text = decode_spec(data, "fuzz.nn")  # what nndsl.load does with a file's bytes
+    except nndsl.SpecError:
+        TRIED["mutated"] += 1
+        return
+    exercise(text, "mutated")
+
+
+# --- the properties, short in `make test`, long in `make fuzz` ----------------------------
+
+PROPERTIES = {
+    "grammar": (grammar_specs(), lambda text: exercise(text, "grammar")),
+    "hostile": (hostile_specs(), lambda text: exercise(text, "hostile")),
+    "mutated": (mutated_examples(), exercise_bytes),
+    "valid": (valid_specs(), lambda text: exercise(text, "valid")),
+}
+
+
+def run_property(source: str, budget: settings) -> None:
+    strategy, body = PROPERTIES[source]
+    budget(given(strategy)(body))()
+
+
+def short_run(examples: int) -> settings:
+    return settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=list(HealthCheck))
+
+
+def test_grammar_specs_only_raise_spec_error_and_compile():
+    run_property("grammar", short_run(300))
+
+
+def test_hostile_names_and_strings_only_raise_spec_error_and_compile():
+    run_property("hostile", short_run(200))
+
+
+def test_mutated_examples_only_raise_spec_error_and_compile():
+    run_property("mutated", short_run(300))
+
+
+def test_valid_specs_compile_for_every_backend():
+    run_property("valid", short_run(60))
+
+
+def main() -> int:
+    """`make fuzz`: random rounds of every property until NNDSL_FUZZ_SECONDS have passed.
+
+    A failure is printed (with hypothesis's falsifying example and a blob to
+    reproduce it) and the run goes on; the exit status says whether any failed.
+    """
+    import traceback
+
+    seconds = float(os.environ.get("NNDSL_FUZZ_SECONDS", "600"))
+    per_round = int(os.environ.get("NNDSL_FUZZ_EXAMPLES", "2000"))
+    budget = settings(max_examples=per_round, deadline=None, derandomize=False, database=None,
+                      suppress_health_check=list(HealthCheck), print_blob=True)
+    started = time.monotonic()
+    rounds, failures = 0, 0
+    while time.monotonic() - started < seconds:
+        for source in PROPERTIES:
+            try:
+                run_property(source, budget)
+            except Exception:
+                failures += 1
+                print(f"FAILURE in {source} inputs:", flush=True)
+                traceback.print_exc()
+        rounds += 1
+        elapsed = time.monotonic() - started
+        print(f"[{elapsed:7.0f} s] round {rounds}: inputs tried {sum(TRIED.values()):,} {TRIED}; "
+              f"compiled for every backend {GENERATED}; failures {failures}", flush=True)
+    print(f"fuzz: {sum(TRIED.values()):,} inputs tried in {time.monotonic() - started:.0f} s "
+          f"({rounds} rounds); {failures} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
