@@ -14,6 +14,7 @@ from __future__ import annotations
 import keyword
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -27,7 +28,8 @@ from nndsl.suggest import did_you_mean
 _INTEGER = re.compile(r"[+-]?\d+")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_NUMBER_TEXT = 40
-_SOFT_KEYWORDS = frozenset(getattr(keyword, "softkwlist", ())) | {"_"}
+#: Soft keywords of every Python the generated code may run on (`type` is one from 3.12).
+_SOFT_KEYWORDS = frozenset(getattr(keyword, "softkwlist", ())) | {"_", "case", "match", "type"}
 
 
 class _Skip(Exception):
@@ -270,6 +272,10 @@ class Checker:
         return value.text
 
     def identifier(self, value: s.Value | None, name: str) -> str:
+        """A name that becomes a Python identifier (layer and model names): ASCII letters,
+        digits and `_`, not a keyword or soft keyword, not a dunder. ASCII only, so
+        that no two different names are equal after Python's NFKC normalisation of
+        identifiers (`ﬁle` is `file` to Python) and no lookalike (Cyrillic `а`) passes."""
         if isinstance(value, s.Name):
             text = value.text
         elif isinstance(value, s.String):
@@ -277,10 +283,12 @@ class Checker:
         else:
             raise self.fail(_span_of(value), f"{name} must be a name; received {name}={render(value)}")
         if not _IDENTIFIER.fullmatch(text):
+            folded = unicodedata.normalize("NFKC", text)
+            hint = f" (Python reads it as {folded!r}; write that)" if _IDENTIFIER.fullmatch(folded) else ""
             raise self.fail(
                 value.span,
                 f"{name} must be a name of ASCII letters, digits and '_', not starting with a digit; "
-                f"received {name}={text!r}",
+                f"received {name}={text!r}{hint}",
             )
         if len(text) > catalog.MAX_NAME_LENGTH:
             raise self.fail(value.span, f"{name} is longer than {catalog.MAX_NAME_LENGTH} characters")
@@ -293,11 +301,9 @@ class Checker:
     def string(self, value: s.Value | None, name: str) -> str:
         if not isinstance(value, s.String):
             raise self.fail(_span_of(value), f"{name} must be a quoted string; received {name}={render(value)}")
-        for ch in value.value:
-            if ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 or ch in _BIDI:
-                raise self.fail(
-                    value.span, f"{name} contains the control character U+{ord(ch):04X}; remove it"
-                )
+        bad = _invisible_character(value.value)
+        if bad is not None:
+            raise self.fail(value.span, f"{name} contains the control character U+{ord(bad):04X}; remove it")
         return value.value
 
     # -- data --
@@ -440,11 +446,10 @@ class Checker:
                 self.error(item.span, f"csv features are column names; '{item.text}' is a Playground feature")
                 continue
             name = item.parts[0]
-            if item.kind == "column":
-                for ch in name:
-                    if ord(ch) < 32 or ch in _BIDI:
-                        self.error(item.span, f"column name contains the control character U+{ord(ch):04X}")
-                        break
+            bad = _invisible_character(name) if item.kind == "column" else None
+            if bad is not None:
+                self.error(item.span, f"column name contains the control character U+{ord(bad):04X}")
+                continue
             if name == source.target:
                 self.error(item.span, f"'{name}' is the target column; it cannot also be a feature")
                 continue
@@ -954,7 +959,17 @@ class Checker:
 
 # --- helpers -----------------------------------------------------------------
 
-_BIDI = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c")
+#: Characters a string in a spec may not hold: controls (C0, DEL, C1), format characters
+#: (bidi overrides and isolates such as U+202E, zero-width spaces and joiners), line and
+#: paragraph separators, surrogates, private-use and unassigned code points. They are
+#: invisible or reorder text, so a path or column name could read as something it is not.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _invisible_character(text: str) -> str | None:
+    """The first character of `text` a spec string may not hold, or None."""
+    return next((ch for ch in text if unicodedata.category(ch) in _INVISIBLE_CATEGORIES), None)
+
 
 
 def _span_of(value) -> Span | None:

@@ -4,15 +4,21 @@ Invariants of every name this module returns:
 
 * it is a legal Python identifier (ASCII letters, digits, `_`; not starting
   with a digit), compared after NFKC normalisation, as Python compares them;
-* it is not a keyword or soft keyword, not a builtin, and does not start with `__`;
+* it is not a keyword or soft keyword (of any Python from 3.10 on: `match`,
+  `case`, `type`, `_`), not a builtin, and does not start with `__`;
 * it does not shadow a name the generated code itself uses (`np`, `torch`,
   `nn`, `tf`, `keras`, `self`, …) or an attribute of the framework's base
   class (`forward`, `training`, `parameters`, … on an `nn.Module`);
 * names handed out by one `Namer` are unique.
 
-Layer names from a spec are already identifiers (the checker makes sure);
-here they are only renamed, deterministically, when they would collide: a
-`_layer` suffix, then a number.
+Layer names from a spec are already ASCII identifiers that are neither
+keywords nor dunders (the checker makes sure, with a positioned error); a
+spec may still call a layer `np`, `self`, `print` or `forward`. Such a name
+reaches generated code in two ways only: as a string literal, exactly as
+written (a weights.npz key `np.W`, a Keras layer name), and, where a backend
+needs an identifier (a torch module attribute), through a `Namer`, which
+renames it deterministically when it would break an invariant above: a
+`_layer` suffix, then a number. The same spec always gets the same names.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ KERAS_MODEL_ATTRIBUTES = frozenset(
 _RESERVED = (
     frozenset(keyword.kwlist)
     | frozenset(getattr(keyword, "softkwlist", ()))
+    | frozenset({"_", "case", "match", "type"})  # soft keywords up to Python 3.12, whatever runs nndsl
     | frozenset(dir(builtins))
     | GENERATED_CODE_NAMES
 )
