@@ -28,6 +28,8 @@ from nndsl.suggest import did_you_mean
 _INTEGER = re.compile(r"[+-]?\d+")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_NUMBER_TEXT = 40
+#: Report at most this many errors (and how many more there are).
+MAX_ERRORS = 100
 #: Soft keywords of every Python the generated code may run on (`type` is one from 3.12).
 _SOFT_KEYWORDS = frozenset(getattr(keyword, "softkwlist", ())) | {"_", "case", "match", "type"}
 
@@ -100,6 +102,12 @@ class Checker:
             self.check_objective(model, data, loss, blocks)
         if self.errors:
             ordered = sorted(self.errors, key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))
+            if len(ordered) > MAX_ERRORS:  # a hostile spec could make millions; the first ones tell
+                rest = ordered[MAX_ERRORS]
+                ordered = ordered[:MAX_ERRORS] + [
+                    Diagnostic("error", f"{len(ordered) - MAX_ERRORS:,} more errors not shown",
+                               rest.filename, rest.span)
+                ]
             raise SpecError(diagnostics=ordered, text=self.file.text)
         assert model is not None
         return ir.Program(
@@ -547,15 +555,21 @@ class Checker:
         layers = self._layers(layer_statements, in_features, model_regularizers)
         self._unique_layer_names(layers)
         model = ir.Model(name, in_features or 1, tuple(layers), block.span)
-        total = sum(p.size for p in model.parameters)
-        if total > catalog.MAX_PARAMETERS:
-            self.error(
-                block.span,
-                f"model has {total:,} parameters, more than the limit of {catalog.MAX_PARAMETERS:,}",
-            )
-        if len(layers) > catalog.MAX_LAYERS:
-            self.error(block.span, f"model has {len(layers):,} layers, more than the limit of {catalog.MAX_LAYERS:,}")
+        self._parameter_limit(model)
         return model
+
+    def _parameter_limit(self, model: ir.Model) -> None:
+        """Report a model over MAX_PARAMETERS at the layer that takes it over."""
+        total = sum(p.size for p in model.parameters)
+        if total <= catalog.MAX_PARAMETERS:
+            return
+        running, where = 0, model.span
+        for layer in model.layers:
+            running += sum(p.size for p in layer.parameters)
+            if running > catalog.MAX_PARAMETERS:
+                where = layer.span
+                break
+        self.error(where, f"model has {total:,} parameters, more than the limit of {catalog.MAX_PARAMETERS:,}")
 
     def _input_width(self, statement: s.Statement | None, data: ir.Data | None, block: s.ModelBlock) -> int | None:
         from_data = len(data.features) if data is not None and data.features is not None else None
@@ -588,6 +602,12 @@ class Checker:
         layers: list[ir.Layer] = []
         counts: dict[str, int] = {}
         width = in_features or 1
+        if len(statements) > catalog.MAX_LAYERS:
+            self.error(
+                statements[catalog.MAX_LAYERS].span,
+                f"model has {len(statements):,} layers, more than the limit of {catalog.MAX_LAYERS:,}",
+            )
+            statements = statements[: catalog.MAX_LAYERS]  # the rest would only cost time
         for statement in statements:
             kind = statement.head.text
             counts[kind] = counts.get(kind, 0) + 1

@@ -54,9 +54,11 @@ class Span:
 def decode_spec(data: bytes, filename: str) -> str:
     """Decode spec bytes as UTF-8 text, or raise a `SpecError` pointing at the bad byte."""
     if len(data) > MAX_SPEC_BYTES:
+        line, column = _position_of(data, MAX_SPEC_BYTES)  # where the limit is passed
         raise SpecError(
-            f"spec file is too large ({len(data):,} bytes; the limit is {MAX_SPEC_BYTES:,})",
+            f"spec file is too large (more than {MAX_SPEC_BYTES:,} bytes, the limit; it passes it here)",
             filename=filename,
+            span=Span.point(line, column),
         )
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -81,6 +83,14 @@ def decode_spec(data: bytes, filename: str) -> str:
     return text.replace("\r\n", "\n")
 
 
+def check_spec_size(text: str, filename: str) -> None:
+    """Spec text handed over as a string (`nndsl.parse`) has the file limit too."""
+    if len(text) <= MAX_SPEC_BYTES // 4 or len(text.encode("utf-8", "surrogatepass")) <= MAX_SPEC_BYTES:
+        return
+    data = text.encode("utf-8", "surrogatepass")
+    decode_spec(data[: MAX_SPEC_BYTES + 1], filename)  # raises, positioned
+
+
 def read_spec(path: str | os.PathLike) -> tuple[str, str]:
     """Read a spec file; return `(text, filename)` or raise a `SpecError`."""
     filename = os.fspath(path)
@@ -102,5 +112,6 @@ def read_spec(path: str | os.PathLike) -> tuple[str, str]:
 def _position_of(data: bytes, offset: int) -> tuple[int, int]:
     before = data[:offset]
     line = before.count(b"\n") + 1
-    column = offset - (before.rfind(b"\n") + 1) + 1
+    line_start = before.rfind(b"\n") + 1
+    column = len(before[line_start:].decode("utf-8", "replace")) + 1  # in characters, as everywhere
     return line, column

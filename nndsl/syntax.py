@@ -17,7 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from nndsl.errors import Diagnostic, SpecError
 from nndsl.resources import resource_dir
-from nndsl.source import Span
+from nndsl.source import Span, check_spec_size
 from nndsl.suggest import closest
 
 #: Deeper nesting than this is not a hand-written spec (and would exhaust the stack).
@@ -193,6 +193,7 @@ def parse_syntax(text: str, filename: str = "<spec>") -> File:
     """Parse spec text into a syntax tree, or raise `SpecError` with every syntax error found."""
     if not isinstance(text, str):
         raise TypeError(f"spec text must be str, got {type(text).__name__}")
+    check_spec_size(text, filename)
     text = text.replace("\r\n", "\n")
     comments, scan_errors = _scan(text, filename)
     if scan_errors:
