@@ -92,7 +92,7 @@ def cmd_compile(args) -> int:
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:
-        _check_output_path(args.output)
+        _check_output_path(args.output, args.spec)
         output = Path(args.output)
         try:
             remove_stale_temps(output.parent, output.name)  # left by a compile that was killed
@@ -141,10 +141,23 @@ def cmd_fmt(args) -> int:
     return 1 if failed or changed else 0
 
 
-def _check_output_path(path: str) -> None:
+def _check_output_path(path: str, spec: str) -> None:
+    """`compile -o`: a new or regular file in an existing folder, never the spec itself.
+
+    A symlink at `path` is replaced by the new file (the write is atomic: a
+    temporary file renamed over the path), never written through.
+    """
     target = Path(path)
     if target.is_dir():
         raise UsageError(f"nndsl: error: output {path} is a directory")
+    if target.exists() and not target.is_file():  # a device, a pipe (/dev/stdout), a socket
+        raise UsageError(f"nndsl: error: output {path} is not a regular file; use no -o to print the program")
+    try:
+        same = target.exists() and os.path.samefile(target, spec)
+    except OSError:
+        same = False
+    if same:
+        raise UsageError(f"nndsl: error: output {path} is the spec itself; choose another file")
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"nndsl: error: cannot write {path}: folder {parent} does not exist")
