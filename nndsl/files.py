@@ -35,13 +35,29 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
 
 
 def remove_stale_temps(folder: str | os.PathLike, name: str) -> None:
-    """Remove temporaries left by a killed `write_atomic(folder/name)`; call when
-    no other writer of that file runs (e.g. when a training run starts)."""
+    """Remove the temporaries that killed `write_atomic(folder/name)` calls left behind.
+
+    A temporary whose writer (the process id in its name) still runs is kept, so this is
+    safe to call while another process writes the same file.
+    """
     for stale in Path(folder).glob(f".{name}.*.tmp"):
+        pid = stale.name[len(name) + 2:].split(".")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and _running(int(pid)):
+            continue
         try:
             stale.unlink()
         except OSError:
             pass
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: it exists
+        return True
+    return True
 
 
 def _sync_folder(folder: Path) -> None:

@@ -8,11 +8,13 @@ points on top.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 
 from nndsl import ir
+from nndsl.files import write_atomic
 
 
 def _pyplot():
@@ -22,6 +24,15 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(figure, path: Path) -> None:
+    """Render to memory, then write atomically: a killed run leaves the old plot or the new one."""
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=110)
+    figure.clear()
+    _pyplot().close(figure)
+    write_atomic(path, image.getvalue())
 
 
 def plot_run(program: ir.Program, module, trainer, out: Path) -> list[Path]:
@@ -54,8 +65,7 @@ def plot_history(history: dict, path: Path, program: ir.Program) -> Path:
         axis.grid(alpha=0.3)
     figure.suptitle(Path(program.filename).name)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(figure, path)
     return path
 
 
@@ -91,8 +101,7 @@ def plot_playground(program: ir.Program, module, trainer, path: Path) -> Path:
     axis.set_ylabel("x2")
     axis.set_title(f"{Path(program.filename).name}: data and model output")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(figure, path)
     return path
 
 
@@ -112,8 +121,7 @@ def plot_plane(program: ir.Program, trainer, path: Path) -> Path:
     axis.scatter(x[:, 0], x[:, 1], c=y, cmap="RdBu", s=10, edgecolors="black", linewidths=0.3)
     axis.set_title(f"{Path(program.filename).name}: data and model output")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(figure, path)
     return path
 
 
@@ -131,6 +139,5 @@ def plot_curve(program: ir.Program, trainer, path: Path) -> Path:
     axis.legend()
     axis.set_title(f"{Path(program.filename).name}: data and model output")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(figure, path)
     return path

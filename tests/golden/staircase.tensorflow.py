@@ -17,7 +17,6 @@ import os
 import secrets
 import shutil
 import sys
-import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -406,7 +405,8 @@ class CheckpointError(Exception):
     """A checkpoint is missing, truncated or corrupt."""
 
 
-def _digest(arrays):
+def _digest(arrays, header):
+    """SHA-256 of every array (name, dtype, shape, bytes) and of the header, in a fixed order."""
     sha = hashlib.sha256()
     for name in sorted(arrays):
         value = np.ascontiguousarray(arrays[name])
@@ -414,6 +414,7 @@ def _digest(arrays):
         sha.update(str(value.dtype).encode("ascii"))
         sha.update(repr(value.shape).encode("ascii"))
         sha.update(value.tobytes())
+    sha.update(json.dumps(header, sort_keys=True).encode("utf-8"))
     return sha.hexdigest()
 
 
@@ -422,7 +423,11 @@ def _temporary(path):
 
 
 def write_atomic(path, write):
-    """Call write(file) on a temporary file beside `path`, then rename it over `path`."""
+    """Call write(file) on a temporary file beside `path`, then rename it over `path`.
+
+    A reader sees the old file or the new one, never a part of it. A killed process can
+    leave its temporary behind: remove_stale_temps() clears those.
+    """
     path = Path(path)
     temp = _temporary(path)
     try:
@@ -434,6 +439,44 @@ def write_atomic(path, write):
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder):
+    """Make a rename in `folder` durable (a power cut after it keeps the new name)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(folder, names):
+    """Remove the temporaries that killed writers of folder/<name> left, for each name.
+
+    A temporary whose writer (the process id in its name) still runs is kept.
+    """
+    for name in names:
+        for stale in Path(folder).glob(f".{name}.*.tmp"):
+            pid = stale.name[len(name) + 2:].split(".")[0]
+            if pid.isdigit() and int(pid) != os.getpid() and _running(int(pid)):
+                continue
+            stale.unlink(missing_ok=True)
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: it exists
+        return True
+    return True
 
 
 def _keep_previous(path):
@@ -446,9 +489,10 @@ def _keep_previous(path):
         except OSError:
             shutil.copyfile(path, temp)
         os.replace(temp, previous)
-    except BaseException:
+    finally:
+        # Also when the rename succeeded: if `previous` already was a link to `path` (a run
+        # killed between this and the next write leaves them so), rename() does nothing.
         Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(path, arrays, header):
@@ -457,7 +501,7 @@ def save_checkpoint(path, arrays, header):
     At every moment `path` holds either the old checkpoint or the new one.
     """
     path = Path(path)
-    header = dict(header, sha256=_digest(arrays))
+    header = dict(header, sha256=_digest(arrays, header))
     payload = dict(arrays, __header__=np.array(json.dumps(header)))
     if path.exists():
         _keep_previous(path)
@@ -468,12 +512,15 @@ def _read_checkpoint(path):
     try:
         with np.load(path, allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in stored.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise CheckpointError(f"{path}: unreadable checkpoint ({error})") from None
-    if "__header__" not in arrays:
+        header = json.loads(str(arrays.pop("__header__"))) if "__header__" in arrays else None
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such file") from None
+    except Exception as error:  # a damaged zip or .npy header fails in many ways: zipfile, tokenize, json, ...
+        raise CheckpointError(f"{path}: unreadable checkpoint ({type(error).__name__}: {error})") from None
+    if not isinstance(header, dict) or "sha256" not in header:
         raise CheckpointError(f"{path}: not an nndsl checkpoint")
-    header = json.loads(str(arrays.pop("__header__")))
-    if header.get("sha256") != _digest(arrays):
+    stored_digest = header.pop("sha256")
+    if stored_digest != _digest(arrays, header):
         raise CheckpointError(f"{path}: checksum mismatch (the file is corrupt)")
     return arrays, header
 
@@ -488,7 +535,10 @@ def load_checkpoint(path):
         if not previous.exists():
             raise
         print(f"warning: {error}; resuming from {previous.name} instead", file=sys.stderr)
-        return _read_checkpoint(previous)
+        try:
+            return _read_checkpoint(previous)
+        except CheckpointError as second:
+            raise CheckpointError(f"{error}; and {second}") from None
 
 
 class TrainingDiverged(FloatingPointError):
@@ -765,6 +815,9 @@ def print_epoch(epoch, logs):
     print(f"epoch {epoch}/{EPOCHS}  " + "  ".join(f"{key} {value:.4f}" for key, value in logs.items()), flush=True)
 
 
+OUTPUT_FILES = ("checkpoint.npz", "checkpoint.prev.npz", "weights.npz", "history.json")  # what --out receives
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
     parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
@@ -780,11 +833,16 @@ def main(argv=None):
         trainer = make_trainer()
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
+            remove_stale_temps(out, OUTPUT_FILES)
         if args.resume:
             trainer.restore(out / "checkpoint.npz")
+        elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
+            for name in OUTPUT_FILES[:2]:
+                (out / name).unlink(missing_ok=True)
         last = args.epochs or EPOCHS
-        trainer.fit(max(last - trainer.epoch, 0), on_epoch=print_epoch,
-                    checkpoint=out / "checkpoint.npz" if out else None)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
+            trainer.fit(max(last - trainer.epoch, 0), on_epoch=print_epoch,
+                        checkpoint=out / "checkpoint.npz" if out else None)
     except (DataError, CheckpointError, TrainingDiverged, DeviceError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -792,7 +850,8 @@ def main(argv=None):
     print("validation  " + "  ".join(f"{key} {value:.4f}" for key, value in final.items()))
     if out is not None:
         trainer.save(out / "weights.npz")
-        (out / "history.json").write_text(json.dumps(trainer.history, indent=1))
+        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
+        write_atomic(out / "history.json", lambda stream: stream.write(history))
         print(f"saved weights.npz and history.json in {out}")
     return 0
 
