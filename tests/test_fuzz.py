@@ -216,6 +216,21 @@ def test_valid_specs_compile_for_every_backend():
     run_property("valid", short_run(60))
 
 
+# --- what the fuzzer found, kept as regressions ---------------------------------------------
+
+FOUND = [
+    # NumPy backend: an `activation linear` layer asked for a numpy/ops/linear.py that does not exist.
+    "data xor { }\nmodel { input 2 activation linear dense 1 l1(0.0) }\nloss mse\ntrain { optimizer rmsprop epochs 1 }",
+]
+
+
+def test_inputs_the_fuzzer_found():
+    for text in FOUND:
+        exercise(text, "valid")
+    trainer = nndsl.build(nndsl.parse(FOUND[0]), backend="numpy")
+    assert len(trainer.fit(epochs=1)["loss"]) == 1
+
+
 def main() -> int:
     """`make fuzz`: random rounds of every property until NNDSL_FUZZ_SECONDS have passed.
 

@@ -130,6 +130,8 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             if fused and position == last_activation_layer:
                 plan.predict_activation = layer.activation.name
                 continue
+            if layer.activation.name == "linear":  # the identity: no step, the gradient passes unchanged
+                continue
             a = new(f"a{dense_index}", layer.features)
             act = _activation_step(layer.activation, current.name, a.name, layer.name, where, module)
             act["comment"] = f"{layer.name}: {a.name} = {layer.activation.name}({current.name})  ({where})"
