@@ -5,6 +5,8 @@
 * **large**: a 784-1024-1024-10 MLP (relu, relu, softmax fused with categorical
   cross-entropy) on 16,384 synthetic samples, batch 256, SGD lr 0.01.
 
+Their specs are bench/specs/small.nn and large.nn (``Workload.spec_text()`` writes the same).
+
 Both split 90/10 into training and validation exactly as nndsl does: shuffle all samples
 with ``np.random.default_rng(data_seed).permutation(n)`` and train on the first
 ``floor(n * split)``. Weights follow nndsl's layout, ``W`` of shape (units, inputs) and
@@ -42,6 +44,9 @@ class Workload:
 
     ``layers`` lists the widths from the input to the output; every hidden layer is ReLU,
     the output is a sigmoid (one unit) or softmax (several) fused with its cross-entropy.
+    The data are the Playground's XOR set of ``samples`` points (binary) or the arrays ``x``
+    and ``y`` of the .npz file ``data_file`` (classes). ``spec`` is the nndsl spec of the
+    same experiment; ``spec_text()`` writes it from these fields.
     """
 
     name: str
@@ -51,8 +56,11 @@ class Workload:
     epochs: int  # the runner's default epochs per timed repetition
     spec: Path
     data_seed: int
+    samples: int = 500
+    data_file: Path | None = None
     split: float = 0.9
     train_seed: int = 1
+    spec_epochs: int = 1  # the spec's `epochs`: a whole training run
 
     @property
     def binary(self) -> bool:
@@ -60,12 +68,31 @@ class Workload:
 
     def load(self) -> Dataset:
         """The workload's data, shuffled and split the way nndsl splits it."""
-        if self.name == "small":
-            return xor_dataset(samples=500, noise=0.0, seed=self.data_seed, split=self.split)
-        ensure_large_npz()
-        with np.load(LARGE_NPZ, allow_pickle=False) as stored:
+        if self.data_file is None:
+            return xor_dataset(samples=self.samples, noise=0.0, seed=self.data_seed, split=self.split)
+        if self.data_file == LARGE_NPZ:
+            ensure_large_npz()
+        with np.load(self.data_file, allow_pickle=False) as stored:
             x, y = stored["x"], stored["y"]
         return split_like_nndsl(np.random.default_rng(self.data_seed), x, y.astype(np.int64), self.split)
+
+    def spec_text(self) -> str:
+        """The nndsl spec of this workload (its data file named relative to the spec's folder)."""
+        if self.data_file is None:
+            data = f"data xor(samples={self.samples}, noise=0.0, seed={self.data_seed}) {{\n    features x1, x2\n"
+        else:
+            data = f'data npz("{self.data_file.name}", seed={self.data_seed}) {{\n'
+        hidden = "".join(f"    dense {units} relu\n" for units in self.layers[1:-1])
+        output = "sigmoid" if self.binary else "softmax"
+        loss = "binary_crossentropy" if self.binary else "categorical_crossentropy"
+        return (
+            f"{data}    split {self.split}\n}}\n\n"
+            f"model {self.name.replace('-', '_')} {{\n    input {self.layers[0]}\n{hidden}"
+            f"    dense {self.layers[-1]} {output}\n}}\n\n"
+            f"loss {loss}\n\n"
+            f"train {{\n    optimizer sgd(lr={self.lr})\n    batch {self.batch}\n    epochs {self.spec_epochs}\n"
+            f"    metrics accuracy\n    seed {self.train_seed}\n}}\n"
+        )
 
     def flops_per_epoch(self, n_train: int, n_val: int) -> float:
         """Floating-point operations of the matrix products of one epoch, validation included.
@@ -81,10 +108,12 @@ class Workload:
 
 
 SMALL = Workload(
-    name="small", layers=(2, 16, 16, 1), batch=32, lr=0.03, epochs=200, spec=SPEC_DIR / "small.nn", data_seed=7
+    name="small", layers=(2, 16, 16, 1), batch=32, lr=0.03, epochs=20, spec=SPEC_DIR / "small.nn", data_seed=7,
+    samples=500, spec_epochs=200,
 )
 LARGE = Workload(
-    name="large", layers=(784, 1024, 1024, 10), batch=256, lr=0.01, epochs=3, spec=SPEC_DIR / "large.nn", data_seed=11
+    name="large", layers=(784, 1024, 1024, 10), batch=256, lr=0.01, epochs=1, spec=SPEC_DIR / "large.nn",
+    data_seed=11, samples=16384, data_file=LARGE_NPZ, spec_epochs=3,
 )
 WORKLOADS = {w.name: w for w in (SMALL, LARGE)}
 
@@ -177,23 +206,33 @@ def initial_weights(layers: tuple[int, ...], seed: int = 1) -> list[tuple[np.nda
     return weights
 
 
-def tiny(workload: Workload, samples: int = 200, hidden: int = 32, seed: int = 3) -> tuple[Workload, Dataset]:
-    """A scaled-down copy of a workload and its data, for quick tests: same kind of task and output."""
-    if workload.binary:
-        data = xor_dataset(samples=samples, seed=seed, split=workload.split)
-        layers = workload.layers
-    else:
+def tiny(workload: Workload, folder: Path, samples: int = 200, hidden: int = 32, seed: int = 3) -> Workload:
+    """A scaled-down copy of a workload, for quick tests: same kind of task and output.
+
+    Writes its spec (and, for classes, its .npz data) into `folder`.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"tiny-{workload.name}"
+    data_file = None
+    layers = workload.layers
+    if not workload.binary:
         x, y = teacher_arrays(samples=samples, features=20, classes=workload.layers[-1], seed=seed)
-        data = split_like_nndsl(np.random.default_rng(seed), x, y, workload.split)
+        data_file = folder / f"{name}.npz"
+        np.savez(data_file, x=x, y=y)
         layers = (20, hidden, hidden, workload.layers[-1])
     small_copy = Workload(
-        name=f"tiny-{workload.name}",
+        name=name,
         layers=layers,
         batch=min(workload.batch, 32),
         lr=workload.lr if workload.binary else 0.05,
         epochs=2,
-        spec=workload.spec,
+        spec=folder / f"{name}.nn",
         data_seed=seed,
+        samples=samples,
+        data_file=data_file,
         split=workload.split,
+        spec_epochs=2,
     )
-    return small_copy, data
+    small_copy.spec.write_text(small_copy.spec_text(), encoding="utf-8")
+    return small_copy

@@ -1,0 +1,303 @@
+"""Speed of nndsl's generated trainers against hand-written references, as ratios.
+
+    python bench/run.py                               # every backend and workload (make bench)
+    python bench/run.py --backend numpy --workload large --reps 9
+    python bench/run.py --quick                       # a rough table in a minute or two
+
+For each backend and workload the bench spec (bench/specs/*.nn) is compiled in process with
+nndsl's API into a fresh module, and its Trainer is timed against the hand-written references
+of the same framework (bench/hand_*.py), which start from the same initial weights, train on the
+same data in the same batch order and compute the same losses (tests/test_bench_references.py).
+
+Each contender is built once and warmed up (one timed-apart `fit`, which also traces graphs and
+compiles where it does; excluded). Then the repetitions are **interleaved**: in every repetition
+each contender runs `fit(epochs)` once, in an order that alternates between repetitions, so slow
+phases of a shared machine hit all of them alike. Reported are the median samples/second
+(training samples of the epochs over the time of `fit`, its validation pass included) and the
+median over repetitions of the ratio generated/reference of the same repetition: above 1 the
+generated code is faster.
+
+Rows marked torch.compile / XLA run the generated trainer with `make_trainer(compile=True)` /
+`make_trainer(jit_compile=True)`. Their steady speed excludes compilation; the column
+"whole run" estimates the ratio over the spec's full training run with the compilation (taken
+from the warm-up) included.
+
+For the NumPy large workload the achieved GFLOP/s (the epoch's matrix-product flops over its
+time) is compared with the float32 matmul peak NumPy reaches on this machine (matmul_peak.py).
+
+Every backend runs in a child process of its own, so no framework's threads or settings disturb
+another's. The table is printed and written to bench/results/latest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: `python bench/run.py`
+    sys.path.insert(0, str(ROOT))
+
+from bench.workloads import WORKLOADS, Workload, initial_weights, tiny  # noqa: E402
+
+BACKENDS = ("numpy", "torch", "tensorflow")
+RESULTS = ROOT / "bench" / "results" / "latest.md"
+QUICK_EPOCHS = {"small": 5, "large": 1}
+
+
+@dataclass
+class Contender:
+    """One trainer in the race: `build()` makes it, `fit(epochs)` is what is timed."""
+
+    label: str
+    build: object  # () -> object with fit(epochs)
+    generated: bool = False
+    compiles: bool = False  # the warm-up includes a compilation worth reporting
+    trainer: object = None
+    warmup_s: float = 0.0
+    times: list[float] = field(default_factory=list)
+
+
+# --- the contenders of each backend ---------------------------------------------------------------
+
+
+def generated_module(workload: Workload, backend: str):
+    """The bench spec compiled by nndsl and imported as a fresh module."""
+    import nndsl
+    from nndsl.codegen import load_module
+
+    return load_module(nndsl.generate(nndsl.load(workload.spec), backend=backend, target="cpu"))
+
+
+def reference_args(workload: Workload):
+    return (*workload.load(), workload.layers, initial_weights(workload.layers, workload.train_seed),
+            workload.batch, workload.lr, workload.train_seed)
+
+
+def contenders(backend: str, workload: Workload, compiled: bool) -> list[Contender]:
+    """The generated trainer(s) first, then the hand-written references."""
+    module = generated_module(workload, backend)
+    found = [Contender("generated", module.make_trainer, generated=True)]
+    if backend == "numpy":
+        from bench.hand_numpy import NumpyMLP
+
+        found.append(Contender("hand NumPy", lambda: NumpyMLP(*reference_args(workload))))
+    elif backend == "torch":
+        from bench.hand_torch import TorchMLP
+
+        if compiled:
+            found.append(Contender("generated, torch.compile", lambda: module.make_trainer(compile=True),
+                                   generated=True, compiles=True))
+        found.append(Contender("hand torch", lambda: TorchMLP(*reference_args(workload))))
+    else:
+        from bench.hand_tf_keras import KerasMLP
+        from bench.hand_tf_raw import RawTFMLP
+
+        if compiled:
+            found.append(Contender("generated, XLA", lambda: module.make_trainer(jit_compile=True),
+                                   generated=True, compiles=True))
+        found.append(Contender("hand Keras fit", lambda: KerasMLP(*reference_args(workload))))
+        found.append(Contender("hand raw tf.function", lambda: RawTFMLP(*reference_args(workload))))
+    return found
+
+
+# --- timing ---------------------------------------------------------------------------------------
+
+
+def timed_fit(trainer, epochs: int) -> float:
+    start = time.perf_counter()
+    trainer.fit(epochs)
+    return time.perf_counter() - start
+
+
+def race(racers: list[Contender], epochs: int, reps: int) -> None:
+    """Warm every contender up, then time `reps` interleaved repetitions of fit(epochs) each."""
+    for racer in racers:
+        racer.trainer = racer.build()
+        racer.warmup_s = timed_fit(racer.trainer, epochs)
+    for rep in range(reps):
+        order = racers if rep % 2 == 0 else racers[::-1]
+        for racer in order:
+            racer.times.append(timed_fit(racer.trainer, epochs))
+
+
+def measure(backend: str, workload: Workload, epochs: int, reps: int, compiled: bool) -> dict:
+    """One cell of the table: every contender's times, as plain data for the parent process."""
+    racers = contenders(backend, workload, compiled)
+    n_train, n_val = (len(part) for part in workload.load()[::2])
+    peak_before = peak_gflops() if backend == "numpy" and workload.name == "large" else None
+    race(racers, epochs, reps)
+    peak_after = peak_gflops() if peak_before is not None else None
+    return {
+        "backend": backend,
+        "workload": workload.name,
+        "epochs": epochs,
+        "spec_epochs": workload.spec_epochs,
+        "n_train": n_train,
+        "flops_per_epoch": workload.flops_per_epoch(n_train, n_val),
+        "peak_gflops": max(peak_before, peak_after) if peak_before is not None else None,
+        "racers": [
+            {"label": r.label, "generated": r.generated, "compiles": r.compiles, "warmup_s": r.warmup_s, "times": r.times}
+            for r in racers
+        ],
+    }
+
+
+def peak_gflops() -> float:
+    from bench.matmul_peak import matmul_peak
+
+    return max(matmul_peak(reps=5).values())
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+
+def rows_of(cell: dict) -> list[dict]:
+    """Each generated variant against each reference of its backend."""
+    n, epochs = cell["n_train"], cell["epochs"]
+    racers = cell["racers"]
+    for racer in racers:
+        racer["sps"] = statistics.median(n * epochs / t for t in racer["times"])
+    rows = []
+    for gen in (r for r in racers if r["generated"]):
+        for ref in (r for r in racers if not r["generated"]):
+            paired = statistics.median(
+                t_ref / t_gen for t_gen, t_ref in zip(gen["times"], ref["times"], strict=True)
+            )
+            whole = None
+            if gen["compiles"]:
+                # the spec's whole run: the compilation (the warm-up beyond one steady fit) plus its epochs
+                steady = statistics.median(gen["times"])
+                compile_s = max(gen["warmup_s"] - steady, 0.0)
+                run_gen = compile_s + steady * cell["spec_epochs"] / epochs
+                run_ref = statistics.median(ref["times"]) * cell["spec_epochs"] / epochs
+                whole = run_ref / run_gen
+            rows.append({"gen": gen, "ref": ref, "ratio": paired, "whole": whole})
+    return rows
+
+
+def render(cells: list[dict], header: str) -> str:
+    lines = [
+        header,
+        "",
+        "| workload | backend | generated | samples/s | reference | samples/s | generated/reference | whole run |",
+        "| --- | --- | --- | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for cell in cells:
+        for row in rows_of(cell):
+            whole = f"{row['whole']:.2f}× (compile {row['gen']['warmup_s']:.1f} s)" if row["whole"] else "—"
+            lines.append(
+                f"| {cell['workload']} | {cell['backend']} | {row['gen']['label']} | {row['gen']['sps']:,.0f} "
+                f"| {row['ref']['label']} | {row['ref']['sps']:,.0f} | **{row['ratio']:.2f}×** | {whole} |"
+            )
+    peaks = [cell for cell in cells if cell["peak_gflops"]]
+    if peaks:
+        lines += ["", "| workload | trainer | achieved GFLOP/s | float32 matmul peak | fraction of peak |",
+                  "| --- | --- | ---: | ---: | ---: |"]
+        for cell in peaks:
+            for racer in cell["racers"]:
+                achieved = cell["flops_per_epoch"] / statistics.median(racer["times"]) * cell["epochs"] / 1e9
+                lines.append(f"| {cell['workload']} | {racer['label']} | {achieved:.1f} | {cell['peak_gflops']:.1f} "
+                             f"| **{achieved / cell['peak_gflops']:.0%}** |")
+    return "\n".join(lines) + "\n"
+
+
+def machine_header(reps: int, cells: list[dict]) -> str:
+    versions = []
+    for name in ("numpy", "torch", "tensorflow"):
+        try:
+            module = __import__(name)
+            versions.append(f"{name} {module.__version__}")
+        except ImportError:
+            pass
+    epochs = ", ".join(sorted({f"{c['workload']}: {c['epochs']} epoch(s)" for c in cells}))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, CPU only; "
+        f"Python {platform.python_version()}, {', '.join(versions)}. "
+        f"Median of {reps} interleaved repetitions of fit() ({epochs} each), after a warm-up; "
+        f"load average {load:.1f} at the end. Ratios above 1: the generated code is faster."
+    )
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+
+def child(args) -> None:
+    """Measure one backend's cells and print them as JSON on stdout's last line."""
+    workloads = load_workloads(args)
+    cells = [measure(args.child, w, epochs_for(args, w), args.reps, args.compiled) for w in workloads]
+    sys.stdout.flush()
+    print("\n" + json.dumps(cells))
+
+
+def load_workloads(args) -> list[Workload]:
+    chosen = [WORKLOADS[name] for name in args.workload]
+    if args.tiny:
+        return [tiny(w, Path(args.tiny)) for w in chosen]
+    return chosen
+
+
+def epochs_for(args, workload: Workload) -> int:
+    if args.epochs:
+        return args.epochs
+    if args.quick and not args.tiny:
+        return QUICK_EPOCHS[workload.name]
+    return workload.epochs
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", nargs="+", choices=BACKENDS, default=list(BACKENDS))
+    parser.add_argument("--workload", nargs="+", choices=sorted(WORKLOADS), default=["small", "large"])
+    parser.add_argument("--reps", type=int, default=None, help="timed repetitions per contender (default 7, quick 2)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs per repetition (default: the workload's)")
+    parser.add_argument("--quick", action="store_true", help="few repetitions and epochs, no compiled variants")
+    parser.add_argument("--no-compiled", dest="compiled", action="store_false",
+                        help="leave out the torch.compile and XLA rows")
+    parser.add_argument("--tiny", metavar="DIR", help="scaled-down workloads written to DIR (for tests)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"where the table goes (default {RESULTS})")
+    parser.add_argument("--child", choices=BACKENDS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.reps is None:
+        args.reps = 2 if args.quick else 7
+    if args.quick:
+        args.compiled = False
+    if args.child:
+        child(args)
+        return 0
+
+    cells = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for backend in args.backend:
+            command = [sys.executable, __file__, "--child", backend, "--workload", *args.workload,
+                       "--reps", str(args.reps)]
+            command += ["--quick"] * args.quick + ["--no-compiled"] * (not args.compiled)
+            command += ["--epochs", str(args.epochs)] if args.epochs else []
+            command += ["--tiny", str(Path(scratch) / backend)] if args.tiny else []
+            print(f"measuring {backend} …", file=sys.stderr, flush=True)
+            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")  # TensorFlow's start-up chatter
+            done = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, check=False)
+            if done.returncode != 0:
+                print(f"{backend}: the measurement failed (exit {done.returncode})", file=sys.stderr)
+                return 1
+            cells += json.loads(done.stdout.strip().splitlines()[-1])
+    table = render(cells, machine_header(args.reps, cells))
+    print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(table, encoding="utf-8")
+    print(f"written to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The benchmark compares like with like: every hand-written reference in bench/ trains the same
+network on the same data, from the same initial weights, in the same batch order as the code
+nndsl generates, so both compute the same losses. And the runner produces its table.
+
+Small copies of the two workloads (bench.workloads.tiny) keep this fast; nothing here times
+anything.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nndsl
+from bench import run
+from bench.workloads import LARGE, SMALL, WORKLOADS, initial_weights, tiny
+from nndsl.codegen import load_module
+from tests.conftest import require_backend
+
+EPOCHS = 2
+HISTORY = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+@pytest.fixture(scope="module", params=["small", "large"])
+def workload(request, tmp_path_factory):
+    """A tiny copy of a bench workload, its spec and data written to a temporary folder."""
+    return tiny(WORKLOADS[request.param], tmp_path_factory.mktemp(request.param))
+
+
+def generated(workload, backend):
+    return load_module(nndsl.generate(nndsl.load(workload.spec), backend=backend, target="cpu"))
+
+
+def reference_args(workload):
+    return (*workload.load(), workload.layers, initial_weights(workload.layers, workload.train_seed),
+            workload.batch, workload.lr, workload.train_seed)
+
+
+def assert_same_history(ours, theirs, rtol=1e-4):
+    for key in HISTORY:
+        assert len(ours[key]) == len(theirs[key]) == EPOCHS, key
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=rtol, atol=1e-6, err_msg=key)
+
+
+@pytest.mark.parametrize("bench", [SMALL, LARGE], ids=["small", "large"])
+def test_bench_specs_are_the_workloads(bench):
+    """bench/specs/*.nn say what workloads.py says (compared as canonical spec text)."""
+    assert nndsl.format(nndsl.load(bench.spec)) == nndsl.format(nndsl.parse(bench.spec_text(), filename=str(bench.spec)))
+
+
+def test_same_data_and_initial_weights(workload):
+    module = generated(workload, "numpy")
+    ours = workload.load()
+    theirs = module.load_data()
+    for field in ours._fields:
+        a, b = getattr(ours, field), getattr(theirs, field)
+        assert a.shape == b.shape and a.dtype == b.dtype, field
+        np.testing.assert_array_equal(a, b, err_msg=field)
+    weights = module.initial_weights()
+    for index, (W, b) in enumerate(initial_weights(workload.layers, workload.train_seed), start=1):
+        np.testing.assert_array_equal(W, weights[f"dense_{index}.W"])
+        np.testing.assert_array_equal(b, weights[f"dense_{index}.b"])
+
+
+def test_hand_numpy_matches_generated(workload):
+    from bench.hand_numpy import NumpyMLP
+
+    trainer = generated(workload, "numpy").make_trainer()
+    trainer.fit(EPOCHS)
+    hand = NumpyMLP(*reference_args(workload))
+    assert_same_history(trainer.history, hand.fit(EPOCHS))
+    weights = trainer.get_weights()
+    for index, (W, b) in enumerate(hand.get_weights(), start=1):
+        np.testing.assert_allclose(W, weights[f"dense_{index}.W"], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(b, weights[f"dense_{index}.b"], rtol=1e-4, atol=1e-6)
+
+
+def test_hand_numpy_gradients_match_generated(workload):
+    """One batch's loss and ∂L/∂θ, no update (the float32 references' backward passes agree)."""
+    from bench.hand_numpy import NumpyMLP
+
+    trainer = generated(workload, "numpy").make_trainer()
+    data = workload.load()
+    x, y = data.x_train[: workload.batch], data.y_train[: workload.batch]
+    loss, grads = trainer.loss_and_gradients(x, y)
+    hand_loss, hand_grads = NumpyMLP(*reference_args(workload)).loss_and_gradients(x, y)
+    assert hand_loss == pytest.approx(loss, rel=1e-5)
+    for index, (dW, db) in enumerate(hand_grads, start=1):
+        np.testing.assert_allclose(dW, grads[f"dense_{index}.W"], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(db, grads[f"dense_{index}.b"], rtol=1e-4, atol=1e-6)
+
+
+def test_hand_torch_matches_generated(workload):
+    require_backend("torch")
+    from bench.hand_torch import TorchMLP
+
+    trainer = generated(workload, "torch").make_trainer()
+    trainer.fit(EPOCHS)
+    assert_same_history(trainer.history, TorchMLP(*reference_args(workload)).fit(EPOCHS))
+
+
+@pytest.mark.parametrize("reference", ["keras", "raw"])
+def test_hand_tensorflow_matches_generated(workload, reference):
+    require_backend("tensorflow")
+    if reference == "keras":
+        from bench.hand_tf_keras import KerasMLP
+
+        hand = KerasMLP(*reference_args(workload), order="nndsl")  # the timed run lets Keras shuffle
+    else:
+        from bench.hand_tf_raw import RawTFMLP
+
+        hand = RawTFMLP(*reference_args(workload))
+    trainer = generated(workload, "tensorflow").make_trainer()
+    trainer.fit(EPOCHS)
+    assert_same_history(trainer.history, hand.fit(EPOCHS))
+
+
+def test_flops_per_epoch_counts_the_products():
+    # forward 2·(784·1024 + 1024·1024 + 1024·10) per sample; ∂W the same; ∂x without the first layer
+    forward = 2 * (784 * 1024 + 1024 * 1024 + 1024 * 10)
+    expected = 100 * (3 * forward - 2 * 784 * 1024) + 10 * forward
+    assert LARGE.flops_per_epoch(100, 10) == expected
+
+
+def test_quick_run_writes_a_table(tmp_path, capsys):
+    out = tmp_path / "latest.md"
+    status = run.main(["--quick", "--tiny", str(tmp_path / "data"), "--backend", "numpy", "--workload", "small",
+                       "--reps", "1", "--out", str(out)])
+    assert status == 0
+    table = out.read_text(encoding="utf-8")
+    assert "| workload | backend | generated | samples/s | reference |" in table
+    row = next(line for line in table.splitlines() if line.startswith("| tiny-small | numpy | generated |"))
+    assert "hand NumPy" in row and row.count("×") == 1
+    assert table in capsys.readouterr().out
