@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from nndsl.codegen import BACKENDS, TARGETS, UnsupportedTarget
-from nndsl.errors import SpecError
+from nndsl.errors import SpecError, visible
 
 
 class UsageError(Exception):
@@ -61,7 +61,7 @@ def cmd_check(args) -> int:
             failed = True
             continue
         total = sum(p.size for p in program.model.parameters)
-        print(f"{path}: ok ({len(program.model.layers)} layers, {total:,} parameters)")
+        print(f"{visible(path)}: ok ({len(program.model.layers)} layers, {total:,} parameters)")
     return 1 if failed else 0
 
 
@@ -99,7 +99,7 @@ def cmd_compile(args) -> int:
             write_atomic(output, text)
         except OSError as error:
             raise UsageError(f"nndsl: error: cannot write {args.output}: {error.strerror or error}") from None
-        print(f"wrote {args.output}", file=sys.stderr)
+        print(f"wrote {visible(args.output)}", file=sys.stderr)
     return 0
 
 
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return args.run(args)
     except UsageError as error:
-        print(error, file=sys.stderr)
+        print(visible(str(error)), file=sys.stderr)
         return 1
     except UnsupportedTarget as error:
         print(f"nndsl: error: {error}", file=sys.stderr)

@@ -30,10 +30,10 @@ class Diagnostic:
     span: Span | None = None
 
     def header(self) -> str:
-        where = self.filename
+        where = visible(self.filename)
         if self.span is not None:
             where += f":{self.span.line}:{self.span.column}"
-        return f"{where}: {self.severity}: {self.message}"
+        return f"{where}: {self.severity}: {visible(self.message)}"
 
     def render(self, text: str | None = None) -> str:
         """The header line, then (given the spec text) the source line and a caret."""
@@ -114,6 +114,15 @@ def _excerpt(text: str, span: Span) -> list[str]:
         width = min(width, window)
     caret = " " * start + "^" + "~" * (width - 1)
     return ["    " + shown.rstrip(), "    " + caret]
+
+
+def visible(text: str) -> str:
+    """`text` with every unprintable character (a terminal escape, a bidi override, a
+    newline) written as its Python escape, so that a message echoing a spec's text or
+    a file's name shows what is there and cannot drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def _printable(ch: str) -> str:

@@ -55,8 +55,8 @@ def test_rejected_with_a_position(path):
     error = info.value
     assert message in error.message, error.render()
     assert (error.line, error.column) == (line, column), error.render()
-    rendered = error.render()  # what the CLI prints: no raw control or bidi character
-    assert not any(ch in rendered for ch in "\u202e\u2066\u200b\u0085\u2028\r")
+    rendered = error.render()  # what the CLI prints: no raw control, escape or bidi character
+    assert not any(ch in rendered for ch in "\u202e\u2066\u200b\u0085\u2028\r\x1b\x07")
 
 
 def spec_strings(program: ir.Program) -> list[str]:
