@@ -15,8 +15,9 @@ Four sources of input, each run through `exercise`:
    every backend's code generation runs.
 
 What must hold for every input: only `SpecError` escapes; every generated
-program compiles (`compile(source, ...)`); a spec that checks formats back to
-the same IR. In `make test` each source runs a short derandomised budget; the
+program compiles (`compile(source, ...)`) and holds every string of the spec
+only as an equal literal (tests/test_injection.py's check); a spec that checks
+formats back to the same IR. In `make test` each source runs a short derandomised budget; the
 long run is `make fuzz` (`python -m tests.test_fuzz`), which repeats random
 rounds for NNDSL_FUZZ_SECONDS seconds and prints how many inputs it tried.
 """
@@ -37,6 +38,7 @@ from nndsl import catalog
 from nndsl.codegen import BACKENDS, generate
 from nndsl.source import decode_spec
 from nndsl.syntax import grammar_parser
+from tests.test_injection import check_generated, spec_strings
 from tests.test_properties import valid_specs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +70,7 @@ def exercise(text: str, source: str) -> None:
     for backend in BACKENDS:
         code = generate(program, backend=backend, data_dir="data")
         compile(code, f"<{backend}>", "exec")
+        check_generated(code, spec_strings(program))  # spec strings only as equal literals
     GENERATED[source] += 1
 
 
