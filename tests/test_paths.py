@@ -163,3 +163,10 @@ def test_train_out_refusals(folder, out, message):
     status, _, stderr = run("train", "spec.nn", "--epochs", "1", "--out", out, "--no-plots", "--quiet", cwd=folder)
     assert status == 1
     assert message in stderr and "Traceback" not in stderr
+
+
+def test_data_dir_may_be_a_path_object(tmp_path):
+    program = nndsl.parse(spec_with_path('"d.csv"'), filename=str(tmp_path / "x.nn"))
+    assert generate(program, data_dir=tmp_path / "it's") == generate(program, data_dir=str(tmp_path / "it's"))
+    with pytest.raises(TypeError, match="data_dir must be a str"):
+        generate(program, data_dir=b"/tmp")

@@ -57,11 +57,14 @@ def generate(program: ir.Program, backend: str = "numpy", target: str = "auto", 
             f"use -t cpu, or -b torch / -b tensorflow for a GPU or TPU"
         )
     _require_training_blocks(program)
-    if data_dir is None:
-        import os
+    import os
 
+    if data_dir is None:
         data_dir = os.path.dirname(program.filename) if program.filename != "<spec>" else "."
         data_dir = data_dir or "."
+    data_dir = os.fspath(data_dir)  # a Path too; it reaches the code as a string literal
+    if not isinstance(data_dir, str):
+        raise TypeError(f"data_dir must be a str or os.PathLike of str, not {type(data_dir).__name__}")
     if backend == "numpy":
         from nndsl.codegen import numpy_backend as lowering
     elif backend == "torch":
