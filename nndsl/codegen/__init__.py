@@ -7,6 +7,7 @@ model is exactly what the generated program runs.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import types
@@ -57,8 +58,6 @@ def generate(program: ir.Program, backend: str = "numpy", target: str = "auto", 
             f"use -t cpu, or -b torch / -b tensorflow for a GPU or TPU"
         )
     _require_training_blocks(program)
-    import os
-
     if data_dir is None:
         data_dir = os.path.dirname(program.filename) if program.filename != "<spec>" else "."
         data_dir = data_dir or "."
