@@ -203,3 +203,20 @@ def test_layer_names_that_shadow_become_safe_attributes():
     assert {"forward_layer", "parameters_layer"} <= keys  # the nn.Sequential's module names
     assert "forward_layer" in attributes  # self.model.forward_layer.weight
     assert {"forward.W", "forward.b", "call.W"} <= keys  # saved weights keep the spec's names
+
+
+def test_renderer_refuses_what_validation_should_have_stopped():
+    import jinja2
+
+    from nndsl.codegen import render
+
+    assert render.environment().undefined is jinja2.StrictUndefined
+    for value in (float("inf"), float("nan"), -float("inf"), 10**19, object(), b"bytes"):
+        with pytest.raises(render.RenderError):
+            render.py(value)
+    for name in ("class", "a b", "x;y", "\u0430", "", "1x"):
+        with pytest.raises(render.RenderError):
+            render.ident(name)
+    for text in ("it's", 'say "hi"', "'''", '"""', "\\", "\n", "\u202e", "{{ x }}", "{x}"):
+        assert ast.literal_eval(render.py(text)) == text
+    assert render.comment("a\"b'c\\d\ne\u202ef") == "a?b?c?d?e?f"
