@@ -401,6 +401,18 @@ def test_train_resume_from_a_bit_flipped_checkpoint_uses_the_previous_one(stoppe
     numpy_run.check_resumed(stopped_train)
 
 
+def test_after_a_fallback_the_next_checkpoint_keeps_a_good_previous_one(stopped_train, numpy_run):
+    """The corrupt checkpoint.npz must not become checkpoint.prev.npz at the next save."""
+    flip(stopped_train / "checkpoint.npz")
+    result = run(nndsl_command("train", SPECS / "checkerboard.nn", "--out", stopped_train, "--resume",
+                               *train_flags(5), "--no-plots"))
+    assert result.returncode == 0 and "resuming from checkpoint.prev.npz instead" in result.stderr
+    assert numpy_run.checkpoint_epoch(stopped_train) == 5
+    _, header = numpy_run.module._read_checkpoint(stopped_train / "checkpoint.prev.npz")
+    assert header["epoch"] == 4
+    assert temporaries(stopped_train) == []
+
+
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
 def test_train_resume_with_both_checkpoints_bad_is_one_clear_error(stopped_train, damage):
     for name in ("checkpoint.npz", "checkpoint.prev.npz"):

@@ -399,19 +399,19 @@ def _running(pid):
     return True
 
 
-def _keep_previous(path):
-    """Make <name>.prev.npz a copy of the current checkpoint, without ever removing it."""
-    previous = path.with_suffix(".prev.npz")
-    temp = _temporary(previous)
+def _copy_atomic(source, target):
+    """Make `target` a copy of `source` (a hard link where possible), never removing it."""
+    temp = _temporary(target)
     try:
         try:
-            os.link(path, temp)
+            os.link(source, temp)
         except OSError:
-            shutil.copyfile(path, temp)
-        os.replace(temp, previous)
+            shutil.copyfile(source, temp)
+        os.replace(temp, target)
     finally:
-        # Also when the rename succeeded: if `previous` already was a link to `path` (a run
-        # killed between this and the next write leaves them so), rename() does nothing.
+        # Also when the rename succeeded: if `target` already was a link to `source` (a run
+        # killed between keeping .prev and writing the new checkpoint leaves them so), rename()
+        # does nothing.
         Path(temp).unlink(missing_ok=True)
 
 
@@ -424,7 +424,7 @@ def save_checkpoint(path, arrays, header):
     header = dict(header, sha256=_digest(arrays, header))
     payload = dict(arrays, __header__=np.array(json.dumps(header)))
     if path.exists():
-        _keep_previous(path)
+        _copy_atomic(path, path.with_suffix(".prev.npz"))
     write_atomic(path, lambda stream: np.savez(stream, **payload))
 
 
@@ -456,9 +456,14 @@ def load_checkpoint(path):
             raise
         print(f"warning: {error}; resuming from {previous.name} instead", file=sys.stderr)
         try:
-            return _read_checkpoint(previous)
+            arrays, header = _read_checkpoint(previous)
         except CheckpointError as second:
             raise CheckpointError(f"{error}; and {second}") from None
+        try:  # the good one replaces the corrupt one, so that the next save keeps a good .prev
+            _copy_atomic(previous, path)
+        except OSError:
+            pass
+        return arrays, header
 
 
 class TrainingDiverged(FloatingPointError):
