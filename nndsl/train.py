@@ -27,8 +27,9 @@ class TrainError(Exception):
 
 
 def default_out_dir(program: ir.Program) -> Path:
+    """runs/<the spec's stem>; a stem of '.' or '..' (a spec named '...nn') would leave runs/."""
     stem = Path(program.filename).stem if program.filename != "<spec>" else "spec"
-    return Path("runs") / stem
+    return Path("runs") / (stem if stem.strip(".") else "spec")
 
 
 def prepare_out_dir(out: Path) -> None:

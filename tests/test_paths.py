@@ -170,3 +170,11 @@ def test_data_dir_may_be_a_path_object(tmp_path):
     assert generate(program, data_dir=tmp_path / "it's") == generate(program, data_dir=str(tmp_path / "it's"))
     with pytest.raises(TypeError, match="data_dir must be a str"):
         generate(program, data_dir=b"/tmp")
+
+
+@pytest.mark.parametrize(("name", "folder"), [("x.nn", "x"), ("...nn", "spec"), ("..nn", "spec")])
+def test_default_train_folder_stays_under_runs(name, folder):
+    from nndsl.train import default_out_dir
+
+    program = nndsl.parse("model { input 2  dense 1 }", filename=f"some/where/{name}")
+    assert default_out_dir(program) == Path("runs") / folder
