@@ -144,11 +144,14 @@ class Run:
 
 
 def phase_of_kill(out: Path, reference: Run) -> str:
-    """Where a killed run was, read off its folder."""
+    """Where a killed run was, read off its folder; checks that both checkpoints are whole."""
+    epoch = reference.checkpoint_epoch(out)
+    if (out / "checkpoint.prev.npz").exists():
+        _, previous = reference.module._read_checkpoint(out / "checkpoint.prev.npz")
+        assert previous["epoch"] in (epoch - 1, epoch)  # equal: killed between keeping .prev and the write
     temps = temporaries(out)
     if temps:
         return "inside the write of " + "+".join(sorted({t[1:].rsplit(".", 3)[0] for t in temps}))
-    epoch = reference.checkpoint_epoch(out)
     if (out / "weights.npz").exists() or epoch == reference.epochs:
         return "after the last epoch (final files)"
     return "training, between checkpoints"
