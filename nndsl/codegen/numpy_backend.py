@@ -41,6 +41,7 @@ class Plan:
     """The network's buffers, parameters and the calls of forward() and backward()."""
 
     parameters: list[dict] = field(default_factory=list)
+    flat_size: int = 0  # the trainable parameters' elements, all in one flat array (see Network)
     buffers: list[Value] = field(default_factory=list)
     forward: list[dict] = field(default_factory=list)
     backward: list[dict] = field(default_factory=list)
@@ -80,9 +81,15 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             j = dense_index
             module.use("numpy/ops/dense.py", "ops")
             W, b = f"W{j}", f"b{j}"
-            for attr, parameter in zip((W, b), layer.parameters, strict=True):
+            shapes = ((layer.units, layer.in_features), (layer.units,))
+            for attr, parameter, shape in zip((W, b), layer.parameters, shapes, strict=True):
+                start = plan.flat_size
+                if layer.trainable:
+                    start = -(-start // 16) * 16  # each view starts 64-byte aligned, as SIMD loops and BLAS like
+                    plan.flat_size = start + shape[0] * (shape[1] if len(shape) == 2 else 1)
                 plan.parameters.append(
-                    {"attr": attr, "grad": f"d{attr}", "name": py(parameter.name), "trainable": layer.trainable}
+                    {"attr": attr, "grad": f"d{attr}", "name": py(parameter.name), "trainable": layer.trainable,
+                     "shape": py(shape), "start": start, "stop": plan.flat_size}
                 )
             z = new(f"z{j}", layer.units)
             formula = f"{z.name} = {current.name}·{W}ᵀ + {b}"

@@ -152,7 +152,7 @@ def dense_backward(dz, x, W, dW=None, db=None, dx=None):
     """
     if dW is not None:
         np.matmul(dz.T, x, out=dW)
-        np.sum(dz, axis=0, out=db)
+        dz.sum(axis=0, out=db)  # the method: np.sum's dispatch costs more than a small batch's sum
     if dx is not None:
         np.matmul(dz, W, out=dx)
 
@@ -163,8 +163,13 @@ def relu_forward(z, out):
 
 
 def relu_backward(z, h, dh, out):
-    """∂h/∂z = 1 where z > 0, else 0."""
-    return np.multiply(dh, z > 0, out=out)
+    """∂h/∂z = 1 where z > 0, else 0: that is sign(h), as h = max(0, z) is positive exactly there.
+
+    Read off h in float32 (no boolean mask to allocate and convert).
+    """
+    np.sign(h, out=out)
+    out *= dh
+    return out
 
 
 def sigmoid_forward(z, out):
@@ -195,14 +200,22 @@ class Network:
     """
 
     def __init__(self, weights):
-        self.W1 = np.array(weights["dense_1.W"], dtype=np.float32)
-        self.b1 = np.array(weights["dense_1.b"], dtype=np.float32)
-        self.W2 = np.array(weights["dense_2.W"], dtype=np.float32)
-        self.b2 = np.array(weights["dense_2.b"], dtype=np.float32)
-        self.dW1 = np.zeros_like(self.W1)
-        self.db1 = np.zeros_like(self.b1)
-        self.dW2 = np.zeros_like(self.W2)
-        self.db2 = np.zeros_like(self.b2)
+        # Every trainable parameter is a view into one flat array, and its gradient one into another,
+        # so that the optimizer updates them all in one pass over one array instead of one per parameter.
+        self.flat_params = np.zeros(49, dtype=np.float32)  # zeros: the alignment gaps too
+        self.flat_grads = np.zeros(49, dtype=np.float32)
+        self.W1 = self.flat_params[0:4].reshape((2, 2))
+        self.W1[...] = weights["dense_1.W"]
+        self.b1 = self.flat_params[16:18].reshape((2,))
+        self.b1[...] = weights["dense_1.b"]
+        self.W2 = self.flat_params[32:34].reshape((1, 2))
+        self.W2[...] = weights["dense_2.W"]
+        self.b2 = self.flat_params[48:49].reshape((1,))
+        self.b2[...] = weights["dense_2.b"]
+        self.dW1 = self.flat_grads[0:4].reshape((2, 2))
+        self.db1 = self.flat_grads[16:18].reshape((2,))
+        self.dW2 = self.flat_grads[32:34].reshape((1, 2))
+        self.db2 = self.flat_grads[48:49].reshape((1,))
         self.params = {
             "dense_1.W": self.W1,
             "dense_1.b": self.b1,
@@ -268,7 +281,9 @@ def sigmoid_binary_crossentropy(z, y, dz):
     which never takes log(0); its local derivative is the famously simple ∂L/∂z = (p − y) / N.
     Writes ∂L/∂z into dz and returns L.
     """
-    loss = np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
+    # np.logaddexp(0, z) = log(1 + e^z) is computed as max(z, 0) + log1p(exp(−|z|)); .sum() / size
+    # is the mean without np.mean's Python-level checks, which cost more than a small batch's arithmetic
+    loss = (np.logaddexp(0, z) - z * y).sum() / z.size
     with np.errstate(over="ignore"):
         np.negative(z, out=dz)
         np.exp(dz, out=dz)
@@ -286,11 +301,11 @@ class SGD:
     """Gradient descent, as the lecture writes it: θ ← θ − lr·∂L/∂θ."""
 
     def __init__(self, params, grads, lr):
-        self.params, self.grads, self.lr = params, grads, lr
+        self.params, self.grads, self.lr = params, grads, np.float32(lr)
 
     def step(self):
         for p, g in zip(self.params, self.grads, strict=True):
-            g *= np.float32(self.lr)  # the gradient buffer is scratch until the next backward pass
+            g *= self.lr  # the gradient buffer is scratch until the next backward pass
             p -= g
 
     def state(self):
@@ -467,11 +482,19 @@ class Trainer:
         self.model = network
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
-        names = list(network.grads)
-        params, grads = [network.params[n] for n in names], [network.grads[n] for n in names]
-        self.optimizer = SGD(params, grads, lr=0.03)
+        # every trainable parameter at once: the network keeps them in one flat array
+        self.optimizer = SGD([network.flat_params], [network.flat_grads], lr=0.03)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
+        self._shuffled = None  # the training set in an epoch's order, gathered into the same buffers each epoch
+
+    def shuffled(self, order):
+        """The training set taken in `order`, written over last epoch's copy (np.take with out=),
+        so that an epoch allocates no copy of the data set."""
+        x, y = self.data.x_train, self.data.y_train
+        if self._shuffled is None or self._shuffled[0].shape != x.shape or self._shuffled[1].shape != y.shape:
+            self._shuffled = np.empty_like(x), np.empty_like(y)
+        return np.take(x, order, axis=0, out=self._shuffled[0]), np.take(y, order, axis=0, out=self._shuffled[1])
 
     def train_step(self, x, y):
         """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
@@ -496,8 +519,7 @@ class Trainer:
         x, y = self.data.x_train, self.data.y_train
         n = len(x)
         if SHUFFLE:
-            order = self.shuffle_rng.permutation(n)
-            x, y = x[order], y[order]
+            x, y = self.shuffled(self.shuffle_rng.permutation(n))
         batch_size = BATCH_SIZE or n
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
         for start in range(0, n, batch_size):

@@ -157,7 +157,7 @@ def dense_backward(dz, x, W, dW=None, db=None, dx=None):
     """
     if dW is not None:
         np.matmul(dz.T, x, out=dW)
-        np.sum(dz, axis=0, out=db)
+        dz.sum(axis=0, out=db)  # the method: np.sum's dispatch costs more than a small batch's sum
     if dx is not None:
         np.matmul(dz, W, out=dx)
 
@@ -202,18 +202,28 @@ class Network:
     """
 
     def __init__(self, weights):
-        self.W1 = np.array(weights["dense_1.W"], dtype=np.float32)
-        self.b1 = np.array(weights["dense_1.b"], dtype=np.float32)
-        self.W2 = np.array(weights["dense_2.W"], dtype=np.float32)
-        self.b2 = np.array(weights["dense_2.b"], dtype=np.float32)
-        self.W3 = np.array(weights["dense_3.W"], dtype=np.float32)
-        self.b3 = np.array(weights["dense_3.b"], dtype=np.float32)
-        self.dW1 = np.zeros_like(self.W1)
-        self.db1 = np.zeros_like(self.b1)
-        self.dW2 = np.zeros_like(self.W2)
-        self.db2 = np.zeros_like(self.b2)
-        self.dW3 = np.zeros_like(self.W3)
-        self.db3 = np.zeros_like(self.b3)
+        # Every trainable parameter is a view into one flat array, and its gradient one into another,
+        # so that the optimizer updates them all in one pass over one array instead of one per parameter.
+        self.flat_params = np.zeros(97, dtype=np.float32)  # zeros: the alignment gaps too
+        self.flat_grads = np.zeros(97, dtype=np.float32)
+        self.W1 = self.flat_params[0:16].reshape((8, 2))
+        self.W1[...] = weights["dense_1.W"]
+        self.b1 = self.flat_params[16:24].reshape((8,))
+        self.b1[...] = weights["dense_1.b"]
+        self.W2 = self.flat_params[32:64].reshape((4, 8))
+        self.W2[...] = weights["dense_2.W"]
+        self.b2 = self.flat_params[64:68].reshape((4,))
+        self.b2[...] = weights["dense_2.b"]
+        self.W3 = self.flat_params[80:84].reshape((1, 4))
+        self.W3[...] = weights["dense_3.W"]
+        self.b3 = self.flat_params[96:97].reshape((1,))
+        self.b3[...] = weights["dense_3.b"]
+        self.dW1 = self.flat_grads[0:16].reshape((8, 2))
+        self.db1 = self.flat_grads[16:24].reshape((8,))
+        self.dW2 = self.flat_grads[32:64].reshape((4, 8))
+        self.db2 = self.flat_grads[64:68].reshape((4,))
+        self.dW3 = self.flat_grads[80:84].reshape((1, 4))
+        self.db3 = self.flat_grads[96:97].reshape((1,))
         self.params = {
             "dense_1.W": self.W1,
             "dense_1.b": self.b1,
@@ -294,7 +304,9 @@ def sigmoid_binary_crossentropy(z, y, dz):
     which never takes log(0); its local derivative is the famously simple ∂L/∂z = (p − y) / N.
     Writes ∂L/∂z into dz and returns L.
     """
-    loss = np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
+    # np.logaddexp(0, z) = log(1 + e^z) is computed as max(z, 0) + log1p(exp(−|z|)); .sum() / size
+    # is the mean without np.mean's Python-level checks, which cost more than a small batch's arithmetic
+    loss = (np.logaddexp(0, z) - z * y).sum() / z.size
     with np.errstate(over="ignore"):
         np.negative(z, out=dz)
         np.exp(dz, out=dz)
@@ -513,11 +525,19 @@ class Trainer:
         self.model = network
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
-        names = list(network.grads)
-        params, grads = [network.params[n] for n in names], [network.grads[n] for n in names]
-        self.optimizer = Adam(params, grads, lr=0.01, beta1=0.9, beta2=0.999, eps=1e-07)
+        # every trainable parameter at once: the network keeps them in one flat array
+        self.optimizer = Adam([network.flat_params], [network.flat_grads], lr=0.01, beta1=0.9, beta2=0.999, eps=1e-07)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
+        self._shuffled = None  # the training set in an epoch's order, gathered into the same buffers each epoch
+
+    def shuffled(self, order):
+        """The training set taken in `order`, written over last epoch's copy (np.take with out=),
+        so that an epoch allocates no copy of the data set."""
+        x, y = self.data.x_train, self.data.y_train
+        if self._shuffled is None or self._shuffled[0].shape != x.shape or self._shuffled[1].shape != y.shape:
+            self._shuffled = np.empty_like(x), np.empty_like(y)
+        return np.take(x, order, axis=0, out=self._shuffled[0]), np.take(y, order, axis=0, out=self._shuffled[1])
 
     def train_step(self, x, y):
         """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
@@ -542,8 +562,7 @@ class Trainer:
         x, y = self.data.x_train, self.data.y_train
         n = len(x)
         if SHUFFLE:
-            order = self.shuffle_rng.permutation(n)
-            x, y = x[order], y[order]
+            x, y = self.shuffled(self.shuffle_rng.permutation(n))
         batch_size = BATCH_SIZE or n
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
         for start in range(0, n, batch_size):

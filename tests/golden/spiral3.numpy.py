@@ -166,7 +166,7 @@ def dense_backward(dz, x, W, dW=None, db=None, dx=None):
     """
     if dW is not None:
         np.matmul(dz.T, x, out=dW)
-        np.sum(dz, axis=0, out=db)
+        dz.sum(axis=0, out=db)  # the method: np.sum's dispatch costs more than a small batch's sum
     if dx is not None:
         np.matmul(dz, W, out=dx)
 
@@ -177,8 +177,13 @@ def relu_forward(z, out):
 
 
 def relu_backward(z, h, dh, out):
-    """∂h/∂z = 1 where z > 0, else 0."""
-    return np.multiply(dh, z > 0, out=out)
+    """∂h/∂z = 1 where z > 0, else 0: that is sign(h), as h = max(0, z) is positive exactly there.
+
+    Read off h in float32 (no boolean mask to allocate and convert).
+    """
+    np.sign(h, out=out)
+    out *= dh
+    return out
 
 
 def dropout_forward(h, rate, rng, mask, out):
@@ -223,18 +228,28 @@ class Network:
     """
 
     def __init__(self, weights):
-        self.W1 = np.array(weights["dense_1.W"], dtype=np.float32)
-        self.b1 = np.array(weights["dense_1.b"], dtype=np.float32)
-        self.W2 = np.array(weights["dense_2.W"], dtype=np.float32)
-        self.b2 = np.array(weights["dense_2.b"], dtype=np.float32)
-        self.W3 = np.array(weights["dense_3.W"], dtype=np.float32)
-        self.b3 = np.array(weights["dense_3.b"], dtype=np.float32)
-        self.dW1 = np.zeros_like(self.W1)
-        self.db1 = np.zeros_like(self.b1)
-        self.dW2 = np.zeros_like(self.W2)
-        self.db2 = np.zeros_like(self.b2)
-        self.dW3 = np.zeros_like(self.W3)
-        self.db3 = np.zeros_like(self.b3)
+        # Every trainable parameter is a view into one flat array, and its gradient one into another,
+        # so that the optimizer updates them all in one pass over one array instead of one per parameter.
+        self.flat_params = np.zeros(1315, dtype=np.float32)  # zeros: the alignment gaps too
+        self.flat_grads = np.zeros(1315, dtype=np.float32)
+        self.W1 = self.flat_params[0:128].reshape((32, 4))
+        self.W1[...] = weights["dense_1.W"]
+        self.b1 = self.flat_params[128:160].reshape((32,))
+        self.b1[...] = weights["dense_1.b"]
+        self.W2 = self.flat_params[160:1184].reshape((32, 32))
+        self.W2[...] = weights["dense_2.W"]
+        self.b2 = self.flat_params[1184:1216].reshape((32,))
+        self.b2[...] = weights["dense_2.b"]
+        self.W3 = self.flat_params[1216:1312].reshape((3, 32))
+        self.W3[...] = weights["dense_3.W"]
+        self.b3 = self.flat_params[1312:1315].reshape((3,))
+        self.b3[...] = weights["dense_3.b"]
+        self.dW1 = self.flat_grads[0:128].reshape((32, 4))
+        self.db1 = self.flat_grads[128:160].reshape((32,))
+        self.dW2 = self.flat_grads[160:1184].reshape((32, 32))
+        self.db2 = self.flat_grads[1184:1216].reshape((32,))
+        self.dW3 = self.flat_grads[1216:1312].reshape((3, 32))
+        self.db3 = self.flat_grads[1312:1315].reshape((3,))
         self.params = {
             "dense_1.W": self.W1,
             "dense_1.b": self.b1,
@@ -347,7 +362,7 @@ def softmax_categorical_crossentropy(z, labels, dz):
     picked = dz[rows, labels]
     np.exp(dz, out=dz)
     total = dz.sum(axis=1)
-    loss = np.mean(np.log(total) - picked)
+    loss = (np.log(total) - picked).sum() / len(z)  # the mean, without np.mean's overhead
     dz /= total[:, None]
     dz[rows, labels] -= 1
     dz /= len(z)
@@ -552,11 +567,19 @@ class Trainer:
         self.model = network
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
-        names = list(network.grads)
-        params, grads = [network.params[n] for n in names], [network.grads[n] for n in names]
-        self.optimizer = Momentum(params, grads, lr=0.05, momentum=0.9, nesterov=True)
+        # every trainable parameter at once: the network keeps them in one flat array
+        self.optimizer = Momentum([network.flat_params], [network.flat_grads], lr=0.05, momentum=0.9, nesterov=True)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
+        self._shuffled = None  # the training set in an epoch's order, gathered into the same buffers each epoch
+
+    def shuffled(self, order):
+        """The training set taken in `order`, written over last epoch's copy (np.take with out=),
+        so that an epoch allocates no copy of the data set."""
+        x, y = self.data.x_train, self.data.y_train
+        if self._shuffled is None or self._shuffled[0].shape != x.shape or self._shuffled[1].shape != y.shape:
+            self._shuffled = np.empty_like(x), np.empty_like(y)
+        return np.take(x, order, axis=0, out=self._shuffled[0]), np.take(y, order, axis=0, out=self._shuffled[1])
 
     def train_step(self, x, y):
         """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
@@ -583,8 +606,7 @@ class Trainer:
         x, y = self.data.x_train, self.data.y_train
         n = len(x)
         if SHUFFLE:
-            order = self.shuffle_rng.permutation(n)
-            x, y = x[order], y[order]
+            x, y = self.shuffled(self.shuffle_rng.permutation(n))
         batch_size = BATCH_SIZE or n
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
         for start in range(0, n, batch_size):

@@ -13,7 +13,7 @@ def softmax_categorical_crossentropy(z, labels, dz):
     picked = dz[rows, labels]
     np.exp(dz, out=dz)
     total = dz.sum(axis=1)
-    loss = np.mean(np.log(total) - picked)
+    loss = (np.log(total) - picked).sum() / len(z)  # the mean, without np.mean's overhead
     dz /= total[:, None]
     dz[rows, labels] -= 1
     dz /= len(z)

@@ -7,5 +7,10 @@ def relu_forward(z, out):
 
 
 def relu_backward(z, h, dh, out):
-    """∂h/∂z = 1 where z > 0, else 0."""
-    return np.multiply(dh, z > 0, out=out)
+    """∂h/∂z = 1 where z > 0, else 0: that is sign(h), as h = max(0, z) is positive exactly there.
+
+    Read off h in float32 (no boolean mask to allocate and convert).
+    """
+    np.sign(h, out=out)
+    out *= dh
+    return out
