@@ -24,6 +24,8 @@ from nndsl.suggest import closest
 MAX_NESTING = 32
 #: Stop reporting after this many syntax errors; later ones are usually echoes.
 MAX_SYNTAX_ERRORS = 20
+#: Error recovery re-parses; it stops once it has read the text about this many times.
+RECOVERY_BUDGET = 2
 
 BLOCK_KEYWORDS = ("data", "model", "loss", "train")
 
@@ -292,14 +294,20 @@ def _parse_with_recovery(text: str, filename: str) -> Tree:
     """
     errors: list[Diagnostic] = []
     current = text
+    # Each retry parses again from the start, up to the next error. Bound the
+    # total so that a big spec with many errors stays linear: a few passes over
+    # the text at most, whatever the number of errors.
+    budget, spent = RECOVERY_BUDGET * len(text) + 100_000, 0
     while True:
         try:
             tree = grammar_parser().parse(current)
         except UnexpectedInput as exc:
             message, span = _describe_error(exc, current)
             errors.append(Diagnostic("error", message, filename, span))
+            position = getattr(exc, "pos_in_stream", None)
+            spent += position if isinstance(position, int) and position >= 0 else len(current)
             repaired = None if _at_end(exc) else _skip_broken_statement(current, exc)
-            if repaired is None or len(errors) >= MAX_SYNTAX_ERRORS:
+            if repaired is None or len(errors) >= MAX_SYNTAX_ERRORS or spent > budget:
                 break
             current = repaired
         else:

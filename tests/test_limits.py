@@ -138,3 +138,25 @@ def test_compile_time_is_linear_in_the_layers():
             / best_seconds(lambda: nndsl.generate(small_program, backend="torch")))
     assert front < 24, f"parse+check: 8x the layers took {front:.1f}x the time"
     assert back < 24, f"generate: 8x the layers took {back:.1f}x the time"
+
+
+def test_syntax_error_recovery_reads_the_text_a_bounded_number_of_times(monkeypatch):
+    """Recovery re-parses from the start after each error; with many errors far into a
+    big spec that was quadratic (20 errors: 20 passes). Now the passes are bounded."""
+    from nndsl import syntax
+
+    parser = syntax.grammar_parser()
+    read: list[int] = []
+
+    class Counting:
+        def parse(self, text):
+            read.append(len(text))
+            return parser.parse(text)
+
+    monkeypatch.setattr(syntax, "grammar_parser", lambda: Counting())
+    errors = "".join("  dense 1 )\n" + "  dense 1\n" * 200 for _ in range(25))
+    text = "model {\n  input 1\n" + "  dense 1\n" * 20_000 + errors + "}\n"
+    error = error_of(text)
+    assert error.message == "unmatched ')'"
+    assert 1 <= len(error.diagnostics) < syntax.MAX_SYNTAX_ERRORS
+    assert sum(read) <= (syntax.RECOVERY_BUDGET + 1) * len(text) + 100_000
