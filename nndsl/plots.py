@@ -85,16 +85,22 @@ def plot_playground(program: ir.Program, module, trainer, path: Path) -> Path:
     if program.task == "multiclass":
         classes = prediction.argmax(axis=1).reshape(gx.shape)
         axis.contourf(gx, gy, classes, levels=np.arange(prediction.shape[1] + 1) - 0.5, cmap="tab10", alpha=0.35)
-        axis.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=10, edgecolors="white", linewidths=0.3)
+        axis.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=prediction.shape[1] - 0.5, s=16,
+                     edgecolors="white", linewidths=0.6)
     else:
         value = prediction[:, 0].reshape(gx.shape)
+        # As the Playground draws it: a pale output heat-map, the points in full colour
+        # on the same scale with a white rim, so each stands out against its region.
         if program.task == "binary":
-            image = axis.contourf(gx, gy, value, levels=np.linspace(0, 1, 21), cmap="RdBu", alpha=0.8)
+            low, high = 0.0, 1.0
+            image = axis.contourf(gx, gy, value, levels=np.linspace(0, 1, 21), cmap="RdBu", alpha=0.45)
             axis.contour(gx, gy, value, levels=[0.5], colors="black", linewidths=1.2)
         else:
-            image = axis.contourf(gx, gy, value, levels=21, cmap="RdBu", alpha=0.8)
+            low, high = float(min(value.min(), labels.min())), float(max(value.max(), labels.max()))
+            image = axis.contourf(gx, gy, value, levels=np.linspace(low, high, 21), cmap="RdBu", alpha=0.45)
         figure.colorbar(image, ax=axis, label="model output")
-        axis.scatter(points[:, 0], points[:, 1], c=labels, cmap="RdBu", s=10, edgecolors="black", linewidths=0.3)
+        axis.scatter(points[:, 0], points[:, 1], c=labels, cmap="RdBu", vmin=low, vmax=high, s=16,
+                     edgecolors="white", linewidths=0.6)
     axis.set_xlim(-limit, limit)
     axis.set_ylim(-limit, limit)
     axis.set_xlabel("x1")
@@ -116,9 +122,10 @@ def plot_plane(program: ir.Program, trainer, path: Path) -> Path:
                          np.linspace(low[1] - pad[1], high[1] + pad[1], 200))
     value = trainer.predict(np.stack([gx.ravel(), gy.ravel()], axis=1))[:, 0].reshape(gx.shape)
     figure, axis = plt.subplots(figsize=(5.2, 4.6))
-    image = axis.contourf(gx, gy, value, levels=21, cmap="RdBu", alpha=0.8)
+    low, high = float(min(value.min(), y.min())), float(max(value.max(), y.max()))
+    image = axis.contourf(gx, gy, value, levels=np.linspace(low, high, 21), cmap="RdBu", alpha=0.45)
     figure.colorbar(image, ax=axis, label="model output")
-    axis.scatter(x[:, 0], x[:, 1], c=y, cmap="RdBu", s=10, edgecolors="black", linewidths=0.3)
+    axis.scatter(x[:, 0], x[:, 1], c=y, cmap="RdBu", vmin=low, vmax=high, s=16, edgecolors="white", linewidths=0.6)
     axis.set_title(f"{Path(program.filename).name}: data and model output")
     figure.tight_layout()
     _save(figure, path)
