@@ -503,12 +503,14 @@ class Trainer:
         """One training step on the batch (x, y): the batch's mean loss and its metric sums."""
         return self._on_replicas(self._replica_step, x, y, masks)
 
-    def _epoch(self, x, y, masks):
-        """Every step of an epoch in one graph call: x, y and the masks are in batch order already.
+    def _epoch(self, order, masks):
+        """Every step of an epoch in one graph call: the training set taken in `order` (None: as it
+        is) inside the graph, rather than by eager ops before it; the masks are in that order already.
 
         The full batches are reshaped to (steps, batch, …), so that every step sees a static
         shape, as XLA and TPUs want; a smaller last batch is one more step after the loop.
         """
+        x, y = self.training_set(order)
         n = x.shape[0]
         batch_size = BATCH_SIZE or n
         steps, rest = divmod(n, batch_size)
@@ -553,6 +555,12 @@ class Trainer:
             name: np.array(keras_layout(name, gradient.numpy())) for name, gradient in zip(TRAINABLE, gradients, strict=True)
         }
 
+    def training_set(self, order=None):
+        """The training tensors, taken in `order` (an index array) when one is given."""
+        if order is None:
+            return self.x_train, self.y_train
+        return tf.gather(self.x_train, order), tf.gather(self.y_train, order)
+
     def train_epoch(self, on_batch=None):
         """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics.
 
@@ -560,17 +568,15 @@ class Trainer:
         on_batch(done, total, loss) after each. Either way the loss is checked for NaN once,
         at the end of the epoch, so that no step waits for the host.
         """
-        x, y = self.x_train, self.y_train
         n = len(self.data.x_train)
-        if SHUFFLE:
-            order = self.shuffle_rng.permutation(n)
-            x, y = tf.gather(x, order), tf.gather(y, order)
+        order = self.shuffle_rng.permutation(n) if SHUFFLE else None
         batch_size = BATCH_SIZE or n
         if on_batch is None:
             batches = [self.dropout_masks(min(batch_size, n - start)) for start in range(0, n, batch_size)]
             masks = [np.concatenate(layer) for layer in zip(*batches, strict=True)]
-            total_loss, sums = self._epoch(x, y, masks)
+            total_loss, sums = self._epoch(order, masks)
         else:
+            x, y = self.training_set(order)
             total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
             for start in range(0, n, batch_size):
                 stop = min(start + batch_size, n)
