@@ -4,8 +4,10 @@ Four sources of input, each run through `exercise`:
 
 1. the real grammar (grammar/nndsl.lark) through hypothesis's `from_lark`,
    with the terminals drawn from the language's words and from hostile
-   names, numbers and strings: specs that lex and mostly parse, many of which
-   the checker then rejects;
+   names, numbers and strings: specs that lex and mostly parse, and that the
+   checker, in practice, always rejects (the grammar fixes only the structure:
+   which statement goes where is the checker's), so this source exercises the
+   parser, its error recovery and every check;
 2. specs that would train, with hostile names and strings (quotes,
    escapes, template syntax, Python code, bidi and lookalike characters,
    paths that leave the folder) in every place that takes one;
@@ -17,9 +19,10 @@ Four sources of input, each run through `exercise`:
 What must hold for every input: only `SpecError` escapes; every generated
 program compiles (`compile(source, ...)`) and holds every string of the spec
 only as an equal literal (tests/test_injection.py's check); a spec that checks
-formats back to the same IR. In `make test` each source runs a short derandomised budget; the
-long run is `make fuzz` (`python -m tests.test_fuzz`), which repeats random
-rounds for NNDSL_FUZZ_SECONDS seconds and prints how many inputs it tried.
+formats back to the same IR. In `make test` each source runs a short
+derandomised budget; the long run is `make fuzz` (`python -m tests.test_fuzz`),
+which repeats random rounds (NNDSL_FUZZ_EXAMPLES inputs per source, default
+2,000) for NNDSL_FUZZ_SECONDS seconds and prints how many inputs it tried.
 """
 
 from __future__ import annotations
