@@ -33,6 +33,7 @@ import pytest
 import nndsl
 from nndsl import ir
 from nndsl.codegen import BACKENDS, generate
+from tests.conftest import require_backend
 
 CORPUS = Path(__file__).resolve().parent / "injection"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
@@ -170,7 +171,7 @@ def test_accepted_specs_compile_to_literals_and_import_without_side_effects(tmp_
                TF_CPP_MIN_LOG_LEVEL="3", KERAS_HOME=str(home / ".keras"))
     for backend, paths in sources.items():
         if backend != "numpy":
-            pytest.importorskip(backend) if os.environ.get("NNDSL_REQUIRE_BACKENDS") != "1" else None
+            require_backend(backend)  # skipped without it, except under NNDSL_REQUIRE_BACKENDS=1
         result = subprocess.run([sys.executable, "-c", IMPORT_ALL, *map(str, paths)], cwd=work, env=env,
                                 capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, f"{backend}:\n{result.stderr[-3000:]}"
