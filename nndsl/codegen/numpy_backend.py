@@ -240,7 +240,9 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     weights = common.lower_weights(program, module)
     plan = plan_network(program, module)
     loss = _lower_loss(program, module)
-    optimizer = _lower_optimizer(program, module)
+    optimizer = _lower_optimizer(program, module, plan)
+    if optimizer:
+        optimizer.setdefault("scales_output_grad", False)
     module.use("common/checkpoint.py", "training")
     if plan.predict_activation:
         module.use(f"numpy/ops/{plan.predict_activation}.py", "ops")
@@ -274,13 +276,17 @@ def _lower_loss(program: ir.Program, module: common.Module) -> dict | None:
     return {"name": program.loss.name, "function": function, "where": common.where(program, program.loss)}
 
 
-def _lower_optimizer(program: ir.Program, module: common.Module) -> dict | None:
+def _lower_optimizer(program: ir.Program, module: common.Module, plan: Plan) -> dict | None:
     if program.train is None:
         return None
     opt = program.train.optimizer
     if isinstance(opt, ir.SGD) and opt.momentum == 0 and not opt.nesterov:
         module.use("numpy/optimizers/sgd.py", "training")
-        return {"class": "SGD", "args": f"lr={py(opt.lr)}"}
+        if plan.penalties:  # a penalty's derivative joins the gradients after backpropagation, unscaled
+            return {"class": "SGD", "args": f"lr={py(opt.lr)}"}
+        # Plain SGD: the trainer multiplies ∂L/∂output by lr before backpropagating, which is
+        # linear, so the gradient buffers arrive as lr·∂L/∂θ and the update is one pass, θ −= g.
+        return {"class": "SGD", "args": f"lr={py(opt.lr)}, scaled_grads=True", "scales_output_grad": True}
     if isinstance(opt, ir.SGD):
         module.use("numpy/optimizers/momentum.py", "training")
         return {"class": "Momentum", "args": f"lr={py(opt.lr)}, momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}"}

@@ -225,14 +225,20 @@ def mean_squared_error(y_pred, y, dy):
 
 
 class SGD:
-    """Gradient descent, as the lecture writes it: θ ← θ − lr·∂L/∂θ."""
+    """Gradient descent, as the lecture writes it: θ ← θ − lr·∂L/∂θ.
 
-    def __init__(self, params, grads, lr):
+    With scaled_grads the gradient buffers already hold lr·∂L/∂θ (the trainer scaled ∂L/∂output
+    before backpropagating), so a step is a single pass over each parameter: θ ← θ − g.
+    """
+
+    def __init__(self, params, grads, lr, scaled_grads=False):
         self.params, self.grads, self.lr = params, grads, np.float32(lr)
+        self.scaled_grads = scaled_grads
 
     def step(self):
         for p, g in zip(self.params, self.grads, strict=True):
-            g *= self.lr  # the gradient buffer is scratch until the next backward pass
+            if not self.scaled_grads:
+                g *= self.lr  # the gradient buffer is scratch until the next backward pass
             p -= g
 
     def state(self):
@@ -410,7 +416,7 @@ class Trainer:
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
         # every trainable parameter at once: the network keeps them in one flat array
-        self.optimizer = SGD([network.flat_params], [network.flat_grads], lr=0.01)
+        self.optimizer = SGD([network.flat_params], [network.flat_grads], lr=0.01, scaled_grads=True)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
         self._shuffled = None  # the training set in an epoch's order, gathered into the same buffers each epoch
@@ -428,6 +434,7 @@ class Trainer:
         network = self.model
         output = network.forward(x, self.dropout_rng)
         loss = mean_squared_error(output, y, network.output_grad)
+        network.output_grad[...] *= self.optimizer.lr  # so backward() yields lr·∂L/∂θ: SGD's step is then θ −= g
         network.backward()
         self.optimizer.step()
         return loss, batch_metrics(output, y)

@@ -2,14 +2,20 @@ import numpy as np
 
 
 class SGD:
-    """Gradient descent, as the lecture writes it: θ ← θ − lr·∂L/∂θ."""
+    """Gradient descent, as the lecture writes it: θ ← θ − lr·∂L/∂θ.
 
-    def __init__(self, params, grads, lr):
+    With scaled_grads the gradient buffers already hold lr·∂L/∂θ (the trainer scaled ∂L/∂output
+    before backpropagating), so a step is a single pass over each parameter: θ ← θ − g.
+    """
+
+    def __init__(self, params, grads, lr, scaled_grads=False):
         self.params, self.grads, self.lr = params, grads, np.float32(lr)
+        self.scaled_grads = scaled_grads
 
     def step(self):
         for p, g in zip(self.params, self.grads, strict=True):
-            g *= self.lr  # the gradient buffer is scratch until the next backward pass
+            if not self.scaled_grads:
+                g *= self.lr  # the gradient buffer is scratch until the next backward pass
             p -= g
 
     def state(self):
