@@ -50,3 +50,5 @@ def test_safe_names_are_kept_and_unsafe_ones_renamed_predictably():
     assert [namer.name(w) for w in ["hidden", "np", "np_layer", "forward", "self", "type", "print", "hidden"]] == [
         "hidden", "np_layer", "np_layer_2", "forward_layer", "self_layer", "type_layer", "print_layer", "hidden_2",
     ]
+    # A leading underscore is dropped; a digit after it must not start the name (this looped forever).
+    assert [namer.name(w) for w in ["_1", "_", "__init__", "_9x"]] == ["layer_1", "layer", "init__", "layer_9x"]

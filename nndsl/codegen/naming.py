@@ -95,7 +95,9 @@ class Namer:
 
     def name(self, wanted: str) -> str:
         base = wanted if _IDENTIFIER.fullmatch(wanted) else "layer"
-        base = base.lstrip("_") or "layer"
+        base = base.lstrip("_")
+        if not base or base[0].isdigit():  # "_" or "_1": what is left must still start a name
+            base = f"layer_{base}" if base else "layer"
         if not is_safe_identifier(base, self.avoid):
             base = f"{base}_layer"
         candidate, k = base, 2
