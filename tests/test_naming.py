@@ -52,3 +52,19 @@ def test_safe_names_are_kept_and_unsafe_ones_renamed_predictably():
     ]
     # A leading underscore is dropped; a digit after it must not start the name (this looped forever).
     assert [namer.name(w) for w in ["_1", "_", "__init__", "_9x"]] == ["layer_1", "layer", "init__", "layer_9x"]
+
+
+def test_a_layer_named_underscore_digit_compiles_for_torch():
+    """`name=_1` is a legal spec name; the Namer once looped forever on it (a compiler hang)."""
+    import nndsl
+    from nndsl.codegen import generate
+
+    spec = (
+        "data xor(samples=40)\n"
+        "model { input 2  dense 4 relu name=_1  dense 1 sigmoid name=_2x }\n"
+        "loss binary_crossentropy\n"
+        "train { epochs 1 }\n"
+    )
+    source = generate(nndsl.parse(spec), backend="torch")
+    assert '("layer_1", nn.Linear(2, 4))' in source and '("layer_2x", nn.Linear(4, 1))' in source
+    assert '"_1.W"' in source  # the IR name stays what the spec says
