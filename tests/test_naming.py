@@ -63,7 +63,7 @@ def test_a_layer_named_underscore_digit_compiles_for_torch():
         "data xor(samples=40)\n"
         "model { input 2  dense 4 relu name=_1  dense 1 sigmoid name=_2x }\n"
         "loss binary_crossentropy\n"
-        "train { epochs 1 }\n"
+        "train { optimizer sgd(lr=0.1)  epochs 1 }\n"
     )
     source = generate(nndsl.parse(spec), backend="torch")
     assert '("layer_1", nn.Linear(2, 4))' in source and '("layer_2x", nn.Linear(4, 1))' in source
