@@ -90,6 +90,7 @@ HOSTILE_NAMES = [
     "np", "torch", "nn", "F", "tf", "keras", "self", "math", "os", "sys", "print", "open", "exec", "eval",
     "match", "case", "type", "_", "__import__", "__class__", "__init__", "_x", "forward", "parameters",
     "training", "call", "build", "layers", "Network", "main", "load_data", "SEED", "DATA_DIR", "x" * 80,
+    "_1", "_2x", "_0_", "layer", "layer_1", "layer_2",  # '_1' once hung the torch Namer
 ]
 HOSTILE_STRINGS = [
     "data/file.csv", "x.npz", "income", "a b", "", "'", '"', "'''", '"""', "\\", "\\n", "\n", "\t", "\r",
@@ -131,7 +132,8 @@ def hostile_specs(draw) -> str:
     """A spec that would train, with hostile text wherever the language takes a name
     or a string: the data file's path and columns, the layer and model names."""
     name = st.one_of(st.sampled_from(HOSTILE_NAMES), st.sampled_from(HOSTILE_NAMES).map(_quoted),
-                     st.sampled_from(HOSTILE_STRINGS).map(_quoted))
+                     st.sampled_from(HOSTILE_STRINGS).map(_quoted),
+                     st.from_regex(r"_{0,3}[A-Za-z0-9_]{1,8}", fullmatch=True))
     text = st.one_of(st.sampled_from(HOSTILE_STRINGS), st.text(min_size=1, max_size=12),
                      st.text(st.characters(codec="ascii", categories=["L", "N", "P", "S", "Zs"]), min_size=1, max_size=12))
     source = draw(st.sampled_from(["csv", "npz"]))
