@@ -6,6 +6,8 @@ backends agree on what exists.
 
 from __future__ import annotations
 
+import keyword
+
 ACTIVATIONS = (
     "linear", "sigmoid", "relu", "tanh", "softmax",
     "leaky_relu", "elu", "gelu", "softplus",
@@ -77,6 +79,9 @@ MAX_EPOCHS = 1_000_000
 MAX_CLASSES = 100
 MAX_SEED = 2**32 - 1
 MAX_NAME_LENGTH = 64
+#: Soft keywords of every Python the generated code may run on (`type` is one from 3.12):
+#: no spec name may be one, and no generated identifier is one.
+SOFT_KEYWORDS = frozenset(getattr(keyword, "softkwlist", ())) | {"_", "case", "match", "type"}
 
 #: Statements each block accepts.
 BLOCK_STATEMENTS = {

@@ -30,8 +30,6 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_NUMBER_TEXT = 40
 #: Report at most this many errors (and how many more there are).
 MAX_ERRORS = 100
-#: Soft keywords of every Python the generated code may run on (`type` is one from 3.12).
-_SOFT_KEYWORDS = frozenset(getattr(keyword, "softkwlist", ())) | {"_", "case", "match", "type"}
 
 
 class _Skip(Exception):
@@ -300,7 +298,7 @@ class Checker:
             )
         if len(text) > catalog.MAX_NAME_LENGTH:
             raise self.fail(value.span, f"{name} is longer than {catalog.MAX_NAME_LENGTH} characters")
-        if keyword.iskeyword(text) or text in _SOFT_KEYWORDS:
+        if keyword.iskeyword(text) or text in catalog.SOFT_KEYWORDS:
             raise self.fail(value.span, f"{name} cannot be the Python keyword '{text}'")
         if text.startswith("__"):
             raise self.fail(value.span, f"{name} cannot start with '__'; received {name}={text!r}")
@@ -989,7 +987,6 @@ _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 def _invisible_character(text: str) -> str | None:
     """The first character of `text` a spec string may not hold, or None."""
     return next((ch for ch in text if unicodedata.category(ch) in _INVISIBLE_CATEGORIES), None)
-
 
 
 def _span_of(value) -> Span | None:

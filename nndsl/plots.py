@@ -35,6 +35,22 @@ def _save(figure, path: Path) -> None:
     write_atomic(path, image.getvalue())
 
 
+def _heat_map(figure, axis, gx, gy, value, points, labels, binary=False) -> None:
+    """The model's output over the grid and the data on it, as the Playground draws them: a pale
+    heat-map, the points in full colour on the same scale with a white rim, so each stands out
+    against its region. Binary outputs are probabilities, with the 0.5 boundary drawn."""
+    if binary:
+        low, high = 0.0, 1.0
+    else:
+        low, high = float(min(value.min(), labels.min())), float(max(value.max(), labels.max()))
+    image = axis.contourf(gx, gy, value, levels=np.linspace(low, high, 21), cmap="RdBu", alpha=0.45)
+    if binary:
+        axis.contour(gx, gy, value, levels=[0.5], colors="black", linewidths=1.2)
+    figure.colorbar(image, ax=axis, label="model output")
+    axis.scatter(points[:, 0], points[:, 1], c=labels, cmap="RdBu", vmin=low, vmax=high, s=16,
+                 edgecolors="white", linewidths=0.6)
+
+
 def plot_run(program: ir.Program, module, trainer, out: Path) -> list[Path]:
     """Write the plots for a finished run into `out`; returns the files written."""
     written = [plot_history(trainer.history, out / "loss.png", program)]
@@ -88,19 +104,8 @@ def plot_playground(program: ir.Program, module, trainer, path: Path) -> Path:
         axis.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=prediction.shape[1] - 0.5, s=16,
                      edgecolors="white", linewidths=0.6)
     else:
-        value = prediction[:, 0].reshape(gx.shape)
-        # As the Playground draws it: a pale output heat-map, the points in full colour
-        # on the same scale with a white rim, so each stands out against its region.
-        if program.task == "binary":
-            low, high = 0.0, 1.0
-            image = axis.contourf(gx, gy, value, levels=np.linspace(0, 1, 21), cmap="RdBu", alpha=0.45)
-            axis.contour(gx, gy, value, levels=[0.5], colors="black", linewidths=1.2)
-        else:
-            low, high = float(min(value.min(), labels.min())), float(max(value.max(), labels.max()))
-            image = axis.contourf(gx, gy, value, levels=np.linspace(low, high, 21), cmap="RdBu", alpha=0.45)
-        figure.colorbar(image, ax=axis, label="model output")
-        axis.scatter(points[:, 0], points[:, 1], c=labels, cmap="RdBu", vmin=low, vmax=high, s=16,
-                     edgecolors="white", linewidths=0.6)
+        _heat_map(figure, axis, gx, gy, prediction[:, 0].reshape(gx.shape), points, labels,
+                  binary=program.task == "binary")
     axis.set_xlim(-limit, limit)
     axis.set_ylim(-limit, limit)
     axis.set_xlabel("x1")
@@ -122,10 +127,7 @@ def plot_plane(program: ir.Program, trainer, path: Path) -> Path:
                          np.linspace(low[1] - pad[1], high[1] + pad[1], 200))
     value = trainer.predict(np.stack([gx.ravel(), gy.ravel()], axis=1))[:, 0].reshape(gx.shape)
     figure, axis = plt.subplots(figsize=(5.2, 4.6))
-    low, high = float(min(value.min(), y.min())), float(max(value.max(), y.max()))
-    image = axis.contourf(gx, gy, value, levels=np.linspace(low, high, 21), cmap="RdBu", alpha=0.45)
-    figure.colorbar(image, ax=axis, label="model output")
-    axis.scatter(x[:, 0], x[:, 1], c=y, cmap="RdBu", vmin=low, vmax=high, s=16, edgecolors="white", linewidths=0.6)
+    _heat_map(figure, axis, gx, gy, value, x, y)
     axis.set_title(f"{Path(program.filename).name}: data and model output")
     figure.tight_layout()
     _save(figure, path)

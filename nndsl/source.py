@@ -85,10 +85,11 @@ def decode_spec(data: bytes, filename: str) -> str:
 
 def check_spec_size(text: str, filename: str) -> None:
     """Spec text handed over as a string (`nndsl.parse`) has the file limit too."""
-    if len(text) <= MAX_SPEC_BYTES // 4 or len(text.encode("utf-8", "surrogatepass")) <= MAX_SPEC_BYTES:
+    if len(text) <= MAX_SPEC_BYTES // 4:  # at most 4 bytes a character: surely within the limit
         return
     data = text.encode("utf-8", "surrogatepass")
-    decode_spec(data[: MAX_SPEC_BYTES + 1], filename)  # raises, positioned
+    if len(data) > MAX_SPEC_BYTES:
+        decode_spec(data[: MAX_SPEC_BYTES + 1], filename)  # raises, positioned
 
 
 def read_spec(path: str | os.PathLike) -> tuple[str, str]:

@@ -24,11 +24,11 @@ BACKEND_TARGETS = {
     "tensorflow": TARGETS,
 }
 _build_lock = threading.Lock()
+_build_count = 0
 
 
 class UnsupportedTarget(ValueError):
     """A backend was asked for a target it cannot run on (NumPy on a GPU or TPU)."""
-_build_count = 0
 
 
 def _require_training_blocks(program: ir.Program) -> None:

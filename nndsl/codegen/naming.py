@@ -28,6 +28,8 @@ import keyword
 import re
 import unicodedata
 
+from nndsl import catalog
+
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 #: Names generated code binds at module level or relies on.
@@ -67,8 +69,7 @@ KERAS_MODEL_ATTRIBUTES = frozenset(
 
 _RESERVED = (
     frozenset(keyword.kwlist)
-    | frozenset(getattr(keyword, "softkwlist", ()))
-    | frozenset({"_", "case", "match", "type"})  # soft keywords up to Python 3.12, whatever runs nndsl
+    | catalog.SOFT_KEYWORDS
     | frozenset(dir(builtins))
     | GENERATED_CODE_NAMES
 )

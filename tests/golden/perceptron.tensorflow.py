@@ -692,7 +692,8 @@ def print_epoch(epoch, logs):
     print(f"epoch {epoch}/{EPOCHS}  " + "  ".join(f"{key} {value:.4f}" for key, value in logs.items()), flush=True)
 
 
-OUTPUT_FILES = ("checkpoint.npz", "checkpoint.prev.npz", "weights.npz", "history.json")  # what --out receives
+CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
+OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
 
 
 def main(argv=None):
@@ -714,7 +715,7 @@ def main(argv=None):
         if args.resume:
             trainer.restore(out / "checkpoint.npz")
         elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
-            for name in OUTPUT_FILES[:2]:
+            for name in CHECKPOINT_FILES:
                 (out / name).unlink(missing_ok=True)
         last = args.epochs or EPOCHS
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
