@@ -185,6 +185,36 @@ def test_an_epoch_in_one_graph_call_is_the_epoch_step_by_step(spec):
 
 
 @pytest.mark.parametrize("spec", CASES)
+def test_the_validation_pass_inside_the_epochs_graph_call_is_evaluate(spec):
+    """fit() has train_epoch(validate=True) evaluate the validation set in the epoch's own graph
+    call, after its last step: the same val_ logs as evaluate() after a plain epoch."""
+    fused, plain = fresh(spec), fresh(spec)
+    for _ in range(2):
+        logs = fused.train_epoch(validate=True)
+        expected = plain.train_epoch() | {f"val_{key}": value for key, value in plain.evaluate().items()}
+        assert list(logs) == list(expected)
+        assert_agrees(np.array(list(logs.values())), np.array(list(expected.values())), "epoch and validation logs")
+    assert fused.fit(1) == plain.fit(1)  # fit() takes that path
+
+
+def test_a_validation_set_of_several_passes_is_evaluated_after_the_epoch(monkeypatch):
+    """Where evaluate() needs several passes (more rows than EVAL_BATCH and the batch size), the
+    epoch's graph call leaves validation out and train_epoch(validate=True) calls evaluate()."""
+    spec = ROOT / "specs" / "circle.nn"
+    module = module_of(spec, "tensorflow")  # the module fresh() uses
+    monkeypatch.setattr(module, "EVAL_BATCH", 4)
+    monkeypatch.setattr(module, "BATCH_SIZE", 4)
+    trainer, reference = fresh(spec), fresh(spec)
+    passes = []
+    evaluate = trainer.evaluate
+    monkeypatch.setattr(trainer, "evaluate", lambda: passes.append(1) or evaluate())
+    logs = trainer.train_epoch(validate=True)
+    expected = reference.train_epoch() | {f"val_{key}": value for key, value in reference.evaluate().items()}
+    assert passes == [1]
+    assert_agrees(np.array(list(logs.values())), np.array(list(expected.values())), "epoch and validation logs")
+
+
+@pytest.mark.parametrize("spec", CASES)
 def test_parameter_count_and_model_summary_are_the_front_ends_total(spec):
     summary = nndsl.summary(load(spec))
     model = fresh(spec).model

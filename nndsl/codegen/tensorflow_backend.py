@@ -30,20 +30,22 @@ KERAS_ACTIVATIONS = {"relu", "sigmoid", "tanh", "softmax", "softplus"}
 #: Activations with a parameter: a Keras layer of their own, and its argument's name.
 PARAMETRIC_ACTIVATIONS = {"leaky_relu": ("LeakyReLU", "negative_slope"), "elu": ("ELU", "alpha")}
 
-#: Per-example losses (mean over the output units), from the logits where fused.
+#: Per-example losses, from the logits where fused: TensorFlow's own ops, as Keras' loss
+#: functions compute them, without the conversions and checks those add to every training
+#: step's graph. Elementwise ones are averaged over the output units (see per_example()).
 LOSSES = {
     "binary_crossentropy": (
-        "keras.losses.binary_crossentropy(y, logits, from_logits=True)",
+        "tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits)",
         "binary cross-entropy of sigmoid(logits) against 0/1 labels, computed from the logits "
         "as max(z, 0) − z·y + log(1 + exp(−|z|)), which never takes log(0)",
     ),
     "categorical_crossentropy": (
-        "keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)",
+        "tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)",
         "cross-entropy of softmax(logits) against integer class labels, computed from the logits "
         "as logsumexp(z) − z[label]",
     ),
-    "mse": ("keras.losses.mean_squared_error(y, outputs)", "squared error (outputs − y)², averaged over the outputs"),
-    "mae": ("keras.losses.mean_absolute_error(y, outputs)", "absolute error |outputs − y|, averaged over the outputs"),
+    "mse": ("tf.square(outputs - y)", "squared error (outputs − y)², averaged over the outputs"),
+    "mae": ("tf.abs(outputs - y)", "absolute error |outputs − y|, averaged over the outputs"),
 }
 
 #: XLA's default, measured on a 2-core CPU with the bench's networks: compiling costs more
@@ -233,13 +235,26 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     return tidy(source)
 
 
+def per_example(expression: str, program: ir.Program) -> str:
+    """An elementwise (batch, outputs) expression averaged over the outputs, one value per example.
+
+    With one output unit the (batch, 1) tensor already holds one value per example, and the
+    mean, an op in every training step, is left out.
+    """
+    if program.model.out_features == 1:
+        return expression
+    return f"tf.reduce_mean({expression}, axis=-1)"
+
+
 def _lower_loss(program: ir.Program, plan: Plan) -> dict:
     expression, description = LOSSES[program.loss.name]
+    if program.loss.name != "categorical_crossentropy":  # that one is per example already
+        expression = per_example(expression, program)
     return {"expression": expression, "description": comment(description), "where": common.where(program, program.loss)}
 
 
 def _lower_metrics(program: ir.Program, plan: Plan) -> list[dict]:
-    """For each metric, Keras' per-example function, summed over the batch."""
+    """For each metric, its per-example value (as Keras' metric of that name), summed over the batch."""
     fused = plan.fused
     predictions = {"sigmoid": "tf.sigmoid(logits)", "softmax": "tf.nn.softmax(logits)"}.get(fused, "outputs")
     targets = "y"
@@ -248,13 +263,13 @@ def _lower_metrics(program: ir.Program, plan: Plan) -> list[dict]:
     out = []
     for metric in program.train.metrics:
         if metric == "accuracy" and program.task == "multiclass":
-            expression = "keras.metrics.sparse_categorical_accuracy(y, logits)"
-        elif metric == "accuracy":
-            expression = "keras.metrics.binary_accuracy(y, logits, threshold=0.0)"  # sigmoid(z) > 0.5 ⇔ z > 0
+            expression = "tf.cast(tf.equal(tf.argmax(logits, axis=-1), y), tf.float32)"
+        elif metric == "accuracy":  # sigmoid(z) > 0.5 ⇔ z > 0
+            expression = per_example("tf.cast(tf.equal(logits > 0, y > 0.5), tf.float32)", program)
         elif metric == "mse":
-            expression = f"keras.metrics.mean_squared_error({targets}, {predictions})"
+            expression = per_example(f"tf.square({predictions} - {targets})", program)
         else:
-            expression = f"keras.metrics.mean_absolute_error({targets}, {predictions})"
+            expression = per_example(f"tf.abs({predictions} - {targets})", program)
         out.append({"key": py(metric), "expression": expression})
     return out
 

@@ -311,13 +311,13 @@ TRAINABLE = ("dense_2.W", "dense_2.b")  # the parameters the optimizer updates, 
 
 def per_example_loss(y, outputs):
     """The squared error (outputs − y)², averaged over the outputs; one value per example (specs/staircase.nn:19)."""
-    return keras.losses.mean_squared_error(y, outputs)
+    return tf.square(outputs - y)
 
 
 def metric_sums(y, outputs):
     """Per-batch sums of each metric (the epoch divides by the number of samples)."""
     return {
-        "mae": tf.reduce_sum(keras.metrics.mean_absolute_error(y, outputs)),
+        "mae": tf.reduce_sum(tf.abs(outputs - y)),
     }
 
 
@@ -576,14 +576,17 @@ class Trainer:
         with tf.device(data_device(strategy)):  # the data as tensors, once
             self.x_train, self.y_train = tf.constant(data.x_train), tf.constant(data.y_train)
             self.x_val, self.y_val = tf.constant(data.x_val), tf.constant(data.y_val)
-        # Graph mode: each of these runs as a tf.function. XLA (jit_compile) compiles the forward
-        # and backward pass and, where one replica trains, the whole one-call epoch (a compiled
-        # cluster cannot add up gradients across replicas).
-        self._replica_loss = tf.function(self._replica_loss, jit_compile=jit_compile, reduce_retracing=True)
-        self._step = tf.function(self._step, reduce_retracing=True)
+        # Graph mode: these entry points run as tf.functions; what they call is traced into their
+        # graphs (no nested function calls in a step). XLA (jit_compile) compiles each of them
+        # whole where one replica trains; with several, only each replica's forward and backward
+        # pass, as a compiled cluster cannot add up gradients across replicas.
         one_replica = strategy.num_replicas_in_sync == 1
-        self._epoch = tf.function(self._epoch, jit_compile=jit_compile and one_replica, reduce_retracing=True)
-        self._gradients = tf.function(self._gradients, reduce_retracing=True)
+        if jit_compile and not one_replica:
+            self._replica_loss = tf.function(self._replica_loss, jit_compile=True, reduce_retracing=True)
+        whole = jit_compile and one_replica
+        self._step = tf.function(self._train_batch, jit_compile=whole, reduce_retracing=True)
+        self._epoch = tf.function(self._train_epoch, jit_compile=whole, reduce_retracing=True)
+        self._gradients = tf.function(self._gradients, jit_compile=whole, reduce_retracing=True)
         self._evaluate = tf.function(self._evaluate, reduce_retracing=True)
         self._predict = tf.function(self._predict, reduce_retracing=True)
         self.epoch = 0
@@ -593,11 +596,11 @@ class Trainer:
 
     def _replica_loss(self, x, y, masks):
         """This replica's part of the loss of a batch, the gradients of that part, its metric sums."""
-        n = tf.shape(x)[0]
+        n = x.shape[0] or tf.cast(tf.shape(x)[0], tf.float32)  # the whole batch's rows: static in the one-call epoch
         x, y, *masks = replica_share(x, y, *masks)
         with tf.GradientTape() as tape:
             outputs = self.logits_model(x, training=True)
-            loss = tf.nn.compute_average_loss(per_example_loss(y, outputs), global_batch_size=n)
+            loss = tf.reduce_sum(per_example_loss(y, outputs)) / n  # the replicas' parts add up to the batch mean
         return loss, tape.gradient(loss, self.trainable), metric_sums(y, outputs)
 
     def _replica_step(self, x, y, masks):
@@ -624,13 +627,15 @@ class Trainer:
         """Run `function` on every replica and add up what they return."""
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(function, args=args), axis=None)
 
-    def _step(self, x, y, masks):
+    def _train_batch(self, x, y, masks):
         """One training step on the batch (x, y): the batch's mean loss and its metric sums."""
         return self._on_replicas(self._replica_step, x, y, masks)
 
-    def _epoch(self, order, masks):
+    def _train_epoch(self, order, masks, validate):
         """Every step of an epoch in one graph call: the training set taken in `order` (None: as it
         is) inside the graph, rather than by eager ops before it; the masks are in that order already.
+        With `validate`, the same call then evaluates the validation set (a second call per epoch
+        would cost as much as that pass on a small set).
 
         The full batches are reshaped to (steps, batch, …), so that every step sees a static
         shape, as XLA and TPUs want; a smaller last batch is one more step after the loop.
@@ -643,15 +648,16 @@ class Trainer:
         total_loss, sums = tf.constant(0.0), {key: tf.constant(0.0) for key in METRICS}
         for step in tf.range(steps):
             x_batch, y_batch, *mask_batch = [t[step] for t in batches]
-            loss, metrics = self._step(x_batch, y_batch, mask_batch)
+            loss, metrics = self._train_batch(x_batch, y_batch, mask_batch)
             total_loss += loss * batch_size
             sums = {key: sums[key] + metrics[key] for key in sums}
         if rest:
             start = steps * batch_size
-            loss, metrics = self._step(x[start:], y[start:], [mask[start:] for mask in masks])
+            loss, metrics = self._train_batch(x[start:], y[start:], [mask[start:] for mask in masks])
             total_loss += loss * rest
             sums = {key: sums[key] + metrics[key] for key in sums}
-        return total_loss, sums
+        validation = self._on_replicas(self._replica_evaluate, self.x_val, self.y_val) if validate else ()
+        return total_loss, sums, validation
 
     def _gradients(self, x, y, masks):
         return self._on_replicas(self._replica_gradients, x, y, masks)
@@ -686,20 +692,24 @@ class Trainer:
             return self.x_train, self.y_train
         return tf.gather(self.x_train, order), tf.gather(self.y_train, order)
 
-    def train_epoch(self, on_batch=None):
-        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics.
+    def train_epoch(self, on_batch=None, validate=False):
+        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics,
+        and with `validate` the validation set's after it, under val_ keys.
 
-        Without on_batch the whole epoch is one graph call; with it, one call per batch, and
-        on_batch(done, total, loss) after each. Either way the loss is checked for NaN once,
-        at the end of the epoch, so that no step waits for the host.
+        Without on_batch the whole epoch is one graph call, which also evaluates the validation
+        set when that takes one pass; with on_batch, one call per batch, and on_batch(done,
+        total, loss) after each. Either way the loss is checked for NaN once, at the end of the
+        epoch, so that no step waits for the host.
         """
         n = len(self.data.x_train)
         order = self.shuffle_rng.permutation(n) if SHUFFLE else None
         batch_size = BATCH_SIZE or n
+        validation = ()
         if on_batch is None:
             batches = [self.dropout_masks(min(batch_size, n - start)) for start in range(0, n, batch_size)]
             masks = [np.concatenate(layer) for layer in zip(*batches, strict=True)]
-            total_loss, sums = self._epoch(order, masks)
+            one_pass = len(self.x_val) <= max(batch_size, EVAL_BATCH)  # as evaluate() would do it
+            total_loss, sums, validation = self._epoch(order, masks, validate and one_pass)
         else:
             x, y = self.training_set(order)
             total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
@@ -712,7 +722,11 @@ class Trainer:
         loss = float(total_loss) / n
         if not math.isfinite(loss):
             raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
-        return {"loss": loss} | {key: float(value) / n for key, value in sums.items()}
+        logs = {"loss": loss} | {key: float(value) / n for key, value in sums.items()}
+        if validate:
+            val_logs = self._means(*validation, len(self.x_val)) if validation else self.evaluate()
+            logs |= {f"val_{key}": value for key, value in val_logs.items()}
+        return logs
 
     def evaluate(self, x=None, y=None):
         """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
@@ -728,8 +742,12 @@ class Trainer:
                 loss, metrics = self._evaluate(x[start:start + chunk], y[start:start + chunk])
             total_loss += float(loss)
             sums = {key: sums[key] + float(metrics[key]) for key in sums}
-        logs = {"loss": total_loss / n}
-        return logs | {key: value / n for key, value in sums.items()}
+        return self._means(total_loss, sums, n)
+
+    def _means(self, total_loss, sums, n):
+        """Evaluation logs from the loss and metric sums over n rows."""
+        logs = {"loss": float(total_loss) / n}
+        return logs | {key: float(value) / n for key, value in sums.items()}
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 5); returns the history.
@@ -739,8 +757,7 @@ class Trainer:
         """
         last = EPOCHS if epochs is None else self.epoch + epochs
         while self.epoch < last:
-            logs = self.train_epoch(on_batch)
-            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
+            logs = self.train_epoch(on_batch, validate=True)  # with the validation set's val_ logs
             if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
                 raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
                                        "try a smaller learning rate")
