@@ -24,7 +24,11 @@ from the warm-up) included.
 
 For the NumPy large workload the achieved GFLOP/s (the epoch's matrix-product flops over its
 time, for the median and for the fastest repetition) is compared with the float32 matmul peak
-NumPy reaches on this machine (matmul_peak.py, best of several runs, measured before and after).
+NumPy reaches on this machine (matmul_peak.py, best of several runs). The peak is probed before
+every repetition and after the last one; the table gives the fraction of the best probe of the
+whole run, and, paired, the median over repetitions of each repetition's GFLOP/s over the better
+of the two probes around it: on a shared machine whose speed drifts, that compares the epoch with
+the peak of the same minutes.
 
 Every backend runs in a child process of its own, so no framework's threads or settings disturb
 another's. The table is printed and written to bench/results/latest.md.
@@ -120,24 +124,33 @@ def timed_fit(trainer, epochs: int) -> float:
     return time.perf_counter() - start
 
 
-def race(racers: list[Contender], epochs: int, reps: int) -> None:
-    """Warm every contender up, then time `reps` interleaved repetitions of fit(epochs) each."""
+def race(racers: list[Contender], epochs: int, reps: int, probe=None) -> list[float]:
+    """Warm every contender up, then time `reps` interleaved repetitions of fit(epochs) each.
+
+    With `probe` (a function returning a number), it runs before each repetition and after the
+    last; the list of its results is returned.
+    """
     for racer in racers:
         racer.trainer = racer.build()
         racer.warmup_s = timed_fit(racer.trainer, epochs)
+    probes = []
     for rep in range(reps):
+        if probe is not None:
+            probes.append(probe())
         order = racers if rep % 2 == 0 else racers[::-1]
         for racer in order:
             racer.times.append(timed_fit(racer.trainer, epochs))
+    if probe is not None:
+        probes.append(probe())
+    return probes
 
 
 def measure(backend: str, workload: Workload, epochs: int, reps: int, compiled: bool) -> dict:
     """One cell of the table: every contender's times, as plain data for the parent process."""
     racers = contenders(backend, workload, compiled)
     n_train, n_val = (len(part) for part in workload.load()[::2])
-    peak_before = peak_gflops() if backend == "numpy" and workload.name == "large" else None
-    race(racers, epochs, reps)
-    peak_after = peak_gflops() if peak_before is not None else None
+    probe = peak_gflops if backend == "numpy" and workload.name == "large" else None
+    peaks = race(racers, epochs, reps, probe)
     return {
         "backend": backend,
         "workload": workload.name,
@@ -145,7 +158,7 @@ def measure(backend: str, workload: Workload, epochs: int, reps: int, compiled: 
         "spec_epochs": workload.spec_epochs,
         "n_train": n_train,
         "flops_per_epoch": workload.flops_per_epoch(n_train, n_val),
-        "peak_gflops": max(peak_before, peak_after) if peak_before is not None else None,
+        "peaks": peaks,  # GFLOP/s, probed before each repetition and after the last
         "racers": [
             {"label": r.label, "generated": r.generated, "compiles": r.compiles, "warmup_s": r.warmup_s, "times": r.times}
             for r in racers
@@ -156,7 +169,7 @@ def measure(backend: str, workload: Workload, epochs: int, reps: int, compiled: 
 def peak_gflops() -> float:
     from bench.matmul_peak import matmul_peak
 
-    return max(matmul_peak(reps=5).values())
+    return max(matmul_peak(reps=3).values())
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -200,18 +213,19 @@ def render(cells: list[dict], header: str) -> str:
                 f"| {cell['workload']} | {cell['backend']} | {row['gen']['label']} | {row['gen']['sps']:,.0f} "
                 f"| {row['ref']['label']} | {row['ref']['sps']:,.0f} | **{row['ratio']:.2f}×** | {whole} |"
             )
-    peaks = [cell for cell in cells if cell["peak_gflops"]]
-    if peaks:
-        lines += ["", "| workload | trainer | GFLOP/s (median rep) | GFLOP/s (best rep) | float32 matmul peak (best) "
-                  "| fraction of peak, median rep | best rep |",
-                  "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-        for cell in peaks:
-            peak = cell["peak_gflops"]
+    probed = [cell for cell in cells if cell.get("peaks")]
+    if probed:
+        lines += ["", "| workload | trainer | GFLOP/s (median rep) | GFLOP/s (best rep) | float32 matmul peak (best probe) "
+                  "| fraction of peak, median rep | best rep | paired with the probes around each rep, median |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for cell in probed:
+            peak, probes = max(cell["peaks"]), cell["peaks"]
             for racer in cell["racers"]:
                 flops = cell["flops_per_epoch"] * cell["epochs"] / 1e9
                 median, best = flops / statistics.median(racer["times"]), flops / min(racer["times"])
+                paired = statistics.median(flops / t / max(probes[i], probes[i + 1]) for i, t in enumerate(racer["times"]))
                 lines.append(f"| {cell['workload']} | {racer['label']} | {median:.1f} | {best:.1f} | {peak:.1f} "
-                             f"| **{median / peak:.0%}** | {best / peak:.0%} |")
+                             f"| **{median / peak:.0%}** | {best / peak:.0%} | **{paired:.0%}** |")
     return "\n".join(lines) + "\n"
 
 

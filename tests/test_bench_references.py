@@ -132,3 +132,15 @@ def test_quick_run_writes_a_table(tmp_path, capsys):
     row = next(line for line in table.splitlines() if line.startswith("| tiny-small | numpy | generated |"))
     assert "hand NumPy" in row and row.count("×") == 1
     assert table in capsys.readouterr().out
+
+
+def test_the_peak_fraction_is_given_against_the_best_probe_and_paired_with_each_repetitions_probes():
+    # 2 GFLOP per epoch; repetition 0 took 20 ms (100 GFLOP/s), repetition 1 10 ms (200 GFLOP/s);
+    # the peak probed 100, 200, 400 GFLOP/s before, between and after them
+    racer = {"label": "generated", "generated": True, "compiles": False, "warmup_s": 0.0, "times": [0.02, 0.01]}
+    cell = {"backend": "numpy", "workload": "large", "epochs": 1, "spec_epochs": 1, "n_train": 10,
+            "flops_per_epoch": 2e9, "peaks": [100.0, 200.0, 400.0], "racers": [racer]}
+    table = run.render([cell], "header")
+    # median 133.3 GFLOP/s is 33 % of the best probe, the best repetition 50 %; paired, each
+    # repetition reached 50 % of the better probe around it (100/200 and 200/400)
+    assert "| large | generated | 133.3 | 200.0 | 400.0 | **33%** | 50% | **50%** |" in table.splitlines()
