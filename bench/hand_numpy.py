@@ -16,6 +16,9 @@ What makes it fast (the generated NumPy code is measured against this):
   the SGD update is a single ``W -= dW`` pass over each parameter;
 * each layer is updated as soon as its input gradient has been computed (which still needs
   the old W), while its dW is fresh in cache; the first layer computes no input gradient;
+* the products run in the column form, zᵀ = W·aᵀ and (∂L/∂a)ᵀ = Wᵀ·dzᵀ, into column-major
+  buffers: with the large W on the left, OpenBLAS is 10-15 % faster on these shapes than with
+  a·Wᵀ and dz·W (found for the generated code; an expert would write it so too);
 * the training set is gathered once per epoch in shuffled order into a preallocated buffer
   (``np.take(..., out=)``), so every batch is a contiguous slice;
 * per-batch bookkeeping is a handful of scalar reductions; the matmuls run in the BLAS
@@ -76,12 +79,12 @@ class NumpyMLP:
         if n not in self._buffers:
             widths = self.layers[1:]
             self._buffers[n] = SimpleNamespace(
-                h=[np.empty((n, w), self.dtype) for w in widths],
-                d=[np.empty((n, w), self.dtype) for w in widths],
-                mask=[np.empty((n, w), np.bool_) for w in widths[:-1]],
+                h=[np.empty((n, w), self.dtype, order="F") for w in widths],
+                d=[np.empty((n, w), self.dtype, order="F") for w in widths],
+                mask=[np.empty((n, w), np.bool_, order="F") for w in widths[:-1]],
                 # max(z, 0) against a full array of zeros: NumPy's SIMD loop for maximum is
                 # not used when one operand is a broadcast scalar (about 2x slower here)
-                zeros=[np.zeros((n, w), self.dtype) for w in widths[:-1]],
+                zeros=[np.zeros((n, w), self.dtype, order="F") for w in widths[:-1]],
                 rows=np.arange(n),
                 scratch=np.empty((n, 1), self.dtype),
             )
@@ -92,7 +95,7 @@ class NumpyMLP:
         last = len(self.W) - 1
         a = x
         for i, (W, b, h) in enumerate(zip(self.W, self.b, buf.h, strict=True)):
-            np.matmul(a, W.T, out=h)
+            np.matmul(W, a.T, out=h.T)  # zᵀ = W·aᵀ
             h += b
             if i < last:
                 np.maximum(h, buf.zeros[i], out=h)  # ReLU in place: z is not needed again
@@ -108,7 +111,7 @@ class NumpyMLP:
             np.sum(dz, axis=0, out=self.db[i])
             if i > 0:
                 d_prev = buf.d[i - 1]
-                np.matmul(dz, self.W[i], out=d_prev)  # with the W of this step, before its update
+                np.matmul(self.W[i].T, dz.T, out=d_prev.T)  # with the W of this step, before its update
                 np.greater(a_prev, 0, out=buf.mask[i - 1])  # ReLU′: 1 where h > 0
                 np.multiply(d_prev, buf.mask[i - 1], out=d_prev)
                 dz = d_prev

@@ -138,8 +138,13 @@ def initial_weights(seed=SEED):
 
 
 def dense_forward(x, W, b, out):
-    """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b."""
-    np.matmul(x, W.T, out=out)
+    """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b.
+
+    Computed in the lecture's column form, zᵀ = W·xᵀ, into the column-major buffer `out`
+    (so that out.T is an ordinary row-major array): with the large W on the left, BLAS runs
+    the product 10-15 % faster than x·Wᵀ (bench/README: layout).
+    """
+    np.matmul(W, x.T, out=out.T)
     out += b
     return out
 
@@ -148,13 +153,14 @@ def dense_backward(dz, x, W, dW=None, db=None, dx=None):
     """Local derivatives of z = x·Wᵀ + b: ∂L/∂W = dzᵀ·x, ∂L/∂b = Σ_rows dz, ∂L/∂x = dz·W.
 
     Each is computed only where a buffer is given: frozen layers need no ∂L/∂W,
-    and the first layer needs no ∂L/∂x.
+    and the first layer needs no ∂L/∂x. ∂L/∂x is written in the column form too,
+    (∂L/∂x)ᵀ = Wᵀ·dzᵀ, into a column-major buffer.
     """
     if dW is not None:
         np.matmul(dz.T, x, out=dW)
         dz.sum(axis=0, out=db)  # the method: np.sum's dispatch costs more than a small batch's sum
     if dx is not None:
-        np.matmul(dz, W, out=dx)
+        np.matmul(W.T, dz.T, out=dx.T)
 
 
 def relu_forward(z, out):
@@ -232,15 +238,19 @@ class Network:
         self.batch = None
 
     def buffers(self, n):
-        """Activations and their gradients for a batch of n rows, allocated once per batch size."""
+        """Activations and their gradients for a batch of n rows, allocated once per batch size.
+
+        Column-major (order="F"): each buffer's transpose is the row-major (width, n) array the
+        dense layers' column-form products W·xᵀ write and read.
+        """
         if n not in self._buffers:
             self._buffers[n] = SimpleNamespace(
-                z1=np.empty((n, 8), dtype=np.float32),
-                h1=np.empty((n, 8), dtype=np.float32),
-                z2=np.empty((n, 1), dtype=np.float32),
-                dz2=np.empty((n, 1), dtype=np.float32),
-                dh1=np.empty((n, 8), dtype=np.float32),
-                dz1=np.empty((n, 8), dtype=np.float32),
+                z1=np.empty((n, 8), dtype=np.float32, order="F"),
+                h1=np.empty((n, 8), dtype=np.float32, order="F"),
+                z2=np.empty((n, 1), dtype=np.float32, order="F"),
+                dz2=np.empty((n, 1), dtype=np.float32, order="F"),
+                dh1=np.empty((n, 8), dtype=np.float32, order="F"),
+                dz1=np.empty((n, 8), dtype=np.float32, order="F"),
             )
         return self._buffers[n]
 

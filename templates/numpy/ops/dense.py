@@ -2,8 +2,13 @@ import numpy as np
 
 
 def dense_forward(x, W, b, out):
-    """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b."""
-    np.matmul(x, W.T, out=out)
+    """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b.
+
+    Computed in the lecture's column form, zᵀ = W·xᵀ, into the column-major buffer `out`
+    (so that out.T is an ordinary row-major array): with the large W on the left, BLAS runs
+    the product 10-15 % faster than x·Wᵀ (bench/README: layout).
+    """
+    np.matmul(W, x.T, out=out.T)
     out += b
     return out
 
@@ -12,10 +17,11 @@ def dense_backward(dz, x, W, dW=None, db=None, dx=None):
     """Local derivatives of z = x·Wᵀ + b: ∂L/∂W = dzᵀ·x, ∂L/∂b = Σ_rows dz, ∂L/∂x = dz·W.
 
     Each is computed only where a buffer is given: frozen layers need no ∂L/∂W,
-    and the first layer needs no ∂L/∂x.
+    and the first layer needs no ∂L/∂x. ∂L/∂x is written in the column form too,
+    (∂L/∂x)ᵀ = Wᵀ·dzᵀ, into a column-major buffer.
     """
     if dW is not None:
         np.matmul(dz.T, x, out=dW)
         dz.sum(axis=0, out=db)  # the method: np.sum's dispatch costs more than a small batch's sum
     if dx is not None:
-        np.matmul(dz, W, out=dx)
+        np.matmul(W.T, dz.T, out=dx.T)
