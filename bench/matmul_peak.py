@@ -15,11 +15,15 @@ import time
 
 import numpy as np
 
-#: (m, k, n) of C = A·B, the products of one training step of the 784-1024-1024-10 net at batch
-#: 256: the forward products, ∂L/∂x (dz·W) and ∂L/∂W (dzᵀ·x, a 1024×256 by 256×784 product).
+#: (m, k, n) of C = A·B, the large products of one training step of the 784-1024-1024-10 net at
+#: batch 256, in both ways of writing them: row form, x·Wᵀ and dz·W (256 rows), and column form,
+#: W·xᵀ and Wᵀ·dzᵀ (1024 rows), which the NumPy trainers use; ∂L/∂W = dzᵀ·x is 1024×256 by
+#: 256×784 or 256×1024 either way. The peak is the best of them all, whichever form is faster.
 LARGE_NET_SHAPES = (
     (256, 784, 1024),
     (256, 1024, 1024),
+    (1024, 784, 256),
+    (1024, 1024, 256),
     (1024, 256, 1024),
     (1024, 256, 784),
 )

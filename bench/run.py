@@ -9,7 +9,8 @@ nndsl's API into a fresh module, and its Trainer is timed against the hand-writt
 of the same framework (bench/hand_*.py), which start from the same initial weights, train on the
 same data in the same batch order and compute the same losses (tests/test_bench_references.py).
 
-Each contender is built once and warmed up (one timed-apart `fit`, which also traces graphs and
+Each reference races the generated trainer(s) in a heat of its own (see measure()). In a heat,
+each contender is built once and warmed up (one timed-apart `fit`, which also traces graphs and
 compiles where it does; excluded). Then the repetitions are **interleaved**: in every repetition
 each contender runs `fit(epochs)` once, in an order that alternates between repetitions, so slow
 phases of a shared machine hit all of them alike. Reported are the median samples/second
@@ -45,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,9 +146,23 @@ def race(racers: list[Contender], epochs: int, reps: int, probe=None) -> list[fl
     return probes
 
 
-def measure(backend: str, workload: Workload, epochs: int, reps: int, compiled: bool) -> dict:
-    """One cell of the table: every contender's times, as plain data for the parent process."""
-    racers = contenders(backend, workload, compiled)
+def measure(backend: str, workload: Workload, epochs: int, reps: int, compiled: bool) -> list[dict]:
+    """The cells of the table for one backend and workload, one per reference: each is a race of
+    the generated trainer(s) against that reference alone, its times as plain data for the parent.
+
+    Racing each reference on its own keeps a much slower one (Keras fit is 40× slower on the small
+    net) from running between the two contenders of another comparison: measured, the trainer
+    that ran right after Keras fit was the slower one of its pair, and the small-net ratio against
+    the raw loop moved between 0.95× and 1.28× from run to run; in heats of their own, 1.07-1.15×.
+    """
+    everyone = contenders(backend, workload, compiled)
+    generated = [racer for racer in everyone if racer.generated]
+    return [heat(backend, workload, epochs, reps, [replace(racer, times=[]) for racer in generated] + [reference])
+            for reference in everyone if not reference.generated]
+
+
+def heat(backend: str, workload: Workload, epochs: int, reps: int, racers: list[Contender]) -> dict:
+    """One cell of the table: a race of `racers`, every contender's times."""
     n_train, n_val = (len(part) for part in workload.load()[::2])
     probe = peak_gflops if backend == "numpy" and workload.name == "large" else None
     peaks = race(racers, epochs, reps, probe)
@@ -253,7 +268,7 @@ def machine_header(reps: int, cells: list[dict]) -> str:
 def child(args) -> None:
     """Measure one backend's cells and print them as JSON on stdout's last line."""
     workloads = load_workloads(args)
-    cells = [measure(args.child, w, epochs_for(args, w), args.reps, args.compiled) for w in workloads]
+    cells = [cell for w in workloads for cell in measure(args.child, w, epochs_for(args, w), args.reps, args.compiled)]
     sys.stdout.flush()
     print("\n" + json.dumps(cells))
 

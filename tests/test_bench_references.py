@@ -144,3 +144,26 @@ def test_the_peak_fraction_is_given_against_the_best_probe_and_paired_with_each_
     # median 133.3 GFLOP/s is 33 % of the best probe, the best repetition 50 %; paired, each
     # repetition reached 50 % of the better probe around it (100/200 and 200/400)
     assert "| large | generated | 133.3 | 200.0 | 400.0 | **33%** | 50% | **50%** |" in table.splitlines()
+
+
+def test_each_reference_races_the_generated_trainers_in_a_heat_of_its_own(monkeypatch):
+    log = []
+
+    class Fake:
+        def __init__(self, name):
+            self.name = name
+
+        def fit(self, epochs):
+            log.append(self.name)
+
+    monkeypatch.setattr(run, "contenders", lambda backend, workload, compiled: [
+        run.Contender("generated", lambda: Fake("gen"), generated=True),
+        run.Contender("slow reference", lambda: Fake("slow")),
+        run.Contender("fast reference", lambda: Fake("fast")),
+    ])
+    cells = run.measure("tensorflow", WORKLOADS["small"], epochs=1, reps=2, compiled=False)
+    assert [[racer["label"] for racer in cell["racers"]] for cell in cells] == [
+        ["generated", "slow reference"], ["generated", "fast reference"]]
+    assert all(len(racer["times"]) == 2 for cell in cells for racer in cell["racers"])  # own times per heat
+    # warm-ups, then repetitions in alternating order; the slow reference never runs between gen and fast
+    assert log == ["gen", "slow", "gen", "slow", "slow", "gen", "gen", "fast", "gen", "fast", "fast", "gen"]
