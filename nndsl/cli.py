@@ -133,11 +133,12 @@ def cmd_fmt(args) -> int:
         elif args.write:
             if formatted != text:
                 write_atomic(path, formatted)
-                print(f"formatted {path}", file=sys.stderr)
+                print(f"formatted {visible(str(path))}", file=sys.stderr)
         else:
             sys.stdout.write(formatted)
     for path in changed:
-        print(f"{path}: not formatted (run 'nndsl fmt --write {path}')", file=sys.stderr)
+        shown = visible(str(path))
+        print(f"{shown}: not formatted (run 'nndsl fmt --write {shown}')", file=sys.stderr)
     return 1 if failed or changed else 0
 
 
@@ -256,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         print(visible(str(error)), file=sys.stderr)
         return 1
     except UnsupportedTarget as error:
-        print(f"nndsl: error: {error}", file=sys.stderr)
+        print(f"nndsl: error: {visible(str(error))}", file=sys.stderr)
         return 1
     except SpecError as error:
         _print_diagnostics(error)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from nndsl import ir
-from nndsl.errors import SpecError
+from nndsl.errors import SpecError, visible
 from nndsl.files import remove_stale_temps, write_atomic
 
 # Everything a run writes into --out (each through write_atomic, so a kill leaves old or new files).
@@ -97,7 +97,7 @@ def run_training(program: ir.Program, args) -> int:
             if not checkpoint.exists() and not checkpoint.with_suffix(".prev.npz").exists():
                 raise TrainError(f"nothing to resume: no checkpoint.npz in {out}")
             trainer.restore(checkpoint)
-            print(f"resuming at epoch {trainer.epoch} from {checkpoint}", file=sys.stderr)
+            print(f"resuming at epoch {trainer.epoch} from {visible(str(checkpoint))}", file=sys.stderr)
         else:
             for name in ("checkpoint.npz", "checkpoint.prev.npz"):
                 (out / name).unlink(missing_ok=True)
@@ -116,11 +116,11 @@ def run_training(program: ir.Program, args) -> int:
                 checkpoint_every=every,
             )
     except TrainError as error:
-        print(f"nndsl: error: {error}", file=sys.stderr)
+        print(f"nndsl: error: {visible(str(error))}", file=sys.stderr)
         return 1
     except Exception as error:  # errors the generated program defines for user-facing problems
         if type(error).__name__ in ("DataError", "CheckpointError", "TrainingDiverged", "DeviceError"):
-            print(f"nndsl: error: {error}", file=sys.stderr)
+            print(f"nndsl: error: {visible(str(error))}", file=sys.stderr)
             return 1
         raise
     final = trainer.evaluate()
@@ -132,7 +132,7 @@ def run_training(program: ir.Program, args) -> int:
         from nndsl.plots import plot_run
 
         plot_run(program, module, trainer, out)
-    print(f"saved weights.npz, history.json, checkpoint.npz, model.py and plots in {out}")
+    print(f"saved weights.npz, history.json, checkpoint.npz, model.py and plots in {visible(str(out))}")
     return 0
 
 

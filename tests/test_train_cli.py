@@ -412,3 +412,15 @@ def test_unknown_backend_in_a_process(tmp_path):
         result = run_process(*command, "-b", "jax", cwd=tmp_path)
         assert result.returncode == 1
         assert "invalid choice: 'jax' (choose from 'numpy', 'torch', 'tensorflow')" in result.stderr
+
+
+def test_paths_in_train_messages_cannot_drive_the_terminal(tmp_path, capsys):
+    out = tmp_path / "run\x1b[2J\x07"  # a folder name that clears the screen and rings the bell
+    status, stdout, stderr = run("train", SPECS / "checkerboard.nn", "--epochs", "1", "--out", out, "--no-plots",
+                                 capsys=capsys)
+    assert status == 0, stderr
+    assert "run\\x1b[2J\\x07" in stdout and "\x1b" not in stdout + stderr and "\x07" not in stdout + stderr
+    other = tmp_path / "other\x1b]0;title\x07"
+    status, stdout, stderr = run("train", SPECS / "checkerboard.nn", "--out", other, "--resume", capsys=capsys)
+    assert status == 1
+    assert "nothing to resume" in stderr and "other\\x1b]0;title\\x07" in stderr and "\x1b" not in stderr
