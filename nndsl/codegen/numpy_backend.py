@@ -34,6 +34,7 @@ class Value:
 
     name: str
     width: int
+    zeros: bool = False  # a constant array of zeros (ReLU's other operand), not a scratch buffer
 
 
 @dataclass
@@ -73,6 +74,15 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
         value = Value(name, width)
         plan.buffers.append(value)
         return value
+
+    def zeros(width: int) -> str:
+        """The batch-sized array of zeros of this width, one per width, shared by the ReLUs."""
+        for value in plan.buffers:
+            if value.zeros and value.width == width:
+                return value.name
+        value = new(f"zeros{width}", width)
+        value.zeros = True
+        return value.name
 
     for position, layer in enumerate(layers):
         where = common.where(program, layer)
@@ -127,7 +137,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
                 current = z
                 continue
             h = new(f"h{j}", layer.units)
-            act = _activation_step(activation, z.name, h.name, layer.name, where, module)
+            act = _activation_step(activation, z.name, h, layer.name, where, module, zeros)
             step["comment"] = f"{layer.name}: {formula}, {h.name} = {activation.name}({z.name})  ({where})"
             act["comment"] = None
             plan.forward.append(act)
@@ -140,7 +150,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             if layer.activation.name == "linear":  # the identity: no step, the gradient passes unchanged
                 continue
             a = new(f"a{dense_index}", layer.features)
-            act = _activation_step(layer.activation, current.name, a.name, layer.name, where, module)
+            act = _activation_step(layer.activation, current.name, a, layer.name, where, module, zeros)
             act["comment"] = f"{layer.name}: {a.name} = {layer.activation.name}({current.name})  ({where})"
             plan.forward.append(act)
             trail.append((layer, act))
@@ -168,7 +178,8 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     return plan
 
 
-def _activation_step(activation: ir.Activation, z: str, h: str, layer: str, where: str, module) -> dict:
+def _activation_step(activation: ir.Activation, z: str, h: Value, layer: str, where: str, module, zeros) -> dict:
+    """The call of an activation h = f(z); `zeros(width)` names the array of zeros a ReLU compares with."""
     module.use(f"numpy/ops/{activation.name}.py", "ops")
     return {
         "op": "activation",
@@ -176,8 +187,9 @@ def _activation_step(activation: ir.Activation, z: str, h: str, layer: str, wher
         "layer": layer,
         "where": where,
         "z": z,
-        "h": h,
+        "h": h.name,
         "alpha": None if activation.alpha is None else py(activation.alpha),
+        "zeros": zeros(h.width) if activation.name == "relu" else None,
     }
 
 

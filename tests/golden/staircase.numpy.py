@@ -341,7 +341,8 @@ class Network:
         self.batch = None
 
     def buffers(self, n):
-        """Activations and their gradients for a batch of n rows, allocated once per batch size.
+        """Activations and their gradients for a batch of n rows, allocated once per batch size
+        (and the arrays of zeros the ReLUs compare with).
 
         Column-major (order="F"): each buffer's transpose is the row-major (width, n) array the
         dense layers' column-form products W·xᵀ write and read.
