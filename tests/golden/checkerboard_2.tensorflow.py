@@ -460,7 +460,10 @@ class Trainer:
             self._replica_loss = tf.function(self._replica_loss, jit_compile=True, reduce_retracing=True)
         whole = jit_compile and one_replica
         self._step = tf.function(self._train_batch, jit_compile=whole, reduce_retracing=True)
-        self._epoch = tf.function(self._train_epoch, jit_compile=whole, reduce_retracing=True)
+        # The one-call epoch, alone and followed by the validation pass: two functions rather than
+        # a flag, and no masks argument without dropout, as every argument costs each call.
+        self._epoch = tf.function(self._train_epoch, jit_compile=whole)
+        self._epoch_and_validation = tf.function(self._train_and_validate, jit_compile=whole)
         self._gradients = tf.function(self._gradients, jit_compile=whole, reduce_retracing=True)
         self._evaluate = tf.function(self._evaluate, reduce_retracing=True)
         self._predict = tf.function(self._predict, reduce_retracing=True)
@@ -506,11 +509,9 @@ class Trainer:
         """One training step on the batch (x, y): the batch's mean loss and its metric sums."""
         return self._on_replicas(self._replica_step, x, y, masks)
 
-    def _train_epoch(self, order, masks, validate):
+    def _train_epoch(self, order, masks=()):
         """Every step of an epoch in one graph call: the training set taken in `order` (None: as it
         is) inside the graph, rather than by eager ops before it; the masks are in that order already.
-        With `validate`, the same call then evaluates the validation set (a second call per epoch
-        would cost as much as that pass on a small set).
 
         The full batches are reshaped to (steps, batch, …), so that every step sees a static
         shape, as XLA and TPUs want; a smaller last batch is one more step after the loop.
@@ -531,8 +532,13 @@ class Trainer:
             loss, metrics = self._train_batch(x[start:], y[start:], [mask[start:] for mask in masks])
             total_loss += loss * rest
             sums = {key: sums[key] + metrics[key] for key in sums}
-        validation = self._on_replicas(self._replica_evaluate, self.x_val, self.y_val) if validate else ()
-        return total_loss, sums, validation
+        return total_loss, sums
+
+    def _train_and_validate(self, order, masks=()):
+        """_train_epoch, then the validation set's loss and metric sums, in the same graph call
+        (a second call per epoch would cost as much as that pass on a small set)."""
+        total_loss, sums = self._train_epoch(order, masks)
+        return total_loss, sums, self._on_replicas(self._replica_evaluate, self.x_val, self.y_val)
 
     def _gradients(self, x, y, masks):
         return self._on_replicas(self._replica_gradients, x, y, masks)
@@ -581,10 +587,11 @@ class Trainer:
         batch_size = BATCH_SIZE or n
         validation = ()
         if on_batch is None:
-            batches = [self.dropout_masks(min(batch_size, n - start)) for start in range(0, n, batch_size)]
-            masks = [np.concatenate(layer) for layer in zip(*batches, strict=True)]
-            one_pass = len(self.x_val) <= max(batch_size, EVAL_BATCH)  # as evaluate() would do it
-            total_loss, sums, validation = self._epoch(order, masks, validate and one_pass)
+            args = (order,)  # no dropout layer, no masks
+            if validate and len(self.x_val) <= max(batch_size, EVAL_BATCH):  # one pass, as evaluate() would do it
+                total_loss, sums, validation = self._epoch_and_validation(*args)
+            else:
+                total_loss, sums = self._epoch(*args)
         else:
             x, y = self.training_set(order)
             total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
