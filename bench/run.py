@@ -157,13 +157,15 @@ def measure(backend: str, workload: Workload, epochs: int, reps: int, compiled: 
     """
     everyone = contenders(backend, workload, compiled)
     generated = [racer for racer in everyone if racer.generated]
-    return [heat(backend, workload, epochs, reps, [replace(racer, times=[]) for racer in generated] + [reference])
+    sizes = tuple(len(part) for part in workload.load()[::2])
+    return [heat(backend, workload, sizes, epochs, reps, [replace(racer, times=[]) for racer in generated] + [reference])
             for reference in everyone if not reference.generated]
 
 
-def heat(backend: str, workload: Workload, epochs: int, reps: int, racers: list[Contender]) -> dict:
-    """One cell of the table: a race of `racers`, every contender's times."""
-    n_train, n_val = (len(part) for part in workload.load()[::2])
+def heat(backend: str, workload: Workload, sizes: tuple[int, int], epochs: int, reps: int,
+         racers: list[Contender]) -> dict:
+    """One cell of the table: a race of `racers`, every contender's times; `sizes` = (n_train, n_val)."""
+    n_train, n_val = sizes
     probe = peak_gflops if backend == "numpy" and workload.name == "large" else None
     peaks = race(racers, epochs, reps, probe)
     return {

@@ -65,13 +65,13 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     dense_index = 0
     names: set[str] = set()
 
-    def new(prefix: str, width: int) -> Value:
+    def new(prefix: str, width: int, zeros: bool = False) -> Value:
         name = prefix
         k = 2
         while name in names:
             name, k = f"{prefix}_{k}", k + 1
         names.add(name)
-        value = Value(name, width)
+        value = Value(name, width, zeros)
         plan.buffers.append(value)
         return value
 
@@ -80,9 +80,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
         for value in plan.buffers:
             if value.zeros and value.width == width:
                 return value.name
-        value = new(f"zeros{width}", width)
-        value.zeros = True
-        return value.name
+        return new(f"zeros{width}", width, zeros=True).name
 
     for position, layer in enumerate(layers):
         where = common.where(program, layer)

@@ -51,7 +51,8 @@ LOSSES = {
 #: XLA's default, measured on a 2-core CPU with the bench's networks: compiling costs more
 #: than it saves in a whole run (0.3-0.45× the raw tf.function loop's speed on the 2-16-16-1 net
 #: over 200 epochs, about 0.8× on the 784-1024-1024-10 net over 3), though a compiled epoch of
-#: the small net then runs 2-2.6× faster (README, Benchmark). So the generated code leaves it off and offers it (make_trainer(jit_compile=True)).
+#: the small net then runs 2-2.6× faster (README, Benchmark). So the generated code leaves it
+#: off and offers it (make_trainer(jit_compile=True)).
 JIT_COMPILE_DEFAULT = False
 
 

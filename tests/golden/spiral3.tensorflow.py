@@ -470,6 +470,11 @@ class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
 
 
+def eval_chunk(n):
+    """Rows per forward pass when evaluating or predicting n rows: a batch, or EVAL_BATCH if more."""
+    return max(BATCH_SIZE or n, EVAL_BATCH)
+
+
 class Trainer:
     """Trains the Keras model on the spec's data by mini-batch gradient descent, as its train block says.
 
@@ -637,7 +642,8 @@ class Trainer:
         if on_batch is None:
             batches = [self.dropout_masks(min(batch_size, n - start)) for start in range(0, n, batch_size)]
             args = (order, [np.concatenate(layer) for layer in zip(*batches, strict=True)])
-            if validate and len(self.x_val) <= max(batch_size, EVAL_BATCH):  # one pass, as evaluate() would do it
+            n_val = len(self.x_val)
+            if validate and n_val <= eval_chunk(n_val):  # evaluate() would take it in one pass
                 total_loss, sums, validation = self._epoch_and_validation(*args)
             else:
                 total_loss, sums = self._epoch(*args)
@@ -664,7 +670,7 @@ class Trainer:
         if x is None:
             x, y = self.x_val, self.y_val
         n = len(x)
-        chunk = max(BATCH_SIZE or n, EVAL_BATCH)
+        chunk = eval_chunk(n)
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
         for start in range(0, n, chunk):
             if n <= chunk:  # one chunk, as for most validation sets: no eager slicing (it costs as much as the pass)
@@ -704,7 +710,7 @@ class Trainer:
     def predict(self, x):
         """The model's outputs (softmax applied) for inputs x of shape (n, 4)."""
         x = np.asarray(x, dtype=np.float32)
-        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
+        chunk = eval_chunk(len(x))
         outputs = [self._predict(x[start:start + chunk]).numpy() for start in range(0, len(x), chunk)]
         return np.concatenate(outputs) if outputs else np.empty((0, 3), np.float32)
 
