@@ -62,12 +62,21 @@ def test_same_data_and_initial_weights(workload):
         np.testing.assert_array_equal(b, weights[f"dense_{index}.b"])
 
 
-def test_hand_numpy_matches_generated(workload):
+@pytest.mark.parametrize("by_batch", [False, True], ids=["gathered by epoch", "gathered by batch"])
+def test_hand_numpy_matches_generated(workload, by_batch, monkeypatch):
+    """Both gather a small training set per epoch and a large one (here: any, with the threshold
+    at 0) batch by batch."""
+    from bench import hand_numpy
     from bench.hand_numpy import NumpyMLP
 
-    trainer = generated(workload, "numpy").make_trainer()
+    module = generated(workload, "numpy")
+    if by_batch:
+        monkeypatch.setattr(hand_numpy, "GATHER_BY_BATCH_BYTES", 0)
+        module.GATHER_BY_BATCH_BYTES = 0
+    trainer = module.make_trainer()
     trainer.fit(EPOCHS)
     hand = NumpyMLP(*reference_args(workload))
+    assert hand.by_batch == by_batch and bool(trainer._batches) == by_batch
     assert_same_history(trainer.history, hand.fit(EPOCHS))
     weights = trainer.get_weights()
     for index, (W, b) in enumerate(hand.get_weights(), start=1):

@@ -144,7 +144,7 @@ def test_backward_of_a_frozen_bottom_layer_stops_early():
     source = nndsl.generate(nndsl.load(ROOT / "specs" / "staircase.nn"))
     backward = source[source.index("    def backward(self):") :]
     backward = backward[: backward.index("\n\n")]
-    assert "dense_backward(b.dz2, b.h1, self.W2, self.dW2, self.db2)" in backward
+    assert "dense_backward(b.dz2, b.h1, self.W2, self.dW2, self.db2, b.ones)" in backward
     assert "sigmoid_backward" not in backward and "self.W1" not in backward
 
 
@@ -181,6 +181,41 @@ def test_fit_in_parts_equals_fit_at_once(checkerboard):
     assert once.history == parts.history
     for name, value in once.get_weights().items():
         assert np.array_equal(value, parts.get_weights()[name])
+
+
+@pytest.mark.parametrize("loss", ["binary_crossentropy", "categorical_crossentropy", "mse"])
+def test_gathering_batch_by_batch_trains_exactly_as_gathering_the_epoch(loss):
+    """A large training set is gathered batch by batch into reused buffers, a small one as a whole
+    each epoch (GATHER_BY_BATCH_BYTES decides): the same batches, so the same numbers, bit for bit."""
+    program = nndsl.parse(NETWORKS[loss].replace("epochs 1", "epochs 3"))
+    whole, batches = nndsl.build(program), nndsl.build(program)
+    batches.module.GATHER_BY_BATCH_BYTES = 0
+    assert whole.data.x_train.nbytes + whole.data.y_train.nbytes <= whole.module.GATHER_BY_BATCH_BYTES
+    whole.fit()
+    batches.fit()
+    assert not whole._batches
+    assert len(batches._batches) == 1 + (len(batches.data.x_train) % 8 > 0)  # one size, and the last batch's
+    assert whole.history == batches.history
+    for name, value in whole.get_weights().items():
+        assert np.array_equal(value, batches.get_weights()[name]), name
+
+
+def test_relu_runs_in_place_only_right_after_its_dense_layer():
+    """h = max(z, 0) overwrites z where nothing else reads z; an activation layer keeps its input
+    (the layer below may need it, as tanh′ is read off tanh's output)."""
+    program = nndsl.parse(
+        """
+        data xor(samples=40, seed=3)
+        model { input 2  dense 4 relu  dense 4 tanh  activation relu  dense 1 sigmoid }
+        loss binary_crossentropy
+        train { optimizer sgd(lr=0.1)  batch 8  epochs 1 }
+        """
+    )
+    model = nndsl.build(program)
+    buffers = model.model.buffers(8)
+    assert buffers.h1 is buffers.z1
+    assert buffers.h2 is not buffers.z2 and buffers.a2 is not buffers.h2
+    assert "b.h1 = b.z1  # relu in place" in model.source
 
 
 def test_fit_defaults_to_the_rest_of_the_spec_epochs():

@@ -82,7 +82,7 @@ def test_dense_gradients_dx_dW_db():
     z = dense.dense_forward(x, W, b, out=out)
     np.testing.assert_allclose(z, x @ W.T + b, rtol=1e-12)  # the lecture's z = W·x + b, batch as rows
     dW, db, dx = np.empty_like(W), np.empty_like(b), np.empty_like(x)
-    dense.dense_backward(upstream, x, W, dW, db, dx=dx)
+    dense.dense_backward(upstream, x, W, dW, db, np.ones(5), dx=dx)
     assert_gradient(dW, numeric_gradient(loss, W))
     assert_gradient(db, numeric_gradient(loss, b))
     assert_gradient(dx, numeric_gradient(loss, x))
@@ -97,7 +97,7 @@ def test_dense_backward_computes_only_what_is_asked():
     dense.dense_backward(dz, x, W, dx=dx)
     np.testing.assert_allclose(dx, dz @ W, rtol=1e-12)
     dW, db = np.full_like(W, 7.0), np.full(3, 7.0)
-    dense.dense_backward(dz, x, W, dW, db)
+    dense.dense_backward(dz, x, W, dW, db, np.ones(5))
     np.testing.assert_allclose(dW, dz.T @ x, rtol=1e-12)
     np.testing.assert_allclose(db, dz.sum(axis=0), rtol=1e-12)
 
@@ -132,6 +132,22 @@ def test_activation_forward_and_gradient(name):
     dz = backward(z, h, upstream, out=np.empty_like(z), **kwargs)
     numeric = numeric_gradient(lambda: float(np.sum(forward(z, out=out, **kwargs) * upstream)), z)
     assert_gradient(dz, numeric)
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (64, 100)], ids=["small, np.sign", "large, np.greater"])
+def test_relu_in_place_and_its_derivative_on_either_size(shape):
+    """relu_forward may overwrite z (out=z), and relu_backward reads only h, whichever of its two
+    loops the size picks: the derivative is still 1 exactly where z > 0."""
+    relu = load_snippet("ops/relu.py")
+    rng = np.random.default_rng(3)
+    z = away_from_zero(rng, shape).astype(np.float32)
+    positive = z > 0
+    upstream = rng.standard_normal(shape).astype(np.float32)
+    h = relu.relu_forward(z, out=z, zeros=np.zeros_like(z))
+    assert h is z and np.array_equal(h > 0, positive)
+    dz = relu.relu_backward(z, h, upstream, out=np.empty_like(z))
+    assert dz.dtype == np.float32
+    np.testing.assert_array_equal(dz, np.where(positive, upstream, 0))
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "softplus", "softmax", "elu", "gelu", "tanh"])

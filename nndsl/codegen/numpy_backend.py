@@ -35,6 +35,7 @@ class Value:
     name: str
     width: int
     zeros: bool = False  # a constant array of zeros (ReLU's other operand), not a scratch buffer
+    shares: str | None = None  # another value's name, whose memory this one reuses (ReLU in place)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Plan:
     backward: list[dict] = field(default_factory=list)
     output: str = "x"
     output_width: int = 0
+    ones: bool = False  # a vector of n ones, for the bias gradients Σ_rows dz = 1ᵀ·dz
     predict_activation: str | None = None
     penalties: list[dict] = field(default_factory=list)
 
@@ -65,13 +67,13 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     dense_index = 0
     names: set[str] = set()
 
-    def new(prefix: str, width: int, zeros: bool = False) -> Value:
+    def new(prefix: str, width: int, zeros: bool = False, shares: str | None = None) -> Value:
         name = prefix
         k = 2
         while name in names:
             name, k = f"{prefix}_{k}", k + 1
         names.add(name)
-        value = Value(name, width, zeros)
+        value = Value(name, width, zeros, shares)
         plan.buffers.append(value)
         return value
 
@@ -134,7 +136,9 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
                     plan.predict_activation = activation.name
                 current = z
                 continue
-            h = new(f"h{j}", layer.units)
+            # A ReLU right after its dense layer runs in place: its derivative is read off h alone,
+            # and nothing else reads z, so h overwrites it (one buffer less to write and keep in cache).
+            h = new(f"h{j}", layer.units, shares=z.name if activation.name == "relu" else None)
             act = _activation_step(activation, z.name, h, layer.name, where, module, zeros)
             step["comment"] = f"{layer.name}: {formula}, {h.name} = {activation.name}({z.name})  ({where})"
             act["comment"] = None
@@ -224,6 +228,7 @@ def _plan_backward(plan: Plan, trail, layers, needs_grad, new) -> None:
             dz = gradient[step["z"]]
             parts = []
             if layer.trainable:
+                plan.ones = True
                 parts += [f"∂L/∂{step['W']} = {dz}ᵀ·{step['x']}", f"∂L/∂{step['b']} = Σ {dz}"]
             if dx:
                 parts.append(f"∂L/∂{step['x']} = {dz}·{step['W']}")
