@@ -226,6 +226,16 @@ def test_loss_gradient(name):
 
 
 @pytest.mark.parametrize("name", LOSSES)
+def test_loss_scale_multiplies_only_the_gradient(name):
+    """scale=lr (what the trainer of plain SGD passes) writes lr·∂L/∂z; the loss is unchanged."""
+    loss, z, y = loss_case(name, np.random.default_rng(7))
+    plain, scaled = np.empty_like(z), np.empty_like(z)
+    value = loss(z, y, plain)
+    assert loss(z, y, scaled, scale=0.03) == value
+    np.testing.assert_allclose(scaled, 0.03 * plain, rtol=1e-12, atol=1e-18)
+
+
+@pytest.mark.parametrize("name", LOSSES)
 def test_loss_value_matches_its_textbook_formula(name):
     rng = np.random.default_rng(6)
     loss, z, y = loss_case(name, rng)

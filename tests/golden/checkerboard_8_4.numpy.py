@@ -324,23 +324,24 @@ class Network:
 # --- loss ------------------------------------------------------------------------------------------
 
 
-def sigmoid_binary_crossentropy(z, y, dz):
+def sigmoid_binary_crossentropy(z, y, dz, scale=1.0):
     """Binary cross-entropy of p = sigmoid(z) against 0/1 labels y, from the logits z.
 
     Fused with the sigmoid for stability: L = mean(max(z, 0) − z·y + log(1 + exp(−|z|))),
     which never takes log(0); its local derivative is the famously simple ∂L/∂z = (p − y) / N.
-    Writes ∂L/∂z into dz and returns L.
+    Writes scale·∂L/∂z into dz (the trainer of plain SGD passes the learning rate) and returns L.
     """
     # np.logaddexp(0, z) = log(1 + e^z) is computed as max(z, 0) + log1p(exp(−|z|)); .sum() / size
     # is the mean without np.mean's Python-level checks, which cost more than a small batch's arithmetic
     loss = (np.logaddexp(0, z) - z * y).sum() / z.size
-    with np.errstate(over="ignore"):
-        np.negative(z, out=dz)
-        np.exp(dz, out=dz)
+    # p = (1 + tanh(z/2)) / 2, which cannot overflow (1 / (1 + exp(−z)) can, in exp), so
+    # scale·(p − y)/N = (tanh(z/2) + 1 − 2y) · scale/(2N)
+    np.multiply(z, 0.5, out=dz)
+    np.tanh(dz, out=dz)
     dz += 1
-    np.reciprocal(dz, out=dz)
     dz -= y
-    dz /= z.size
+    dz -= y
+    dz *= scale / (2 * z.size)
     return float(loss)
 
 
@@ -559,8 +560,8 @@ class Trainer:
         """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
         network = self.model
         output = network.forward(x, self.dropout_rng)
-        loss = sigmoid_binary_crossentropy(output, y, network.output_grad)
-        network.output_grad[...] *= self.optimizer.lr  # so backward() yields lr·∂L/∂θ: SGD's step is then θ −= g
+        # ∂L/∂output times lr, so that backward() yields lr·∂L/∂θ: SGD's step is then θ −= g
+        loss = sigmoid_binary_crossentropy(output, y, network.output_grad, scale=self.optimizer.lr)
         network.backward()
         self.optimizer.step()
         return loss, batch_metrics(output, y)

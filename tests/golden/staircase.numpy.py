@@ -386,11 +386,11 @@ class Network:
 # --- loss ------------------------------------------------------------------------------------------
 
 
-def mean_squared_error(y_pred, y, dy):
-    """L = mean((y_pred − y)²); ∂L/∂y_pred = 2·(y_pred − y) / N. Writes the gradient into dy."""
+def mean_squared_error(y_pred, y, dy, scale=1.0):
+    """L = mean((y_pred − y)²); ∂L/∂y_pred = 2·(y_pred − y) / N. Writes scale·∂L/∂y_pred into dy."""
     np.subtract(y_pred, y, out=dy)
     loss = (dy * dy).sum() / dy.size  # the mean, without np.mean's overhead
-    dy *= 2 / y_pred.size
+    dy *= 2 * scale / y_pred.size
     return float(loss)
 
 
@@ -609,8 +609,8 @@ class Trainer:
         """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
         network = self.model
         output = network.forward(x, self.dropout_rng)
-        loss = mean_squared_error(output, y, network.output_grad)
-        network.output_grad[...] *= self.optimizer.lr  # so backward() yields lr·∂L/∂θ: SGD's step is then θ −= g
+        # ∂L/∂output times lr, so that backward() yields lr·∂L/∂θ: SGD's step is then θ −= g
+        loss = mean_squared_error(output, y, network.output_grad, scale=self.optimizer.lr)
         network.backward()
         self.optimizer.step()
         return loss, batch_metrics(output, y)
