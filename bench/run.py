@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
+from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,13 +248,14 @@ def render(cells: list[dict], header: str) -> str:
 
 
 def machine_header(reps: int, cells: list[dict]) -> str:
-    versions = []
-    for name in ("numpy", "torch", "tensorflow"):
-        try:
-            module = __import__(name)
-            versions.append(f"{name} {module.__version__}")
-        except ImportError:
-            pass
+    versions = []  # from the installed packages' metadata: importing TensorFlow here would take seconds
+    for name, distributions in (("numpy", ["numpy"]), ("torch", ["torch"]), ("tensorflow", ["tensorflow", "tensorflow-cpu"])):
+        for distribution in distributions:
+            try:
+                versions.append(f"{name} {metadata.version(distribution)}")
+                break
+            except metadata.PackageNotFoundError:
+                pass
     epochs = ", ".join(sorted({f"{c['workload']}: {c['epochs']} epoch(s)" for c in cells}))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (

@@ -8,6 +8,11 @@ anything.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -17,6 +22,7 @@ from bench.workloads import LARGE, SMALL, WORKLOADS, initial_weights, tiny
 from nndsl.codegen import load_module
 from tests.conftest import require_backend
 
+ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 2
 HISTORY = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -176,3 +182,14 @@ def test_each_reference_races_the_generated_trainers_in_a_heat_of_its_own(monkey
     assert all(len(racer["times"]) == 2 for cell in cells for racer in cell["racers"])  # own times per heat
     # warm-ups, then repetitions in alternating order; the slow reference never runs between gen and fast
     assert log == ["gen", "slow", "gen", "slow", "slow", "gen", "gen", "fast", "gen", "fast", "fast", "gen"]
+
+
+def test_the_machine_header_names_versions_without_importing_tensorflow():
+    # the header reads installed versions from package metadata: importing TensorFlow costs seconds
+    script = ("import sys; from bench import run; "
+              "print(run.machine_header(1, [{'workload': 'small', 'epochs': 1}])); "
+              "print('tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    header, imported = done.stdout.strip().rsplit("\n", 1)
+    assert f"numpy {metadata.version('numpy')}" in header
+    assert imported == "False"
