@@ -178,3 +178,37 @@ def test_default_train_folder_stays_under_runs(name, folder):
 
     program = nndsl.parse("model { input 2  dense 1 }", filename=f"some/where/{name}")
     assert default_out_dir(program) == Path("runs") / folder
+
+
+def test_generated_script_reads_its_data_from_data_dir(tmp_path):
+    """A compiled script copied away from the spec's folder is pointed at the data with --data-dir."""
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "d.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)),
+                                            encoding="utf-8")
+    (project / "x.nn").write_text(spec_with_path('"data/d.csv"'), encoding="utf-8")
+    program = nndsl.load(project / "x.nn")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "model.py").write_text(generate(program, backend="numpy"), encoding="utf-8")
+    shutil.move(project, tmp_path / "moved")
+
+    def script(*args):
+        result = subprocess.run([sys.executable, "model.py", *args], cwd=elsewhere, capture_output=True, text=True)
+        return result.returncode, result.stdout, result.stderr
+
+    status, _, stderr = script()  # the spec's folder, baked in, is gone
+    assert status == 1 and f"{project / 'data/d.csv'}: no such file" in stderr and "Traceback" not in stderr
+    status, stdout, stderr = script("--data-dir", str(tmp_path / "moved"))
+    assert status == 0, stderr
+    assert "epoch 1/1  loss " in stdout
+    status, _, _ = script("--help")
+    assert status == 0
+
+
+def test_only_file_data_scripts_take_data_dir():
+    for name, takes in (("income", True), ("checkerboard", False)):
+        for backend in BACKENDS:
+            source = (ROOT / "tests" / "golden" / f"{name}.{backend}.py").read_text(encoding="utf-8")
+            assert ('"--data-dir"' in source) == takes, (name, backend)
+            assert ("[--data-dir DIR]" in source) == takes, (name, backend)
