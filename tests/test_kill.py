@@ -38,7 +38,7 @@ from tests.conftest import require_backend
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 EPOCHS = 40
-TORCH_EPOCHS = 8  # torch's per-step overhead makes its epochs 20x slower on this net
+TORCH_EPOCHS = 8  # torch's and TensorFlow's per-step overhead makes their epochs 20x slower on this net
 
 
 def train_flags(epochs: int = EPOCHS) -> list[str]:
@@ -485,15 +485,16 @@ def test_generated_script_stops_on_nan_and_keeps_the_last_good_checkpoint(script
     assert {p.name: p.read_bytes() for p in out.iterdir()} == kept  # nothing written, nothing left
 
 
-# --- torch (CPU) ----------------------------------------------------------------------------------
+# --- torch and TensorFlow (CPU) -------------------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_sigkill_torch_train_then_resume_ends_bitwise(tmp_path_factory, tmp_path):
-    require_backend("torch")
-    reference = reference_run(tmp_path_factory, "torch", TORCH_EPOCHS)
+@pytest.mark.parametrize("backend", ["torch", "tensorflow"])
+def test_sigkill_framework_train_then_resume_ends_bitwise(tmp_path_factory, tmp_path, backend):
+    require_backend(backend)
+    reference = reference_run(tmp_path_factory, backend, TORCH_EPOCHS)
     calls = reference.calls["fsync"]
-    rng = random.Random("torch")
+    rng = random.Random(backend)
     # Odd calls sync a temporary (even ones its folder, after the rename): inside a checkpoint's
     # write, and inside the write of model.py, the last file.
     chosen = [2 * rng.randrange(1, (calls - 6) // 2) + 1, calls - 1]
@@ -501,9 +502,9 @@ def test_sigkill_torch_train_then_resume_ends_bitwise(tmp_path_factory, tmp_path
     for n in chosen:
         out = tmp_path / f"fsync{n}"
         result = run(hooked_command("fsync", n, "train", SPECS / "checkerboard.nn", "--out", out,
-                                    *train_flags(TORCH_EPOCHS), "-b", "torch", "--no-plots"))
+                                    *train_flags(TORCH_EPOCHS), "-b", backend, "--no-plots"))
         assert result.returncode == -signal.SIGKILL, result.stderr
         phases[phase_of_kill(out, reference)] += 1
-        resume(out, reference, "-b", "torch", "--no-plots")
-    print(f"\nnndsl train -b torch, killed at os.fsync call {chosen} of {calls}: {dict(phases)}")
+        resume(out, reference, "-b", backend, "--no-plots")
+    print(f"\nnndsl train -b {backend}, killed at os.fsync call {chosen} of {calls}: {dict(phases)}")
     assert all(phase.startswith("inside the write") for phase in phases), phases
