@@ -247,9 +247,13 @@ def render(cells: list[dict], header: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: the frameworks the table's header names, each with the pip distributions that install it
+VERSIONED = {"numpy": ("numpy",), "torch": ("torch",), "tensorflow": ("tensorflow", "tensorflow-cpu")}
+
+
 def machine_header(reps: int, cells: list[dict]) -> str:
     versions = []  # from the installed packages' metadata: importing TensorFlow here would take seconds
-    for name, distributions in (("numpy", ["numpy"]), ("torch", ["torch"]), ("tensorflow", ["tensorflow", "tensorflow-cpu"])):
+    for name, distributions in VERSIONED.items():
         for distribution in distributions:
             try:
                 versions.append(f"{name} {metadata.version(distribution)}")

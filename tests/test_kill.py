@@ -38,7 +38,7 @@ from tests.conftest import require_backend
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 EPOCHS = 40
-TORCH_EPOCHS = 8  # torch's and TensorFlow's per-step overhead makes their epochs 20x slower on this net
+FRAMEWORK_EPOCHS = 8  # torch's per-step overhead makes its epochs 20x slower on this net; TensorFlow's too
 
 
 def train_flags(epochs: int = EPOCHS) -> list[str]:
@@ -492,7 +492,7 @@ def test_generated_script_stops_on_nan_and_keeps_the_last_good_checkpoint(script
 @pytest.mark.parametrize("backend", ["torch", "tensorflow"])
 def test_sigkill_framework_train_then_resume_ends_bitwise(tmp_path_factory, tmp_path, backend):
     require_backend(backend)
-    reference = reference_run(tmp_path_factory, backend, TORCH_EPOCHS)
+    reference = reference_run(tmp_path_factory, backend, FRAMEWORK_EPOCHS)
     calls = reference.calls["fsync"]
     rng = random.Random(backend)
     # Odd calls sync a temporary (even ones its folder, after the rename): inside a checkpoint's
@@ -502,7 +502,7 @@ def test_sigkill_framework_train_then_resume_ends_bitwise(tmp_path_factory, tmp_
     for n in chosen:
         out = tmp_path / f"fsync{n}"
         result = run(hooked_command("fsync", n, "train", SPECS / "checkerboard.nn", "--out", out,
-                                    *train_flags(TORCH_EPOCHS), "-b", backend, "--no-plots"))
+                                    *train_flags(FRAMEWORK_EPOCHS), "-b", backend, "--no-plots"))
         assert result.returncode == -signal.SIGKILL, result.stderr
         phases[phase_of_kill(out, reference)] += 1
         resume(out, reference, "-b", backend, "--no-plots")
