@@ -17,7 +17,7 @@ What makes it fast (the generated NumPy code is measured against this):
 * each layer is updated as soon as its input gradient has been computed (which still needs
   the old W), while its dW is fresh in cache; the first layer computes no input gradient;
 * the products run in the column form, zᵀ = W·aᵀ and (∂L/∂a)ᵀ = Wᵀ·dzᵀ, into column-major
-  buffers: with the large W on the left, OpenBLAS is 10-15 % faster on these shapes than with
+  buffers: with the large W on the left, OpenBLAS is 8-17 % faster on these shapes than with
   a·Wᵀ and dz·W (found for the generated code; an expert would write it so too);
 * the bias gradients are products too, Σ_rows dz = 1ᵀ·dz with a vector of ones: BLAS sums
   the rows 3-4x faster than ``dz.sum(axis=0)`` on a large batch (found for the generated

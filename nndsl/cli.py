@@ -61,8 +61,13 @@ def cmd_check(args) -> int:
             failed = True
             continue
         total = sum(p.size for p in program.model.parameters)
-        print(f"{visible(path)}: ok ({len(program.model.layers)} layers, {total:,} parameters)")
+        layers = len(program.model.layers)
+        print(f"{visible(path)}: ok ({_count(layers, 'layer')}, {_count(total, 'parameter')})")
     return 1 if failed else 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def cmd_summary(args) -> int:
@@ -132,7 +137,12 @@ def cmd_fmt(args) -> int:
                 changed.append(path)
         elif args.write:
             if formatted != text:
-                write_atomic(path, formatted)
+                try:
+                    write_atomic(path, formatted)
+                except OSError as error:
+                    print(f"nndsl: error: cannot write {visible(str(path))}: {error.strerror or error}", file=sys.stderr)
+                    failed = True
+                    continue
                 print(f"formatted {visible(str(path))}", file=sys.stderr)
         else:
             sys.stdout.write(formatted)
@@ -149,6 +159,10 @@ def _check_output_path(path: str, spec: str) -> None:
     temporary file renamed over the path), never written through.
     """
     target = Path(path)
+    if not path:
+        raise UsageError("nndsl: error: -o needs a file name")
+    if path.endswith(("/", os.sep)) and not target.is_dir():
+        raise UsageError(f"nndsl: error: output {path} names a folder, which does not exist; -o takes a file name")
     if target.is_dir():
         raise UsageError(f"nndsl: error: output {path} is a directory")
     if target.exists() and not target.is_file():  # a device, a pipe (/dev/stdout), a socket
@@ -218,12 +232,12 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("-t", "--target", choices=TARGETS, default="auto")
     train.add_argument("--epochs", type=_positive_int, help="override the spec's epochs")
     train.add_argument("--seed", type=_seed, help="override the spec's seed")
-    train.add_argument("--out", metavar="DIR", help="folder for weights, history, plots, checkpoint")
+    train.add_argument("--out", metavar="DIR", help="folder for weights, history, plots, checkpoint (default: runs/<spec name>)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     train.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
                        help="checkpoint every N epochs (default: the spec's, else 10)")
     train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
     train.set_defaults(run=cmd_train)
 
     fmt = commands.add_parser("fmt", help="print specs in canonical form")

@@ -58,7 +58,7 @@ def test_check_several_specs_reports_each_and_fails_if_one_fails(bad_spec):
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
         f"{CHECKERBOARD}: ok (2 layers, 33 parameters)",
-        f"{ROOT / 'specs' / 'perceptron.nn'}: ok (1 layers, 3 parameters)",
+        f"{ROOT / 'specs' / 'perceptron.nn'}: ok (1 layer, 3 parameters)",
     ]
     assert f"{bad_spec}:3:13: error:" in result.stderr
 
@@ -75,7 +75,7 @@ def test_warnings_go_to_stderr_and_do_not_fail(tmp_path):
     path.write_text("model {\n    input 2\n    dense 3 softmax\n}\nloss mse\n", encoding="utf-8")
     result = nndsl("check", path)
     assert result.returncode == 0
-    assert result.stdout == f"{path}: ok (1 layers, 9 parameters)\n"
+    assert result.stdout == f"{path}: ok (1 layer, 9 parameters)\n"
     assert result.stderr.startswith(f"{path}:3:5: warning: mse on a softmax output")
     assert "        dense 3 softmax\n        ^~~~~~~~~~~~~~~" in result.stderr
 
@@ -189,6 +189,41 @@ def test_compile_output_to_a_missing_folder_is_a_usage_error(tmp_path):
     result = nndsl("compile", CHECKERBOARD, "--emit", "ir", "-o", tmp_path)
     assert result.returncode == 1
     assert "is a directory" in result.stderr
+
+
+def test_compile_output_naming_a_missing_folder_writes_nothing(tmp_path):
+    """`-o newdir/` (a trailing slash: the user meant a folder) must not create a file named newdir."""
+    result = nndsl("compile", CHECKERBOARD, "-o", f"{tmp_path / 'newdir'}/")
+    assert result.returncode == 1
+    assert "names a folder, which does not exist" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+    result = nndsl("compile", CHECKERBOARD, "-o", "")
+    assert result.returncode == 1
+    assert result.stderr == "nndsl: error: -o needs a file name\n"
+
+
+def test_check_counts_in_the_singular_for_one(tmp_path):
+    path = tmp_path / "one.nn"
+    path.write_text("model m {\n    input 1\n    dense 1\n}\n", encoding="utf-8")
+    result = nndsl("check", path)
+    assert result.stdout == f"{path}: ok (1 layer, 2 parameters)\n"
+
+
+def test_fmt_write_that_fails_is_an_error_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """A spec in a folder the user may not write to (simulated: the tests may run as root)."""
+    import nndsl.files
+    from nndsl.cli import main
+
+    def refuse(path, text):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    spec = tmp_path / "x.nn"
+    original = "model m {\n  input 1\n    dense 1\n}\n"
+    spec.write_text(original, encoding="utf-8")
+    monkeypatch.setattr(nndsl.files, "write_atomic", refuse)
+    assert main(["fmt", "--write", str(spec)]) == 1
+    assert capsys.readouterr().err == f"nndsl: error: cannot write {spec}: Permission denied\n"
+    assert spec.read_text(encoding="utf-8") == original
 
 
 def test_compile_emit_ir_to_a_file(tmp_path):

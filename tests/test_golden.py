@@ -23,3 +23,25 @@ def test_generated_code_matches_golden_file(spec, backend):
 @pytest.mark.parametrize("spec,backend", CASES, ids=[f"{s.stem}-{b}" for s, b in CASES])
 def test_golden_files_are_valid_python(spec, backend):
     ast.parse(golden_path(spec, backend).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("spec,backend", CASES, ids=[f"{s.stem}-{b}" for s, b in CASES])
+def test_every_function_and_class_in_generated_code_is_used(spec, backend):
+    """No dead code: a snippet's function the module never calls (sigmoid's backward when the
+    loss fuses it, the label checks of another task) is left out of the program."""
+    tree = ast.parse(render(spec, backend))
+    referenced = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    defined = [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    assert [name for name in defined if name not in referenced] == []
+
+
+def test_drop_unused_functions_removes_chains_and_their_imports():
+    from nndsl.codegen.render import drop_unused_functions
+
+    source = (
+        "import difflib\nimport math\n\n\ndef helper():\n    return difflib.SequenceMatcher\n\n\n"
+        "def unused():\n    return helper()\n\n\ndef used():\n    return math.pi\n\n\n"
+        "def kept():\n    return 1\n\n\nprint(used())\n"
+    )
+    result = drop_unused_functions(source, {"helper", "unused", "used"})
+    assert result == "import math\n\n\ndef used():\n    return math.pi\n\n\ndef kept():\n    return 1\n\n\nprint(used())\n"

@@ -38,6 +38,7 @@ class Module:
 
     imports: list[str] = field(default_factory=list)
     snippets: dict[str, list[str]] = field(default_factory=dict)  # section -> bodies
+    functions: set[str] = field(default_factory=set)  # defined by the snippets: dropped if never called
 
     def use(self, name: str, section: str) -> None:
         """Include the snippet templates/<name> (once) in `section`."""
@@ -46,6 +47,7 @@ class Module:
         if piece.body not in bodies:
             bodies.append(piece.body)
         self.imports.extend(piece.imports)
+        self.functions.update(piece.functions)
 
     def section(self, name: str) -> list[str]:
         return self.snippets.get(name, [])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from nndsl import ir
 from nndsl.codegen import common
-from nndsl.codegen.render import py, render_template, sort_imports, tidy
+from nndsl.codegen.render import drop_unused_functions, py, render_template, sort_imports, tidy
 
 FUSED = common.FUSED
 LOSS_FUNCTIONS = {
@@ -280,7 +280,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         model_inputs=program.model.in_features,
         epochs=program.train.epochs if program.train else 0,
     )
-    return tidy(source)
+    return tidy(drop_unused_functions(source, module.functions))
 
 
 def _lower_loss(program: ir.Program, module: common.Module) -> dict | None:

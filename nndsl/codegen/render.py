@@ -98,6 +98,7 @@ class Snippet:
     name: str
     imports: tuple[str, ...]
     body: str
+    functions: tuple[str, ...] = ()  # the top-level functions it defines
 
 
 @cache
@@ -118,7 +119,45 @@ def snippet(name: str) -> Snippet:
         else:
             break
     body = "\n".join(lines[body_start:]).strip("\n") + "\n"
-    return Snippet(name, tuple(i for i in imports if not i.startswith("from __future__")), body)
+    functions = tuple(node.name for node in tree.body if isinstance(node, ast.FunctionDef))
+    return Snippet(name, tuple(i for i in imports if not i.startswith("from __future__")), body, functions)
+
+
+def drop_unused_functions(source: str, candidates) -> str:
+    """Remove the top-level functions named in `candidates` that nothing in `source` refers to.
+
+    A snippet brings a whole operation (forward and backward) or a family of helpers; what
+    the module does not call (sigmoid's own backward when the loss fuses it, the label checks
+    of another task) is dead code a reader would have to skip, so it is taken out, repeatedly,
+    since a removed function may have been the only user of another.
+    """
+    candidates = set(candidates)
+    while True:
+        tree = ast.parse(source)
+        referenced = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        unused = [node for node in tree.body
+                  if isinstance(node, ast.FunctionDef) and node.name in candidates and node.name not in referenced]
+        if not unused:
+            return source
+        lines = source.split("\n")
+        for node in reversed(unused):
+            first = min([node.lineno] + [decorator.lineno for decorator in node.decorator_list])
+            del lines[first - 1 : node.end_lineno]
+        source = _drop_unused_imports(tidy("\n".join(lines)))
+
+
+def _drop_unused_imports(source: str) -> str:
+    """Remove the one-name import lines whose name the module no longer uses."""
+    tree = ast.parse(source)
+    referenced = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    lines = source.split("\n")
+    for node in reversed(tree.body):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and len(node.names) == 1:
+            alias = node.names[0]
+            name = alias.asname or alias.name.split(".")[0]
+            if name not in referenced:
+                del lines[node.lineno - 1 : node.end_lineno]
+    return "\n".join(lines)
 
 
 def tidy(source: str) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from nndsl import ir
 from nndsl.catalog import ACTIVATION_ALPHA
 from nndsl.codegen import common
-from nndsl.codegen.render import comment, py, render_template, sort_imports, tidy
+from nndsl.codegen.render import comment, drop_unused_functions, py, render_template, sort_imports, tidy
 
 #: Activations Keras spells as a string with exactly the IR's definition.
 KERAS_ACTIVATIONS = {"relu", "sigmoid", "tanh", "softmax", "softplus"}
@@ -233,7 +233,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         epochs=program.train.epochs,
         user_errors="DataError, CheckpointError, TrainingDiverged, DeviceError",
     )
-    return tidy(source)
+    return tidy(drop_unused_functions(source, module.functions))
 
 
 def per_example(expression: str, program: ir.Program) -> str:

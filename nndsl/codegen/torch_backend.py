@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from nndsl import ir
 from nndsl.codegen import common
 from nndsl.codegen.naming import TORCH_MODULE_ATTRIBUTES, Namer
-from nndsl.codegen.render import py, render_template, sort_imports, tidy
+from nndsl.codegen.render import drop_unused_functions, py, render_template, sort_imports, tidy
 
 #: The IR's losses are torch's, with the default reduction (the batch mean).
 LOSSES = {
@@ -221,4 +221,4 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         epochs=program.train.epochs,
         user_errors=", ".join(USER_ERRORS),
     )
-    return tidy(source)
+    return tidy(drop_unused_functions(source, module.functions))
