@@ -248,12 +248,12 @@ BAD_CSV = [
     ("not_a_number", REGRESSION, "a,b,y\n1,2,3\n2,x,4\n3,4,5\n", "d.csv:3: 'x' in column 'b' is not a number"),
     ("nan", REGRESSION, "a,b,y\n1,2,3\nnan,3,4\n3,4,5\n", "d.csv:3: 'nan' in column 'a': NaN and infinite values are not allowed"),
     ("no_target_column", REGRESSION, "a,b,z\n" + GOOD_ROWS, "d.csv:1: no target column 'y'; the header has 'a', 'b', 'z'"),
-    ("too_wide", REGRESSION, "a,b,c,y\n1,2,3,4\n2,3,4,5\n3,4,5,6\n", "the model takes 2 input features, but the data has 3"),
-    ("too_narrow", REGRESSION, "a,y\n1,2\n2,3\n3,4\n", "the model takes 2 input features, but the data has 1"),
-    ("binary_label_2", BINARY, "a,b,y\n" + GOOD_ROWS + "6,7,2\n", "binary_crossentropy needs labels 0 or 1; the data has 2\n"),
-    ("class_out_of_range", CLASSES, "a,b,y\n" + GOOD_ROWS + "6,7,3\n", "labels must be integers 0 to 2; the data has 3\n"),
-    ("class_not_integer", CLASSES, "a,b,y\n" + GOOD_ROWS + "6,7,1.5\n", "labels must be integers 0 to 2; the data has 1.5\n"),
-    ("class_negative", CLASSES, "a,b,y\n" + GOOD_ROWS + "6,7,-1\n", "labels must be integers 0 to 2; the data has -1\n"),
+    ("too_wide", REGRESSION, "a,b,c,y\n1,2,3,4\n2,3,4,5\n3,4,5,6\n", "d.csv: the model takes 2 input features, but the data has 3"),
+    ("too_narrow", REGRESSION, "a,y\n1,2\n2,3\n3,4\n", "d.csv: the model takes 2 input features, but the data has 1"),
+    ("binary_label_2", BINARY, "a,b,y\n" + GOOD_ROWS + "6,7,2\n", "d.csv: binary_crossentropy needs labels 0 or 1; data row 6 has 2\n"),
+    ("class_out_of_range", CLASSES, "a,b,y\n" + GOOD_ROWS + "6,7,3\n", "d.csv: the model has 3 classes, so labels must be integers 0 to 2; data row 6 has 3\n"),
+    ("class_not_integer", CLASSES, "a,b,y\n" + GOOD_ROWS + "6,7,1.5\n", "labels must be integers 0 to 2; data row 6 has 1.5\n"),
+    ("class_negative", CLASSES, "a,b,y\n" + GOOD_ROWS + "6,7,-1\n", "labels must be integers 0 to 2; data row 6 has -1\n"),
 ]
 
 
@@ -315,7 +315,7 @@ def test_bad_data_in_a_process_exits_1_without_traceback(tmp_path):
     (tmp_path / "d.csv").write_text("a,b,y\n" + GOOD_ROWS + "6,7,5\n", encoding="utf-8")
     result = run_process("train", "spec.nn", "--out", "run", cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr == "nndsl: error: binary_crossentropy needs labels 0 or 1; the data has 5\n"
+    assert result.stderr == f"nndsl: error: {tmp_path / 'd.csv'}: binary_crossentropy needs labels 0 or 1; data row 6 has 5\n"
 
 
 # --- bad command lines ------------------------------------------------------------------------------------

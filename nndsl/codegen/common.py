@@ -157,13 +157,14 @@ def lower_data(program: ir.Program, module: Module, data_dir: str | None) -> dic
         module.imports.append("from pathlib import Path")
         if kind == "csv":
             call = (
-                f"load_csv(data_dir / {py(source.path)}, target={py(source.target)}, "
+                f"load_csv(path, target={py(source.target)}, "
                 f"features={py(None if data.features is None else [f.name for f in data.features])})"
             )
         else:
-            call = f"load_npz(data_dir / {py(source.path)}, x_key={py(source.x_key)}, y_key={py(source.y_key)})"
+            call = f"load_npz(path, x_key={py(source.x_key)}, y_key={py(source.y_key)})"
         context["file"] = {
             "call": call,
+            "path": py(source.path),
             "description": comment(f"{kind}({source.path})"),
             "data_dir": py(data_dir if data_dir is not None else "."),
             "inputs": program.model.in_features,

@@ -202,21 +202,21 @@ def csv_number(path: Path, line: int, column: str, text: str) -> float:
     return value
 
 
-def regression_targets(labels, outputs):
-    """Targets from a data file, as float32 with one column per output unit."""
+def regression_targets(path, labels, outputs):
+    """Targets from the data file `path`, as float32 with one column per output unit."""
     targets = labels.astype(np.float32).reshape(len(labels), -1)
     if targets.shape[1] != outputs:
-        raise DataError(f"the model has {outputs} outputs, but the data has {targets.shape[1]} target columns")
+        raise DataError(f"{path}: the model has {outputs} outputs, but the data has {targets.shape[1]} target columns")
     return targets
 
 
 def load_data(seed=DATA_SEED, data_dir=DATA_DIR):
     """csv(data/income.csv): the samples, shuffled and split (specs/income.nn:3)."""
-    data_dir = Path(data_dir)
-    x, labels = load_csv(data_dir / "data/income.csv", target="income", features=["grade", "age", "participation"])
+    path = Path(data_dir) / "data/income.csv"
+    x, labels = load_csv(path, target="income", features=["grade", "age", "participation"])
     if x.shape[1] != 3:
-        raise DataError(f"the model takes 3 input features, but the data has {x.shape[1]}")
-    y = regression_targets(labels, outputs=1)
+        raise DataError(f"{path}: the model takes 3 input features, but the data has {x.shape[1]}")
+    y = regression_targets(path, labels, outputs=1)
     return split_data(np.random.default_rng(seed), x, y, 0.8)
 
 
