@@ -14,6 +14,7 @@ from __future__ import annotations
 import keyword
 import math
 import re
+import struct
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from nndsl import catalog, ir
 from nndsl import syntax as s
 from nndsl.errors import Diagnostic, SpecError
 from nndsl.source import Span
-from nndsl.suggest import did_you_mean
+from nndsl.suggest import closest, did_you_mean
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -64,6 +65,7 @@ class Checker:
         self.warnings: list[Diagnostic] = []
         self.data_failed = False
         self._lines: list[str] | None = None
+        self._strays = 0  # misspelt statement keywords reported so far
 
     # -- reporting --
 
@@ -156,16 +158,32 @@ class Checker:
         keywords: Sequence[str] = (),
         aliases: dict[str, str] | None = None,
         at_line_start: Callable[[s.Value], bool] | None = None,
+        unbound: Sequence[s.Arg] = (),
     ) -> _Bound:
-        """Match arguments to names; report unknown, repeated and surplus ones."""
+        """Match arguments to names; report unknown, repeated and surplus ones, and a
+        positional argument after a keyword one (as Python does: `nndsl fmt` puts
+        positional arguments first, which would give it another meaning).
+
+        `at_line_start` marks a statement's arguments (calls have none): a name among
+        them that is a misspelt statement keyword starts the next statement.
+        `unbound` are arguments of the statement taken out before binding (a dense
+        layer's penalties), only to show the statement whole in a hint.
+        """
         aliases = aliases or {}
         allowed = list(dict.fromkeys([*positional, *keywords]))
         bound = _Bound(owner, {}, {}, span)
         position = 0
+        first_keyword: s.Keyword | None = None
+        late: tuple[s.Value, s.Keyword] | None = None  # the first positional argument after a keyword one
+        surplus = False
+        slots: list[str] = []  # the positional parameters filled by position
         for arg in args:
-            if self._stray_statement(arg, at_line_start):
+            while position < len(positional) and positional[position] in bound.values:
+                position += 1
+            if self._stray_statement(arg, at_line_start, first=position == 0 and not bound.values):
                 break
             if isinstance(arg, s.Keyword):
+                first_keyword = first_keyword or arg
                 key = aliases.get(arg.key.text, arg.key.text)
                 if key not in allowed:
                     choices = ", ".join(allowed) if allowed else "no arguments"
@@ -181,23 +199,60 @@ class Checker:
                 bound.values[key] = arg.value
                 bound.keys[key] = arg.key
                 continue
-            while position < len(positional) and positional[position] in bound.values:
-                position += 1
             if position >= len(positional):
-                self._surplus(owner, arg, positional)
+                if not surplus:  # the first says it; the rest would only echo it
+                    self._surplus(owner, arg, positional)
+                surplus = True
                 continue
+            if first_keyword is not None and late is None:
+                late = (arg, first_keyword)
             bound.values[positional[position]] = arg
+            slots.append(positional[position])
             position += 1
+        if late is not None:
+            self._positional_after_keyword(owner, late, bound, positional, slots, unbound,
+                                           call=at_line_start is None)
         return bound
 
-    def _stray_statement(self, arg, at_line_start) -> bool:
-        """A misspelt statement keyword reads as one more argument of the
-        statement before it; a name starting a line gives it away."""
-        if isinstance(arg, s.Name) and at_line_start is not None and at_line_start(arg):
-            statements = [w for ws in catalog.BLOCK_STATEMENTS.values() for w in ws]
+    def _positional_after_keyword(self, owner, late, bound: _Bound, positional, slots, unbound, call) -> None:
+        arg, keyword_ = late
+        # The fix: every positional parameter up to the last one filled by position, by
+        # position and in order; the rest as keywords, in the order written.
+        last = max(positional.index(slot) for slot in slots)
+        parts = [render(bound.values[name]) for name in positional[: last + 1] if name in bound.values]
+        parts += [render(a) for a in unbound]
+        parts += [
+            f"{bound.keys[name].text}={render(value)}"
+            for name, value in bound.values.items()
+            if name in bound.keys and not (name in positional and positional.index(name) <= last)
+        ]
+        fixed = f"{owner}({', '.join(parts)})" if call else " ".join([owner, *parts])
+        hint = f": '{fixed}'" if len(fixed) <= 72 and "..." not in fixed else ""
+        self.error(
+            arg.span,
+            f"positional argument '{render(arg)}' follows keyword argument '{render(keyword_)}'; "
+            f"positional arguments come first{hint}",
+        )
+
+    def _stray_statement(self, arg, at_line_start, first: bool = False) -> bool:
+        """A misspelt statement keyword reads as one more argument of the statement
+        before it. A name starting a line gives it away; so does, on one line
+        (`input 2 dnese 4`), a name like a statement keyword that is no value of the
+        language, unless it is the statement's first argument (`activation dnese`
+        names an activation, however it reads)."""
+        if not isinstance(arg, s.Name) or at_line_start is None:
+            return False
+        statements = [w for ws in catalog.BLOCK_STATEMENTS.values() for w in ws]
+        if at_line_start(arg):
             self.error(arg.span, f"unknown statement '{arg.text}'{did_you_mean(arg.text, statements)}")
+            self._strays += 1
             return True
-        return False
+        match = None if first or arg.text in _VALUE_NAMES else closest(arg.text, statements)
+        if match is None:
+            return False
+        self.error(arg.span, f"unknown statement '{arg.text}' (did you mean '{match}'?)")
+        self._strays += 1
+        return True
 
     def _surplus(self, owner, arg, positional) -> None:
         if positional:
@@ -249,19 +304,53 @@ class Checker:
         low_open: bool = False,
         high_open: bool = False,
         what: str | None = None,
+        float32: bool = True,
     ) -> float:
+        """A real number in the given range. With `float32` (every number the generated
+        code computes with), it must also be one in float32: finite there, and still in
+        the range once rounded to float32 (`eps=1e-300` would be 0, `beta2=0.999999999` 1)."""
         number = float(self.number(value, name))
-        too_low = low is not None and (number <= low if low_open else number < low)
-        too_high = high is not None and (number >= high if high_open else number > high)
-        if too_low or too_high:
-            if what is None:
-                left = "(" if low_open else "["
-                right = ")" if high_open else "]"
-                lo = "-inf" if low is None else _fmt(low)
-                hi = "inf" if high is None else _fmt(high)
-                what = f"in {left}{lo}, {hi}{right}"
+
+        def outside(x: float) -> bool:
+            too_low = low is not None and (x <= low if low_open else x < low)
+            too_high = high is not None and (x >= high if high_open else x > high)
+            return too_low or too_high
+
+        if what is None:
+            left = "(" if low_open else "["
+            right = ")" if high_open else "]"
+            lo = "-inf" if low is None else _fmt(low)
+            hi = "inf" if high is None else _fmt(high)
+            what = f"in {left}{lo}, {hi}{right}"
+        if outside(number):
             raise self.fail(value.span, f"{name} must be {what}; received {name}={value.text}")
+        if float32:
+            rounded = self._float32(value, number, name)
+            if outside(rounded):
+                if rounded == 0:
+                    raise self.fail(
+                        value.span,
+                        f"{name} is too small for float32: it rounds to 0 (smallest positive float32 "
+                        f"{_FLOAT32_TINY_TEXT}), and {name} must be {what}; received {name}={value.text}",
+                    )
+                raise self.fail(
+                    value.span,
+                    f"{name} rounds to {_fmt(rounded)} in float32, and {name} must be {what}; "
+                    f"received {name}={value.text}",
+                )
         return number
+
+    def _float32(self, value: s.Number, number: float, name: str, received: str | None = None) -> float:
+        """`number` rounded to float32, as the generated code holds it; an error if it overflows."""
+        rounded = _to_float32(number)
+        if rounded is None:
+            limit = f"largest {_FLOAT32_MAX_TEXT}" if number > 0 else f"smallest -{_FLOAT32_MAX_TEXT}"
+            raise self.fail(
+                value.span,
+                f"{name} is too large{'' if number > 0 else ' a negative number'} for float32 ({limit}), "
+                f"the precision the generated code computes in; received {received or f'{name}={value.text}'}",
+            )
+        return rounded
 
     def boolean(self, value: s.Value | None, name: str) -> bool:
         if not isinstance(value, s.Bool):
@@ -309,7 +398,7 @@ class Checker:
             raise self.fail(_span_of(value), f"{name} must be a quoted string; received {name}={render(value)}")
         bad = _invisible_character(value.value)
         if bad is not None:
-            raise self.fail(value.span, f"{name} contains the control character U+{ord(bad):04X}; remove it")
+            raise self.fail(value.span, f"{name} contains {_character_kind(bad)}; remove it")
         return value.value
 
     # -- data --
@@ -365,6 +454,7 @@ class Checker:
                 noise = self._guard(lambda: self.real(
                     bound.get("noise"), "noise", 0.0, catalog.MAX_NOISE,
                     what=f"between 0 and {catalog.MAX_NOISE} (the Playground's 0 to 50 %)",
+                    float32=False,  # the data are drawn in float64
                 ), noise)
             classes = 2 if kind == "classification" else None
             if "classes" in bound:
@@ -391,8 +481,8 @@ class Checker:
             return ir.CsvData(path, target, span), seed
         bound = self.bind(owner, args, span, positional=["path"], keywords=["x", "y", "seed"])
         path = self._path(bound.get("path"), bound, "npz")
-        x_key = self._column(bound.get("x"), "x") if "x" in bound else "x"
-        y_key = self._column(bound.get("y"), "y") if "y" in bound else "y"
+        x_key = self._column(bound.get("x"), "x", "array") if "x" in bound else "x"
+        y_key = self._column(bound.get("y"), "y", "array") if "y" in bound else "y"
         seed = self._seed(bound.get("seed")) if "seed" in bound else None
         return ir.NpzData(path, x_key, y_key, span), seed
 
@@ -414,9 +504,20 @@ class Checker:
             self.warn(value.span, f"{owner} data path {path!r} does not end in .{owner}")
         return path
 
-    def _column(self, value, name: str) -> str:
+    def _column(self, value, name: str, what: str = "column") -> str:
+        """A column (or npz array) name: a bare name, or a quoted string for any other."""
         if isinstance(value, s.Name):
             return value.text
+        if not isinstance(value, s.String):
+            article = "an" if what[0] in "aeiou" else "a"
+            hint = ""
+            if isinstance(value, s.Number):
+                hint = f"; a {what} named {value.text} is written {name}=\"{value.text}\""
+            raise self.fail(
+                _span_of(value),
+                f"{name} must be {article} {what} name, bare or quoted ({name}=y, {name}=\"y 2\"); "
+                f"received {name}={render(value)}{hint}",
+            )
         return self.string(value, name)
 
     def _seed(self, value) -> int:
@@ -454,7 +555,7 @@ class Checker:
             name = item.parts[0]
             bad = _invisible_character(name) if item.kind == "column" else None
             if bad is not None:
-                self.error(item.span, f"column name contains the control character U+{ord(bad):04X}")
+                self.error(item.span, f"column name contains {_character_kind(bad)}")
                 continue
             if name == source.target:
                 self.error(item.span, f"'{name}' is the target column; it cannot also be a feature")
@@ -483,7 +584,7 @@ class Checker:
             return None
         try:
             return self.real(bound.get("fraction"), "split", 0.0, 1.0, True, True,
-                             what="a fraction strictly between 0 and 1")
+                             what="a fraction strictly between 0 and 1", float32=False)  # used in float64
         except _Skip:
             return None
 
@@ -521,6 +622,7 @@ class Checker:
         layer_statements: list[s.Statement] = []
         model_regularizers: tuple[ir.Regularizer, ...] = ()
         regularizer_statement = None
+        strays = self._strays
         for statement in block.body.statements:
             if isinstance(statement, s.Features):
                 self._misplaced("features", statement.span, "model")
@@ -548,7 +650,7 @@ class Checker:
             else:
                 layer_statements.append(statement)
         in_features = self._input_width(input_statement, data, block)
-        if not layer_statements:
+        if not layer_statements and self._strays == strays:  # else the layer is there, misspelt
             self.error(block.body.span, "model has no layers; add e.g. 'dense 1'")
         layers = self._layers(layer_statements, in_features, model_regularizers)
         self._unique_layer_names(layers)
@@ -626,7 +728,10 @@ class Checker:
     def _dense(self, statement: s.Statement, in_features: int, default_name: str, model_regularizers) -> ir.Dense:
         # Penalties are written as calls after the units and activation: `dense 8 relu l2(0.001)`.
         penalties = [a for a in statement.args if isinstance(a, s.Call) and a.name.text in catalog.REGULARIZERS]
-        arguments = [a for a in statement.args if not any(a is p for p in penalties)]
+        rateless = [a for a in statement.args if isinstance(a, s.Name) and a.text in catalog.REGULARIZERS]
+        for penalty in rateless:
+            self.error(penalty.span, f"{penalty.text} needs its rate, e.g. {penalty.text}(0.001)")
+        arguments = [a for a in statement.args if not any(a is p for p in [*penalties, *rateless])]
         bound = self.bind(
             "dense",
             arguments,
@@ -634,6 +739,7 @@ class Checker:
             positional=["units", "activation"],
             keywords=["init", "bias", "weights", "trainable", "name"],
             at_line_start=self.line_start,
+            unbound=penalties,
         )
         units = None
         if "units" not in bound:
@@ -763,7 +869,10 @@ class Checker:
         rows = len(value.items)
         columns = {len(row.items) for row in value.items}
         if rows != units or columns != {in_features}:
-            got = f"{rows} × {columns.pop()}" if len(columns) == 1 else f"{rows} rows of unequal length"
+            if not rows:
+                got = "an empty list"
+            else:
+                got = f"{rows} × {columns.pop()}" if len(columns) == 1 else f"{rows} rows of unequal length"
             hint = ""
             if len(columns) <= 1 and rows == in_features and got == f"{in_features} × {units}" and units != in_features:
                 hint = "; this is the transpose: write one row per unit"
@@ -771,15 +880,17 @@ class Checker:
                 value.span,
                 f"weights must be {units} × {in_features} (units × inputs, as in y = W·x + b); got {got}{hint}",
             )
-        return tuple(tuple(self._element(x) for x in row.items) for row in value.items)
+        return tuple(tuple(self._element(x, "weights") for x in row.items) for row in value.items)
 
     def _vector(self, value: s.ListValue, units: int) -> tuple:
         if len(value.items) != units:
             raise self.fail(value.span, f"bias must have {units} numbers (one per unit); got {len(value.items)}")
-        return tuple(self._element(x) for x in value.items)
+        return tuple(self._element(x, "bias") for x in value.items)
 
-    def _element(self, value: s.Value) -> float:
-        return float(self.number(value, "element"))
+    def _element(self, value: s.Value, owner: str) -> float:
+        number = float(self.number(value, "element"))
+        self._float32(value, number, f"{owner} element", received=value.text)
+        return number
 
     def _unique_layer_names(self, layers: list[ir.Layer]) -> None:
         seen: dict[str, ir.Layer] = {}
@@ -864,9 +975,24 @@ class Checker:
         if call is not None:
             bound = self.bind(kind, call.args, call.span, positional=list(defaults),
                               aliases=catalog.OPTIMIZER_ALIASES)
-            for key, given in bound.values.items():
-                arguments[key] = self._optimizer_argument(key, given)
+            reported = len(self.errors)
+            for key, given in bound.values.items():  # each argument checked, all reported
+                arguments[key] = self._guard(lambda key=key, given=given: self._optimizer_argument(key, given))
+            if len(self.errors) > reported:
+                raise _Skip()
         span = value.span
+        if call is not None and kind == "sgd" and arguments["nesterov"] and arguments["momentum"] == 0:
+            # Nesterov's look-ahead is along the momentum; without one there is nothing to look
+            # ahead along, and torch.optim.SGD refuses the combination.
+            key = bound.keys.get("nesterov")
+            where = key.span.to(bound.get("nesterov").span) if key else bound.get("nesterov").span
+            lr = bound.get("lr")
+            example = f"lr={lr.text}, " if isinstance(lr, s.Number) else ""
+            raise self.fail(
+                where,
+                f"nesterov=true needs momentum > 0; momentum is {_fmt(arguments['momentum'])}. Add one, e.g. "
+                f"sgd({example}momentum=0.9, nesterov=true)",
+            )
         if kind == "sgd":
             return ir.SGD(arguments["lr"], arguments["momentum"], arguments["nesterov"], span)
         if kind == "adam":
@@ -884,7 +1010,10 @@ class Checker:
         if statement is None:
             return ()
         out: list[str] = []
-        for arg in statement.args:
+        for index, arg in enumerate(statement.args):
+            metric = isinstance(arg, s.Name) and arg.text in catalog.METRICS  # may continue on the next line
+            if not metric and self._stray_statement(arg, self.line_start, first=index == 0):
+                break
             if isinstance(arg, s.Keyword):
                 self.error(arg.span, "metrics takes metric names, e.g. 'metrics accuracy'")
                 continue
@@ -984,9 +1113,44 @@ class Checker:
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
+def _character_kind(ch: str) -> str:
+    """What a character `_invisible_character` found is, for a message."""
+    category = unicodedata.category(ch)
+    if category == "Cs":
+        return f"a lone surrogate U+{ord(ch):04X} (half of a UTF-16 pair, not a character)"
+    if category == "Co":
+        return f"the private-use character U+{ord(ch):04X}"
+    if category == "Cn":
+        return f"the unassigned code point U+{ord(ch):04X}"
+    # Controls, and the invisible format characters and separators that act like them.
+    return f"the control character U+{ord(ch):04X}"
+
+
 def _invisible_character(text: str) -> str | None:
     """The first character of `text` a spec string may not hold, or None."""
     return next((ch for ch in text if unicodedata.category(ch) in _INVISIBLE_CATEGORIES), None)
+
+
+#: Every name that is a value somewhere in a statement: never taken for a misspelt keyword.
+_VALUE_NAMES = frozenset(
+    [*catalog.ACTIVATIONS, *catalog.INITIALIZERS, *catalog.OPTIMIZERS, *catalog.METRICS, *catalog.LOSSES,
+     *catalog.REGULARIZERS, *catalog.DATA_SOURCES, "all"]
+)
+
+
+#: The generated code computes in float32: its largest finite number and its smallest positive one.
+_FLOAT32_MAX = 3.4028234663852886e38
+_FLOAT32_MAX_TEXT = "3.4e38"
+_FLOAT32_TINY_TEXT = "1.4e-45"
+
+
+def _to_float32(number: float) -> float | None:
+    """`number` rounded to the nearest float32 (as NumPy's cast rounds), or None where
+    that is infinite. `struct` rather than NumPy: checking a spec loads no numerical library."""
+    try:
+        return struct.unpack("<f", struct.pack("<f", number))[0]
+    except OverflowError:
+        return None
 
 
 def _span_of(value) -> Span | None:

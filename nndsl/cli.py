@@ -132,11 +132,13 @@ def cmd_fmt(args) -> int:
             _print_diagnostics(error)
             failed = True
             continue
+        # Compared with the file's bytes: read_spec gives '\n' line ends, and CRLF or CR ones are not canonical.
+        unchanged = (args.check or args.write) and formatted.encode("utf-8") == Path(path).read_bytes()
         if args.check:
-            if formatted != text:
+            if not unchanged:
                 changed.append(path)
         elif args.write:
-            if formatted != text:
+            if not unchanged:
                 try:
                     write_atomic(path, formatted)
                 except OSError as error:

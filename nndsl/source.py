@@ -80,7 +80,14 @@ def decode_spec(data: bytes, filename: str) -> str:
             filename=filename,
             span=Span.point(line, column),
         )
-    return text.replace("\r\n", "\n")
+    return normalize_newlines(text)
+
+
+def normalize_newlines(text: str) -> str:
+    """`text` with every line end as '\\n'. Lines end where editors end them: at '\\r\\n'
+    (Windows), '\\n' (Unix) and a lone '\\r' (classic Mac OS), so positions count lines
+    as an editor shows them."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def check_spec_size(text: str, filename: str) -> None:
@@ -111,7 +118,7 @@ def read_spec(path: str | os.PathLike) -> tuple[str, str]:
 
 
 def _position_of(data: bytes, offset: int) -> tuple[int, int]:
-    before = data[:offset]
+    before = data[:offset].replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # line ends as editors count them
     line = before.count(b"\n") + 1
     line_start = before.rfind(b"\n") + 1
     column = len(before[line_start:].decode("utf-8", "replace")) + 1  # in characters, as everywhere

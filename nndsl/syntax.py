@@ -17,7 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from nndsl.errors import Diagnostic, SpecError
 from nndsl.resources import resource_dir
-from nndsl.source import Span, check_spec_size
+from nndsl.source import Span, check_spec_size, normalize_newlines
 from nndsl.suggest import closest
 
 #: Deeper nesting than this is not a hand-written spec (and would exhaust the stack).
@@ -196,7 +196,7 @@ def parse_syntax(text: str, filename: str = "<spec>") -> File:
     if not isinstance(text, str):
         raise TypeError(f"spec text must be str, got {type(text).__name__}")
     check_spec_size(text, filename)
-    text = text.replace("\r\n", "\n")
+    text = normalize_newlines(text)
     comments, scan_errors = _scan(text, filename)
     if scan_errors:
         raise SpecError(diagnostics=scan_errors, text=text)
@@ -339,6 +339,11 @@ def _skip_broken_statement(text: str, exc: UnexpectedInput) -> str | None:
     lines = text.split("\n")
     error_row = (getattr(exc, "line", 1) or 1) - 1
     token = getattr(exc, "token", None)
+    if token is not None and _keyword_as_model_name(text, token, set(exc.expected)):
+        # A keyword as the model's name: read it as a name and go on.
+        row, column = token.line - 1, token.column - 1
+        lines[row] = lines[row][:column] + "_" * len(token) + lines[row][column + len(token) :]
+        return "\n".join(lines)
     starts_line = token is not None and token.column == len(lines[error_row]) - len(lines[error_row].lstrip()) + 1
     if token is not None and token.type in _BLOCK_STARTS and starts_line and error_row > 0:
         stack, _ = _open_brackets("\n".join(lines[:error_row]))
@@ -459,7 +464,10 @@ def _unexpected_character(exc: UnexpectedCharacters, text: str) -> tuple[str, Sp
     if ch in "\"'":
         return "unterminated string (strings end on the line they start)", span
     if ch and ord(ch) > 127 or unicodedata.category(ch or " ").startswith("C"):
-        name = unicodedata.name(ch, "unnamed character")
+        if unicodedata.category(ch) == "Cs":
+            name = "a lone surrogate: half of a UTF-16 pair, not a character"
+        else:
+            name = unicodedata.name(ch, "unnamed character")
         return (
             f"unexpected character U+{ord(ch):04X} ({name}); "
             "names and keywords are ASCII letters, digits and '_'",
@@ -501,6 +509,8 @@ def _unexpected_token(exc: UnexpectedToken, text: str) -> tuple[str, Span]:
         if opener and _OPENERS[opener[0]] != str(token):
             ch, ol, oc = opener
             return f"'{ch}' opened at {ol}:{oc} is not closed before {_describe_token(token)}", span
+    if _keyword_as_model_name(text, token, expected):
+        return f"'{token}' is a keyword and cannot be a model name; use another name, e.g. '{token}_model'", span
     line_text = text.split("\n")[token.line - 1]
     starts_line = not line_text[: token.column - 1].strip()
     opener = _unclosed_bracket(text[: _offset(text, token.line, token.column)]) if starts_line else None
@@ -532,6 +542,16 @@ def _unexpected_token(exc: UnexpectedToken, text: str) -> tuple[str, Span]:
     return f"unexpected {_describe_token(token)}; expected {_expected_text(expected)}", span
 
 
+def _keyword_as_model_name(text: str, token: Token, expected: set[str]) -> bool:
+    """`model dense {`: a keyword where the model's name goes."""
+    if token.type in _TERMINAL_WORDS or token.type == "$END" or not {"NAME", "LBRACE"} <= expected:
+        return False
+    offset = _offset(text, token.line, token.column)
+    before = "\n".join(line[: _code_end(line)] for line in text[:offset].split("\n")).split()
+    after = "\n".join(line[: _code_end(line)] for line in text[offset + len(token) :].split("\n")).lstrip()
+    return bool(before) and before[-1] == "model" and after.startswith("{")
+
+
 def _missing_value(text: str, token: Token) -> tuple[str, Span] | None:
     """A value left out: `key=` followed by a closing bracket or by the next
     line, or a keyword (`loss`, `epochs`) ending its line with nothing after it."""
@@ -553,8 +573,8 @@ def _missing_value(text: str, token: Token) -> tuple[str, Span] | None:
     while start > 0 and (key[start - 1].isalnum() or key[start - 1] == "_"):
         start -= 1
     word = key[start:]
-    if not word or (what == "{}" and word.lower() not in _SYNC_WORDS):
-        return None
+    if not word or (what == "{}" and (word.lower() not in _SYNC_WORDS or word in ("model", "train"))):
+        return None  # (after `model` comes a name or '{', after `train` a '{': not a value)
     line = before.count("\n") + 1
     column = (start if what == "{}" else len(before) - 1) - (before.rfind("\n") + 1) + 1
     width = len(word) if what == "{}" else 1

@@ -223,7 +223,7 @@ def test_accuracy_needs_a_classification_loss():
         ("dropout -0.1", "rate must be in [0, 1); received rate=-0.1"),
         ("dense 1 init=normal(0)", "std must be positive; received std=0"),
         ("dense 1 l2(-1)", "rate must be ≥ 0; received rate=-1"),
-        ("dense 1 l2", "unknown activation 'l2'"),
+        ("dense 1 l2", "l2 needs its rate, e.g. l2(0.001)"),
         ("dense 1 init=constant", "constant needs its value, e.g. constant(0.1)"),
         ("dense 1 init=zeros(1)", "zeros takes no arguments"),
         ("dense 1 relu(1)", "relu takes no arguments"),

@@ -172,3 +172,243 @@ def test_importing_and_checking_loads_no_numerical_library(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "ok (2 layers, 17 parameters)" in result.stdout
+
+
+# --- numbers the generated code holds in float32 ----------------------------------------
+
+
+def messages(text: str) -> list[str]:
+    return [d.message for d in raised(text).diagnostics]
+
+
+def accepts(text: str) -> nndsl.Program:
+    return nndsl.parse(text, filename="ok.nn")
+
+
+TRAIN = "data plane\nmodel {{ input 2  dense 1 }}\nloss mse\ntrain {{ optimizer {} epochs 1 }}\n"
+
+
+def test_float32_range_is_exact_at_its_ends():
+    # 3.4028235e38 is float32's largest, as written; 3.5e38 rounds to infinity.
+    accepts("model { input 1 dense 2 bias=[3.4028234663852886e38, -3.4028235e38] weights=[[1e38], [1]] }")
+    error = raised("model { input 1 dense 2 bias=[1, -3.5e38] }")
+    assert (error.line, error.column) == (1, 34)
+    assert error.message == ("bias element is too large a negative number for float32 (smallest -3.4e38), "
+                             "the precision the generated code computes in; received -3.5e38")
+    error = raised("model { input 1 dense 1 init=constant(3.5e38) }")
+    assert error.message.startswith("value is too large for float32 (largest 3.4e38)")
+    assert "received value=3.5e38" in error.message
+
+
+def test_every_real_argument_is_checked_for_float32_in_one_run():
+    spec = ("data plane\nmodel {\n    input 2\n    regularizer l1(1e39)\n    dense 2 leaky_relu(alpha=1e40) "
+            "init=normal(4e38)\n    dense 1 l2(5e38) bias=constant(-1e39) weights=[[1, 2e39]]\n}\nloss mse\n"
+            "train { optimizer rmsprop(lr=1e300, rho=0.5, eps=1e39) epochs 1 }\n")
+    found = [(d.span.line, d.span.column, d.message.split(" is ")[0]) for d in raised(spec).diagnostics]
+    assert found == [
+        (4, 20, "rate"), (5, 30, "alpha"), (5, 48, "std"), (6, 16, "rate"), (6, 36, "value"),
+        (6, 56, "weights element"), (9, 30, "lr"), (9, 50, "eps"),
+    ]
+
+
+def test_numbers_that_round_to_zero_or_onto_a_bound_in_float32():
+    # Where zero is not allowed, a number that is 0 in float32 is refused ...
+    assert messages(TRAIN.format("sgd(lr=1e-46)")) == [
+        "lr is too small for float32: it rounds to 0 (smallest positive float32 1.4e-45), and lr must be "
+        "positive; received lr=1e-46"
+    ]
+    assert "std is too small for float32: it rounds to 0" in messages("model { input 1 dense 1 init=normal(1e-50) }")[0]
+    # ... one that stays above 0 is not (a denormal) ...
+    assert accepts(TRAIN.format("adam(eps=1e-45)")).train.optimizer.eps == 1e-45
+    # ... and where zero is allowed, rounding to it is harmless.
+    assert accepts("model { input 1 dense 1 bias=[1e-300] init=constant(-1e-60) l2(1e-50) }")
+    assert messages(TRAIN.format("sgd(lr=0.1, momentum=0.99999999)")) == [
+        "momentum rounds to 1 in float32, and momentum must be in [0, 1); received momentum=0.99999999"
+    ]
+    assert "rate rounds to 1 in float32" in messages("model { input 1 dense 1 dropout 0.999999999 }")[0]
+
+
+def test_data_numbers_are_float64_and_not_float32_checked():
+    program = accepts("data plane(noise=1e-50) { split 0.999999999 }\nmodel { input 2 dense 1 }")
+    assert (program.data.source.noise, program.data.split) == (1e-50, 0.999999999)
+
+
+# --- optimizer arguments that contradict each other ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "column", "example"),
+    [
+        ("sgd(lr=0.1, nesterov=true)", 31, "sgd(lr=0.1, momentum=0.9, nesterov=true)"),
+        ("sgd(nesterov=true, momentum=0)", 23, "sgd(momentum=0.9, nesterov=true)"),
+        ("sgd(0.05, 0.0, true)", 34, "sgd(lr=0.05, momentum=0.9, nesterov=true)"),
+    ],
+)
+def test_nesterov_needs_momentum(call, column, example):
+    error = raised(TRAIN.format(call))
+    assert len(error.diagnostics) == 1
+    assert (error.line, error.column) == (4, column)
+    assert error.message == f"nesterov=true needs momentum > 0; momentum is 0. Add one, e.g. {example}"
+
+
+def test_nesterov_with_momentum_or_without_nesterov_is_fine():
+    assert accepts(TRAIN.format("sgd(lr=0.1, momentum=0.5, nesterov=true)")).train.optimizer.nesterov
+    assert not accepts(TRAIN.format("sgd(lr=0.1, nesterov=false)")).train.optimizer.nesterov
+
+
+# --- argument order -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("statement", "column", "message"),
+    [
+        ("dense units=4 relu", 31, "positional argument 'relu' follows keyword argument 'units=4'; "
+                                   "positional arguments come first: 'dense 4 relu'"),
+        ("dense 4 init=zeros relu l1(0.1) name=h", 36, "positional argument 'relu' follows keyword argument "
+                                                       "'init=zeros'; positional arguments come first: "
+                                                       "'dense 4 relu l1(0.1) init=zeros name=h'"),
+        ("dropout name=d 0.5", 32, "positional argument '0.5' follows keyword argument 'name=d'; "
+                                   "positional arguments come first: 'dropout 0.5 name=d'"),
+        # No fix shown when it would be too long to read.
+        ("dense 4 name=" + "h" * 60 + " relu", 91, "positional argument 'relu' follows keyword argument 'name="
+                                                   + "h" * 32 + "...'; positional arguments come first"),
+    ],
+)
+def test_a_positional_argument_after_a_keyword_one(statement, column, message):
+    error = raised(f"model {{ input 2 {statement} dense 1 }}")
+    assert len(error.diagnostics) == 1, error.render()
+    assert (error.line, error.column) == (1, column)
+    assert error.message == message
+
+
+def test_positional_after_keyword_in_a_data_call():
+    error = raised('data csv(target=y, "t.csv")\nmodel { input 2 dense 1 }')
+    assert (error.line, error.column) == (1, 20)
+    assert error.message.endswith("""positional arguments come first: 'csv("t.csv", target=y)'""")
+
+
+# --- several statements on one line -------------------------------------------------------
+
+
+def test_misspelt_statement_on_one_line_is_one_error_with_a_suggestion():
+    one_line = raised("model m { input 2 dnese 4 relu dense 1 }")
+    separate = raised("model m {\n    input 2\n    dnese 4 relu\n    dense 1\n}")
+    assert [d.message for d in one_line.diagnostics] == [d.message for d in separate.diagnostics] == [
+        "unknown statement 'dnese' (did you mean 'dense'?)"
+    ]
+    assert (one_line.line, one_line.column) == (1, 19)
+
+
+@pytest.mark.parametrize(
+    ("spec", "column", "message"),
+    [
+        ("model { input 2 dense 4 dnese 4 relu dense 1 }", 25, "unknown statement 'dnese' (did you mean 'dense'?)"),
+        ("model { input 2 Dense 4 }", 17, "unknown statement 'Dense' (did you mean 'dense'?)"),
+        ("model { input 2 dense 1 drop 0.5 }", 25, "unknown statement 'drop' (did you mean 'dropout'?)"),
+        ("data plane\nmodel { input 2 dense 1 }\nloss mse\ntrain { optimizer sgd epochs 2 seeds 3 }", 32,
+         "unknown statement 'seeds' (did you mean 'seed'?)"),
+        ("data xor\nmodel { input 2 dense 1 sigmoid }\nloss binary_crossentropy\n"
+         "train { optimizer sgd epochs 2 metrics accuracy bacth 4 }", 49,
+         "unknown statement 'bacth' (did you mean 'batch'?)"),
+        # A name that is no statement keyword: one error, not one per word after it.
+        ("model { input 2 foo 4 relu dense 1 }", 17,
+         "unexpected name 'foo': input takes at most 1 positional argument (features)"),
+    ],
+)
+def test_one_line_statements_report_the_misspelt_keyword_once(spec, column, message):
+    error = raised(spec)
+    assert [d.message for d in error.diagnostics] == [message]
+    assert error.column == column
+
+
+def test_values_are_never_taken_for_misspelt_statements():
+    # `activation` names its function: a name there is a value, however it reads.
+    assert messages("model { input 2 activation dnese dense 1 }") == ["unknown activation 'dnese'"]
+    program = accepts("data xor\nmodel { input 2 dense 4 elu dense 1 sigmoid }\nloss binary_crossentropy\n"
+                      "train { optimizer adam batch all epochs 2 metrics accuracy,\n    mse seed 3 }")
+    assert program.train.metrics == ("accuracy", "mse")
+
+
+# --- smaller messages ---------------------------------------------------------------------
+
+
+def test_bare_penalty_name_says_it_needs_a_rate_wherever_it_stands():
+    for statement, column in (("dense 4 relu l2", 30), ("dense 4 l1", 25), ("dense 4 relu init=zeros l2", 41)):
+        error = raised(f"model {{ input 2 {statement} }}")
+        assert [d.message for d in error.diagnostics] == [f"{statement[-2:]} needs its rate, e.g. {statement[-2:]}(0.001)"]
+        assert error.column == column
+
+
+def test_empty_weights_are_called_empty():
+    assert messages("model { input 2 dense 1 weights=[] }") == [
+        "weights must be 1 × 2 (units × inputs, as in y = W·x + b); got an empty list"
+    ]
+
+
+def test_characters_in_strings_are_named_for_what_they_are():
+    for character, named in (("\ud800", "a lone surrogate U+D800 (half of a UTF-16 pair, not a character)"),
+                             ("\ue000", "the private-use character U+E000"),
+                             ("\u0378", "the unassigned code point U+0378"),
+                             ("\x07", "the control character U+0007")):
+        error = raised(f'data csv("a{character}.csv", target=y)\nmodel {{ input 1 dense 1 }}')
+        assert error.message == f"path contains {named}; remove it"
+        assert character not in error.render()
+    error = raised("model { input 2 \ud800 dense 1 }")
+    assert error.message.startswith("unexpected character U+D800 (a lone surrogate: half of a UTF-16 pair")
+
+
+@pytest.mark.parametrize("name", ["dense", "data", "true", "seed"])
+def test_a_keyword_cannot_be_the_model_name(name):
+    error = raised(f"model {name} {{\n    input 2\n    dense 1\n}}\nloss mse x")
+    assert error.diagnostics[0].message == (
+        f"'{name}' is a keyword and cannot be a model name; use another name, e.g. '{name}_model'"
+    )
+    assert (error.line, error.column) == (1, 7)
+    # Read as a name, the rest of the spec is checked on: the later mistake is found too.
+    assert [(d.span.line, d.span.column) for d in error.diagnostics] == [(1, 7), (5, 10)]
+
+
+def test_a_block_header_without_its_brace_is_not_a_missing_value():
+    assert messages("model\n    dense 4\n}") == ["missing '{' before keyword 'dense'"]
+
+
+def test_csv_target_is_a_column_name_bare_or_quoted():
+    assert accepts('data csv("t.csv", target=y)\nmodel { input 2 dense 1 }').data.source.target == "y"
+    assert accepts('data csv("t.csv", target="3")\nmodel { input 2 dense 1 }').data.source.target == "3"
+    assert messages('data csv("t.csv", target=3)\nmodel { input 2 dense 1 }') == [
+        'target must be a column name, bare or quoted (target=y, target="y 2"); received target=3; '
+        'a column named 3 is written target="3"'
+    ]
+    assert messages('data npz("t.npz", x=[1])\nmodel { input 2 dense 1 }') == [
+        'x must be an array name, bare or quoted (x=y, x="y 2"); received x=[1]'
+    ]
+
+
+# --- line ends ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_every_kind_of_line_end_counts_as_a_line(tmp_path, newline):
+    text = newline.join(["model {", "    input 2", "    dense 8 rleu", "    dense 1", "}", ""])
+    path = tmp_path / "bad.nn"
+    path.write_bytes(text.encode())
+    for error in (raised(text), pytest.raises(SpecError, nndsl.load, path).value):
+        assert (error.line, error.column) == (3, 13)
+        _, source, caret = error.render().split("\n")
+        assert (source, caret) == ("        dense 8 rleu", "                ^~~~")
+    fixed = text.replace("rleu", "relu")
+    assert nndsl.parse(fixed) == nndsl.parse(fixed.replace(newline, "\n"))
+
+
+def test_a_statement_after_a_lone_carriage_return_starts_a_line():
+    # `\r` ends a line, so a misspelt keyword after it is a statement, not an argument.
+    assert messages("model {\r    input 2\r    dnese 4\r}") == ["unknown statement 'dnese' (did you mean 'dense'?)"]
+    assert raised("model {\r    input 2\r    dnese 4\r}").line == 3
+
+
+def test_byte_level_errors_count_carriage_returns_as_line_ends(tmp_path):
+    path = tmp_path / "mac.nn"
+    path.write_bytes(b"model {\r  input 2\r\n  dense 1 \xff\r}\r")
+    with pytest.raises(SpecError) as info:
+        nndsl.load(path)
+    assert "not valid UTF-8" in info.value.message and (info.value.line, info.value.column) == (3, 11)

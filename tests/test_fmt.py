@@ -224,6 +224,20 @@ def test_fmt_write(tmp_path):
     assert (result.returncode, result.stderr) == (0, "")
 
 
+@pytest.mark.parametrize("newline", ["\r\n", "\r"], ids=["crlf", "cr"])
+def test_fmt_check_and_write_make_line_ends_canonical(tmp_path, newline):
+    """A formatted spec with Windows or classic-Mac line ends is not canonical: --check says so
+    and --write rewrites it with '\\n' (the parser reads all three alike, so it compared equal)."""
+    canonical = nndsl.format(MESSY)
+    spec = tmp_path / "x.nn"
+    spec.write_bytes(canonical.replace("\n", newline).encode("utf-8"))
+    result = run_fmt("--check", spec)
+    assert result.returncode == 1 and "not formatted" in result.stderr
+    result = run_fmt("--write", spec)
+    assert result.returncode == 0, result.stderr
+    assert spec.read_bytes() == canonical.encode("utf-8")
+
+
 def test_fmt_reports_a_spec_that_does_not_parse(tmp_path):
     bad = tmp_path / "bad.nn"
     bad.write_text("model {\n    dense 1 $\n}\n", encoding="utf-8")
@@ -240,3 +254,74 @@ def test_fmt_usage_errors():
     assert result.returncode == 1 and "need spec files" in result.stderr
     result = run_fmt("--check", "--write", "x.nn")
     assert result.returncode == 1 and "not allowed with" in result.stderr
+
+
+# --- formatting never changes what a valid spec means ------------------------------------
+
+
+def _orders(*arguments):
+    """Every order of `arguments`, each given as its spellings (say '4' and 'units=4')."""
+    import itertools
+
+    for spelled in itertools.product(*arguments):
+        yield from itertools.permutations(spelled)
+
+
+def _formats_to_the_same_meaning(text: str) -> bool:
+    """True when `text` checks (and then formatting kept its meaning), False when it does not."""
+    try:
+        program = nndsl.parse(text)
+    except nndsl.SpecError:
+        return False
+    formatted = nndsl.format(text)
+    try:
+        again = nndsl.parse(formatted)
+    except nndsl.SpecError as error:
+        raise AssertionError(f"{text!r} formats as {formatted!r}, which does not check: {error}") from None
+    assert again == program, f"{text!r} formats as {formatted!r}, which means something else"
+    assert nndsl.format(formatted) == formatted
+    return True
+
+
+STATEMENT_ARGUMENTS = {
+    "dense": (("4", "units=4"), ("relu",), ("l2(0.01)",), ("init=zeros",), ("name=h",)),
+    "dropout": (("0.5", "rate=0.5"), ("name=d",)),
+    "activation": (("tanh", "function=tanh"), ("name=a",)),
+}
+
+
+@pytest.mark.parametrize("head", sorted(STATEMENT_ARGUMENTS))
+def test_formatting_any_order_of_a_statements_arguments_keeps_its_meaning(head):
+    # `nndsl fmt` writes positional arguments first; were a positional argument after a
+    # keyword one accepted (`dense units=4 relu`), that would give it another meaning.
+    accepted = 0
+    for order in _orders(*STATEMENT_ARGUMENTS[head]):
+        statement = " ".join([head, *order])
+        one_line = f"model {{ input 2 {statement} dense 1 }}"
+        one_per_line = f"model {{\n    input 2\n    {statement}\n    dense 1\n}}"
+        accepted += _formats_to_the_same_meaning(one_line) + _formats_to_the_same_meaning(one_per_line)
+    assert accepted  # the orders with positional arguments first
+
+
+def test_formatting_any_order_of_a_calls_arguments_keeps_its_meaning():
+    accepted = 0
+    for order in _orders(("0.1", "lr=0.1"), ("0.9", "momentum=0.9"), ("true", "nesterov=true")):
+        spec = f"data xor\nmodel {{ input 2 dense 1 sigmoid }}\nloss binary_crossentropy\n" \
+               f"train {{ optimizer sgd({', '.join(order)}) epochs 1 }}"
+        accepted += _formats_to_the_same_meaning(spec)
+    assert accepted
+
+
+def test_positional_argument_after_a_keyword_one_is_refused_not_reordered():
+    with pytest.raises(nndsl.SpecError) as info:
+        nndsl.parse("model { input 2 dense units=4 relu }")
+    assert info.value.message.startswith("positional argument 'relu' follows keyword argument 'units=4'")
+    # A layer's penalties may stand anywhere; formatting moves them before the keywords.
+    text = "model { input 2 dense 4 relu init=zeros l2(0.01) }"
+    assert nndsl.format(text) == "model {\n    input 2\n    dense 4 relu l2(0.01) init=zeros\n}\n"
+    assert nndsl.parse(nndsl.format(text)) == nndsl.parse(text)
+
+
+def test_carriage_return_line_endings_are_formatted_as_newlines():
+    assert nndsl.format("model {\r    input 2\r    dense 1  # out\r}\r") == "model {\n    input 2\n    dense 1  # out\n}\n"
+    assert nndsl.format("model {\r\n    input 2\r    dense 1\n}") == "model {\n    input 2\n    dense 1\n}\n"

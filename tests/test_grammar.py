@@ -233,6 +233,8 @@ def test_arguments_may_be_separated_by_commas_and_newlines():
 def test_regularizers_on_a_layer():
     layer = dense("dense 4 relu l2(0.001)")
     assert layer.regularizers == (ir.Regularizer("l2", 0.001),)
+    # A penalty is no positional argument: it may follow the keyword arguments.
+    assert dense("dense 4 relu init=zeros l2(0.001) name=h").regularizers == (ir.Regularizer("l2", 0.001),)
     layer = dense("dense 4 l1(1e-4) l2(rate=0.01)")
     assert layer.regularizers == (ir.Regularizer("l1", 1e-4), ir.Regularizer("l2", 0.01))
 
@@ -316,6 +318,13 @@ def test_statements_need_no_newlines():
 
 def test_crlf_line_endings_and_tabs():
     assert nndsl.parse("model {\r\n\tinput 2\r\n\tdense 1\r\n}\r\n") == nndsl.parse("model { input 2 dense 1 }")
+
+
+def test_carriage_return_line_endings_end_lines():
+    # Classic Mac OS line ends: each '\r' ends a line, so spans count lines as an editor does.
+    program = nndsl.parse("model {\r    input 2\r    dense 4 relu\r    dense 1\r}\r")
+    assert program == nndsl.parse("model {\n    input 2\n    dense 4 relu\n    dense 1\n}\n")
+    assert [(layer.span.line, layer.span.column) for layer in program.model.layers] == [(3, 5), (4, 5)]
 
 
 def test_blocks_may_come_in_any_order():
