@@ -8,8 +8,10 @@ decision_boundary.png (for 1-D inputs, fit.png).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,15 +34,41 @@ def default_out_dir(program: ir.Program) -> Path:
     return Path("runs") / (stem if stem.strip(".") else "spec")
 
 
-def prepare_out_dir(out: Path) -> None:
+def prepare_out_dir(out: Path, resume: bool) -> None:
+    """Check --out before any training: a folder this run can write into (created if missing); to
+    resume, an existing one holding a checkpoint (nothing is created then if it is not there)."""
     if out.exists() and not out.is_dir():
         raise TrainError(f"--out {out} exists and is not a folder")
+    if resume:
+        if not (out / "checkpoint.npz").exists() and not (out / "checkpoint.prev.npz").exists():
+            raise TrainError(f"nothing to resume: no checkpoint.npz in {out}")
+    else:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise TrainError(f"cannot create {out}: {error.strerror or error}") from None
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):  # tried, not guessed from permissions (root ignores those)
+            pass
+        for name in OUTPUT_FILES:
+            remove_stale_temps(out, name)
     except OSError as error:
-        raise TrainError(f"cannot create {out}: {error.strerror or error}") from None
-    for name in OUTPUT_FILES:
-        remove_stale_temps(out, name)
+        raise TrainError(f"cannot write in {out}: {error.strerror or error}") from None
+
+
+def with_overrides(program: ir.Program, args) -> ir.Program:
+    """The program as this run trains it: --seed, --epochs and --checkpoint-every in place of the
+    spec's, so that the model.py saved with the results reproduces the run. The data seed stays the
+    spec's (the training seed stands in for a missing one): --seed changes no data."""
+    train = program.train
+    changes = {"seed": args.seed, "epochs": args.epochs, "checkpoint_every": args.checkpoint_every}
+    changes = {key: value for key, value in changes.items() if value is not None and value != getattr(train, key)}
+    if not changes:
+        return program
+    data = program.data
+    if data is not None and data.seed is None:
+        data = dataclasses.replace(data, seed=program.data_seed)
+    return dataclasses.replace(program, data=data, train=dataclasses.replace(train, **changes))
 
 
 class Progress:
@@ -86,28 +114,30 @@ def run_training(program: ir.Program, args) -> int:
         )
     out = Path(args.out) if args.out else default_out_dir(program)
     data_dir = str(Path(program.filename).resolve().parent) if program.filename != "<spec>" else "."
+    program = with_overrides(program, args)
     try:
         source = generate(program, backend=args.backend, target=args.target, data_dir=data_dir)
-        prepare_out_dir(out)
+        prepare_out_dir(out, args.resume)
         module = load_module(source)
-        seed = program.seed if args.seed is None else args.seed
-        trainer = _make_trainer(module, seed)
+        trainer = _make_trainer(module, program.seed)
         checkpoint = out / "checkpoint.npz"
+        last = program.train.epochs
         if args.resume:
-            if not checkpoint.exists() and not checkpoint.with_suffix(".prev.npz").exists():
-                raise TrainError(f"nothing to resume: no checkpoint.npz in {out}")
             trainer.restore(checkpoint)
+            if trainer.epoch > last:
+                given = f"--epochs {last}" if args.epochs else f"the spec's {last} epochs"
+                raise TrainError(f"the checkpoint in {out} is at epoch {trainer.epoch} already, past {given}; "
+                                 f"resume with --epochs {trainer.epoch} or more")
             print(f"resuming at epoch {trainer.epoch} from {visible(str(checkpoint))}", file=sys.stderr)
         else:
             for name in ("checkpoint.npz", "checkpoint.prev.npz"):
                 (out / name).unlink(missing_ok=True)
-        last = args.epochs or program.train.epochs
-        every = args.checkpoint_every or program.train.checkpoint_every or 10
+        every = program.train.checkpoint_every or 10
         progress = Progress(last, quiet=args.quiet)
         progress.epoch = trainer.epoch
         with _quiet_float_errors():  # a diverging run ends in one clear TrainingDiverged, not in warnings
             trainer.fit(
-                max(last - trainer.epoch, 0),
+                last - trainer.epoch,
                 on_epoch=progress.on_epoch,
                 # Per-batch calls only where a progress bar shows them: without on_batch, a backend
                 # may run a whole epoch in one call (TensorFlow does, in one graph).
@@ -125,13 +155,17 @@ def run_training(program: ir.Program, args) -> int:
         raise
     final = trainer.evaluate()
     print("validation: " + " - ".join(f"{key}: {value:.4f}" for key, value in final.items()))
-    trainer.save(out / "weights.npz")
-    write_atomic(out / "history.json", json.dumps(trainer.history, indent=1) + "\n")
-    write_atomic(out / "model.py", source)
-    if not args.no_plots:
-        from nndsl.plots import plot_run
+    try:
+        trainer.save(out / "weights.npz")
+        write_atomic(out / "history.json", json.dumps(trainer.history, indent=1) + "\n")
+        write_atomic(out / "model.py", source)
+        if not args.no_plots:
+            from nndsl.plots import plot_run
 
-        plot_run(program, module, trainer, out)
+            plot_run(program, module, trainer, out)
+    except OSError as error:  # a full disk, a folder made read-only while training
+        print(f"nndsl: error: cannot write in {visible(str(out))}: {error.strerror or error}", file=sys.stderr)
+        return 1
     print(f"saved weights.npz, history.json, checkpoint.npz, model.py and plots in {visible(str(out))}")
     return 0
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import importlib.util
+import io
 import json
 import os
 import random
@@ -28,11 +29,13 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import nndsl
 from tests.conftest import require_backend
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -383,6 +386,74 @@ def test_every_bit_flip_in_a_checkpoint_is_detected_or_harmless(numpy_run, tmp_p
         assert_bitwise_equal(got_arrays, arrays)
         outcomes["harmless"] += 1
     assert outcomes["detected"] > 0.9 * sum(outcomes.values()), outcomes
+
+
+def damaged_copies(good: bytes, rng: random.Random):
+    """Every truncation; one random bit flipped in each byte; 1,000 times 1-4 random bytes overwritten;
+    1,000 times one member damaged inside an intact zip (its CRC recomputed, so that NumPy's .npy
+    header parser and the JSON header, not zipfile's CRC check, meet the damage); and one header
+    damaged by hand."""
+    yield from (good[:n] for n in range(len(good)))
+    for position in range(len(good)):
+        data = bytearray(good)
+        data[position] ^= 1 << rng.randrange(8)
+        yield bytes(data)
+    for _ in range(1000):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        yield bytes(data)
+    with zipfile.ZipFile(io.BytesIO(good)) as archive:
+        members = [(info.filename, archive.read(info)) for info in archive.infolist()]
+    for _ in range(1000):
+        victim = rng.randrange(len(members))
+        stream = io.BytesIO()
+        with zipfile.ZipFile(stream, "w") as archive:
+            for index, (name, data) in enumerate(members):
+                if index == victim:
+                    data = bytearray(data)
+                    if rng.random() < 0.3:
+                        del data[rng.randrange(len(data)):]
+                    else:  # mostly within the .npy header (its first 128 bytes)
+                        for _ in range(rng.randint(1, 3)):
+                            data[rng.randrange(min(len(data), 128))] = rng.randrange(256)
+                archive.writestr(name, bytes(data))
+        yield stream.getvalue()
+    # Rare in random damage, so made on purpose: an .npy header whose keys NumPy cannot sort (TypeError).
+    name, data = members[0]
+    size = int.from_bytes(data[8:10], "little")
+    header = data[10:10 + size].decode("latin-1").replace("{", "{b'': 0, ", 1).replace(" " * 8 + "\n", "\n")
+    assert len(header) == size
+    stream = io.BytesIO()
+    with zipfile.ZipFile(stream, "w") as archive:
+        archive.writestr(name, data[:10] + header.encode("latin-1") + data[10 + size:])
+        for other, content in members[1:]:
+            archive.writestr(other, content)
+    yield stream.getvalue()
+
+
+def test_no_damage_to_a_checkpoint_escapes_as_another_exception(tmp_path):
+    """Seeded fuzzing of a real checkpoint (circle.nn's: Adam's state too): reading each damaged copy
+    raises CheckpointError (never another exception) or returns exactly what was saved."""
+    trainer = nndsl.build(nndsl.load(SPECS / "circle.nn"))
+    trainer.fit(epochs=2, checkpoint=tmp_path / "checkpoint.npz")
+    module = trainer.module
+    good = (tmp_path / "checkpoint.npz").read_bytes()
+    arrays, header = module._read_checkpoint(tmp_path / "checkpoint.npz")
+    damaged = tmp_path / "damaged.npz"
+    outcomes = collections.Counter()
+    for data in damaged_copies(good, random.Random("fuzz")):
+        damaged.write_bytes(data)
+        try:
+            got_arrays, got_header = module._read_checkpoint(damaged)
+        except module.CheckpointError as error:
+            outcomes[str(error).split(": ", 1)[1].split(" (")[0]] += 1
+            continue
+        assert got_header == header
+        assert_bitwise_equal(got_arrays, arrays)
+        outcomes["harmless"] += 1
+    print(f"\n{sum(outcomes.values())} damaged checkpoints: {dict(outcomes)}")
+    assert outcomes["harmless"] < 0.1 * sum(outcomes.values()), outcomes
 
 
 def flip(path: Path, position: float = 0.5) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import re
 import subprocess
 import sys
 import tokenize
@@ -287,6 +288,32 @@ def test_interrupted_fit_resumes_bitwise_from_its_checkpoint(tmp_path):
         assert np.array_equal(resumed.get_weights()[name], value), name
 
 
+def test_predict_refuses_inputs_of_the_wrong_width(checkerboard):
+    model = nndsl.build(checkerboard)
+    with pytest.raises(ValueError, match=re.escape("the model takes 2 input features; x has shape (5, 3)")):
+        model.predict(np.ones((5, 3)))
+    with pytest.raises(ValueError, match=re.escape("the model takes 2 input features; x has shape (2,)")):
+        model.predict([0.5, 0.5])
+    staircase = nndsl.build(nndsl.load(ROOT / "specs" / "staircase.nn"))
+    with pytest.raises(ValueError, match=re.escape("the model takes 1 input feature; x has shape (4, 2)")):
+        staircase.predict(np.ones((4, 2)))
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("dense 8 relu", "dense 2 relu", "was written for a different model: dense_1.W is (8, 2) there and (2, 2) here"),
+    ("sgd(lr=0.03)", "rmsprop(lr=0.03)", "was written with optimizer sgd; this spec trains with rmsprop"),
+], ids=["model", "optimizer"])
+def test_restore_refuses_a_checkpoint_of_another_model_or_optimizer(checkerboard, tmp_path, old, new, message):
+    trained = nndsl.build(checkerboard)
+    trained.fit(epochs=1, checkpoint=tmp_path / "checkpoint.npz")
+    text = (ROOT / "specs" / "checkerboard.nn").read_text(encoding="utf-8")
+    other = nndsl.build(nndsl.parse(text.replace(old, new)))
+    with pytest.raises(other.module.CheckpointError) as caught:
+        other.restore(tmp_path / "checkpoint.npz")
+    assert str(caught.value) == f"{tmp_path / 'checkpoint.npz'} {message}"
+    assert other.epoch == 0
+
+
 # --- the generated program as a standalone script ----------------------------------------------------
 
 ALLOWED_IMPORTS = set(sys.stdlib_module_names) | {"numpy"}
@@ -321,11 +348,12 @@ def test_generated_code_is_ruff_clean_and_needs_only_numpy(make, case, tmp_path)
     assert imported_modules(source) <= ALLOWED_IMPORTS, imported_modules(source) - ALLOWED_IMPORTS
     path = tmp_path / "model.py"
     path.write_text(source, encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"), str(path)],
-        capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    # With the project's settings, and with ruff's defaults (--isolated), which users' plain `ruff check` applies.
+    for settings in (["--config", str(ROOT / "pyproject.toml")], ["--isolated"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", "check", "--no-cache", *settings, str(path)], capture_output=True, text=True,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
@@ -350,7 +378,7 @@ def test_generated_script_trains_without_nndsl(spec, tmp_path):
     printed = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
     assert len(printed) == 2
     for epoch, line in enumerate(printed, start=1):
-        assert line.startswith(f"epoch {epoch}/{program.train.epochs}  ")
+        assert line.startswith(f"epoch {epoch}/2  ")  # the run's last epoch, not the spec's
         assert [part.split()[0] for part in line.split("  ")[1:]] == keys
     assert "validation  loss " in result.stdout
 
@@ -373,3 +401,55 @@ def test_generated_script_refuses_a_bad_epoch_count(tmp_path):
         assert result.returncode == 2  # argparse's status for a usage error, as scripts do
         assert f"--epochs must be a positive integer, not {bad}" in result.stderr and "Traceback" not in result.stderr
         assert result.stdout == ""
+
+
+def script(folder: Path, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "model.py", *map(str, args)], cwd=folder, capture_output=True, text=True)
+
+
+def test_generated_script_refuses_a_checkpoint_it_cannot_continue(tmp_path):
+    """Another spec's checkpoint, or one past the epochs asked for: one error line, exit 1, nothing written."""
+    text = (ROOT / "specs" / "checkerboard.nn").read_text(encoding="utf-8")
+    for name, spec in (("sgd", text), ("adam", text.replace("sgd(lr=0.03)", "adam(lr=0.03)")),
+                       ("small", text.replace("dense 8 relu", "dense 2 relu"))):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.py").write_text(nndsl.generate(nndsl.parse(spec)), encoding="utf-8")
+    out = tmp_path / "run"
+    assert script(tmp_path / "sgd", "--epochs", 3, "--out", out).returncode == 0
+    kept = {p.name: p.read_bytes() for p in out.iterdir()}
+    checkpoint = out / "checkpoint.npz"
+    for folder, args, message in [
+        ("adam", [], f"{checkpoint} was written with optimizer sgd; this spec trains with adam"),
+        ("small", [], f"{checkpoint} was written for a different model: dense_1.W is (8, 2) there and (2, 2) here"),
+        ("sgd", ["--epochs", 2], f"{checkpoint} is at epoch 3 already, past epoch 2, where this run was to stop; "
+                                 "resume with --epochs 3 or more"),
+    ]:
+        result = script(tmp_path / folder, "--out", out, "--resume", *args)
+        assert result.returncode == 1 and result.stdout == ""
+        assert result.stderr == f"error: {message}\n"
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == kept
+    # As many epochs as the checkpoint's: nothing to train; the results are written again.
+    (out / "weights.npz").unlink()
+    result = script(tmp_path / "sgd", "--out", out, "--resume", "--epochs", 3)
+    assert result.returncode == 0 and "epoch " not in result.stdout, result.stderr
+    assert (out / "weights.npz").read_bytes() == kept["weights.npz"]
+
+
+def test_generated_script_reports_a_failed_write_in_one_line(tmp_path, monkeypatch, capsys):
+    """A write that fails while training (a full disk): the checkpoint's, or the weights' at the end."""
+    import errno
+    import os
+
+    module = load_module(compiled(ROOT / "specs" / "checkerboard.nn"))
+    real = os.replace
+    for failing, message in (("checkpoint.npz", "cannot write {out}/checkpoint.npz: No space left on device"),
+                             ("weights.npz", "cannot write in {out}: No space left on device")):
+        def replace(source, target, failing=failing):
+            if Path(target).name == failing:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return real(source, target)
+
+        monkeypatch.setattr(os, "replace", replace)
+        out = tmp_path / failing
+        assert module.main(["--epochs", "1", "--out", str(out)]) == 1
+        assert capsys.readouterr().err == f"error: {message.format(out=out)}\n"

@@ -157,12 +157,68 @@ def test_compile_output_replaces_a_symlink_never_writes_through_it(folder, monke
         ("spec.nn", "--out spec.nn exists and is not a folder"),
         ("/proc/nndsl-out", "cannot create /proc/nndsl-out"),
         ("spec.nn/sub", "cannot create spec.nn/sub"),
+        ("/proc", "cannot write in /proc"),  # a folder where nobody, root included, can create a file
     ],
 )
 def test_train_out_refusals(folder, out, message):
-    status, _, stderr = run("train", "spec.nn", "--epochs", "1", "--out", out, "--no-plots", "--quiet", cwd=folder)
+    status, stdout, stderr = run("train", "spec.nn", "--epochs", "1", "--out", out, "--no-plots", "--quiet", cwd=folder)
     assert status == 1
     assert message in stderr and "Traceback" not in stderr
+    assert stdout == ""  # refused before training
+
+
+def test_train_into_a_folder_it_may_not_write_is_refused_before_training(folder, monkeypatch, capsys):
+    """A read-only folder, simulated: the tests may run as root, who writes anywhere. Creating a
+    file there fails as the operating system would fail it for another user."""
+    import tempfile
+
+    def refuse(*args, dir=None, **kwargs):
+        raise PermissionError(13, "Permission denied", str(dir))
+
+    (folder / "ro").mkdir()
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    monkeypatch.chdir(folder)
+    assert main(["train", "spec.nn", "--epochs", "1", "--out", "ro", "--no-plots"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "nndsl: error: cannot write in ro: Permission denied\n"
+    assert list((folder / "ro").iterdir()) == []
+
+
+def script(folder: Path, backend: str, *args: str) -> tuple[int, str, str]:
+    """The generated program of folder/spec.nn for `backend`, run in `folder` with `args`."""
+    path = folder / f"model_{backend}.py"
+    if not path.exists():
+        path.write_text(generate(nndsl.load(folder / "spec.nn"), backend=backend), encoding="utf-8")
+    result = subprocess.run([sys.executable, path.name, *args], cwd=folder, capture_output=True, text=True, timeout=300)
+    return result.returncode, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--out", "spec.nn"], "--out spec.nn exists and is not a folder"),
+        (["--out", "spec.nn/sub"], "cannot create spec.nn/sub: Not a directory"),
+        (["--out", "/proc/nndsl-out"], "cannot create /proc/nndsl-out: No such file or directory"),
+        (["--out", "/proc"], "cannot write in /proc: "),
+        (["--out", "missing/run", "--resume"], "nothing to resume: no folder missing/run"),
+    ],
+)
+def test_generated_script_out_refusals(folder, args, message):
+    before = sorted(p.name for p in folder.rglob("*"))
+    status, stdout, stderr = script(folder, "numpy", "--epochs", "1", *args)
+    assert status == 1 and stdout == ""  # refused before training
+    assert stderr.startswith(f"error: {message}") and len(stderr.splitlines()) == 1, stderr
+    assert sorted(p.name for p in folder.rglob("*")) == sorted([*before, "model_numpy.py"])
+
+
+@pytest.mark.parametrize("backend", ["torch", "tensorflow"])
+def test_generated_framework_script_out_refusal(folder, backend):
+    pytest.importorskip(backend)
+    status, stdout, stderr = script(folder, backend, "--epochs", "1", "--out", "spec.nn")
+    assert status == 1 and stdout == ""
+    assert stderr.splitlines()[-1] == "error: --out spec.nn exists and is not a folder", stderr
+    assert "Traceback" not in stderr
 
 
 def test_data_dir_may_be_a_path_object(tmp_path):

@@ -8,8 +8,11 @@ status and the absence of a traceback end to end.
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -156,7 +159,8 @@ def test_train_leaves_weights_history_checkpoint_program_and_plots(tmp_path, cap
     assert all(0 <= a <= 1 for a in history["accuracy"] + history["val_accuracy"])
 
     program = nndsl.load(SPECS / "checkerboard.nn")
-    assert (out / "model.py").read_text() == nndsl.generate(program, data_dir=str(SPECS.resolve()))
+    run_program = dataclasses.replace(program, train=dataclasses.replace(program.train, epochs=3))  # --epochs 3
+    assert (out / "model.py").read_text() == nndsl.generate(run_program, data_dir=str(SPECS.resolve()))
     for png in ("loss.png", "decision_boundary.png"):
         assert (out / png).read_bytes().startswith(PNG)
 
@@ -360,6 +364,124 @@ def test_resume_from_a_corrupt_checkpoint(tmp_path, capsys):
     assert status == 1 and "checkpoint.npz: unreadable checkpoint" in stderr
 
 
+def test_resume_from_a_text_file_says_it_is_no_checkpoint_and_never_suggests_unpickling(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run("train", SPECS / "checkerboard.nn", "--epochs", "1", "--out", out, "--no-plots", capsys=capsys)[0] == 0
+    (out / "checkpoint.npz").write_text("epoch 1\nloss 0.5\n", encoding="utf-8")
+    status, _, stderr = run("train", SPECS / "checkerboard.nn", "--out", out, "--resume", capsys=capsys)
+    assert status == 1
+    assert stderr == f"nndsl: error: {out / 'checkpoint.npz'}: not an nndsl checkpoint (not an .npz archive)\n"
+    (out / "checkpoint.npz").write_bytes(b"")
+    status, _, stderr = run("train", SPECS / "checkerboard.nn", "--out", out, "--resume", capsys=capsys)
+    assert status == 1 and stderr.endswith("checkpoint.npz: not an nndsl checkpoint (an empty file)\n")
+
+
+# What a checkpoint of checkerboard.nn (sgd, dense 8 relu, accuracy) cannot continue into, and why.
+MISFITS = [
+    ("checkerboard_2.nn", None, None, "was written for a different model: dense_1.W is (8, 2) there and (2, 2) here"),
+    ("checkerboard.nn", "sgd(lr=0.03)", "adam(lr=0.03)", "was written with optimizer sgd; this spec trains with adam"),
+    ("checkerboard.nn", "sgd(lr=0.03)", "sgd(lr=0.03, momentum=0.9)",
+     "was written with optimizer sgd; this spec trains with sgd with momentum"),
+    ("checkerboard.nn", "dense 8 relu", "dense 8 relu name=hidden", "was written for a different model: it has no hidden.W"),
+    ("checkerboard.nn", "metrics accuracy", "metrics accuracy, mse",
+     "was written for other metrics: its history has loss, accuracy, val_loss, val_accuracy; "
+     "this spec records loss, accuracy, mse, val_loss, val_accuracy, val_mse"),
+]
+
+
+@pytest.mark.parametrize("spec, old, new, message", MISFITS, ids=["model", "adam", "momentum", "names", "metrics"])
+def test_resume_refuses_a_checkpoint_that_does_not_fit_the_spec(tmp_path, capsys, spec, old, new, message):
+    out = tmp_path / "run"
+    assert run("train", SPECS / "checkerboard.nn", "--epochs", "2", "--out", out, "--no-plots", capsys=capsys)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    other = SPECS / spec if old is None else spec_variant(tmp_path, spec, old, new)
+    status, stdout, stderr = run("train", other, "--out", out, "--resume", "--no-plots", capsys=capsys)
+    assert status == 1 and stdout == ""
+    assert stderr == f"nndsl: error: {out / 'checkpoint.npz'} {message}\n"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_resume_refuses_another_optimizer_state_where_the_model_fits(tmp_path, capsys):
+    """circle.nn trains with Adam; freezing a layer keeps every weight's shape but not the optimizer's state."""
+    out = tmp_path / "run"
+    assert run("train", SPECS / "circle.nn", "--epochs", "1", "--out", out, "--no-plots", capsys=capsys)[0] == 0
+    frozen = spec_variant(tmp_path, "circle.nn", "dense 8 tanh", "dense 8 tanh trainable=false")
+    status, _, stderr = run("train", frozen, "--out", out, "--resume", "--no-plots", capsys=capsys)
+    assert status == 1
+    assert re.fullmatch(r"nndsl: error: \S+checkpoint\.npz was written with a different optimizer state: "
+                        r"m\.0 is \(\d+,\) there and \(\d+,\) here\n", stderr), stderr
+
+
+def test_resume_with_another_learning_rate_fine_tunes(tmp_path, capsys):
+    """Hyper-parameters are not part of what a checkpoint must fit: resumed with lr=1e-30, an epoch of
+    Adam (steps of about lr) leaves the weights as they were, up to float32's rounding."""
+    out = tmp_path / "run"
+    assert run("train", SPECS / "circle.nn", "--epochs", "2", "--out", out, "--no-plots", capsys=capsys)[0] == 0
+    before, _ = read_run(out)
+    still = spec_variant(tmp_path, "circle.nn", "adam(lr=0.01)", "adam(lr=1e-30)")
+    status, _, stderr = run("train", still, "--epochs", "3", "--out", out, "--resume", "--no-plots", capsys=capsys)
+    assert status == 0, stderr
+    after, history = read_run(out)
+    assert len(history["loss"]) == 3
+    for name, value in before.items():
+        np.testing.assert_allclose(after[name], value, rtol=1e-6, atol=0, err_msg=name)
+
+
+def test_resume_reads_a_checkpoint_of_an_older_version_that_records_no_backend_or_optimizer(tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["--no-plots", "--quiet"]
+    assert run("train", SPECS / "circle.nn", "--epochs", "2", "--out", out, *common, capsys=capsys)[0] == 0
+    module = load_module(out / "model.py")
+    arrays, header = module._read_checkpoint(out / "checkpoint.npz")
+    old_header = {key: value for key, value in header.items() if key not in ("backend", "optimizer")}
+    module.save_checkpoint(out / "checkpoint.npz", arrays, old_header)
+    (out / "checkpoint.prev.npz").unlink(missing_ok=True)
+    status, _, stderr = run("train", SPECS / "circle.nn", "--epochs", "3", "--out", out, "--resume", *common,
+                            capsys=capsys)
+    assert status == 0 and "resuming at epoch 2" in stderr
+    # ... and its arrays are still compared
+    module.save_checkpoint(out / "checkpoint.npz", arrays, old_header)
+    status, _, stderr = run("train", SPECS / "checkerboard_2.nn", "--out", out, "--resume", *common, capsys=capsys)
+    assert status == 1 and "was written for a different model: dense_1.W is (8, 2) there and (2, 2) here" in stderr
+
+
+def test_resume_in_a_process_that_does_not_fit_is_one_error_line(tmp_path):
+    out = tmp_path / "run"
+    assert run_process("train", SPECS / "checkerboard.nn", "--epochs", "1", "--out", out, "--no-plots").returncode == 0
+    result = run_process("train", SPECS / "checkerboard_2.nn", "--out", out, "--resume", "--no-plots")
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_resume_to_fewer_epochs_than_the_checkpoint_is_an_error(tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["--no-plots", "--quiet"]
+    assert run("train", SPECS / "checkerboard.nn", "--epochs", "5", "--out", out, *common, capsys=capsys)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    status, stdout, stderr = run("train", SPECS / "checkerboard.nn", "--epochs", "2", "--out", out, "--resume", *common,
+                                 capsys=capsys)
+    assert status == 1 and stdout == ""
+    assert stderr == (f"nndsl: error: the checkpoint in {out} is at epoch 5 already, past --epochs 2; "
+                      "resume with --epochs 5 or more\n")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    short = spec_variant(tmp_path, "checkerboard.nn", "epochs 200", "epochs 4")
+    status, _, stderr = run("train", short, "--out", out, "--resume", *common, capsys=capsys)
+    assert status == 1 and "is at epoch 5 already, past the spec's 4 epochs; resume with --epochs 5 or more" in stderr
+    # As many epochs as the checkpoint has: nothing to train, the results are written again.
+    (out / "weights.npz").unlink()
+    status, _, stderr = run("train", SPECS / "checkerboard.nn", "--epochs", "5", "--out", out, "--resume", *common,
+                            capsys=capsys)
+    assert status == 0, stderr
+    assert (out / "weights.npz").read_bytes() == before["weights.npz"]
+    assert (out / "history.json").read_bytes() == before["history.json"]
+
+
+def test_resume_into_a_missing_folder_creates_nothing(tmp_path, capsys):
+    out = tmp_path / "missing" / "run"
+    status, _, stderr = run("train", SPECS / "checkerboard.nn", "--out", out, "--resume", capsys=capsys)
+    assert status == 1 and stderr == f"nndsl: error: nothing to resume: no checkpoint.npz in {out}\n"
+    assert not (tmp_path / "missing").exists()
+
+
 def test_resume_falls_back_to_the_previous_checkpoint_and_still_ends_bitwise(tmp_path, capsys):
     """checkpoint.prev.npz is the one before: a corrupt checkpoint.npz costs epochs, not the run."""
     straight, parts = tmp_path / "straight", tmp_path / "parts"
@@ -377,6 +499,69 @@ def test_resume_falls_back_to_the_previous_checkpoint_and_still_ends_bitwise(tmp
     resumed_weights, resumed_history = read_run(parts)
     assert resumed_history == history
     assert all(np.array_equal(resumed_weights[name], value) for name, value in weights.items())
+
+
+# --- what the run writes: failures, and the program it keeps -----------------------------------------------
+
+
+def failing_replace(failing_name: str, monkeypatch):
+    """Make every atomic write of a file named `failing_name` fail as a full disk does."""
+    real = os.replace
+
+    def replace(source, target, *args, **kwargs):
+        if Path(target).name == failing_name:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+@pytest.mark.parametrize("failing, message", [
+    ("checkpoint.npz", "cannot write {out}/checkpoint.npz: No space left on device"),
+    ("weights.npz", "cannot write in {out}: No space left on device"),
+    ("model.py", "cannot write in {out}: No space left on device"),
+])
+def test_a_failed_write_is_one_clear_error(tmp_path, capsys, monkeypatch, failing, message):
+    out = tmp_path / "run"
+    failing_replace(failing, monkeypatch)
+    status, _, stderr = run("train", SPECS / "checkerboard.nn", "--epochs", "2", "--out", out, "--no-plots",
+                            "--quiet", capsys=capsys)
+    assert status == 1 and stderr == f"nndsl: error: {message.format(out=out)}\n"
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_saved_program_reproduces_the_run_with_its_seed_and_epochs(tmp_path, capsys):
+    out = tmp_path / "run"
+    status, _, stderr = run("train", SPECS / "circle.nn", "--seed", "5", "--epochs", "3", "--out", out, "--no-plots",
+                            "--quiet", capsys=capsys)
+    assert status == 0, stderr
+    source = (out / "model.py").read_text(encoding="utf-8")
+    assert "\nSEED = 5  #" in source and "\nEPOCHS = 3\n" in source
+    assert "\nDATA_SEED = 3  #" in source  # the spec's: --seed changes no data
+    again = tmp_path / "again"
+    result = subprocess.run([sys.executable, str(out / "model.py"), "--out", str(again)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    weights, history = read_run(out)
+    weights_again, history_again = read_run(again)
+    assert history_again == history
+    assert all(np.array_equal(weights_again[name], value) for name, value in weights.items())
+
+
+def test_saved_program_keeps_the_data_seed_a_spec_takes_from_its_training_seed(tmp_path, capsys):
+    program = nndsl.load(SPECS / "perceptron.nn")
+    assert program.data.seed is None  # the data seed is the training seed
+    out = tmp_path / "run"
+    status, _, stderr = run("train", SPECS / "perceptron.nn", "--seed", "5", "--epochs", "1", "--out", out,
+                            "--no-plots", capsys=capsys)
+    assert status == 0, stderr
+    module = load_module(out / "model.py")
+    assert (module.SEED, module.DATA_SEED, module.EPOCHS) == (5, program.data_seed, 1)
+
+
+def load_module(path: Path):
+    from nndsl.codegen import load_module as load_source
+
+    return load_source(path.read_text(encoding="utf-8"))
 
 
 class FakeTerminal(io.StringIO):

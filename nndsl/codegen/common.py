@@ -98,6 +98,11 @@ def constants(program: ir.Program) -> list[dict]:
         {"name": "DATA_SEED", "value": py(program.data_seed), "note": "the data set and its split"},
         {"name": "EPOCHS", "value": py(train.epochs), "note": ""},
         {
+            "name": "OPTIMIZER",
+            "value": py(optimizer_kind(train.optimizer)),
+            "note": "checkpoints record it: one of another optimizer cannot be resumed",
+        },
+        {
             "name": "BATCH_SIZE",
             "value": "None" if train.batch is None else py(train.batch),
             "note": "None: the whole training set per step (`batch all`)",
@@ -110,6 +115,13 @@ def constants(program: ir.Program) -> list[dict]:
         },
     ]
     return out
+
+
+def optimizer_kind(optimizer: ir.Optimizer) -> str:
+    """The optimizer as far as its state goes: sgd keeps none, sgd with momentum a velocity."""
+    if isinstance(optimizer, ir.SGD) and (optimizer.momentum or optimizer.nesterov):
+        return "sgd with momentum"
+    return optimizer.kind
 
 
 def lower_data(program: ir.Program, module: Module, data_dir: str | None) -> dict | None:

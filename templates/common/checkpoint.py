@@ -6,13 +6,16 @@ import os
 import secrets
 import shutil
 import sys
+import tempfile
+import tokenize
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 
 class CheckpointError(Exception):
-    """A checkpoint is missing, truncated or corrupt."""
+    """A checkpoint is missing, truncated or corrupt, cannot be written, or belongs to another model."""
 
 
 def _digest(arrays, header):
@@ -21,8 +24,8 @@ def _digest(arrays, header):
     for name in sorted(arrays):
         value = np.ascontiguousarray(arrays[name])
         sha.update(name.encode("utf-8"))
-        sha.update(str(value.dtype).encode("ascii"))
-        sha.update(repr(value.shape).encode("ascii"))
+        sha.update(str(value.dtype).encode("utf-8"))
+        sha.update(repr(value.shape).encode("utf-8"))
         sha.update(value.tobytes())
     sha.update(json.dumps(header, sort_keys=True).encode("utf-8"))
     return sha.hexdigest()
@@ -50,6 +53,12 @@ def write_atomic(path, write):
         Path(temp).unlink(missing_ok=True)
         raise
     _sync_folder(path.parent)
+
+
+def check_writable(folder):
+    """Raise OSError unless a file can be created in `folder` (tried, not guessed from permissions)."""
+    with tempfile.TemporaryFile(dir=folder):
+        pass
 
 
 def _sync_folder(folder):
@@ -113,19 +122,54 @@ def save_checkpoint(path, arrays, header):
     path = Path(path)
     header = dict(header, sha256=_digest(arrays, header))
     payload = dict(arrays, __header__=np.array(json.dumps(header)))
-    if path.exists():
-        _copy_atomic(path, path.with_suffix(".prev.npz"))
-    write_atomic(path, lambda stream: np.savez(stream, **payload))
+    try:
+        if path.exists():
+            _copy_atomic(path, path.with_suffix(".prev.npz"))
+        write_atomic(path, lambda stream: np.savez(stream, **payload))
+    except OSError as error:  # a full disk, a folder made read-only while training
+        raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+ZIP_MAGIC = b"PK\x03\x04"  # how a zip archive, as np.savez writes it, starts
+
+# What reading a damaged archive raises (each seen in tests/test_kill.py's fuzzing): zipfile's
+# BadZipFile (a bad CRC, a mangled directory) and NotImplementedError (an unknown zip version or
+# feature: a RuntimeError); OSError and EOFError (a seek or read beyond an end); and from NumPy's
+# .npy header parser ValueError, TypeError, SyntaxError and tokenize.TokenError. A bad JSON header
+# is a ValueError too.
+DAMAGED = (zipfile.BadZipFile, RuntimeError, OSError, EOFError, ValueError, TypeError, SyntaxError,
+           tokenize.TokenError)
+
+
+def _read_arrays(path):
+    """The arrays of an .npz archive as np.savez writes it: uncompressed .npy files, never unpickled."""
+    arrays = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            stored = info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x1  # 0x1: encrypted
+            if not (stored and info.filename.endswith(".npy")):
+                raise CheckpointError(f"{path}: not an nndsl checkpoint (it holds {info.filename!r}, "
+                                      "which np.savez does not write)")
+            with archive.open(info) as member:
+                arrays[info.filename.removesuffix(".npy")] = np.lib.format.read_array(member, allow_pickle=False)
+    return arrays
 
 
 def _read_checkpoint(path):
     try:
-        with np.load(path, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
-        header = json.loads(str(arrays.pop("__header__"))) if "__header__" in arrays else None
+        with open(path, "rb") as stream:
+            magic = stream.read(len(ZIP_MAGIC))
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
-    except Exception as error:  # a damaged zip or .npy header fails in many ways: zipfile, tokenize, json, ...
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read it ({error.strerror or error})") from None
+    if magic != ZIP_MAGIC:
+        what = "not an .npz archive" if magic else "an empty file"
+        raise CheckpointError(f"{path}: not an nndsl checkpoint ({what})")
+    try:
+        arrays = _read_arrays(path)
+        header = json.loads(str(arrays.pop("__header__"))) if "__header__" in arrays else None
+    except DAMAGED as error:
         raise CheckpointError(f"{path}: unreadable checkpoint ({type(error).__name__}: {error})") from None
     if not isinstance(header, dict) or "sha256" not in header:
         raise CheckpointError(f"{path}: not an nndsl checkpoint")
@@ -154,3 +198,44 @@ def load_checkpoint(path):
         except OSError:
             pass
         return arrays, header
+
+
+def check_fits(path, arrays, header, own_header, shapes):
+    """Refuse a checkpoint that this program cannot continue, naming the first difference from
+    what it writes itself (`own_header`, and `shapes`: each array's, by name): another backend,
+    another model (its parameters' names or shapes), another optimizer or optimizer state, or
+    other metrics.
+
+    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. Checkpoints
+    of older versions do not say their backend and optimizer; their arrays are still compared.
+    """
+    missing = [key for key in ("epoch", "history", "shuffle_rng", "dropout_rng") if key not in header]
+    if missing:
+        raise CheckpointError(f"{path}: not an nndsl checkpoint (its header has no {missing[0]!r})")
+    backend = header.get("backend", own_header["backend"])
+    if backend != own_header["backend"]:
+        raise CheckpointError(f"{path} was written by a {backend} program; this one runs "
+                              f"{own_header['backend']}, which keeps the optimizer state in another layout")
+    _compare_arrays(path, arrays, shapes, "param.", "for a different model")
+    optimizer = header.get("optimizer", own_header["optimizer"])
+    if optimizer != own_header["optimizer"]:
+        raise CheckpointError(f"{path} was written with optimizer {optimizer}; "
+                              f"this spec trains with {own_header['optimizer']}")
+    _compare_arrays(path, arrays, shapes, "optimizer.", "with a different optimizer state")
+    if list(header["history"]) != list(own_header["history"]):
+        raise CheckpointError(f"{path} was written for other metrics: its history has "
+                              f"{', '.join(header['history'])}; this spec records {', '.join(own_header['history'])}")
+
+
+def _compare_arrays(path, arrays, expected, prefix, written):
+    """Raise CheckpointError at the first array named prefix… whose name or shape is not as `expected`."""
+    found = {name.removeprefix(prefix): value.shape for name, value in arrays.items() if name.startswith(prefix)}
+    wanted = {name.removeprefix(prefix): tuple(shape) for name, shape in expected.items() if name.startswith(prefix)}
+    for name, shape in wanted.items():
+        if name not in found:
+            raise CheckpointError(f"{path} was written {written}: it has no {name}")
+        if found[name] != shape:
+            raise CheckpointError(f"{path} was written {written}: {name} is {found[name]} there and {shape} here")
+    for name in found:
+        if name not in wanted:
+            raise CheckpointError(f"{path} was written {written}: it has {name}, which this one has not")

@@ -19,3 +19,16 @@ def load_optimizer_arrays(optimizer, names, arrays):
         name, entry = key.rsplit(".", 1)
         state.setdefault(index[name], {})[entry] = torch.from_numpy(value)
     optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
+
+
+def optimizer_shapes(params, names, saved):
+    """The shape of each state array (`<IR name>.<entry>`) that a checkpoint of this optimizer holds,
+    given the ones it `saved`: torch creates the state at the first step, so the saved entries
+    (exp_avg, step, …) say which there are; each parameter in `names` has every one of them, a step
+    count as a scalar, the rest in its parameter's shape."""
+    entries = dict.fromkeys(key.rsplit(".", 1)[1] for key in saved)
+    return {
+        f"{name}.{entry}": () if entry == "step" else tuple(params[name].shape)
+        for name in names
+        for entry in entries
+    }

@@ -14,6 +14,9 @@ import os
 import secrets
 import shutil
 import sys
+import tempfile
+import tokenize
+import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 from typing import NamedTuple
@@ -24,6 +27,7 @@ SPEC = "specs/checkerboard.nn"  # the spec this program was generated from
 SEED = 1  # initial weights, batch order, dropout
 DATA_SEED = 7  # the data set and its split
 EPOCHS = 200
+OPTIMIZER = "sgd"  # checkpoints record it: one of another optimizer cannot be resumed
 BATCH_SIZE = 10  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -342,7 +346,7 @@ class SGD:
 
 
 class CheckpointError(Exception):
-    """A checkpoint is missing, truncated or corrupt."""
+    """A checkpoint is missing, truncated or corrupt, cannot be written, or belongs to another model."""
 
 
 def _digest(arrays, header):
@@ -351,8 +355,8 @@ def _digest(arrays, header):
     for name in sorted(arrays):
         value = np.ascontiguousarray(arrays[name])
         sha.update(name.encode("utf-8"))
-        sha.update(str(value.dtype).encode("ascii"))
-        sha.update(repr(value.shape).encode("ascii"))
+        sha.update(str(value.dtype).encode("utf-8"))
+        sha.update(repr(value.shape).encode("utf-8"))
         sha.update(value.tobytes())
     sha.update(json.dumps(header, sort_keys=True).encode("utf-8"))
     return sha.hexdigest()
@@ -380,6 +384,12 @@ def write_atomic(path, write):
         Path(temp).unlink(missing_ok=True)
         raise
     _sync_folder(path.parent)
+
+
+def check_writable(folder):
+    """Raise OSError unless a file can be created in `folder` (tried, not guessed from permissions)."""
+    with tempfile.TemporaryFile(dir=folder):
+        pass
 
 
 def _sync_folder(folder):
@@ -443,19 +453,54 @@ def save_checkpoint(path, arrays, header):
     path = Path(path)
     header = dict(header, sha256=_digest(arrays, header))
     payload = dict(arrays, __header__=np.array(json.dumps(header)))
-    if path.exists():
-        _copy_atomic(path, path.with_suffix(".prev.npz"))
-    write_atomic(path, lambda stream: np.savez(stream, **payload))
+    try:
+        if path.exists():
+            _copy_atomic(path, path.with_suffix(".prev.npz"))
+        write_atomic(path, lambda stream: np.savez(stream, **payload))
+    except OSError as error:  # a full disk, a folder made read-only while training
+        raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+ZIP_MAGIC = b"PK\x03\x04"  # how a zip archive, as np.savez writes it, starts
+
+# What reading a damaged archive raises (each seen in tests/test_kill.py's fuzzing): zipfile's
+# BadZipFile (a bad CRC, a mangled directory) and NotImplementedError (an unknown zip version or
+# feature: a RuntimeError); OSError and EOFError (a seek or read beyond an end); and from NumPy's
+# .npy header parser ValueError, TypeError, SyntaxError and tokenize.TokenError. A bad JSON header
+# is a ValueError too.
+DAMAGED = (zipfile.BadZipFile, RuntimeError, OSError, EOFError, ValueError, TypeError, SyntaxError,
+           tokenize.TokenError)
+
+
+def _read_arrays(path):
+    """The arrays of an .npz archive as np.savez writes it: uncompressed .npy files, never unpickled."""
+    arrays = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            stored = info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x1  # 0x1: encrypted
+            if not (stored and info.filename.endswith(".npy")):
+                raise CheckpointError(f"{path}: not an nndsl checkpoint (it holds {info.filename!r}, "
+                                      "which np.savez does not write)")
+            with archive.open(info) as member:
+                arrays[info.filename.removesuffix(".npy")] = np.lib.format.read_array(member, allow_pickle=False)
+    return arrays
 
 
 def _read_checkpoint(path):
     try:
-        with np.load(path, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
-        header = json.loads(str(arrays.pop("__header__"))) if "__header__" in arrays else None
+        with open(path, "rb") as stream:
+            magic = stream.read(len(ZIP_MAGIC))
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
-    except Exception as error:  # a damaged zip or .npy header fails in many ways: zipfile, tokenize, json, ...
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read it ({error.strerror or error})") from None
+    if magic != ZIP_MAGIC:
+        what = "not an .npz archive" if magic else "an empty file"
+        raise CheckpointError(f"{path}: not an nndsl checkpoint ({what})")
+    try:
+        arrays = _read_arrays(path)
+        header = json.loads(str(arrays.pop("__header__"))) if "__header__" in arrays else None
+    except DAMAGED as error:
         raise CheckpointError(f"{path}: unreadable checkpoint ({type(error).__name__}: {error})") from None
     if not isinstance(header, dict) or "sha256" not in header:
         raise CheckpointError(f"{path}: not an nndsl checkpoint")
@@ -484,6 +529,47 @@ def load_checkpoint(path):
         except OSError:
             pass
         return arrays, header
+
+
+def check_fits(path, arrays, header, own_header, shapes):
+    """Refuse a checkpoint that this program cannot continue, naming the first difference from
+    what it writes itself (`own_header`, and `shapes`: each array's, by name): another backend,
+    another model (its parameters' names or shapes), another optimizer or optimizer state, or
+    other metrics.
+
+    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. Checkpoints
+    of older versions do not say their backend and optimizer; their arrays are still compared.
+    """
+    missing = [key for key in ("epoch", "history", "shuffle_rng", "dropout_rng") if key not in header]
+    if missing:
+        raise CheckpointError(f"{path}: not an nndsl checkpoint (its header has no {missing[0]!r})")
+    backend = header.get("backend", own_header["backend"])
+    if backend != own_header["backend"]:
+        raise CheckpointError(f"{path} was written by a {backend} program; this one runs "
+                              f"{own_header['backend']}, which keeps the optimizer state in another layout")
+    _compare_arrays(path, arrays, shapes, "param.", "for a different model")
+    optimizer = header.get("optimizer", own_header["optimizer"])
+    if optimizer != own_header["optimizer"]:
+        raise CheckpointError(f"{path} was written with optimizer {optimizer}; "
+                              f"this spec trains with {own_header['optimizer']}")
+    _compare_arrays(path, arrays, shapes, "optimizer.", "with a different optimizer state")
+    if list(header["history"]) != list(own_header["history"]):
+        raise CheckpointError(f"{path} was written for other metrics: its history has "
+                              f"{', '.join(header['history'])}; this spec records {', '.join(own_header['history'])}")
+
+
+def _compare_arrays(path, arrays, expected, prefix, written):
+    """Raise CheckpointError at the first array named prefix… whose name or shape is not as `expected`."""
+    found = {name.removeprefix(prefix): value.shape for name, value in arrays.items() if name.startswith(prefix)}
+    wanted = {name.removeprefix(prefix): tuple(shape) for name, shape in expected.items() if name.startswith(prefix)}
+    for name, shape in wanted.items():
+        if name not in found:
+            raise CheckpointError(f"{path} was written {written}: it has no {name}")
+        if found[name] != shape:
+            raise CheckpointError(f"{path} was written {written}: {name} is {found[name]} there and {shape} here")
+    for name in found:
+        if name not in wanted:
+            raise CheckpointError(f"{path} was written {written}: it has {name}, which this one has not")
 
 
 class TrainingDiverged(FloatingPointError):
@@ -613,6 +699,8 @@ class Trainer:
     def predict(self, x):
         """The model's outputs (sigmoid applied) for inputs x of shape (n, 2)."""
         x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != 2:
+            raise ValueError(f"the model takes 2 input features; x has shape {x.shape}")
         chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
         outputs = []
         for start in range(0, len(x), chunk):
@@ -644,22 +732,32 @@ class Trainer:
         with np.load(path, allow_pickle=False) as stored:
             self.set_weights({name: stored[name] for name in stored.files})
 
-    def save_checkpoint(self, path):
-        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
+    def checkpoint_arrays(self):
+        """The arrays of a checkpoint: the parameters and the optimizer's state."""
         arrays = {f"param.{name}": value for name, value in self.model.params.items()}
-        arrays |= {f"optimizer.{key}": np.asarray(value) for key, value in self.optimizer.state().items()}
-        header = {
+        return arrays | {f"optimizer.{key}": np.asarray(value) for key, value in self.optimizer.state().items()}
+
+    def checkpoint_header(self):
+        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
+        return {
             "epoch": self.epoch,
             "history": self.history,
             "shuffle_rng": self.shuffle_rng.bit_generator.state,
             "dropout_rng": self.dropout_rng.bit_generator.state,
             "spec": SPEC,
+            "backend": "numpy",
+            "optimizer": OPTIMIZER,
         }
-        save_checkpoint(path, arrays, header)
+
+    def save_checkpoint(self, path):
+        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
+        save_checkpoint(path, self.checkpoint_arrays(), self.checkpoint_header())
 
     def restore(self, path):
-        """Continue from a checkpoint written by save_checkpoint()."""
+        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
         arrays, header = load_checkpoint(path)
+        shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
+        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
         self.set_weights({key[6:]: value for key, value in arrays.items() if key.startswith("param.")})
         self.optimizer.load_state({key[10:]: value for key, value in arrays.items() if key.startswith("optimizer.")})
         self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
@@ -677,12 +775,35 @@ def make_trainer(seed=SEED, data_seed=DATA_SEED):
 # --- command line ----------------------------------------------------------------------------------
 
 
-def print_epoch(epoch, logs):
-    print(f"epoch {epoch}/{EPOCHS}  " + "  ".join(f"{key} {value:.4f}" for key, value in logs.items()), flush=True)
+def print_epoch(epoch, last, logs):
+    print(f"epoch {epoch}/{last}  " + "  ".join(f"{key} {value:.4f}" for key, value in logs.items()), flush=True)
 
 
 CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
 OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
+
+
+class OutputError(Exception):
+    """The --out folder cannot receive the run's files."""
+
+
+def prepare_output(out, resume):
+    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
+    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
+    """
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} exists and is not a folder")
+    if resume and not out.exists():
+        raise OutputError(f"nothing to resume: no folder {out}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
+    try:
+        check_writable(out)
+        remove_stale_temps(out, OUTPUT_FILES)
+    except OSError as error:
+        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
 
 
 def main(argv=None):
@@ -696,29 +817,35 @@ def main(argv=None):
     if args.resume and not args.out:
         parser.error("--resume needs --out, the folder holding checkpoint.npz")
     out = Path(args.out) if args.out else None
+    last = args.epochs or EPOCHS
     try:
-        trainer = make_trainer()
         if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            remove_stale_temps(out, OUTPUT_FILES)
+            prepare_output(out, args.resume)
+        trainer = make_trainer()
         if args.resume:
             trainer.restore(out / "checkpoint.npz")
+            if trainer.epoch > last:
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past epoch "
+                                      f"{last}, where this run was to stop; resume with --epochs {trainer.epoch} or more")
         elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
             for name in CHECKPOINT_FILES:
                 (out / name).unlink(missing_ok=True)
-        last = args.epochs or EPOCHS
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
-            trainer.fit(max(last - trainer.epoch, 0), on_epoch=print_epoch,
+            trainer.fit(last - trainer.epoch, on_epoch=lambda epoch, logs: print_epoch(epoch, last, logs),
                         checkpoint=out / "checkpoint.npz" if out else None)
-    except (DataError, CheckpointError, TrainingDiverged) as error:
+    except (DataError, CheckpointError, TrainingDiverged, OutputError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     final = trainer.evaluate()
     print("validation  " + "  ".join(f"{key} {value:.4f}" for key, value in final.items()))
     if out is not None:
-        trainer.save(out / "weights.npz")
         history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
-        write_atomic(out / "history.json", lambda stream: stream.write(history))
+        try:
+            trainer.save(out / "weights.npz")
+            write_atomic(out / "history.json", lambda stream: stream.write(history))
+        except OSError as error:  # a full disk, a folder made read-only while training
+            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
+            return 1
         print(f"saved weights.npz and history.json in {out}")
     return 0
 
