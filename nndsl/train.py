@@ -99,8 +99,15 @@ class Progress:
             return
         metrics = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
         clear = "\r\033[K" if self.live else ""
-        self.stream.write(f"{clear}epoch {epoch}/{self.total} - {elapsed:.2f}s - {metrics}\n")
+        self.stream.write(f"{clear}epoch {epoch}/{self.total} - {duration(elapsed)} - {metrics}\n")
         self.stream.flush()
+
+
+def duration(seconds: float) -> str:
+    """An epoch's time as Keras prints it: 12ms, 340ms, 2.5s, 41s."""
+    if seconds < 1:
+        return f"{max(round(seconds * 1000), 1)}ms"
+    return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
 
 
 def run_training(program: ir.Program, args) -> int:
@@ -166,7 +173,8 @@ def run_training(program: ir.Program, args) -> int:
     except OSError as error:  # a full disk, a folder made read-only while training
         print(f"nndsl: error: cannot write in {visible(str(out))}: {error.strerror or error}", file=sys.stderr)
         return 1
-    print(f"saved weights.npz, history.json, checkpoint.npz, model.py and plots in {visible(str(out))}")
+    plots = "" if args.no_plots else " and plots"
+    print(f"saved weights.npz, history.json, checkpoint.npz, model.py{plots} in {visible(str(out))}")
     return 0
 
 

@@ -609,3 +609,17 @@ def test_paths_in_train_messages_cannot_drive_the_terminal(tmp_path, capsys):
     status, stdout, stderr = run("train", SPECS / "checkerboard.nn", "--out", other, "--resume", capsys=capsys)
     assert status == 1
     assert "nothing to resume" in stderr and "other\\x1b]0;title\\x07" in stderr and "\x1b" not in stderr
+
+
+def test_epoch_times_read_like_keras():
+    from nndsl.train import duration
+
+    assert [duration(s) for s in (0.0001, 0.0123, 0.34, 2.46, 41.4)] == ["1ms", "12ms", "340ms", "2.5s", "41s"]
+
+
+def test_no_plots_says_no_plots_were_saved(tmp_path, capsys):
+    status, stdout, _ = run("train", ROOT / "specs" / "checkerboard.nn", "--epochs", "1", "--out", tmp_path / "run",
+                            "--no-plots", "--quiet", capsys=capsys)
+    assert status == 0
+    assert f"saved weights.npz, history.json, checkpoint.npz, model.py in {tmp_path / 'run'}\n" in stdout
+    assert not list((tmp_path / "run").glob("*.png"))
