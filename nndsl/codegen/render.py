@@ -124,40 +124,43 @@ def snippet(name: str) -> Snippet:
 
 
 def drop_unused_functions(source: str, candidates) -> str:
-    """Remove the top-level functions named in `candidates` that nothing in `source` refers to.
+    """Remove the top-level functions named in `candidates` that nothing in `source` uses.
 
     A snippet brings a whole operation (forward and backward) or a family of helpers; what
     the module does not call (sigmoid's own backward when the loss fuses it, the label checks
-    of another task) is dead code a reader would have to skip, so it is taken out, repeatedly,
-    since a removed function may have been the only user of another.
+    of another task) is dead code a reader would have to skip, so it is taken out. A function
+    used only by removed ones goes too, and so does an import only they used. One parse.
     """
-    candidates = set(candidates)
-    while True:
-        tree = ast.parse(source)
-        referenced = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-        unused = [node for node in tree.body
-                  if isinstance(node, ast.FunctionDef) and node.name in candidates and node.name not in referenced]
-        if not unused:
-            return source
-        lines = source.split("\n")
-        for node in reversed(unused):
-            first = min([node.lineno] + [decorator.lineno for decorator in node.decorator_list])
-            del lines[first - 1 : node.end_lineno]
-        source = _drop_unused_imports(tidy("\n".join(lines)))
-
-
-def _drop_unused_imports(source: str) -> str:
-    """Remove the one-name import lines whose name the module no longer uses."""
     tree = ast.parse(source)
-    referenced = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    lines = source.split("\n")
-    for node in reversed(tree.body):
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in candidates}
+    uses = {name: _names_in(node) - {name} for name, node in functions.items()}  # what each one refers to
+    outside = _names_in(*(node for node in tree.body if node not in functions.values()))
+    used, todo = set(), [name for name in functions if name in outside]
+    while todo:
+        name = todo.pop()
+        if name not in used:
+            used.add(name)
+            todo.extend(other for other in uses[name] if other in functions)
+    unused = [node for name, node in functions.items() if name not in used]
+    if not unused:
+        return source
+    still_referenced = outside.union(*(uses[name] for name in used))
+    doomed = list(unused)
+    for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)) and len(node.names) == 1:
             alias = node.names[0]
-            name = alias.asname or alias.name.split(".")[0]
-            if name not in referenced:
-                del lines[node.lineno - 1 : node.end_lineno]
-    return "\n".join(lines)
+            if (alias.asname or alias.name.split(".")[0]) not in still_referenced:
+                doomed.append(node)
+    lines = source.split("\n")
+    for node in sorted(doomed, key=lambda node: node.lineno, reverse=True):
+        first = min([node.lineno] + [decorator.lineno for decorator in getattr(node, "decorator_list", [])])
+        del lines[first - 1 : node.end_lineno]
+    return tidy("\n".join(lines))
+
+
+def _names_in(*nodes) -> set[str]:
+    """Every name the nodes load, store or call."""
+    return {name.id for node in nodes for name in ast.walk(node) if isinstance(name, ast.Name)}
 
 
 def tidy(source: str) -> str:
