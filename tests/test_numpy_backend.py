@@ -288,12 +288,15 @@ def test_interrupted_fit_resumes_bitwise_from_its_checkpoint(tmp_path):
         assert np.array_equal(resumed.get_weights()[name], value), name
 
 
-def test_predict_refuses_inputs_of_the_wrong_width(checkerboard):
+def test_predict_and_evaluate_refuse_inputs_of_the_wrong_width(checkerboard):
     model = nndsl.build(checkerboard)
     with pytest.raises(ValueError, match=re.escape("the model takes 2 input features; x has shape (5, 3)")):
         model.predict(np.ones((5, 3)))
     with pytest.raises(ValueError, match=re.escape("the model takes 2 input features; x has shape (2,)")):
         model.predict([0.5, 0.5])
+    with pytest.raises(ValueError, match=re.escape("the model takes 2 input features; x has shape (5, 3)")):
+        model.evaluate(np.ones((5, 3)), np.ones((5, 1)))
+    assert set(model.evaluate(np.ones((5, 2)), np.ones((5, 1)))) >= {"loss"}  # the right width still evaluates
     staircase = nndsl.build(nndsl.load(ROOT / "specs" / "staircase.nn"))
     with pytest.raises(ValueError, match=re.escape("the model takes 1 input feature; x has shape (4, 2)")):
         staircase.predict(np.ones((4, 2)))

@@ -584,9 +584,15 @@ def test_restore_then_fit_uses_the_specs_learning_rate(tmp_path):
         np.testing.assert_allclose(after[name], value, rtol=1e-6, atol=0, err_msg=name)
 
 
-def test_predict_refuses_inputs_of_the_wrong_width():
+def test_predict_and_evaluate_refuse_inputs_of_the_wrong_width():
     trainer = tf_module(CHECKERBOARD).make_trainer()
     with pytest.raises(ValueError, match=re.escape("the model takes 2 input features; x has shape (5, 3)")):
         trainer.predict(np.ones((5, 3)))
     with pytest.raises(ValueError, match=re.escape("the model takes 2 input features; x has shape (2,)")):
         trainer.predict([0.5, 0.5])
+    with pytest.raises(ValueError, match=re.escape("the model takes 2 input features; x has shape (5, 3)")):
+        trainer.evaluate(np.ones((5, 3)), np.ones((5, 1)))
+    assert set(trainer.evaluate(np.ones((5, 2)), np.ones((5, 1)))) >= {"loss"}  # the right width still evaluates
+    # labels as a user holds them (float64) give what the validation set's own tensors give
+    x_val, y_val = trainer.x_val.numpy(), trainer.y_val.numpy().astype(np.float64)
+    assert trainer.evaluate(x_val, y_val) == pytest.approx(trainer.evaluate())

@@ -686,6 +686,8 @@ class Trainer:
         """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
         if x is None:
             x, y = self.data.x_val, self.data.y_val
+        else:
+            x = self.inputs(x)
         network = self.model
         chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
@@ -720,11 +722,16 @@ class Trainer:
                 self.save_checkpoint(checkpoint)
         return self.history
 
-    def predict(self, x):
-        """The model's outputs (sigmoid applied) for inputs x of shape (n, 2)."""
+    def inputs(self, x):
+        """x as float32 rows of 2 features; any other shape is a ValueError."""
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != 2:
             raise ValueError(f"the model takes 2 input features; x has shape {x.shape}")
+        return x
+
+    def predict(self, x):
+        """The model's outputs (sigmoid applied) for inputs x of shape (n, 2)."""
+        x = self.inputs(x)
         chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
         outputs = []
         for start in range(0, len(x), chunk):

@@ -494,8 +494,14 @@ class Trainer:
 
     def tensors(self, x, y):
         """Inputs (float32) and labels (torch.float32) as tensors on the device."""
+        return self.inputs(x), torch.as_tensor(y, dtype=torch.float32, device=self.device)
+
+    def inputs(self, x):
+        """x as a float32 tensor on the device, rows of 2 features; any other shape is a ValueError."""
         x = torch.as_tensor(x, dtype=torch.float32, device=self.device)
-        return x, torch.as_tensor(y, dtype=torch.float32, device=self.device)
+        if x.ndim != 2 or x.shape[1] != 2:
+            raise ValueError(f"the model takes 2 input features; x has shape {tuple(x.shape)}")
+        return x
 
     def train_step(self, x, y):
         """One mini-batch of tensors on the device: forward, loss, backward, update.
@@ -586,10 +592,7 @@ class Trainer:
     @torch.no_grad()
     def predict(self, x):
         """The model's outputs (sigmoid applied) for inputs x of shape (n, 2), as a NumPy array."""
-        x = torch.as_tensor(x, dtype=torch.float32, device=self.device)
-        if x.ndim != 2 or x.shape[1] != 2:
-            raise ValueError(f"the model takes 2 input features; x has shape {tuple(x.shape)}")
-        output = self.infer(x)
+        output = self.infer(self.inputs(x))
         return to_numpy(torch.sigmoid(output))
 
     def get_weights(self):

@@ -782,6 +782,8 @@ class Trainer:
         """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
         if x is None:
             x, y = self.data.x_val, self.data.y_val
+        else:
+            x = self.inputs(x)
         network = self.model
         chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
@@ -816,11 +818,16 @@ class Trainer:
                 self.save_checkpoint(checkpoint)
         return self.history
 
-    def predict(self, x):
-        """The model's outputs for inputs x of shape (n, 3)."""
+    def inputs(self, x):
+        """x as float32 rows of 3 features; any other shape is a ValueError."""
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != 3:
             raise ValueError(f"the model takes 3 input features; x has shape {x.shape}")
+        return x
+
+    def predict(self, x):
+        """The model's outputs for inputs x of shape (n, 3)."""
+        x = self.inputs(x)
         chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
         outputs = []
         for start in range(0, len(x), chunk):

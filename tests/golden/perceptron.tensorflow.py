@@ -694,6 +694,8 @@ class Trainer:
         """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
         if x is None:
             x, y = self.x_val, self.y_val
+        else:  # the labels in the dtype of the data's: float32 0/1 or targets, or integer classes
+            x, y = self.inputs(x), np.asarray(y, dtype=self.y_val.dtype.as_numpy_dtype)
         n = len(x)
         chunk = eval_chunk(n)
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
@@ -732,11 +734,16 @@ class Trainer:
                 self.save_checkpoint(checkpoint)
         return self.history
 
-    def predict(self, x):
-        """The model's outputs for inputs x of shape (n, 2)."""
+    def inputs(self, x):
+        """x as float32 rows of 2 features; any other shape is a ValueError."""
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != 2:
             raise ValueError(f"the model takes 2 input features; x has shape {x.shape}")
+        return x
+
+    def predict(self, x):
+        """The model's outputs for inputs x of shape (n, 2)."""
+        x = self.inputs(x)
         chunk = eval_chunk(len(x))
         outputs = [self._predict(x[start:start + chunk]).numpy() for start in range(0, len(x), chunk)]
         return np.concatenate(outputs) if outputs else np.empty((0, 1), np.float32)

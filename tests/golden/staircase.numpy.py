@@ -714,6 +714,8 @@ class Trainer:
         """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
         if x is None:
             x, y = self.data.x_val, self.data.y_val
+        else:
+            x = self.inputs(x)
         network = self.model
         chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
@@ -748,11 +750,16 @@ class Trainer:
                 self.save_checkpoint(checkpoint)
         return self.history
 
-    def predict(self, x):
-        """The model's outputs for inputs x of shape (n, 1)."""
+    def inputs(self, x):
+        """x as float32 rows of 1 feature; any other shape is a ValueError."""
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != 1:
             raise ValueError(f"the model takes 1 input feature; x has shape {x.shape}")
+        return x
+
+    def predict(self, x):
+        """The model's outputs for inputs x of shape (n, 1)."""
+        x = self.inputs(x)
         chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
         outputs = []
         for start in range(0, len(x), chunk):
