@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -312,6 +313,39 @@ def test_truncated_npz_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "spec.nn").write_text(NPZ, encoding="utf-8")
     status, _, stderr = run("train", tmp_path / "spec.nn", "--out", tmp_path / "run", capsys=capsys)
     assert status == 1 and "d.npz: a corrupt or truncated .npz file" in stderr
+
+
+def npy_member(header: bytes | dict, data: bytes) -> bytes:
+    """An .npy file with the given header (a dict NumPy writes, or raw bytes) and data."""
+    from numpy.lib import format as npy
+
+    stream = io.BytesIO()
+    if isinstance(header, dict):
+        npy.write_array_header_1_0(stream, header)
+    else:
+        stream.write(npy.magic(1, 0) + len(header).to_bytes(2, "little") + header)
+    return stream.getvalue() + data
+
+
+@pytest.mark.parametrize("header, message", [
+    ({"descr": "<f8", "fortran_order": False, "shape": (99_999_999_999, 2)},
+     "its header claims shape (99999999999, 2) of float64, 1,599,999,999,984 bytes, but it holds"),
+    ({"descr": "<f8", "fortran_order": False, "shape": (400_000_000, 2)}, "6,400,000,000 bytes, but it holds"),
+    (b"{'descr': '<f8', 'fortran_order': False, 'shape': (6, 2), }" + b" " * 3 + b"(\n", "is corrupt (unreadable header"),
+    (b"{'descr': '<f8', 'fortran_order': False, 'shape': (6, 'x'), }     \n", "is corrupt"),
+], ids=["terabytes", "gigabytes", "broken-literal", "bad-shape"])
+def test_npz_whose_header_claims_what_it_does_not_hold_is_a_clear_error(tmp_path, capsys, header, message):
+    """A damaged or hostile .npy header: NumPy would allocate the claimed shape first (a MemoryError
+    traceback for terabytes) or fail in its literal parser (SyntaxError, TypeError)."""
+    with zipfile.ZipFile(tmp_path / "d.npz", "w") as archive:
+        archive.writestr("x.npy", npy_member(header, np.ones(12).tobytes()))
+        stream = io.BytesIO()
+        np.save(stream, np.zeros(6))
+        archive.writestr("y.npy", stream.getvalue())
+    (tmp_path / "spec.nn").write_text(NPZ, encoding="utf-8")
+    status, _, stderr = run("train", tmp_path / "spec.nn", "--out", tmp_path / "run", capsys=capsys)
+    assert status == 1
+    assert stderr.startswith(f"nndsl: error: {tmp_path / 'd.npz'}: array 'x' ") and message in stderr, stderr
 
 
 def test_bad_data_in_a_process_exits_1_without_traceback(tmp_path):
