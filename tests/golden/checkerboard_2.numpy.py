@@ -739,11 +739,6 @@ class Trainer:
         with np.load(path, allow_pickle=False) as stored:
             self.set_weights({name: stored[name] for name in stored.files})
 
-    def checkpoint_arrays(self):
-        """The arrays of a checkpoint: the parameters and the optimizer's state."""
-        arrays = {f"param.{name}": value for name, value in self.model.params.items()}
-        return arrays | {f"optimizer.{key}": np.asarray(value) for key, value in self.optimizer.state().items()}
-
     def checkpoint_header(self):
         """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
         return {
@@ -755,6 +750,11 @@ class Trainer:
             "backend": "numpy",
             "optimizer": OPTIMIZER,
         }
+
+    def checkpoint_arrays(self):
+        """The arrays of a checkpoint: the parameters and the optimizer's state."""
+        arrays = {f"param.{name}": value for name, value in self.model.params.items()}
+        return arrays | {f"optimizer.{key}": np.asarray(value) for key, value in self.optimizer.state().items()}
 
     def save_checkpoint(self, path):
         """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""

@@ -791,11 +791,6 @@ class Trainer:
         with np.load(path, allow_pickle=False) as stored:
             self.set_weights({name: stored[name] for name in stored.files})
 
-    def checkpoint_arrays(self):
-        """The arrays of a checkpoint: the parameters and the optimizer's variables, by index."""
-        arrays = {f"param.{name}": value for name, value in self.get_weights().items()}
-        return arrays | {f"optimizer.{i}": variable.numpy() for i, variable in enumerate(self.optimizer.variables)}
-
     def checkpoint_header(self):
         """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
         return {
@@ -807,6 +802,11 @@ class Trainer:
             "backend": "tensorflow",
             "optimizer": OPTIMIZER,
         }
+
+    def checkpoint_arrays(self):
+        """The arrays of a checkpoint: the parameters and the optimizer's variables, by index."""
+        arrays = {f"param.{name}": value for name, value in self.get_weights().items()}
+        return arrays | {f"optimizer.{i}": variable.numpy() for i, variable in enumerate(self.optimizer.variables)}
 
     def save_checkpoint(self, path):
         """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
