@@ -1122,7 +1122,10 @@ def _character_kind(ch: str) -> str:
         return f"the private-use character U+{ord(ch):04X}"
     if category == "Cn":
         return f"the unassigned code point U+{ord(ch):04X}"
-    # Controls, and the invisible format characters and separators that act like them.
+    if category == "Cf":  # zero-width spaces and joiners, bidi overrides and isolates
+        return f"the invisible format character U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed').lower()})"
+    if category in ("Zl", "Zp"):
+        return f"the {'line' if category == 'Zl' else 'paragraph'} separator U+{ord(ch):04X}"
     return f"the control character U+{ord(ch):04X}"
 
 

@@ -49,7 +49,7 @@ def spec_with_path(path: str) -> str:
         ('"data/../../x.csv"', "path must stay inside the spec's folder (no '..')"),
         ('""', "path is empty"),
         ('"a\\nb.csv"', "path contains the control character U+000A"),
-        ('"a\u202eb.csv"', "path contains the control character U+202E"),
+        ('"a\u202eb.csv"', "path contains the invisible format character U+202E (right-to-left override)"),
     ],
 )
 def test_data_paths_outside_the_folder_are_refused_where_written(path, message):
