@@ -26,9 +26,10 @@ GENERATORS = ("xor", "circle", "gauss", "spiral", "plane", "multigauss")
 CLASSIFIERS = ("xor", "circle", "gauss", "spiral")
 
 
-def load_snippet(name: str, **names):
-    """templates/common/data/<name>.py as a module; `names` are predefined, as in a generated module."""
-    spec = importlib.util.spec_from_file_location(f"nndsl_data_snippet_{name}", DATA / f"{name}.py")
+def load_snippet(name: str, folder: Path = DATA, **names):
+    """templates/common/data/<name>.py (or <folder>/<name>.py) as a module; `names` are predefined,
+    as in a generated module."""
+    spec = importlib.util.spec_from_file_location(f"nndsl_data_snippet_{name}", folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     module.__dict__.update(names)
     spec.loader.exec_module(module)
@@ -37,7 +38,8 @@ def load_snippet(name: str, **names):
 
 DataError = load_snippet("errors").DataError
 CSV = load_snippet("csv_file", DataError=DataError)
-NPZ = load_snippet("npz_file", DataError=DataError)
+check_npy_header = load_snippet("npy_header", DATA.parent).check_npy_header
+NPZ = load_snippet("npz_file", DataError=DataError, check_npy_header=check_npy_header)
 
 
 def generator(name: str):
@@ -526,6 +528,38 @@ def test_npz_loader_always_passes_allow_pickle_false():
     for call in loads:
         keywords = {k.arg: ast.unparse(k.value) for k in call.keywords}
         assert keywords.get("allow_pickle") == "False"
+
+
+def test_npy_header_claims_are_bounded_by_the_archive_itself(tmp_path):
+    """A zip directory can lie about a member's size as well as the .npy header about its shape:
+    what a member holds is bounded by the archive's bytes (1032x them for deflate, its utmost)."""
+    path = savez(tmp_path, x=np.ones((1000, 2)), y=np.ones(1000))
+    size = path.stat().st_size
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("x.npy")
+        check_npy_header(archive, info, size)  # the truth passes
+        info.file_size = 2**50  # a lying directory (a zip64 size field can say this)
+        check_npy_header(archive, info, size)  # the header's claim, 16,000 bytes, is within the archive
+        with pytest.raises(ValueError, match=r"claims shape \(1000, 2\) of float64, 16,000 bytes, but it holds "
+                                             rf"{size // 2:,}"):
+            check_npy_header(archive, info, size // 2)  # (as if the archive were half as long)
+    compressed = savez(tmp_path, "c.npz", compressed=True, x=np.zeros((1000, 2)), y=np.ones(1000))
+    with zipfile.ZipFile(compressed) as archive:
+        info = archive.getinfo("x.npy")
+        info.file_size = 2**50
+        check_npy_header(archive, info, 16)  # deflate may expand 16 bytes to 16,512: enough
+        with pytest.raises(ValueError, match="but it holds 15,480"):
+            check_npy_header(archive, info, 15)
+
+
+def test_npz_member_cut_inside_its_npy_magic_is_corrupt(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("x.npy", b"\x93NUMPY")  # the magic string, and no version after it
+        archive.writestr("y.npy", b"\x93NUMPY\x01")
+    path = write(tmp_path, buffer.getvalue(), "cut.npz")
+    with pytest.raises(DataError, match=r"cut\.npz: array 'x' is corrupt \(truncated header\)"):
+        NPZ.load_npz(path, "x", "y")
 
 
 def test_npz_truncated_and_corrupt_archives(tmp_path):

@@ -253,6 +253,87 @@ def test_weights_round_trip(checkerboard, tmp_path):
     assert np.array_equal(other.predict(x), model.predict(x))
 
 
+def npz_bytes(members: dict[str, bytes], compression: int = 0) -> bytes:
+    """A zip archive of the given members (name -> bytes), as np.savez lays one out."""
+    import zipfile
+
+    stream = io.BytesIO()
+    with zipfile.ZipFile(stream, "w", compression=compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return stream.getvalue()
+
+
+def npy_bytes(array: np.ndarray, shape: tuple[int, ...] | None = None) -> bytes:
+    """`array` as an .npy file; `shape`, if given, is what its header claims instead."""
+    from numpy.lib import format as npy
+
+    stream = io.BytesIO()
+    header = npy.header_data_from_array_1_0(array)
+    npy.write_array_header_1_0(stream, header if shape is None else dict(header, shape=shape))
+    return stream.getvalue() + array.tobytes()
+
+
+def test_load_reads_compressed_weights_and_refuses_what_is_no_weights_file(checkerboard, tmp_path):
+    """load() reads .npz weights with the checks checkpoints get: never unpickled, each .npy header
+    checked before NumPy allocates what it claims, and anything else a ValueError naming the file."""
+    import zipfile
+
+    model = nndsl.build(checkerboard)
+    model.fit(epochs=1)
+    weights = model.get_weights()
+    np.savez_compressed(tmp_path / "compressed.npz", **weights)
+    fresh = nndsl.build(checkerboard)
+    fresh.load(tmp_path / "compressed.npz")
+    for name, value in fresh.get_weights().items():
+        assert np.array_equal(value, weights[name])
+
+    with pytest.raises(FileNotFoundError):
+        fresh.load(tmp_path / "absent.npz")
+    (tmp_path / "text.npz").write_text("dense_1.W 1 2 3\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"text\.npz: not a weights file \(save\(\) writes an \.npz archive\)"):
+        fresh.load(tmp_path / "text.npz")
+    model.save(tmp_path / "w.npz")
+    whole = (tmp_path / "w.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ValueError, match=r"cut\.npz: unreadable weights file"):
+        fresh.load(tmp_path / "cut.npz")
+
+    members = {f"{name}.npy": npy_bytes(value) for name, value in weights.items()}
+    hostile = dict(members, **{"dense_1.W.npy": npy_bytes(weights["dense_1.W"], shape=(99_999_999_999, 2))})
+    (tmp_path / "hostile.npz").write_bytes(npz_bytes(hostile))
+    with pytest.raises(ValueError, match=r"hostile\.npz: unreadable weights file \(array 'dense_1\.W': its header "
+                                         r"claims shape \(99999999999, 2\) of float32, 799,999,999,992 bytes, but it holds 192\)"):
+        fresh.load(tmp_path / "hostile.npz")
+    deflated = npz_bytes(hostile, compression=zipfile.ZIP_DEFLATED)  # bounded by 1032x the archive
+    (tmp_path / "deflated.npz").write_bytes(deflated)
+    with pytest.raises(ValueError, match=r"deflated\.npz: unreadable weights file \(array 'dense_1\.W': its header claims"):
+        fresh.load(tmp_path / "deflated.npz")
+
+    objects = dict(members, **{"dense_1.b.npy": npy_bytes(np.array([Path("a")] * 8, dtype=object))})
+    (tmp_path / "objects.npz").write_bytes(npz_bytes(objects))
+    with pytest.raises(ValueError, match=r"objects\.npz: unreadable weights file \(.*allow_pickle=False"):
+        fresh.load(tmp_path / "objects.npz")
+    for name, value in fresh.get_weights().items():  # no failed load changed a weight
+        assert np.array_equal(value, weights[name])
+
+
+def test_checkpoint_whose_header_claims_what_it_does_not_hold_is_refused_before_allocating(checkerboard, tmp_path):
+    model = nndsl.build(checkerboard)
+    model.fit(epochs=1, checkpoint=tmp_path / "checkpoint.npz")
+    arrays, header = model.module._read_checkpoint(tmp_path / "checkpoint.npz")
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "checkpoint.npz") as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    members["param.dense_1.W.npy"] = npy_bytes(arrays["param.dense_1.W"], shape=(2**40,))
+    (tmp_path / "hostile.npz").write_bytes(npz_bytes(members))
+    with pytest.raises(model.module.CheckpointError,
+                       match=r"hostile\.npz: unreadable checkpoint \(ValueError: array 'param\.dense_1\.W': its header "
+                             r"claims shape \(1099511627776,\) of float32, 4,398,046,511,104 bytes, but it holds 192\)"):
+        model.module._read_checkpoint(tmp_path / "hostile.npz")
+
+
 def test_set_weights_names_what_is_wrong(checkerboard):
     model = nndsl.build(checkerboard)
     weights = model.get_weights()

@@ -41,11 +41,10 @@ class Module:
     functions: set[str] = field(default_factory=set)  # defined by the snippets: dropped if never called
 
     def use(self, name: str, section: str) -> None:
-        """Include the snippet templates/<name> (once) in `section`."""
+        """Include the snippet templates/<name> in `section`, unless a section already has it."""
         piece = snippet(name)
-        bodies = self.snippets.setdefault(section, [])
-        if piece.body not in bodies:
-            bodies.append(piece.body)
+        if not any(piece.body in bodies for bodies in self.snippets.values()):
+            self.snippets.setdefault(section, []).append(piece.body)
         self.imports.extend(piece.imports)
         self.functions.update(piece.functions)
 
@@ -165,6 +164,8 @@ def lower_data(program: ir.Program, module: Module, data_dir: str | None) -> dic
     else:
         kind = "csv" if isinstance(source, ir.CsvData) else "npz"
         module.use(f"common/data/{kind}_file.py", "data")
+        if kind == "npz":
+            module.use("common/npy_header.py", "data")
         module.use("common/data/labels.py", "data")
         module.imports.append("from pathlib import Path")
         if kind == "csv":

@@ -9,6 +9,7 @@ import sys
 import tempfile
 import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -136,23 +137,44 @@ ZIP_MAGIC = b"PK\x03\x04"  # how a zip archive, as np.savez writes it, starts
 # BadZipFile (a bad CRC, a mangled directory) and NotImplementedError (an unknown zip version or
 # feature: a RuntimeError); OSError and EOFError (a seek or read beyond an end); and from NumPy's
 # .npy header parser ValueError, TypeError, SyntaxError and tokenize.TokenError. A bad JSON header
-# is a ValueError too.
+# is a ValueError too; damaged compressed data (weights files may be compressed) a zlib.error.
 DAMAGED = (zipfile.BadZipFile, RuntimeError, OSError, EOFError, ValueError, TypeError, SyntaxError,
-           tokenize.TokenError)
+           tokenize.TokenError, zlib.error)
 
 
-def _read_arrays(path):
-    """The arrays of an .npz archive as np.savez writes it: uncompressed .npy files, never unpickled."""
+def _read_arrays(path, compressed=False):
+    """The arrays of an .npz archive as np.savez writes it (or np.savez_compressed, if `compressed`):
+    .npy files, never unpickled, each header checked (check_npy_header) before NumPy allocates what
+    it claims. Anything else raises ValueError."""
     arrays = {}
+    size = os.path.getsize(path)
+    methods = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) if compressed else (zipfile.ZIP_STORED,)
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
-            stored = info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x1  # 0x1: encrypted
-            if not (stored and info.filename.endswith(".npy")):
-                raise CheckpointError(f"{path}: not an nndsl checkpoint (it holds {info.filename!r}, "
-                                      "which np.savez does not write)")
+            name = info.filename.removesuffix(".npy")
+            plain = info.compress_type in methods and not info.flag_bits & 0x1  # 0x1: encrypted
+            if not (plain and info.filename.endswith(".npy")):
+                raise ValueError(f"it holds {info.filename!r}, which np.savez does not write")
+            try:
+                check_npy_header(archive, info, size)
+            except ValueError as error:
+                raise ValueError(f"array {name!r}: {error}") from None
             with archive.open(info) as member:
-                arrays[info.filename.removesuffix(".npy")] = np.lib.format.read_array(member, allow_pickle=False)
+                arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
     return arrays
+
+
+def read_weights(path):
+    """The arrays of a weights file as save() writes it (an .npz archive, by IR name; np.savez_compressed's
+    too), read as checkpoints are. A file that is not one, or is damaged, raises ValueError naming it."""
+    with open(path, "rb") as stream:
+        magic = stream.read(len(ZIP_MAGIC))
+    if magic != ZIP_MAGIC:
+        raise ValueError(f"{path}: not a weights file (save() writes an .npz archive)")
+    try:
+        return _read_arrays(path, compressed=True)
+    except DAMAGED as error:
+        raise ValueError(f"{path}: unreadable weights file ({error})") from None
 
 
 def _read_checkpoint(path):

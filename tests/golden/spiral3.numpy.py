@@ -17,6 +17,7 @@ import sys
 import tempfile
 import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 from types import SimpleNamespace
 from typing import NamedTuple
@@ -417,6 +418,36 @@ class Momentum:
             v[...] = state[f"velocity.{i}"]
 
 
+DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
+
+
+def check_npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int) -> None:
+    """Refuse the .npy member `info` of `archive` (a file of `archive_size` bytes) with ValueError
+    if its header cannot be parsed, or claims more data than the member can hold: NumPy first
+    allocates what the header claims, and a damaged or hostile header can claim terabytes.
+
+    What a member holds is bounded by its stated size and by the archive itself (whose zip
+    directory may lie as well): a stored member is at most the archive's bytes, a deflated one
+    at most 1032 times them. A member that is no .npy file is left to the caller.
+    """
+    with archive.open(info) as member:
+        if member.read(6) != b"\x93NUMPY":
+            return
+        version = member.read(2)
+        if len(version) < 2:
+            raise ValueError("truncated header")
+        read_header = np.lib.format.read_array_header_1_0 if version[0] == 1 else np.lib.format.read_array_header_2_0
+        try:
+            shape, _, dtype = read_header(member)
+        except (SyntaxError, TypeError, tokenize.TokenError) as err:  # the header's Python literal is broken
+            raise ValueError(f"unreadable header: {err}") from None
+    ratio = 1 if info.compress_type == zipfile.ZIP_STORED else DEFLATE_MAX_RATIO
+    holds = min(info.file_size, archive_size * ratio)
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed > holds and not dtype.hasobject:  # objects are pickled: refused by the caller
+        raise ValueError(f"its header claims shape {shape} of {dtype}, {claimed:,} bytes, but it holds {holds:,}")
+
+
 class CheckpointError(Exception):
     """A checkpoint is missing, truncated or corrupt, cannot be written, or belongs to another model."""
 
@@ -539,23 +570,44 @@ ZIP_MAGIC = b"PK\x03\x04"  # how a zip archive, as np.savez writes it, starts
 # BadZipFile (a bad CRC, a mangled directory) and NotImplementedError (an unknown zip version or
 # feature: a RuntimeError); OSError and EOFError (a seek or read beyond an end); and from NumPy's
 # .npy header parser ValueError, TypeError, SyntaxError and tokenize.TokenError. A bad JSON header
-# is a ValueError too.
+# is a ValueError too; damaged compressed data (weights files may be compressed) a zlib.error.
 DAMAGED = (zipfile.BadZipFile, RuntimeError, OSError, EOFError, ValueError, TypeError, SyntaxError,
-           tokenize.TokenError)
+           tokenize.TokenError, zlib.error)
 
 
-def _read_arrays(path):
-    """The arrays of an .npz archive as np.savez writes it: uncompressed .npy files, never unpickled."""
+def _read_arrays(path, compressed=False):
+    """The arrays of an .npz archive as np.savez writes it (or np.savez_compressed, if `compressed`):
+    .npy files, never unpickled, each header checked (check_npy_header) before NumPy allocates what
+    it claims. Anything else raises ValueError."""
     arrays = {}
+    size = os.path.getsize(path)
+    methods = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) if compressed else (zipfile.ZIP_STORED,)
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
-            stored = info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x1  # 0x1: encrypted
-            if not (stored and info.filename.endswith(".npy")):
-                raise CheckpointError(f"{path}: not an nndsl checkpoint (it holds {info.filename!r}, "
-                                      "which np.savez does not write)")
+            name = info.filename.removesuffix(".npy")
+            plain = info.compress_type in methods and not info.flag_bits & 0x1  # 0x1: encrypted
+            if not (plain and info.filename.endswith(".npy")):
+                raise ValueError(f"it holds {info.filename!r}, which np.savez does not write")
+            try:
+                check_npy_header(archive, info, size)
+            except ValueError as error:
+                raise ValueError(f"array {name!r}: {error}") from None
             with archive.open(info) as member:
-                arrays[info.filename.removesuffix(".npy")] = np.lib.format.read_array(member, allow_pickle=False)
+                arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
     return arrays
+
+
+def read_weights(path):
+    """The arrays of a weights file as save() writes it (an .npz archive, by IR name; np.savez_compressed's
+    too), read as checkpoints are. A file that is not one, or is damaged, raises ValueError naming it."""
+    with open(path, "rb") as stream:
+        magic = stream.read(len(ZIP_MAGIC))
+    if magic != ZIP_MAGIC:
+        raise ValueError(f"{path}: not a weights file (save() writes an .npz archive)")
+    try:
+        return _read_arrays(path, compressed=True)
+    except DAMAGED as error:
+        raise ValueError(f"{path}: unreadable weights file ({error})") from None
 
 
 def _read_checkpoint(path):
@@ -808,9 +860,8 @@ class Trainer:
         write_atomic(path, lambda stream: np.savez(stream, **weights))
 
     def load(self, path):
-        """Load weights saved by any backend's save()."""
-        with np.load(path, allow_pickle=False) as stored:
-            self.set_weights({name: stored[name] for name in stored.files})
+        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
+        self.set_weights(read_weights(path))
 
     def checkpoint_header(self):
         """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""

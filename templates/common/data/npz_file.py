@@ -1,8 +1,7 @@
-"""Reading arrays from an .npz file without ever unpickling (DataError comes from errors.py)."""
+"""Reading arrays from an .npz file without ever unpickling (DataError comes from errors.py,
+check_npy_header from common/npy_header.py)."""
 
 import difflib
-import math
-import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -69,7 +68,8 @@ def npz_array(path: Path, archive, key: str) -> np.ndarray:
         held = ", ".join(repr(name) for name in archive.files) or "no arrays"
         raise DataError(f"{path}: no array {key!r}{hint}; the file holds {held}")
     try:
-        check_npy_header(path, archive, key)
+        name = f"{key}.npy" if f"{key}.npy" in archive.zip.namelist() else key
+        check_npy_header(archive.zip, archive.zip.getinfo(name), path.stat().st_size)
         array = archive[key]
     except ValueError as err:
         if "allow_pickle" in str(err):
@@ -80,24 +80,3 @@ def npz_array(path: Path, archive, key: str) -> np.ndarray:
     if array.dtype.kind not in "biuf":
         raise DataError(f"{path}: array {key!r} has dtype {array.dtype}; it must hold numbers")
     return array
-
-
-def check_npy_header(path: Path, archive, key: str) -> None:
-    """Refuse the .npy member `key` if its header cannot be parsed, or claims more data than the
-    member holds: NumPy would first allocate what the header claims, and a damaged or hostile
-    header can claim terabytes. (A member that is no .npy file is left to the caller.)
-    """
-    name = f"{key}.npy" if f"{key}.npy" in archive.zip.namelist() else key
-    info = archive.zip.getinfo(name)
-    with archive.zip.open(info) as member:
-        if member.read(6) != b"\x93NUMPY":
-            return
-        major = member.read(2)[0]
-        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-        try:
-            shape, _, dtype = read_header(member)
-        except (SyntaxError, TypeError, tokenize.TokenError) as err:  # the header's Python literal is broken
-            raise ValueError(f"unreadable header: {err}") from None
-    claimed = math.prod(shape) * dtype.itemsize
-    if claimed > info.file_size and not dtype.hasobject:  # objects are pickled: refused by the caller
-        raise ValueError(f"its header claims shape {shape} of {dtype}, {claimed:,} bytes, but it holds {info.file_size:,}")
