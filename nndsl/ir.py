@@ -315,6 +315,8 @@ class Train:
     shuffle: bool = True
     checkpoint_every: int | None = None
     span: Span = _span()
+    #: (setting, the spec's value) for each setting a command line replaced (`nndsl train --seed`)
+    overridden: tuple[tuple[str, int | None], ...] = field(default=(), compare=False, repr=False)
 
 
 # --- the program ---------------------------------------------------------------

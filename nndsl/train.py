@@ -68,7 +68,8 @@ def with_overrides(program: ir.Program, args) -> ir.Program:
     data = program.data
     if data is not None and data.seed is None:
         data = dataclasses.replace(data, seed=program.data_seed)
-    return dataclasses.replace(program, data=data, train=dataclasses.replace(train, **changes))
+    overridden = tuple((key, getattr(train, key)) for key in changes)
+    return dataclasses.replace(program, data=data, train=dataclasses.replace(train, **changes, overridden=overridden))
 
 
 class Progress:

@@ -160,7 +160,8 @@ def test_train_leaves_weights_history_checkpoint_program_and_plots(tmp_path, cap
     assert all(0 <= a <= 1 for a in history["accuracy"] + history["val_accuracy"])
 
     program = nndsl.load(SPECS / "checkerboard.nn")
-    run_program = dataclasses.replace(program, train=dataclasses.replace(program.train, epochs=3))  # --epochs 3
+    run_program = dataclasses.replace(  # --epochs 3, which the program's comment on EPOCHS records
+        program, train=dataclasses.replace(program.train, epochs=3, overridden=(("epochs", 200),)))
     assert (out / "model.py").read_text() == nndsl.generate(run_program, data_dir=str(SPECS.resolve()))
     for png in ("loss.png", "decision_boundary.png"):
         assert (out / png).read_bytes().startswith(PNG)
@@ -570,8 +571,12 @@ def test_saved_program_reproduces_the_run_with_its_seed_and_epochs(tmp_path, cap
                             "--quiet", capsys=capsys)
     assert status == 0, stderr
     source = (out / "model.py").read_text(encoding="utf-8")
-    assert "\nSEED = 5  #" in source and "\nEPOCHS = 3\n" in source
-    assert "\nDATA_SEED = 3  #" in source  # the spec's: --seed changes no data
+    spec = nndsl.load(SPECS / "circle.nn").train
+    # each setting the command line replaced says so, and what the spec had
+    assert f"\nSEED = 5  # initial weights, batch order, dropout; from nndsl train --seed (the spec says {spec.seed})\n" in source
+    assert f"\nEPOCHS = 3  # from nndsl train --epochs (the spec says {spec.epochs})\n" in source
+    assert "\nDATA_SEED = 3  # the data set and its split\n" in source  # the spec's: --seed changes no data
+    assert "\nCHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing\n" in source  # not given
     again = tmp_path / "again"
     result = subprocess.run([sys.executable, str(out / "model.py"), "--out", str(again)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

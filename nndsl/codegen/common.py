@@ -113,6 +113,12 @@ def constants(program: ir.Program) -> list[dict]:
             "note": "epochs between checkpoints, when checkpointing",
         },
     ]
+    names = {"seed": "SEED", "epochs": "EPOCHS", "checkpoint_every": "CHECKPOINT_EVERY"}
+    for key, spec_value in train.overridden:  # what `nndsl train --seed/--epochs/...` replaced
+        constant = next(c for c in out if c["name"] == names[key])
+        said = "sets none" if spec_value is None else f"says {spec_value}"
+        option = "--" + key.replace("_", "-")
+        constant["note"] = "; ".join(filter(None, [constant["note"], f"from nndsl train {option} (the spec {said})"]))
     return out
 
 
