@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 
@@ -34,15 +35,24 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     _sync_folder(folder)
 
 
+#: Seconds: a temporary nobody has written to for an hour has no writer, whatever its name says.
+STALE_AFTER = 3600
+
+
 def remove_stale_temps(folder: str | os.PathLike, name: str) -> None:
     """Remove the temporaries that killed `write_atomic(folder/name)` calls left behind.
 
     A temporary whose writer (the process id in its name) still runs is kept, so this is
-    safe to call while another process writes the same file.
+    safe to call while another process writes the same file; unless nothing has written to
+    it for STALE_AFTER seconds: then the process with that id is another one (ids are reused).
     """
     for stale in Path(folder).glob(f".{name}.*.tmp"):
         pid = stale.name[len(name) + 2:].split(".")[0]
-        if pid.isdigit() and int(pid) != os.getpid() and _running(int(pid)):
+        try:
+            recent = time.time() - stale.stat().st_mtime < STALE_AFTER
+        except OSError:  # already gone
+            continue
+        if recent and pid.isdigit() and int(pid) != os.getpid() and _running(int(pid)):
             continue
         try:
             stale.unlink()

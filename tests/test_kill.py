@@ -579,3 +579,37 @@ def test_sigkill_framework_train_then_resume_ends_bitwise(tmp_path_factory, tmp_
         resume(out, reference, "-b", backend, "--no-plots")
     print(f"\nnndsl train -b {backend}, killed at os.fsync call {chosen} of {calls}: {dict(phases)}")
     assert all(phase.startswith("inside the write") for phase in phases), phases
+
+
+@pytest.fixture(scope="module")
+def remove_stale_temps_both():
+    """Both copies: the compiler's (one name) and the generated program's (several names)."""
+    import nndsl.files
+
+    module = nndsl.build(nndsl.load(SPECS / "checkerboard.nn")).module
+    return {"nndsl.files": nndsl.files.remove_stale_temps,
+            "generated": lambda folder, name: module.remove_stale_temps(folder, [name])}
+
+
+@pytest.mark.parametrize("which", ["nndsl.files", "generated"])
+def test_stale_temporaries_go_and_a_live_writers_stays_unless_it_is_an_hour_old(tmp_path, remove_stale_temps_both,
+                                                                                which):
+    """A temporary is kept while the process its name gives runs and writes to it; a dead process's
+    goes; and so does one untouched for an hour, whose id a new process has reused."""
+    remove = remove_stale_temps_both[which]
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as live:
+        try:
+            dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                                  text=True, check=True).stdout.strip()
+            writing = tmp_path / f".weights.npz.{live.pid}.0a1b2c3d.tmp"
+            reused = tmp_path / f".weights.npz.{live.pid}.4e5f6a7b.tmp"
+            killed = tmp_path / f".weights.npz.{dead}.8c9d0e1f.tmp"
+            other = tmp_path / f".history.json.{dead}.8c9d0e1f.tmp"
+            for path in (writing, reused, killed, other):
+                path.write_bytes(b"part")
+            hour_ago = time.time() - 3601
+            os.utime(reused, (hour_ago, hour_ago))
+            remove(tmp_path, "weights.npz")
+            assert sorted(p.name for p in tmp_path.iterdir()) == sorted([writing.name, other.name])
+        finally:
+            live.kill()

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+import time
 import tokenize
 import zipfile
 import zlib
@@ -372,15 +373,24 @@ def _sync_folder(folder):
         os.close(fd)
 
 
+STALE_AFTER = 3600  # seconds: a temporary nobody has written to for an hour has no writer
+
+
 def remove_stale_temps(folder, names):
     """Remove the temporaries that killed writers of folder/<name> left, for each name.
 
-    A temporary whose writer (the process id in its name) still runs is kept.
+    A temporary whose writer (the process id in its name) still runs is kept, unless nothing
+    has written to it for STALE_AFTER seconds: then the process with that id is another one
+    (process ids are reused, after a reboot soonest).
     """
     for name in names:
         for stale in Path(folder).glob(f".{name}.*.tmp"):
             pid = stale.name[len(name) + 2:].split(".")[0]
-            if pid.isdigit() and int(pid) != os.getpid() and _running(int(pid)):
+            try:
+                recent = time.time() - stale.stat().st_mtime < STALE_AFTER
+            except OSError:  # already gone
+                continue
+            if recent and pid.isdigit() and int(pid) != os.getpid() and _running(int(pid)):
                 continue
             stale.unlink(missing_ok=True)
 
