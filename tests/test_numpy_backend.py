@@ -334,6 +334,21 @@ def test_checkpoint_whose_header_claims_what_it_does_not_hold_is_refused_before_
         model.module._read_checkpoint(tmp_path / "hostile.npz")
 
 
+def test_fit_without_epochs_trains_to_the_specs_last_and_then_warns_that_it_trained_nothing():
+    program = nndsl.parse("data xor(samples=40, seed=1)\nmodel { input 2  dense 1 sigmoid }\n"
+                          "loss binary_crossentropy\ntrain { optimizer sgd(lr=0.1)  batch 8  epochs 3 }")
+    model = nndsl.build(program)
+    model.fit(epochs=1)
+    assert len(model.fit()["loss"]) == 3 and model.epoch == 3  # the rest of the spec's epochs
+    weights = model.get_weights()
+    with pytest.warns(UserWarning, match=r"fit\(\) trained nothing: the spec's 3 epochs are done; "
+                                         r"fit\(epochs=N\) trains N more"):
+        model.fit()
+    assert model.epoch == 3 and all(np.array_equal(w, weights[k]) for k, w in model.get_weights().items())
+    model.fit(epochs=2)  # more, as Keras's fit trains more
+    assert model.epoch == 5 and len(model.history["loss"]) == 5
+
+
 def test_set_weights_names_what_is_wrong(checkerboard):
     model = nndsl.build(checkerboard)
     weights = model.get_weights()

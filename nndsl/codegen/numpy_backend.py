@@ -248,7 +248,7 @@ def _plan_backward(plan: Plan, trail, layers, needs_grad, new) -> None:
 
 def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     module = common.Module(imports=["import argparse", "import json", "import math", "import sys",
-                                    "from pathlib import Path", "from types import SimpleNamespace",
+                                    "import warnings", "from pathlib import Path", "from types import SimpleNamespace",
                                     "import numpy as np"])
     module.use("common/streams.py", "weights")
     data = common.lower_data(program, module, data_dir)

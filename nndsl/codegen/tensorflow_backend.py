@@ -196,7 +196,7 @@ def _regularizer(layer: ir.Dense) -> str | None:
 
 
 def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
-    module = common.Module(imports=["import argparse", "import json", "import math", "import os", "import sys",
+    module = common.Module(imports=["import argparse", "import json", "import math", "import os", "import sys", "import warnings",
                                     "from pathlib import Path", "import keras", "import numpy as np",
                                     "import tensorflow as tf"])
     module.use("common/streams.py", "weights")

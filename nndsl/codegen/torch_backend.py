@@ -190,7 +190,7 @@ def lower_device(target: str, module: common.Module) -> dict:
 def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     """The standalone PyTorch program for `program`, running on `target` (auto, cpu, gpu, tpu)."""
     module = common.Module(
-        imports=["import argparse", "import json", "import sys", "from pathlib import Path",
+        imports=["import argparse", "import json", "import sys", "import warnings", "from pathlib import Path",
                  "from collections import OrderedDict", "import numpy as np", "import torch", "from torch import nn"]
     )
     module.use("common/streams.py", "weights")

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import tokenize
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -793,6 +794,9 @@ class Trainer:
         After each epoch the validation set is evaluated; with `checkpoint` (a path) the
         full training state is saved every `checkpoint_every` epochs and at the end.
         """
+        if epochs is None and self.epoch >= EPOCHS:
+            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
+                          stacklevel=2)
         last = EPOCHS if epochs is None else self.epoch + epochs
         while self.epoch < last:
             logs = self.train_epoch(on_batch, validate=True)  # with the validation set's val_ logs
