@@ -258,8 +258,8 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     optimizer = _lower_optimizer(program, module, plan)
     if optimizer:
         optimizer.setdefault("scales_output_grad", False)
-    module.use("common/npy_header.py", "training")  # used by checkpoint.py
-    module.use("common/checkpoint.py", "training")
+    module.use("common/npy_header.py", "files")  # used by checkpoint.py
+    module.use("common/checkpoint.py", "files")
     if plan.predict_activation:
         module.use(f"numpy/ops/{plan.predict_activation}.py", "ops")
     source = render_template(

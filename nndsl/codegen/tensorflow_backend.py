@@ -205,8 +205,8 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     plan = plan_model(program, module)
     module.use("tensorflow/device.py", "device")
     optimizer = _lower_optimizer(program, module)
-    module.use("common/npy_header.py", "training")  # used by checkpoint.py
-    module.use("common/checkpoint.py", "training")
+    module.use("common/npy_header.py", "files")  # used by checkpoint.py
+    module.use("common/checkpoint.py", "files")
     imports = sort_imports(module.imports)
     split = imports.index("") if "" in imports else 0
     source = render_template(

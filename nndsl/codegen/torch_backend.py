@@ -198,9 +198,9 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     weights = common.lower_weights(program, module)
     device = lower_device(target, module)
     plan = plan_network(program, module)
-    module.use("common/npy_header.py", "training")  # used by checkpoint.py
-    module.use("common/checkpoint.py", "training")
-    module.use("torch/optimizer_state.py", "training")
+    module.use("common/npy_header.py", "files")  # used by checkpoint.py
+    module.use("common/checkpoint.py", "files")
+    module.use("torch/optimizer_state.py", "files")
     source = render_template(
         "torch/module.py.j2",
         header=dict(common.header(program, "PyTorch", target), needs="PyTorch and NumPy"),

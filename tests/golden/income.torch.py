@@ -299,6 +299,229 @@ class Network(nn.Sequential):
 # --- training --------------------------------------------------------------------------------------
 
 
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
+
+
+def metric_sums(output, y):
+    """Each metric summed over the rows of the model's output against y; the caller divides by the rows."""
+    return {
+        "mae": (output - y).abs().mean(dim=1).sum(),
+    }
+
+
+def to_numpy(tensor):
+    """A NumPy copy of a tensor, wherever it lives."""
+    return tensor.detach().cpu().numpy().copy()
+
+
+class Trainer:
+    """Trains the network on the spec's data by mini-batch gradient descent, as its train block says.
+
+    Every backend's Trainer offers the same methods: fit, evaluate, predict, get_weights,
+    set_weights, save, load, save_checkpoint and restore; `model` is the nn.Module itself.
+    The data move to the device once; losses and outputs stay there until an epoch ends.
+    """
+
+    def __init__(self, data, seed, device, compile=False):
+        self.device = device
+        self.data = data
+        _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
+        self.model = Network().to(self.device)
+        # The forward pass training and evaluation run: the model itself, or its torch.compile'd twin
+        # (same parameters; compiled on first use, so the first steps are slow).
+        self.forward = torch.compile(self.model) if compile else self.model
+        self.params = {  # by IR name
+            "dense_1.W": self.model.dense_1.weight,
+            "dense_1.b": self.model.dense_1.bias,
+            "dense_2.W": self.model.dense_2.weight,
+            "dense_2.b": self.model.dense_2.bias,
+            "dense_3.W": self.model.dense_3.weight,
+            "dense_3.b": self.model.dense_3.bias,
+        }
+        self.set_weights(initial_weights(seed))
+        self.loss_fn = nn.MSELoss()  # mean squared error (specs/income.nn:15)
+        self.trainable = [name for name, param in self.params.items() if param.requires_grad]
+        trainable = [self.params[name] for name in self.trainable]
+        self.optimizer = torch.optim.RMSprop(trainable, lr=0.003, alpha=0.9, eps=1e-07)  # alpha is the IR's rho  # specs/income.nn:18
+        self.x_train, self.y_train = self.tensors(data.x_train, data.y_train)
+        self.x_val, self.y_val = self.tensors(data.x_val, data.y_val)
+        self.epoch = 0
+        self.history = {key: [] for key in HISTORY_KEYS}
+
+    def tensors(self, x, y):
+        """Inputs (float32) and labels (torch.float32) as tensors on the device."""
+        return self.inputs(x), torch.as_tensor(y, dtype=torch.float32, device=self.device)
+
+    def inputs(self, x):
+        """x as a float32 tensor on the device, rows of 3 features; any other shape is a ValueError."""
+        x = torch.as_tensor(x, dtype=torch.float32, device=self.device)
+        if x.ndim != 2 or x.shape[1] != 3:
+            raise ValueError(f"the model takes 3 input features; x has shape {tuple(x.shape)}")
+        return x
+
+    def train_step(self, x, y):
+        """One mini-batch of tensors on the device: forward, loss, backward, update.
+        Returns the loss and the model's outputs, left on the device."""
+        if not self.model.training:  # after evaluate() or predict(): dropout on again
+            self.model.train()
+        output = self.forward(x)
+        loss = self.loss_fn(output, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach(), output.detach()
+
+    def loss_and_gradients(self, x, y):
+        """The loss on one batch and ∂L/∂θ by IR name, W as (units, inputs); no update.
+        Dropout is on, drawing from the same stream as training."""
+        self.model.train()
+        x, y = self.tensors(x, y)
+        loss = self.loss_fn(self.forward(x), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        return loss.item(), {name: to_numpy(self.params[name].grad) for name in self.trainable}
+
+    def train_epoch(self, on_batch=None):
+        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics.
+
+        The batch losses stay on the device until the epoch ends (one host sync per epoch, not
+        per batch), so a NaN or infinite loss stops training at the end of the epoch it appears in.
+        """
+        x, y = self.x_train, self.y_train
+        n = len(x)
+        if SHUFFLE:
+            order = torch.from_numpy(self.shuffle_rng.permutation(n)).to(self.device)
+            x, y = x[order], y[order]
+        losses, outputs, done = [], [], 0
+        for x_batch, y_batch in zip(x.split(BATCH_SIZE or n), y.split(BATCH_SIZE or n), strict=True):
+            loss, output = self.train_step(x_batch, y_batch)
+            losses.append(loss)
+            outputs.append(output)
+            done += len(x_batch)
+            if on_batch is not None:
+                on_batch(done, n, loss)
+        batch_losses = torch.stack(losses).cpu().numpy()
+        if not np.isfinite(batch_losses).all():
+            bad = np.flatnonzero(~np.isfinite(batch_losses))[0]
+            raise TrainingDiverged(f"epoch {self.epoch + 1}, batch {bad + 1}: the loss became "
+                                   f"{batch_losses[bad]}; try a smaller learning rate")
+        # Each batch's mean loss weighted by its size: the epoch's mean, as Keras reports it.
+        logs = {"loss": float(np.dot(batch_losses, [len(output) for output in outputs])) / n}
+        return logs | {key: value.item() / n for key, value in metric_sums(torch.cat(outputs), y).items()}
+
+    @torch.no_grad()
+    def infer(self, x):
+        """The model's outputs for x in eval mode (no dropout, no gradients), max(BATCH_SIZE, EVAL_BATCH) rows at a time."""
+        self.model.eval()
+        return torch.cat([self.forward(part) for part in x.split(max(BATCH_SIZE or len(x), EVAL_BATCH))])
+
+    @torch.no_grad()
+    def evaluate(self, x=None, y=None):
+        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
+        x, y = (self.x_val, self.y_val) if x is None else self.tensors(x, y)
+        output = self.infer(x)
+        loss = self.loss_fn(output, y)
+        return {"loss": loss.item()} | {key: value.item() / len(x) for key, value in metric_sums(output, y).items()}
+
+    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
+        """Train `epochs` more epochs (default: the rest of the spec's 120); returns the history.
+
+        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
+        full training state is saved every `checkpoint_every` epochs and at the end.
+        """
+        if epochs is None and self.epoch >= EPOCHS:
+            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
+                          stacklevel=2)
+        last = EPOCHS if epochs is None else self.epoch + epochs
+        while self.epoch < last:
+            logs = self.train_epoch(on_batch)
+            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
+            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
+                                       "try a smaller learning rate")
+            self.epoch += 1
+            for key in HISTORY_KEYS:
+                self.history[key].append(logs[key])
+            if on_epoch is not None:
+                on_epoch(self.epoch, logs)
+            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
+                self.save_checkpoint(checkpoint)
+        return self.history
+
+    @torch.no_grad()
+    def predict(self, x):
+        """The model's outputs for inputs x of shape (n, 3), as a NumPy array."""
+        output = self.infer(self.inputs(x))
+        return to_numpy(output)
+
+    def get_weights(self):
+        """Copies of the parameters by IR name, W as (units, inputs)."""
+        return {name: to_numpy(param) for name, param in self.params.items()}
+
+    @torch.no_grad()
+    def set_weights(self, weights):
+        """Replace the parameters (by IR name); every name must be given, with its shape."""
+        for name, param in self.params.items():
+            if name not in weights:
+                raise KeyError(f"no weights for {name}")
+            new = torch.as_tensor(np.asarray(weights[name], dtype=np.float32))
+            if new.shape != param.shape:
+                raise ValueError(f"{name} has shape {tuple(param.shape)}, not {tuple(new.shape)}")
+            param.copy_(new)
+
+    def save(self, path):
+        """Save the weights as .npz, keyed by IR name."""
+        weights = self.get_weights()
+        write_atomic(path, lambda stream: np.savez(stream, **weights))
+
+    def load(self, path):
+        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
+        self.set_weights(read_weights(path))
+
+    def checkpoint_header(self):
+        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
+        return {
+            "epoch": self.epoch,
+            "history": self.history,
+            "shuffle_rng": self.shuffle_rng.bit_generator.state,
+            "dropout_rng": self.dropout_rng.bit_generator.state,
+            "spec": SPEC,
+            "backend": "torch",
+            "optimizer": OPTIMIZER,
+        }
+
+    def save_checkpoint(self, path):
+        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
+        arrays = {f"param.{name}": value for name, value in self.get_weights().items()}
+        arrays |= {f"optimizer.{key}": value for key, value in optimizer_arrays(self.optimizer, self.trainable).items()}
+        save_checkpoint(path, arrays, self.checkpoint_header())
+
+    def restore(self, path):
+        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
+        arrays, header = load_checkpoint(path)
+        saved = {key[10:]: value for key, value in arrays.items() if key.startswith("optimizer.")}
+        shapes = {f"param.{name}": tuple(param.shape) for name, param in self.params.items()}
+        shapes |= {f"optimizer.{key}": shape for key, shape in optimizer_shapes(self.params, self.trainable, saved).items()}
+        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
+        self.set_weights({key[6:]: value for key, value in arrays.items() if key.startswith("param.")})
+        load_optimizer_arrays(self.optimizer, self.trainable, saved)
+        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
+        self.dropout_rng.bit_generator.state = header["dropout_rng"]
+        self.epoch = header["epoch"]
+        self.history = header["history"]
+
+
+def make_trainer(seed=SEED, data_seed=DATA_SEED, data_dir=DATA_DIR, compile=False):
+    """The network with its initial weights, on the spec's data, on the device TARGET names.
+    With compile=True, training and evaluation run the model through torch.compile."""
+    device = select_device()  # first: a missing GPU or TPU fails before any other work
+    return Trainer(load_data(data_seed, data_dir), seed, device, compile)
+
+
+# --- files: weights and checkpoints ----------------------------------------------------------------
+
+
 DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
 
 
@@ -617,226 +840,6 @@ def optimizer_shapes(params, names, saved):
         for name in names
         for entry in entries
     }
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
-
-
-def metric_sums(output, y):
-    """Each metric summed over the rows of the model's output against y; the caller divides by the rows."""
-    return {
-        "mae": (output - y).abs().mean(dim=1).sum(),
-    }
-
-
-def to_numpy(tensor):
-    """A NumPy copy of a tensor, wherever it lives."""
-    return tensor.detach().cpu().numpy().copy()
-
-
-class Trainer:
-    """Trains the network on the spec's data by mini-batch gradient descent, as its train block says.
-
-    Every backend's Trainer offers the same methods: fit, evaluate, predict, get_weights,
-    set_weights, save, load, save_checkpoint and restore; `model` is the nn.Module itself.
-    The data move to the device once; losses and outputs stay there until an epoch ends.
-    """
-
-    def __init__(self, data, seed, device, compile=False):
-        self.device = device
-        self.data = data
-        _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
-        self.model = Network().to(self.device)
-        # The forward pass training and evaluation run: the model itself, or its torch.compile'd twin
-        # (same parameters; compiled on first use, so the first steps are slow).
-        self.forward = torch.compile(self.model) if compile else self.model
-        self.params = {  # by IR name
-            "dense_1.W": self.model.dense_1.weight,
-            "dense_1.b": self.model.dense_1.bias,
-            "dense_2.W": self.model.dense_2.weight,
-            "dense_2.b": self.model.dense_2.bias,
-            "dense_3.W": self.model.dense_3.weight,
-            "dense_3.b": self.model.dense_3.bias,
-        }
-        self.set_weights(initial_weights(seed))
-        self.loss_fn = nn.MSELoss()  # mean squared error (specs/income.nn:15)
-        self.trainable = [name for name, param in self.params.items() if param.requires_grad]
-        trainable = [self.params[name] for name in self.trainable]
-        self.optimizer = torch.optim.RMSprop(trainable, lr=0.003, alpha=0.9, eps=1e-07)  # alpha is the IR's rho  # specs/income.nn:18
-        self.x_train, self.y_train = self.tensors(data.x_train, data.y_train)
-        self.x_val, self.y_val = self.tensors(data.x_val, data.y_val)
-        self.epoch = 0
-        self.history = {key: [] for key in HISTORY_KEYS}
-
-    def tensors(self, x, y):
-        """Inputs (float32) and labels (torch.float32) as tensors on the device."""
-        return self.inputs(x), torch.as_tensor(y, dtype=torch.float32, device=self.device)
-
-    def inputs(self, x):
-        """x as a float32 tensor on the device, rows of 3 features; any other shape is a ValueError."""
-        x = torch.as_tensor(x, dtype=torch.float32, device=self.device)
-        if x.ndim != 2 or x.shape[1] != 3:
-            raise ValueError(f"the model takes 3 input features; x has shape {tuple(x.shape)}")
-        return x
-
-    def train_step(self, x, y):
-        """One mini-batch of tensors on the device: forward, loss, backward, update.
-        Returns the loss and the model's outputs, left on the device."""
-        if not self.model.training:  # after evaluate() or predict(): dropout on again
-            self.model.train()
-        output = self.forward(x)
-        loss = self.loss_fn(output, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss.detach(), output.detach()
-
-    def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by IR name, W as (units, inputs); no update.
-        Dropout is on, drawing from the same stream as training."""
-        self.model.train()
-        x, y = self.tensors(x, y)
-        loss = self.loss_fn(self.forward(x), y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        return loss.item(), {name: to_numpy(self.params[name].grad) for name in self.trainable}
-
-    def train_epoch(self, on_batch=None):
-        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics.
-
-        The batch losses stay on the device until the epoch ends (one host sync per epoch, not
-        per batch), so a NaN or infinite loss stops training at the end of the epoch it appears in.
-        """
-        x, y = self.x_train, self.y_train
-        n = len(x)
-        if SHUFFLE:
-            order = torch.from_numpy(self.shuffle_rng.permutation(n)).to(self.device)
-            x, y = x[order], y[order]
-        losses, outputs, done = [], [], 0
-        for x_batch, y_batch in zip(x.split(BATCH_SIZE or n), y.split(BATCH_SIZE or n), strict=True):
-            loss, output = self.train_step(x_batch, y_batch)
-            losses.append(loss)
-            outputs.append(output)
-            done += len(x_batch)
-            if on_batch is not None:
-                on_batch(done, n, loss)
-        batch_losses = torch.stack(losses).cpu().numpy()
-        if not np.isfinite(batch_losses).all():
-            bad = np.flatnonzero(~np.isfinite(batch_losses))[0]
-            raise TrainingDiverged(f"epoch {self.epoch + 1}, batch {bad + 1}: the loss became "
-                                   f"{batch_losses[bad]}; try a smaller learning rate")
-        # Each batch's mean loss weighted by its size: the epoch's mean, as Keras reports it.
-        logs = {"loss": float(np.dot(batch_losses, [len(output) for output in outputs])) / n}
-        return logs | {key: value.item() / n for key, value in metric_sums(torch.cat(outputs), y).items()}
-
-    @torch.no_grad()
-    def infer(self, x):
-        """The model's outputs for x in eval mode (no dropout, no gradients), max(BATCH_SIZE, EVAL_BATCH) rows at a time."""
-        self.model.eval()
-        return torch.cat([self.forward(part) for part in x.split(max(BATCH_SIZE or len(x), EVAL_BATCH))])
-
-    @torch.no_grad()
-    def evaluate(self, x=None, y=None):
-        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
-        x, y = (self.x_val, self.y_val) if x is None else self.tensors(x, y)
-        output = self.infer(x)
-        loss = self.loss_fn(output, y)
-        return {"loss": loss.item()} | {key: value.item() / len(x) for key, value in metric_sums(output, y).items()}
-
-    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
-        """Train `epochs` more epochs (default: the rest of the spec's 120); returns the history.
-
-        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
-        full training state is saved every `checkpoint_every` epochs and at the end.
-        """
-        if epochs is None and self.epoch >= EPOCHS:
-            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
-                          stacklevel=2)
-        last = EPOCHS if epochs is None else self.epoch + epochs
-        while self.epoch < last:
-            logs = self.train_epoch(on_batch)
-            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
-            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
-                                       "try a smaller learning rate")
-            self.epoch += 1
-            for key in HISTORY_KEYS:
-                self.history[key].append(logs[key])
-            if on_epoch is not None:
-                on_epoch(self.epoch, logs)
-            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
-                self.save_checkpoint(checkpoint)
-        return self.history
-
-    @torch.no_grad()
-    def predict(self, x):
-        """The model's outputs for inputs x of shape (n, 3), as a NumPy array."""
-        output = self.infer(self.inputs(x))
-        return to_numpy(output)
-
-    def get_weights(self):
-        """Copies of the parameters by IR name, W as (units, inputs)."""
-        return {name: to_numpy(param) for name, param in self.params.items()}
-
-    @torch.no_grad()
-    def set_weights(self, weights):
-        """Replace the parameters (by IR name); every name must be given, with its shape."""
-        for name, param in self.params.items():
-            if name not in weights:
-                raise KeyError(f"no weights for {name}")
-            new = torch.as_tensor(np.asarray(weights[name], dtype=np.float32))
-            if new.shape != param.shape:
-                raise ValueError(f"{name} has shape {tuple(param.shape)}, not {tuple(new.shape)}")
-            param.copy_(new)
-
-    def save(self, path):
-        """Save the weights as .npz, keyed by IR name."""
-        weights = self.get_weights()
-        write_atomic(path, lambda stream: np.savez(stream, **weights))
-
-    def load(self, path):
-        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
-        self.set_weights(read_weights(path))
-
-    def checkpoint_header(self):
-        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
-        return {
-            "epoch": self.epoch,
-            "history": self.history,
-            "shuffle_rng": self.shuffle_rng.bit_generator.state,
-            "dropout_rng": self.dropout_rng.bit_generator.state,
-            "spec": SPEC,
-            "backend": "torch",
-            "optimizer": OPTIMIZER,
-        }
-
-    def save_checkpoint(self, path):
-        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
-        arrays = {f"param.{name}": value for name, value in self.get_weights().items()}
-        arrays |= {f"optimizer.{key}": value for key, value in optimizer_arrays(self.optimizer, self.trainable).items()}
-        save_checkpoint(path, arrays, self.checkpoint_header())
-
-    def restore(self, path):
-        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
-        arrays, header = load_checkpoint(path)
-        saved = {key[10:]: value for key, value in arrays.items() if key.startswith("optimizer.")}
-        shapes = {f"param.{name}": tuple(param.shape) for name, param in self.params.items()}
-        shapes |= {f"optimizer.{key}": shape for key, shape in optimizer_shapes(self.params, self.trainable, saved).items()}
-        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
-        self.set_weights({key[6:]: value for key, value in arrays.items() if key.startswith("param.")})
-        load_optimizer_arrays(self.optimizer, self.trainable, saved)
-        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
-        self.dropout_rng.bit_generator.state = header["dropout_rng"]
-        self.epoch = header["epoch"]
-        self.history = header["history"]
-
-
-def make_trainer(seed=SEED, data_seed=DATA_SEED, data_dir=DATA_DIR, compile=False):
-    """The network with its initial weights, on the spec's data, on the device TARGET names.
-    With compile=True, training and evaluation run the model through torch.compile."""
-    device = select_device()  # first: a missing GPU or TPU fails before any other work
-    return Trainer(load_data(data_seed, data_dir), seed, device, compile)
 
 
 # --- command line ----------------------------------------------------------------------------------

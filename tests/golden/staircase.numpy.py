@@ -400,6 +400,218 @@ class SGD:
         pass
 
 
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
+
+
+def batch_metrics(output, y):
+    """Per-batch sums of each metric (the epoch divides by the number of samples)."""
+    return {
+        "mae": float(np.abs(output - y).mean(axis=1).sum()),
+    }
+
+
+class Trainer:
+    """Trains the network on the spec's data by mini-batch gradient descent, as its train block says.
+
+    Every backend's Trainer offers the same methods: fit, evaluate, predict, get_weights,
+    set_weights, save, load, save_checkpoint and restore; `model` is the backend's own model.
+    """
+
+    def __init__(self, network, data, seed=SEED):
+        self.model = network
+        self.data = data
+        _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
+        # every trainable parameter at once: the network keeps them in one flat array
+        self.optimizer = SGD([network.flat_params], [network.flat_grads], lr=0.001, scaled_grads=True)
+        self.epoch = 0
+        self.history = {key: [] for key in HISTORY_KEYS}
+        self._batches = {}  # per batch size: the buffers a shuffled batch is gathered into
+
+    def gather(self, rows):
+        """The training samples `rows`, one batch in the epoch's shuffled order, copied (np.take
+        with out=) into buffers reused by every batch of this size.
+        """
+        x, y = self.data.x_train, self.data.y_train
+        if len(rows) not in self._batches:
+            self._batches[len(rows)] = (np.empty((len(rows), *x.shape[1:]), x.dtype),
+                                        np.empty((len(rows), *y.shape[1:]), y.dtype))
+        x_batch, y_batch = self._batches[len(rows)]
+        return np.take(x, rows, axis=0, out=x_batch), np.take(y, rows, axis=0, out=y_batch)
+
+    def train_step(self, x, y):
+        """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
+        network = self.model
+        output = network.forward(x, self.dropout_rng)
+        # ∂L/∂output times lr, so that backward() yields lr·∂L/∂θ: SGD's step is then θ −= g
+        loss = mean_squared_error(output, y, network.output_grad, scale=self.optimizer.lr)
+        network.backward()
+        self.optimizer.step()
+        return loss, batch_metrics(output, y)
+
+    def loss_and_gradients(self, x, y):
+        """The loss on one batch and ∂L/∂θ by IR name, W as (units, inputs); no update.
+        Dropout is on, drawing from the same stream as training."""
+        network = self.model
+        output = network.forward(np.asarray(x, dtype=np.float32), self.dropout_rng)
+        loss = mean_squared_error(output, y, network.output_grad)
+        network.backward()
+        return loss, {name: grad.copy() for name, grad in network.grads.items()}
+
+    def train_epoch(self, on_batch=None):
+        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics."""
+        x, y = self.data.x_train, self.data.y_train
+        n = len(x)
+        order = self.shuffle_rng.permutation(n) if SHUFFLE else None
+        if order is not None and x.nbytes + y.nbytes <= GATHER_BY_BATCH_BYTES:
+            # A small training set is shuffled as a whole: two copies an epoch, then every batch
+            # is a slice. A large one is gathered batch by batch (gather()): the batch is then
+            # still in cache when the first layer reads it, 1-3 % faster an epoch on the bench's
+            # large net, where on the small one the two copies per batch cost 5-8 %.
+            x, y, order = np.take(x, order, axis=0), np.take(y, order, axis=0), None
+        batch_size = BATCH_SIZE or n
+        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            if order is None:
+                loss, metrics = self.train_step(x[start:stop], y[start:stop])
+            else:
+                loss, metrics = self.train_step(*self.gather(order[start:stop]))
+            if not math.isfinite(loss):
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
+            total_loss += loss * (stop - start)
+            for key, value in metrics.items():
+                sums[key] += value
+            if on_batch is not None:
+                on_batch(stop, n, loss)
+        return {"loss": total_loss / n} | {key: value / n for key, value in sums.items()}
+
+    def evaluate(self, x=None, y=None):
+        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
+        if x is None:
+            x, y = self.data.x_val, self.data.y_val
+        else:
+            x = self.inputs(x)
+        network = self.model
+        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
+        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+        for start in range(0, len(x), chunk):
+            stop = min(start + chunk, len(x))
+            output = network.forward(x[start:stop])
+            total_loss += mean_squared_error(output, y[start:stop], network.output_grad) * (stop - start)
+            for key, value in batch_metrics(output, y[start:stop]).items():
+                sums[key] += value
+        logs = {"loss": total_loss / len(x)}
+        return logs | {key: value / len(x) for key, value in sums.items()}
+
+    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
+        """Train `epochs` more epochs (default: the rest of the spec's 5); returns the history.
+
+        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
+        full training state is saved every `checkpoint_every` epochs and at the end.
+        """
+        if epochs is None and self.epoch >= EPOCHS:
+            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
+                          stacklevel=2)
+        last = EPOCHS if epochs is None else self.epoch + epochs
+        while self.epoch < last:
+            logs = self.train_epoch(on_batch)
+            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
+            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
+                                       "try a smaller learning rate")
+            self.epoch += 1
+            for key in HISTORY_KEYS:
+                self.history[key].append(logs[key])
+            if on_epoch is not None:
+                on_epoch(self.epoch, logs)
+            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
+                self.save_checkpoint(checkpoint)
+        return self.history
+
+    def inputs(self, x):
+        """x as float32 rows of 1 feature; any other shape is a ValueError."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != 1:
+            raise ValueError(f"the model takes 1 input feature; x has shape {x.shape}")
+        return x
+
+    def predict(self, x):
+        """The model's outputs for inputs x of shape (n, 1)."""
+        x = self.inputs(x)
+        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
+        outputs = []
+        for start in range(0, len(x), chunk):
+            output = self.model.forward(x[start:start + chunk])
+            outputs.append(output.copy())
+        return np.concatenate(outputs) if outputs else np.empty((0, 1), np.float32)
+
+    def get_weights(self):
+        """Copies of the parameters by IR name, W as (units, inputs)."""
+        return {name: value.copy() for name, value in self.model.params.items()}
+
+    def set_weights(self, weights):
+        """Replace the parameters (by IR name); every name must be given, with its shape."""
+        for name, value in self.model.params.items():
+            if name not in weights:
+                raise KeyError(f"no weights for {name}")
+            new = np.asarray(weights[name], dtype=np.float32)
+            if new.shape != value.shape:
+                raise ValueError(f"{name} has shape {value.shape}, not {new.shape}")
+            value[...] = new
+
+    def save(self, path):
+        """Save the weights as .npz, keyed by IR name."""
+        weights = self.get_weights()
+        write_atomic(path, lambda stream: np.savez(stream, **weights))
+
+    def load(self, path):
+        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
+        self.set_weights(read_weights(path))
+
+    def checkpoint_header(self):
+        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
+        return {
+            "epoch": self.epoch,
+            "history": self.history,
+            "shuffle_rng": self.shuffle_rng.bit_generator.state,
+            "dropout_rng": self.dropout_rng.bit_generator.state,
+            "spec": SPEC,
+            "backend": "numpy",
+            "optimizer": OPTIMIZER,
+        }
+
+    def checkpoint_arrays(self):
+        """The arrays of a checkpoint: the parameters and the optimizer's state."""
+        arrays = {f"param.{name}": value for name, value in self.model.params.items()}
+        return arrays | {f"optimizer.{key}": np.asarray(value) for key, value in self.optimizer.state().items()}
+
+    def save_checkpoint(self, path):
+        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
+        save_checkpoint(path, self.checkpoint_arrays(), self.checkpoint_header())
+
+    def restore(self, path):
+        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
+        arrays, header = load_checkpoint(path)
+        shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
+        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
+        self.set_weights({key[6:]: value for key, value in arrays.items() if key.startswith("param.")})
+        self.optimizer.load_state({key[10:]: value for key, value in arrays.items() if key.startswith("optimizer.")})
+        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
+        self.dropout_rng.bit_generator.state = header["dropout_rng"]
+        self.epoch = header["epoch"]
+        self.history = header["history"]
+
+
+def make_trainer(seed=SEED, data_seed=DATA_SEED, data_dir=DATA_DIR):
+    """The network with its initial weights, on the spec's data."""
+    data = load_data(data_seed, data_dir)
+    return Trainer(Network(initial_weights(seed)), data, seed)
+
+
+# --- files: weights and checkpoints ----------------------------------------------------------------
+
+
 DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
 
 
@@ -685,215 +897,6 @@ def _compare_arrays(path, arrays, expected, prefix, written):
     for name in found:
         if name not in wanted:
             raise CheckpointError(f"{path} was written {written}: it has {name}, which this one has not")
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
-
-
-def batch_metrics(output, y):
-    """Per-batch sums of each metric (the epoch divides by the number of samples)."""
-    return {
-        "mae": float(np.abs(output - y).mean(axis=1).sum()),
-    }
-
-
-class Trainer:
-    """Trains the network on the spec's data by mini-batch gradient descent, as its train block says.
-
-    Every backend's Trainer offers the same methods: fit, evaluate, predict, get_weights,
-    set_weights, save, load, save_checkpoint and restore; `model` is the backend's own model.
-    """
-
-    def __init__(self, network, data, seed=SEED):
-        self.model = network
-        self.data = data
-        _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
-        # every trainable parameter at once: the network keeps them in one flat array
-        self.optimizer = SGD([network.flat_params], [network.flat_grads], lr=0.001, scaled_grads=True)
-        self.epoch = 0
-        self.history = {key: [] for key in HISTORY_KEYS}
-        self._batches = {}  # per batch size: the buffers a shuffled batch is gathered into
-
-    def gather(self, rows):
-        """The training samples `rows`, one batch in the epoch's shuffled order, copied (np.take
-        with out=) into buffers reused by every batch of this size.
-        """
-        x, y = self.data.x_train, self.data.y_train
-        if len(rows) not in self._batches:
-            self._batches[len(rows)] = (np.empty((len(rows), *x.shape[1:]), x.dtype),
-                                        np.empty((len(rows), *y.shape[1:]), y.dtype))
-        x_batch, y_batch = self._batches[len(rows)]
-        return np.take(x, rows, axis=0, out=x_batch), np.take(y, rows, axis=0, out=y_batch)
-
-    def train_step(self, x, y):
-        """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
-        network = self.model
-        output = network.forward(x, self.dropout_rng)
-        # ∂L/∂output times lr, so that backward() yields lr·∂L/∂θ: SGD's step is then θ −= g
-        loss = mean_squared_error(output, y, network.output_grad, scale=self.optimizer.lr)
-        network.backward()
-        self.optimizer.step()
-        return loss, batch_metrics(output, y)
-
-    def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by IR name, W as (units, inputs); no update.
-        Dropout is on, drawing from the same stream as training."""
-        network = self.model
-        output = network.forward(np.asarray(x, dtype=np.float32), self.dropout_rng)
-        loss = mean_squared_error(output, y, network.output_grad)
-        network.backward()
-        return loss, {name: grad.copy() for name, grad in network.grads.items()}
-
-    def train_epoch(self, on_batch=None):
-        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics."""
-        x, y = self.data.x_train, self.data.y_train
-        n = len(x)
-        order = self.shuffle_rng.permutation(n) if SHUFFLE else None
-        if order is not None and x.nbytes + y.nbytes <= GATHER_BY_BATCH_BYTES:
-            # A small training set is shuffled as a whole: two copies an epoch, then every batch
-            # is a slice. A large one is gathered batch by batch (gather()): the batch is then
-            # still in cache when the first layer reads it, 1-3 % faster an epoch on the bench's
-            # large net, where on the small one the two copies per batch cost 5-8 %.
-            x, y, order = np.take(x, order, axis=0), np.take(y, order, axis=0), None
-        batch_size = BATCH_SIZE or n
-        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            if order is None:
-                loss, metrics = self.train_step(x[start:stop], y[start:stop])
-            else:
-                loss, metrics = self.train_step(*self.gather(order[start:stop]))
-            if not math.isfinite(loss):
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
-            total_loss += loss * (stop - start)
-            for key, value in metrics.items():
-                sums[key] += value
-            if on_batch is not None:
-                on_batch(stop, n, loss)
-        return {"loss": total_loss / n} | {key: value / n for key, value in sums.items()}
-
-    def evaluate(self, x=None, y=None):
-        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
-        if x is None:
-            x, y = self.data.x_val, self.data.y_val
-        else:
-            x = self.inputs(x)
-        network = self.model
-        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
-        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-        for start in range(0, len(x), chunk):
-            stop = min(start + chunk, len(x))
-            output = network.forward(x[start:stop])
-            total_loss += mean_squared_error(output, y[start:stop], network.output_grad) * (stop - start)
-            for key, value in batch_metrics(output, y[start:stop]).items():
-                sums[key] += value
-        logs = {"loss": total_loss / len(x)}
-        return logs | {key: value / len(x) for key, value in sums.items()}
-
-    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
-        """Train `epochs` more epochs (default: the rest of the spec's 5); returns the history.
-
-        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
-        full training state is saved every `checkpoint_every` epochs and at the end.
-        """
-        if epochs is None and self.epoch >= EPOCHS:
-            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
-                          stacklevel=2)
-        last = EPOCHS if epochs is None else self.epoch + epochs
-        while self.epoch < last:
-            logs = self.train_epoch(on_batch)
-            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
-            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
-                                       "try a smaller learning rate")
-            self.epoch += 1
-            for key in HISTORY_KEYS:
-                self.history[key].append(logs[key])
-            if on_epoch is not None:
-                on_epoch(self.epoch, logs)
-            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
-                self.save_checkpoint(checkpoint)
-        return self.history
-
-    def inputs(self, x):
-        """x as float32 rows of 1 feature; any other shape is a ValueError."""
-        x = np.asarray(x, dtype=np.float32)
-        if x.ndim != 2 or x.shape[1] != 1:
-            raise ValueError(f"the model takes 1 input feature; x has shape {x.shape}")
-        return x
-
-    def predict(self, x):
-        """The model's outputs for inputs x of shape (n, 1)."""
-        x = self.inputs(x)
-        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
-        outputs = []
-        for start in range(0, len(x), chunk):
-            output = self.model.forward(x[start:start + chunk])
-            outputs.append(output.copy())
-        return np.concatenate(outputs) if outputs else np.empty((0, 1), np.float32)
-
-    def get_weights(self):
-        """Copies of the parameters by IR name, W as (units, inputs)."""
-        return {name: value.copy() for name, value in self.model.params.items()}
-
-    def set_weights(self, weights):
-        """Replace the parameters (by IR name); every name must be given, with its shape."""
-        for name, value in self.model.params.items():
-            if name not in weights:
-                raise KeyError(f"no weights for {name}")
-            new = np.asarray(weights[name], dtype=np.float32)
-            if new.shape != value.shape:
-                raise ValueError(f"{name} has shape {value.shape}, not {new.shape}")
-            value[...] = new
-
-    def save(self, path):
-        """Save the weights as .npz, keyed by IR name."""
-        weights = self.get_weights()
-        write_atomic(path, lambda stream: np.savez(stream, **weights))
-
-    def load(self, path):
-        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
-        self.set_weights(read_weights(path))
-
-    def checkpoint_header(self):
-        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
-        return {
-            "epoch": self.epoch,
-            "history": self.history,
-            "shuffle_rng": self.shuffle_rng.bit_generator.state,
-            "dropout_rng": self.dropout_rng.bit_generator.state,
-            "spec": SPEC,
-            "backend": "numpy",
-            "optimizer": OPTIMIZER,
-        }
-
-    def checkpoint_arrays(self):
-        """The arrays of a checkpoint: the parameters and the optimizer's state."""
-        arrays = {f"param.{name}": value for name, value in self.model.params.items()}
-        return arrays | {f"optimizer.{key}": np.asarray(value) for key, value in self.optimizer.state().items()}
-
-    def save_checkpoint(self, path):
-        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
-        save_checkpoint(path, self.checkpoint_arrays(), self.checkpoint_header())
-
-    def restore(self, path):
-        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
-        arrays, header = load_checkpoint(path)
-        shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
-        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
-        self.set_weights({key[6:]: value for key, value in arrays.items() if key.startswith("param.")})
-        self.optimizer.load_state({key[10:]: value for key, value in arrays.items() if key.startswith("optimizer.")})
-        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
-        self.dropout_rng.bit_generator.state = header["dropout_rng"]
-        self.epoch = header["epoch"]
-        self.history = header["history"]
-
-
-def make_trainer(seed=SEED, data_seed=DATA_SEED, data_dir=DATA_DIR):
-    """The network with its initial weights, on the spec's data."""
-    data = load_data(data_seed, data_dir)
-    return Trainer(Network(initial_weights(seed)), data, seed)
 
 
 # --- command line ----------------------------------------------------------------------------------
