@@ -49,7 +49,7 @@ def main() -> int:
             text = render(spec, backend)
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 path.write_text(text, encoding="utf-8")
-                print(f"updated {path.relative_to(ROOT)}")
+                print(f"updated {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
                 written += 1
     print(f"{written} golden file(s) updated")
     return 0

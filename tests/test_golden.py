@@ -45,3 +45,18 @@ def test_drop_unused_functions_removes_chains_and_their_imports():
     )
     result = drop_unused_functions(source, {"helper", "unused", "used"})
     assert result == "import math\n\n\ndef used():\n    return math.pi\n\n\ndef kept():\n    return 1\n\n\nprint(used())\n"
+
+
+def test_one_command_regenerates_every_golden_file(tmp_path, monkeypatch, capsys):
+    """`make golden` runs `python -m tests.golden`: it writes a file per example spec and backend,
+    equal to the compiler's output, and a second run finds nothing to update."""
+    import tests.golden
+
+    monkeypatch.setattr(tests.golden, "GOLDEN", tmp_path)
+    assert tests.golden.main() == 0
+    assert capsys.readouterr().out.endswith(f"{len(CASES)} golden file(s) updated\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(golden_path(s, b).name for s, b in CASES)
+    for spec, backend in CASES:
+        assert (tmp_path / golden_path(spec, backend).name).read_text(encoding="utf-8") == render(spec, backend)
+    assert tests.golden.main() == 0
+    assert capsys.readouterr().out == "0 golden file(s) updated\n"

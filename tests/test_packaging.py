@@ -79,3 +79,19 @@ def test_installed_wheel_checks_specs_outside_the_tree(wheel, tmp_path):
     location, total = result.stdout.split()
     assert Path(location).is_relative_to(environment)
     assert total == "33"
+
+
+def test_make_run_trains_the_checkerboard_and_leaves_its_results_in_the_folder_it_prints(tmp_path):
+    """README's main job, as `make run` does it, with this suite's virtualenv (VENV) and a
+    temporary RUN_DIR: the summary, a line per epoch, the validation metrics, and the folder."""
+    venv_dir = Path(sys.prefix)
+    if not (venv_dir / "bin" / "nndsl").exists():
+        pytest.skip("the suite does not run from a virtualenv with nndsl installed (make test's does)")
+    out = tmp_path / "checkerboard"
+    result = run("make", "--no-print-directory", "run", f"VENV={venv_dir}", f"RUN_DIR={out}", cwd=ROOT)
+    assert "Total params: 33" in result.stdout
+    assert "epoch 200/200" in result.stderr  # progress on stderr, results on stdout
+    accuracy = float(result.stdout.split("validation: ")[1].split("accuracy: ")[1].split()[0])
+    assert accuracy >= 0.9  # the exercise's goal
+    assert result.stdout.rstrip().endswith(f"results (weights.npz, history.json, loss.png, decision_boundary.png): {out}")
+    assert {"weights.npz", "history.json", "loss.png", "decision_boundary.png", "model.py"} <= {p.name for p in out.iterdir()}

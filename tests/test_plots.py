@@ -273,3 +273,25 @@ def test_one_input_fit_tells_training_from_validation(drawn):
     assert not np.allclose(training.get_facecolors()[0][:3], validation.get_facecolors()[0][:3])
     labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     assert labels == ["training data", "validation data", "model"]
+
+
+def test_loss_plot_draws_each_metric_for_training_and_validation_against_the_epoch(monkeypatch, tmp_path):
+    program, _, trainer = trained(SPECS / "checkerboard.nn", epochs=3)
+    history = trainer.history
+    saved = []
+    monkeypatch.setattr(plots, "_save", lambda figure, path: saved.append((figure, path)))
+    assert plots.plot_history(history, tmp_path / "loss.png", program) == tmp_path / "loss.png"
+    (figure, path), = saved
+    assert path == tmp_path / "loss.png" and figure._suptitle.get_text() == "checkerboard.nn"
+    axes = figure.axes
+    assert [axis.get_ylabel() for axis in axes] == ["loss", "accuracy"]
+    assert axes[0].get_yscale() == "log" and axes[1].get_yscale() == "linear"
+    for axis, key in zip(axes, ["loss", "accuracy"], strict=True):
+        assert axis.get_xlabel() == "epoch"
+        lines = {line.get_label(): line for line in axis.get_lines()}
+        assert sorted(lines) == ["training", "validation"]
+        for label, values in (("training", history[key]), ("validation", history[f"val_{key}"])):
+            np.testing.assert_array_equal(lines[label].get_xdata(), [1, 2, 3])
+            np.testing.assert_array_equal(lines[label].get_ydata(), values)
+        assert sorted(text.get_text() for text in axis.get_legend().get_texts()) == ["training", "validation"]
+    plt.close(figure)

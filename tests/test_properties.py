@@ -2,7 +2,8 @@
 
 1. Random *valid* specs, built from the language's vocabulary with random
    spellings, spacing and comments, always check; formatting them is
-   idempotent and keeps their meaning, and printing their IR gives it back.
+   idempotent and keeps their meaning, and printing their IR gives it back;
+   those that train (Playground data, a loss, a train block) train an epoch on NumPy.
 2. Random text, random bytes and random mixtures of the language's tokens
    never make nndsl raise anything but `SpecError`, and every diagnostic
    points inside the text.
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import keyword
+import math
 import string
 
 from hypothesis import HealthCheck, given, settings
@@ -269,6 +271,36 @@ def valid_specs(draw) -> str:
     return draw(st.sampled_from(["", "# leading comment\n"])) + "\n".join(
         b + draw(st.sampled_from(["", "  # trailing", "\n"])) for b in order
     ) + draw(st.sampled_from(["", "\n", "\n# the end\n"]))
+
+
+@st.composite
+def trainable_specs(draw) -> str:
+    """A valid spec that trains: Playground data, any hidden layers, an objective that fits the
+    data, and a train block, each drawn as valid_specs draws them."""
+    text, width, kind = draw(data_block().filter(lambda block: block[2] != "file"))
+    layers, hidden_width = draw(hidden_layers(width))
+    loss, units, output_activation = draw(objective(kind).filter(lambda o: o[0] is not None))
+    output, _ = draw(dense(hidden_width, units=units, output=output_activation))
+    model = "model { " + " ".join([f"input {width}", *layers, output]) + " }"
+    return "\n".join([text, model, f"loss {loss}", draw(train_block(loss))])
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(trainable_specs())
+def test_random_trainable_specs_train_an_epoch_on_numpy(text):
+    """What the checker accepts, the NumPy program trains: every layer, activation, initialiser,
+    loss, optimizer, metric and data set the strategies draw, in random combinations. An epoch
+    either gives finite numbers or stops with the program's own divergence error."""
+    program = nndsl.parse(text)
+    model = nndsl.build(program, backend="numpy")
+    try:
+        history = model.fit(epochs=1)
+    except model.module.TrainingDiverged:
+        return  # a random learning rate may be too large: the program says so and stops
+    assert set(history) == {"loss", *program.train.metrics, "val_loss", *(f"val_{m}" for m in program.train.metrics)}
+    assert all(len(values) == 1 and math.isfinite(values[0]) for values in history.values()), history
+    x = model.data.x_val[:5]
+    assert model.predict(x).shape == (len(x), program.model.out_features)
 
 
 @SETTINGS

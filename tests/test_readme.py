@@ -51,3 +51,10 @@ def test_readme_session_prints_what_it_shows(steps, tmp_path):
         result = subprocess.run([sys.executable, "-m", "nndsl", *args], cwd=tmp_path, capture_output=True,
                                 text=True, encoding="utf-8", timeout=120)
         assert result.stdout + result.stderr == expected, command
+
+
+def test_readme_lists_every_example_spec():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text.split("The examples in `specs/`", 1)[1].split("\n\n", 2)[1]
+    listed = set(re.findall(r"`(\w+\.nn)`", table))
+    assert listed == {path.name for path in (ROOT / "specs").glob("*.nn")}

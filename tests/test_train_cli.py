@@ -631,6 +631,45 @@ def test_progress_bar_on_a_terminal_and_one_line_per_epoch_always():
     assert terminal.getvalue() == text
 
 
+def test_train_on_a_real_terminal_draws_the_bar_and_replaces_it_by_each_epochs_line(tmp_path):
+    """`nndsl train` with its stderr on a pseudo-terminal: the live bar (\\r-redrawn) during each
+    epoch, cleared (\\r ESC[K) by the epoch's line; the results still on stdout."""
+    import os
+    import threading
+
+    controller, terminal = os.openpty()
+    chunks = []
+
+    def read_all():  # while the child writes: a full terminal buffer would block it
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: every writer has closed the terminal
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=read_all)
+    reader.start()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "nndsl", "train", str(SPECS / "checkerboard.nn"), "--epochs", "2",
+             "--out", str(tmp_path / "run"), "--no-plots"],
+            stdout=subprocess.PIPE, stderr=terminal, text=True, cwd=tmp_path, timeout=300,
+        )
+    finally:
+        os.close(terminal)
+        reader.join(timeout=60)
+        os.close(controller)
+    shown = b"".join(chunks)
+    text = shown.decode("utf-8").replace("\r\n", "\n")  # the terminal turns \n into \r\n
+    assert result.returncode == 0
+    assert "\repoch 1/2 [==============================] 250/250" in text, text
+    assert "\repoch 2/2 [" in text and "\r\x1b[Kepoch 1/2 - " in text and "\r\x1b[Kepoch 2/2 - " in text
+    assert "validation: loss: " in result.stdout
+
+
 def test_unknown_backend_in_a_process(tmp_path):
     for command in (["train", SPECS / "checkerboard.nn"], ["compile", SPECS / "checkerboard.nn"]):
         result = run_process(*command, "-b", "jax", cwd=tmp_path)
