@@ -34,15 +34,19 @@ def default_out_dir(program: ir.Program) -> Path:
     return Path("runs") / (stem if stem.strip(".") else "spec")
 
 
-def prepare_out_dir(out: Path, resume: bool) -> None:
+def prepare_out_dir(out: Path, resume: bool) -> list[Path]:
     """Check --out before any training: a folder this run can write into (created if missing); to
-    resume, an existing one holding a checkpoint (nothing is created then if it is not there)."""
+    resume, an existing one holding a checkpoint (nothing is created then if it is not there).
+    Returns the folders it created, outermost first: a run that fails before writing anything
+    removes them again (remove_if_empty), so that a bad data file leaves no empty --out behind."""
     if out.exists() and not out.is_dir():
         raise TrainError(f"--out {out} exists and is not a folder")
+    created = []
     if resume:
         if not (out / "checkpoint.npz").exists() and not (out / "checkpoint.prev.npz").exists():
             raise TrainError(f"nothing to resume: no checkpoint.npz in {out}")
     else:
+        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -53,7 +57,18 @@ def prepare_out_dir(out: Path, resume: bool) -> None:
         for name in OUTPUT_FILES:
             remove_stale_temps(out, name)
     except OSError as error:
+        remove_if_empty(created)
         raise TrainError(f"cannot write in {out}: {error.strerror or error}") from None
+    return created
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    """Remove the folders prepare_out_dir created, innermost first, as long as they are empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
+            return
 
 
 def with_overrides(program: ir.Program, args) -> ir.Program:
@@ -123,9 +138,10 @@ def run_training(program: ir.Program, args) -> int:
     out = Path(args.out) if args.out else default_out_dir(program)
     data_dir = str(Path(program.filename).resolve().parent) if program.filename != "<spec>" else "."
     program = with_overrides(program, args)
+    created: list[Path] = []
     try:
         source = generate(program, backend=args.backend, target=args.target, data_dir=data_dir)
-        prepare_out_dir(out, args.resume)
+        created = prepare_out_dir(out, args.resume)
         module = load_module(source)
         trainer = _make_trainer(module, program.seed)
         checkpoint = out / "checkpoint.npz"
@@ -154,10 +170,12 @@ def run_training(program: ir.Program, args) -> int:
                 checkpoint_every=every,
             )
     except TrainError as error:
+        remove_if_empty(created)
         print(f"nndsl: error: {visible(str(error))}", file=sys.stderr)
         return 1
     except Exception as error:  # errors the generated program defines for user-facing problems
         if type(error).__name__ in ("DataError", "CheckpointError", "TrainingDiverged", "DeviceError"):
+            remove_if_empty(created)
             print(f"nndsl: error: {visible(str(error))}", file=sys.stderr)
             return 1
         raise

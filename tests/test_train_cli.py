@@ -233,7 +233,7 @@ def test_diverging_from_the_start_writes_no_checkpoint_and_one_clear_message(tmp
     assert result.returncode == 1
     # No RuntimeWarnings about overflow from inside the generated code: just what happened.
     assert re.fullmatch(r"nndsl: error: epoch 1: the loss became (nan|inf); try a smaller learning rate\n", result.stderr)
-    assert files_in(tmp_path / "run") == []
+    assert not (tmp_path / "run").exists()  # nothing was written: the folder the run made is gone again
 
 
 # --- bad data files ---------------------------------------------------------------------------------
@@ -305,6 +305,42 @@ def test_npz_with_pickled_objects_is_refused_and_never_unpickled(tmp_path, capsy
     assert status == 1
     assert "d.npz: array 'x' holds Python objects; nndsl never unpickles data" in stderr
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("arrays, message", [
+    (None, "d.npz: no such file"),
+    ({"x": np.ones((6, 2, 1)), "y": np.zeros(6)}, "d.npz: 'x' has shape (6, 2, 1); it must be 2-D (samples × features)"),
+    ({"x": np.ones((6, 2)), "y": np.zeros(5)}, "d.npz: 'x' has 6 samples but 'y' has 5"),
+    ({"x": np.ones((6, 3)), "y": np.zeros(6)}, "d.npz: the model takes 2 input features, but the data has 3"),
+    ({"x": np.full((6, 2), np.nan), "y": np.zeros(6)}, "d.npz: 'x'[0, 0] = nan is not a finite number"),
+    ({"X": np.ones((6, 2)), "y": np.zeros(6)}, "d.npz: no array 'x' (did you mean 'X'?); the file holds 'X', 'y'"),
+], ids=["missing", "3-d", "rows", "too_wide", "nan", "key"])
+def test_bad_npz_is_a_clear_error_and_exit_1(tmp_path, capsys, arrays, message):
+    if arrays is not None:
+        np.savez(tmp_path / "d.npz", **arrays)
+    (tmp_path / "spec.nn").write_text(NPZ, encoding="utf-8")
+    status, stdout, stderr = run("train", tmp_path / "spec.nn", "--out", tmp_path / "run", capsys=capsys)
+    assert status == 1 and stdout == ""
+    assert stderr == f"nndsl: error: {tmp_path / message}\n"
+    assert not (tmp_path / "run").exists()  # made before the data was read, removed again
+
+
+def test_a_run_that_fails_before_writing_removes_only_the_folders_it_made(tmp_path, capsys):
+    (tmp_path / "spec.nn").write_text(NPZ, encoding="utf-8")  # no d.npz
+    status, _, _ = run("train", tmp_path / "spec.nn", "--out", tmp_path / "a" / "b" / "run", capsys=capsys)
+    assert status == 1 and not (tmp_path / "a").exists()
+    (tmp_path / "mine").mkdir()
+    status, _, _ = run("train", tmp_path / "spec.nn", "--out", tmp_path / "mine" / "run", capsys=capsys)
+    assert status == 1 and files_in(tmp_path / "mine") == []  # the user's folder stays
+
+
+def test_generated_script_that_fails_before_writing_removes_the_folders_it_made(tmp_path):
+    script = tmp_path / "model.py"
+    script.write_text(nndsl.generate(nndsl.load(SPECS / "income.nn")), encoding="utf-8")
+    result = subprocess.run([sys.executable, str(script), "--out", "a/b/run", "--data-dir", "nowhere"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr == f"error: {Path('nowhere/data/income.csv')}: no such file\n"
+    assert files_in(tmp_path) == ["model.py"]
 
 
 def test_truncated_npz_is_a_clear_error(tmp_path, capsys):
@@ -562,7 +598,9 @@ def test_a_failed_write_is_one_clear_error(tmp_path, capsys, monkeypatch, failin
     status, _, stderr = run("train", SPECS / "checkerboard.nn", "--epochs", "2", "--out", out, "--no-plots",
                             "--quiet", capsys=capsys)
     assert status == 1 and stderr == f"nndsl: error: {message.format(out=out)}\n"
-    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    left = files_in(out) if out.exists() else []  # the first checkpoint failed: nothing was written
+    assert not [name for name in left if name.endswith(".tmp")]
+    assert out.exists() == (failing != "checkpoint.npz")
 
 
 def test_saved_program_reproduces_the_run_with_its_seed_and_epochs(tmp_path, capsys):

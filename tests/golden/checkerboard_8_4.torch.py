@@ -744,11 +744,13 @@ class OutputError(Exception):
 def prepare_output(out, resume):
     """Check --out before any work, so that a bad one fails at once: a folder this run can create a
     file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
+    Returns the folders it created, outermost first (a run that fails before writing removes them).
     """
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} exists and is not a folder")
     if resume and not out.exists():
         raise OutputError(f"nothing to resume: no folder {out}")
+    created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -757,7 +759,18 @@ def prepare_output(out, resume):
         check_writable(out)
         remove_stale_temps(out, OUTPUT_FILES)
     except OSError as error:
+        remove_if_empty(created)
         raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
+    return created
+
+
+def remove_if_empty(folders):
+    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
+            return
 
 
 def main(argv=None):
@@ -772,9 +785,10 @@ def main(argv=None):
         parser.error("--resume needs --out, the folder holding checkpoint.npz")
     out = Path(args.out) if args.out else None
     last = args.epochs or EPOCHS
+    created = []
     try:
         if out is not None:
-            prepare_output(out, args.resume)
+            created = prepare_output(out, args.resume)
         trainer = make_trainer()
         if args.resume:
             trainer.restore(out / "checkpoint.npz")
@@ -788,6 +802,7 @@ def main(argv=None):
             trainer.fit(last - trainer.epoch, on_epoch=lambda epoch, logs: print_epoch(epoch, last, logs),
                         checkpoint=out / "checkpoint.npz" if out else None)
     except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError) as error:
+        remove_if_empty(created)
         print(f"error: {error}", file=sys.stderr)
         return 1
     final = trainer.evaluate()
