@@ -154,8 +154,12 @@ def run_training(program: ir.Program, args) -> int:
                                  f"resume with --epochs {trainer.epoch} or more")
             print(f"resuming at epoch {trainer.epoch} from {visible(str(checkpoint))}", file=sys.stderr)
         else:
-            for name in ("checkpoint.npz", "checkpoint.prev.npz"):
-                (out / name).unlink(missing_ok=True)
+            earlier = [out / name for name in ("checkpoint.npz", "checkpoint.prev.npz") if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {visible(str(out))} "
+                      "(--resume would have continued it)", file=sys.stderr)
         every = program.train.checkpoint_every or 10
         progress = Progress(last, quiet=args.quiet)
         progress.epoch = trainer.epoch

@@ -611,7 +611,7 @@ def test_saved_program_reproduces_the_run_with_its_seed_and_epochs(tmp_path, cap
     source = (out / "model.py").read_text(encoding="utf-8")
     spec = nndsl.load(SPECS / "circle.nn").train
     # each setting the command line replaced says so, and what the spec had
-    assert f"\nSEED = 5  # initial weights, batch order, dropout; from nndsl train --seed (the spec says {spec.seed})\n" in source
+    assert f"\nSEED = 5  # initial weights, batch order; from nndsl train --seed (the spec says {spec.seed})\n" in source
     assert f"\nEPOCHS = 3  # from nndsl train --epochs (the spec says {spec.epochs})\n" in source
     assert "\nDATA_SEED = 3  # the data set and its split\n" in source  # the spec's: --seed changes no data
     assert "\nCHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing\n" in source  # not given
@@ -739,3 +739,23 @@ def test_no_plots_says_no_plots_were_saved(tmp_path, capsys):
     assert status == 0
     assert f"saved weights.npz, history.json, checkpoint.npz, model.py in {tmp_path / 'run'}\n" in stdout
     assert not list((tmp_path / "run").glob("*.png"))
+
+
+def test_a_fresh_run_into_an_earlier_runs_folder_says_it_removed_its_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    flags = ("--out", out, "--no-plots", "--quiet")
+    status, _, stderr = run("train", SPECS / "checkerboard.nn", "--epochs", "1", *flags, capsys=capsys)
+    assert status == 0 and stderr == ""
+    status, _, stderr = run("train", SPECS / "checkerboard.nn", "--epochs", "2", *flags, capsys=capsys)
+    assert status == 0
+    assert stderr == f"note: a fresh run: removed the checkpoint of an earlier run in {out} (--resume would have continued it)\n"
+    status, _, stderr = run("train", SPECS / "checkerboard.nn", "--epochs", "3", "--resume", *flags, capsys=capsys)
+    assert status == 0 and stderr.startswith("resuming at epoch 2 from") and "note:" not in stderr
+
+    script = tmp_path / "model.py"
+    script.write_text(nndsl.generate(nndsl.load(SPECS / "checkerboard.nn")), encoding="utf-8")
+    for expected in ("", f"note: a fresh run: removed the checkpoint of an earlier run in {Path('again')} "
+                         "(--resume would have continued it)\n"):
+        result = subprocess.run([sys.executable, str(script), "--epochs", "1", "--out", "again"], capture_output=True,
+                                text=True, cwd=tmp_path)
+        assert result.returncode == 0 and result.stderr == expected

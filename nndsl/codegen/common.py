@@ -93,7 +93,9 @@ def constants(program: ir.Program) -> list[dict]:
         out.append({"name": "SEED", "value": "0", "note": "initial weights (the spec has no train block)"})
         return out
     out += [
-        {"name": "SEED", "value": py(train.seed), "note": "initial weights, batch order, dropout"},
+        {"name": "SEED", "value": py(train.seed),
+         "note": "initial weights, batch order" + (", dropout" if any(isinstance(layer, ir.Dropout)
+                                                                      for layer in program.model.layers) else "")},
         {"name": "DATA_SEED", "value": py(program.data_seed), "note": "the data set and its split"},
         {"name": "EPOCHS", "value": py(train.epochs), "note": ""},
         {

@@ -38,12 +38,18 @@ class Value:
     shares: str | None = None  # another value's name, whose memory this one reuses (ReLU in place)
 
 
+#: Trainable parameters of at least this many elements start 64-byte aligned in the flat array;
+#: smaller ones are packed (padding them would only make the flat size differ from the count).
+ALIGN_FROM = 1024
+
+
 @dataclass
 class Plan:
     """The network's buffers, parameters and the calls of forward() and backward()."""
 
     parameters: list[dict] = field(default_factory=list)
     flat_size: int = 0  # the trainable parameters' elements, all in one flat array (see Network)
+    parameter_count: int = 0  # the trainable parameters: flat_size less the alignment padding
     buffers: list[Value] = field(default_factory=list)
     forward: list[dict] = field(default_factory=list)
     backward: list[dict] = field(default_factory=list)
@@ -95,8 +101,11 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             for attr, parameter, shape in zip((W, b), layer.parameters, shapes, strict=True):
                 start = plan.flat_size
                 if layer.trainable:
-                    start = -(-start // 16) * 16  # each view starts 64-byte aligned, as SIMD loops and BLAS like
-                    plan.flat_size = start + shape[0] * (shape[1] if len(shape) == 2 else 1)
+                    size = shape[0] * (shape[1] if len(shape) == 2 else 1)
+                    if size >= ALIGN_FROM:  # a large view starts 64-byte aligned, as SIMD loops and BLAS like
+                        start = -(-start // 16) * 16
+                    plan.flat_size = start + size
+                    plan.parameter_count += size
                 plan.parameters.append(
                     {"attr": attr, "grad": f"d{attr}", "name": py(parameter.name), "trainable": layer.trainable,
                      "shape": py(shape), "start": start, "stop": plan.flat_size}
@@ -180,6 +189,10 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     return plan
 
 
+#: Activations whose local derivative is computed from their input z; the others' from their output h.
+DERIVATIVES_OF_Z = frozenset({"elu", "gelu", "leaky_relu"})
+
+
 def _activation_step(activation: ir.Activation, z: str, h: Value, layer: str, where: str, module, zeros) -> dict:
     """The call of an activation h = f(z); `zeros(width)` names the array of zeros a ReLU compares with."""
     module.use(f"numpy/ops/{activation.name}.py", "ops")
@@ -192,6 +205,7 @@ def _activation_step(activation: ir.Activation, z: str, h: Value, layer: str, wh
         "h": h.name,
         "alpha": None if activation.alpha is None else py(activation.alpha),
         "zeros": zeros(h.width) if activation.name == "relu" else None,
+        "reads_z": activation.name in DERIVATIVES_OF_Z,
     }
 
 
@@ -256,6 +270,8 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     plan = plan_network(program, module)
     loss = _lower_loss(program, module)
     optimizer = _lower_optimizer(program, module, plan)
+    if optimizer:
+        optimizer["where"] = common.where(program, program.train.optimizer)
     if optimizer:
         optimizer.setdefault("scales_output_grad", False)
     module.use("common/npy_header.py", "files")  # used by checkpoint.py

@@ -143,7 +143,7 @@ def save_checkpoint(path, arrays, header):
 
 ZIP_MAGIC = b"PK\x03\x04"  # how a zip archive, as np.savez writes it, starts
 
-# What reading a damaged archive raises (each seen in tests/test_kill.py's fuzzing): zipfile's
+# What reading a damaged archive raises (each seen when fuzzing checkpoints): zipfile's
 # BadZipFile (a bad CRC, a mangled directory) and NotImplementedError (an unknown zip version or
 # feature: a RuntimeError); OSError and EOFError (a seek or read beyond an end); and from NumPy's
 # .npy header parser ValueError, TypeError, SyntaxError and tokenize.TokenError. A bad JSON header
@@ -175,7 +175,7 @@ def _read_arrays(path, compressed=False):
 
 
 def read_weights(path):
-    """The arrays of a weights file as save() writes it (an .npz archive, by IR name; np.savez_compressed's
+    """The arrays of a weights file as save() writes it (an .npz archive, by parameter name; np.savez_compressed's
     too), read as checkpoints are. A file that is not one, or is damaged, raises ValueError naming it."""
     with open(path, "rb") as stream:
         magic = stream.read(len(ZIP_MAGIC))

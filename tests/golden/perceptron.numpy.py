@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 SPEC = "specs/perceptron.nn"  # the spec this program was generated from
-SEED = 0  # initial weights, batch order, dropout
+SEED = 0  # initial weights, batch order
 DATA_SEED = 0  # the data set and its split
 EPOCHS = 100
 OPTIMIZER = "sgd"  # checkpoints record it: one of another optimizer cannot be resumed
@@ -126,7 +126,7 @@ def glorot_normal(rng, shape, fan_in, fan_out):
 
 
 def initial_weights(seed=SEED):
-    """Initial parameters by IR name, W as (units, inputs): the same on every backend."""
+    """Initial parameters by name, W as (units, inputs): the same on every backend."""
     rng = random_streams(seed)[0]
     return {
         "dense_1.W": glorot_normal(rng, (1, 2), fan_in=2, fan_out=1),  # specs/perceptron.nn:7
@@ -141,8 +141,9 @@ def dense_forward(x, W, b, out):
     """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b.
 
     Computed in the lecture's column form, zᵀ = W·xᵀ, into the column-major buffer `out`
-    (so that out.T is an ordinary row-major array): with the large W on the left, BLAS runs
-    the product 8-17 % faster than x·Wᵀ on the large shapes that nndsl's benchmark measures.
+    (so that out.T is an ordinary row-major array): with a large W on the left, OpenBLAS runs
+    a 256-row batch through 1024-unit layers about 20 % faster than x·Wᵀ (it depends on the
+    shapes and the BLAS; on small layers the two are alike).
     """
     np.matmul(W, x.T, out=out.T)
     out += b
@@ -172,20 +173,20 @@ class Network:
     """input 2 → dense_1 (1, linear).
 
     Parameters follow the lecture's layout, z = W·x + b with W of shape (units, inputs);
-    `params` and `grads` map the IR names to the arrays themselves.
+    `params` and `grads` map the parameter names ("dense_1.W", ...) to the arrays themselves.
     """
 
     def __init__(self, weights):
         # Every trainable parameter is a view into one flat array, and its gradient one into another,
         # so that the optimizer updates them all in one pass over one array instead of one per parameter.
-        self.flat_params = np.zeros(17, dtype=np.float32)  # zeros: the alignment gaps too
-        self.flat_grads = np.zeros(17, dtype=np.float32)
+        self.flat_params = np.zeros(3, dtype=np.float32)  # the 3 trainable parameters
+        self.flat_grads = np.zeros(3, dtype=np.float32)
         self.W1 = self.flat_params[0:2].reshape((1, 2))
         self.W1[...] = weights["dense_1.W"]
-        self.b1 = self.flat_params[16:17].reshape((1,))
+        self.b1 = self.flat_params[2:3].reshape((1,))
         self.b1[...] = weights["dense_1.b"]
         self.dW1 = self.flat_grads[0:2].reshape((1, 2))
-        self.db1 = self.flat_grads[16:17].reshape((1,))
+        self.db1 = self.flat_grads[2:3].reshape((1,))
         self.params = {
             "dense_1.W": self.W1,
             "dense_1.b": self.b1,
@@ -199,7 +200,7 @@ class Network:
 
     def buffers(self, n):
         """Activations and their gradients for a batch of n rows, allocated once per batch size
-        (and the arrays of zeros the ReLUs compare with, the ones that sum over the batch).
+        (and the ones that sum over the batch).
 
         Column-major (order="F"): each buffer's transpose is the row-major (width, n) array the
         dense layers' column-form products W·xᵀ write and read.
@@ -213,7 +214,7 @@ class Network:
         return self._buffers[n]
 
     def forward(self, x, rng=None):
-        """The output for a batch x of shape (n, 2); an rng switches dropout on (training)."""
+        """The output for a batch x of shape (n, 2)."""
         b = self.batch = self.buffers(len(x))
         b.x = x
         # dense_1: z1 = x·W1ᵀ + b1  (specs/perceptron.nn:7)
@@ -222,7 +223,7 @@ class Network:
 
     @property
     def output_grad(self):
-        """The buffer the loss writes ∂L/∂output into, for the batch of the last forward()."""
+        """The buffer the loss writes ∂L/∂output into (times lr when training: see train_step), for the batch of the last forward()."""
         return self.batch.dz1
 
     def backward(self):
@@ -292,7 +293,7 @@ class Trainer:
         self.model = network
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
-        # every trainable parameter at once: the network keeps them in one flat array
+        # every trainable parameter at once: the network keeps them in one flat array  (specs/perceptron.nn:13)
         self.optimizer = SGD([network.flat_params], [network.flat_grads], lr=0.01, scaled_grads=True)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
@@ -313,15 +314,15 @@ class Trainer:
         """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
         network = self.model
         output = network.forward(x, self.dropout_rng)
-        # ∂L/∂output times lr, so that backward() yields lr·∂L/∂θ: SGD's step is then θ −= g
+        # mse (specs/perceptron.nn:10), its ∂L/∂output times lr, so that backward() yields lr·∂L/∂θ:
+        # SGD's step θ −= lr·∂L/∂θ is then θ −= g
         loss = mean_squared_error(output, y, network.output_grad, scale=self.optimizer.lr)
         network.backward()
         self.optimizer.step()
         return loss, batch_metrics(output, y)
 
     def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by IR name, W as (units, inputs); no update.
-        Dropout is on, drawing from the same stream as training."""
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update."""
         network = self.model
         output = network.forward(np.asarray(x, dtype=np.float32), self.dropout_rng)
         loss = mean_squared_error(output, y, network.output_grad)
@@ -336,8 +337,8 @@ class Trainer:
         if order is not None and x.nbytes + y.nbytes <= GATHER_BY_BATCH_BYTES:
             # A small training set is shuffled as a whole: two copies an epoch, then every batch
             # is a slice. A large one is gathered batch by batch (gather()): the batch is then
-            # still in cache when the first layer reads it, 1-3 % faster an epoch on the bench's
-            # large net, where on the small one the two copies per batch cost 5-8 %.
+            # still in cache when the first layer reads it, 1-3 % faster an epoch on a
+            # 784-1024-1024-10 net, where on the small one the two copies per batch cost 5-8 %.
             x, y, order = np.take(x, order, axis=0), np.take(y, order, axis=0), None
         batch_size = BATCH_SIZE or n
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
@@ -417,11 +418,11 @@ class Trainer:
         return np.concatenate(outputs) if outputs else np.empty((0, 1), np.float32)
 
     def get_weights(self):
-        """Copies of the parameters by IR name, W as (units, inputs)."""
+        """Copies of the parameters by name ("dense_1.W", ...), W as (units, inputs)."""
         return {name: value.copy() for name, value in self.model.params.items()}
 
     def set_weights(self, weights):
-        """Replace the parameters (by IR name); every name must be given, with its shape."""
+        """Replace the parameters (by name); every name must be given, with its shape."""
         for name, value in self.model.params.items():
             if name not in weights:
                 raise KeyError(f"no weights for {name}")
@@ -431,7 +432,7 @@ class Trainer:
             value[...] = new
 
     def save(self, path):
-        """Save the weights as .npz, keyed by IR name."""
+        """Save the weights as .npz, keyed by parameter name ("dense_1.W", ...)."""
         weights = self.get_weights()
         write_atomic(path, lambda stream: np.savez(stream, **weights))
 
@@ -639,7 +640,7 @@ def save_checkpoint(path, arrays, header):
 
 ZIP_MAGIC = b"PK\x03\x04"  # how a zip archive, as np.savez writes it, starts
 
-# What reading a damaged archive raises (each seen in tests/test_kill.py's fuzzing): zipfile's
+# What reading a damaged archive raises (each seen when fuzzing checkpoints): zipfile's
 # BadZipFile (a bad CRC, a mangled directory) and NotImplementedError (an unknown zip version or
 # feature: a RuntimeError); OSError and EOFError (a seek or read beyond an end); and from NumPy's
 # .npy header parser ValueError, TypeError, SyntaxError and tokenize.TokenError. A bad JSON header
@@ -671,7 +672,7 @@ def _read_arrays(path, compressed=False):
 
 
 def read_weights(path):
-    """The arrays of a weights file as save() writes it (an .npz archive, by IR name; np.savez_compressed's
+    """The arrays of a weights file as save() writes it (an .npz archive, by parameter name; np.savez_compressed's
     too), read as checkpoints are. A file that is not one, or is damaged, raises ValueError naming it."""
     with open(path, "rb") as stream:
         magic = stream.read(len(ZIP_MAGIC))
@@ -839,8 +840,12 @@ def main(argv=None):
                 raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past epoch "
                                       f"{last}, where this run was to stop; resume with --epochs {trainer.epoch} or more")
         elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
-            for name in CHECKPOINT_FILES:
-                (out / name).unlink(missing_ok=True)
+            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
+                      "(--resume would have continued it)", file=sys.stderr)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
             trainer.fit(last - trainer.epoch, on_epoch=lambda epoch, logs: print_epoch(epoch, last, logs),
                         checkpoint=out / "checkpoint.npz" if out else None)

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 SPEC = "specs/spiral.nn"  # the spec this program was generated from
-SEED = 4  # initial weights, batch order, dropout
+SEED = 4  # initial weights, batch order
 DATA_SEED = 5  # the data set and its split
 EPOCHS = 200
 OPTIMIZER = "adam"  # checkpoints record it: one of another optimizer cannot be resumed
@@ -144,7 +144,7 @@ def glorot_normal(rng, shape, fan_in, fan_out):
 
 
 def initial_weights(seed=SEED):
-    """Initial parameters by IR name, W as (units, inputs): the same on every backend."""
+    """Initial parameters by name, W as (units, inputs): the same on every backend."""
     rng = random_streams(seed)[0]
     return {
         "dense_1.W": he_normal(rng, (16, 7), fan_in=7, fan_out=16),  # specs/spiral.nn:10
@@ -165,8 +165,9 @@ def dense_forward(x, W, b, out):
     """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b.
 
     Computed in the lecture's column form, zᵀ = W·xᵀ, into the column-major buffer `out`
-    (so that out.T is an ordinary row-major array): with the large W on the left, BLAS runs
-    the product 8-17 % faster than x·Wᵀ on the large shapes that nndsl's benchmark measures.
+    (so that out.T is an ordinary row-major array): with a large W on the left, OpenBLAS runs
+    a 256-row batch through 1024-unit layers about 20 % faster than x·Wᵀ (it depends on the
+    shapes and the BLAS; on small layers the two are alike).
     """
     np.matmul(W, x.T, out=out.T)
     out += b
@@ -198,10 +199,10 @@ def relu_forward(z, out, zeros=None):
     return np.maximum(z, 0 if zeros is None else zeros, out=out)
 
 
-def relu_backward(z, h, dh, out):
+def relu_backward(h, dh, out):
     """∂h/∂z = 1 where z > 0, else 0, read off h (positive exactly there), in float32.
 
-    Only h is read, so z may share h's memory. The 0/1 factor comes from np.sign on a small
+    Only h is needed, so the forward pass may overwrite z with h. The 0/1 factor comes from np.sign on a small
     batch and np.greater on a large one, the faster loop at each size (np.greater's cast to
     float32 costs more than the arithmetic below a few thousand values; above it, np.sign is
     half as fast).
@@ -230,15 +231,15 @@ class Network:
     """input 7 → dense_1 (16, relu) → dense_2 (16, relu) → dense_3 (8, relu) → dense_4 (1, sigmoid).
 
     Parameters follow the lecture's layout, z = W·x + b with W of shape (units, inputs);
-    `params` and `grads` map the IR names to the arrays themselves.
+    `params` and `grads` map the parameter names ("dense_1.W", ...) to the arrays themselves.
     forward() returns the logits: the loss applies the output sigmoid itself.
     """
 
     def __init__(self, weights):
         # Every trainable parameter is a view into one flat array, and its gradient one into another,
         # so that the optimizer updates them all in one pass over one array instead of one per parameter.
-        self.flat_params = np.zeros(561, dtype=np.float32)  # zeros: the alignment gaps too
-        self.flat_grads = np.zeros(561, dtype=np.float32)
+        self.flat_params = np.zeros(545, dtype=np.float32)  # the 545 trainable parameters
+        self.flat_grads = np.zeros(545, dtype=np.float32)
         self.W1 = self.flat_params[0:112].reshape((16, 7))
         self.W1[...] = weights["dense_1.W"]
         self.b1 = self.flat_params[112:128].reshape((16,))
@@ -251,9 +252,9 @@ class Network:
         self.W3[...] = weights["dense_3.W"]
         self.b3 = self.flat_params[528:536].reshape((8,))
         self.b3[...] = weights["dense_3.b"]
-        self.W4 = self.flat_params[544:552].reshape((1, 8))
+        self.W4 = self.flat_params[536:544].reshape((1, 8))
         self.W4[...] = weights["dense_4.W"]
-        self.b4 = self.flat_params[560:561].reshape((1,))
+        self.b4 = self.flat_params[544:545].reshape((1,))
         self.b4[...] = weights["dense_4.b"]
         self.dW1 = self.flat_grads[0:112].reshape((16, 7))
         self.db1 = self.flat_grads[112:128].reshape((16,))
@@ -261,8 +262,8 @@ class Network:
         self.db2 = self.flat_grads[384:400].reshape((16,))
         self.dW3 = self.flat_grads[400:528].reshape((8, 16))
         self.db3 = self.flat_grads[528:536].reshape((8,))
-        self.dW4 = self.flat_grads[544:552].reshape((1, 8))
-        self.db4 = self.flat_grads[560:561].reshape((1,))
+        self.dW4 = self.flat_grads[536:544].reshape((1, 8))
+        self.db4 = self.flat_grads[544:545].reshape((1,))
         self.params = {
             "dense_1.W": self.W1,
             "dense_1.b": self.b1,
@@ -316,7 +317,7 @@ class Network:
         return self._buffers[n]
 
     def forward(self, x, rng=None):
-        """The output for a batch x of shape (n, 7); an rng switches dropout on (training)."""
+        """The output for a batch x of shape (n, 7)."""
         b = self.batch = self.buffers(len(x))
         b.x = x
         # dense_1: z1 = x·W1ᵀ + b1, h1 = relu(z1)  (specs/spiral.nn:10)
@@ -343,15 +344,15 @@ class Network:
         # dense_4: ∂L/∂W4 = dz4ᵀ·h3, ∂L/∂b4 = Σ dz4, ∂L/∂h3 = dz4·W4
         dense_backward(b.dz4, b.h3, self.W4, self.dW4, self.db4, b.ones, dx=b.dh3)
         # relu: ∂L/∂z3 = ∂L/∂h3 · relu'(z3)
-        relu_backward(b.z3, b.h3, b.dh3, out=b.dz3)
+        relu_backward(b.h3, b.dh3, out=b.dz3)
         # dense_3: ∂L/∂W3 = dz3ᵀ·h2, ∂L/∂b3 = Σ dz3, ∂L/∂h2 = dz3·W3
         dense_backward(b.dz3, b.h2, self.W3, self.dW3, self.db3, b.ones, dx=b.dh2)
         # relu: ∂L/∂z2 = ∂L/∂h2 · relu'(z2)
-        relu_backward(b.z2, b.h2, b.dh2, out=b.dz2)
+        relu_backward(b.h2, b.dh2, out=b.dz2)
         # dense_2: ∂L/∂W2 = dz2ᵀ·h1, ∂L/∂b2 = Σ dz2, ∂L/∂h1 = dz2·W2
         dense_backward(b.dz2, b.h1, self.W2, self.dW2, self.db2, b.ones, dx=b.dh1)
         # relu: ∂L/∂z1 = ∂L/∂h1 · relu'(z1)
-        relu_backward(b.z1, b.h1, b.dh1, out=b.dz1)
+        relu_backward(b.h1, b.dh1, out=b.dz1)
         # dense_1: ∂L/∂W1 = dz1ᵀ·x, ∂L/∂b1 = Σ dz1
         dense_backward(b.dz1, b.x, self.W1, self.dW1, self.db1, b.ones)
 
@@ -443,7 +444,7 @@ class Trainer:
         self.model = network
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
-        # every trainable parameter at once: the network keeps them in one flat array
+        # every trainable parameter at once: the network keeps them in one flat array  (specs/spiral.nn:19)
         self.optimizer = Adam([network.flat_params], [network.flat_grads], lr=0.01, beta1=0.9, beta2=0.999, eps=1e-07)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
@@ -464,14 +465,13 @@ class Trainer:
         """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
         network = self.model
         output = network.forward(x, self.dropout_rng)
-        loss = sigmoid_binary_crossentropy(output, y, network.output_grad)
+        loss = sigmoid_binary_crossentropy(output, y, network.output_grad)  # binary_crossentropy (specs/spiral.nn:16)
         network.backward()
         self.optimizer.step()
         return loss, batch_metrics(output, y)
 
     def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by IR name, W as (units, inputs); no update.
-        Dropout is on, drawing from the same stream as training."""
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update."""
         network = self.model
         output = network.forward(np.asarray(x, dtype=np.float32), self.dropout_rng)
         loss = sigmoid_binary_crossentropy(output, y, network.output_grad)
@@ -486,8 +486,8 @@ class Trainer:
         if order is not None and x.nbytes + y.nbytes <= GATHER_BY_BATCH_BYTES:
             # A small training set is shuffled as a whole: two copies an epoch, then every batch
             # is a slice. A large one is gathered batch by batch (gather()): the batch is then
-            # still in cache when the first layer reads it, 1-3 % faster an epoch on the bench's
-            # large net, where on the small one the two copies per batch cost 5-8 %.
+            # still in cache when the first layer reads it, 1-3 % faster an epoch on a
+            # 784-1024-1024-10 net, where on the small one the two copies per batch cost 5-8 %.
             x, y, order = np.take(x, order, axis=0), np.take(y, order, axis=0), None
         batch_size = BATCH_SIZE or n
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
@@ -567,11 +567,11 @@ class Trainer:
         return np.concatenate(outputs) if outputs else np.empty((0, 1), np.float32)
 
     def get_weights(self):
-        """Copies of the parameters by IR name, W as (units, inputs)."""
+        """Copies of the parameters by name ("dense_1.W", ...), W as (units, inputs)."""
         return {name: value.copy() for name, value in self.model.params.items()}
 
     def set_weights(self, weights):
-        """Replace the parameters (by IR name); every name must be given, with its shape."""
+        """Replace the parameters (by name); every name must be given, with its shape."""
         for name, value in self.model.params.items():
             if name not in weights:
                 raise KeyError(f"no weights for {name}")
@@ -581,7 +581,7 @@ class Trainer:
             value[...] = new
 
     def save(self, path):
-        """Save the weights as .npz, keyed by IR name."""
+        """Save the weights as .npz, keyed by parameter name ("dense_1.W", ...)."""
         weights = self.get_weights()
         write_atomic(path, lambda stream: np.savez(stream, **weights))
 
@@ -789,7 +789,7 @@ def save_checkpoint(path, arrays, header):
 
 ZIP_MAGIC = b"PK\x03\x04"  # how a zip archive, as np.savez writes it, starts
 
-# What reading a damaged archive raises (each seen in tests/test_kill.py's fuzzing): zipfile's
+# What reading a damaged archive raises (each seen when fuzzing checkpoints): zipfile's
 # BadZipFile (a bad CRC, a mangled directory) and NotImplementedError (an unknown zip version or
 # feature: a RuntimeError); OSError and EOFError (a seek or read beyond an end); and from NumPy's
 # .npy header parser ValueError, TypeError, SyntaxError and tokenize.TokenError. A bad JSON header
@@ -821,7 +821,7 @@ def _read_arrays(path, compressed=False):
 
 
 def read_weights(path):
-    """The arrays of a weights file as save() writes it (an .npz archive, by IR name; np.savez_compressed's
+    """The arrays of a weights file as save() writes it (an .npz archive, by parameter name; np.savez_compressed's
     too), read as checkpoints are. A file that is not one, or is damaged, raises ValueError naming it."""
     with open(path, "rb") as stream:
         magic = stream.read(len(ZIP_MAGIC))
@@ -989,8 +989,12 @@ def main(argv=None):
                 raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past epoch "
                                       f"{last}, where this run was to stop; resume with --epochs {trainer.epoch} or more")
         elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
-            for name in CHECKPOINT_FILES:
-                (out / name).unlink(missing_ok=True)
+            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
+                      "(--resume would have continued it)", file=sys.stderr)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
             trainer.fit(last - trainer.epoch, on_epoch=lambda epoch, logs: print_epoch(epoch, last, logs),
                         checkpoint=out / "checkpoint.npz" if out else None)

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 SPEC = "specs/staircase.nn"  # the spec this program was generated from
-SEED = 0  # initial weights, batch order, dropout
+SEED = 0  # initial weights, batch order
 DATA_SEED = 0  # the data set and its split
 EPOCHS = 5
 OPTIMIZER = "sgd"  # checkpoints record it: one of another optimizer cannot be resumed
@@ -239,7 +239,7 @@ def random_streams(seed):
 
 
 def initial_weights(seed=SEED):
-    """Initial parameters by IR name, W as (units, inputs): the same on every backend."""
+    """Initial parameters by name, W as (units, inputs): the same on every backend."""
     return {
         "dense_1.W": np.array(((100.0,), (100.0,), (100.0,), (100.0,), (100.0,), (100.0,), (100.0,)), dtype=np.float32),  # specs/staircase.nn:13
         "dense_1.b": np.array((200.0, 100.0, 0.0, -100.0, -200.0, -300.0, -400.0), dtype=np.float32),  # specs/staircase.nn:14
@@ -453,7 +453,7 @@ class Trainer:
             param.copy_(new)
 
     def save(self, path):
-        """Save the weights as .npz, keyed by IR name."""
+        """Save the weights as .npz, keyed by parameter name ("dense_1.W", ...)."""
         weights = self.get_weights()
         write_atomic(path, lambda stream: np.savez(stream, **weights))
 
@@ -661,7 +661,7 @@ def save_checkpoint(path, arrays, header):
 
 ZIP_MAGIC = b"PK\x03\x04"  # how a zip archive, as np.savez writes it, starts
 
-# What reading a damaged archive raises (each seen in tests/test_kill.py's fuzzing): zipfile's
+# What reading a damaged archive raises (each seen when fuzzing checkpoints): zipfile's
 # BadZipFile (a bad CRC, a mangled directory) and NotImplementedError (an unknown zip version or
 # feature: a RuntimeError); OSError and EOFError (a seek or read beyond an end); and from NumPy's
 # .npy header parser ValueError, TypeError, SyntaxError and tokenize.TokenError. A bad JSON header
@@ -693,7 +693,7 @@ def _read_arrays(path, compressed=False):
 
 
 def read_weights(path):
-    """The arrays of a weights file as save() writes it (an .npz archive, by IR name; np.savez_compressed's
+    """The arrays of a weights file as save() writes it (an .npz archive, by parameter name; np.savez_compressed's
     too), read as checkpoints are. A file that is not one, or is damaged, raises ValueError naming it."""
     with open(path, "rb") as stream:
         magic = stream.read(len(ZIP_MAGIC))
@@ -896,8 +896,12 @@ def main(argv=None):
                 raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past epoch "
                                       f"{last}, where this run was to stop; resume with --epochs {trainer.epoch} or more")
         elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
-            for name in CHECKPOINT_FILES:
-                (out / name).unlink(missing_ok=True)
+            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
+                      "(--resume would have continued it)", file=sys.stderr)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
             trainer.fit(last - trainer.epoch, on_epoch=lambda epoch, logs: print_epoch(epoch, last, logs),
                         checkpoint=out / "checkpoint.npz" if out else None)

@@ -10,10 +10,10 @@ def relu_forward(z, out, zeros=None):
     return np.maximum(z, 0 if zeros is None else zeros, out=out)
 
 
-def relu_backward(z, h, dh, out):
+def relu_backward(h, dh, out):
     """∂h/∂z = 1 where z > 0, else 0, read off h (positive exactly there), in float32.
 
-    Only h is read, so z may share h's memory. The 0/1 factor comes from np.sign on a small
+    Only h is needed, so the forward pass may overwrite z with h. The 0/1 factor comes from np.sign on a small
     batch and np.greater on a large one, the faster loop at each size (np.greater's cast to
     float32 costs more than the arithmetic below a few thousand values; above it, np.sign is
     half as fast).

@@ -10,7 +10,7 @@ def sigmoid_forward(z, out):
     return np.reciprocal(out, out=out)
 
 
-def sigmoid_backward(z, h, dh, out):
+def sigmoid_backward(h, dh, out):
     """∂h/∂z = h·(1 − h)."""
     np.subtract(1, h, out=out)
     out *= h

@@ -9,7 +9,7 @@ def softmax_forward(z, out):
     return out
 
 
-def softmax_backward(z, h, dh, out):
+def softmax_backward(h, dh, out):
     """∂L/∂z_i = h_i·(∂L/∂h_i − Σ_j h_j·∂L/∂h_j): the softmax Jacobian applied to dh."""
     np.subtract(dh, np.sum(dh * h, axis=1, keepdims=True), out=out)
     return np.multiply(out, h, out=out)

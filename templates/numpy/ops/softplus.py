@@ -6,7 +6,7 @@ def softplus_forward(z, out):
     return np.logaddexp(0, z, out=out)
 
 
-def softplus_backward(z, h, dh, out):
+def softplus_backward(h, dh, out):
     """∂h/∂z = sigmoid(z) = 1 − exp(−h)."""
     np.negative(h, out=out)
     np.expm1(out, out=out)

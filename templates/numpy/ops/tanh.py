@@ -6,7 +6,7 @@ def tanh_forward(z, out):
     return np.tanh(z, out=out)
 
 
-def tanh_backward(z, h, dh, out):
+def tanh_backward(h, dh, out):
     """∂h/∂z = 1 − h²."""
     np.multiply(h, h, out=out)
     np.subtract(1, out, out=out)
