@@ -185,20 +185,43 @@ def test_fit_in_parts_equals_fit_at_once(checkerboard):
 
 
 @pytest.mark.parametrize("loss", ["binary_crossentropy", "categorical_crossentropy", "mse"])
-def test_gathering_batch_by_batch_trains_exactly_as_gathering_the_epoch(loss):
+def test_gathering_batch_by_batch_trains_exactly_as_gathering_the_epoch(loss, monkeypatch):
     """A large training set is gathered batch by batch into reused buffers, a small one as a whole
-    each epoch (GATHER_BY_BATCH_BYTES decides): the same batches, so the same numbers, bit for bit."""
+    each epoch (GATHER_BY_BATCH_BYTES decides): the same batches, so the same numbers, bit for bit.
+    A Playground set known to be small gets no batch-by-batch path at all (gathers_by_batch)."""
+    from nndsl.codegen import numpy_backend
+
     program = nndsl.parse(NETWORKS[loss].replace("epochs 1", "epochs 3"))
-    whole, batches = nndsl.build(program), nndsl.build(program)
+    whole = nndsl.build(program)
+    assert not numpy_backend.gathers_by_batch(program) and not hasattr(whole, "gather")
+    assert "GATHER_BY_BATCH_BYTES" not in whole.module.__dict__
+    monkeypatch.setattr(numpy_backend, "gathers_by_batch", lambda program: True)
+    batches = nndsl.build(program)
+    assert batches.module.GATHER_BY_BATCH_BYTES == numpy_backend.GATHER_BY_BATCH_BYTES == 1 << 22
     batches.module.GATHER_BY_BATCH_BYTES = 0
-    assert whole.data.x_train.nbytes + whole.data.y_train.nbytes <= whole.module.GATHER_BY_BATCH_BYTES
     whole.fit()
     batches.fit()
-    assert not whole._batches
     assert len(batches._batches) == 1 + (len(batches.data.x_train) % 8 > 0)  # one size, and the last batch's
     assert whole.history == batches.history
     for name, value in whole.get_weights().items():
         assert np.array_equal(value, batches.get_weights()[name]), name
+
+
+def test_the_batch_by_batch_path_is_written_only_where_the_training_set_can_be_large():
+    from nndsl.codegen.numpy_backend import gathers_by_batch
+
+    def spec(data, loss="binary_crossentropy", units=1, shuffle="true"):
+        output = {"binary_crossentropy": "sigmoid", "categorical_crossentropy": "softmax"}.get(loss, "")
+        return nndsl.parse(f"data {data}\nmodel {{ input 2  dense {units} {output} }}\nloss {loss}\n"
+                           f"train {{ optimizer sgd  batch 8  epochs 1  shuffle {shuffle} }}")
+
+    # 2 float32 features and a float32 label: 12 bytes a training sample, 4 MiB at 349,525
+    assert not gathers_by_batch(spec("xor(samples=699050) { split 0.5 }"))  # 349,525 training samples
+    assert gathers_by_batch(spec("xor(samples=699052) { split 0.5 }"))  # 349,526
+    assert gathers_by_batch(spec("xor(samples=699052) { split 0.5 }", shuffle="false")) is False
+    # int64 class labels: 16 bytes a sample
+    assert gathers_by_batch(spec("spiral(samples=600000, classes=3) { split 0.5 }", "categorical_crossentropy", 3))
+    assert gathers_by_batch(spec('csv("d.csv", target=y)', "mse"))  # a file: any size
 
 
 def test_relu_runs_in_place_only_right_after_its_dense_layer():

@@ -13,6 +13,7 @@ it writes a{j}, a dropout layer p{j} (with mask m{j}); gradients are d<name>.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from nndsl import ir
@@ -36,6 +37,24 @@ class Value:
     width: int
     zeros: bool = False  # a constant array of zeros (ReLU's other operand), not a scratch buffer
     shares: str | None = None  # another value's name, whose memory this one reuses (ReLU in place)
+
+
+#: A shuffled training set larger than this is gathered batch by batch (Trainer.gather), not as a whole.
+GATHER_BY_BATCH_BYTES = 1 << 22
+
+
+def gathers_by_batch(program: ir.Program) -> bool:
+    """Whether the program needs the batch-by-batch gather: only when it shuffles, and only if its
+    training set can be larger than GATHER_BY_BATCH_BYTES, which a data file always can. A Playground
+    set's size is known here; both ways give the same batches, so this decides only what is written."""
+    if program.train is None or not program.train.shuffle or program.data is None:
+        return False
+    source = program.data.source
+    if not isinstance(source, ir.PlaygroundData):
+        return True
+    n_train = math.floor(source.samples * program.data.split)
+    label_bytes = 8 if program.task == "multiclass" else 4  # int64 class labels; a float32 column
+    return n_train * (program.model.in_features * 4 + label_bytes) > GATHER_BY_BATCH_BYTES
 
 
 #: Trainable parameters of at least this many elements start 64-byte aligned in the flat array;
@@ -296,6 +315,8 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         metric_sums=_metric_sums(program, plan, module),
         model_inputs=program.model.in_features,
         epochs=program.train.epochs if program.train else 0,
+        gathers=gathers_by_batch(program),
+        gather_bytes=f"1 << {GATHER_BY_BATCH_BYTES.bit_length() - 1}",  # a power of two
     )
     return tidy(drop_unused_functions(source, module.functions))
 

@@ -35,7 +35,6 @@ BATCH_SIZE = 10  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
 EVAL_BATCH = 1024  # rows per forward pass when evaluating or predicting
-GATHER_BY_BATCH_BYTES = 1 << 22  # a shuffled training set larger than this is gathered batch by batch
 METRICS = ["accuracy"]
 HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy"]
 
@@ -401,18 +400,6 @@ class Trainer:
         self.optimizer = Adam([network.flat_params], [network.flat_grads], lr=0.01, beta1=0.9, beta2=0.999, eps=1e-07)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
-        self._batches = {}  # per batch size: the buffers a shuffled batch is gathered into
-
-    def gather(self, rows):
-        """The training samples `rows`, one batch in the epoch's shuffled order, copied (np.take
-        with out=) into buffers reused by every batch of this size.
-        """
-        x, y = self.data.x_train, self.data.y_train
-        if len(rows) not in self._batches:
-            self._batches[len(rows)] = (np.empty((len(rows), *x.shape[1:]), x.dtype),
-                                        np.empty((len(rows), *y.shape[1:]), y.dtype))
-        x_batch, y_batch = self._batches[len(rows)]
-        return np.take(x, rows, axis=0, out=x_batch), np.take(y, rows, axis=0, out=y_batch)
 
     def train_step(self, x, y):
         """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
@@ -435,21 +422,14 @@ class Trainer:
         """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics."""
         x, y = self.data.x_train, self.data.y_train
         n = len(x)
-        order = self.shuffle_rng.permutation(n) if SHUFFLE else None
-        if order is not None and x.nbytes + y.nbytes <= GATHER_BY_BATCH_BYTES:
-            # A small training set is shuffled as a whole: two copies an epoch, then every batch
-            # is a slice. A large one is gathered batch by batch (gather()): the batch is then
-            # still in cache when the first layer reads it, 1-3 % faster an epoch on a
-            # 784-1024-1024-10 net, where on the small one the two copies per batch cost 5-8 %.
-            x, y, order = np.take(x, order, axis=0), np.take(y, order, axis=0), None
+        if SHUFFLE:  # a new order every epoch; the training set is copied in it, then every batch is a slice
+            order = self.shuffle_rng.permutation(n)
+            x, y = np.take(x, order, axis=0), np.take(y, order, axis=0)
         batch_size = BATCH_SIZE or n
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            if order is None:
-                loss, metrics = self.train_step(x[start:stop], y[start:stop])
-            else:
-                loss, metrics = self.train_step(*self.gather(order[start:stop]))
+            loss, metrics = self.train_step(x[start:stop], y[start:stop])
             if not math.isfinite(loss):
                 raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
             total_loss += loss * (stop - start)
