@@ -76,6 +76,7 @@ class Plan:
     output_width: int = 0
     ones: bool = False  # a vector of n ones, for the bias gradients Σ_rows dz = 1ᵀ·dz
     predict_activation: str | None = None
+    dropout: bool = False  # a dropout layer: forward() draws masks from an rng while training
     penalties: list[dict] = field(default_factory=list)
 
 
@@ -187,6 +188,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             current = a
         else:
             module.use("numpy/ops/dropout.py", "ops")
+            plan.dropout = True
             p = new(f"p{dense_index}", layer.features)
             m = new(f"m{dense_index}", layer.features)
             step = {
@@ -291,7 +293,6 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     optimizer = _lower_optimizer(program, module, plan)
     if optimizer:
         optimizer["where"] = common.where(program, program.train.optimizer)
-    if optimizer:
         optimizer.setdefault("scales_output_grad", False)
     module.use("common/npy_header.py", "files")  # used by checkpoint.py
     module.use("common/checkpoint.py", "files")
