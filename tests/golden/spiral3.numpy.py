@@ -458,7 +458,8 @@ class Trainer:
         return loss, batch_metrics(output, y)
 
     def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.        Dropout is on, drawing from the same stream as training."""
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
+        Dropout is on, drawing from the same stream as training."""
         network = self.model
         output = network.forward(np.asarray(x, dtype=np.float32), self.dropout_rng)
         loss = softmax_categorical_crossentropy(output, y, network.output_grad)
