@@ -126,14 +126,16 @@ def test_activation_forward_and_gradient(name):
     z = away_from_zero(rng, (4, 5)) if kink_at_zero else rng.standard_normal((4, 5)) * 2
     upstream = rng.standard_normal((4, 5))
     out = np.empty_like(z)
+    # relu's forward compares with an array of zeros the program allocates once per batch size
+    forward_kwargs = {**kwargs, "zeros": np.zeros_like(z)} if name == "relu" else kwargs
 
-    h = forward(z, out=out, **kwargs).copy()
+    h = forward(z, out=out, **forward_kwargs).copy()
     # gelu's constants are float32 in the snippet (for float32 programs): ~1e-7 relative.
     np.testing.assert_allclose(h, formula(z), rtol=1e-6 if name == "gelu" else 1e-12, atol=1e-15)
 
     reads_z = name in DERIVATIVES_OF_Z  # the others compute their derivative from h alone
     dz = backward(*([z] if reads_z else []), h, upstream, out=np.empty_like(z), **kwargs)
-    numeric = numeric_gradient(lambda: float(np.sum(forward(z, out=out, **kwargs) * upstream)), z)
+    numeric = numeric_gradient(lambda: float(np.sum(forward(z, out=out, **forward_kwargs) * upstream)), z)
     assert_gradient(dz, numeric)
 
 
