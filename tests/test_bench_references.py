@@ -98,11 +98,17 @@ def test_hand_numpy_gradients_match_generated(workload):
     """One batch's loss and ∂L/∂θ, no update (the float32 references' backward passes agree)."""
     from bench.hand_numpy import NumpyMLP
 
-    trainer = generated(workload, "numpy").make_trainer()
+    module = generated(workload, "numpy")
+    trainer = module.make_trainer()
     data = workload.load()
     x, y = data.x_train[: workload.batch], data.y_train[: workload.batch]
     loss, grads = trainer.loss_and_gradients(x, y)
-    hand_loss, hand_grads = NumpyMLP(*reference_args(workload)).loss_and_gradients(x, y)
+    hand = NumpyMLP(*reference_args(workload))
+    hand_loss, hand_grads = hand.loss_and_gradients(x, y)
+    # both choose the same form of the products: rows for tiny-small (2-16-16-1, batch 32),
+    # columns for tiny-large (20-32-32-10, batch 32: most multiply-adds in layers as wide as the batch)
+    assert hand.columns == (workload.name == "tiny-large")
+    assert trainer.model.buffers(4).z1.flags.f_contiguous == hand.columns
     assert hand_loss == pytest.approx(loss, rel=1e-5)
     for index, (dW, db) in enumerate(hand_grads, start=1):
         np.testing.assert_allclose(dW, grads[f"dense_{index}.W"], rtol=1e-4, atol=1e-6)

@@ -89,10 +89,23 @@ def batch_for(program: nndsl.Program, rng: np.random.Generator, dtype):
     return x, y
 
 
+@pytest.fixture(params=["row form", "column form"])
+def dense_form(request, monkeypatch):
+    """Both forms of the dense products (numpy_backend.column_form picks one from the shapes; these
+    small networks would all get the row form)."""
+    from nndsl.codegen import numpy_backend
+
+    columns = request.param == "column form"
+    monkeypatch.setattr(numpy_backend, "column_form", lambda program: columns)
+    return columns
+
+
 @pytest.mark.parametrize("loss", list(NETWORKS))
-def test_whole_network_gradients_match_finite_differences(loss):
+def test_whole_network_gradients_match_finite_differences(loss, dense_form):
     program = nndsl.parse(NETWORKS[loss])
-    module = float64_module(nndsl.generate(program))
+    source = nndsl.generate(program)
+    assert ('order="F"' in source) == dense_form
+    module = float64_module(source)
     trainer = module.make_trainer()
     x, y = batch_for(program, np.random.default_rng(0), np.float64)
     masks = trainer.dropout_rng.bit_generator.state
@@ -121,7 +134,7 @@ def test_whole_network_gradients_match_finite_differences(loss):
 
 
 @pytest.mark.parametrize("loss", list(NETWORKS))
-def test_float32_program_agrees_with_its_float64_twin(loss):
+def test_float32_program_agrees_with_its_float64_twin(loss, dense_form):
     """Same weights, same batch, dropout off: losses and gradients agree to float32 rounding."""
     program = nndsl.parse(NETWORKS[loss])
     source = nndsl.generate(program)
@@ -222,6 +235,45 @@ def test_the_batch_by_batch_path_is_written_only_where_the_training_set_can_be_l
     # int64 class labels: 16 bytes a sample
     assert gathers_by_batch(spec("spiral(samples=600000, classes=3) { split 0.5 }", "categorical_crossentropy", 3))
     assert gathers_by_batch(spec('csv("d.csv", target=y)', "mse"))  # a file: any size
+
+
+def test_the_dense_products_take_the_form_whose_rows_are_the_larger_side():
+    """Column form (W·xᵀ, column-major buffers) where most of the products' flops are in layers at
+    least as wide as the batch, row form (x·Wᵀ) otherwise and where the batch size is unknown."""
+    from nndsl.codegen.numpy_backend import column_form
+
+    def spec(widths, batch="batch 256", data='npz("d.npz")', inputs=784):
+        layers = "  ".join(f"dense {units} relu" for units in widths)
+        return nndsl.parse(f"data {data}\nmodel {{ input {inputs}  {layers}  dense 10 softmax }}\n"
+                           f"loss categorical_crossentropy\ntrain {{ optimizer sgd  {batch}  epochs 1 }}")
+
+    assert column_form(nndsl.load(ROOT / "bench" / "specs" / "large.nn"))  # 784-1024-1024-10, batch 256
+    assert column_form(spec([1024, 1024]))
+    assert not column_form(spec([256, 256], "batch 1024"))
+    assert not column_form(spec([64]))  # nearly all flops in a layer narrower than the batch
+    assert column_form(spec([256]))  # 256 units, 256 rows: the column form
+    assert not column_form(spec([64, 1024, 64]))  # 116,352 of 181,888 multiply-adds a row in narrow layers
+    assert not column_form(nndsl.load(ROOT / "specs" / "checkerboard.nn"))  # batch 10, 8 units
+    # `batch all`: a Playground set's training rows are known, a file's are not
+    playground = "spiral(samples=1000, classes=10) { split 0.5 }"  # 500 training rows
+    assert column_form(spec([1024, 1024], "batch all", playground, inputs=2))
+    assert not column_form(spec([256, 256], "batch all", playground, inputs=2))
+    assert not column_form(spec([1024, 1024], "batch all"))
+
+
+def test_both_forms_of_the_dense_products_train_alike(checkerboard, monkeypatch):
+    """The form is a matter of speed only: the same losses and weights, to float32 rounding."""
+    from nndsl.codegen import numpy_backend
+
+    rows = nndsl.build(checkerboard)
+    monkeypatch.setattr(numpy_backend, "column_form", lambda program: True)
+    columns = nndsl.build(checkerboard)
+    assert 'order="F"' in columns.source and 'order="F"' not in rows.source
+    rows.fit(epochs=5)
+    columns.fit(epochs=5)
+    np.testing.assert_allclose(rows.history["loss"], columns.history["loss"], rtol=1e-5)
+    for name, value in rows.get_weights().items():
+        np.testing.assert_allclose(value, columns.get_weights()[name], rtol=1e-4, atol=1e-6)
 
 
 def test_relu_runs_in_place_only_right_after_its_dense_layer():

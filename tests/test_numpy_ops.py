@@ -71,31 +71,37 @@ def away_from_zero(rng: np.random.Generator, shape, margin: float = 0.1) -> np.n
 # --- operations -------------------------------------------------------------------------------
 
 
-def test_dense_gradients_dx_dW_db():
-    dense = load_snippet("ops/dense.py")
+#: The two forms of the dense products (numpy_backend.column_form chooses) and their buffers' order.
+DENSE_FORMS = {"ops/dense.py": "C", "ops/dense_columns.py": "F"}
+
+
+@pytest.mark.parametrize("snippet", list(DENSE_FORMS))
+def test_dense_gradients_dx_dW_db(snippet):
+    dense, order = load_snippet(snippet), DENSE_FORMS[snippet]
     rng = np.random.default_rng(0)
     x, W, b = rng.standard_normal((5, 4)), rng.standard_normal((3, 4)), rng.standard_normal(3)
-    upstream = rng.standard_normal((5, 3))  # ∂L/∂z, for L = Σ z · upstream
-    out = np.empty((5, 3))
+    upstream = np.asarray(rng.standard_normal((5, 3)), order=order)  # ∂L/∂z, for L = Σ z · upstream
+    out = np.empty((5, 3), order=order)
 
     def loss():
         return float(np.sum(dense.dense_forward(x, W, b, out=out) * upstream))
 
     z = dense.dense_forward(x, W, b, out=out)
     np.testing.assert_allclose(z, x @ W.T + b, rtol=1e-12)  # the lecture's z = W·x + b, batch as rows
-    dW, db, dx = np.empty_like(W), np.empty_like(b), np.empty_like(x)
+    dW, db, dx = np.empty_like(W), np.empty_like(b), np.empty((5, 4), order=order)
     dense.dense_backward(upstream, x, W, dW, db, np.ones(5), dx=dx)
     assert_gradient(dW, numeric_gradient(loss, W))
     assert_gradient(db, numeric_gradient(loss, b))
     assert_gradient(dx, numeric_gradient(loss, x))
 
 
-def test_dense_backward_computes_only_what_is_asked():
+@pytest.mark.parametrize("snippet", list(DENSE_FORMS))
+def test_dense_backward_computes_only_what_is_asked(snippet):
     """A frozen layer passes no dW/db; the first layer no dx: those buffers stay untouched."""
-    dense = load_snippet("ops/dense.py")
+    dense, order = load_snippet(snippet), DENSE_FORMS[snippet]
     rng = np.random.default_rng(1)
     x, W, dz = rng.standard_normal((5, 4)), rng.standard_normal((3, 4)), rng.standard_normal((5, 3))
-    dx = np.empty_like(x)
+    dx = np.empty((5, 4), order=order)
     dense.dense_backward(dz, x, W, dx=dx)
     np.testing.assert_allclose(dx, dz @ W, rtol=1e-12)
     dW, db = np.full_like(W, 7.0), np.full(3, 7.0)

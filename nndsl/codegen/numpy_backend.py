@@ -57,6 +57,37 @@ def gathers_by_batch(program: ir.Program) -> bool:
     return n_train * (program.model.in_features * 4 + label_bytes) > GATHER_BY_BATCH_BYTES
 
 
+def training_rows(program: ir.Program) -> int | None:
+    """Rows in a training batch, where the compiler knows them: `batch N`, or `batch all` of a Playground set."""
+    if program.train is None:
+        return None
+    if program.train.batch is not None:
+        return program.train.batch
+    if program.data is not None and isinstance(program.data.source, ir.PlaygroundData):
+        return math.floor(program.data.source.samples * program.data.split)
+    return None
+
+
+def column_form(program: ir.Program) -> bool:
+    """Whether the dense products run in the column form, zᵀ = W·xᵀ into column-major buffers,
+    rather than the row form, z = x·Wᵀ.
+
+    OpenBLAS is fastest with the larger of the output's two sides as its rows: the units in the
+    column form, the batch in the row form. With a 256-row batch, a 784→1024 layer's step runs
+    about 20 % faster in the column form; with 1024 rows, a 256→256 layer's about 15 % faster in
+    the row form; on small layers they are alike. All layers share one form (mixing them would
+    mix memory orders in the element-wise steps between), chosen by where most of the products'
+    flops are: in layers at least as wide as the batch, the column form. The row form otherwise,
+    and where the batch size is not known here.
+    """
+    rows = training_rows(program)
+    if rows is None:
+        return False
+    dense = [layer for layer in program.model.layers if isinstance(layer, ir.Dense)]
+    wide = sum(layer.in_features * layer.units for layer in dense if layer.units >= rows)
+    return 2 * wide > sum(layer.in_features * layer.units for layer in dense)
+
+
 #: Trainable parameters of at least this many elements start 64-byte aligned in the flat array;
 #: smaller ones are packed (padding them would only make the flat size differ from the count).
 ALIGN_FROM = 1024
@@ -76,6 +107,7 @@ class Plan:
     output_width: int = 0
     ones: bool = False  # a vector of n ones, for the bias gradients Σ_rows dz = 1ᵀ·dz
     predict_activation: str | None = None
+    columns: bool = False  # the column form of the dense products, column-major buffers (column_form)
     dropout: bool = False  # a dropout layer: forward() draws masks from an rng while training
     penalties: list[dict] = field(default_factory=list)
 
@@ -84,7 +116,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     model = program.model
     loss = program.loss.name if program.loss else None
     fused = FUSED.get(loss) if loss else None
-    plan = Plan()
+    plan = Plan(columns=column_form(program))
     layers = list(model.layers)
     last_activation_layer = common.output_activation_index(layers)
     needs_grad = _inputs_needing_gradient(layers)
@@ -115,7 +147,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
         if isinstance(layer, ir.Dense):
             dense_index += 1
             j = dense_index
-            module.use("numpy/ops/dense.py", "ops")
+            module.use("numpy/ops/dense_columns.py" if plan.columns else "numpy/ops/dense.py", "ops")
             W, b = f"W{j}", f"b{j}"
             shapes = ((layer.units, layer.in_features), (layer.units,))
             for attr, parameter, shape in zip((W, b), layer.parameters, shapes, strict=True):
