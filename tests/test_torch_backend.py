@@ -406,11 +406,16 @@ def test_restore_refuses_a_checkpoint_of_another_model_or_optimizer(tmp_path, ol
     assert other.epoch == 0
 
 
-def test_restore_refuses_a_checkpoint_of_another_backend(tmp_path):
-    numpy_trainer = nndsl.build(nndsl.parse(CHECKERBOARD), backend="numpy")
-    numpy_trainer.fit(epochs=1, checkpoint=tmp_path / "checkpoint.npz")
-    module = torch_module(CHECKERBOARD)
-    with pytest.raises(module.CheckpointError, match="was written by a numpy program; this one runs torch"):
+@pytest.mark.parametrize("writer", ["numpy", "tensorflow"])
+@pytest.mark.parametrize("optimizer", ["sgd(lr=0.03)", "sgd(lr=0.03, momentum=0.9)", "adam(lr=0.03)"],
+                         ids=["sgd", "momentum", "adam"])
+def test_restore_refuses_a_checkpoint_of_another_backend(tmp_path, writer, optimizer):
+    """Named before its optimizer state is read: another backend's state arrays have other names."""
+    require_backend(writer)
+    spec = nndsl.parse(CHECKERBOARD.replace("sgd(lr=0.03)", optimizer))
+    nndsl.build(spec, backend=writer).fit(epochs=1, checkpoint=tmp_path / "checkpoint.npz")
+    module = torch_module(CHECKERBOARD.replace("sgd(lr=0.03)", optimizer))
+    with pytest.raises(module.CheckpointError, match="was written by a {} program; this one runs torch".format(writer)):
         module.make_trainer().restore(tmp_path / "checkpoint.npz")
 
 

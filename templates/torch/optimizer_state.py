@@ -25,8 +25,9 @@ def optimizer_shapes(params, names, saved):
     """The shape of each state array (`<IR name>.<entry>`) that a checkpoint of this optimizer holds,
     given the ones it `saved`: torch creates the state at the first step, so the saved entries
     (exp_avg, step, …) say which there are; each parameter in `names` has every one of them, a step
-    count as a scalar, the rest in its parameter's shape."""
-    entries = dict.fromkeys(key.rsplit(".", 1)[1] for key in saved)
+    count as a scalar, the rest in its parameter's shape. (Another backend's keys need not have
+    this form; check_fits then names that backend.)"""
+    entries = dict.fromkeys(key.rpartition(".")[2] for key in saved)
     return {
         f"{name}.{entry}": () if entry == "step" else tuple(params[name].shape)
         for name in names
