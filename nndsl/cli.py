@@ -160,9 +160,15 @@ def _check_output_path(path: str, spec: str) -> None:
     A symlink at `path` is replaced by the new file (the write is atomic: a
     temporary file renamed over the path), never written through.
     """
-    target = Path(path)
     if not path:
         raise UsageError("nndsl: error: -o needs a file name")
+    try:
+        _check_output_target(Path(path), path, spec)
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise UsageError(f"nndsl: error: cannot write {path}: {error.strerror or error}") from None
+
+
+def _check_output_target(target: Path, path: str, spec: str) -> None:
     if path.endswith(("/", os.sep)) and not target.is_dir():
         raise UsageError(f"nndsl: error: output {path} names a folder, which does not exist; -o takes a file name")
     if target.is_dir():

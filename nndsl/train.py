@@ -39,14 +39,17 @@ def prepare_out_dir(out: Path, resume: bool) -> list[Path]:
     resume, an existing one holding a checkpoint (nothing is created then if it is not there).
     Returns the folders it created, outermost first: a run that fails before writing anything
     removes them again (remove_if_empty), so that a bad data file leaves no empty --out behind."""
-    if out.exists() and not out.is_dir():
-        raise TrainError(f"--out {out} exists and is not a folder")
-    created = []
-    if resume:
-        if not (out / "checkpoint.npz").exists() and not (out / "checkpoint.prev.npz").exists():
+    try:
+        if out.exists() and not out.is_dir():
+            raise TrainError(f"--out {out} exists and is not a folder")
+        created = []
+        if resume and not (out / "checkpoint.npz").exists() and not (out / "checkpoint.prev.npz").exists():
             raise TrainError(f"nothing to resume: no checkpoint.npz in {out}")
-    else:
-        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+        if not resume:
+            created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise TrainError(f"cannot use --out {out}: {error.strerror or error}") from None
+    if not resume:
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as error:

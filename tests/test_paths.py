@@ -26,6 +26,7 @@ import pytest
 import nndsl
 from nndsl.cli import main
 from nndsl.codegen import BACKENDS, generate
+from tests.conftest import require_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = """data csv({path}, target=y) {{ features a, b }}
@@ -105,6 +106,9 @@ def test_npz_with_python_objects_is_refused_not_unpickled(tmp_path):
 # --- output files and folders ------------------------------------------------------------
 
 
+LONG = "n" * 300  # a file name longer than any file system allows (255 bytes on Linux)
+
+
 def run(*args: str, cwd: Path) -> tuple[int, str, str]:
     result = subprocess.run([sys.executable, "-m", "nndsl", *args], cwd=cwd, capture_output=True, text=True,
                             timeout=300)
@@ -126,6 +130,7 @@ def folder(tmp_path):
         ("/dev/null", "output /dev/null is not a regular file"),
         ("missing/out.py", "cannot write missing/out.py: folder missing does not exist"),
         ("/proc/out.py", "cannot write /proc/out.py"),
+        (LONG + ".py", f"cannot write {LONG}.py: File name too long"),
     ],
 )
 def test_compile_output_refusals(folder, capsys, monkeypatch, output, message):
@@ -158,10 +163,15 @@ def test_compile_output_replaces_a_symlink_never_writes_through_it(folder, monke
         ("/proc/nndsl-out", "cannot create /proc/nndsl-out"),
         ("spec.nn/sub", "cannot create spec.nn/sub"),
         ("/proc", "cannot write in /proc"),  # a folder where nobody, root included, can create a file
+        (LONG, f"cannot use --out {LONG}: File name too long"),
+        (f"{LONG}/sub", f"cannot use --out {LONG}/sub: File name too long"),
+        (f"{LONG} --resume", f"cannot use --out {LONG}: File name too long"),
     ],
 )
 def test_train_out_refusals(folder, out, message):
-    status, stdout, stderr = run("train", "spec.nn", "--epochs", "1", "--out", out, "--no-plots", "--quiet", cwd=folder)
+    out, *resume = out.split(" ")
+    status, stdout, stderr = run("train", "spec.nn", "--epochs", "1", "--out", out, "--no-plots", "--quiet", *resume,
+                                 cwd=folder)
     assert status == 1
     assert message in stderr and "Traceback" not in stderr
     assert stdout == ""  # refused before training
@@ -202,6 +212,8 @@ def script(folder: Path, backend: str, *args: str) -> tuple[int, str, str]:
         (["--out", "/proc/nndsl-out"], "cannot create /proc/nndsl-out: No such file or directory"),
         (["--out", "/proc"], "cannot write in /proc: "),
         (["--out", "missing/run", "--resume"], "nothing to resume: no folder missing/run"),
+        (["--out", LONG], f"cannot use --out {LONG}: File name too long"),
+        (["--out", LONG, "--resume"], f"cannot use --out {LONG}: File name too long"),
     ],
 )
 def test_generated_script_out_refusals(folder, args, message):
@@ -214,7 +226,7 @@ def test_generated_script_out_refusals(folder, args, message):
 
 @pytest.mark.parametrize("backend", ["torch", "tensorflow"])
 def test_generated_framework_script_out_refusal(folder, backend):
-    pytest.importorskip(backend)
+    require_backend(backend)
     status, stdout, stderr = script(folder, backend, "--epochs", "1", "--out", "spec.nn")
     assert status == 1 and stdout == ""
     assert stderr.splitlines()[-1] == "error: --out spec.nn exists and is not a folder", stderr

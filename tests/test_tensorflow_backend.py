@@ -572,7 +572,7 @@ def test_restore_refuses_a_checkpoint_of_another_backend(tmp_path, writer, optim
     spec = nndsl.parse(CHECKERBOARD.replace("sgd(lr=0.03)", optimizer))
     nndsl.build(spec, backend=writer).fit(epochs=1, checkpoint=tmp_path / "checkpoint.npz")
     module = tf_module(CHECKERBOARD.replace("sgd(lr=0.03)", optimizer))
-    with pytest.raises(module.CheckpointError, match="was written by a {} program; this one runs tensorflow".format(writer)):
+    with pytest.raises(module.CheckpointError, match=f"was written by a {writer} program; this one runs tensorflow"):
         module.make_trainer().restore(tmp_path / "checkpoint.npz")
 
 

@@ -833,8 +833,9 @@ def optimizer_shapes(params, names, saved):
     """The shape of each state array (`<IR name>.<entry>`) that a checkpoint of this optimizer holds,
     given the ones it `saved`: torch creates the state at the first step, so the saved entries
     (exp_avg, step, …) say which there are; each parameter in `names` has every one of them, a step
-    count as a scalar, the rest in its parameter's shape."""
-    entries = dict.fromkeys(key.rsplit(".", 1)[1] for key in saved)
+    count as a scalar, the rest in its parameter's shape. (Another backend's keys need not have
+    this form; check_fits then names that backend.)"""
+    entries = dict.fromkeys(key.rpartition(".")[2] for key in saved)
     return {
         f"{name}.{entry}": () if entry == "step" else tuple(params[name].shape)
         for name in names
@@ -862,11 +863,14 @@ def prepare_output(out, resume):
     file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
     Returns the folders it created, outermost first (a run that fails before writing removes them).
     """
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out} exists and is not a folder")
-    if resume and not out.exists():
-        raise OutputError(f"nothing to resume: no folder {out}")
-    created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a folder")
+        if resume and not out.exists():
+            raise OutputError(f"nothing to resume: no folder {out}")
+        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:

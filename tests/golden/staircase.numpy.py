@@ -910,11 +910,14 @@ def prepare_output(out, resume):
     file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
     Returns the folders it created, outermost first (a run that fails before writing removes them).
     """
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out} exists and is not a folder")
-    if resume and not out.exists():
-        raise OutputError(f"nothing to resume: no folder {out}")
-    created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a folder")
+        if resume and not out.exists():
+            raise OutputError(f"nothing to resume: no folder {out}")
+        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
