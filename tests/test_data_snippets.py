@@ -437,6 +437,8 @@ def test_csv_missing_file_and_directory(tmp_path):
         CSV.load_csv(tmp_path / "missing.csv", target="y", features=None)
     with pytest.raises(DataError, match=r": is a directory, not a CSV file$"):
         CSV.load_csv(tmp_path, target="y", features=None)
+    with pytest.raises(DataError, match=r"n\.csv: cannot read the file \(File name too long\)$"):
+        CSV.load_csv(tmp_path / f"{'n' * 300}.csv", target="y", features=None)
 
 
 def test_csv_refuses_files_over_the_size_limit(tmp_path, monkeypatch):
@@ -596,6 +598,8 @@ def test_npz_missing_file_and_directory(tmp_path):
         NPZ.load_npz(tmp_path / "missing.npz", "x", "y")
     with pytest.raises(DataError, match=r": is a directory, not an \.npz file$"):
         NPZ.load_npz(tmp_path, "x", "y")
+    with pytest.raises(DataError, match=r"n\.npz: cannot read the file \(File name too long\)$"):
+        NPZ.load_npz(tmp_path / f"{'n' * 300}.npz", "x", "y")
 
 
 # --- the snippet convention, lint, and the example data -----------------------------------
