@@ -89,3 +89,20 @@ BLOCK_STATEMENTS = {
     "model": ("input", "dense", "activation", "dropout", "regularizer"),
     "train": ("optimizer", "batch", "epochs", "metrics", "seed", "shuffle", "checkpoint"),
 }
+
+#: Statements on the roadmap that the language does not have yet, and what they are
+#: (docs/language.md, "Not in the language yet"): named as such rather than as misspellings.
+PLANNED_STATEMENTS = {
+    "conv2d": "convolution layers are",
+    "maxpool": "pooling layers are",
+    "flatten": "flatten layers are",
+    "early_stopping": "early stopping is",
+    "lr_schedule": "learning-rate schedules are",
+    "schedule": "learning-rate schedules are",
+}
+
+
+def not_yet(word: str) -> str:
+    """': convolution layers are not in nndsl yet (…)' for a planned statement, else ''."""
+    what = PLANNED_STATEMENTS.get(str(word))
+    return f": {what} not in nndsl yet (see 'Not in the language yet' in docs/language.md)" if what else ""

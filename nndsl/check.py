@@ -243,8 +243,9 @@ class Checker:
         if not isinstance(arg, s.Name) or at_line_start is None:
             return False
         statements = [w for ws in catalog.BLOCK_STATEMENTS.values() for w in ws]
-        if at_line_start(arg):
-            self.error(arg.span, f"unknown statement '{arg.text}'{did_you_mean(arg.text, statements)}")
+        if at_line_start(arg) or (catalog.not_yet(arg.text) and not first):
+            hint = catalog.not_yet(arg.text) or did_you_mean(arg.text, statements)
+            self.error(arg.span, f"unknown statement '{arg.text}'{hint}")
             self._strays += 1
             return True
         match = None if first or arg.text in _VALUE_NAMES else closest(arg.text, statements)

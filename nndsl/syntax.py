@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from nndsl.catalog import not_yet
 from nndsl.errors import Diagnostic, SpecError
 from nndsl.resources import resource_dir
 from nndsl.source import Span, check_spec_size, normalize_newlines
@@ -538,7 +539,7 @@ def _unexpected_token(exc: UnexpectedToken, text: str) -> tuple[str, Span]:
             )
         statements = [k for k in keywords if k not in ("true", "false")]
         if statements:
-            return f"unknown statement '{token}'{_suggest(token, statements)}", span
+            return f"unknown statement '{token}'{not_yet(token) or _suggest(token, statements)}", span
     return f"unexpected {_describe_token(token)}; expected {_expected_text(expected)}", span
 
 

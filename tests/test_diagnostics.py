@@ -321,6 +321,29 @@ def test_one_line_statements_report_the_misspelt_keyword_once(spec, column, mess
     assert error.column == column
 
 
+NOT_YET = "not in nndsl yet (see 'Not in the language yet' in docs/language.md)"
+
+
+@pytest.mark.parametrize(
+    ("spec", "column", "message"),
+    [
+        ("model {\n    input 2\n    conv2d 3\n    dense 1\n}", 5, "'conv2d': convolution layers are"),
+        ("model { input 2 conv2d 3 dense 1 }", 17, "'conv2d': convolution layers are"),
+        ("model { input 2 dense 8 relu flatten dense 1 }", 30, "'flatten': flatten layers are"),
+        ("model { input 2 dense 8 relu maxpool dense 1 }", 30, "'maxpool': pooling layers are"),
+        ("data plane\nmodel { input 2 dense 1 }\nloss mse\ntrain { optimizer sgd epochs 2 early_stopping 3 }", 32,
+         "'early_stopping': early stopping is"),
+        ("data plane\nmodel { input 2 dense 1 }\nloss mse\ntrain {\n  optimizer sgd\n  lr_schedule 3\n  epochs 2\n}", 3,
+         "'lr_schedule': learning-rate schedules are"),
+    ],
+)
+def test_roadmap_statements_are_named_as_not_built_yet(spec, column, message):
+    """A statement on the design's roadmap is not a misspelling: the error says it is not built yet."""
+    error = raised(spec)
+    assert [d.message for d in error.diagnostics] == [f"unknown statement {message} {NOT_YET}"]
+    assert error.column == column
+
+
 def test_values_are_never_taken_for_misspelt_statements():
     # `activation` names its function: a name there is a value, however it reads.
     assert messages("model { input 2 activation dnese dense 1 }") == ["unknown activation 'dnese'"]
