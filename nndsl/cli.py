@@ -122,6 +122,8 @@ def cmd_fmt(args) -> int:
 
     if (args.check or args.write) and not args.specs:
         raise UsageError("nndsl fmt: error: --check and --write need spec files")
+    if not args.specs:
+        return _fmt_stdin(format_text)
     changed = []
     failed = False
     for path in args.specs:
@@ -152,6 +154,21 @@ def cmd_fmt(args) -> int:
         shown = visible(str(path))
         print(f"{shown}: not formatted (run 'nndsl fmt --write {shown}')", file=sys.stderr)
     return 1 if failed or changed else 0
+
+
+def _fmt_stdin(format_text) -> int:
+    """`nndsl fmt` with no files: the spec piped into it, formatted, on stdout (as gofmt does)."""
+    from nndsl.source import MAX_SPEC_BYTES, decode_spec
+
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError("nndsl fmt: error: name the spec files to format, or pipe a spec into it")
+    try:
+        formatted = format_text(decode_spec(sys.stdin.buffer.read(MAX_SPEC_BYTES + 1), "<stdin>"), "<stdin>")
+    except SpecError as error:
+        _print_diagnostics(error)
+        return 1
+    sys.stdout.write(formatted)
+    return 0
 
 
 def _check_output_path(path: str, spec: str) -> None:
@@ -249,7 +266,7 @@ def make_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=cmd_train)
 
     fmt = commands.add_parser("fmt", help="print specs in canonical form")
-    fmt.add_argument("specs", nargs="*", metavar="SPEC")
+    fmt.add_argument("specs", nargs="*", metavar="SPEC", help="spec files; none: the spec piped into stdin")
     mode = fmt.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="exit 1 if a spec is not formatted")
     mode.add_argument("--write", action="store_true", help="rewrite the files in place")

@@ -3,6 +3,7 @@ IR -> text; and `nndsl fmt` with --check and --write."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -42,9 +43,9 @@ def comments(text: str) -> list[str]:
     return [c.rstrip() for c in re.findall(r"#[^\n]*", text)]
 
 
-def run_fmt(*args, cwd=None):
+def run_fmt(*args, cwd=None, stdin: str = ""):
     return subprocess.run([sys.executable, "-m", "nndsl", "fmt", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd)
+                          capture_output=True, text=True, cwd=cwd, input=stdin)
 
 
 # --- text -> text --------------------------------------------------------------------
@@ -247,6 +248,29 @@ def test_fmt_reports_a_spec_that_does_not_parse(tmp_path):
         assert f"{bad}:2:13: error: unexpected character '$'" in result.stderr
         assert "Traceback" not in result.stderr
     assert bad.read_text(encoding="utf-8") == "model {\n    dense 1 $\n}\n"
+
+
+def test_fmt_without_files_formats_the_spec_piped_into_it():
+    result = run_fmt(stdin=MESSY)
+    assert (result.returncode, result.stdout, result.stderr) == (0, nndsl.format(MESSY), "")
+    result = run_fmt(stdin="model {\n    dense 1 $\n}\n")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("<stdin>:2:13: error: unexpected character '$'")
+
+
+def test_fmt_without_files_on_a_terminal_says_what_it_needs():
+    """Not a wait for input nobody is typing: on a terminal, no files is a usage error."""
+    import pty
+
+    main_fd, child_fd = pty.openpty()
+    try:
+        result = subprocess.run([sys.executable, "-m", "nndsl", "fmt"], stdin=child_fd, capture_output=True,
+                                text=True, timeout=60)
+    finally:
+        os.close(main_fd)
+        os.close(child_fd)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == "nndsl fmt: error: name the spec files to format, or pipe a spec into it\n"
 
 
 def test_fmt_usage_errors():
