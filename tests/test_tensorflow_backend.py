@@ -377,6 +377,9 @@ def test_set_weights_names_what_is_missing_or_misshapen():
         trainer.set_weights({k: v for k, v in weights.items() if k != "dense_2.b"})
     with pytest.raises(ValueError, match=r"dense_1.W has shape \(8, 2\), not \(2, 8\)"):
         trainer.set_weights(weights | {"dense_1.W": weights["dense_1.W"].T})
+    with pytest.raises(KeyError, match=r"no parameter dense_3\.W in this model \(its parameters: dense_1\.W, "
+                                       r"dense_1\.b, dense_2\.W, dense_2\.b\)"):
+        trainer.set_weights(weights | {"dense_3.W": weights["dense_2.W"]})  # a bigger model's weights
 
 
 # --- targets: one tf.distribute code path ---------------------------------------------------

@@ -494,7 +494,12 @@ class Trainer:
         return {name: value.copy() for name, value in self.model.params.items()}
 
     def set_weights(self, weights):
-        """Replace the parameters (by name); every name must be given, with its shape."""
+        """Replace the parameters (by name); every name must be given, with its shape, and no other."""
+        unknown = [name for name in weights if name not in self.model.params]
+        if unknown:
+            names = list(self.model.params)
+            listed = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+            raise KeyError(f"no parameter {unknown[0]} in this model (its parameters: {listed})")
         for name, value in self.model.params.items():
             if name not in weights:
                 raise KeyError(f"no weights for {name}")

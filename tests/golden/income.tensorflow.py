@@ -699,7 +699,12 @@ class Trainer:
         return {name: np.array(keras_layout(name, variable.numpy())) for name, variable in self.variables.items()}
 
     def set_weights(self, weights):
-        """Replace the parameters (by IR name, W as (units, inputs)); every name must be given, with its shape."""
+        """Replace the parameters (by IR name, W as (units, inputs)); every name must be given, with its shape, and no other."""
+        unknown = [name for name in weights if name not in self.variables]
+        if unknown:
+            names = list(self.variables)
+            listed = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+            raise KeyError(f"no parameter {unknown[0]} in this model (its parameters: {listed})")
         for name, variable in self.variables.items():
             if name not in weights:
                 raise KeyError(f"no weights for {name}")

@@ -390,7 +390,12 @@ class Trainer:
 
     @torch.no_grad()
     def set_weights(self, weights):
-        """Replace the parameters (by IR name); every name must be given, with its shape."""
+        """Replace the parameters (by IR name); every name must be given, with its shape, and no other."""
+        unknown = [name for name in weights if name not in self.params]
+        if unknown:
+            names = list(self.params)
+            listed = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+            raise KeyError(f"no parameter {unknown[0]} in this model (its parameters: {listed})")
         for name, param in self.params.items():
             if name not in weights:
                 raise KeyError(f"no weights for {name}")
