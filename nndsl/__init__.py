@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 
+from nndsl import ir as _ir
 from nndsl.errors import Diagnostic, SpecError
 from nndsl.ir import Program
 
@@ -71,6 +72,7 @@ def load(path: str | os.PathLike) -> Program:
 
 def summary(program: Program):
     """The model summary: `str()` is a table like Keras's; see `nndsl.summary.Summary`."""
+    _ir.require_program(program, "summary")
     return _summarize(program)
 
 
@@ -87,6 +89,7 @@ def to_json(program: Program) -> str:
     """The IR as JSON (what `nndsl compile --emit ir` prints)."""
     from nndsl.ir import to_json as ir_to_json
 
+    _ir.require_program(program, "to_json")
     return ir_to_json(program)
 
 
@@ -105,4 +108,5 @@ def build(program: Program, backend: str = "numpy", target: str = "auto", **opti
     """
     from nndsl.codegen import build as build_model
 
+    _ir.require_program(program, "build")
     return build_model(program, backend=backend, target=target, **options)

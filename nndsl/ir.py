@@ -380,3 +380,11 @@ def to_data(node):
 
 def to_json(program: Program) -> str:
     return json.dumps(to_data(program), indent=2, ensure_ascii=False) + "\n"
+
+
+def require_program(program, function: str) -> None:
+    """A TypeError that says what to pass, for spec text or anything else that is no checked program."""
+    if not isinstance(program, Program):
+        hint = " (nndsl.parse(text) checks spec text and gives one)" if isinstance(program, str) else ""
+        raise TypeError(f"{function}() takes a Program from nndsl.parse or nndsl.load, "
+                        f"not {type(program).__name__}{hint}")

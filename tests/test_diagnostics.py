@@ -134,6 +134,15 @@ def test_parse_needs_text():
         nndsl.parse(b"model { input 1 dense 1 }")
 
 
+@pytest.mark.parametrize("function", ["summary", "to_json", "generate", "build"])
+def test_the_program_functions_say_they_need_a_program(function):
+    with pytest.raises(TypeError, match=rf"^{function}\(\) takes a Program from nndsl.parse or nndsl.load, not str "
+                                        r"\(nndsl.parse\(text\) checks spec text and gives one\)$"):
+        getattr(nndsl, function)("model { input 1 dense 1 }")
+    with pytest.raises(TypeError, match=r"not NoneType$"):
+        getattr(nndsl, function)(None)
+
+
 def test_load_reads_a_path_or_a_string(tmp_path):
     path = tmp_path / "ok.nn"
     path.write_text("model { input 2 dense 1 }\n", encoding="utf-8")

@@ -48,6 +48,7 @@ def generate(program: ir.Program, backend: str = "numpy", target: str = "auto", 
     `data_dir` is the folder that data paths in the spec are relative to; by
     default the folder of the spec file, as given in `program.filename`.
     """
+    ir.require_program(program, "generate")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if target not in TARGETS:
