@@ -1,6 +1,7 @@
 """The generated code of every example spec, for every backend, pinned by a golden file."""
 
 import ast
+import re
 
 import pytest
 
@@ -60,3 +61,22 @@ def test_one_command_regenerates_every_golden_file(tmp_path, monkeypatch, capsys
         assert (tmp_path / golden_path(spec, backend).name).read_text(encoding="utf-8") == render(spec, backend)
     assert tests.golden.main() == 0
     assert capsys.readouterr().out == "0 golden file(s) updated\n"
+
+
+#: What a `specs/x.nn:N` reference in generated code may point at: a statement, or a line of a
+#: dense layer's literal weights= / bias= (the initial weight that came from it).
+STATEMENT_WORDS = {"data", "input", "dense", "dropout", "activation", "regularizer", "loss", "optimizer"}
+
+
+@pytest.mark.parametrize("spec,backend", CASES, ids=[f"{s.stem}-{b}" for s, b in CASES])
+def test_every_spec_reference_points_at_a_statement(spec, backend):
+    """Not at a block's opening line (`train {`) or a blank one: the statement the code came from."""
+    source = golden_path(spec, backend).read_text(encoding="utf-8")
+    lines = spec.read_text(encoding="utf-8").splitlines()
+    references = re.findall(rf"{re.escape(spec.name)}:(\d+)", source)
+    assert references
+    for number in references:
+        words = lines[int(number) - 1].split("#")[0].split()
+        assert words and (words[0] in STATEMENT_WORDS or words[0].startswith(("weights=", "bias="))), (
+            f"{spec.name}:{number} is {lines[int(number) - 1]!r}"
+        )

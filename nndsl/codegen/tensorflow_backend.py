@@ -118,9 +118,9 @@ def plan_model(program: ir.Program, module: common.Module) -> Plan:
                 plan.penalties.append({"layer": name, "where": where})
             if not layer.trainable:
                 args.append("trainable=False")
-            note = f"{layer.name} ({where}): z = W·x + b, Keras' kernel being Wᵀ"
+            note = f"{layer.name} ({where}): z = W·x + b, Keras' kernel is Wᵀ"
             if absorbed:
-                note += f"; its {activation.name} is left to the loss and the outputs"
+                note += f"; the {activation.name} is left to the loss"
             plan.layers.append(LayerCall("h", current, "Dense", args, name, note))
             plan.training_forward.append({"layer": name})
             for parameter, attribute in zip(layer.parameters, ("kernel", "bias"), strict=True):
@@ -278,7 +278,7 @@ def _lower_metrics(program: ir.Program, plan: Plan) -> list[dict]:
 
 def _lower_optimizer(program: ir.Program, module: common.Module) -> dict:
     opt = program.train.optimizer
-    where = common.where(program, program.train)
+    where = common.where(program, opt if opt.span != ir.NO_SPAN else program.train)
     if isinstance(opt, ir.SGD):
         args = f"learning_rate={py(opt.lr)}"
         if opt.momentum or opt.nesterov:
@@ -286,20 +286,20 @@ def _lower_optimizer(program: ir.Program, module: common.Module) -> dict:
         note = "gradient descent, θ ← θ − lr·g"
         if opt.momentum or opt.nesterov:
             kind = "Nesterov momentum" if opt.nesterov else "momentum"
-            note = (f"SGD with {kind}, as the IR defines it with a velocity v ← m·v + g; Keras keeps "
-                    "−lr·v instead, the same update rearranged")
+            note = (f"SGD with {kind}, a velocity v ← m·v + g (Keras keeps −lr·v instead, the same "
+                    "update rearranged)")
         return {"expression": f"keras.optimizers.SGD({args})", "note": note, "where": where}
     if isinstance(opt, ir.Adam):
         module.use("tensorflow/optimizers/adam.py", "optimizer")
         return {
             "expression": f"Adam(learning_rate={py(opt.lr)}, beta1={py(opt.beta1)}, beta2={py(opt.beta2)}, "
             f"epsilon={py(opt.eps)})",
-            "note": "Adam as Kingma & Ba's Algorithm 1 writes it (the class Adam above)",
+            "note": "Adam as Kingma & Ba's Algorithm 1 writes it, the class Adam above",
             "where": where,
         }
     module.use("tensorflow/optimizers/rmsprop.py", "optimizer")
     return {
         "expression": f"RMSprop(learning_rate={py(opt.lr)}, rho={py(opt.rho)}, epsilon={py(opt.eps)})",
-        "note": "RMSprop as the IR defines it (the class RMSprop above)",
+        "note": "RMSprop with eps outside the square root, the class RMSprop above",
         "where": where,
     }

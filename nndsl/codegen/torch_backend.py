@@ -22,8 +22,8 @@ from nndsl.codegen.render import drop_unused_functions, py, render_template, sor
 
 #: The IR's losses are torch's, with the default reduction (the batch mean).
 LOSSES = {
-    "binary_crossentropy": ("nn.BCEWithLogitsLoss()", "binary cross-entropy fused with the output sigmoid"),
-    "categorical_crossentropy": ("nn.CrossEntropyLoss()", "categorical cross-entropy fused with the output softmax"),
+    "binary_crossentropy": ("nn.BCEWithLogitsLoss()", "binary cross-entropy, fused with the sigmoid"),
+    "categorical_crossentropy": ("nn.CrossEntropyLoss()", "categorical cross-entropy, fused with the softmax"),
     "mse": ("nn.MSELoss()", "mean squared error"),
     "mae": ("nn.L1Loss()", "mean absolute error"),
 }
@@ -94,9 +94,9 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             attr = names.name(layer.name)
             note = f"dense {layer.units} {layer.activation.name}"
             if absorbed:
-                note += f" → logits, the {layer.activation.name} is in the loss"
+                note += f" (logits: the {layer.activation.name} is in the loss)"
             plan.layers.append(
-                {"name": attr, "module": f"nn.Linear({layer.in_features}, {layer.units})", "comment": f"{note}  ({where})"}
+                {"name": attr, "module": f"nn.Linear({layer.in_features}, {layer.units})", "comment": f"{note}, {where}"}
             )
             weight, bias = layer.parameters
             plan.parameters += [
@@ -150,12 +150,12 @@ def lower_optimizer(program: ir.Program) -> dict:
         args = f"lr={py(opt.lr)}"
         if opt.momentum or opt.nesterov:
             args += f", momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}"
-        return {"call": f"torch.optim.SGD(trainable, {args})", "where": where}
+        return {"call": f"torch.optim.SGD(trainable, {args})", "where": where, "note": None}
     if isinstance(opt, ir.Adam):
         args = f"lr={py(opt.lr)}, betas={py((opt.beta1, opt.beta2))}, eps={py(opt.eps)}"
-        return {"call": f"torch.optim.Adam(trainable, {args})", "where": where}
+        return {"call": f"torch.optim.Adam(trainable, {args})", "where": where, "note": None}
     args = f"lr={py(opt.lr)}, alpha={py(opt.rho)}, eps={py(opt.eps)}"
-    return {"call": f"torch.optim.RMSprop(trainable, {args})  # alpha is the IR's rho", "where": where}
+    return {"call": f"torch.optim.RMSprop(trainable, {args})", "where": where, "note": "torch's alpha is rho"}
 
 
 def lower_loss(program: ir.Program) -> dict:

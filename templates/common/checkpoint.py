@@ -143,7 +143,7 @@ def save_checkpoint(path, arrays, header):
 
 ZIP_MAGIC = b"PK\x03\x04"  # how a zip archive, as np.savez writes it, starts
 
-# What reading a damaged archive raises (each seen when fuzzing checkpoints): zipfile's
+# What reading a damaged archive raises (each seen in damaged files): zipfile's
 # BadZipFile (a bad CRC, a mangled directory) and NotImplementedError (an unknown zip version or
 # feature: a RuntimeError); OSError and EOFError (a seek or read beyond an end); and from NumPy's
 # .npy header parser ValueError, TypeError, SyntaxError and tokenize.TokenError. A bad JSON header
@@ -232,14 +232,19 @@ def load_checkpoint(path):
         return arrays, header
 
 
+def named(arrays, prefix):
+    """A checkpoint's arrays whose keys start with `prefix` ("param.", "optimizer."), by the rest of the key."""
+    return {key.removeprefix(prefix): value for key, value in arrays.items() if key.startswith(prefix)}
+
+
 def check_fits(path, arrays, header, own_header, shapes):
     """Refuse a checkpoint that this program cannot continue, naming the first difference from
     what it writes itself (`own_header`, and `shapes`: each array's, by name): another backend,
     another model (its parameters' names or shapes), another optimizer or optimizer state, or
     other metrics.
 
-    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. Checkpoints
-    of older versions do not say their backend and optimizer; their arrays are still compared.
+    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. A header
+    that names no backend and optimizer (an earlier nndsl's) is compared by its arrays alone.
     """
     missing = [key for key in ("epoch", "history", "shuffle_rng", "dropout_rng") if key not in header]
     if missing:

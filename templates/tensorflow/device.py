@@ -28,14 +28,16 @@ def distribution_strategy(target):
         except (ValueError, tf.errors.OpError) as error:
             reason = str(error).strip().splitlines()[0].split(". ")[0].rstrip(".")
             raise DeviceError(
-                f"target tpu: TensorFlow found no TPU on this machine ({reason}); use --target cpu or auto"
+                f"target tpu: TensorFlow found no TPU on this machine ({reason}); use target cpu or auto "
+                "(nndsl's -t, or TARGET in the generated program)"
             ) from None
         return tf.distribute.TPUStrategy(resolver)
     gpus = tf.config.list_physical_devices("GPU")
     if target == "gpu" and not gpus:
         raise DeviceError(
             "target gpu: TensorFlow sees no GPU on this machine (no CUDA GPU or driver, or a CPU-only "
-            "TensorFlow build such as tensorflow-cpu); use --target cpu or auto"
+            "TensorFlow build such as tensorflow-cpu); use target cpu or auto (nndsl's -t, or TARGET in "
+            "the generated program)"
         )
     if target == "cpu" and gpus:
         return tf.distribute.OneDeviceStrategy("/cpu:0")

@@ -8,8 +8,8 @@ class NumpyDropout(nn.Module):
     and scale the rest by 1/(1 − rate); in eval mode, the identity.
 
     Not nn.Dropout, because that draws its masks from torch's generator: drawing them from the
-    spec's NumPy dropout stream, exactly as the NumPy reference does, gives every backend the
-    same masks, so the same numbers (docs/reproducibility.md in nndsl). On a GPU that costs
+    spec's NumPy dropout stream, as the NumPy and TensorFlow programs do, gives all three the
+    same masks, so the same numbers. On a GPU that costs
     one small host-to-device copy per dropout layer and step.
     """
 

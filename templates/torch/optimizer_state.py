@@ -2,8 +2,8 @@ import torch
 
 
 def optimizer_arrays(optimizer, names):
-    """The optimizer's state as NumPy arrays keyed `<IR name>.<entry>` (e.g. `dense_1.W.exp_avg`);
-    `names` are the IR names of the parameters in the order the optimizer holds them."""
+    """The optimizer's state as NumPy arrays keyed `<parameter name>.<entry>` (e.g. `dense_1.W.exp_avg`);
+    `names` are the parameter names in the order the optimizer holds them."""
     return {
         f"{names[index]}.{entry}": value.detach().cpu().numpy()
         for index, entries in optimizer.state_dict()["state"].items()
@@ -22,7 +22,7 @@ def load_optimizer_arrays(optimizer, names, arrays):
 
 
 def optimizer_shapes(params, names, saved):
-    """The shape of each state array (`<IR name>.<entry>`) that a checkpoint of this optimizer holds,
+    """The shape of each state array (`<parameter name>.<entry>`) that a checkpoint of this optimizer holds,
     given the ones it `saved`: torch creates the state at the first step, so the saved entries
     (exp_avg, step, …) say which there are; each parameter in `names` has every one of them, a step
     count as a scalar, the rest in its parameter's shape. (Another backend's keys need not have

@@ -73,8 +73,9 @@ def xor_data(rng: np.random.Generator, samples: int, noise: float) -> tuple[np.n
 
     Each coordinate is uniform in [-5, 5) and then pushed 0.3 away from its axis, so no
     point lies within 0.3 of an axis. The label is read from a jittered copy of the point,
-    (x + noise·u, y + noise·v) with u, v uniform in [-5, 5): label 1 where that copy has
-    x·y >= 0 (the Playground's +1), 0 elsewhere (its -1). The point itself is not moved.
+    (x + noise·u, y + noise·v) with u, v uniform in [-5, 5) (noise_x and noise_y below):
+    label 1 where that copy has x·y >= 0 (the Playground's +1), 0 elsewhere (its -1). The
+    point itself is not moved.
 
     Draw order (float64, from `rng`): all `samples` x, then all y, then all u, then all v.
     The draws do not depend on `noise`: one seed gives the same points at every noise
@@ -119,13 +120,15 @@ def random_streams(seed):
 
 
 def he_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / n_in: the lecture's choice for ReLU."""
+    """Gaussian with variance 2 / fan_in, the lecture's 2 / n_in: its choice for ReLU (fan_out is
+    not used; every initialiser takes both)."""
     std = np.sqrt(2.0 / fan_in)
     return (rng.standard_normal(shape) * std).astype(np.float32)
 
 
 def glorot_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / (n_in + n_out): the lecture's choice for sigmoid and tanh."""
+    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
+    for sigmoid and tanh."""
     std = np.sqrt(2.0 / (fan_in + fan_out))
     return (rng.standard_normal(shape) * std).astype(np.float32)
 
@@ -294,7 +297,8 @@ class Network:
 
     @property
     def output_grad(self):
-        """The buffer the loss writes ∂L/∂output into (times lr when training: see train_step), for the batch of the last forward()."""
+        """The buffer the loss writes ∂L/∂output into (times lr when training: see
+        train_step), for the batch of the last forward()."""
         return self.batch.dz3
 
     def backward(self):
@@ -368,7 +372,11 @@ class TrainingDiverged(FloatingPointError):
 
 
 def batch_metrics(output, y):
-    """Per-batch sums of each metric (the epoch divides by the number of samples)."""
+    """Per-batch sums of each metric (the epoch divides by the number of samples).
+
+    `output` is the network's, the logits: the sigmoid is applied here where a metric
+    needs it, and logits > 0 is a probability above ½.
+    """
     return {
         "accuracy": int(np.count_nonzero((output > 0) == (y > 0.5))),
     }
@@ -394,8 +402,8 @@ class Trainer:
         """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
         network = self.model
         output = network.forward(x, self.dropout_rng)
-        # binary_crossentropy (specs/checkerboard_8_4.nn:14), its ∂L/∂output times lr, so that backward() yields lr·∂L/∂θ:
-        # SGD's step θ −= lr·∂L/∂θ is then θ −= g
+        # binary_crossentropy (specs/checkerboard_8_4.nn:14), its ∂L/∂output times lr,
+        # so that backward() yields lr·∂L/∂θ: SGD's step θ −= lr·∂L/∂θ is then θ −= g
         loss = sigmoid_binary_crossentropy(output, y, network.output_grad, scale=self.optimizer.lr)
         network.backward()
         self.optimizer.step()
@@ -544,8 +552,8 @@ class Trainer:
         arrays, header = load_checkpoint(path)
         shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
         check_fits(path, arrays, header, self.checkpoint_header(), shapes)
-        self.set_weights({key[6:]: value for key, value in arrays.items() if key.startswith("param.")})
-        self.optimizer.load_state({key[10:]: value for key, value in arrays.items() if key.startswith("optimizer.")})
+        self.set_weights(named(arrays, "param."))
+        self.optimizer.load_state(named(arrays, "optimizer."))
         self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
         self.dropout_rng.bit_generator.state = header["dropout_rng"]
         self.epoch = header["epoch"]
@@ -718,7 +726,7 @@ def save_checkpoint(path, arrays, header):
 
 ZIP_MAGIC = b"PK\x03\x04"  # how a zip archive, as np.savez writes it, starts
 
-# What reading a damaged archive raises (each seen when fuzzing checkpoints): zipfile's
+# What reading a damaged archive raises (each seen in damaged files): zipfile's
 # BadZipFile (a bad CRC, a mangled directory) and NotImplementedError (an unknown zip version or
 # feature: a RuntimeError); OSError and EOFError (a seek or read beyond an end); and from NumPy's
 # .npy header parser ValueError, TypeError, SyntaxError and tokenize.TokenError. A bad JSON header
@@ -807,14 +815,19 @@ def load_checkpoint(path):
         return arrays, header
 
 
+def named(arrays, prefix):
+    """A checkpoint's arrays whose keys start with `prefix` ("param.", "optimizer."), by the rest of the key."""
+    return {key.removeprefix(prefix): value for key, value in arrays.items() if key.startswith(prefix)}
+
+
 def check_fits(path, arrays, header, own_header, shapes):
     """Refuse a checkpoint that this program cannot continue, naming the first difference from
     what it writes itself (`own_header`, and `shapes`: each array's, by name): another backend,
     another model (its parameters' names or shapes), another optimizer or optimizer state, or
     other metrics.
 
-    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. Checkpoints
-    of older versions do not say their backend and optimizer; their arrays are still compared.
+    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. A header
+    that names no backend and optimizer (an earlier nndsl's) is compared by its arrays alone.
     """
     missing = [key for key in ("epoch", "history", "shuffle_rng", "dropout_rng") if key not in header]
     if missing:
@@ -918,8 +931,9 @@ def main(argv=None):
         if args.resume:
             trainer.restore(out / "checkpoint.npz")
             if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past epoch "
-                                      f"{last}, where this run was to stop; resume with --epochs {trainer.epoch} or more")
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
         elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
             earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
             for path in earlier:

@@ -139,7 +139,8 @@ def random_streams(seed):
 
 
 def glorot_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / (n_in + n_out): the lecture's choice for sigmoid and tanh."""
+    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
+    for sigmoid and tanh."""
     std = np.sqrt(2.0 / (fan_in + fan_out))
     return (rng.standard_normal(shape) * std).astype(np.float32)
 
@@ -167,18 +168,19 @@ def build_model():
     output sigmoid itself (from_logits=True), which is numerically stable.
     """
     inputs = keras.Input(shape=(2,), name="x")
-    # dense_1 (specs/circle.nn:9): z = W·x + b, Keras' kernel being Wᵀ
+    # dense_1 (specs/circle.nn:9): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(8, activation="tanh", name="dense_1")(inputs)
-    # dense_2 (specs/circle.nn:10): z = W·x + b, Keras' kernel being Wᵀ
+    # dense_2 (specs/circle.nn:10): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(4, activation="tanh", name="dense_2")(h)
-    # dense_3 (specs/circle.nn:11): z = W·x + b, Keras' kernel being Wᵀ; its sigmoid is left to the loss and the outputs
+    # dense_3 (specs/circle.nn:11): z = W·x + b, Keras' kernel is Wᵀ; the sigmoid is left to the loss
     logits = keras.layers.Dense(1, name="dense_3")(h)
     outputs = keras.layers.Activation("sigmoid", name="dense_3_sigmoid")(logits)
-    return keras.Model(inputs, outputs, name="circle"), keras.Model(inputs, logits, name="circle_logits")
+    model = keras.Model(inputs, outputs, name="circle")
+    return model, keras.Model(inputs, logits, name="circle_logits")
 
 
 def keras_variables(model):
-    """Each IR parameter's Keras variable, by IR name."""
+    """Each parameter's Keras variable, by parameter name ("dense_1.W", ...)."""
     return {
         "dense_1.W": model.get_layer("dense_1").kernel,
         "dense_1.b": model.get_layer("dense_1").bias,
@@ -190,12 +192,13 @@ def keras_variables(model):
 
 
 def keras_layout(name, value):
-    """A parameter in Keras' layout from the IR's, or back: Keras stores a Dense kernel as
-    (inputs, units), the transpose of the IR's W (units, inputs); biases are the same."""
+    """A parameter in Keras' layout from the lecture's, or back: Keras stores a Dense kernel as
+    (inputs, units), the transpose of the lecture's W (units, inputs); biases are the same."""
     return value.T if name.endswith(".W") else value
 
 
-TRAINABLE = ("dense_1.W", "dense_1.b", "dense_2.W", "dense_2.b", "dense_3.W", "dense_3.b")  # the parameters the optimizer updates, by IR name
+# the parameters the optimizer updates, by parameter name
+TRAINABLE = ("dense_1.W", "dense_1.b", "dense_2.W", "dense_2.b", "dense_3.W", "dense_3.b")
 
 
 # --- loss and optimizer ----------------------------------------------------------------------------
@@ -207,7 +210,7 @@ class Adam(keras.optimizers.Optimizer):
 
     keras.optimizers.Adam adds eps to √v before the bias correction, which amounts to
     eps·√(1 − beta2ᵗ) in Algorithm 1's terms: a different update, most of all in the first
-    steps. The IR (and every other backend) follows Algorithm 1, so the update is written out.
+    steps. The NumPy and PyTorch programs follow Algorithm 1, so the update is written out.
     """
 
     def __init__(self, learning_rate, beta1, beta2, epsilon, name="adam", **kwargs):
@@ -236,7 +239,9 @@ class Adam(keras.optimizers.Optimizer):
 
 
 def per_example_loss(y, logits):
-    """The binary cross-entropy of sigmoid(logits) against 0/1 labels, computed from the logits as max(z, 0) − z·y + log(1 + exp(−|z|)), which never takes log(0); one value per example (specs/circle.nn:14)."""
+    """The binary cross-entropy of sigmoid(logits) against 0/1 labels, computed from the logits as
+    max(z, 0) − z·y + log(1 + exp(−|z|)), which never takes log(0); one value per example
+    (specs/circle.nn:14)."""
     return tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits)
 
 
@@ -248,7 +253,7 @@ def metric_sums(y, logits):
 
 
 def make_optimizer():
-    """Adam as Kingma & Ba's Algorithm 1 writes it (the class Adam above) (specs/circle.nn:16)."""
+    """Adam as Kingma & Ba's Algorithm 1 writes it, the class Adam above (specs/circle.nn:17)."""
     return Adam(learning_rate=0.01, beta1=0.9, beta2=0.999, epsilon=1e-07)
 
 
@@ -279,14 +284,16 @@ def distribution_strategy(target):
         except (ValueError, tf.errors.OpError) as error:
             reason = str(error).strip().splitlines()[0].split(". ")[0].rstrip(".")
             raise DeviceError(
-                f"target tpu: TensorFlow found no TPU on this machine ({reason}); use --target cpu or auto"
+                f"target tpu: TensorFlow found no TPU on this machine ({reason}); use target cpu or auto "
+                "(nndsl's -t, or TARGET in the generated program)"
             ) from None
         return tf.distribute.TPUStrategy(resolver)
     gpus = tf.config.list_physical_devices("GPU")
     if target == "gpu" and not gpus:
         raise DeviceError(
             "target gpu: TensorFlow sees no GPU on this machine (no CUDA GPU or driver, or a CPU-only "
-            "TensorFlow build such as tensorflow-cpu); use --target cpu or auto"
+            "TensorFlow build such as tensorflow-cpu); use target cpu or auto (nndsl's -t, or TARGET in "
+            "the generated program)"
         )
     if target == "cpu" and gpus:
         return tf.distribute.OneDeviceStrategy("/cpu:0")
@@ -332,7 +339,8 @@ class TrainingDiverged(FloatingPointError):
 
 
 def eval_chunk(n):
-    """Rows per forward pass when evaluating or predicting n rows: a batch, or EVAL_BATCH if more."""
+    """Rows per forward pass when evaluating or predicting n rows: EVAL_BATCH, or a training batch
+    if that is larger."""
     return max(BATCH_SIZE or n, EVAL_BATCH)
 
 
@@ -341,7 +349,7 @@ class Trainer:
 
     Every backend's Trainer offers the same methods: fit, evaluate, predict, get_weights,
     set_weights, save, load, save_checkpoint and restore; `model` is the keras.Model itself.
-    Parameters cross this interface by IR name, W as (units, inputs).
+    Parameters cross this interface by parameter name, W as (units, inputs).
 
     Each step runs in graph mode (tf.function) on every replica of `strategy`; a replica takes
     its share of the batch rows, and its loss is scaled by the whole batch size, so that the
@@ -463,7 +471,8 @@ class Trainer:
     # --- the interface every backend's Trainer offers --------------------------------------
 
     def dropout_masks(self, n):
-        """One mask per dropout layer for a batch of n rows, from the NumPy dropout stream (docs/reproducibility.md)."""
+        """One mask per dropout layer for a batch of n rows, from the NumPy dropout stream,
+        as the NumPy and PyTorch programs draw them."""
         return ()  # the model has no dropout layer
 
     def train_step(self, x, y):
@@ -471,12 +480,11 @@ class Trainer:
         return self._step(x, y, self.dropout_masks(len(x)))
 
     def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by IR name, W as (units, inputs); no update.
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
         Dropout is on, drawing from the same stream as training."""
         loss, gradients = self._gradients(np.asarray(x, dtype=np.float32), y, self.dropout_masks(len(x)))
-        return float(loss), {
-            name: np.array(keras_layout(name, gradient.numpy())) for name, gradient in zip(TRAINABLE, gradients, strict=True)
-        }
+        pairs = zip(TRAINABLE, gradients, strict=True)
+        return float(loss), {name: np.array(keras_layout(name, gradient.numpy())) for name, gradient in pairs}
 
     def training_set(self, order=None):
         """The training tensors, taken in `order` (an index array) when one is given."""
@@ -530,12 +538,12 @@ class Trainer:
             x, y = self.inputs(x), np.asarray(y, dtype=self.y_val.dtype.as_numpy_dtype)
         n = len(x)
         chunk = eval_chunk(n)
+        if n <= chunk:  # one chunk, as for most validation sets: no eager slicing (it costs as much as the pass)
+            loss, metrics = self._evaluate(x, y)
+            return self._means(loss, metrics, n)
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
         for start in range(0, n, chunk):
-            if n <= chunk:  # one chunk, as for most validation sets: no eager slicing (it costs as much as the pass)
-                loss, metrics = self._evaluate(x, y)
-            else:
-                loss, metrics = self._evaluate(x[start:start + chunk], y[start:start + chunk])
+            loss, metrics = self._evaluate(x[start:start + chunk], y[start:start + chunk])
             total_loss += float(loss)
             sums = {key: sums[key] + float(metrics[key]) for key in sums}
         return self._means(total_loss, sums, n)
@@ -584,11 +592,12 @@ class Trainer:
         return np.concatenate(outputs) if outputs else np.empty((0, 1), np.float32)
 
     def get_weights(self):
-        """Copies of the parameters by IR name, W as (units, inputs)."""
+        """Copies of the parameters by parameter name, W as (units, inputs)."""
         return {name: np.array(keras_layout(name, variable.numpy())) for name, variable in self.variables.items()}
 
     def set_weights(self, weights):
-        """Replace the parameters (by IR name, W as (units, inputs)); every name must be given, with its shape, and no other."""
+        """Replace the parameters (by parameter name, W as (units, inputs)); every name must be
+        given, with its shape, and no other."""
         unknown = [name for name in weights if name not in self.variables]
         if unknown:
             names = list(self.variables)
@@ -638,7 +647,7 @@ class Trainer:
         arrays, header = load_checkpoint(path)
         shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
         check_fits(path, arrays, header, self.checkpoint_header(), shapes)
-        self.set_weights({key[6:]: value for key, value in arrays.items() if key.startswith("param.")})
+        self.set_weights(named(arrays, "param."))
         for i, variable in enumerate(self.optimizer.variables):
             if variable is not self.optimizer.learning_rate:  # the spec's, as on every backend: a new one fine-tunes
                 variable.assign(arrays[f"optimizer.{i}"])
@@ -648,7 +657,8 @@ class Trainer:
         self.history = header["history"]
 
 
-def make_trainer(seed=SEED, data_seed=DATA_SEED, target=TARGET, strategy=None, jit_compile=JIT_COMPILE):
+def make_trainer(seed=SEED, data_seed=DATA_SEED, target=TARGET, strategy=None,
+                 jit_compile=JIT_COMPILE):
     """The Keras model with its initial weights, on the spec's data, in the strategy for `target`
     (or the tf.distribute `strategy` given). A missing GPU or TPU fails here, at once."""
     strategy = strategy or distribution_strategy(target)
@@ -820,7 +830,7 @@ def save_checkpoint(path, arrays, header):
 
 ZIP_MAGIC = b"PK\x03\x04"  # how a zip archive, as np.savez writes it, starts
 
-# What reading a damaged archive raises (each seen when fuzzing checkpoints): zipfile's
+# What reading a damaged archive raises (each seen in damaged files): zipfile's
 # BadZipFile (a bad CRC, a mangled directory) and NotImplementedError (an unknown zip version or
 # feature: a RuntimeError); OSError and EOFError (a seek or read beyond an end); and from NumPy's
 # .npy header parser ValueError, TypeError, SyntaxError and tokenize.TokenError. A bad JSON header
@@ -909,14 +919,19 @@ def load_checkpoint(path):
         return arrays, header
 
 
+def named(arrays, prefix):
+    """A checkpoint's arrays whose keys start with `prefix` ("param.", "optimizer."), by the rest of the key."""
+    return {key.removeprefix(prefix): value for key, value in arrays.items() if key.startswith(prefix)}
+
+
 def check_fits(path, arrays, header, own_header, shapes):
     """Refuse a checkpoint that this program cannot continue, naming the first difference from
     what it writes itself (`own_header`, and `shapes`: each array's, by name): another backend,
     another model (its parameters' names or shapes), another optimizer or optimizer state, or
     other metrics.
 
-    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. Checkpoints
-    of older versions do not say their backend and optimizer; their arrays are still compared.
+    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. A header
+    that names no backend and optimizer (an earlier nndsl's) is compared by its arrays alone.
     """
     missing = [key for key in ("epoch", "history", "shuffle_rng", "dropout_rng") if key not in header]
     if missing:
@@ -1020,8 +1035,9 @@ def main(argv=None):
         if args.resume:
             trainer.restore(out / "checkpoint.npz")
             if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past epoch "
-                                      f"{last}, where this run was to stop; resume with --epochs {trainer.epoch} or more")
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
         elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
             earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
             for path in earlier:

@@ -131,7 +131,8 @@ def random_streams(seed):
 
 
 def glorot_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / (n_in + n_out): the lecture's choice for sigmoid and tanh."""
+    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
+    for sigmoid and tanh."""
     std = np.sqrt(2.0 / (fan_in + fan_out))
     return (rng.standard_normal(shape) * std).astype(np.float32)
 
@@ -175,11 +176,11 @@ class Network(nn.Sequential):
 
     def __init__(self):
         super().__init__(OrderedDict([
-            ("dense_1", nn.Linear(2, 8)),  # dense 8 tanh  (specs/circle.nn:9)
+            ("dense_1", nn.Linear(2, 8)),  # dense 8 tanh, specs/circle.nn:9
             ("dense_1_tanh", nn.Tanh()),
-            ("dense_2", nn.Linear(8, 4)),  # dense 4 tanh  (specs/circle.nn:10)
+            ("dense_2", nn.Linear(8, 4)),  # dense 4 tanh, specs/circle.nn:10
             ("dense_2_tanh", nn.Tanh()),
-            ("dense_3", nn.Linear(4, 1)),  # dense 1 sigmoid → logits, the sigmoid is in the loss  (specs/circle.nn:11)
+            ("dense_3", nn.Linear(4, 1)),  # dense 1 sigmoid (logits: the sigmoid is in the loss), specs/circle.nn:11
         ]))
 
 
@@ -191,7 +192,11 @@ class TrainingDiverged(FloatingPointError):
 
 
 def metric_sums(output, y):
-    """Each metric summed over the rows of the model's output against y; the caller divides by the rows."""
+    """Each metric summed over the rows of the model's output against y; the caller divides by the rows.
+
+    `output` is the network's, the logits: the sigmoid is applied here where a metric
+    needs it, and logits > 0 is a probability above ½.
+    """
     return {
         "accuracy": torch.count_nonzero((output > 0) == (y > 0.5)),
     }
@@ -218,7 +223,7 @@ class Trainer:
         # The forward pass training and evaluation run: the model itself, or its torch.compile'd twin
         # (same parameters; compiled on first use, so the first steps are slow).
         self.forward = torch.compile(self.model) if compile else self.model
-        self.params = {  # by IR name
+        self.params = {  # by parameter name
             "dense_1.W": self.model.dense_1.weight,
             "dense_1.b": self.model.dense_1.bias,
             "dense_2.W": self.model.dense_2.weight,
@@ -227,7 +232,7 @@ class Trainer:
             "dense_3.b": self.model.dense_3.bias,
         }
         self.set_weights(initial_weights(seed))
-        self.loss_fn = nn.BCEWithLogitsLoss()  # binary cross-entropy fused with the output sigmoid (specs/circle.nn:14)
+        self.loss_fn = nn.BCEWithLogitsLoss()  # binary cross-entropy, fused with the sigmoid (specs/circle.nn:14)
         self.trainable = [name for name, param in self.params.items() if param.requires_grad]
         trainable = [self.params[name] for name in self.trainable]
         self.optimizer = torch.optim.Adam(trainable, lr=0.01, betas=(0.9, 0.999), eps=1e-07)  # specs/circle.nn:17
@@ -260,7 +265,7 @@ class Trainer:
         return loss.detach(), output.detach()
 
     def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by IR name, W as (units, inputs); no update.
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
         Dropout is on, drawing from the same stream as training."""
         self.model.train()
         x, y = self.tensors(x, y)
@@ -299,7 +304,8 @@ class Trainer:
 
     @torch.no_grad()
     def infer(self, x):
-        """The model's outputs for x in eval mode (no dropout, no gradients), max(BATCH_SIZE, EVAL_BATCH) rows at a time."""
+        """The model's outputs for x in eval mode (no dropout, no gradients),
+        max(BATCH_SIZE, EVAL_BATCH) rows at a time."""
         self.model.eval()
         return torch.cat([self.forward(part) for part in x.split(max(BATCH_SIZE or len(x), EVAL_BATCH))])
 
@@ -343,12 +349,13 @@ class Trainer:
         return to_numpy(torch.sigmoid(output))
 
     def get_weights(self):
-        """Copies of the parameters by IR name, W as (units, inputs)."""
+        """Copies of the parameters by parameter name, W as (units, inputs)."""
         return {name: to_numpy(param) for name, param in self.params.items()}
 
     @torch.no_grad()
     def set_weights(self, weights):
-        """Replace the parameters (by IR name); every name must be given, with its shape, and no other."""
+        """Replace the parameters (by parameter name); every name must be given, with its shape,
+        and no other."""
         unknown = [name for name in weights if name not in self.params]
         if unknown:
             names = list(self.params)
@@ -392,11 +399,12 @@ class Trainer:
     def restore(self, path):
         """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
         arrays, header = load_checkpoint(path)
-        saved = {key[10:]: value for key, value in arrays.items() if key.startswith("optimizer.")}
+        saved = named(arrays, "optimizer.")
         shapes = {f"param.{name}": tuple(param.shape) for name, param in self.params.items()}
-        shapes |= {f"optimizer.{key}": shape for key, shape in optimizer_shapes(self.params, self.trainable, saved).items()}
+        state_shapes = optimizer_shapes(self.params, self.trainable, saved)
+        shapes |= {f"optimizer.{key}": shape for key, shape in state_shapes.items()}
         check_fits(path, arrays, header, self.checkpoint_header(), shapes)
-        self.set_weights({key[6:]: value for key, value in arrays.items() if key.startswith("param.")})
+        self.set_weights(named(arrays, "param."))
         load_optimizer_arrays(self.optimizer, self.trainable, saved)
         self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
         self.dropout_rng.bit_generator.state = header["dropout_rng"]
@@ -571,7 +579,7 @@ def save_checkpoint(path, arrays, header):
 
 ZIP_MAGIC = b"PK\x03\x04"  # how a zip archive, as np.savez writes it, starts
 
-# What reading a damaged archive raises (each seen when fuzzing checkpoints): zipfile's
+# What reading a damaged archive raises (each seen in damaged files): zipfile's
 # BadZipFile (a bad CRC, a mangled directory) and NotImplementedError (an unknown zip version or
 # feature: a RuntimeError); OSError and EOFError (a seek or read beyond an end); and from NumPy's
 # .npy header parser ValueError, TypeError, SyntaxError and tokenize.TokenError. A bad JSON header
@@ -660,14 +668,19 @@ def load_checkpoint(path):
         return arrays, header
 
 
+def named(arrays, prefix):
+    """A checkpoint's arrays whose keys start with `prefix` ("param.", "optimizer."), by the rest of the key."""
+    return {key.removeprefix(prefix): value for key, value in arrays.items() if key.startswith(prefix)}
+
+
 def check_fits(path, arrays, header, own_header, shapes):
     """Refuse a checkpoint that this program cannot continue, naming the first difference from
     what it writes itself (`own_header`, and `shapes`: each array's, by name): another backend,
     another model (its parameters' names or shapes), another optimizer or optimizer state, or
     other metrics.
 
-    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. Checkpoints
-    of older versions do not say their backend and optimizer; their arrays are still compared.
+    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. A header
+    that names no backend and optimizer (an earlier nndsl's) is compared by its arrays alone.
     """
     missing = [key for key in ("epoch", "history", "shuffle_rng", "dropout_rng") if key not in header]
     if missing:
@@ -702,8 +715,8 @@ def _compare_arrays(path, arrays, expected, prefix, written):
 
 
 def optimizer_arrays(optimizer, names):
-    """The optimizer's state as NumPy arrays keyed `<IR name>.<entry>` (e.g. `dense_1.W.exp_avg`);
-    `names` are the IR names of the parameters in the order the optimizer holds them."""
+    """The optimizer's state as NumPy arrays keyed `<parameter name>.<entry>` (e.g. `dense_1.W.exp_avg`);
+    `names` are the parameter names in the order the optimizer holds them."""
     return {
         f"{names[index]}.{entry}": value.detach().cpu().numpy()
         for index, entries in optimizer.state_dict()["state"].items()
@@ -722,7 +735,7 @@ def load_optimizer_arrays(optimizer, names, arrays):
 
 
 def optimizer_shapes(params, names, saved):
-    """The shape of each state array (`<IR name>.<entry>`) that a checkpoint of this optimizer holds,
+    """The shape of each state array (`<parameter name>.<entry>`) that a checkpoint of this optimizer holds,
     given the ones it `saved`: torch creates the state at the first step, so the saved entries
     (exp_avg, step, …) say which there are; each parameter in `names` has every one of them, a step
     count as a scalar, the rest in its parameter's shape. (Another backend's keys need not have
@@ -805,8 +818,9 @@ def main(argv=None):
         if args.resume:
             trainer.restore(out / "checkpoint.npz")
             if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past epoch "
-                                      f"{last}, where this run was to stop; resume with --epochs {trainer.epoch} or more")
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
         elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
             earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
             for path in earlier:

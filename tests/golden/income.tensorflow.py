@@ -161,8 +161,8 @@ def read_csv_text(path: Path) -> str:
         size = path.stat().st_size
         if size > CSV_MAX_BYTES:
             raise DataError(
-                f"{path}: the file has {size / 2**30:.1f} GiB, over the {CSV_MAX_BYTES / 2**30:g} GiB limit for CSV files; "
-                "store large data sets as .npz"
+                f"{path}: the file has {size / 2**30:.1f} GiB, over the {CSV_MAX_BYTES / 2**30:g} GiB limit "
+                "for CSV files; store large data sets as .npz"
             )
         data = path.read_bytes()
     except OSError as err:
@@ -195,7 +195,9 @@ def csv_column_index(path: Path, line: int, names: list[str], name: str, role: s
     close = [column for column in names if column.lower() == name.lower()]
     close = close or difflib.get_close_matches(name, names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    shown = ", ".join(repr(column) for column in names[:20]) + (f", … ({len(names)} in all)" if len(names) > 20 else "")
+    shown = ", ".join(repr(column) for column in names[:20])
+    if len(names) > 20:
+        shown += f", … ({len(names)} in all)"
     message = f"{path}:{line}: no {role} column {name!r}{hint}; the header has {shown}"
     if all(is_csv_number(column) for column in names):
         message += " (that row looks like data: the file needs a header row naming the columns)"
@@ -251,13 +253,15 @@ def random_streams(seed):
 
 
 def he_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / n_in: the lecture's choice for ReLU."""
+    """Gaussian with variance 2 / fan_in, the lecture's 2 / n_in: its choice for ReLU (fan_out is
+    not used; every initialiser takes both)."""
     std = np.sqrt(2.0 / fan_in)
     return (rng.standard_normal(shape) * std).astype(np.float32)
 
 
 def glorot_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / (n_in + n_out): the lecture's choice for sigmoid and tanh."""
+    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
+    for sigmoid and tanh."""
     std = np.sqrt(2.0 / (fan_in + fan_out))
     return (rng.standard_normal(shape) * std).astype(np.float32)
 
@@ -285,18 +289,18 @@ def build_model():
     outputs are what the loss sees (the Trainer calls this the logits model all the same).
     """
     inputs = keras.Input(shape=(3,), name="x")
-    # dense_1 (specs/income.nn:10): z = W·x + b, Keras' kernel being Wᵀ
+    # dense_1 (specs/income.nn:10): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(16, activation="relu", name="dense_1")(inputs)
-    # dense_2 (specs/income.nn:11): z = W·x + b, Keras' kernel being Wᵀ
+    # dense_2 (specs/income.nn:11): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(8, activation="relu", name="dense_2")(h)
-    # dense_3 (specs/income.nn:12): z = W·x + b, Keras' kernel being Wᵀ
+    # dense_3 (specs/income.nn:12): z = W·x + b, Keras' kernel is Wᵀ
     outputs = keras.layers.Dense(1, name="dense_3")(h)
     model = keras.Model(inputs, outputs, name="income")
     return model, model
 
 
 def keras_variables(model):
-    """Each IR parameter's Keras variable, by IR name."""
+    """Each parameter's Keras variable, by parameter name ("dense_1.W", ...)."""
     return {
         "dense_1.W": model.get_layer("dense_1").kernel,
         "dense_1.b": model.get_layer("dense_1").bias,
@@ -308,22 +312,23 @@ def keras_variables(model):
 
 
 def keras_layout(name, value):
-    """A parameter in Keras' layout from the IR's, or back: Keras stores a Dense kernel as
-    (inputs, units), the transpose of the IR's W (units, inputs); biases are the same."""
+    """A parameter in Keras' layout from the lecture's, or back: Keras stores a Dense kernel as
+    (inputs, units), the transpose of the lecture's W (units, inputs); biases are the same."""
     return value.T if name.endswith(".W") else value
 
 
-TRAINABLE = ("dense_1.W", "dense_1.b", "dense_2.W", "dense_2.b", "dense_3.W", "dense_3.b")  # the parameters the optimizer updates, by IR name
+# the parameters the optimizer updates, by parameter name
+TRAINABLE = ("dense_1.W", "dense_1.b", "dense_2.W", "dense_2.b", "dense_3.W", "dense_3.b")
 
 
 # --- loss and optimizer ----------------------------------------------------------------------------
 
 
 class RMSprop(keras.optimizers.Optimizer):
-    """RMSprop as the IR defines it: s ← rho·s + (1 − rho)·g², θ ← θ − lr·g / (√s + eps).
+    """RMSprop: s ← rho·s + (1 − rho)·g², θ ← θ − lr·g / (√s + eps).
 
     keras.optimizers.RMSprop divides by √(s + eps) instead, a different update while s is
-    small, so the IR's update (which every other backend uses) is written out.
+    small, so this update, the one the NumPy and PyTorch programs make, is written out.
     """
 
     def __init__(self, learning_rate, rho, epsilon, name="rmsprop", **kwargs):
@@ -337,7 +342,7 @@ class RMSprop(keras.optimizers.Optimizer):
         self.square_avg = self.add_optimizer_variables(variables, "square_avg")
 
     def update_step(self, gradient, variable, learning_rate):
-        s = self.square_avg[self._get_variable_index(variable)]  # Keras' own optimizers find slots so
+        s = self.square_avg[self._get_variable_index(variable)]  # how Keras' own optimizers find a slot
         self.assign(s, self.rho * s + (1 - self.rho) * ops.square(gradient))
         lr = ops.cast(learning_rate, variable.dtype)
         self.assign_sub(variable, lr * gradient / (ops.sqrt(s) + self.epsilon))
@@ -347,7 +352,8 @@ class RMSprop(keras.optimizers.Optimizer):
 
 
 def per_example_loss(y, outputs):
-    """The squared error (outputs − y)², averaged over the outputs; one value per example (specs/income.nn:15)."""
+    """The squared error (outputs − y)², averaged over the outputs; one value per example
+    (specs/income.nn:15)."""
     return tf.square(outputs - y)
 
 
@@ -359,7 +365,7 @@ def metric_sums(y, outputs):
 
 
 def make_optimizer():
-    """RMSprop as the IR defines it (the class RMSprop above) (specs/income.nn:17)."""
+    """RMSprop with eps outside the square root, the class RMSprop above (specs/income.nn:18)."""
     return RMSprop(learning_rate=0.003, rho=0.9, epsilon=1e-07)
 
 
@@ -390,14 +396,16 @@ def distribution_strategy(target):
         except (ValueError, tf.errors.OpError) as error:
             reason = str(error).strip().splitlines()[0].split(". ")[0].rstrip(".")
             raise DeviceError(
-                f"target tpu: TensorFlow found no TPU on this machine ({reason}); use --target cpu or auto"
+                f"target tpu: TensorFlow found no TPU on this machine ({reason}); use target cpu or auto "
+                "(nndsl's -t, or TARGET in the generated program)"
             ) from None
         return tf.distribute.TPUStrategy(resolver)
     gpus = tf.config.list_physical_devices("GPU")
     if target == "gpu" and not gpus:
         raise DeviceError(
             "target gpu: TensorFlow sees no GPU on this machine (no CUDA GPU or driver, or a CPU-only "
-            "TensorFlow build such as tensorflow-cpu); use --target cpu or auto"
+            "TensorFlow build such as tensorflow-cpu); use target cpu or auto (nndsl's -t, or TARGET in "
+            "the generated program)"
         )
     if target == "cpu" and gpus:
         return tf.distribute.OneDeviceStrategy("/cpu:0")
@@ -443,7 +451,8 @@ class TrainingDiverged(FloatingPointError):
 
 
 def eval_chunk(n):
-    """Rows per forward pass when evaluating or predicting n rows: a batch, or EVAL_BATCH if more."""
+    """Rows per forward pass when evaluating or predicting n rows: EVAL_BATCH, or a training batch
+    if that is larger."""
     return max(BATCH_SIZE or n, EVAL_BATCH)
 
 
@@ -452,7 +461,7 @@ class Trainer:
 
     Every backend's Trainer offers the same methods: fit, evaluate, predict, get_weights,
     set_weights, save, load, save_checkpoint and restore; `model` is the keras.Model itself.
-    Parameters cross this interface by IR name, W as (units, inputs).
+    Parameters cross this interface by parameter name, W as (units, inputs).
 
     Each step runs in graph mode (tf.function) on every replica of `strategy`; a replica takes
     its share of the batch rows, and its loss is scaled by the whole batch size, so that the
@@ -574,7 +583,8 @@ class Trainer:
     # --- the interface every backend's Trainer offers --------------------------------------
 
     def dropout_masks(self, n):
-        """One mask per dropout layer for a batch of n rows, from the NumPy dropout stream (docs/reproducibility.md)."""
+        """One mask per dropout layer for a batch of n rows, from the NumPy dropout stream,
+        as the NumPy and PyTorch programs draw them."""
         return ()  # the model has no dropout layer
 
     def train_step(self, x, y):
@@ -582,12 +592,11 @@ class Trainer:
         return self._step(x, y, self.dropout_masks(len(x)))
 
     def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by IR name, W as (units, inputs); no update.
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
         Dropout is on, drawing from the same stream as training."""
         loss, gradients = self._gradients(np.asarray(x, dtype=np.float32), y, self.dropout_masks(len(x)))
-        return float(loss), {
-            name: np.array(keras_layout(name, gradient.numpy())) for name, gradient in zip(TRAINABLE, gradients, strict=True)
-        }
+        pairs = zip(TRAINABLE, gradients, strict=True)
+        return float(loss), {name: np.array(keras_layout(name, gradient.numpy())) for name, gradient in pairs}
 
     def training_set(self, order=None):
         """The training tensors, taken in `order` (an index array) when one is given."""
@@ -641,12 +650,12 @@ class Trainer:
             x, y = self.inputs(x), np.asarray(y, dtype=self.y_val.dtype.as_numpy_dtype)
         n = len(x)
         chunk = eval_chunk(n)
+        if n <= chunk:  # one chunk, as for most validation sets: no eager slicing (it costs as much as the pass)
+            loss, metrics = self._evaluate(x, y)
+            return self._means(loss, metrics, n)
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
         for start in range(0, n, chunk):
-            if n <= chunk:  # one chunk, as for most validation sets: no eager slicing (it costs as much as the pass)
-                loss, metrics = self._evaluate(x, y)
-            else:
-                loss, metrics = self._evaluate(x[start:start + chunk], y[start:start + chunk])
+            loss, metrics = self._evaluate(x[start:start + chunk], y[start:start + chunk])
             total_loss += float(loss)
             sums = {key: sums[key] + float(metrics[key]) for key in sums}
         return self._means(total_loss, sums, n)
@@ -695,11 +704,12 @@ class Trainer:
         return np.concatenate(outputs) if outputs else np.empty((0, 1), np.float32)
 
     def get_weights(self):
-        """Copies of the parameters by IR name, W as (units, inputs)."""
+        """Copies of the parameters by parameter name, W as (units, inputs)."""
         return {name: np.array(keras_layout(name, variable.numpy())) for name, variable in self.variables.items()}
 
     def set_weights(self, weights):
-        """Replace the parameters (by IR name, W as (units, inputs)); every name must be given, with its shape, and no other."""
+        """Replace the parameters (by parameter name, W as (units, inputs)); every name must be
+        given, with its shape, and no other."""
         unknown = [name for name in weights if name not in self.variables]
         if unknown:
             names = list(self.variables)
@@ -749,7 +759,7 @@ class Trainer:
         arrays, header = load_checkpoint(path)
         shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
         check_fits(path, arrays, header, self.checkpoint_header(), shapes)
-        self.set_weights({key[6:]: value for key, value in arrays.items() if key.startswith("param.")})
+        self.set_weights(named(arrays, "param."))
         for i, variable in enumerate(self.optimizer.variables):
             if variable is not self.optimizer.learning_rate:  # the spec's, as on every backend: a new one fine-tunes
                 variable.assign(arrays[f"optimizer.{i}"])
@@ -759,7 +769,8 @@ class Trainer:
         self.history = header["history"]
 
 
-def make_trainer(seed=SEED, data_seed=DATA_SEED, data_dir=DATA_DIR, target=TARGET, strategy=None, jit_compile=JIT_COMPILE):
+def make_trainer(seed=SEED, data_seed=DATA_SEED, data_dir=DATA_DIR, target=TARGET, strategy=None,
+                 jit_compile=JIT_COMPILE):
     """The Keras model with its initial weights, on the spec's data, in the strategy for `target`
     (or the tf.distribute `strategy` given). A missing GPU or TPU fails here, at once."""
     strategy = strategy or distribution_strategy(target)
@@ -931,7 +942,7 @@ def save_checkpoint(path, arrays, header):
 
 ZIP_MAGIC = b"PK\x03\x04"  # how a zip archive, as np.savez writes it, starts
 
-# What reading a damaged archive raises (each seen when fuzzing checkpoints): zipfile's
+# What reading a damaged archive raises (each seen in damaged files): zipfile's
 # BadZipFile (a bad CRC, a mangled directory) and NotImplementedError (an unknown zip version or
 # feature: a RuntimeError); OSError and EOFError (a seek or read beyond an end); and from NumPy's
 # .npy header parser ValueError, TypeError, SyntaxError and tokenize.TokenError. A bad JSON header
@@ -1020,14 +1031,19 @@ def load_checkpoint(path):
         return arrays, header
 
 
+def named(arrays, prefix):
+    """A checkpoint's arrays whose keys start with `prefix` ("param.", "optimizer."), by the rest of the key."""
+    return {key.removeprefix(prefix): value for key, value in arrays.items() if key.startswith(prefix)}
+
+
 def check_fits(path, arrays, header, own_header, shapes):
     """Refuse a checkpoint that this program cannot continue, naming the first difference from
     what it writes itself (`own_header`, and `shapes`: each array's, by name): another backend,
     another model (its parameters' names or shapes), another optimizer or optimizer state, or
     other metrics.
 
-    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. Checkpoints
-    of older versions do not say their backend and optimizer; their arrays are still compared.
+    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. A header
+    that names no backend and optimizer (an earlier nndsl's) is compared by its arrays alone.
     """
     missing = [key for key in ("epoch", "history", "shuffle_rng", "dropout_rng") if key not in header]
     if missing:
@@ -1133,8 +1149,9 @@ def main(argv=None):
         if args.resume:
             trainer.restore(out / "checkpoint.npz")
             if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past epoch "
-                                      f"{last}, where this run was to stop; resume with --epochs {trainer.epoch} or more")
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
         elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
             earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
             for path in earlier:

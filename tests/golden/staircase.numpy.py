@@ -151,8 +151,8 @@ def read_csv_text(path: Path) -> str:
         size = path.stat().st_size
         if size > CSV_MAX_BYTES:
             raise DataError(
-                f"{path}: the file has {size / 2**30:.1f} GiB, over the {CSV_MAX_BYTES / 2**30:g} GiB limit for CSV files; "
-                "store large data sets as .npz"
+                f"{path}: the file has {size / 2**30:.1f} GiB, over the {CSV_MAX_BYTES / 2**30:g} GiB limit "
+                "for CSV files; store large data sets as .npz"
             )
         data = path.read_bytes()
     except OSError as err:
@@ -185,7 +185,9 @@ def csv_column_index(path: Path, line: int, names: list[str], name: str, role: s
     close = [column for column in names if column.lower() == name.lower()]
     close = close or difflib.get_close_matches(name, names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    shown = ", ".join(repr(column) for column in names[:20]) + (f", … ({len(names)} in all)" if len(names) > 20 else "")
+    shown = ", ".join(repr(column) for column in names[:20])
+    if len(names) > 20:
+        shown += f", … ({len(names)} in all)"
     message = f"{path}:{line}: no {role} column {name!r}{hint}; the header has {shown}"
     if all(is_csv_number(column) for column in names):
         message += " (that row looks like data: the file needs a header row naming the columns)"
@@ -226,7 +228,7 @@ def load_data(seed=DATA_SEED, data_dir=DATA_DIR):
     path = Path(data_dir) / "data/staircase.csv"
     x, labels = load_csv(path, target="y", features=["x"])
     if x.shape[1] != 1:
-        raise DataError(f"{path}: the model takes 1 input features, but the data has {x.shape[1]}")
+        raise DataError(f"{path}: the model takes 1 input feature, but the data has {x.shape[1]}")
     y = regression_targets(path, labels, outputs=1)
     return split_data(np.random.default_rng(seed), x, y, 0.8)
 
@@ -347,7 +349,8 @@ class Network:
 
     @property
     def output_grad(self):
-        """The buffer the loss writes ∂L/∂output into (times lr when training: see train_step), for the batch of the last forward()."""
+        """The buffer the loss writes ∂L/∂output into (times lr when training: see
+        train_step), for the batch of the last forward()."""
         return self.batch.dz2
 
     def backward(self):
@@ -438,8 +441,8 @@ class Trainer:
         """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
         network = self.model
         output = network.forward(x, self.dropout_rng)
-        # mse (specs/staircase.nn:19), its ∂L/∂output times lr, so that backward() yields lr·∂L/∂θ:
-        # SGD's step θ −= lr·∂L/∂θ is then θ −= g
+        # mse (specs/staircase.nn:19), its ∂L/∂output times lr,
+        # so that backward() yields lr·∂L/∂θ: SGD's step θ −= lr·∂L/∂θ is then θ −= g
         loss = mean_squared_error(output, y, network.output_grad, scale=self.optimizer.lr)
         network.backward()
         self.optimizer.step()
@@ -595,8 +598,8 @@ class Trainer:
         arrays, header = load_checkpoint(path)
         shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
         check_fits(path, arrays, header, self.checkpoint_header(), shapes)
-        self.set_weights({key[6:]: value for key, value in arrays.items() if key.startswith("param.")})
-        self.optimizer.load_state({key[10:]: value for key, value in arrays.items() if key.startswith("optimizer.")})
+        self.set_weights(named(arrays, "param."))
+        self.optimizer.load_state(named(arrays, "optimizer."))
         self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
         self.dropout_rng.bit_generator.state = header["dropout_rng"]
         self.epoch = header["epoch"]
@@ -769,7 +772,7 @@ def save_checkpoint(path, arrays, header):
 
 ZIP_MAGIC = b"PK\x03\x04"  # how a zip archive, as np.savez writes it, starts
 
-# What reading a damaged archive raises (each seen when fuzzing checkpoints): zipfile's
+# What reading a damaged archive raises (each seen in damaged files): zipfile's
 # BadZipFile (a bad CRC, a mangled directory) and NotImplementedError (an unknown zip version or
 # feature: a RuntimeError); OSError and EOFError (a seek or read beyond an end); and from NumPy's
 # .npy header parser ValueError, TypeError, SyntaxError and tokenize.TokenError. A bad JSON header
@@ -858,14 +861,19 @@ def load_checkpoint(path):
         return arrays, header
 
 
+def named(arrays, prefix):
+    """A checkpoint's arrays whose keys start with `prefix` ("param.", "optimizer."), by the rest of the key."""
+    return {key.removeprefix(prefix): value for key, value in arrays.items() if key.startswith(prefix)}
+
+
 def check_fits(path, arrays, header, own_header, shapes):
     """Refuse a checkpoint that this program cannot continue, naming the first difference from
     what it writes itself (`own_header`, and `shapes`: each array's, by name): another backend,
     another model (its parameters' names or shapes), another optimizer or optimizer state, or
     other metrics.
 
-    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. Checkpoints
-    of older versions do not say their backend and optimizer; their arrays are still compared.
+    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. A header
+    that names no backend and optimizer (an earlier nndsl's) is compared by its arrays alone.
     """
     missing = [key for key in ("epoch", "history", "shuffle_rng", "dropout_rng") if key not in header]
     if missing:
@@ -971,8 +979,9 @@ def main(argv=None):
         if args.resume:
             trainer.restore(out / "checkpoint.npz")
             if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past epoch "
-                                      f"{last}, where this run was to stop; resume with --epochs {trainer.epoch} or more")
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
         elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
             earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
             for path in earlier:

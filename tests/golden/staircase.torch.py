@@ -153,8 +153,8 @@ def read_csv_text(path: Path) -> str:
         size = path.stat().st_size
         if size > CSV_MAX_BYTES:
             raise DataError(
-                f"{path}: the file has {size / 2**30:.1f} GiB, over the {CSV_MAX_BYTES / 2**30:g} GiB limit for CSV files; "
-                "store large data sets as .npz"
+                f"{path}: the file has {size / 2**30:.1f} GiB, over the {CSV_MAX_BYTES / 2**30:g} GiB limit "
+                "for CSV files; store large data sets as .npz"
             )
         data = path.read_bytes()
     except OSError as err:
@@ -187,7 +187,9 @@ def csv_column_index(path: Path, line: int, names: list[str], name: str, role: s
     close = [column for column in names if column.lower() == name.lower()]
     close = close or difflib.get_close_matches(name, names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    shown = ", ".join(repr(column) for column in names[:20]) + (f", … ({len(names)} in all)" if len(names) > 20 else "")
+    shown = ", ".join(repr(column) for column in names[:20])
+    if len(names) > 20:
+        shown += f", … ({len(names)} in all)"
     message = f"{path}:{line}: no {role} column {name!r}{hint}; the header has {shown}"
     if all(is_csv_number(column) for column in names):
         message += " (that row looks like data: the file needs a header row naming the columns)"
@@ -228,7 +230,7 @@ def load_data(seed=DATA_SEED, data_dir=DATA_DIR):
     path = Path(data_dir) / "data/staircase.csv"
     x, labels = load_csv(path, target="y", features=["x"])
     if x.shape[1] != 1:
-        raise DataError(f"{path}: the model takes 1 input features, but the data has {x.shape[1]}")
+        raise DataError(f"{path}: the model takes 1 input feature, but the data has {x.shape[1]}")
     y = regression_targets(path, labels, outputs=1)
     return split_data(np.random.default_rng(seed), x, y, 0.8)
 
@@ -277,9 +279,9 @@ class Network(nn.Sequential):
 
     def __init__(self):
         super().__init__(OrderedDict([
-            ("dense_1", nn.Linear(1, 7)),  # dense 7 sigmoid  (specs/staircase.nn:12)
+            ("dense_1", nn.Linear(1, 7)),  # dense 7 sigmoid, specs/staircase.nn:12
             ("dense_1_sigmoid", nn.Sigmoid()),
-            ("dense_2", nn.Linear(7, 1)),  # dense 1 linear  (specs/staircase.nn:16)
+            ("dense_2", nn.Linear(7, 1)),  # dense 1 linear, specs/staircase.nn:16
         ]))
         self.dense_1.requires_grad_(False)  # trainable=false (specs/staircase.nn:12)
 
@@ -319,7 +321,7 @@ class Trainer:
         # The forward pass training and evaluation run: the model itself, or its torch.compile'd twin
         # (same parameters; compiled on first use, so the first steps are slow).
         self.forward = torch.compile(self.model) if compile else self.model
-        self.params = {  # by IR name
+        self.params = {  # by parameter name
             "dense_1.W": self.model.dense_1.weight,
             "dense_1.b": self.model.dense_1.bias,
             "dense_2.W": self.model.dense_2.weight,
@@ -359,7 +361,7 @@ class Trainer:
         return loss.detach(), output.detach()
 
     def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by IR name, W as (units, inputs); no update.
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
         Dropout is on, drawing from the same stream as training."""
         self.model.train()
         x, y = self.tensors(x, y)
@@ -398,7 +400,8 @@ class Trainer:
 
     @torch.no_grad()
     def infer(self, x):
-        """The model's outputs for x in eval mode (no dropout, no gradients), max(BATCH_SIZE, EVAL_BATCH) rows at a time."""
+        """The model's outputs for x in eval mode (no dropout, no gradients),
+        max(BATCH_SIZE, EVAL_BATCH) rows at a time."""
         self.model.eval()
         return torch.cat([self.forward(part) for part in x.split(max(BATCH_SIZE or len(x), EVAL_BATCH))])
 
@@ -442,12 +445,13 @@ class Trainer:
         return to_numpy(output)
 
     def get_weights(self):
-        """Copies of the parameters by IR name, W as (units, inputs)."""
+        """Copies of the parameters by parameter name, W as (units, inputs)."""
         return {name: to_numpy(param) for name, param in self.params.items()}
 
     @torch.no_grad()
     def set_weights(self, weights):
-        """Replace the parameters (by IR name); every name must be given, with its shape, and no other."""
+        """Replace the parameters (by parameter name); every name must be given, with its shape,
+        and no other."""
         unknown = [name for name in weights if name not in self.params]
         if unknown:
             names = list(self.params)
@@ -491,11 +495,12 @@ class Trainer:
     def restore(self, path):
         """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
         arrays, header = load_checkpoint(path)
-        saved = {key[10:]: value for key, value in arrays.items() if key.startswith("optimizer.")}
+        saved = named(arrays, "optimizer.")
         shapes = {f"param.{name}": tuple(param.shape) for name, param in self.params.items()}
-        shapes |= {f"optimizer.{key}": shape for key, shape in optimizer_shapes(self.params, self.trainable, saved).items()}
+        state_shapes = optimizer_shapes(self.params, self.trainable, saved)
+        shapes |= {f"optimizer.{key}": shape for key, shape in state_shapes.items()}
         check_fits(path, arrays, header, self.checkpoint_header(), shapes)
-        self.set_weights({key[6:]: value for key, value in arrays.items() if key.startswith("param.")})
+        self.set_weights(named(arrays, "param."))
         load_optimizer_arrays(self.optimizer, self.trainable, saved)
         self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
         self.dropout_rng.bit_generator.state = header["dropout_rng"]
@@ -670,7 +675,7 @@ def save_checkpoint(path, arrays, header):
 
 ZIP_MAGIC = b"PK\x03\x04"  # how a zip archive, as np.savez writes it, starts
 
-# What reading a damaged archive raises (each seen when fuzzing checkpoints): zipfile's
+# What reading a damaged archive raises (each seen in damaged files): zipfile's
 # BadZipFile (a bad CRC, a mangled directory) and NotImplementedError (an unknown zip version or
 # feature: a RuntimeError); OSError and EOFError (a seek or read beyond an end); and from NumPy's
 # .npy header parser ValueError, TypeError, SyntaxError and tokenize.TokenError. A bad JSON header
@@ -759,14 +764,19 @@ def load_checkpoint(path):
         return arrays, header
 
 
+def named(arrays, prefix):
+    """A checkpoint's arrays whose keys start with `prefix` ("param.", "optimizer."), by the rest of the key."""
+    return {key.removeprefix(prefix): value for key, value in arrays.items() if key.startswith(prefix)}
+
+
 def check_fits(path, arrays, header, own_header, shapes):
     """Refuse a checkpoint that this program cannot continue, naming the first difference from
     what it writes itself (`own_header`, and `shapes`: each array's, by name): another backend,
     another model (its parameters' names or shapes), another optimizer or optimizer state, or
     other metrics.
 
-    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. Checkpoints
-    of older versions do not say their backend and optimizer; their arrays are still compared.
+    Hyper-parameters are not compared: resuming with another learning rate fine-tunes. A header
+    that names no backend and optimizer (an earlier nndsl's) is compared by its arrays alone.
     """
     missing = [key for key in ("epoch", "history", "shuffle_rng", "dropout_rng") if key not in header]
     if missing:
@@ -801,8 +811,8 @@ def _compare_arrays(path, arrays, expected, prefix, written):
 
 
 def optimizer_arrays(optimizer, names):
-    """The optimizer's state as NumPy arrays keyed `<IR name>.<entry>` (e.g. `dense_1.W.exp_avg`);
-    `names` are the IR names of the parameters in the order the optimizer holds them."""
+    """The optimizer's state as NumPy arrays keyed `<parameter name>.<entry>` (e.g. `dense_1.W.exp_avg`);
+    `names` are the parameter names in the order the optimizer holds them."""
     return {
         f"{names[index]}.{entry}": value.detach().cpu().numpy()
         for index, entries in optimizer.state_dict()["state"].items()
@@ -821,7 +831,7 @@ def load_optimizer_arrays(optimizer, names, arrays):
 
 
 def optimizer_shapes(params, names, saved):
-    """The shape of each state array (`<IR name>.<entry>`) that a checkpoint of this optimizer holds,
+    """The shape of each state array (`<parameter name>.<entry>`) that a checkpoint of this optimizer holds,
     given the ones it `saved`: torch creates the state at the first step, so the saved entries
     (exp_avg, step, …) say which there are; each parameter in `names` has every one of them, a step
     count as a scalar, the rest in its parameter's shape. (Another backend's keys need not have
@@ -906,8 +916,9 @@ def main(argv=None):
         if args.resume:
             trainer.restore(out / "checkpoint.npz")
             if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past epoch "
-                                      f"{last}, where this run was to stop; resume with --epochs {trainer.epoch} or more")
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
         elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
             earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
             for path in earlier:

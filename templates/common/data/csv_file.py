@@ -86,8 +86,8 @@ def read_csv_text(path: Path) -> str:
         size = path.stat().st_size
         if size > CSV_MAX_BYTES:
             raise DataError(
-                f"{path}: the file has {size / 2**30:.1f} GiB, over the {CSV_MAX_BYTES / 2**30:g} GiB limit for CSV files; "
-                "store large data sets as .npz"
+                f"{path}: the file has {size / 2**30:.1f} GiB, over the {CSV_MAX_BYTES / 2**30:g} GiB limit "
+                "for CSV files; store large data sets as .npz"
             )
         data = path.read_bytes()
     except OSError as err:
@@ -120,7 +120,9 @@ def csv_column_index(path: Path, line: int, names: list[str], name: str, role: s
     close = [column for column in names if column.lower() == name.lower()]
     close = close or difflib.get_close_matches(name, names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    shown = ", ".join(repr(column) for column in names[:20]) + (f", … ({len(names)} in all)" if len(names) > 20 else "")
+    shown = ", ".join(repr(column) for column in names[:20])
+    if len(names) > 20:
+        shown += f", … ({len(names)} in all)"
     message = f"{path}:{line}: no {role} column {name!r}{hint}; the header has {shown}"
     if all(is_csv_number(column) for column in names):
         message += " (that row looks like data: the file needs a header row naming the columns)"

@@ -30,7 +30,7 @@ def spiral_data(
         delta_t = 2 * np.pi * arm / classes
         label = 1 - arm if classes == 2 else arm
         i = np.arange(count, dtype=np.float64)
-        # The same operations, in the same order, as dataset.ts.
+        # The same operations, in the same order, as the Playground's dataset.ts.
         r = i / n * 5
         t = 1.75 * i / n * 2 * np.pi + delta_t
         noise_x = rng.uniform(-1, 1, count) * noise

@@ -8,8 +8,9 @@ def xor_data(rng: np.random.Generator, samples: int, noise: float) -> tuple[np.n
 
     Each coordinate is uniform in [-5, 5) and then pushed 0.3 away from its axis, so no
     point lies within 0.3 of an axis. The label is read from a jittered copy of the point,
-    (x + noise·u, y + noise·v) with u, v uniform in [-5, 5): label 1 where that copy has
-    x·y >= 0 (the Playground's +1), 0 elsewhere (its -1). The point itself is not moved.
+    (x + noise·u, y + noise·v) with u, v uniform in [-5, 5) (noise_x and noise_y below):
+    label 1 where that copy has x·y >= 0 (the Playground's +1), 0 elsewhere (its -1). The
+    point itself is not moved.
 
     Draw order (float64, from `rng`): all `samples` x, then all y, then all u, then all v.
     The draws do not depend on `noise`: one seed gives the same points at every noise

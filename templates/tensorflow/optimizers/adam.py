@@ -8,7 +8,7 @@ class Adam(keras.optimizers.Optimizer):
 
     keras.optimizers.Adam adds eps to √v before the bias correction, which amounts to
     eps·√(1 − beta2ᵗ) in Algorithm 1's terms: a different update, most of all in the first
-    steps. The IR (and every other backend) follows Algorithm 1, so the update is written out.
+    steps. The NumPy and PyTorch programs follow Algorithm 1, so the update is written out.
     """
 
     def __init__(self, learning_rate, beta1, beta2, epsilon, name="adam", **kwargs):
