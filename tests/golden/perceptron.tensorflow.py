@@ -315,7 +315,9 @@ class Trainer:
         # Graph mode: these entry points run as tf.functions; what they call is traced into their
         # graphs (no nested function calls in a step). XLA (jit_compile) compiles each of them
         # whole where one replica trains; with several, only each replica's forward and backward
-        # pass, as a compiled cluster cannot add up gradients across replicas.
+        # pass, as a compiled cluster cannot add up gradients across replicas. The functions that
+        # other graphs call (_train_batch, _train_epoch) keep their plain Python selves under their
+        # own names, so that those graphs trace them inline; the others are replaced in place.
         one_replica = strategy.num_replicas_in_sync == 1
         if jit_compile and not one_replica:
             self._replica_loss = tf.function(self._replica_loss, jit_compile=True, reduce_retracing=True)
