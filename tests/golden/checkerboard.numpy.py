@@ -347,7 +347,7 @@ class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
 
 
-def batch_metrics(output, y):
+def metric_sums(output, y):
     """Per-batch sums of each metric (the epoch divides by the number of samples).
 
     `output` is the network's, the logits: the sigmoid is applied here where a metric
@@ -383,7 +383,7 @@ class Trainer:
         loss = sigmoid_binary_crossentropy(output, y, network.output_grad, scale=self.optimizer.lr)
         network.backward()
         self.optimizer.step()
-        return loss, batch_metrics(output, y)
+        return loss, metric_sums(output, y)
 
     def loss_and_gradients(self, x, y):
         """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update."""
@@ -427,7 +427,7 @@ class Trainer:
             stop = min(start + chunk, len(x))
             output = network.forward(x[start:stop])
             total_loss += sigmoid_binary_crossentropy(output, y[start:stop], network.output_grad) * (stop - start)
-            for key, value in batch_metrics(output, y[start:stop]).items():
+            for key, value in metric_sums(output, y[start:stop]).items():
                 sums[key] += value
         logs = {"loss": total_loss / len(x)}
         return logs | {key: value / len(x) for key, value in sums.items()}

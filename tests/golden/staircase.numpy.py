@@ -402,7 +402,7 @@ class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
 
 
-def batch_metrics(output, y):
+def metric_sums(output, y):
     """Per-batch sums of each metric (the epoch divides by the number of samples)."""
     return {
         "mae": float(np.abs(output - y).mean(axis=1).sum()),
@@ -446,7 +446,7 @@ class Trainer:
         loss = mean_squared_error(output, y, network.output_grad, scale=self.optimizer.lr)
         network.backward()
         self.optimizer.step()
-        return loss, batch_metrics(output, y)
+        return loss, metric_sums(output, y)
 
     def loss_and_gradients(self, x, y):
         """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update."""
@@ -497,7 +497,7 @@ class Trainer:
             stop = min(start + chunk, len(x))
             output = network.forward(x[start:stop])
             total_loss += mean_squared_error(output, y[start:stop], network.output_grad) * (stop - start)
-            for key, value in batch_metrics(output, y[start:stop]).items():
+            for key, value in metric_sums(output, y[start:stop]).items():
                 sums[key] += value
         logs = {"loss": total_loss / len(x)}
         return logs | {key: value / len(x) for key, value in sums.items()}
