@@ -295,7 +295,7 @@ def test_the_model_is_an_ordinary_keras_model_with_kernels_transposed():
     assert kernel.shape == (2, 8)  # Keras: (inputs, units)
     np.testing.assert_array_equal(kernel.T, trainer.get_weights()["dense_1.W"])  # the IR: (units, inputs)
     probabilities = model(np.zeros((3, 2), np.float32)).numpy()  # the full model applies the sigmoid
-    logits = trainer.logits_model(np.zeros((3, 2), np.float32)).numpy()
+    logits = trainer.loss_model(np.zeros((3, 2), np.float32)).numpy()
     np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-logits)), rtol=1e-6)
 
 

@@ -162,8 +162,8 @@ def initial_weights(seed=SEED):
 def build_model():
     """input 2 → dense_1 (8, relu) → dense_2 (4, relu) → dense_3 (1, sigmoid), as Keras layers.
 
-    Returns the model and, sharing its layers, the model of its logits: the loss applies the
-    output sigmoid itself (from_logits=True), which is numerically stable.
+    Returns the model and, sharing its layers, the model the loss sees, of the logits: the loss
+    applies the output sigmoid itself (from_logits=True), which is numerically stable.
     """
     inputs = keras.Input(shape=(2,), name="x")
     # dense_1 (specs/checkerboard_8_4.nn:9): z = W·x + b, Keras' kernel is Wᵀ
@@ -320,8 +320,8 @@ class Trainer:
     replicas' gradients, which the optimizer adds up, are those of the batch mean.
     """
 
-    def __init__(self, model, logits_model, data, strategy, seed=SEED, jit_compile=JIT_COMPILE):
-        self.model, self.logits_model = model, logits_model
+    def __init__(self, model, loss_model, data, strategy, seed=SEED, jit_compile=JIT_COMPILE):
+        self.model, self.loss_model = model, loss_model
         self.layers = {layer.name: layer for layer in model.layers}
         self.data = data
         self.strategy = strategy
@@ -362,7 +362,7 @@ class Trainer:
         n = x.shape[0] or tf.cast(tf.shape(x)[0], tf.float32)  # the whole batch's rows: static in the one-call epoch
         x, y, *masks = replica_share(x, y, *masks)
         with tf.GradientTape() as tape:
-            logits = self.logits_model(x, training=True)
+            logits = self.loss_model(x, training=True)
             loss = tf.reduce_sum(per_example_loss(y, logits)) / n  # the replicas' parts add up to the batch mean
         return loss, tape.gradient(loss, self.trainable), metric_sums(y, logits)
 
@@ -377,7 +377,7 @@ class Trainer:
 
     def _replica_evaluate(self, x, y):
         x, y = replica_share(x, y)
-        logits = self.logits_model(x, training=False)
+        logits = self.loss_model(x, training=False)
         return tf.reduce_sum(per_example_loss(y, logits)), metric_sums(y, logits)
 
     def _replica_predict(self, x):
@@ -630,8 +630,8 @@ def make_trainer(seed=SEED, data_seed=DATA_SEED, target=TARGET, strategy=None,
     strategy = strategy or distribution_strategy(target)
     data = load_data(data_seed)
     with strategy.scope():
-        model, logits_model = build_model()
-    trainer = Trainer(model, logits_model, data, strategy, seed, jit_compile)
+        model, loss_model = build_model()
+    trainer = Trainer(model, loss_model, data, strategy, seed, jit_compile)
     trainer.set_weights(initial_weights(seed))
     return trainer
 

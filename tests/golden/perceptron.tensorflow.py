@@ -151,7 +151,7 @@ def build_model():
     """input 2 → dense_1 (1, linear), as Keras layers.
 
     Returns the model twice: it has no output activation for the loss to absorb, so its
-    outputs are what the loss sees (the Trainer calls this the logits model all the same).
+    outputs are what the loss sees.
     """
     inputs = keras.Input(shape=(2,), name="x")
     # dense_1 (specs/perceptron.nn:7): z = W·x + b, Keras' kernel is Wᵀ
@@ -298,8 +298,8 @@ class Trainer:
     replicas' gradients, which the optimizer adds up, are those of the batch mean.
     """
 
-    def __init__(self, model, logits_model, data, strategy, seed=SEED, jit_compile=JIT_COMPILE):
-        self.model, self.logits_model = model, logits_model
+    def __init__(self, model, loss_model, data, strategy, seed=SEED, jit_compile=JIT_COMPILE):
+        self.model, self.loss_model = model, loss_model
         self.layers = {layer.name: layer for layer in model.layers}
         self.data = data
         self.strategy = strategy
@@ -340,7 +340,7 @@ class Trainer:
         n = x.shape[0] or tf.cast(tf.shape(x)[0], tf.float32)  # the whole batch's rows: static in the one-call epoch
         x, y, *masks = replica_share(x, y, *masks)
         with tf.GradientTape() as tape:
-            outputs = self.logits_model(x, training=True)
+            outputs = self.loss_model(x, training=True)
             loss = tf.reduce_sum(per_example_loss(y, outputs)) / n  # the replicas' parts add up to the batch mean
         return loss, tape.gradient(loss, self.trainable), metric_sums(y, outputs)
 
@@ -355,7 +355,7 @@ class Trainer:
 
     def _replica_evaluate(self, x, y):
         x, y = replica_share(x, y)
-        outputs = self.logits_model(x, training=False)
+        outputs = self.loss_model(x, training=False)
         return tf.reduce_sum(per_example_loss(y, outputs)), metric_sums(y, outputs)
 
     def _replica_predict(self, x):
@@ -608,8 +608,8 @@ def make_trainer(seed=SEED, data_seed=DATA_SEED, target=TARGET, strategy=None,
     strategy = strategy or distribution_strategy(target)
     data = load_data(data_seed)
     with strategy.scope():
-        model, logits_model = build_model()
-    trainer = Trainer(model, logits_model, data, strategy, seed, jit_compile)
+        model, loss_model = build_model()
+    trainer = Trainer(model, loss_model, data, strategy, seed, jit_compile)
     trainer.set_weights(initial_weights(seed))
     return trainer
 

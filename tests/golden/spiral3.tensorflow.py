@@ -173,8 +173,8 @@ def initial_weights(seed=SEED):
 def build_model():
     """input 4 → dense_1 (32, relu) → dropout_1 (0.1) → dense_2 (32, relu) → dense_3 (3, softmax), as Keras layers.
 
-    Returns the model and, sharing its layers, the model of its logits: the loss applies the
-    output softmax itself (from_logits=True), which is numerically stable.
+    Returns the model and, sharing its layers, the model the loss sees, of the logits: the loss
+    applies the output softmax itself (from_logits=True), which is numerically stable.
     """
     inputs = keras.Input(shape=(4,), name="x")
     # dense_1 (specs/spiral3.nn:10): z = W·x + b, Keras' kernel is Wᵀ
@@ -358,8 +358,8 @@ class Trainer:
     replicas' gradients, which the optimizer adds up, are those of the batch mean.
     """
 
-    def __init__(self, model, logits_model, data, strategy, seed=SEED, jit_compile=JIT_COMPILE):
-        self.model, self.logits_model = model, logits_model
+    def __init__(self, model, loss_model, data, strategy, seed=SEED, jit_compile=JIT_COMPILE):
+        self.model, self.loss_model = model, loss_model
         self.layers = {layer.name: layer for layer in model.layers}
         self.data = data
         self.strategy = strategy
@@ -416,7 +416,7 @@ class Trainer:
 
     def _replica_evaluate(self, x, y):
         x, y = replica_share(x, y)
-        logits = self.logits_model(x, training=False)
+        logits = self.loss_model(x, training=False)
         return tf.reduce_sum(per_example_loss(y, logits)), metric_sums(y, logits)
 
     def _replica_predict(self, x):
@@ -672,8 +672,8 @@ def make_trainer(seed=SEED, data_seed=DATA_SEED, target=TARGET, strategy=None,
     strategy = strategy or distribution_strategy(target)
     data = load_data(data_seed)
     with strategy.scope():
-        model, logits_model = build_model()
-    trainer = Trainer(model, logits_model, data, strategy, seed, jit_compile)
+        model, loss_model = build_model()
+    trainer = Trainer(model, loss_model, data, strategy, seed, jit_compile)
     trainer.set_weights(initial_weights(seed))
     return trainer
 
