@@ -424,18 +424,6 @@ def test_fit_without_epochs_trains_to_the_specs_last_and_then_warns_that_it_trai
     assert model.epoch == 5 and len(model.history["loss"]) == 5
 
 
-def test_set_weights_names_what_is_wrong(checkerboard):
-    model = nndsl.build(checkerboard)
-    weights = model.get_weights()
-    with pytest.raises(KeyError, match="dense_2.b"):
-        model.set_weights({k: v for k, v in weights.items() if k != "dense_2.b"})
-    with pytest.raises(ValueError, match=r"dense_1.W has shape \(8, 2\), not \(2, 8\)"):
-        model.set_weights(dict(weights, **{"dense_1.W": weights["dense_1.W"].T}))
-    with pytest.raises(KeyError, match=r"no parameter dense_3\.W in this model \(its parameters: dense_1\.W, "
-                                       r"dense_1\.b, dense_2\.W, dense_2\.b\)"):
-        model.set_weights(weights | {"dense_3.W": weights["dense_2.W"]})  # a bigger model's weights
-
-
 def test_interrupted_fit_resumes_bitwise_from_its_checkpoint(tmp_path):
     """Dropout, Adam, shuffling: the checkpoint holds every stream and state they need."""
     program = nndsl.parse(NETWORKS["categorical_crossentropy"].replace("epochs 1", "epochs 5"))

@@ -406,31 +406,6 @@ def test_restore_refuses_a_checkpoint_of_another_model_or_optimizer(tmp_path, ol
     assert other.epoch == 0
 
 
-@pytest.mark.parametrize("writer", ["numpy", "tensorflow"])
-@pytest.mark.parametrize("optimizer", ["sgd(lr=0.03)", "sgd(lr=0.03, momentum=0.9)", "adam(lr=0.03)"],
-                         ids=["sgd", "momentum", "adam"])
-def test_restore_refuses_a_checkpoint_of_another_backend(tmp_path, writer, optimizer):
-    """Named before its optimizer state is read: another backend's state arrays have other names."""
-    require_backend(writer)
-    spec = nndsl.parse(CHECKERBOARD.replace("sgd(lr=0.03)", optimizer))
-    nndsl.build(spec, backend=writer).fit(epochs=1, checkpoint=tmp_path / "checkpoint.npz")
-    module = torch_module(CHECKERBOARD.replace("sgd(lr=0.03)", optimizer))
-    with pytest.raises(module.CheckpointError, match=f"was written by a {writer} program; this one runs torch"):
-        module.make_trainer().restore(tmp_path / "checkpoint.npz")
-
-
-def test_set_weights_names_what_is_missing_misshapen_or_unknown():
-    trainer = torch_module(CHECKERBOARD).make_trainer()
-    weights = trainer.get_weights()
-    with pytest.raises(KeyError, match="no weights for dense_2.b"):
-        trainer.set_weights({k: v for k, v in weights.items() if k != "dense_2.b"})
-    with pytest.raises(ValueError, match=r"dense_1.W has shape \(8, 2\), not \(2, 8\)"):
-        trainer.set_weights(weights | {"dense_1.W": weights["dense_1.W"].T})
-    with pytest.raises(KeyError, match=r"no parameter dense_3\.W in this model \(its parameters: dense_1\.W, "
-                                       r"dense_1\.b, dense_2\.W, dense_2\.b\)"):
-        trainer.set_weights(weights | {"dense_3.W": weights["dense_2.W"]})  # a bigger model's weights
-
-
 def test_restore_then_fit_uses_the_specs_learning_rate(tmp_path):
     """Resuming with another learning rate fine-tunes: 1e-30 leaves the restored weights as they are."""
     circle = (ROOT / "specs" / "circle.nn").read_text(encoding="utf-8")
