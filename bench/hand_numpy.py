@@ -71,9 +71,9 @@ class NumpyMLP:
         self.batch, self.lr = int(batch), float(lr)
         self.rng = shuffle_stream(seed)
         self.by_batch = self.x_train.nbytes + self.t_train.nbytes > GATHER_BY_BATCH_BYTES
-        # the column form where most multiply-adds are in layers at least as wide as the batch
+        # the column form where most multiply-adds are in layers wider than the batch
         sizes = [(n_in * units, units) for n_in, units in zip(self.layers[:-1], self.layers[1:], strict=True)]
-        self.columns = 2 * sum(size for size, units in sizes if units >= self.batch) > sum(s for s, _ in sizes)
+        self.columns = 2 * sum(size for size, units in sizes if units > self.batch) > sum(s for s, _ in sizes)
         self.order = "F" if self.columns else "C"
         self._buffers = {}
         self.history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}

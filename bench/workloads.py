@@ -206,7 +206,7 @@ def initial_weights(layers: tuple[int, ...], seed: int = 1) -> list[tuple[np.nda
     return weights
 
 
-def tiny(workload: Workload, folder: Path, samples: int = 200, hidden: int = 32, seed: int = 3) -> Workload:
+def tiny(workload: Workload, folder: Path, samples: int = 200, hidden: int = 64, seed: int = 3) -> Workload:
     """A scaled-down copy of a workload, for quick tests: same kind of task and output.
 
     Writes its spec (and, for classes, its .npz data) into `folder`.

@@ -106,7 +106,7 @@ def test_hand_numpy_gradients_match_generated(workload):
     hand = NumpyMLP(*reference_args(workload))
     hand_loss, hand_grads = hand.loss_and_gradients(x, y)
     # both choose the same form of the products: rows for tiny-small (2-16-16-1, batch 32),
-    # columns for tiny-large (20-32-32-10, batch 32: most multiply-adds in layers as wide as the batch)
+    # columns for tiny-large (20-64-64-10, batch 32: most multiply-adds in layers wider than the batch)
     assert hand.columns == (workload.name == "tiny-large")
     assert trainer.model.buffers(4).z1.flags.f_contiguous == hand.columns
     assert hand_loss == pytest.approx(loss, rel=1e-5)

@@ -238,8 +238,8 @@ def test_the_batch_by_batch_path_is_written_only_where_the_training_set_can_be_l
 
 
 def test_the_dense_products_take_the_form_whose_rows_are_the_larger_side():
-    """Column form (W·xᵀ, column-major buffers) where most of the products' flops are in layers at
-    least as wide as the batch, row form (x·Wᵀ) otherwise and where the batch size is unknown."""
+    """Column form (W·xᵀ, column-major buffers) where most of the products' flops are in layers
+    wider than the batch, row form (x·Wᵀ) otherwise and where the batch size is unknown."""
     from nndsl.codegen.numpy_backend import column_form
 
     def spec(widths, batch="batch 256", data='npz("d.npz")', inputs=784):
@@ -251,9 +251,11 @@ def test_the_dense_products_take_the_form_whose_rows_are_the_larger_side():
     assert column_form(spec([1024, 1024]))
     assert not column_form(spec([256, 256], "batch 1024"))
     assert not column_form(spec([64]))  # nearly all flops in a layer narrower than the batch
-    assert column_form(spec([256]))  # 256 units, 256 rows: the column form
+    assert column_form(spec([512]))
+    assert not column_form(spec([256]))  # 256 units, 256 rows: the row form, as fast or faster there
     assert not column_form(spec([64, 1024, 64]))  # 116,352 of 181,888 multiply-adds a row in narrow layers
     assert not column_form(nndsl.load(ROOT / "specs" / "checkerboard.nn"))  # batch 10, 8 units
+    assert not column_form(nndsl.load(ROOT / "specs" / "spiral.nn"))  # batch 16, 16 units
     # `batch all`: a Playground set's training rows are known, a file's are not
     playground = "spiral(samples=1000, classes=10) { split 0.5 }"  # 500 training rows
     assert column_form(spec([1024, 1024], "batch all", playground, inputs=2))
