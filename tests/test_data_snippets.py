@@ -36,10 +36,11 @@ def load_snippet(name: str, folder: Path = DATA, **names):
     return module
 
 
-DataError = load_snippet("errors").DataError
-CSV = load_snippet("csv_file", DataError=DataError)
+ERRORS = load_snippet("errors")
+DataError, check_data_file = ERRORS.DataError, ERRORS.check_data_file
+CSV = load_snippet("csv_file", DataError=DataError, check_data_file=check_data_file)
 check_npy_header = load_snippet("npy_header", DATA.parent).check_npy_header
-NPZ = load_snippet("npz_file", DataError=DataError, check_npy_header=check_npy_header)
+NPZ = load_snippet("npz_file", DataError=DataError, check_data_file=check_data_file, check_npy_header=check_npy_header)
 
 
 def generator(name: str):
@@ -446,7 +447,7 @@ def test_csv_refuses_files_over_the_size_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(CSV, "CSV_MAX_BYTES", 8)
     with pytest.raises(DataError, match=r"over the .* GiB limit for CSV files; store large data sets as \.npz"):
         CSV.load_csv(path, target="y", features=None)
-    assert CSV.CSV_MAX_BYTES == 8 and 2**30 == load_snippet("csv_file", DataError=DataError).CSV_MAX_BYTES
+    assert CSV.CSV_MAX_BYTES == 8 and 2**30 == load_snippet("csv_file", DataError=DataError, check_data_file=check_data_file).CSV_MAX_BYTES
 
 
 def test_csv_header_with_many_columns_is_shortened(tmp_path):

@@ -39,6 +39,13 @@ class Value:
     shares: str | None = None  # another value's name, whose memory this one reuses (ReLU in place)
 
 
+def playground_training_rows(program: ir.Program) -> int | None:
+    """The training set's rows where the compiler knows them (a Playground set), else None."""
+    if program.data is None or not isinstance(program.data.source, ir.PlaygroundData):
+        return None
+    return math.floor(program.data.source.samples * program.data.split)
+
+
 #: A shuffled training set larger than this is gathered batch by batch (Trainer.gather), not as a whole.
 GATHER_BY_BATCH_BYTES = 1 << 22
 
@@ -49,10 +56,9 @@ def gathers_by_batch(program: ir.Program) -> bool:
     set's size is known here; both ways give the same batches, so this decides only what is written."""
     if program.train is None or not program.train.shuffle or program.data is None:
         return False
-    source = program.data.source
-    if not isinstance(source, ir.PlaygroundData):
+    n_train = playground_training_rows(program)
+    if n_train is None:  # a data file: any size
         return True
-    n_train = math.floor(source.samples * program.data.split)
     label_bytes = 8 if program.task == "multiclass" else 4  # int64 class labels; a float32 column
     return n_train * (program.model.in_features * 4 + label_bytes) > GATHER_BY_BATCH_BYTES
 
@@ -61,11 +67,7 @@ def training_rows(program: ir.Program) -> int | None:
     """Rows in a training batch, where the compiler knows them: `batch N`, or `batch all` of a Playground set."""
     if program.train is None:
         return None
-    if program.train.batch is not None:
-        return program.train.batch
-    if program.data is not None and isinstance(program.data.source, ir.PlaygroundData):
-        return math.floor(program.data.source.samples * program.data.split)
-    return None
+    return program.train.batch if program.train.batch is not None else playground_training_rows(program)
 
 
 def column_form(program: ir.Program) -> bool:

@@ -237,6 +237,19 @@ def named(arrays, prefix):
     return {key.removeprefix(prefix): value for key, value in arrays.items() if key.startswith(prefix)}
 
 
+def check_weight_names(weights, names):
+    """KeyError unless `weights` has exactly the parameter `names`: a name the model does not have
+    (a bigger model's weights, a misspelling) first, then one it lacks."""
+    unknown = [name for name in weights if name not in names]
+    if unknown:
+        names = list(names)
+        listed = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+        raise KeyError(f"no parameter {unknown[0]} in this model (its parameters: {listed})")
+    missing = [name for name in names if name not in weights]
+    if missing:
+        raise KeyError(f"no weights for {missing[0]}")
+
+
 def check_fits(path, arrays, header, own_header, shapes):
     """Refuse a checkpoint that this program cannot continue, naming the first difference from
     what it writes itself (`own_header`, and `shapes`: each array's, by name): another backend,

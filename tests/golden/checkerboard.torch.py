@@ -349,14 +349,8 @@ class Trainer:
     def set_weights(self, weights):
         """Replace the parameters (by parameter name); every name must be given, with its shape,
         and no other."""
-        unknown = [name for name in weights if name not in self.params]
-        if unknown:
-            names = list(self.params)
-            listed = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
-            raise KeyError(f"no parameter {unknown[0]} in this model (its parameters: {listed})")
+        check_weight_names(weights, self.params)
         for name, param in self.params.items():
-            if name not in weights:
-                raise KeyError(f"no weights for {name}")
             new = torch.as_tensor(np.asarray(weights[name], dtype=np.float32))
             if new.shape != param.shape:
                 raise ValueError(f"{name} has shape {tuple(param.shape)}, not {tuple(new.shape)}")
@@ -668,6 +662,19 @@ def load_checkpoint(path):
 def named(arrays, prefix):
     """A checkpoint's arrays whose keys start with `prefix` ("param.", "optimizer."), by the rest of the key."""
     return {key.removeprefix(prefix): value for key, value in arrays.items() if key.startswith(prefix)}
+
+
+def check_weight_names(weights, names):
+    """KeyError unless `weights` has exactly the parameter `names`: a name the model does not have
+    (a bigger model's weights, a misspelling) first, then one it lacks."""
+    unknown = [name for name in weights if name not in names]
+    if unknown:
+        names = list(names)
+        listed = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+        raise KeyError(f"no parameter {unknown[0]} in this model (its parameters: {listed})")
+    missing = [name for name in names if name not in weights]
+    if missing:
+        raise KeyError(f"no weights for {missing[0]}")
 
 
 def check_fits(path, arrays, header, own_header, shapes):

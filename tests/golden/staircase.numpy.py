@@ -51,6 +51,18 @@ class DataError(Exception):
     """A data file is missing or malformed."""
 
 
+def check_data_file(path, kind):
+    """DataError unless `path` names a file (not a folder) that exists; `kind` says what it should be."""
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as err:  # a name too long for the file system, a folder that cannot be searched
+        raise DataError(f"{path}: cannot read the file ({err.strerror})") from None
+    if not exists:
+        raise DataError(f"{path}: no such file")
+    if is_dir:
+        raise DataError(f"{path}: is a directory, not {kind}")
+
+
 class Dataset(NamedTuple):
     """Training and validation arrays (float32 features; labels as the loss needs them)."""
 
@@ -139,14 +151,7 @@ def load_csv(path: Path, target: str, features: list[str] | None) -> tuple[np.nd
 
 def read_csv_text(path: Path) -> str:
     """The whole file as text, once it is known to exist, to be small enough and to be UTF-8."""
-    try:
-        exists, is_dir = path.exists(), path.is_dir()
-    except OSError as err:  # a name too long for the file system, a folder that cannot be searched
-        raise DataError(f"{path}: cannot read the file ({err.strerror})") from None
-    if not exists:
-        raise DataError(f"{path}: no such file")
-    if is_dir:
-        raise DataError(f"{path}: is a directory, not a CSV file")
+    check_data_file(path, "a CSV file")
     try:
         size = path.stat().st_size
         if size > CSV_MAX_BYTES:
@@ -550,14 +555,8 @@ class Trainer:
 
     def set_weights(self, weights):
         """Replace the parameters (by name); every name must be given, with its shape, and no other."""
-        unknown = [name for name in weights if name not in self.model.params]
-        if unknown:
-            names = list(self.model.params)
-            listed = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
-            raise KeyError(f"no parameter {unknown[0]} in this model (its parameters: {listed})")
+        check_weight_names(weights, self.model.params)
         for name, value in self.model.params.items():
-            if name not in weights:
-                raise KeyError(f"no weights for {name}")
             new = np.asarray(weights[name], dtype=np.float32)
             if new.shape != value.shape:
                 raise ValueError(f"{name} has shape {value.shape}, not {new.shape}")
@@ -867,6 +866,19 @@ def load_checkpoint(path):
 def named(arrays, prefix):
     """A checkpoint's arrays whose keys start with `prefix` ("param.", "optimizer."), by the rest of the key."""
     return {key.removeprefix(prefix): value for key, value in arrays.items() if key.startswith(prefix)}
+
+
+def check_weight_names(weights, names):
+    """KeyError unless `weights` has exactly the parameter `names`: a name the model does not have
+    (a bigger model's weights, a misspelling) first, then one it lacks."""
+    unknown = [name for name in weights if name not in names]
+    if unknown:
+        names = list(names)
+        listed = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+        raise KeyError(f"no parameter {unknown[0]} in this model (its parameters: {listed})")
+    missing = [name for name in names if name not in weights]
+    if missing:
+        raise KeyError(f"no weights for {missing[0]}")
 
 
 def check_fits(path, arrays, header, own_header, shapes):

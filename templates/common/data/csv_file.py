@@ -74,14 +74,7 @@ def load_csv(path: Path, target: str, features: list[str] | None) -> tuple[np.nd
 
 def read_csv_text(path: Path) -> str:
     """The whole file as text, once it is known to exist, to be small enough and to be UTF-8."""
-    try:
-        exists, is_dir = path.exists(), path.is_dir()
-    except OSError as err:  # a name too long for the file system, a folder that cannot be searched
-        raise DataError(f"{path}: cannot read the file ({err.strerror})") from None
-    if not exists:
-        raise DataError(f"{path}: no such file")
-    if is_dir:
-        raise DataError(f"{path}: is a directory, not a CSV file")
+    check_data_file(path, "a CSV file")
     try:
         size = path.stat().st_size
         if size > CSV_MAX_BYTES:

@@ -1,2 +1,14 @@
 class DataError(Exception):
     """A data file is missing or malformed."""
+
+
+def check_data_file(path, kind):
+    """DataError unless `path` names a file (not a folder) that exists; `kind` says what it should be."""
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as err:  # a name too long for the file system, a folder that cannot be searched
+        raise DataError(f"{path}: cannot read the file ({err.strerror})") from None
+    if not exists:
+        raise DataError(f"{path}: no such file")
+    if is_dir:
+        raise DataError(f"{path}: is a directory, not {kind}")

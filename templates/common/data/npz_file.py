@@ -19,14 +19,7 @@ def load_npz(path: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray
     DataError, its message starting with the file's path.
     """
     path = Path(path)
-    try:
-        exists, is_dir = path.exists(), path.is_dir()
-    except OSError as err:  # a name too long for the file system, a folder that cannot be searched
-        raise DataError(f"{path}: cannot read the file ({err.strerror})") from None
-    if not exists:
-        raise DataError(f"{path}: no such file")
-    if is_dir:
-        raise DataError(f"{path}: is a directory, not an .npz file")
+    check_data_file(path, "an .npz file")
     try:
         with open(path, "rb") as file:
             magic = file.read(6)
