@@ -308,10 +308,12 @@ def test_the_keras_model_saves_reloads_and_exports(tmp_path):  # (the warning is
     expected = trainer.predict(x)
     trainer.model.save(tmp_path / "model.keras")
     reloaded = tf.keras.models.load_model(tmp_path / "model.keras")
-    assert_agrees(reloaded.predict(x, verbose=0), expected, "the reloaded .keras model", rtol=0, atol=0)
+    # Another execution of the same graph: under load TensorFlow may split its kernels differently,
+    # and values have been seen to differ in the last bit (1.2e-7), so allow float32 rounding only.
+    assert_agrees(reloaded.predict(x, verbose=0), expected, "the reloaded .keras model", rtol=1e-6, atol=1e-7)
     trainer.model.export(tmp_path / "saved_model", verbose=False)
     exported = tf.saved_model.load(str(tmp_path / "saved_model"))
-    assert_agrees(exported.serve(tf.constant(x)).numpy(), expected, "the exported SavedModel", rtol=0, atol=0)
+    assert_agrees(exported.serve(tf.constant(x)).numpy(), expected, "the exported SavedModel", rtol=1e-6, atol=1e-7)
 
 
 FROZEN = """

@@ -221,7 +221,7 @@ def test_the_model_exports_with_torch_export_dropout_included():
     model = trainer.model.eval()
     x = torch.from_numpy(trainer.data.x_val[:8])
     exported = torch.export.export(model, (x,))
-    torch.testing.assert_close(exported.module()(x), model(x), rtol=0, atol=0)
+    torch.testing.assert_close(exported.module()(x), model(x), rtol=1e-6, atol=1e-7)  # another execution: rounding only
 
 
 FROZEN = """
