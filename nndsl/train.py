@@ -9,6 +9,7 @@ decision_boundary.png (for 1-D inputs, fit.png).
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import sys
 import tempfile
@@ -18,6 +19,20 @@ from pathlib import Path
 from nndsl import ir
 from nndsl.errors import SpecError, visible
 from nndsl.files import remove_stale_temps, write_atomic
+from nndsl.resources import resource_dir
+
+
+def _run_lines():
+    """templates/common/progress.py, which every generated program carries: one format for both."""
+    path = resource_dir("templates") / "common" / "progress.py"
+    spec = importlib.util.spec_from_file_location("nndsl_run_lines", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_LINES = _run_lines()
+duration = _LINES.duration
 
 # Everything a run writes into --out (each through write_atomic, so a kill leaves old or new files).
 OUTPUT_FILES = ("checkpoint.npz", "checkpoint.prev.npz", "weights.npz", "history.json", "model.py",
@@ -116,17 +131,9 @@ class Progress:
         self.started = time.perf_counter()
         if self.quiet:
             return
-        metrics = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
         clear = "\r\033[K" if self.live else ""
-        self.stream.write(f"{clear}epoch {epoch}/{self.total} - {duration(elapsed)} - {metrics}\n")
+        self.stream.write(f"{clear}{_LINES.epoch_line(epoch, self.total, elapsed, logs)}\n")
         self.stream.flush()
-
-
-def duration(seconds: float) -> str:
-    """An epoch's time as Keras prints it: 12ms, 340ms, 2.5s, 41s."""
-    if seconds < 1:
-        return f"{max(round(seconds * 1000), 1)}ms"
-    return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
 
 
 def run_training(program: ir.Program, args) -> int:
@@ -187,7 +194,7 @@ def run_training(program: ir.Program, args) -> int:
             return 1
         raise
     final = trainer.evaluate()
-    print("validation: " + " - ".join(f"{key}: {value:.4f}" for key, value in final.items()))
+    print(_LINES.validation_line(final))
     try:
         trainer.save(out / "weights.npz")
         write_atomic(out / "history.json", json.dumps(trainer.history, indent=1) + "\n")

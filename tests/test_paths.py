@@ -269,7 +269,7 @@ def test_generated_script_reads_its_data_from_data_dir(tmp_path):
     assert status == 1 and f"{project / 'data/d.csv'}: no such file" in stderr and "Traceback" not in stderr
     status, stdout, stderr = script("--data-dir", str(tmp_path / "moved"))
     assert status == 0, stderr
-    assert "epoch 1/1  loss " in stdout
+    assert "epoch 1/1 - " in stdout and " - loss: " in stdout
     status, _, _ = script("--help")
     assert status == 0
 

@@ -326,7 +326,7 @@ def test_the_generated_script_trains_without_nndsl(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     result = subprocess.run([sys.executable, "-c", STANDALONE], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
-    assert "epoch 2/2  " in result.stdout and "/150" not in result.stdout  # the run's last epoch, not the spec's
+    assert "epoch 2/2 - " in result.stdout and "/150" not in result.stdout  # the run's last epoch, not the spec's
     history = json.loads((tmp_path / "out" / "history.json").read_text())
     assert len(history["loss"]) == 2 and history["loss"][1] < history["loss"][0]
     with np.load(tmp_path / "out" / "weights.npz") as weights:

@@ -207,6 +207,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     optimizer = _lower_optimizer(program, module)
     module.use("common/npy_header.py", "files")  # used by checkpoint.py
     module.use("common/checkpoint.py", "files")
+    module.use("common/progress.py", "main")  # the lines main() prints
     imports = sort_imports(module.imports)
     split = imports.index("") if "" in imports else 0
     source = render_template(

@@ -200,6 +200,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     plan = plan_network(program, module)
     module.use("common/npy_header.py", "files")  # used by checkpoint.py
     module.use("common/checkpoint.py", "files")
+    module.use("common/progress.py", "main")  # the lines main() prints
     module.use("torch/optimizer_state.py", "files")
     source = render_template(
         "torch/module.py.j2",

@@ -850,8 +850,35 @@ def _compare_arrays(path, arrays, expected, prefix, written):
 # --- command line ----------------------------------------------------------------------------------
 
 
-def print_epoch(epoch, last, logs):
-    print(f"epoch {epoch}/{last}  " + "  ".join(f"{key} {value:.4f}" for key, value in logs.items()), flush=True)
+def duration(seconds):
+    """An epoch's time as Keras prints it: 12ms, 340ms, 2.5s, 41s."""
+    if seconds < 1:
+        return f"{max(round(seconds * 1000), 1)}ms"
+    return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+
+
+def epoch_line(epoch, last, seconds, logs):
+    """epoch 3/10 - 12ms - loss: 0.4012 - accuracy: 0.8125 - val_loss: 0.4398 - val_accuracy: 0.7900"""
+    metrics = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+    return f"epoch {epoch}/{last} - {duration(seconds)} - {metrics}"
+
+
+def validation_line(logs):
+    """validation: loss: 0.4398 - accuracy: 0.7900"""
+    return "validation: " + " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+
+
+def epoch_printer(last):
+    """An on_epoch for fit() that prints each epoch's line with the time the epoch took."""
+    started = time.perf_counter()
+
+    def print_epoch(epoch, logs):
+        nonlocal started
+        now = time.perf_counter()
+        print(epoch_line(epoch, last, now - started, logs), flush=True)
+        started = now
+
+    return print_epoch
 
 
 CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
@@ -928,14 +955,14 @@ def main(argv=None):
                 print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
                       "(--resume would have continued it)", file=sys.stderr)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
-            trainer.fit(last - trainer.epoch, on_epoch=lambda epoch, logs: print_epoch(epoch, last, logs),
+            trainer.fit(last - trainer.epoch, on_epoch=epoch_printer(last),
                         checkpoint=out / "checkpoint.npz" if out else None)
     except (DataError, CheckpointError, TrainingDiverged, OutputError) as error:
         remove_if_empty(created)
         print(f"error: {error}", file=sys.stderr)
         return 1
     final = trainer.evaluate()
-    print("validation  " + "  ".join(f"{key} {value:.4f}" for key, value in final.items()))
+    print(validation_line(final))
     if out is not None:
         history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
         try:
