@@ -95,7 +95,11 @@ BLOCK_STATEMENTS = {
 PLANNED_STATEMENTS = {
     "conv2d": "convolution layers are",
     "maxpool": "pooling layers are",
+    "avgpool": "pooling layers are",
+    "global_avgpool": "pooling layers are",
+    "global_maxpool": "pooling layers are",
     "flatten": "flatten layers are",
+    "batchnorm": "batch normalisation layers are",
     "early_stopping": "early stopping is",
     "lr_schedule": "learning-rate schedules are",
     "schedule": "learning-rate schedules are",

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from nndsl import catalog, ir
+from nndsl import catalog, ir, spellings
 from nndsl import syntax as s
 from nndsl.errors import Diagnostic, SpecError
 from nndsl.source import Span
@@ -187,10 +187,11 @@ class Checker:
                 key = aliases.get(arg.key.text, arg.key.text)
                 if key not in allowed:
                     choices = ", ".join(allowed) if allowed else "no arguments"
+                    hint = spellings.argument_hint(owner, arg.key.text, render(arg.value))
                     self.error(
                         arg.key.span,
                         f"unknown argument '{arg.key.text}' for {owner}"
-                        f"{did_you_mean(arg.key.text, allowed)}; {owner} takes {choices}",
+                        f"{hint or did_you_mean(arg.key.text, allowed)}; {owner} takes {choices}",
                     )
                     continue
                 if key in bound.values:
@@ -244,16 +245,33 @@ class Checker:
             return False
         statements = [w for ws in catalog.BLOCK_STATEMENTS.values() for w in ws]
         if at_line_start(arg) or (catalog.not_yet(arg.text) and not first):
-            hint = catalog.not_yet(arg.text) or did_you_mean(arg.text, statements)
+            hint = spellings.statement_hint(arg.text, self._rest_of_line(arg.span), self._block_at(arg.span))
             self.error(arg.span, f"unknown statement '{arg.text}'{hint}")
             self._strays += 1
             return True
         match = None if first or arg.text in _VALUE_NAMES else closest(arg.text, statements)
         if match is None:
             return False
-        self.error(arg.span, f"unknown statement '{arg.text}' (did you mean '{match}'?)")
+        hint = spellings.statement_hint(arg.text, self._rest_of_line(arg.span), self._block_at(arg.span))
+        self.error(arg.span, f"unknown statement '{arg.text}'{hint}")
         self._strays += 1
         return True
+
+    def _block_at(self, span: Span) -> str | None:
+        """data, model, loss or train: the block that `span` stands in."""
+        kinds = {s.DataBlock: "data", s.ModelBlock: "model", s.LossBlock: "loss", s.TrainBlock: "train"}
+        for block in self.file.blocks:
+            if (block.span.line, block.span.column) <= (span.line, span.column) <= (block.span.end_line,
+                                                                                   block.span.end_column):
+                return kinds[type(block)] if kinds[type(block)] in catalog.BLOCK_STATEMENTS else None
+        return None
+
+    def _rest_of_line(self, span: Span) -> str:
+        """The code after `span` on its line, for hints that quote the value written there."""
+        if self._lines is None:
+            self._lines = self.file.text.split("\n")
+        line = self._lines[span.end_line - 1]
+        return line[span.end_column - 1 :].split("#", 1)[0]
 
     def _surplus(self, owner, arg, positional) -> None:
         if positional:
@@ -364,7 +382,7 @@ class Checker:
                 _span_of(value), f"{name} must be one of {', '.join(choices)}; received {name}={render(value)}"
             )
         if value.text not in choices:
-            raise self.fail(value.span, f"unknown {kind} '{value.text}'{did_you_mean(value.text, choices)}")
+            raise self.fail(value.span, f"unknown {kind} '{value.text}'{spellings.value_hint(kind, value.text, choices)}")
         return value.text
 
     def identifier(self, value: s.Value | None, name: str) -> str:

@@ -8,6 +8,7 @@ with a position, and never lets a Lark exception escape.
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
 from dataclasses import dataclass, replace
@@ -15,10 +16,11 @@ from dataclasses import dataclass, replace
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from nndsl.catalog import not_yet
+from nndsl.catalog import BLOCK_STATEMENTS
 from nndsl.errors import Diagnostic, SpecError
 from nndsl.resources import resource_dir
 from nndsl.source import Span, check_spec_size, normalize_newlines
+from nndsl.spellings import keyword_argument_hint, statement_hint
 from nndsl.suggest import closest
 
 #: Deeper nesting than this is not a hand-written spec (and would exhaust the stack).
@@ -529,7 +531,9 @@ def _unexpected_token(exc: UnexpectedToken, text: str) -> tuple[str, Span]:
         word = before.split()[-1] if before.split() else ""
         if word.lower() in _SYNC_WORDS:
             column = len(before) - len(word) + 1
-            return f"'{word}' is a keyword and cannot name an argument", Span(token.line, column, token.line, column + len(word))
+            hint = keyword_argument_hint(word.lower(), _rest_of_line(text, token), before[: column - 1])
+            return (f"'{word}' is a keyword and cannot name an argument{hint}",
+                    Span(token.line, column, token.line, column + len(word)))
     if token.type == "NAME" and keywords:
         if set(keywords) >= set(BLOCK_KEYWORDS):
             return (
@@ -539,8 +543,29 @@ def _unexpected_token(exc: UnexpectedToken, text: str) -> tuple[str, Span]:
             )
         statements = [k for k in keywords if k not in ("true", "false")]
         if statements:
-            return f"unknown statement '{token}'{not_yet(token) or _suggest(token, statements)}", span
+            block = _enclosing_block(text, token)
+            return f"unknown statement '{token}'{statement_hint(str(token), _rest_of_line(text, token), block)}", span
     return f"unexpected {_describe_token(token)}; expected {_expected_text(expected)}", span
+
+
+def _rest_of_line(text: str, token: Token) -> str:
+    """The code after `token` on its line (its comment left out)."""
+    line = text.split("\n")[token.line - 1]
+    return line[: _code_end(line)][token.column - 1 + len(token) :]
+
+
+def _enclosing_block(text: str, token: Token) -> str | None:
+    """data, model or train: the block whose '{' is open where `token` stands, if any."""
+    offset = _offset(text, token.line, token.column)
+    stack, _ = _open_brackets(text[:offset])
+    braces = [(line, column) for ch, line, column in stack if ch == "{"]
+    if not braces:
+        return None
+    line, column = braces[0]
+    code = "\n".join(row[: _code_end(row)] for row in text.split("\n")[:line])
+    head = re.sub(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'", "", code[: _offset(code, line, column)])
+    words = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", head)  # (strings left out: a path may say 'model')
+    return next((word for word in reversed(words) if word in BLOCK_STATEMENTS), None)
 
 
 def _keyword_as_model_name(text: str, token: Token, expected: set[str]) -> bool:

@@ -299,11 +299,15 @@ def test_positional_after_keyword_in_a_data_call():
 # --- several statements on one line -------------------------------------------------------
 
 
+MODEL_TAKES = "; the model block takes input, dense, activation, dropout, regularizer"
+TRAIN_TAKES = "; the train block takes optimizer, batch, epochs, metrics, seed, shuffle, checkpoint"
+
+
 def test_misspelt_statement_on_one_line_is_one_error_with_a_suggestion():
     one_line = raised("model m { input 2 dnese 4 relu dense 1 }")
     separate = raised("model m {\n    input 2\n    dnese 4 relu\n    dense 1\n}")
     assert [d.message for d in one_line.diagnostics] == [d.message for d in separate.diagnostics] == [
-        "unknown statement 'dnese' (did you mean 'dense'?)"
+        "unknown statement 'dnese' (did you mean 'dense'?)" + MODEL_TAKES
     ]
     assert (one_line.line, one_line.column) == (1, 19)
 
@@ -311,14 +315,14 @@ def test_misspelt_statement_on_one_line_is_one_error_with_a_suggestion():
 @pytest.mark.parametrize(
     ("spec", "column", "message"),
     [
-        ("model { input 2 dense 4 dnese 4 relu dense 1 }", 25, "unknown statement 'dnese' (did you mean 'dense'?)"),
-        ("model { input 2 Dense 4 }", 17, "unknown statement 'Dense' (did you mean 'dense'?)"),
-        ("model { input 2 dense 1 drop 0.5 }", 25, "unknown statement 'drop' (did you mean 'dropout'?)"),
+        ("model { input 2 dense 4 dnese 4 relu dense 1 }", 25, "unknown statement 'dnese' (did you mean 'dense'?)" + MODEL_TAKES),
+        ("model { input 2 Dense 4 }", 17, "unknown statement 'Dense' (did you mean 'dense'?)" + MODEL_TAKES),
+        ("model { input 2 dense 1 drop 0.5 }", 25, "unknown statement 'drop' (did you mean 'dropout'?)" + MODEL_TAKES),
         ("data plane\nmodel { input 2 dense 1 }\nloss mse\ntrain { optimizer sgd epochs 2 seeds 3 }", 32,
-         "unknown statement 'seeds' (did you mean 'seed'?)"),
+         "unknown statement 'seeds' (did you mean 'seed'?)" + TRAIN_TAKES),
         ("data xor\nmodel { input 2 dense 1 sigmoid }\nloss binary_crossentropy\n"
          "train { optimizer sgd epochs 2 metrics accuracy bacth 4 }", 49,
-         "unknown statement 'bacth' (did you mean 'batch'?)"),
+         "unknown statement 'bacth' (did you mean 'batch'?)" + TRAIN_TAKES),
         # A name that is no statement keyword: one error, not one per word after it.
         ("model { input 2 foo 4 relu dense 1 }", 17,
          "unexpected name 'foo': input takes at most 1 positional argument (features)"),
@@ -349,7 +353,8 @@ NOT_YET = "not in nndsl yet (see 'Not in the language yet' in docs/language.md)"
 def test_roadmap_statements_are_named_as_not_built_yet(spec, column, message):
     """A statement on the design's roadmap is not a misspelling: the error says it is not built yet."""
     error = raised(spec)
-    assert [d.message for d in error.diagnostics] == [f"unknown statement {message} {NOT_YET}"]
+    takes = TRAIN_TAKES if "early" in message or "schedule" in message else MODEL_TAKES
+    assert [d.message for d in error.diagnostics] == [f"unknown statement {message} {NOT_YET}{takes}"]
     assert error.column == column
 
 
@@ -434,7 +439,7 @@ def test_every_kind_of_line_end_counts_as_a_line(tmp_path, newline):
 
 def test_a_statement_after_a_lone_carriage_return_starts_a_line():
     # `\r` ends a line, so a misspelt keyword after it is a statement, not an argument.
-    assert messages("model {\r    input 2\r    dnese 4\r}") == ["unknown statement 'dnese' (did you mean 'dense'?)"]
+    assert messages("model {\r    input 2\r    dnese 4\r}") == ["unknown statement 'dnese' (did you mean 'dense'?)" + MODEL_TAKES]
     assert raised("model {\r    input 2\r    dnese 4\r}").line == 3
 
 
