@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 from nndsl.codegen import BACKENDS, TARGETS, UnsupportedTarget
@@ -226,46 +228,128 @@ def _seed(text: str) -> int:
     return value
 
 
+_SPEC_HELP = "a spec file (*.nn): data, model, loss and train blocks; see docs/language.md"
+_BACKEND_HELP = ("BACKEND is numpy (the reference; no framework to install), torch or tensorflow "
+                 "(pip install 'nndsl[torch]' or 'nndsl[tensorflow]'); default: %(default)s")
+_TARGET_HELP = ("TARGET is auto (a GPU where the framework sees one, else the CPU), cpu, gpu or tpu; gpu and tpu "
+                "need -b torch (tpu through torch_xla) or -b tensorflow; default: %(default)s")
+
+
+def _examples(*lines: str) -> str:
+    """An epilog of example command lines with what each does, as git and ruff show them."""
+    return "examples:\n" + "\n".join(f"  {line}" if line else "" for line in lines)
+
+
+def _fill(text: str) -> str:
+    return textwrap.fill(text, width=min(shutil.get_terminal_size().columns, 100) - 2)
+
+
+def _command(commands, name: str, summary: str, description: str, examples: tuple[str, ...]) -> argparse.ArgumentParser:
+    return commands.add_parser(name, help=summary, description=_fill(description), epilog=_examples(*examples),
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _backend_and_target(command: argparse.ArgumentParser) -> None:
+    command.add_argument("-b", "--backend", choices=BACKENDS, default="numpy", metavar="BACKEND", help=_BACKEND_HELP)
+    command.add_argument("-t", "--target", choices=TARGETS, default="auto", metavar="TARGET", help=_TARGET_HELP)
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="nndsl",
-        description="Check, summarise, compile and train neural network specs (*.nn).",
+        description=_fill("Check, summarise, compile and train neural network specs (*.nn): one spec, "
+                          "standalone Python for NumPy, PyTorch and TensorFlow."),
+        epilog=_examples(
+            "nndsl check specs/checkerboard.nn            # diagnostics, or 'ok' with the parameter count",
+            "nndsl summary specs/spiral.nn                # layers, output shapes, parameters",
+            "nndsl train specs/checkerboard.nn            # train on NumPy; results in runs/checkerboard/",
+            "nndsl train specs/spiral.nn -b torch -t gpu  # the same spec on PyTorch, on a GPU",
+            "nndsl compile specs/circle.nn -b tensorflow -o model.py  # a program that runs without nndsl",
+            "nndsl fmt --write specs/*.nn                 # canonical formatting",
+            "",
+            "'nndsl COMMAND --help' tells more about each command. The language: docs/language.md.",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    check = commands.add_parser("check", help="check specs; print diagnostics")
-    check.add_argument("specs", nargs="+", metavar="SPEC")
+    check = _command(
+        commands, "check", "check specs; print diagnostics",
+        "Check each spec: the grammar, every argument, and that the model, loss and data fit together. Errors "
+        "are printed as FILE:LINE:COL: error: MESSAGE with the line and a caret; exit status 1 if any spec has "
+        "one. Nothing is imported but nndsl itself, so it is quick enough for an editor or a pre-commit hook.",
+        ("nndsl check specs/checkerboard.nn       # 'specs/checkerboard.nn: ok (2 layers, 33 parameters)'",
+         "nndsl check specs/*.nn                  # every spec; exit status 1 if one has an error"),
+    )
+    check.add_argument("specs", nargs="+", metavar="SPEC", help=_SPEC_HELP + "; one or more")
     check.set_defaults(run=cmd_check)
 
-    summary = commands.add_parser("summary", help="layers, output shapes and parameter counts")
-    summary.add_argument("spec", metavar="SPEC")
+    summary = _command(
+        commands, "summary", "layers, output shapes and parameter counts",
+        "Print the model as Keras's model.summary() does: each layer, its output shape and its parameters, "
+        "and the totals.",
+        ("nndsl summary specs/spiral.nn",
+         "nndsl summary specs/spiral.nn --json    # the same, as JSON with Keras's field names"),
+    )
+    summary.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
     summary.add_argument("--json", action="store_true", help="print JSON in Keras's words")
     summary.set_defaults(run=cmd_summary)
 
-    compile_ = commands.add_parser("compile", help="generate a standalone Python program")
-    compile_.add_argument("spec", metavar="SPEC")
-    compile_.add_argument("-b", "--backend", choices=BACKENDS, default="numpy")
-    compile_.add_argument("-t", "--target", choices=TARGETS, default="auto")
-    compile_.add_argument("-o", "--output", metavar="OUT.py", help="write here (atomically) instead of stdout")
-    compile_.add_argument("--emit", choices=("code", "ir"), default="code", help="the program, or the IR as JSON")
+    compile_ = _command(
+        commands, "compile", "generate a standalone Python program",
+        "Generate the Python program of a spec for one framework: readable, lint-clean and runnable without "
+        "nndsl (python model.py --help lists its own options: --epochs, --out, --resume).",
+        ("nndsl compile specs/checkerboard.nn > model.py         # NumPy, printed",
+         "nndsl compile specs/spiral.nn -b torch -o model.py     # PyTorch, written atomically",
+         "nndsl compile specs/spiral.nn -b tensorflow -t tpu -o model.py",
+         "nndsl compile specs/spiral.nn --emit ir               # the checked spec as JSON"),
+    )
+    compile_.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
+    _backend_and_target(compile_)
+    compile_.add_argument("-o", "--output", metavar="OUT.py",
+                          help="write the program to this file (atomically) instead of printing it")
+    compile_.add_argument("--emit", choices=("code", "ir"), default="code",
+                          help="code: the program (default); ir: the checked spec, as JSON")
     compile_.set_defaults(run=cmd_compile)
 
-    train = commands.add_parser("train", help="train a spec and save weights, history and plots")
-    train.add_argument("spec", metavar="SPEC")
-    train.add_argument("-b", "--backend", choices=BACKENDS, default="numpy")
-    train.add_argument("-t", "--target", choices=TARGETS, default="auto")
-    train.add_argument("--epochs", type=_positive_int, help="override the spec's epochs")
-    train.add_argument("--seed", type=_seed, help="override the spec's seed")
-    train.add_argument("--out", metavar="DIR", help="folder for weights, history, plots, checkpoint (default: runs/<spec name>)")
-    train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    train = _command(
+        commands, "train", "train a spec and save weights, history and plots",
+        "Train a spec and keep the results in --out: weights.npz, history.json (Keras's History layout), "
+        "checkpoint.npz, model.py (the program that reproduces the run) and the plots (loss.png, and "
+        "decision_boundary.png or fit.png for 1- and 2-D inputs). One line per epoch on stderr, "
+        "'epoch 3/10 - 12ms - loss: 0.4012 - …', the final validation metrics on stdout.",
+        ("nndsl train specs/checkerboard.nn                    # NumPy; results in runs/checkerboard/",
+         "nndsl train specs/spiral.nn -b torch --epochs 50     # PyTorch, 50 epochs instead of the spec's",
+         "nndsl train specs/spiral.nn --out runs/a --seed 7    # another seed for the initial weights",
+         "nndsl train specs/spiral.nn --out runs/a --resume --epochs 200  # continue to epoch 200"),
+    )
+    train.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
+    _backend_and_target(train)
+    train.add_argument("--epochs", type=_positive_int, metavar="N",
+                       help="train until epoch N instead of the spec's epochs")
+    train.add_argument("--seed", type=_seed, metavar="S",
+                       help="the training seed (initial weights, batch order) instead of the spec's; "
+                            "the data and its split keep the spec's seed")
+    train.add_argument("--out", metavar="DIR", help="the folder for the results (default: runs/<spec name>)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its checkpoint, to the same numbers as an "
+                            "uninterrupted run")
     train.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
-                       help="checkpoint every N epochs (default: the spec's, else 10)")
+                       help="checkpoint every N epochs (default: the spec's, else 10), and at the end")
     train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     train.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
     train.set_defaults(run=cmd_train)
 
-    fmt = commands.add_parser("fmt", help="print specs in canonical form")
+    fmt = _command(
+        commands, "fmt", "print specs in canonical form",
+        "Print specs in canonical form: one statement per line, four-space indents, comments kept. "
+        "Formatting never changes what a spec means.",
+        ("nndsl fmt specs/spiral.nn               # the formatted spec on stdout",
+         "nndsl fmt --write specs/*.nn            # rewrite the files in place",
+         "nndsl fmt --check specs/*.nn            # exit status 1 if one is not formatted (for CI)",
+         "cat spec.nn | nndsl fmt                 # a spec piped in"),
+    )
     fmt.add_argument("specs", nargs="*", metavar="SPEC", help="spec files; none: the spec piped into stdin")
     mode = fmt.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="exit 1 if a spec is not formatted")
