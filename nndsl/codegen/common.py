@@ -192,6 +192,12 @@ def lower_data(program: ir.Program, module: Module, data_dir: str | None) -> dic
         }
         if task == "multiclass":
             context["classes"] = program.model.out_features
+    module.use("common/data/given_labels.py", "data")
+    context["given_labels"] = {  # for evaluate(x, y): the labels a user holds, checked and converted
+        "binary": "given_binary_labels(y, len(x))",
+        "multiclass": f"given_class_labels(y, len(x), {program.model.out_features})",
+        "regression": f"given_targets(y, len(x), {program.model.out_features})",
+    }[task]
     return context
 
 

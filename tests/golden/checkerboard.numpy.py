@@ -94,6 +94,31 @@ def xor_data(rng: np.random.Generator, samples: int, noise: float) -> tuple[np.n
     return np.stack([x, y], axis=1), labels
 
 
+def given_binary_labels(y, n):
+    """0/1 labels for the n rows of x, shape (n,) or (n, 1), as integers, floats or booleans;
+    as a float32 column. Anything else is a ValueError that says what was given."""
+    y = _numeric_labels(y)
+    if y.shape not in ((n,), (n, 1)):
+        raise ValueError(f"y must hold one 0/1 label per row of x, shape ({n},) or ({n}, 1); y has shape {y.shape}")
+    wrong = ~np.isin(y.reshape(-1), (0, 1))
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise ValueError(f"binary_crossentropy needs labels 0 or 1; y[{row}] is {y.reshape(-1)[row].item():g}")
+    return y.astype(np.float32).reshape(n, 1)
+
+
+def _numeric_labels(y):
+    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values")
+    return y
+
+
 def make_features(points):
     """The input features x1, x2 of each point, as float32 columns."""
     x1 = points[:, 0]
@@ -264,6 +289,11 @@ class Network:
             b.h1 = b.z1  # relu in place: h1 = max(z1, 0) overwrites z1, which nothing reads after
         return self._buffers[n]
 
+    def __call__(self, x):
+        """The output for inputs x of shape (n, 2), as a new array, no dropout: the logits, as a
+        torch nn.Module gives them (Trainer.predict applies the sigmoid)."""
+        return self.forward(np.asarray(x, dtype=np.float32)).copy()
+
     def forward(self, x, rng=None):
         """The output for a batch x of shape (n, 2)."""
         b = self.batch = self.buffers(len(x))
@@ -420,6 +450,7 @@ class Trainer:
             x, y = self.data.x_val, self.data.y_val
         else:
             x = self.inputs(x)
+            y = given_binary_labels(y, len(x))
         network = self.model
         chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)

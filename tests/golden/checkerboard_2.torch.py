@@ -97,6 +97,31 @@ def xor_data(rng: np.random.Generator, samples: int, noise: float) -> tuple[np.n
     return np.stack([x, y], axis=1), labels
 
 
+def given_binary_labels(y, n):
+    """0/1 labels for the n rows of x, shape (n,) or (n, 1), as integers, floats or booleans;
+    as a float32 column. Anything else is a ValueError that says what was given."""
+    y = _numeric_labels(y)
+    if y.shape not in ((n,), (n, 1)):
+        raise ValueError(f"y must hold one 0/1 label per row of x, shape ({n},) or ({n}, 1); y has shape {y.shape}")
+    wrong = ~np.isin(y.reshape(-1), (0, 1))
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise ValueError(f"binary_crossentropy needs labels 0 or 1; y[{row}] is {y.reshape(-1)[row].item():g}")
+    return y.astype(np.float32).reshape(n, 1)
+
+
+def _numeric_labels(y):
+    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values")
+    return y
+
+
 def make_features(points):
     """The input features x1, x2 of each point, as float32 columns."""
     x1 = points[:, 0]
@@ -305,7 +330,11 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, x=None, y=None):
         """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
-        x, y = (self.x_val, self.y_val) if x is None else self.tensors(x, y)
+        if x is None:
+            x, y = self.x_val, self.y_val
+        else:
+            x = self.inputs(x)
+            y = torch.as_tensor(given_binary_labels(y, len(x)), device=self.device)
         output = self.infer(x)
         loss = self.loss_fn(output, y)
         return {"loss": loss.item()} | {key: value.item() / len(x) for key, value in metric_sums(output, y).items()}

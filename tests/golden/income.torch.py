@@ -230,6 +230,28 @@ def regression_targets(path, labels, outputs):
     return targets
 
 
+def given_targets(y, n, outputs):
+    """Regression targets for the n rows of x, shape (n, outputs) (or (n,) for one output); as float32."""
+    y = _numeric_labels(y)
+    if y.shape != (n, outputs) and not (outputs == 1 and y.shape == (n,)):
+        one = f" or ({n},)" if outputs == 1 else ""
+        raise ValueError(f"y must hold {outputs} target{'s' if outputs != 1 else ''} per row of x, shape "
+                         f"({n}, {outputs}){one}; y has shape {y.shape}")
+    return y.astype(np.float32).reshape(n, outputs)
+
+
+def _numeric_labels(y):
+    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values")
+    return y
+
+
 def load_data(seed=DATA_SEED, data_dir=DATA_DIR):
     """csv(data/income.csv): the samples, shuffled and split (specs/income.nn:3)."""
     path = Path(data_dir) / "data/income.csv"
@@ -433,7 +455,11 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, x=None, y=None):
         """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
-        x, y = (self.x_val, self.y_val) if x is None else self.tensors(x, y)
+        if x is None:
+            x, y = self.x_val, self.y_val
+        else:
+            x = self.inputs(x)
+            y = torch.as_tensor(given_targets(y, len(x), 1), device=self.device)
         output = self.infer(x)
         loss = self.loss_fn(output, y)
         return {"loss": loss.item()} | {key: value.item() / len(x) for key, value in metric_sums(output, y).items()}

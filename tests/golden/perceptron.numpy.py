@@ -93,6 +93,28 @@ def plane_data(rng: np.random.Generator, samples: int, noise: float) -> tuple[np
     return np.stack([x, y], axis=1), labels
 
 
+def given_targets(y, n, outputs):
+    """Regression targets for the n rows of x, shape (n, outputs) (or (n,) for one output); as float32."""
+    y = _numeric_labels(y)
+    if y.shape != (n, outputs) and not (outputs == 1 and y.shape == (n,)):
+        one = f" or ({n},)" if outputs == 1 else ""
+        raise ValueError(f"y must hold {outputs} target{'s' if outputs != 1 else ''} per row of x, shape "
+                         f"({n}, {outputs}){one}; y has shape {y.shape}")
+    return y.astype(np.float32).reshape(n, outputs)
+
+
+def _numeric_labels(y):
+    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values")
+    return y
+
+
 def make_features(points):
     """The input features x1, x2 of each point, as float32 columns."""
     x1 = points[:, 0]
@@ -202,6 +224,10 @@ class Network:
                 ones=np.ones(n, dtype=np.float32),
             )
         return self._buffers[n]
+
+    def __call__(self, x):
+        """The output for inputs x of shape (n, 2), as a new array, no dropout."""
+        return self.forward(np.asarray(x, dtype=np.float32)).copy()
 
     def forward(self, x, rng=None):
         """The output for a batch x of shape (n, 2)."""
@@ -335,6 +361,7 @@ class Trainer:
             x, y = self.data.x_val, self.data.y_val
         else:
             x = self.inputs(x)
+            y = given_targets(y, len(x), 1)
         network = self.model
         chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)

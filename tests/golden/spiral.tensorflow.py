@@ -116,6 +116,31 @@ def spiral_data(
     return np.concatenate(points), np.concatenate(labels)
 
 
+def given_binary_labels(y, n):
+    """0/1 labels for the n rows of x, shape (n,) or (n, 1), as integers, floats or booleans;
+    as a float32 column. Anything else is a ValueError that says what was given."""
+    y = _numeric_labels(y)
+    if y.shape not in ((n,), (n, 1)):
+        raise ValueError(f"y must hold one 0/1 label per row of x, shape ({n},) or ({n}, 1); y has shape {y.shape}")
+    wrong = ~np.isin(y.reshape(-1), (0, 1))
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise ValueError(f"binary_crossentropy needs labels 0 or 1; y[{row}] is {y.reshape(-1)[row].item():g}")
+    return y.astype(np.float32).reshape(n, 1)
+
+
+def _numeric_labels(y):
+    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values")
+    return y
+
+
 def make_features(points):
     """The input features x1, x2, x1^2, x2^2, x1*x2, sin(x1), sin(x2) of each point, as float32 columns."""
     x1 = points[:, 0]
@@ -553,7 +578,8 @@ class Trainer:
         if x is None:
             x, y = self.x_val, self.y_val
         else:  # the labels in the dtype of the data's: float32 0/1 or targets, or integer classes
-            x, y = self.inputs(x), np.asarray(y, dtype=self.y_val.dtype.as_numpy_dtype)
+            x = self.inputs(x)
+            y = given_binary_labels(y, len(x)).astype(self.y_val.dtype.as_numpy_dtype)
         n = len(x)
         chunk = eval_chunk(n)
         if n <= chunk:  # one chunk, as for most validation sets: no eager slicing (it costs as much as the pass)

@@ -105,6 +105,40 @@ def spiral_data(
     return np.concatenate(points), np.concatenate(labels)
 
 
+def given_class_labels(y, n, classes):
+    """Class labels for the n rows of x: integers 0 … classes−1 (ints or whole floats, shape (n,)
+    or (n, 1)) or one-hot rows (n, classes); as int64 class indices. Anything else is a ValueError."""
+    y = _numeric_labels(y)
+    if y.shape == (n, classes) and classes > 1:
+        one_hot = np.isin(y, (0, 1)).all(axis=1) & (y.sum(axis=1) == 1)
+        if not one_hot.all():
+            row = int(np.argmin(one_hot))
+            raise ValueError(f"y has {classes} columns, one per class, but row {row} is not one-hot: {y[row].tolist()}")
+        return y.argmax(axis=1).astype(np.int64)
+    if y.shape not in ((n,), (n, 1)):
+        raise ValueError(f"y must hold one class label per row of x, shape ({n},), or one-hot rows, shape "
+                         f"({n}, {classes}); y has shape {y.shape}")
+    y = y.reshape(n)
+    wrong = (y != np.round(y)) | (y < 0) | (y >= classes)
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise ValueError(f"the model has {classes} classes, so labels must be integers 0 to {classes - 1}; "
+                         f"y[{row}] is {y[row].item():g}")
+    return y.astype(np.int64)
+
+
+def _numeric_labels(y):
+    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values")
+    return y
+
+
 def make_features(points):
     """The input features x1, x2, sin(x1), sin(x2) of each point, as float32 columns."""
     x1 = points[:, 0]
@@ -309,6 +343,11 @@ class Network:
             b.h2 = b.z2  # relu in place: h2 = max(z2, 0) overwrites z2, which nothing reads after
         return self._buffers[n]
 
+    def __call__(self, x):
+        """The output for inputs x of shape (n, 4), as a new array, no dropout: the logits, as a
+        torch nn.Module gives them (Trainer.predict applies the softmax)."""
+        return self.forward(np.asarray(x, dtype=np.float32)).copy()
+
     def forward(self, x, rng=None):
         """The output for a batch x of shape (n, 4); an rng switches dropout on (training)."""
         b = self.batch = self.buffers(len(x))
@@ -491,6 +530,7 @@ class Trainer:
             x, y = self.data.x_val, self.data.y_val
         else:
             x = self.inputs(x)
+            y = given_class_labels(y, len(x), 3)
         network = self.model
         chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
         total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)

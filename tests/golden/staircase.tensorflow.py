@@ -237,6 +237,28 @@ def regression_targets(path, labels, outputs):
     return targets
 
 
+def given_targets(y, n, outputs):
+    """Regression targets for the n rows of x, shape (n, outputs) (or (n,) for one output); as float32."""
+    y = _numeric_labels(y)
+    if y.shape != (n, outputs) and not (outputs == 1 and y.shape == (n,)):
+        one = f" or ({n},)" if outputs == 1 else ""
+        raise ValueError(f"y must hold {outputs} target{'s' if outputs != 1 else ''} per row of x, shape "
+                         f"({n}, {outputs}){one}; y has shape {y.shape}")
+    return y.astype(np.float32).reshape(n, outputs)
+
+
+def _numeric_labels(y):
+    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values")
+    return y
+
+
 def load_data(seed=DATA_SEED, data_dir=DATA_DIR):
     """csv(data/staircase.csv): the samples, shuffled and split (specs/staircase.nn:5)."""
     path = Path(data_dir) / "data/staircase.csv"
@@ -605,7 +627,8 @@ class Trainer:
         if x is None:
             x, y = self.x_val, self.y_val
         else:  # the labels in the dtype of the data's: float32 0/1 or targets, or integer classes
-            x, y = self.inputs(x), np.asarray(y, dtype=self.y_val.dtype.as_numpy_dtype)
+            x = self.inputs(x)
+            y = given_targets(y, len(x), 1).astype(self.y_val.dtype.as_numpy_dtype)
         n = len(x)
         chunk = eval_chunk(n)
         if n <= chunk:  # one chunk, as for most validation sets: no eager slicing (it costs as much as the pass)
