@@ -428,3 +428,63 @@ def test_predict_and_evaluate_refuse_inputs_of_the_wrong_width():
     with pytest.raises(ValueError, match=re.escape("the model takes 2 input features; x has shape (5, 3)")):
         trainer.evaluate(np.ones((5, 3)), np.ones((5, 1)))
     assert set(trainer.evaluate(np.ones((5, 2)), np.ones((5, 1)))) >= {"loss"}  # the right width still evaluates
+
+
+LOAD_STATE_DICT = """
+import sys
+import numpy as np
+import torch
+sys.modules["nndsl"] = None  # another process, without nndsl: only the generated program and the file
+from model import Network
+network = Network()  # (a spec with dropout: no generator needed to predict)
+network.load_state_dict(torch.load("spiral3.pt", weights_only=True))
+network.eval()
+with torch.no_grad():
+    np.save("logits.npy", network(torch.from_numpy(np.load("x.npy"))).numpy())
+"""
+
+
+def test_a_state_dict_saved_here_loads_into_the_generated_network_in_another_process(tmp_path):
+    """The documented way to keep a torch model (torch.save(trainer.model) pickles a reference to
+    the module nndsl built in memory, which no other process can import)."""
+    program = nndsl.load(ROOT / "specs" / "spiral3.nn")
+    trainer = nndsl.build(program, backend="torch", target="cpu")
+    trainer.fit(epochs=1)
+    torch.save(trainer.model.state_dict(), tmp_path / "spiral3.pt")
+    (tmp_path / "model.py").write_text(generate(program, backend="torch", target="cpu"), encoding="utf-8")
+    x = trainer.data.x_val[:20]
+    np.save(tmp_path / "x.npy", x)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-c", LOAD_STATE_DICT], capture_output=True, text=True, cwd=tmp_path,
+                            env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with torch.no_grad():
+        here = trainer.model.eval()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "logits.npy"), here, rtol=1e-6, atol=1e-7)  # another process
+
+
+def test_the_generated_program_refuses_several_processes_under_torchrun(tmp_path):
+    """torchrun --nproc-per-node 2 once ran two independent copies into one --out, the second
+    deleting the first's checkpoint; until data-parallel training lands, WORLD_SIZE > 1 is refused."""
+    program = nndsl.load(ROOT / "specs" / "checkerboard.nn")
+    (tmp_path / "model.py").write_text(generate(program, backend="torch", target="cpu"), encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"} | {"WORLD_SIZE": "2", "RANK": "0"}
+    result = subprocess.run([sys.executable, "model.py", "--out", "out"], capture_output=True, text=True,
+                            cwd=tmp_path, env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: WORLD_SIZE is 2: this program trains in one process")
+    assert not (tmp_path / "out" / "checkpoint.npz").exists()
+    env["WORLD_SIZE"] = "1"  # torchrun with one process trains as before
+    result = subprocess.run([sys.executable, "model.py", "--out", "out", "--epochs", "1"], capture_output=True,
+                            text=True, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_nndsl_train_refuses_several_processes_too(tmp_path, monkeypatch, capsys):
+    from nndsl.cli import main
+
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    status = main(["train", str(ROOT / "specs" / "checkerboard.nn"), "-b", "torch", "--out", str(tmp_path / "run"),
+                   "--no-plots", "--quiet"])
+    assert status == 1
+    assert "nndsl: error: WORLD_SIZE is 4: this program trains in one process" in capsys.readouterr().err

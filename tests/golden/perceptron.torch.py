@@ -166,6 +166,19 @@ class DeviceError(RuntimeError):
     """The device this program was compiled for (see TARGET) is not available here."""
 
 
+def refuse_several_processes():
+    """One process trains. Under `torchrun --nproc-per-node N` (WORLD_SIZE > 1) each process
+    would train its own copy of the model into the same --out, one deleting the other's
+    checkpoint: until data-parallel training lands, refuse at once."""
+    world = os.environ.get("WORLD_SIZE", "1").strip()
+    if world.isdigit() and int(world) > 1:
+        raise DeviceError(
+            f"WORLD_SIZE is {world}: this program trains in one process, and under torchrun each of the "
+            f"{world} processes would train its own copy into the same --out; data-parallel training is "
+            "not in nndsl yet, so run it once, as 'python model.py'"
+        )
+
+
 def select_device():
     """A CUDA GPU when torch sees one, else the CPU (compiled with -t auto)."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -410,7 +423,8 @@ class Trainer:
 def make_trainer(seed=SEED, data_seed=DATA_SEED, compile=False):
     """The network with its initial weights, on the spec's data, on the device TARGET names.
     With compile=True, training and evaluation run the model through torch.compile."""
-    device = select_device()  # first: a missing GPU or TPU fails before any other work
+    refuse_several_processes()  # first: torchrun's extra processes and a missing GPU or TPU fail before any work
+    device = select_device()
     return Trainer(load_data(data_seed), seed, device, compile)
 
 
