@@ -58,3 +58,13 @@ def test_readme_lists_every_example_spec():
     table = text.split("The examples in `specs/`", 1)[1].split("\n\n", 2)[1]
     listed = set(re.findall(r"`(\w+\.nn)`", table))
     assert listed == {path.name for path in (ROOT / "specs").glob("*.nn")}
+
+
+def test_readme_install_table_names_every_extra_of_the_package():
+    table = (ROOT / "pyproject.toml").read_text(encoding="utf-8").split("[project.optional-dependencies]\n", 1)[1]
+    extras = re.findall(r"^([\w-]+) = \[", table.split("\n[", 1)[0], re.MULTILINE)  # (tomllib is 3.11+)
+    assert "torch" in extras and "tensorflow" in extras
+    install = (ROOT / "README.md").read_text(encoding="utf-8").split("## Install", 1)[1].split("\n## ", 1)[0]
+    for extra in extras:
+        assert f"| `nndsl[{extra}]` |" in install, extra
+    assert "--index-url https://download.pytorch.org/whl/cpu" in install
