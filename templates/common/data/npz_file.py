@@ -10,13 +10,17 @@ import numpy as np
 
 
 def load_npz(path: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray]:
-    """The features x (samples × features, float32) and targets y (samples,) or (samples, m), float64.
+    """The features x (samples × features, or images: samples × height × width × channels), float32,
+    and the targets y (samples,) or (samples, m), float64.
 
     The file is what np.savez or np.savez_compressed writes: a zip archive of .npy arrays,
     here the arrays named `x_key` and `y_key`. It is opened with allow_pickle=False, so an
     array of Python objects is refused, never unpickled. Both arrays must hold finite
-    numbers (bool, int or float) and have the same number of rows. Every problem raises
-    DataError, its message starting with the file's path.
+    numbers (bool, int or float) and have the same number of rows. x may also hold images:
+    4-D (samples × height × width × channels) is kept as it is, 3-D (samples × height ×
+    width) is one channel and becomes (samples, height, width, 1); their values are used as
+    they are (scale uint8 pixels to [0, 1] before saving, if that is what the model expects).
+    Every problem raises DataError, its message starting with the file's path.
     """
     path = Path(path)
     check_data_file(path, "an .npz file")
@@ -33,16 +37,23 @@ def load_npz(path: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise DataError(f"{path}: a corrupt or truncated .npz file ({err})") from None
 
-    if x.ndim != 2:
+    if x.ndim < 2:
         raise DataError(f"{path}: {x_key!r} has shape {x.shape}; it must be 2-D (samples × features)")
+    if x.ndim > 4:
+        raise DataError(
+            f"{path}: {x_key!r} has shape {x.shape}; it must be 2-D (samples × features), 3-D (samples × height × "
+            "width) or 4-D (samples × height × width × channels)"
+        )
     if y.ndim not in (1, 2):
         raise DataError(f"{path}: {y_key!r} has shape {y.shape}; it must be 1-D (samples) or 2-D (samples × targets)")
     if len(x) != len(y):
         raise DataError(f"{path}: {x_key!r} has {len(x)} samples but {y_key!r} has {len(y)}")
     if len(x) == 0:
         raise DataError(f"{path}: {x_key!r} and {y_key!r} hold no samples")
-    if x.shape[1] == 0 or (y.ndim == 2 and y.shape[1] == 0):
+    if (x.ndim == 2 and x.shape[1] == 0) or (y.ndim == 2 and y.shape[1] == 0):
         raise DataError(f"{path}: {x_key!r} has shape {x.shape} and {y_key!r} shape {y.shape}: no columns to use")
+    if 0 in x.shape[1:]:
+        raise DataError(f"{path}: {x_key!r} has shape {x.shape}: images without pixels")
 
     with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf, caught just below
         x_out, y_out = x.astype(np.float32), y.astype(np.float64)
@@ -53,6 +64,8 @@ def load_npz(path: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray
             value = original[where].item()
             problem = "is too large for float32" if np.isfinite(value) else "is not a finite number"
             raise DataError(f"{path}: {key!r}[{', '.join(map(str, where))}] = {value!r} {problem}")
+    if x_out.ndim == 3:  # grayscale images: one channel
+        x_out = x_out[..., np.newaxis]
     return x_out, y_out
 
 
