@@ -53,7 +53,7 @@ PLAYGROUND = {
     "plane": ("regression", 1200),
     "multigauss": ("regression", 1200),
 }
-FILE_SOURCES = ("csv", "npz")
+FILE_SOURCES = ("csv", "npz", "images")
 DATA_SOURCES = tuple(PLAYGROUND) + FILE_SOURCES
 #: The Playground's noise slider runs from 0 to 50 %.
 MAX_NOISE = 0.5
@@ -86,20 +86,14 @@ SOFT_KEYWORDS = frozenset(getattr(keyword, "softkwlist", ())) | {"_", "case", "m
 #: Statements each block accepts.
 BLOCK_STATEMENTS = {
     "data": ("features", "split"),
-    "model": ("input", "dense", "activation", "dropout", "regularizer"),
+    "model": ("input", "dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "global_maxpool", "flatten",
+              "batchnorm", "activation", "dropout", "regularizer"),
     "train": ("optimizer", "batch", "epochs", "metrics", "seed", "shuffle", "checkpoint"),
 }
 
 #: Statements on the roadmap that the language does not have yet, and what they are
 #: (docs/language.md, "Not in the language yet"): named as such rather than as misspellings.
 PLANNED_STATEMENTS = {
-    "conv2d": "convolution layers are",
-    "maxpool": "pooling layers are",
-    "avgpool": "pooling layers are",
-    "global_avgpool": "pooling layers are",
-    "global_maxpool": "pooling layers are",
-    "flatten": "flatten layers are",
-    "batchnorm": "batch normalisation layers are",
     "early_stopping": "early stopping is",
     "lr_schedule": "learning-rate schedules are",
     "schedule": "learning-rate schedules are",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from nndsl import catalog, ir, spellings
+from nndsl import layers as layer_kinds
 from nndsl import syntax as s
 from nndsl.errors import Diagnostic, SpecError
 from nndsl.source import Span
@@ -58,6 +59,8 @@ class _Bound:
 
 class Checker:
     """Checks one syntax tree; `run()` returns the IR or raises `SpecError`."""
+
+    Skip = _Skip  # for the layer kinds' checks (nndsl/layers.py)
 
     def __init__(self, file: s.File) -> None:
         self.file = file
@@ -498,6 +501,17 @@ class Checker:
             target = self._column(bound.get("target"), "target")
             seed = self._seed(bound.get("seed")) if "seed" in bound else None
             return ir.CsvData(path, target, span), seed
+        if owner == "images":
+            bound = self.bind(owner, args, span, positional=["path"], keywords=["size", "color", "seed"])
+            path = self._path(bound.get("path"), bound, "images")
+            if "size" not in bound:
+                raise self.fail(span, "images needs size=HxW, the height and width every image is resized to, "
+                                      "e.g. size=16x16")
+            size = layer_kinds.pair(self, bound.get("size"), "size", catalog.MAX_UNITS)
+            color = self.choice(bound.get("color"), "color", ("grayscale", "rgb"), "color") if "color" in bound \
+                else "grayscale"
+            seed = self._seed(bound.get("seed")) if "seed" in bound else None
+            return ir.ImageFolderData(path, size, color, span), seed
         bound = self.bind(owner, args, span, positional=["path"], keywords=["x", "y", "seed"])
         path = self._path(bound.get("path"), bound, "npz")
         x_key = self._column(bound.get("x"), "x", "array") if "x" in bound else "x"
@@ -519,7 +533,7 @@ class Checker:
         parts = PurePosixPath(path).parts
         if ".." in parts:
             raise self.fail(value.span, f"path must stay inside the spec's folder (no '..'); received path={path!r}")
-        if not path.endswith(f".{owner}"):
+        if owner != "images" and not path.endswith(f".{owner}"):  # (images reads a folder)
             self.warn(value.span, f"{owner} data path {path!r} does not end in .{owner}")
         return path
 
@@ -566,6 +580,9 @@ class Checker:
             return None
         if isinstance(source, ir.NpzData):
             raise self.fail(statement.span, "npz data has no column names; remove 'features' (set 'input N' instead)")
+        if isinstance(source, ir.ImageFolderData):
+            raise self.fail(statement.span, "images have no feature columns; remove 'features' (the model's "
+                                            "'input HxWxC' says what it takes)")
         out = []
         for item in statement.items:
             if item.kind not in ("name", "column"):
@@ -668,12 +685,18 @@ class Checker:
                     model_regularizers = self._guard(lambda bound=bound: self._regularizers(bound.get("penalty"))) or ()
             else:
                 layer_statements.append(statement)
-        in_features = self._input_width(input_statement, data, block)
+        in_shape = self._input_shape(input_statement, data, block)
         if not layer_statements and self._strays == strays:  # else the layer is there, misspelt
             self.error(block.body.span, "model has no layers; add e.g. 'dense 1'")
-        layers = self._layers(layer_statements, in_features, model_regularizers)
+        layers = self._layers(layer_statements, in_shape, model_regularizers)
         self._unique_layer_names(layers)
-        model = ir.Model(name, in_features or 1, tuple(layers), block.span)
+        if layers and len(layers) == len(layer_statements) and len(layers[-1].out_shape) > 1:
+            shape = "x".join(map(str, layers[-1].out_shape))
+            self.error(layers[-1].span, f"the model ends in an image of {shape}; end it with 'flatten' or "
+                                        "'global_avgpool' and a dense layer, one unit per output")
+        in_shape = in_shape or (1,)
+        model = ir.Model(name, math.prod(in_shape), tuple(layers), block.span,
+                         in_shape if len(in_shape) > 1 else None)
         self._parameter_limit(model)
         return model
 
@@ -690,7 +713,9 @@ class Checker:
                 break
         self.error(where, f"model has {total:,} parameters, more than the limit of {catalog.MAX_PARAMETERS:,}")
 
-    def _input_width(self, statement: s.Statement | None, data: ir.Data | None, block: s.ModelBlock) -> int | None:
+    def _input_shape(self, statement: s.Statement | None, data: ir.Data | None,
+                     block: s.ModelBlock) -> tuple[int, ...] | None:
+        """`input N` (features) or `input HxWxC` (an image), checked against the data where it fixes them."""
         from_data = len(data.features) if data is not None and data.features is not None else None
         if statement is None:
             if from_data is None and not self.data_failed:  # a broken data block was reported already
@@ -698,16 +723,25 @@ class Checker:
                     block.body.span if block.body.statements == () else block.body.statements[0].span,
                     "model needs 'input N' (the number of input features) as its first statement",
                 )
-            return from_data
+            return (from_data,) if from_data is not None else None
         bound = self.bind("input", statement.args, statement.span, positional=["features"],
                           at_line_start=self.line_start)
         if "features" not in bound:
-            self.error(statement.span, "input needs the number of features, e.g. 'input 2'")
-            return from_data
+            self.error(statement.span, "input needs the number of features, e.g. 'input 2', or an image's "
+                                       "height x width x channels, e.g. 'input 8x8x1'")
+            return (from_data,) if from_data is not None else None
+        value = bound.get("features")
+        if isinstance(value, s.Shape):
+            return self._image_input(value, data)
         try:
-            width = self.integer(bound.get("features"), "input", 1, catalog.MAX_UNITS)
+            width = self.integer(value, "input", 1, catalog.MAX_UNITS)
         except _Skip:
-            return from_data
+            return (from_data,) if from_data is not None else None
+        if data is not None and isinstance(data.source, ir.ImageFolderData):
+            shape = "x".join(map(str, (*data.source.size, data.source.channels)))
+            self.error(value.span, f"images(...) gives images of {shape}, not rows of features; write 'input {shape}' "
+                                   "(and 'flatten' before a dense layer)")
+            return None
         if from_data is not None and width != from_data:
             names = ", ".join(f.name for f in data.features)
             self.error(
@@ -715,12 +749,39 @@ class Checker:
                 f"input {width} disagrees with the data, which has {from_data} "
                 f"feature{'s' if from_data != 1 else ''} ({names})",
             )
-        return width
+        return (width,)
 
-    def _layers(self, statements, in_features: int | None, model_regularizers) -> list[ir.Layer]:
+    def _image_input(self, value: s.Shape, data: ir.Data | None) -> tuple[int, ...] | None:
+        dims = value.dims
+        if len(dims) != 3:
+            hint = f"; for one channel, 'input {value.text}x1'" if len(dims) == 2 else ""
+            self.error(value.span, f"an image input is height x width x channels, e.g. 'input 8x8x1'; "
+                                   f"received input={value.text}{hint}")
+            return None
+        if not all(1 <= d <= catalog.MAX_UNITS for d in dims) or math.prod(dims) > catalog.MAX_UNITS:
+            self.error(value.span, f"input {value.text} has {math.prod(dims):,} values, more than the limit "
+                                   f"of {catalog.MAX_UNITS:,}")
+            return None
+        if data is not None and isinstance(data.source, ir.ImageFolderData):
+            source = data.source
+            expected = (*source.size, source.channels)
+            if dims != expected:
+                self.error(value.span, f"input {value.text} disagrees with the data: images(...) gives "
+                                       f"{'x'.join(map(str, expected))} ({'x'.join(map(str, source.size))}, "
+                                       f"{source.color}); write 'input {'x'.join(map(str, expected))}'")
+                return None
+        elif data is not None and not isinstance(data.source, ir.NpzData):
+            source = data.source
+            what = f"{source.generator}" if isinstance(source, ir.PlaygroundData) else "CSV"
+            self.error(value.span, f"input {value.text} is an image, but {what} data are rows of features; "
+                                   "images come from npz(...) files (x of shape (N, H, W, C) or (N, H, W))")
+            return None
+        return dims
+
+    def _layers(self, statements, in_shape: tuple[int, ...] | None, model_regularizers) -> list[ir.Layer]:
         layers: list[ir.Layer] = []
         counts: dict[str, int] = {}
-        width = in_features or 1
+        shape = in_shape or (1,)
         if len(statements) > catalog.MAX_LAYERS:
             self.error(
                 statements[catalog.MAX_LAYERS].span,
@@ -731,97 +792,14 @@ class Checker:
             kind = statement.head.text
             counts[kind] = counts.get(kind, 0) + 1
             default_name = f"{kind}_{counts[kind]}"
+            context = layer_kinds.Context(model_regularizers, layers[-1] if layers else None)
             try:
-                if kind == "dense":
-                    layer = self._dense(statement, width, default_name, model_regularizers)
-                elif kind == "activation":
-                    layer = self._activation_layer(statement, width, default_name)
-                else:
-                    layer = self._dropout(statement, width, default_name)
+                layer = layer_kinds.KINDS[kind].check(self, statement, shape, default_name, context)
             except _Skip:
                 continue
             layers.append(layer)
-            width = layer.out_features
+            shape = layer.out_shape  # (a window never exceeds its padded input: no output is empty)
         return layers
-
-    def _dense(self, statement: s.Statement, in_features: int, default_name: str, model_regularizers) -> ir.Dense:
-        # Penalties are written as calls after the units and activation: `dense 8 relu l2(0.001)`.
-        penalties = [a for a in statement.args if isinstance(a, s.Call) and a.name.text in catalog.REGULARIZERS]
-        rateless = [a for a in statement.args if isinstance(a, s.Name) and a.text in catalog.REGULARIZERS]
-        for penalty in rateless:
-            self.error(penalty.span, f"{penalty.text} needs its rate, e.g. {penalty.text}(0.001)")
-        arguments = [a for a in statement.args if not any(a is p for p in [*penalties, *rateless])]
-        bound = self.bind(
-            "dense",
-            arguments,
-            statement.span,
-            positional=["units", "activation"],
-            keywords=["init", "bias", "weights", "trainable", "name"],
-            at_line_start=self.line_start,
-            unbound=penalties,
-        )
-        units = None
-        if "units" not in bound:
-            self.error(statement.span, "dense needs the number of units, e.g. 'dense 8 relu'")
-        else:
-            units = self._guard(lambda: self.integer(bound.get("units"), "units", 1, catalog.MAX_UNITS))
-        if units is None:  # still check the rest, but with no width to check against
-            if "activation" in bound:
-                self._guard(lambda: self._activation(bound.get("activation")))
-            if "init" in bound:
-                self._guard(lambda: self._initializer(bound.get("init"), "init"))
-            raise _Skip()
-        activation = ir.Activation("linear", None, statement.span)
-        if "activation" in bound:
-            activation = self._guard(lambda: self._activation(bound.get("activation"))) or activation
-        name = default_name
-        if "name" in bound:
-            name = self._guard(lambda: self.identifier(bound.get("name"), "name")) or default_name
-        trainable = True
-        if "trainable" in bound:
-            trainable = self._guard(lambda: self.boolean(bound.get("trainable"), "trainable"))
-            trainable = True if trainable is None else trainable
-        default_init = "he_normal" if activation.name in catalog.RELU_FAMILY else "glorot_normal"
-        kernel = ir.Initializer(default_init, span=statement.span)
-        if "init" in bound and "weights" in bound:
-            self.error(bound.keys["weights"].span, "give either init= or weights=, not both")
-        elif "init" in bound:
-            kernel = self._guard(lambda: self._initializer(bound.get("init"), "init")) or kernel
-        elif "weights" in bound:
-            values = self._guard(lambda: self._matrix(bound.get("weights"), units, in_features))
-            if values is not None:
-                kernel = ir.Initializer("values", values=values, span=bound.get("weights").span)
-        bias = ir.Initializer("zeros", span=statement.span)
-        if "bias" in bound:
-            value = bound.get("bias")
-            if isinstance(value, s.ListValue):
-                values = self._guard(lambda: self._vector(value, units))
-                if values is not None:
-                    bias = ir.Initializer("values", values=values, span=value.span)
-            else:
-                bias = self._guard(lambda: self._initializer(value, "bias")) or bias
-        regularizers = model_regularizers
-        if penalties:
-            regularizers = self._guard(lambda: self._penalties(penalties)) or ()
-        return ir.Dense(name, in_features, units, activation, kernel, bias, trainable, regularizers, statement.span)
-
-    def _activation_layer(self, statement: s.Statement, width: int, default_name: str) -> ir.ActivationLayer:
-        bound = self.bind("activation", statement.args, statement.span, positional=["function"],
-                          keywords=["name"], at_line_start=self.line_start)
-        if "function" not in bound:
-            raise self.fail(statement.span, "activation needs a function, e.g. 'activation relu'")
-        activation = self._activation(bound.get("function"))
-        name = self.identifier(bound.get("name"), "name") if "name" in bound else default_name
-        return ir.ActivationLayer(name, width, activation, statement.span)
-
-    def _dropout(self, statement: s.Statement, width: int, default_name: str) -> ir.Dropout:
-        bound = self.bind("dropout", statement.args, statement.span, positional=["rate"],
-                          keywords=["name"], at_line_start=self.line_start)
-        if "rate" not in bound:
-            raise self.fail(statement.span, "dropout needs a rate, e.g. 'dropout 0.2'")
-        rate = self.real(bound.get("rate"), "rate", 0.0, 1.0, high_open=True, what="in [0, 1)")
-        name = self.identifier(bound.get("name"), "name") if "name" in bound else default_name
-        return ir.Dropout(name, width, rate, statement.span)
 
     def _activation(self, value: s.Value) -> ir.Activation:
         if isinstance(value, s.Call):
@@ -877,34 +855,6 @@ class Checker:
                 raise self.fail(item.span, f"{kind} is given twice")
             out[kind] = ir.Regularizer(kind, rate, item.span)
         return tuple(out.values())
-
-    def _matrix(self, value: s.Value, units: int, in_features: int) -> tuple:
-        if not isinstance(value, s.ListValue) or not all(isinstance(row, s.ListValue) for row in value.items):
-            raise self.fail(
-                _span_of(value),
-                f"weights must be a list of {units} rows of {in_features} numbers "
-                f"(units × inputs, as in y = W·x + b)",
-            )
-        rows = len(value.items)
-        columns = {len(row.items) for row in value.items}
-        if rows != units or columns != {in_features}:
-            if not rows:
-                got = "an empty list"
-            else:
-                got = f"{rows} × {columns.pop()}" if len(columns) == 1 else f"{rows} rows of unequal length"
-            hint = ""
-            if len(columns) <= 1 and rows == in_features and got == f"{in_features} × {units}" and units != in_features:
-                hint = "; this is the transpose: write one row per unit"
-            raise self.fail(
-                value.span,
-                f"weights must be {units} × {in_features} (units × inputs, as in y = W·x + b); got {got}{hint}",
-            )
-        return tuple(tuple(self._element(x, "weights") for x in row.items) for row in value.items)
-
-    def _vector(self, value: s.ListValue, units: int) -> tuple:
-        if len(value.items) != units:
-            raise self.fail(value.span, f"bias must have {units} numbers (one per unit); got {len(value.items)}")
-        return tuple(self._element(x, "bias") for x in value.items)
 
     def _element(self, value: s.Value, owner: str) -> float:
         number = float(self.number(value, "element"))
@@ -1192,7 +1142,7 @@ def render(value) -> str:
 def _render(value) -> str:
     if value is None:
         return "(nothing)"
-    if isinstance(value, s.Number):
+    if isinstance(value, (s.Number, s.Shape)):
         return value.text
     if isinstance(value, s.Name):
         return value.text
@@ -1212,6 +1162,8 @@ def _render(value) -> str:
 def describe(arg) -> str:
     if isinstance(arg, s.Number):
         return f"number {arg.text}"
+    if isinstance(arg, s.Shape):
+        return f"size {arg.text}"
     if isinstance(arg, s.Name):
         return f"name '{arg.text}'"
     if isinstance(arg, s.String):

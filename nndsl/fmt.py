@@ -175,7 +175,7 @@ def _quote(text: str) -> str:
 
 def value(node) -> str:
     """The canonical text of a value or argument."""
-    if isinstance(node, s.Number):
+    if isinstance(node, (s.Number, s.Shape)):
         return node.text
     if isinstance(node, s.Name):
         return node.text
@@ -219,10 +219,10 @@ def format_program(program) -> str:
         out.append("")
     model = program.model
     out.append("model" + (f" {model.name}" if model.name else "") + " {")
-    out.append(f"{INDENT}input {model.in_features}")
+    out.append(f"{INDENT}input {'x'.join(str(n) for n in model.in_shape)}")
     counts: dict[str, int] = {}
     for layer in model.layers:
-        kind = {ir.Dense: "dense", ir.ActivationLayer: "activation", ir.Dropout: "dropout"}[type(layer)]
+        kind = layer.kind
         counts[kind] = counts.get(kind, 0) + 1
         default_name = f"{kind}_{counts[kind]}"
         text = _layer_text(layer, default_name, ir)
@@ -255,6 +255,9 @@ def _data_lines(data, ir) -> list[str]:
     elif isinstance(source, ir.CsvData):
         args += [_quote(source.path), f"target={_column(source.target)}"]
         name = "csv"
+    elif isinstance(source, ir.ImageFolderData):
+        args += [_quote(source.path), f"size={'x'.join(map(str, source.size))}", f"color={source.color}"]
+        name = "images"
     else:
         args.append(_quote(source.path))
         if source.x_key != "x":
@@ -278,10 +281,15 @@ def _column(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) and name not in _RESERVED else _quote(name)
 
 
-_RESERVED = frozenset(
-    "data model loss train input dense activation dropout regularizer features split shuffle "
-    "optimizer batch epochs metrics seed checkpoint true false".split()
-)
+def _reserved() -> frozenset[str]:
+    """The keywords (catalog.BLOCK_STATEMENTS, the blocks, true and false): a name spelt like one is quoted."""
+    from nndsl import catalog
+
+    return frozenset({"data", "model", "loss", "train", "true", "false"}
+                     | {word for words in catalog.BLOCK_STATEMENTS.values() for word in words})
+
+
+_RESERVED = _reserved()
 
 
 def _feature_name(name: str, source, ir) -> str:
@@ -314,7 +322,32 @@ def _layer_text(layer, default_name: str, ir) -> str:
         return " ".join([f"dropout {_number(layer.rate)}", *name])
     if isinstance(layer, ir.ActivationLayer):
         return " ".join([f"activation {_activation_text(layer.activation, catalog)}", *name])
-    parts = [f"dense {layer.units}"]
+    if isinstance(layer, (ir.Flatten, ir.GlobalPool)):
+        return " ".join([layer.kind, *name])
+    if isinstance(layer, ir.BatchNorm):
+        options = [] if layer.momentum == 0.99 else [f"momentum={_number(layer.momentum)}"]
+        options += [] if layer.eps == 0.001 else [f"eps={_number(layer.eps)}"]
+        return " ".join([layer.kind, *options, *name])
+    if isinstance(layer, ir.Pool2D):
+        window = [f"{layer.kind} {_pair_text(layer.pool)}"]
+        window += [] if layer.stride == layer.pool else [f"stride={_pair_text(layer.stride)}"]
+        window += [] if layer.padding_name == "valid" else [f"padding={layer.padding_name}"]
+        return " ".join([*window, *name])
+    if isinstance(layer, ir.Conv2D):
+        parts = [f"conv2d {layer.filters}"]
+        window = [f"kernel={_pair_text(layer.kernel)}"]
+        window += [] if layer.stride == (1, 1) else [f"stride={_pair_text(layer.stride)}"]
+        window += [] if layer.padding_name == "valid" else [f"padding={layer.padding_name}"]
+        return _weighted_layer_text(layer, parts, name, catalog, window)
+    return _weighted_layer_text(layer, [f"dense {layer.units}"], name, catalog)
+
+
+def _pair_text(pair) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+
+
+def _weighted_layer_text(layer, parts, name, catalog, window=()) -> str:
+    """dense and conv2d: the activation, penalties, then init=, bias=, trainable=, name=."""
     if layer.activation.name != "linear":
         parts.append(_activation_text(layer.activation, catalog))
     default_init = "he_normal" if layer.activation.name in catalog.RELU_FAMILY else "glorot_normal"
@@ -329,7 +362,7 @@ def _layer_text(layer, default_name: str, ir) -> str:
         keywords.append(f"bias={_initializer_text(layer.bias_init)}")
     if not layer.trainable:
         keywords.append("trainable=false")
-    keywords += name
+    keywords = [*window, *keywords, *name]
     parts += [f"{r.kind}({_number(r.rate)})" for r in layer.regularizers]
     one_line = " ".join(parts + keywords)
     if len(INDENT + one_line) <= MAX_WIDTH or not keywords:

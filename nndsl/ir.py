@@ -94,9 +94,19 @@ class Dense:
     regularizers: tuple[Regularizer, ...] = ()
     span: Span = _span()
 
+    kind = "dense"
+
     @property
     def out_features(self) -> int:
         return self.units
+
+    @property
+    def in_shape(self) -> tuple[int]:
+        return (self.in_features,)
+
+    @property
+    def out_shape(self) -> tuple[int]:
+        return (self.units,)
 
     @property
     def parameters(self) -> tuple[Parameter, ...]:
@@ -114,6 +124,17 @@ class ActivationLayer:
     features: int
     activation: Activation
     span: Span = _span()
+    shape: tuple[int, ...] | None = None  # an image's (h, w, c); None: (features,)
+
+    kind = "activation"
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.shape or (self.features,)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.in_shape
 
     @property
     def in_features(self) -> int:
@@ -136,6 +157,17 @@ class Dropout:
     features: int
     rate: float
     span: Span = _span()
+    shape: tuple[int, ...] | None = None  # an image's (h, w, c); None: (features,)
+
+    kind = "dropout"
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.shape or (self.features,)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.in_shape
 
     @property
     def in_features(self) -> int:
@@ -150,7 +182,160 @@ class Dropout:
         return ()
 
 
-Layer = Dense | ActivationLayer | Dropout
+@dataclass(frozen=True)
+class Conv2D:
+    """``y = activation(W ⋆ x + b)``: each output cell is a dense layer applied to the input patch
+    under it. Activations are NHWC, ``(height, width, channels)`` per sample; ``W`` has shape
+    ``(filters, kh, kw, in_channels)``, so that ``W.reshape(filters, -1)`` is the lecture's
+    ``n_out × n_in`` matrix of a dense layer on a patch flattened in ``(kh, kw, c)`` order.
+    ``padding`` is ``(top, bottom, left, right)``, fixed by the checker (``same`` is TensorFlow's
+    rule, the extra cell at the bottom and right)."""
+
+    name: str
+    in_shape: tuple[int, int, int]
+    filters: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int, int, int]
+    padding_name: str
+    activation: Activation
+    kernel_init: Initializer
+    bias_init: Initializer
+    trainable: bool = True
+    regularizers: tuple[Regularizer, ...] = ()
+    span: Span = _span()
+
+    kind = "conv2d"
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        return (*_window_output(self.in_shape, self.kernel, self.stride, self.padding), self.filters)
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        kh, kw = self.kernel
+        return (
+            Parameter(f"{self.name}.W", (self.filters, kh, kw, self.in_shape[2]), self.trainable),
+            Parameter(f"{self.name}.b", (self.filters,), self.trainable),
+        )
+
+
+@dataclass(frozen=True)
+class Pool2D:
+    """Max or average pooling over ``pool`` windows, channel by channel. Padded cells count as −∞
+    for max and are left out of the average (TensorFlow's rule)."""
+
+    name: str
+    in_shape: tuple[int, int, int]
+    op: str  # max | avg
+    pool: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int, int, int]
+    padding_name: str
+    span: Span = _span()
+
+    @property
+    def kind(self) -> str:
+        return f"{self.op}pool"
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        return (*_window_output(self.in_shape, self.pool, self.stride, self.padding), self.in_shape[2])
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class GlobalPool:
+    """The max or the mean of each channel over height and width: ``(h, w, c)`` → ``(c,)``."""
+
+    name: str
+    in_shape: tuple[int, int, int]
+    op: str  # max | avg
+    span: Span = _span()
+
+    @property
+    def kind(self) -> str:
+        return f"global_{self.op}pool"
+
+    @property
+    def out_shape(self) -> tuple[int]:
+        return (self.in_shape[2],)
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class Flatten:
+    """``(h, w, c)`` → ``(h·w·c,)`` in row-major ``(h, w, c)`` order, as Keras flattens."""
+
+    name: str
+    in_shape: tuple[int, ...]
+    span: Span = _span()
+
+    kind = "flatten"
+
+    @property
+    def out_shape(self) -> tuple[int]:
+        size = 1
+        for n in self.in_shape:
+            size *= n
+        return (size,)
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class BatchNorm:
+    """``y = γ·(x − μ)/√(σ² + eps) + β`` per channel (the last axis). In training μ and σ² are the
+    batch's mean and biased variance, and the running statistics move as Keras moves them:
+    ``mean ← momentum·mean + (1 − momentum)·μ`` (the same for ``var`` with the biased σ²); in
+    evaluation and predict the running statistics are used. ``gamma`` and ``beta`` are trained,
+    ``mean`` and ``var`` are state (non-trainable), all of shape ``(channels,)``."""
+
+    name: str
+    in_shape: tuple[int, ...]
+    momentum: float = 0.99
+    eps: float = 0.001
+    span: Span = _span()
+
+    kind = "batchnorm"
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.in_shape
+
+    @property
+    def channels(self) -> int:
+        return self.in_shape[-1]
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        c = (self.channels,)
+        return (
+            Parameter(f"{self.name}.gamma", c, True),
+            Parameter(f"{self.name}.beta", c, True),
+            Parameter(f"{self.name}.mean", c, False),
+            Parameter(f"{self.name}.var", c, False),
+        )
+
+
+def _window_output(in_shape, window, stride, padding) -> tuple[int, int]:
+    """Rows and columns of a sliding window's output (nndsl/shapes.py: floor, as torch and TensorFlow)."""
+    from nndsl.shapes import output_size
+
+    top, bottom, left, right = padding
+    return (output_size(in_shape[0], window[0], stride[0], top, bottom),
+            output_size(in_shape[1], window[1], stride[1], left, right))
+
+
+Layer = Dense | ActivationLayer | Dropout | Conv2D | Pool2D | GlobalPool | Flatten | BatchNorm
 
 
 @dataclass(frozen=True)
@@ -171,14 +356,34 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Model:
+    """A stack of layers. Shapes are per sample, without the batch: ``(features,)`` for vectors,
+    ``(height, width, channels)`` for images. `in_features` is the input's number of values."""
+
     name: str | None
     in_features: int
     layers: tuple[Layer, ...]
     span: Span = _span()
+    input_shape: tuple[int, ...] | None = None  # an image's (h, w, c); None: (in_features,)
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.input_shape or (self.in_features,)
+
+    @property
+    def images(self) -> bool:
+        """Whether the input is an image (h, w, c) rather than a vector of features."""
+        return len(self.in_shape) == 3
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.layers[-1].out_shape if self.layers else self.in_shape
 
     @property
     def out_features(self) -> int:
-        return self.layers[-1].out_features if self.layers else self.in_features
+        size = 1
+        for n in self.out_shape:
+            size *= n
+        return size
 
     @property
     def parameters(self) -> tuple[Parameter, ...]:
@@ -233,7 +438,24 @@ class NpzData:
     span: Span = _span()
 
 
-DataSource = PlaygroundData | CsvData | NpzData
+@dataclass(frozen=True)
+class ImageFolderData:
+    """A folder of images, one subfolder per class, as Keras's image_dataset_from_directory reads it:
+    the classes are the subfolder names in sorted order (label 0 first); each image is read with
+    Pillow, converted to `color` (grayscale: 1 channel, rgb: 3), resized to `size` (height, width)
+    bilinearly, and scaled to [0, 1]. `path` is relative to the spec's folder."""
+
+    path: str
+    size: tuple[int, int]
+    color: str = "grayscale"
+    span: Span = _span()
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.color == "grayscale" else 3
+
+
+DataSource = PlaygroundData | CsvData | NpzData | ImageFolderData
 
 
 @dataclass(frozen=True)

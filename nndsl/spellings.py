@@ -115,7 +115,8 @@ def statement_hint(word: str, rest: str = "", block: str | None = None) -> str:
         statement, how = form
         if statement in catalog.PLANNED_STATEMENTS:
             return f"{catalog.not_yet(statement)}{takes}"
-        return f" (did you mean '{statement}'? write {_fill(how, rest)}){takes}"
+        how = _fill(how, rest)
+        return f" (did you mean '{statement}'?{'' if how == repr(statement) else ' write ' + how}){takes}"
     planned = catalog.not_yet(word) or catalog.not_yet(_key(word))
     if planned:
         return f"{planned}{takes}"

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nndsl import ir
+from nndsl import layers as layer_kinds
 
 
 @dataclass(frozen=True)
 class LayerSummary:
     name: str
     type: str
-    output_shape: tuple[int | None, int]
+    output_shape: tuple[int | None, ...]
     params: int
     formula: str
     trainable: bool
@@ -27,16 +28,18 @@ class Summary:
 
     model_name: str | None
     filename: str
-    input_shape: tuple[int | None, int]
+    input_shape: tuple[int | None, ...]
     layers: tuple[LayerSummary, ...]
 
     @property
     def total_params(self) -> int:
         return sum(layer.params for layer in self.layers)
 
+    non_trainable: int = 0  # batch norm's running statistics: state, not trained
+
     @property
     def trainable_params(self) -> int:
-        return sum(layer.params for layer in self.layers if layer.trainable)
+        return sum(layer.params for layer in self.layers if layer.trainable) - self.non_trainable
 
     @property
     def non_trainable_params(self) -> int:
@@ -86,7 +89,7 @@ class Summary:
         return "\n".join(out)
 
 
-def _shape(shape: tuple[int | None, int]) -> str:
+def _shape(shape: tuple[int | None, ...]) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
@@ -94,14 +97,11 @@ def summarize(program: ir.Program) -> Summary:
     """The summary of a checked program's model."""
     layers = []
     for layer in program.model.layers:
-        if isinstance(layer, ir.Dense):
-            params = (layer.in_features + 1) * layer.units
-            formula = f"({layer.in_features} + 1) × {layer.units} = {params:,}"
-            layers.append(
-                LayerSummary(layer.name, "Dense", (None, layer.units), params, formula, layer.trainable)
-            )
-        elif isinstance(layer, ir.ActivationLayer):
-            layers.append(LayerSummary(layer.name, "Activation", (None, layer.features), 0, "", True))
-        else:
-            layers.append(LayerSummary(layer.name, "Dropout", (None, layer.features), 0, "", True))
-    return Summary(program.model.name, program.filename, (None, program.model.in_features), tuple(layers))
+        kind = layer_kinds.kind_of(layer)
+        params = sum(p.size for p in layer.parameters)
+        trainable = isinstance(layer, ir.BatchNorm) or all(p.trainable for p in layer.parameters)
+        layers.append(LayerSummary(layer.name, kind.keras, (None, *layer.out_shape), params, kind.formula(layer),
+                                   trainable))
+    state = sum(p.size for layer in program.model.layers if isinstance(layer, ir.BatchNorm)
+                for p in layer.parameters if not p.trainable)
+    return Summary(program.model.name, program.filename, (None, *program.model.in_shape), tuple(layers), state)

@@ -49,6 +49,18 @@ class Name:
 
 
 @dataclass(frozen=True)
+class Shape:
+    """Sizes written with x, `8x8x1`: `dims` are the numbers."""
+
+    text: str
+    span: Span
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.text.split("x"))
+
+
+@dataclass(frozen=True)
 class String:
     value: str
     raw: str  # as written, quotes and escapes included
@@ -81,7 +93,7 @@ class Call:
     span: Span
 
 
-Value = Number | Name | String | Bool | ListValue | Call
+Value = Number | Shape | Name | String | Bool | ListValue | Call
 Arg = Value | Keyword
 
 
@@ -320,10 +332,7 @@ def _parse_with_recovery(text: str, filename: str) -> Tree:
     raise SpecError(diagnostics=errors, text=text)
 
 
-_SYNC_WORDS = frozenset(BLOCK_KEYWORDS) | {
-    "input", "dense", "activation", "dropout", "regularizer", "features", "split",
-    "shuffle", "optimizer", "batch", "epochs", "metrics", "seed", "checkpoint",
-}
+_SYNC_WORDS = frozenset(BLOCK_KEYWORDS) | {word for words in BLOCK_STATEMENTS.values() for word in words}
 
 
 def _first_word(line: str) -> str:
@@ -416,6 +425,7 @@ def _at_end(exc: UnexpectedInput) -> bool:
 _TERMINAL_WORDS = {
     "NAME": "a name",
     "NUMBER": "a number",
+    "SHAPE": "a size such as 8x8x1",
     "STRING": "a string",
     "LBRACE": "'{'",
     "RBRACE": "'}'",
@@ -479,7 +489,7 @@ def _unexpected_character(exc: UnexpectedCharacters, text: str) -> tuple[str, Sp
     return f"unexpected character '{ch}'", span
 
 
-_VALUE_STARTS = {"NAME", "NUMBER", "STRING", "LSQB", "TRUE", "FALSE"}
+_VALUE_STARTS = {"NAME", "NUMBER", "SHAPE", "STRING", "LSQB", "TRUE", "FALSE"}
 _BLOCK_STARTS = {"DATA", "MODEL", "LOSS", "TRAIN"}
 
 
@@ -750,6 +760,8 @@ def _value(tree: Tree | Token) -> Value:
     kind = tree.data
     if kind == "number":
         return Number(str(tree.children[0]), span)
+    if kind == "shape":
+        return Shape(str(tree.children[0]), span)
     if kind in ("name", "bare"):
         return _name(tree.children[0])
     if kind == "string":

@@ -505,3 +505,17 @@ def test_ir_serialises_to_json():
         "node": "Parameter", "name": "dense_1.W", "shape": [8, 2], "trainable": True
     }
     assert data["train"]["optimizer"]["lr"] == 0.03
+
+
+def test_the_grammars_statement_keywords_are_the_catalogs():
+    """grammar/nndsl.lark lists the keywords that start a statement; catalog.BLOCK_STATEMENTS is where
+    the checker looks them up. One list each, kept equal here."""
+    import re
+
+    from nndsl import catalog
+    from nndsl.resources import resource_dir
+
+    grammar = (resource_dir("grammar") / "nndsl.lark").read_text(encoding="utf-8")
+    head = grammar.split("!head:", 1)[1].split("\n\n", 1)[0]
+    keywords = set(re.findall(r'"(\w+)"', head))
+    assert keywords == {w for words in catalog.BLOCK_STATEMENTS.values() for w in words} - {"features"}

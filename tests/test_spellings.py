@@ -8,7 +8,7 @@ import nndsl
 from nndsl import catalog, spellings
 from nndsl.errors import SpecError
 
-MODEL_TAKES = "the model block takes input, dense, activation, dropout, regularizer"
+MODEL_TAKES = "the model block takes input, dense, conv2d, maxpool, avgpool, global_avgpool, global_maxpool, flatten, batchnorm, activation, dropout, regularizer"
 TRAIN_TAKES = "the train block takes optimizer, batch, epochs, metrics, seed, shuffle, checkpoint"
 NOT_YET = "not in nndsl yet (see 'Not in the language yet' in docs/language.md)"
 
@@ -50,13 +50,13 @@ def errors(text: str) -> list[str]:
          "9:27: unknown argument 'decay' for sgd (a decaying learning rate is a learning-rate schedule, and those "
          "are not in nndsl yet: see 'Not in the language yet' in docs/language.md); sgd takes lr, momentum, nesterov"),
         (spec(layer="batch_norm"),
-         f"4:5: unknown statement 'batch_norm': batch normalisation layers are {NOT_YET}; {MODEL_TAKES}"),
+         f"4:5: unknown statement 'batch_norm' (did you mean 'batchnorm'?); {MODEL_TAKES}"),
         (spec(layer="BatchNormalization"),
-         f"4:5: unknown statement 'BatchNormalization': batch normalisation layers are {NOT_YET}; {MODEL_TAKES}"),
+         f"4:5: unknown statement 'BatchNormalization' (did you mean 'batchnorm'?); {MODEL_TAKES}"),
         (spec(layer="Dense 8"), f"4:5: unknown statement 'Dense' (did you mean 'dense'?); {MODEL_TAKES}"),
-        (spec(layer="Conv2D 8"), f"4:5: unknown statement 'Conv2D': convolution layers are {NOT_YET}; {MODEL_TAKES}"),
-        (spec(layer="MaxPooling2D 2"), f"4:5: unknown statement 'MaxPooling2D': pooling layers are {NOT_YET}; "
-                                       f"{MODEL_TAKES}"),
+        (spec(layer="Conv2D 8"), f"4:5: unknown statement 'Conv2D' (did you mean 'conv2d'? write 'conv2d 8 kernel=3'); {MODEL_TAKES}"),
+        (spec(layer="MaxPooling2D 2"), f"4:5: unknown statement 'MaxPooling2D' (did you mean 'maxpool'? write "
+                                       f"'maxpool 2'); {MODEL_TAKES}"),
         (spec(train="epochs=10"),
          "10:5: 'epochs' is a keyword and cannot name an argument; epochs is a statement of the train block: "
          "write 'epochs 10' on a line of its own"),
