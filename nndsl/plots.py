@@ -240,6 +240,13 @@ def plot_run(program: ir.Program, module, trainer, out: Path) -> list[Path]:
     source = program.data.source
     if isinstance(source, ir.PlaygroundData):
         written.append(plot_playground(program, module, trainer, out / "decision_boundary.png"))
+    elif program.model.images:
+        if program.task == "multiclass":
+            written.append(plot_image_grid(program, trainer, out / "predictions.png"))
+            written.append(plot_confusion(program, trainer, out / "confusion.png"))
+        conv = next((layer for layer in program.model.layers if isinstance(layer, ir.Conv2D)), None)
+        if conv is not None:
+            written.append(plot_filters(conv, trainer.get_weights()[f"{conv.name}.W"], program, out / "filters.png"))
     elif program.model.in_features == 2:
         written.append(plot_plane(program, trainer, out / "decision_boundary.png"))
     elif program.model.in_features == 1 and program.model.out_features == 1:
@@ -350,4 +357,113 @@ def draw_curve(program: ir.Program, trainer):
 
 def plot_curve(program: ir.Program, trainer, path: Path) -> Path:
     _save(draw_curve(program, trainer), path)
+    return path
+
+
+# --- images ----------------------------------------------------------------------------------------
+
+
+def _validation_predictions(trainer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The validation images, their true classes and the predicted ones."""
+    x = np.asarray(trainer.data.x_val)
+    true = np.asarray(trainer.data.y_val).astype(np.int64).reshape(-1)
+    predicted = np.asarray(trainer.predict(x)).argmax(axis=1)
+    return x, true, predicted
+
+
+def image_grid_order(true: np.ndarray, predicted: np.ndarray, count: int) -> np.ndarray:
+    """Which validation images the grid shows, in order: the mistakes first, then correct ones."""
+    wrong = np.flatnonzero(true != predicted)
+    right = np.flatnonzero(true == predicted)
+    return np.concatenate([wrong, right])[:count]
+
+
+def draw_image_grid(program: ir.Program, trainer, columns: int = 8, rows: int = 4):
+    """A grid of validation images, each titled 'true → predicted', the mistakes first (in red)."""
+    plt = _pyplot()
+    x, true, predicted = _validation_predictions(trainer)
+    order = image_grid_order(true, predicted, columns * rows)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.6 * rows), squeeze=False)
+    for axis in axes.flat:
+        axis.set_axis_off()
+    for axis, index in zip(axes.flat, order, strict=False):
+        image = x[index]
+        axis.imshow(image[..., 0] if image.shape[-1] == 1 else np.clip(image, 0, 1), cmap="gray_r" if
+                    image.shape[-1] == 1 else None, interpolation="nearest")
+        mistake = true[index] != predicted[index]
+        axis.set_title(f"{true[index]} → {predicted[index]}", fontsize=9, color="#d62728" if mistake else "#333333")
+    errors = int(np.count_nonzero(true != predicted))
+    figure.suptitle(f"{Path(program.filename).name}: validation images, true → predicted "
+                    f"({errors} of {len(true)} wrong, shown first)")
+    figure.tight_layout()
+    return figure
+
+
+def plot_image_grid(program: ir.Program, trainer, path: Path) -> Path:
+    _save(draw_image_grid(program, trainer), path)
+    return path
+
+
+def confusion_matrix(true: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
+    """counts[t, p]: validation images of class t predicted as p."""
+    counts = np.zeros((classes, classes), np.int64)
+    np.add.at(counts, (true, predicted), 1)
+    return counts
+
+
+def draw_confusion(program: ir.Program, trainer):
+    plt = _pyplot()
+    _, true, predicted = _validation_predictions(trainer)
+    classes = program.model.out_features
+    counts = confusion_matrix(true, predicted, classes)
+    figure, axis = plt.subplots(figsize=(1.0 + 0.5 * classes, 0.8 + 0.5 * classes))
+    axis.imshow(counts, cmap="Blues")
+    for t in range(classes):
+        for q in range(classes):
+            if counts[t, q]:
+                axis.text(q, t, str(counts[t, q]), ha="center", va="center", fontsize=8,
+                          color="white" if counts[t, q] > counts.max() / 2 else "black")
+    axis.set_xticks(range(classes))
+    axis.set_yticks(range(classes))
+    axis.set_xlabel("predicted class")
+    axis.set_ylabel("true class")
+    axis.set_title(f"{Path(program.filename).name}: confusion matrix (validation)")
+    figure.tight_layout()
+    return figure
+
+
+def plot_confusion(program: ir.Program, trainer, path: Path) -> Path:
+    _save(draw_confusion(program, trainer), path)
+    return path
+
+
+def draw_filters(layer: ir.Conv2D, W: np.ndarray, program: ir.Program):
+    """The first conv layer's filters, one tile per filter and input channel, each on its own
+    symmetric scale (blue positive, orange negative, as the Playground colours weights)."""
+    plt = _pyplot()
+    filters, _, _, channels = W.shape
+    figure, axes = plt.subplots(channels, filters, figsize=(0.9 * filters + 0.4, 0.9 * channels + 0.7),
+                                squeeze=False)
+    cmap = _weight_colours()
+    for f in range(filters):
+        for c in range(channels):
+            tile = W[f, :, :, c]
+            limit = float(np.max(np.abs(tile))) or 1.0
+            axis = axes[c, f]
+            axis.imshow(tile, cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
+            axis.set_axis_off()
+    figure.suptitle(f"{Path(program.filename).name}: {layer.name} filters ({filters}, "
+                    f"{'x'.join(map(str, layer.kernel))}, {channels} channel{'s' if channels != 1 else ''})")
+    figure.tight_layout()
+    return figure
+
+
+def _weight_colours():
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("weights", [ORANGE, WHITE, BLUE])
+
+
+def plot_filters(layer: ir.Conv2D, W: np.ndarray, program: ir.Program, path: Path) -> Path:
+    _save(draw_filters(layer, W, program), path)
     return path

@@ -3,7 +3,9 @@
 The output folder receives weights.npz (IR names, lecture layout), history.json
 (Keras's History layout), checkpoint.npz (and checkpoint.prev.npz), model.py
 (the generated program) and the plots: loss.png, and for 2-D inputs
-decision_boundary.png (for 1-D inputs, fit.png).
+decision_boundary.png (for 1-D inputs, fit.png); for images, predictions.png (validation
+images, true and predicted classes, the mistakes first), confusion.png and filters.png (the
+first conv layer's filters).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ duration = _LINES.duration
 
 # Everything a run writes into --out (each through write_atomic, so a kill leaves old or new files).
 OUTPUT_FILES = ("checkpoint.npz", "checkpoint.prev.npz", "weights.npz", "history.json", "model.py",
-                "loss.png", "decision_boundary.png", "fit.png")
+                "loss.png", "decision_boundary.png", "fit.png", "predictions.png", "confusion.png", "filters.png")
 
 
 class TrainError(Exception):

@@ -17,7 +17,8 @@ from nndsl.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.nn"))
-CLASSIFIERS = {"checkerboard", "checkerboard_2", "checkerboard_8_4", "circle", "spiral", "spiral3"}
+CLASSIFIERS = {"checkerboard", "checkerboard_2", "checkerboard_8_4", "circle", "spiral", "spiral3", "digits_cnn",
+               "digits_mlp", "shapes"}
 REGRESSIONS = {"perceptron", "income", "staircase"}
 
 
@@ -64,6 +65,9 @@ def trained():
         ("circle", 0.90),  # observed 0.968
         ("spiral", 0.90),  # observed 0.980
         ("spiral3", 0.85),  # three arms, with dropout; observed 0.950
+        ("digits_cnn", 0.97),  # the issue asks for 97 %; observed 0.989
+        ("digits_mlp", 0.95),  # observed 0.989
+        ("shapes", 0.75),  # 30 validation images of circles, squares and triangles; observed 0.867
     ],
 )
 def test_classifier_reaches_its_validation_accuracy(trained, name, at_least):

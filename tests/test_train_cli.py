@@ -255,8 +255,8 @@ BAD_CSV = [
     ("not_a_number", REGRESSION, "a,b,y\n1,2,3\n2,x,4\n3,4,5\n", "d.csv:3: 'x' in column 'b' is not a number"),
     ("nan", REGRESSION, "a,b,y\n1,2,3\nnan,3,4\n3,4,5\n", "d.csv:3: 'nan' in column 'a': NaN and infinite values are not allowed"),
     ("no_target_column", REGRESSION, "a,b,z\n" + GOOD_ROWS, "d.csv:1: no target column 'y'; the header has 'a', 'b', 'z'"),
-    ("too_wide", REGRESSION, "a,b,c,y\n1,2,3,4\n2,3,4,5\n3,4,5,6\n", "d.csv: the model takes 2 input features, but the data has 3"),
-    ("too_narrow", REGRESSION, "a,y\n1,2\n2,3\n3,4\n", "d.csv: the model takes 2 input features, but the data has 1"),
+    ("too_wide", REGRESSION, "a,b,c,y\n1,2,3,4\n2,3,4,5\n3,4,5,6\n", "d.csv: the model takes 2 input features, but the data has rows of 3 features"),
+    ("too_narrow", REGRESSION, "a,y\n1,2\n2,3\n3,4\n", "d.csv: the model takes 2 input features, but the data has rows of 1 feature"),
     ("binary_label_2", BINARY, "a,b,y\n" + GOOD_ROWS + "6,7,2\n", "d.csv: binary_crossentropy needs labels 0 or 1; data row 6 has 2\n"),
     ("class_out_of_range", CLASSES, "a,b,y\n" + GOOD_ROWS + "6,7,3\n", "d.csv: the model has 3 classes, so labels must be integers 0 to 2; data row 6 has 3\n"),
     ("class_not_integer", CLASSES, "a,b,y\n" + GOOD_ROWS + "6,7,1.5\n", "labels must be integers 0 to 2; data row 6 has 1.5\n"),
@@ -310,9 +310,10 @@ def test_npz_with_pickled_objects_is_refused_and_never_unpickled(tmp_path, capsy
 
 @pytest.mark.parametrize("arrays, message", [
     (None, "d.npz: no such file"),
-    ({"x": np.ones((6, 2, 1)), "y": np.zeros(6)}, "d.npz: 'x' has shape (6, 2, 1); it must be 2-D (samples × features)"),
+    ({"x": np.ones((6, 2, 1)), "y": np.zeros(6)}, "d.npz: the model takes 2 input features, but the data has images "
+                                                   "of 2x1x1"),  # (3-D x: images of one channel)
     ({"x": np.ones((6, 2)), "y": np.zeros(5)}, "d.npz: 'x' has 6 samples but 'y' has 5"),
-    ({"x": np.ones((6, 3)), "y": np.zeros(6)}, "d.npz: the model takes 2 input features, but the data has 3"),
+    ({"x": np.ones((6, 3)), "y": np.zeros(6)}, "d.npz: the model takes 2 input features, but the data has rows of 3 features"),
     ({"x": np.full((6, 2), np.nan), "y": np.zeros(6)}, "d.npz: 'x'[0, 0] = nan is not a finite number"),
     ({"X": np.ones((6, 2)), "y": np.zeros(6)}, "d.npz: no array 'x' (did you mean 'X'?); the file holds 'X', 'y'"),
 ], ids=["missing", "3-d", "rows", "too_wide", "nan", "key"])

@@ -59,14 +59,18 @@ def where(program: ir.Program, node) -> str:
 
 def architecture(program: ir.Program) -> str:
     """One line: input 2 → dense_1 (8, relu) → dense_2 (1, sigmoid)."""
-    parts = [f"input {program.model.in_features}"]
+    parts = [f"input {'x'.join(map(str, program.model.in_shape))}"]
     for layer in program.model.layers:
         if isinstance(layer, ir.Dense):
             parts.append(f"{layer.name} ({layer.units}, {layer.activation.name})")
+        elif isinstance(layer, ir.Conv2D):
+            parts.append(f"{layer.name} ({layer.filters} {'x'.join(map(str, layer.kernel))}, {layer.activation.name})")
         elif isinstance(layer, ir.Dropout):
             parts.append(f"{layer.name} ({layer.rate})")
-        else:
+        elif isinstance(layer, ir.ActivationLayer):
             parts.append(f"{layer.name} ({layer.activation.name})")
+        else:
+            parts.append(f"{layer.name} ({'x'.join(map(str, layer.out_shape))})")
     return " → ".join(parts)
 
 
@@ -131,6 +135,19 @@ def optimizer_kind(optimizer: ir.Optimizer) -> str:
     return optimizer.kind
 
 
+def model_inputs(program: ir.Program) -> dict:
+    """What one input sample is, for the shape checks of inputs() and of data files: the test on x
+    (a batch) and the words for it."""
+    shape = program.model.in_shape
+    if len(shape) == 1:
+        n = shape[0]
+        return {"shape": py(shape), "check": f"x.ndim != 2 or x.shape[1] != {n}", "batch": f"(n, {n})",
+                "text": f"{n} input feature{'s' if n != 1 else ''}", "rows": f"rows of {n} feature{'s' if n != 1 else ''}"}
+    size = "x".join(map(str, shape))
+    return {"shape": py(shape), "check": f"x.shape[1:] != {py(shape)}", "batch": f"(n, {', '.join(map(str, shape))})",
+            "text": f"images of {size} (height x width x channels)", "rows": f"images of {size}"}
+
+
 def lower_data(program: ir.Program, module: Module, data_dir: str | None) -> dict | None:
     """The data section: which generator or loader, which features, which labels."""
     data = program.data
@@ -170,8 +187,8 @@ def lower_data(program: ir.Program, module: Module, data_dir: str | None) -> dic
         }
         context["classes"] = source.classes if task != "regression" else None
     else:
-        kind = "csv" if isinstance(source, ir.CsvData) else "npz"
-        module.use(f"common/data/{kind}_file.py", "data")
+        kind = "csv" if isinstance(source, ir.CsvData) else "images" if isinstance(source, ir.ImageFolderData) else "npz"
+        module.use("common/data/images.py" if kind == "images" else f"common/data/{kind}_file.py", "data")
         if kind == "npz":
             module.use("common/npy_header.py", "data")
         module.use("common/data/labels.py", "data")
@@ -181,14 +198,19 @@ def lower_data(program: ir.Program, module: Module, data_dir: str | None) -> dic
                 f"load_csv(path, target={py(source.target)}, "
                 f"features={py(None if data.features is None else [f.name for f in data.features])})"
             )
+        elif kind == "images":
+            call = f"load_images(path, size={py(source.size)}, color={py(source.color)})"
         else:
             call = f"load_npz(path, x_key={py(source.x_key)}, y_key={py(source.y_key)})"
         context["file"] = {
+            "kind": kind,
             "call": call,
             "path": py(source.path),
             "description": comment(f"{kind}({source.path})"),
             "data_dir": py(data_dir if data_dir is not None else "."),
             "inputs": program.model.in_features,
+            "shape": py(program.model.in_shape),
+            "text": model_inputs(program)["text"],
         }
         if task == "multiclass":
             context["classes"] = program.model.out_features
@@ -209,9 +231,19 @@ def lower_weights(program: ir.Program, module: Module) -> list[dict]:
     """How each parameter starts: one NumPy expression per parameter, in IR order."""
     out = []
     for layer in program.model.layers:
-        if not isinstance(layer, ir.Dense):
+        if isinstance(layer, ir.BatchNorm):  # γ = 1, β = 0, and the running statistics of a standard normal
+            starts = ("ones", "zeros", "zeros", "ones")
+            for parameter, kind in zip(layer.parameters, starts, strict=True):
+                out.append({"name": py(parameter.name), "draws": False, "where": where(program, layer),
+                            "expression": _initial_value(ir.Initializer(kind), parameter.shape, (0, 0), module)})
             continue
-        fans = (layer.in_features, layer.units)
+        if isinstance(layer, ir.Conv2D):  # a patch of kh·kw·c_in values in, kh·kw·filters out (Keras's fans)
+            kh, kw = layer.kernel
+            fans = (kh * kw * layer.in_shape[2], kh * kw * layer.filters)
+        elif isinstance(layer, ir.Dense):
+            fans = (layer.in_features, layer.units)
+        else:
+            continue
         for parameter, init in zip(layer.parameters, (layer.kernel_init, layer.bias_init), strict=True):
             out.append(
                 {

@@ -20,6 +20,10 @@ from nndsl import ir
 from nndsl.codegen import common
 from nndsl.codegen.render import drop_unused_functions, py, render_template, sort_imports, tidy
 
+#: The layer kinds (ir layers' `kind`) this backend generates.
+LAYER_KINDS = frozenset({"dense", "activation", "dropout", "conv2d", "maxpool", "avgpool", "global_avgpool",
+                         "global_maxpool", "flatten"})
+
 FUSED = common.FUSED
 LOSS_FUNCTIONS = {
     "binary_crossentropy": ("sigmoid_binary_crossentropy", "numpy/losses/sigmoid_binary_crossentropy.py"),
@@ -34,9 +38,14 @@ class Value:
     """A batch-sized array in the network: an activation or its gradient."""
 
     name: str
-    width: int
+    shape: tuple[int, ...]  # per sample: (features,) or an image's (height, width, channels)
     zeros: bool = False  # a constant array of zeros (ReLU's other operand), not a scratch buffer
     shares: str | None = None  # another value's name, whose memory this one reuses (ReLU in place)
+    view: bool = False  # a reshaped view of another value (flatten), made in forward(), not allocated
+
+    @property
+    def width(self) -> int:
+        return math.prod(self.shape)
 
 
 def playground_training_rows(program: ir.Program) -> int | None:
@@ -85,7 +94,7 @@ def column_form(program: ir.Program) -> bool:
     and where the batch size is not known here.
     """
     rows = training_rows(program)
-    if rows is None:
+    if rows is None or program.model.images:  # the image ops work on row-major (n, h, w, c) arrays
         return False
     dense = [layer for layer in program.model.layers if isinstance(layer, ir.Dense)]
     wide = sum(layer.in_features * layer.units for layer in dense if layer.units > rows)
@@ -109,6 +118,7 @@ class Plan:
     backward: list[dict] = field(default_factory=list)
     output: str = "x"
     output_width: int = 0
+    output_shape: tuple[int, ...] = ()
     ones: bool = False  # a vector of n ones, for the bias gradients Σ_rows dz = 1ᵀ·dz
     predict_activation: str | None = None
     columns: bool = False  # the column form of the dense products, column-major buffers (column_form)
@@ -124,48 +134,99 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     layers = list(model.layers)
     last_activation_layer = common.output_activation_index(layers)
     needs_grad = _inputs_needing_gradient(layers)
-    current = Value("x", model.in_features)
+    current = Value("x", model.in_shape)
     trail: list[tuple[ir.Layer, dict]] = []
     dense_index = 0
     names: set[str] = set()
 
-    def new(prefix: str, width: int, zeros: bool = False, shares: str | None = None) -> Value:
+    def new(prefix: str, shape, zeros: bool = False, shares: str | None = None, view: bool = False) -> Value:
         name = prefix
         k = 2
         while name in names:
             name, k = f"{prefix}_{k}", k + 1
         names.add(name)
-        value = Value(name, width, zeros, shares)
+        value = Value(name, (shape,) if isinstance(shape, int) else tuple(shape), zeros, shares, view)
         plan.buffers.append(value)
         return value
 
-    def zeros(width: int) -> str:
-        """The batch-sized array of zeros of this width, one per width, shared by the ReLUs."""
+    def zeros(shape: tuple[int, ...]) -> str:
+        """The batch-sized array of zeros of this shape, one per shape, shared by the ReLUs."""
         for value in plan.buffers:
-            if value.zeros and value.width == width:
+            if value.zeros and value.shape == shape:
                 return value.name
-        return new(f"zeros{width}", width, zeros=True).name
+        return new(f"zeros{shape[0]}" if len(shape) == 1 else "zeros_" + "x".join(map(str, shape)), shape,
+                   zeros=True).name
+
+    def add_parameters(layer, attrs) -> None:
+        """The layer's parameters: trainable ones as views into the one flat array, the rest as arrays."""
+        for attr, parameter in zip(attrs, layer.parameters, strict=True):
+            start = plan.flat_size
+            if parameter.trainable:
+                if parameter.size >= ALIGN_FROM:  # a large view starts 64-byte aligned, as SIMD loops and BLAS like
+                    start = -(-start // 16) * 16
+                plan.flat_size = start + parameter.size
+                plan.parameter_count += parameter.size
+            plan.parameters.append(
+                {"attr": attr, "grad": f"d{attr}", "name": py(parameter.name), "trainable": parameter.trainable,
+                 "shape": py(parameter.shape), "start": start, "stop": plan.flat_size}
+            )
 
     for position, layer in enumerate(layers):
         where = common.where(program, layer)
+        if isinstance(layer, ir.Conv2D):
+            dense_index += 1
+            j = dense_index
+            module.use("numpy/ops/conv2d.py", "ops")
+            W, b = f"W{j}", f"b{j}"
+            add_parameters(layer, (W, b))
+            z = new(f"z{j}", layer.out_shape)
+            formula = f"{z.name} = {W} ⋆ {current.name} + {b}"
+            step = {"op": "conv2d", "layer": layer.name, "where": where, "x": current.name, "W": W, "b": b,
+                    "z": z.name, "stride": py(layer.stride), "pad": py(layer.padding), "trainable": layer.trainable,
+                    "dx": None, "comment": f"{layer.name}: {formula}  ({where})"}
+            plan.forward.append(step)
+            trail.append((layer, step))
+            for reg in layer.regularizers:
+                module.use("numpy/losses/regularizers.py", "losses")
+                plan.penalties.append({"function": f"{reg.kind}_penalty", "W": W, "rate": py(reg.rate),
+                                       "layer": layer.name, "trainable": layer.trainable})
+            activation = layer.activation
+            if activation.name == "linear":
+                current = z
+                continue
+            h = new(f"h{j}", layer.out_shape, shares=z.name if activation.name == "relu" else None)
+            act = _activation_step(activation, z.name, h, layer.name, where, module, zeros)
+            step["comment"] = f"{layer.name}: {formula}, {h.name} = {activation.name}({z.name})  ({where})"
+            act["comment"] = None
+            plan.forward.append(act)
+            trail.append((layer, act))
+            current = h
+            continue
+        if isinstance(layer, (ir.Pool2D, ir.GlobalPool, ir.Flatten)):
+            op = layer.kind
+            module.use("numpy/ops/flatten.py" if op == "flatten" else
+                       "numpy/ops/global_pool.py" if op.startswith("global") else f"numpy/ops/{op}.py", "ops")
+            out = new(f"{'f' if op == 'flatten' else 'g' if op.startswith('global') else 'q'}{dense_index}",
+                      layer.out_shape, view=op == "flatten")
+            step = {"op": op, "layer": layer.name, "where": where, "x": current.name, "out": out.name}
+            if isinstance(layer, ir.Pool2D):
+                step |= {"size": py(layer.pool), "stride": py(layer.stride), "pad": py(layer.padding)}
+                what = f"the {'max' if layer.op == 'max' else 'mean'} of each {_pair(layer.pool)} window"
+            elif isinstance(layer, ir.GlobalPool):
+                what = f"the {'max' if layer.op == 'max' else 'mean'} of each channel"
+            else:
+                what = f"the {'x'.join(map(str, layer.in_shape))} cells as one row of {layer.out_shape[0]}"
+            step["comment"] = f"{layer.name}: {out.name} = {what} of {current.name}  ({where})"
+            plan.forward.append(step)
+            trail.append((layer, step))
+            current = out
+            continue
         if isinstance(layer, ir.Dense):
             dense_index += 1
             j = dense_index
             module.use("numpy/ops/dense_columns.py" if plan.columns else "numpy/ops/dense.py", "ops")
             W, b = f"W{j}", f"b{j}"
-            shapes = ((layer.units, layer.in_features), (layer.units,))
-            for attr, parameter, shape in zip((W, b), layer.parameters, shapes, strict=True):
-                start = plan.flat_size
-                if layer.trainable:
-                    size = shape[0] * (shape[1] if len(shape) == 2 else 1)
-                    if size >= ALIGN_FROM:  # a large view starts 64-byte aligned, as SIMD loops and BLAS like
-                        start = -(-start // 16) * 16
-                    plan.flat_size = start + size
-                    plan.parameter_count += size
-                plan.parameters.append(
-                    {"attr": attr, "grad": f"d{attr}", "name": py(parameter.name), "trainable": layer.trainable,
-                     "shape": py(shape), "start": start, "stop": plan.flat_size}
-                )
+            add_parameters(layer, (W, b))
             z = new(f"z{j}", layer.units)
             formula = f"{z.name} = {current.name}·{W}ᵀ + {b}"
             step = {
@@ -216,17 +277,17 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
                 continue
             if layer.activation.name == "linear":  # the identity: no step, the gradient passes unchanged
                 continue
-            a = new(f"a{dense_index}", layer.features)
+            a = new(f"a{dense_index}", layer.out_shape)
             act = _activation_step(layer.activation, current.name, a, layer.name, where, module, zeros)
             act["comment"] = f"{layer.name}: {a.name} = {layer.activation.name}({current.name})  ({where})"
             plan.forward.append(act)
             trail.append((layer, act))
             current = a
-        else:
+        elif isinstance(layer, ir.Dropout):
             module.use("numpy/ops/dropout.py", "ops")
             plan.dropout = True
-            p = new(f"p{dense_index}", layer.features)
-            m = new(f"m{dense_index}", layer.features)
+            p = new(f"p{dense_index}", layer.out_shape)
+            m = new(f"m{dense_index}", layer.out_shape)
             step = {
                 "op": "dropout",
                 "layer": layer.name,
@@ -242,8 +303,23 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             current = p
     plan.output = current.name
     plan.output_width = current.width
+    plan.output_shape = current.shape
     _plan_backward(plan, trail, layers, needs_grad, new)
     return plan
+
+
+#: How each pooling step passes the gradient back, as its comment says it.
+POOLING_BACKWARD = {
+    "maxpool": "{dout} routed to each window's max",
+    "avgpool": "{dout} spread evenly over each window's cells",
+    "global_avgpool": "{dout} spread evenly over each channel's cells",
+    "global_maxpool": "{dout} routed to each channel's max",
+    "flatten": "{dout} in the shape of the image again",
+}
+
+
+def _pair(pair) -> str:
+    return "x".join(map(str, pair))
 
 
 #: Activations whose local derivative is computed from their input z; the others' from their output h.
@@ -261,7 +337,7 @@ def _activation_step(activation: ir.Activation, z: str, h: Value, layer: str, wh
         "z": z,
         "h": h.name,
         "alpha": None if activation.alpha is None else py(activation.alpha),
-        "zeros": zeros(h.width) if activation.name == "relu" else None,
+        "zeros": zeros(h.shape) if activation.name == "relu" else None,
         "reads_z": activation.name in DERIVATIVES_OF_Z,
     }
 
@@ -272,7 +348,7 @@ def _inputs_needing_gradient(layers) -> list[bool]:
     below = False
     for layer in layers:
         out.append(below)
-        if isinstance(layer, ir.Dense) and layer.trainable:
+        if any(parameter.trainable for parameter in layer.parameters):
             below = True
     return out
 
@@ -282,36 +358,47 @@ def _plan_backward(plan: Plan, trail, layers, needs_grad, new) -> None:
 
     Below the lowest trainable layer nothing needs a gradient, so the walk stops there.
     """
-    gradient = {plan.output: new(f"d{plan.output}", plan.output_width).name}
+    gradient = {plan.output: new(f"d{plan.output}", plan.output_shape).name}
     position_of = {id(layer): i for i, layer in enumerate(layers)}
     lowest_trainable = next(
-        (i for i, layer in enumerate(layers) if isinstance(layer, ir.Dense) and layer.trainable), len(layers)
+        (i for i, layer in enumerate(layers) if any(parameter.trainable for parameter in layer.parameters)),
+        len(layers),
     )
     for layer, step in reversed(trail):
         position = position_of[id(layer)]
         if position < lowest_trainable:
             break
-        if step["op"] == "dense":
+        if step["op"] in ("dense", "conv2d"):
             dx = None
             if needs_grad[position]:
-                dx = new(f"d{step['x']}", layer.in_features).name
+                dx = new(f"d{step['x']}", layer.in_shape).name
                 gradient[step["x"]] = dx
             dz = gradient[step["z"]]
             parts = []
-            if layer.trainable:
+            if layer.trainable and step["op"] == "conv2d":
+                parts += [f"∂L/∂{step['W']} = Σ {dz} ⊗ patches of {step['x']}", f"∂L/∂{step['b']} = Σ {dz}"]
+            elif layer.trainable:
                 plan.ones = True
                 parts += [f"∂L/∂{step['W']} = {dz}ᵀ·{step['x']}", f"∂L/∂{step['b']} = Σ {dz}"]
-            if dx:
+            if dx and step["op"] == "conv2d":
+                parts.append(f"∂L/∂{step['x']} = Σ over windows of {dz}·{step['W']}")
+            elif dx:
                 parts.append(f"∂L/∂{step['x']} = {dz}·{step['W']}")
             plan.backward.append(dict(step, dz=dz, dx=dx, comment=f"{layer.name}: " + ", ".join(parts)))
         elif step["op"] == "activation":
-            width = layer.units if isinstance(layer, ir.Dense) else layer.features
-            dz = new(f"d{step['z']}", width).name
+            dz = new(f"d{step['z']}", layer.out_shape).name
             gradient[step["z"]] = dz
             note = f"{step['function']}: ∂L/∂{step['z']} = ∂L/∂{step['h']} · {step['function']}'({step['z']})"
             plan.backward.append(dict(step, dh=gradient[step["h"]], dz=dz, comment=note))
+        elif step["op"] in POOLING_BACKWARD:
+            if not needs_grad[position]:
+                continue
+            dx = new(f"d{step['x']}", layer.in_shape, view=step["op"] == "flatten").name
+            gradient[step["x"]] = dx
+            note = f"{layer.name}: ∂L/∂{step['x']} = " + POOLING_BACKWARD[step["op"]].format(dout=gradient[step["out"]])
+            plan.backward.append(dict(step, dout=gradient[step["out"]], dx=dx, comment=note))
         elif needs_grad[position]:
-            dx = new(f"d{step['x']}", layer.features).name
+            dx = new(f"d{step['x']}", layer.in_shape).name
             gradient[step["x"]] = dx
             note = f"{layer.name}: ∂L/∂{step['x']} = ∂L/∂{step['out']} · mask"
             plan.backward.append(dict(step, dout=gradient[step["out"]], dx=dx, comment=note))
@@ -352,6 +439,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         has_train=program.train is not None,
         metric_sums=_metric_sums(program, plan, module),
         model_inputs=program.model.in_features,
+        inputs=common.model_inputs(program),
         epochs=program.train.epochs if program.train else 0,
         gathers=gathers_by_batch(program),
         gather_bytes=f"1 << {GATHER_BY_BATCH_BYTES.bit_length() - 1}",  # a power of two

@@ -24,6 +24,14 @@ from nndsl.catalog import ACTIVATION_ALPHA
 from nndsl.codegen import common
 from nndsl.codegen.render import comment, drop_unused_functions, py, render_template, sort_imports, tidy
 
+#: The layer kinds (ir layers' `kind`) this backend generates.
+LAYER_KINDS = frozenset({"dense", "activation", "dropout", "conv2d", "maxpool", "avgpool", "global_avgpool",
+                         "global_maxpool", "flatten", "batchnorm"})
+
+#: The Keras layers of the shape-changing kinds.
+KERAS_SHAPE_LAYERS = {"maxpool": "MaxPooling2D", "avgpool": "AveragePooling2D", "global_avgpool": "GlobalAveragePooling2D",
+                      "global_maxpool": "GlobalMaxPooling2D", "flatten": "Flatten"}
+
 #: Activations Keras spells as a string with exactly the IR's definition.
 KERAS_ACTIVATIONS = {"relu", "sigmoid", "tanh", "softmax", "softplus"}
 
@@ -82,6 +90,7 @@ class Plan:
     parameters: list[dict] = field(default_factory=list)
     penalties: list[dict] = field(default_factory=list)
     trainable: list[str] = field(default_factory=list)
+    kernels: list[str] = field(default_factory=list)  # conv kernels, transposed otherwise than a Dense's
 
 
 def plan_model(program: ir.Program, module: common.Module) -> Plan:
@@ -105,6 +114,54 @@ def plan_model(program: ir.Program, module: common.Module) -> Plan:
     for position, layer in enumerate(layers):
         where = common.where(program, layer)
         name = py(layer.name)
+        if isinstance(layer, ir.Conv2D):
+            activation = layer.activation
+            args = [py(layer.filters), py(layer.kernel), f"strides={py(layer.stride)}",
+                    f"padding={py(layer.padding_name)}"]  # Keras' `same` is nndsl's: TensorFlow's rule
+            if activation.name != "linear" and activation.name not in PARAMETRIC_ACTIVATIONS:
+                args.append(f"activation={_activation_argument(activation, module)}")
+            regularizer = _regularizer(layer)
+            if regularizer:
+                args.append(f"kernel_regularizer={regularizer}")
+                plan.penalties.append({"layer": name, "where": where})
+            if not layer.trainable:
+                args.append("trainable=False")
+            note = f"{layer.name} ({where}): Keras' kernel (kh, kw, in, filters) is W's (filters, kh, kw, in) transposed"
+            plan.layers.append(LayerCall("h", current, "Conv2D", args, name, note))
+            plan.training_forward.append({"layer": name})
+            plan.kernels.append(layer.parameters[0].name)
+            for parameter, attribute in zip(layer.parameters, ("kernel", "bias"), strict=True):
+                plan.parameters.append({"name": py(parameter.name), "layer": name, "attribute": attribute})
+                if layer.trainable:
+                    plan.trainable.append(parameter.name)
+            if activation.name in PARAMETRIC_ACTIVATIONS:
+                note = f"{layer.name} ({where}): its {activation.name}, a Keras layer of its own"
+                extra = _activation_layer(activation, fresh(f"{layer.name}_{activation.name}"), note, module)
+                plan.layers.append(extra)
+                plan.training_forward.append({"layer": extra.name})
+            current = "h"
+            continue
+        if isinstance(layer, ir.BatchNorm):  # Keras's momentum and biased variance are the IR's
+            plan.layers.append(LayerCall("h", current, "BatchNormalization",
+                                         [f"momentum={py(layer.momentum)}", f"epsilon={py(layer.eps)}"], name,
+                                         f"{layer.name} ({where}): batch statistics in training, running ones after"))
+            plan.training_forward.append({"layer": name, "training": True})
+            for parameter, attribute in zip(layer.parameters, ("gamma", "beta", "moving_mean", "moving_variance"),
+                                            strict=True):
+                plan.parameters.append({"name": py(parameter.name), "layer": name, "attribute": attribute})
+                if parameter.trainable:
+                    plan.trainable.append(parameter.name)
+            current = "h"
+            continue
+        if isinstance(layer, (ir.Pool2D, ir.GlobalPool, ir.Flatten)):
+            kind, args = KERAS_SHAPE_LAYERS[layer.kind], []
+            if isinstance(layer, ir.Pool2D):  # Keras' `same` pooling leaves the padded cells out, as nndsl's
+                args = [py(layer.pool), f"strides={py(layer.stride)}", f"padding={py(layer.padding_name)}"]
+            plan.layers.append(LayerCall("h", current, kind, args, name,
+                                         f"{layer.name} ({where}): → {'x'.join(map(str, layer.out_shape))}"))
+            plan.training_forward.append({"layer": name})
+            current = "h"
+            continue
         if isinstance(layer, ir.Dense):
             activation = layer.activation
             absorbed = position == fused_at
@@ -140,10 +197,11 @@ def plan_model(program: ir.Program, module: common.Module) -> Plan:
             call.input = current
             plan.layers.append(call)
             plan.training_forward.append({"layer": name})
-        else:
+        elif isinstance(layer, ir.Dropout):
             module.use("tensorflow/dropout.py", "training")
             index = len(plan.dropout)
-            plan.dropout.append({"rate": py(layer.rate), "features": py(layer.features), "layer": layer.name})
+            plan.dropout.append({"rate": py(layer.rate), "shape": ", ".join(map(str, layer.in_shape)),
+                                 "layer": layer.name})
             plan.layers.append(
                 LayerCall("h", current, "Dropout", [py(layer.rate)], name,
                           f"{layer.name} ({where}): in training, Trainer.dropout_masks drop the units")
@@ -226,6 +284,8 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         model_name=py(program.model.name or "model"),
         logits_model_name=py(f"{program.model.name or 'model'}_logits"),
         inputs=program.model.in_features,
+        model_inputs=common.model_inputs(program),
+        input_shape=", ".join(map(str, program.model.in_shape)) + ("," if len(program.model.in_shape) == 1 else ""),
         outputs=program.model.out_features,
         loss=_lower_loss(program, plan),
         metrics=_lower_metrics(program, plan),

@@ -20,6 +20,10 @@ from nndsl.codegen import common
 from nndsl.codegen.naming import TORCH_MODULE_ATTRIBUTES, Namer
 from nndsl.codegen.render import drop_unused_functions, py, render_template, sort_imports, tidy
 
+#: The layer kinds (ir layers' `kind`) this backend generates.
+LAYER_KINDS = frozenset({"dense", "activation", "dropout", "conv2d", "maxpool", "avgpool", "global_avgpool",
+                         "global_maxpool", "flatten", "batchnorm"})
+
 #: The IR's losses are torch's, with the default reduction (the batch mean).
 LOSSES = {
     "binary_crossentropy": ("nn.BCEWithLogitsLoss()", "binary cross-entropy, fused with the sigmoid"),
@@ -78,6 +82,7 @@ class Plan:
     output_width: int = 0
     dropout: bool = False
     trainable: bool = False
+    kernels: list[str] = field(default_factory=list)  # conv kernels: torch's layout is not the IR's
 
 
 def plan_network(program: ir.Program, module: common.Module) -> Plan:
@@ -87,9 +92,54 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     last_activation = common.output_activation_index(model.layers)
     names = Namer(TORCH_MODULE_ATTRIBUTES)
     plan = Plan(output_width=model.out_features)
+    if model.images:
+        module.use("torch/images/channels_first.py", "network")
+        plan.layers.append({"name": names.name("channels_first"), "module": "ChannelsFirst()",
+                            "comment": "the data's (n, h, w, c) images as torch's (n, c, h, w)"})
     for position, layer in enumerate(model.layers):
         where = common.where(program, layer)
         absorbed = fused is not None and position == last_activation
+        if isinstance(layer, ir.Conv2D):
+            attr = names.name(layer.name)
+            conv, tensor = _conv_module(layer), attr
+            if conv.startswith("nn.Sequential"):
+                tensor = f"{attr}.conv"
+            plan.layers.append({"name": attr, "module": conv,
+                                "comment": f"conv2d {layer.filters} {_pair(layer.kernel)} {layer.activation.name}, {where}"})
+            weight, bias = layer.parameters
+            plan.kernels.append(weight.name)
+            module.use("torch/images/layout.py", "network")
+            plan.parameters += [{"name": py(weight.name), "tensor": f"{tensor}.weight"},
+                                {"name": py(bias.name), "tensor": f"{tensor}.bias"}]
+            if layer.trainable:
+                plan.trainable = True
+            else:
+                plan.frozen.append({"name": attr, "where": where})
+            plan.penalties += [
+                {"rate": py(reg.rate), "layer": tensor, "method": PENALTY_METHODS[reg.kind],
+                 "note": f"{reg.kind}({reg.rate})  ({where})"}
+                for reg in layer.regularizers
+            ]
+            if layer.activation.name != "linear":
+                plan.layers.append(_activation_layer(layer.activation, names.name(f"{layer.name}_{layer.activation.name}"),
+                                                     None))
+            continue
+        if isinstance(layer, ir.BatchNorm):
+            module.use("torch/images/batchnorm.py", "network")
+            attr = names.name(layer.name)
+            kind = "BatchNorm2d" if len(layer.in_shape) == 3 else "BatchNorm1d"
+            plan.layers.append({"name": attr, "module": f"{kind}({layer.channels}, eps={py(layer.eps)}, "
+                                                        f"momentum={py(round(1 - layer.momentum, 12))})",
+                                "comment": f"batchnorm, Keras's momentum {layer.momentum} ({where})"})
+            for parameter, tensor in zip(layer.parameters, ("weight", "bias", "running_mean", "running_var"),
+                                         strict=True):
+                plan.parameters.append({"name": py(parameter.name), "tensor": f"{attr}.{tensor}"})
+            plan.trainable = True
+            continue
+        if isinstance(layer, (ir.Pool2D, ir.GlobalPool, ir.Flatten)):
+            plan.layers.append({"name": names.name(layer.name), "module": _pool_module(layer, module),
+                                "comment": f"{layer.kind} → {'x'.join(map(str, layer.out_shape))}  ({where})"})
+            continue
         if isinstance(layer, ir.Dense):
             attr = names.name(layer.name)
             note = f"dense {layer.units} {layer.activation.name}"
@@ -122,7 +172,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
                 plan.predict_activation = layer.activation.name
                 continue
             plan.layers.append(_activation_layer(layer.activation, names.name(layer.name), where))
-        else:
+        elif isinstance(layer, ir.Dropout):
             module.use("torch/dropout.py", "network")
             plan.dropout = True
             plan.layers.append(
@@ -133,6 +183,42 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
                 }
             )
     return plan
+
+
+def _pair(pair) -> str:
+    return "x".join(map(str, pair))
+
+
+def _conv_module(layer: ir.Conv2D) -> str:
+    """nn.Conv2d, with TensorFlow's padding: as its own argument where it is symmetric, else an
+    nn.ZeroPad2d before it (`same` with an even kernel or a stride puts the extra cell after)."""
+    top, bottom, left, right = layer.padding
+    args = f"{layer.in_shape[2]}, {layer.filters}, kernel_size={py(layer.kernel)}, stride={py(layer.stride)}"
+    if top == bottom and left == right:
+        padding = f", padding={py((top, left))}" if top or left else ""
+        return f"nn.Conv2d({args}{padding})"
+    return (f"nn.Sequential(OrderedDict(pad=nn.ZeroPad2d({py((left, right, top, bottom))}), "
+            f"conv=nn.Conv2d({args})))")
+
+
+def _pool_module(layer, module: common.Module) -> str:
+    if isinstance(layer, ir.Flatten):
+        module.use("torch/images/flatten.py", "network")
+        return "FlattenHWC()"
+    if isinstance(layer, ir.GlobalPool):
+        module.use("torch/images/global_pool.py", "network")
+        return f"GlobalPool({py(layer.op)})"
+    top, bottom, left, right = layer.padding
+    args = f"{py(layer.pool)}, stride={py(layer.stride)}"
+    if layer.op == "avg":
+        if any(layer.padding):
+            module.use("torch/images/avgpool_same.py", "network")
+            return f"AvgPoolSame({py(layer.pool)}, {py(layer.stride)}, {py(layer.padding)}, {py(layer.in_shape[:2])})"
+        return f"nn.AvgPool2d({args})"
+    if any(layer.padding):  # TensorFlow's max pooling never picks a padded cell: pad with −∞
+        return (f"nn.Sequential(nn.ConstantPad2d({py((left, right, top, bottom))}, float(\"-inf\")), "
+                f"nn.MaxPool2d({args}))")
+    return f"nn.MaxPool2d({args})"
 
 
 def _activation_layer(activation: ir.Activation, name: str, where: str | None) -> dict:
@@ -220,6 +306,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         predict=OUTPUT_FUNCTIONS[plan.predict_activation].format("output") if plan.predict_activation else "output",
         label_dtype="torch.int64" if program.task == "multiclass" else "torch.float32",
         model_inputs=program.model.in_features,
+        inputs=common.model_inputs(program),
         epochs=program.train.epochs,
         user_errors=", ".join(USER_ERRORS),
     )

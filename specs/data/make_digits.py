@@ -19,7 +19,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_digits
 
 HERE = Path(__file__).resolve().parent
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can say; np.savez would write today's
@@ -27,6 +26,8 @@ FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can say; np.savez
 
 def digits_arrays() -> dict[str, np.ndarray]:
     """x (images, height, width) in [0, 1] as float32, and y the labels as int64."""
+    from sklearn.datasets import load_digits  # only here: the rest needs no scikit-learn
+
     digits = load_digits()
     x = (digits.images / 16).astype(np.float32)
     y = digits.target.astype(np.int64)

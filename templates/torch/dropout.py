@@ -21,9 +21,10 @@ class NumpyDropout(nn.Module):
     def forward(self, x):
         if not self.training:
             return x
-        keep = self.rng.random(tuple(x.shape), dtype=np.float32) >= self.rate
-        mask = keep * np.float32(1 / (1 - self.rate))
-        return x * torch.from_numpy(mask).to(x.device)
+        shape = tuple(x.shape) if x.ndim == 2 else (x.shape[0], *x.shape[2:], x.shape[1])  # images: drawn (n, h, w, c)
+        keep = self.rng.random(shape, dtype=np.float32) >= self.rate
+        mask = torch.from_numpy(keep * np.float32(1 / (1 - self.rate)))
+        return x * (mask if x.ndim == 2 else mask.permute(0, 3, 1, 2)).to(x.device)
 
     def extra_repr(self):
         return f"rate={self.rate}"

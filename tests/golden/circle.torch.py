@@ -391,7 +391,7 @@ class Trainer:
         return to_numpy(torch.sigmoid(output))
 
     def get_weights(self):
-        """Copies of the parameters by parameter name, W as (units, inputs)."""
+        """Copies of the parameters by parameter name, in the IR's layout: W as (units, inputs)."""
         return {name: to_numpy(param) for name, param in self.params.items()}
 
     @torch.no_grad()

@@ -73,6 +73,13 @@ def check_data_file(path, kind):
         raise DataError(f"{path}: is a directory, not {kind}")
 
 
+def data_shape(x):
+    """What the samples of x are, in words: 'rows of 3 features', 'images of 8x8x1'."""
+    if x.ndim == 2:
+        return f"rows of {x.shape[1]} feature{'s' if x.shape[1] != 1 else ''}"
+    return "images of " + "x".join(str(n) for n in x.shape[1:])
+
+
 class Dataset(NamedTuple):
     """Training and validation arrays (float32 features; labels as the loss needs them)."""
 
@@ -264,8 +271,8 @@ def load_data(seed=DATA_SEED, data_dir=DATA_DIR):
     """csv(data/income.csv): the samples, shuffled and split (specs/income.nn:3)."""
     path = Path(data_dir) / "data/income.csv"
     x, labels = load_csv(path, target="income", features=["grade", "age", "participation"])
-    if x.shape[1] != 3:
-        raise DataError(f"{path}: the model takes 3 input features, but the data has {x.shape[1]}")
+    if x.shape[1:] != (3,):
+        raise DataError(f"{path}: the model takes 3 input features, but the data has {data_shape(x)}")
     y = regression_targets(path, labels, outputs=1)
     return split_data(np.random.default_rng(seed), x, y, 0.8)
 

@@ -65,6 +65,13 @@ def check_data_file(path, kind):
         raise DataError(f"{path}: is a directory, not {kind}")
 
 
+def data_shape(x):
+    """What the samples of x are, in words: 'rows of 3 features', 'images of 8x8x1'."""
+    if x.ndim == 2:
+        return f"rows of {x.shape[1]} feature{'s' if x.shape[1] != 1 else ''}"
+    return "images of " + "x".join(str(n) for n in x.shape[1:])
+
+
 class Dataset(NamedTuple):
     """Training and validation arrays (float32 features; labels as the loss needs them)."""
 
@@ -256,8 +263,8 @@ def load_data(seed=DATA_SEED, data_dir=DATA_DIR):
     """csv(data/staircase.csv): the samples, shuffled and split (specs/staircase.nn:5)."""
     path = Path(data_dir) / "data/staircase.csv"
     x, labels = load_csv(path, target="y", features=["x"])
-    if x.shape[1] != 1:
-        raise DataError(f"{path}: the model takes 1 input feature, but the data has {x.shape[1]}")
+    if x.shape[1:] != (1,):
+        raise DataError(f"{path}: the model takes 1 input feature, but the data has {data_shape(x)}")
     y = regression_targets(path, labels, outputs=1)
     return split_data(np.random.default_rng(seed), x, y, 0.8)
 
@@ -489,7 +496,7 @@ class Trainer:
         return to_numpy(output)
 
     def get_weights(self):
-        """Copies of the parameters by parameter name, W as (units, inputs)."""
+        """Copies of the parameters by parameter name, in the IR's layout: W as (units, inputs)."""
         return {name: to_numpy(param) for name, param in self.params.items()}
 
     @torch.no_grad()

@@ -12,3 +12,10 @@ def check_data_file(path, kind):
         raise DataError(f"{path}: no such file")
     if is_dir:
         raise DataError(f"{path}: is a directory, not {kind}")
+
+
+def data_shape(x):
+    """What the samples of x are, in words: 'rows of 3 features', 'images of 8x8x1'."""
+    if x.ndim == 2:
+        return f"rows of {x.shape[1]} feature{'s' if x.shape[1] != 1 else ''}"
+    return "images of " + "x".join(str(n) for n in x.shape[1:])

@@ -66,14 +66,14 @@ def image_files(folder: Path) -> dict[str, list[Path]]:
     if len(classes) == 1:
         (name,) = classes
         raise DataError(f"{folder}: only one class folder, {name!r}; a classifier needs at least two")
-    for name in classes:
+    for name, files in classes.items():
         for entry in visible_entries(folder / name):
             if entry.is_dir():
                 raise DataError(f"{entry}: a folder inside class folder {name!r}; put its images directly in {name!r}")
             if entry.suffix.lower() in IMAGE_SUFFIXES:
                 inside(root, entry)
-                classes[name].append(entry)
-        if not classes[name]:
+                files.append(entry)
+        if not files:
             raise DataError(f"{folder / name}: an empty class folder: no {', '.join(IMAGE_SUFFIXES)} files")
     return classes
 
