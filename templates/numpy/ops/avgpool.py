@@ -51,7 +51,8 @@ def avgpool_backward(dout, size, stride, pad, dx):
         grad.fill(0)
     for i in range(size[0]):
         for j in range(size[1]):
-            avgpool_cell(grad, i, j, stride, dout.shape)[...] += share
+            cell = avgpool_cell(grad, i, j, stride, dout.shape)
+            cell += share
     if grad is not dx:
         dx[...] = grad[:, top : top + dx.shape[1], left : left + dx.shape[2]]
     return dx
