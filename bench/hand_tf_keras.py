@@ -11,7 +11,11 @@ shuffling the training set each epoch itself. ``order="nndsl"`` instead feeds ea
 order nndsl's shuffle stream draws, one ``fit(epochs=1, shuffle=False)`` per epoch, so that its
 losses can be checked against the generated trainer's step for step.
 
-A Dense kernel is (inputs, units), the transpose of nndsl's W.
+A Dense kernel is (inputs, units), the transpose of nndsl's W; a Conv2D kernel is
+(kh, kw, c_in, filters) (bench.workloads.keras_kernel translates).
+
+``KerasCNN`` is the same for ``Conv2D(relu)`` / ``MaxPooling2D`` layers, ``Flatten`` and the Dense
+layers, on the NHWC images as they are (Keras' own layout, and its flatten order is nndsl's).
 """
 
 from __future__ import annotations
@@ -24,12 +28,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402 - the backend is chosen above
 import numpy as np  # noqa: E402
 
-from bench.workloads import initial_weights, shuffle_stream  # noqa: E402
+from bench.workloads import initial_weights, ir_kernel, keras_kernel, shuffle_stream  # noqa: E402
 
 
-def make_model(layers) -> keras.Sequential:
-    """Dense layers for the widths `layers`: ReLU hidden layers, the last one's logits."""
-    model = keras.Sequential([keras.Input(shape=(layers[0],))])
+def make_model(layers, model=None) -> keras.Sequential:
+    """Dense layers for the widths `layers`: ReLU hidden layers, the last one's logits (added to `model`)."""
+    model = model or keras.Sequential([keras.Input(shape=(layers[0],))])
     for index, units in enumerate(layers[1:]):
         last = index == len(layers) - 2
         model.add(keras.layers.Dense(units, activation=None if last else "relu"))
@@ -51,7 +55,7 @@ class KerasMLP:
         if order not in ("keras", "nndsl"):
             raise ValueError(f"order must be 'keras' or 'nndsl'. Received: order={order!r}")
         self.binary = layers[-1] == 1
-        self.model = make_model(layers)
+        self.model = self._make_model(layers)
         self.set_weights(weights)
         if self.binary:
             loss, metric = keras.losses.BinaryCrossentropy(from_logits=True), keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)
@@ -63,6 +67,9 @@ class KerasMLP:
         self.batch, self.order = int(batch), order
         self.shuffle_rng = shuffle_stream(seed)
         self.history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+
+    def _make_model(self, layers):
+        return make_model(layers)
 
     def _labels(self, y):
         return np.asarray(y, np.float32).reshape(-1, 1) if self.binary else np.asarray(y, np.int64)
@@ -87,12 +94,39 @@ class KerasMLP:
         return self.history
 
     def set_weights(self, weights):
-        """Load [(W, b), …] with W as (units, inputs): Keras' kernel is its transpose."""
-        self.model.set_weights([array for W, b in weights for array in (np.asarray(W).T, np.asarray(b))])
+        """Load [(W, b), …] in nndsl's layouts (W as (units, inputs), a conv's as (filters, kh, kw, c_in))."""
+        self.model.set_weights([array for W, b in weights for array in (keras_kernel(np.asarray(W)), np.asarray(b))])
 
     def get_weights(self):
         arrays = self.model.get_weights()
-        return [(kernel.T.copy(), bias.copy()) for kernel, bias in zip(arrays[::2], arrays[1::2], strict=True)]
+        return [(ir_kernel(kernel).copy(), bias.copy()) for kernel, bias in zip(arrays[::2], arrays[1::2], strict=True)]
+
+
+def make_cnn(image, convs, layers) -> keras.Sequential:
+    """Conv2D(relu)/MaxPooling2D per conv on NHWC images, Flatten, then the Dense layers of `layers`."""
+    model = keras.Sequential([keras.Input(shape=image)])
+    for conv in convs:
+        model.add(keras.layers.Conv2D(conv.filters, conv.kernel, activation="relu"))
+        model.add(keras.layers.MaxPooling2D(conv.pool))
+    model.add(keras.layers.Flatten())
+    return make_model(layers, model)
+
+
+class KerasCNN(KerasMLP):
+    """KerasMLP (compile, fit) for conv → ReLU → max-pool layers, a flatten and the dense layers.
+
+    Args:
+        convs: the conv layers (bench.workloads.Conv: filters, kernel, pool), valid, stride 1.
+        layers: the dense widths after the flatten, from the flattened width to the classes.
+        The rest as KerasMLP's; x is (n, h, w, c).
+    """
+
+    def __init__(self, x_train, y_train, x_val, y_val, convs, layers, weights, batch, lr, seed=1, order="keras"):
+        self.convs, self.image = tuple(convs), tuple(np.shape(x_train)[1:])
+        super().__init__(x_train, y_train, x_val, y_val, layers, weights, batch, lr, seed, order)
+
+    def _make_model(self, layers):
+        return make_cnn(self.image, self.convs, layers)
 
 
 def train(x_train, y_train, x_val, y_val, layers, epochs, batch, lr, seed=1, weights=None):

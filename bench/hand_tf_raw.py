@@ -13,6 +13,10 @@
 
 The epoch's permutation is drawn from nndsl's NumPy shuffle stream (a fraction of a millisecond),
 so the batches are the generated trainer's and the losses can be compared.
+
+``RawTFCNN`` is the same loop with ``tf.nn.conv2d`` (valid, NHWC: TensorFlow's layout, and the
+data's), ``tf.nn.relu`` and ``tf.nn.max_pool2d`` before a reshape to rows and the dense layers;
+its conv kernels are (kh, kw, c_in, filters) variables (bench.workloads.keras_kernel).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from bench.workloads import initial_weights, shuffle_stream  # noqa: E402
+from bench.workloads import initial_weights, ir_kernel, keras_kernel, shuffle_stream  # noqa: E402
 
 
 class RawTFMLP:
@@ -40,7 +44,7 @@ class RawTFMLP:
 
     def __init__(self, x_train, y_train, x_val, y_val, layers, weights, batch, lr, seed=1, jit_compile=False):
         self.binary = layers[-1] == 1
-        self.kernels = [tf.Variable(np.asarray(W, np.float32).T) for W, _ in weights]
+        self.kernels = [tf.Variable(keras_kernel(np.asarray(W, np.float32))) for W, _ in weights]
         self.biases = [tf.Variable(np.asarray(b, np.float32)) for _, b in weights]
         self.variables = [v for pair in zip(self.kernels, self.biases, strict=True) for v in pair]
         self.x_train, self.y_train = tf.constant(np.asarray(x_train, np.float32)), self._labels(y_train)
@@ -88,7 +92,7 @@ class RawTFMLP:
         n = x.shape[0]
         steps, rest = divmod(n, self.batch)
         full = steps * self.batch
-        x_batches = tf.reshape(x[:full], (steps, self.batch, x.shape[1]))
+        x_batches = tf.reshape(x[:full], (steps, self.batch, *x.shape[1:]))
         y_batches = tf.reshape(y[:full], (steps, self.batch, *y.shape[1:]))
         total_loss, total_correct = tf.constant(0.0), tf.constant(0.0)
         for step in tf.range(steps):
@@ -126,7 +130,33 @@ class RawTFMLP:
         return self.history
 
     def get_weights(self):
-        return [(k.numpy().T.copy(), b.numpy().copy()) for k, b in zip(self.kernels, self.biases, strict=True)]
+        return [(ir_kernel(k.numpy()).copy(), b.numpy().copy()) for k, b in zip(self.kernels, self.biases, strict=True)]
+
+
+class RawTFCNN(RawTFMLP):
+    """RawTFMLP's one-call epoch for conv → ReLU → max-pool layers, a flatten and the dense layers.
+
+    Args:
+        convs: the conv layers (bench.workloads.Conv: filters, kernel, pool), valid, stride 1.
+        layers: the dense widths after the flatten, from the flattened width to the classes.
+        weights: [(W, b), …] in nndsl's layouts, the convs' first. The rest as RawTFMLP's.
+    """
+
+    def __init__(self, x_train, y_train, x_val, y_val, convs, layers, weights, batch, lr, seed=1, jit_compile=False):
+        self.convs = tuple(convs)
+        super().__init__(x_train, y_train, x_val, y_val, layers, weights, batch, lr, seed, jit_compile)
+
+    def _logits(self, x):
+        for i, conv in enumerate(self.convs):
+            x = tf.nn.relu(tf.nn.conv2d(x, self.kernels[i], strides=1, padding="VALID") + self.biases[i])
+            x = tf.nn.max_pool2d(x, conv.pool, conv.pool, padding="VALID")
+        x = tf.reshape(x, (-1, x.shape[1] * x.shape[2] * x.shape[3]))  # flatten in (h, w, c) order
+        last = len(self.kernels) - 1
+        for i in range(len(self.convs), len(self.kernels)):
+            x = tf.matmul(x, self.kernels[i]) + self.biases[i]
+            if i < last:
+                x = tf.nn.relu(x)
+        return x
 
 
 def train(x_train, y_train, x_val, y_val, layers, epochs, batch, lr, seed=1, weights=None):

@@ -15,6 +15,12 @@
 
 nn.Linear stores its weight as (out_features, in_features), nndsl's layout, so weights move
 in and out unchanged.
+
+``TorchCNN`` is the same loop around ``nn.Conv2d`` / ``nn.ReLU`` / ``nn.MaxPool2d`` layers, an
+``nn.Flatten`` and the Linear layers, computing in NCHW, PyTorch's own layout: the NHWC images are
+permuted once when they are materialised, and the weights are translated once on the way in and
+out (a conv kernel (filters, kh, kw, c_in) → (filters, c_in, kh, kw); the first Linear's columns
+from nndsl's (h, w, c) flatten order to NCHW's (c, h, w)).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.workloads import initial_weights, shuffle_stream
+from bench.workloads import conv_shapes, initial_weights, shuffle_stream
 
 
 def make_model(layers) -> nn.Sequential:
@@ -53,7 +59,7 @@ class TorchMLP:
                  optimizer_options=None):
         self.device = torch.device(device)
         self.binary = layers[-1] == 1
-        self.model = make_model(layers).to(self.device)
+        self.model = self._make_model(layers).to(self.device)
         self.set_weights(weights)
         self.loss_fn = nn.BCEWithLogitsLoss() if self.binary else nn.CrossEntropyLoss()
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=lr, **(optimizer_options or {}))
@@ -62,6 +68,9 @@ class TorchMLP:
         self.batch = int(batch)
         self.shuffle_rng = shuffle_stream(seed)
         self.history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+
+    def _make_model(self, layers):
+        return make_model(layers)
 
     def _tensors(self, x, y):
         x = torch.as_tensor(np.asarray(x, dtype=np.float32), device=self.device)
@@ -133,6 +142,73 @@ class TorchMLP:
         loss.backward()
         self.optimizer.step()
         return loss.item()
+
+
+def make_cnn(image, convs, layers) -> nn.Sequential:
+    """Conv2d/ReLU/MaxPool2d per conv (NCHW), Flatten, then the Linear/ReLU layers of `layers`."""
+    modules, channels = [], image[2]
+    for conv in convs:
+        modules += [nn.Conv2d(channels, conv.filters, conv.kernel), nn.ReLU(), nn.MaxPool2d(conv.pool)]
+        channels = conv.filters
+    return nn.Sequential(*modules, nn.Flatten(), *make_model(layers))
+
+
+class TorchCNN(TorchMLP):
+    """TorchMLP's training loop around conv → ReLU → max-pool layers, a flatten and the dense layers.
+
+    Args:
+        convs: the conv layers (bench.workloads.Conv: filters, kernel, pool), valid, stride 1.
+        layers: the dense widths after the flatten, from the flattened width to the classes.
+        weights: [(W, b), …] in nndsl's layouts, the convs' first (W as (filters, kh, kw, c_in)).
+        The rest as TorchMLP's; x is (n, h, w, c), as the data files hold it.
+    """
+
+    def __init__(self, x_train, y_train, x_val, y_val, convs, layers, weights, batch, lr, seed=1, device="cpu",
+                 optimizer_options=None):
+        self.convs, self.image = tuple(convs), tuple(np.shape(x_train)[1:])
+        self.pooled = conv_shapes(self.image, self.convs)[-1].pooled  # (h, w, c) into the flatten
+        super().__init__(x_train, y_train, x_val, y_val, layers, weights, batch, lr, seed, device, optimizer_options)
+
+    def _make_model(self, layers):
+        return make_cnn(self.image, self.convs, layers)
+
+    def _tensors(self, x, y):
+        x, y = super()._tensors(x, y)
+        return x.permute(0, 3, 1, 2).contiguous(), y  # NHWC → NCHW, once
+
+    def _parametrised(self):
+        return [m for m in self.model if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+    def _flatten_order(self, W, to_torch):
+        """The first Linear's columns between nndsl's (h, w, c) order and NCHW's (c, h, w)."""
+        h, w, c = self.pooled
+        if to_torch:
+            return W.reshape(-1, h, w, c).transpose(0, 3, 1, 2).reshape(len(W), -1)
+        return W.reshape(-1, c, h, w).transpose(0, 2, 3, 1).reshape(len(W), -1)
+
+    def set_weights(self, weights):
+        """Load [(W, b), …] in nndsl's layouts, translated to torch's."""
+        modules = self._parametrised()
+        with torch.no_grad():
+            for index, (module, (W, b)) in enumerate(zip(modules, weights, strict=True)):
+                W = np.asarray(W, dtype=np.float32)
+                if W.ndim == 4:
+                    W = W.transpose(0, 3, 1, 2)  # (filters, kh, kw, c_in) → (filters, c_in, kh, kw)
+                elif index == len(self.convs):
+                    W = self._flatten_order(W, to_torch=True)
+                module.weight.copy_(torch.as_tensor(np.ascontiguousarray(W)))
+                module.bias.copy_(torch.as_tensor(np.asarray(b, dtype=np.float32)))
+
+    def get_weights(self):
+        weights = []
+        for index, module in enumerate(self._parametrised()):
+            W = module.weight.detach().cpu().numpy()
+            if W.ndim == 4:
+                W = W.transpose(0, 2, 3, 1)
+            elif index == len(self.convs):
+                W = self._flatten_order(W, to_torch=False)
+            weights.append((np.ascontiguousarray(W), module.bias.detach().cpu().numpy().copy()))
+        return weights
 
 
 def train(x_train, y_train, x_val, y_val, layers, epochs, batch, lr, seed=1, weights=None, device="cpu"):

@@ -2,6 +2,7 @@
 
     python bench/run.py                               # every backend and workload (make bench)
     python bench/run.py --backend numpy --workload large --reps 9
+    python bench/run.py --workload cnn --reps 5       # the conv net; NumPy's step profiled
     python bench/run.py --quick                       # a rough table in a minute or two
 
 For each backend and workload the bench spec (bench/specs/*.nn) is compiled in process with
@@ -23,13 +24,17 @@ Rows marked torch.compile / XLA run the generated trainer with `make_trainer(com
 "whole run" estimates the ratio over the spec's full training run with the compilation (taken
 from the warm-up) included.
 
-For the NumPy large workload the achieved GFLOP/s (the epoch's matrix-product flops over its
-time, for the median and for the fastest repetition) is compared with the float32 matmul peak
-NumPy reaches on this machine (matmul_peak.py, best of several runs). The peak is probed before
+For the NumPy large and cnn workloads the achieved GFLOP/s (the epoch's matrix-product flops over
+its time, for the median and for the fastest repetition; a conv counted as its im2col products,
+Workload.products) is compared with the float32 matmul peak NumPy reaches on this machine on the
+workload's own product shapes (matmul_peak.py, best of several runs). The peak is probed before
 every repetition and after the last one; the table gives the fraction of the best probe of the
 whole run, and, paired, the median over repetitions of each repetition's GFLOP/s over the better
 of the two probes around it: on a shared machine whose speed drifts, that compares the epoch with
-the peak of the same minutes.
+the peak of the same minutes. For the cnn, the NumPy trainers' steps are then profiled
+(profile_numpy.py): milliseconds per step in the conv products, the im2col copies, col2im,
+pooling, bias and ReLU, the dense layer and loss, and the SGD update, and the conv products' own
+GFLOP/s inside the step against the same peak.
 
 Every backend runs in a child process of its own, so no framework's threads or settings disturb
 another's. The table is printed and written to bench/results/latest.md.
@@ -38,6 +43,8 @@ another's. The table is printed and written to bench/results/latest.md.
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import json
 import os
 import platform
@@ -54,11 +61,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: `python bench/run.py`
     sys.path.insert(0, str(ROOT))
 
-from bench.workloads import WORKLOADS, Workload, initial_weights, tiny  # noqa: E402
+from bench.workloads import WORKLOADS, Workload, tiny  # noqa: E402
 
 BACKENDS = ("numpy", "torch", "tensorflow")
 RESULTS = ROOT / "bench" / "results" / "latest.md"
-QUICK_EPOCHS = {"small": 5, "large": 1}
+QUICK_EPOCHS = {"small": 5, "large": 1, "cnn": 1}
+PROFILE_EPOCHS = 3  # instrumented epochs per NumPy trainer of an image workload; the fastest is shown
 
 
 @dataclass
@@ -85,35 +93,34 @@ def generated_module(workload: Workload, backend: str):
     return load_module(nndsl.generate(nndsl.load(workload.spec), backend=backend, target="cpu"))
 
 
-def reference_args(workload: Workload):
-    return (*workload.load(), workload.layers, initial_weights(workload.layers, workload.train_seed),
-            workload.batch, workload.lr, workload.train_seed)
+#: each backend's hand-written references: label, module, the class for an MLP and for a CNN
+REFERENCES = {
+    "numpy": (("hand NumPy", "bench.hand_numpy", "NumpyMLP", "NumpyCNN"),),
+    "torch": (("hand torch", "bench.hand_torch", "TorchMLP", "TorchCNN"),),
+    "tensorflow": (("hand Keras fit", "bench.hand_tf_keras", "KerasMLP", "KerasCNN"),
+                   ("hand raw tf.function", "bench.hand_tf_raw", "RawTFMLP", "RawTFCNN")),
+}
+
+
+def hand_reference(label: str, workload: Workload, **options):
+    """The hand-written reference `label` built for the workload (its CNN class for an image workload)."""
+    module, mlp, cnn = next(entry[1:] for entries in REFERENCES.values() for entry in entries if entry[0] == label)
+    cls = getattr(importlib.import_module(module), cnn if workload.image is not None else mlp)
+    return cls(*workload.reference_args(), **options)
 
 
 def contenders(backend: str, workload: Workload, compiled: bool) -> list[Contender]:
     """The generated trainer(s) first, then the hand-written references."""
     module = generated_module(workload, backend)
     found = [Contender("generated", module.make_trainer, generated=True)]
-    if backend == "numpy":
-        from bench.hand_numpy import NumpyMLP
-
-        found.append(Contender("hand NumPy", lambda: NumpyMLP(*reference_args(workload))))
-    elif backend == "torch":
-        from bench.hand_torch import TorchMLP
-
-        if compiled:
-            found.append(Contender("generated, torch.compile", lambda: module.make_trainer(compile=True),
-                                   generated=True, compiles=True))
-        found.append(Contender("hand torch", lambda: TorchMLP(*reference_args(workload))))
-    else:
-        from bench.hand_tf_keras import KerasMLP
-        from bench.hand_tf_raw import RawTFMLP
-
-        if compiled:
-            found.append(Contender("generated, XLA", lambda: module.make_trainer(jit_compile=True),
-                                   generated=True, compiles=True))
-        found.append(Contender("hand Keras fit", lambda: KerasMLP(*reference_args(workload))))
-        found.append(Contender("hand raw tf.function", lambda: RawTFMLP(*reference_args(workload))))
+    if compiled and backend == "torch":
+        found.append(Contender("generated, torch.compile", lambda: module.make_trainer(compile=True),
+                               generated=True, compiles=True))
+    if compiled and backend == "tensorflow":
+        found.append(Contender("generated, XLA", lambda: module.make_trainer(jit_compile=True),
+                               generated=True, compiles=True))
+    for label, *_ in REFERENCES[backend]:
+        found.append(Contender(label, lambda label=label: hand_reference(label, workload)))
     return found
 
 
@@ -165,10 +172,22 @@ def measure(backend: str, workload: Workload, epochs: int, reps: int, compiled: 
 
 def heat(backend: str, workload: Workload, sizes: tuple[int, int], epochs: int, reps: int,
          racers: list[Contender]) -> dict:
-    """One cell of the table: a race of `racers`, every contender's times; `sizes` = (n_train, n_val)."""
+    """One cell of the table: a race of `racers`, every contender's times; `sizes` = (n_train, n_val).
+
+    For NumPy and an image workload, the trainers' steps are then profiled (profile_numpy.py)."""
+    from bench.matmul_peak import PEAK_SHAPES
+
     n_train, n_val = sizes
-    probe = peak_gflops if backend == "numpy" and workload.name == "large" else None
+    probe = None
+    if backend == "numpy" and workload.name in PEAK_SHAPES:
+        probe = functools.partial(peak_gflops, PEAK_SHAPES[workload.name])
     peaks = race(racers, epochs, reps, probe)
+    profiles = None
+    if backend == "numpy" and workload.image is not None:
+        from bench.profile_numpy import profile_trainers
+
+        steps = -(-n_train // workload.batch)
+        profiles = profile_trainers({r.label: r.trainer for r in racers}, steps, PROFILE_EPOCHS)
     return {
         "backend": backend,
         "workload": workload.name,
@@ -177,6 +196,7 @@ def heat(backend: str, workload: Workload, sizes: tuple[int, int], epochs: int, 
         "n_train": n_train,
         "flops_per_epoch": workload.flops_per_epoch(n_train, n_val),
         "peaks": peaks,  # GFLOP/s, probed before each repetition and after the last
+        "profiles": profiles,  # {label: ms per step by part, conv GFLOP/s} (profile_numpy.profile_epoch)
         "racers": [
             {"label": r.label, "generated": r.generated, "compiles": r.compiles, "warmup_s": r.warmup_s, "times": r.times}
             for r in racers
@@ -184,10 +204,10 @@ def heat(backend: str, workload: Workload, sizes: tuple[int, int], epochs: int, 
     }
 
 
-def peak_gflops() -> float:
+def peak_gflops(shapes) -> float:
     from bench.matmul_peak import matmul_peak
 
-    return max(matmul_peak(reps=3).values())
+    return max(matmul_peak(shapes, reps=3).values())
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -244,6 +264,13 @@ def render(cells: list[dict], header: str) -> str:
                 paired = statistics.median(flops / t / max(probes[i], probes[i + 1]) for i, t in enumerate(racer["times"]))
                 lines.append(f"| {cell['workload']} | {racer['label']} | {median:.1f} | {best:.1f} | {peak:.1f} "
                              f"| **{median / peak:.0%}** | {best / peak:.0%} | **{paired:.0%}** |")
+    for cell in cells:
+        if cell.get("profiles"):
+            from bench.profile_numpy import render as render_profile
+
+            lines += ["", f"Where a NumPy training step of {cell['workload']} goes (ms per step, exclusive; the "
+                      f"least disturbed of {PROFILE_EPOCHS} instrumented epochs each, profile_numpy.py):", ""]
+            lines += render_profile(cell["profiles"], max(cell["peaks"]) if cell["peaks"] else None)
     return "\n".join(lines) + "\n"
 
 
@@ -299,7 +326,7 @@ def epochs_for(args, workload: Workload) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", nargs="+", choices=BACKENDS, default=list(BACKENDS))
-    parser.add_argument("--workload", nargs="+", choices=sorted(WORKLOADS), default=["small", "large"])
+    parser.add_argument("--workload", nargs="+", choices=sorted(WORKLOADS), default=list(WORKLOADS))
     parser.add_argument("--reps", type=int, default=None, help="timed repetitions per contender (default 7, quick 2)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per repetition (default: the workload's)")
     parser.add_argument("--quick", action="store_true", help="few repetitions and epochs, no compiled variants")
