@@ -397,6 +397,9 @@ class Checker:
             text = value.text
         elif isinstance(value, s.String):
             text = value.value
+        elif isinstance(value, s.Bool):  # `name=true` reads as the keyword true
+            raise self.fail(_span_of(value), f"{name} must be a name; received {name}={render(value)}, a keyword: "
+                                             f'write {name}="{render(value)}" (the layer keeps that name)')
         else:
             raise self.fail(_span_of(value), f"{name} must be a name; received {name}={render(value)}")
         if not _IDENTIFIER.fullmatch(text):
@@ -410,9 +413,11 @@ class Checker:
         if len(text) > catalog.MAX_NAME_LENGTH:
             raise self.fail(value.span, f"{name} is longer than {catalog.MAX_NAME_LENGTH} characters")
         if keyword.iskeyword(text) or text in catalog.SOFT_KEYWORDS:
-            raise self.fail(value.span, f"{name} cannot be the Python keyword '{text}'")
+            raise self.fail(value.span, f"{name} cannot be the Python keyword '{text}' (the name becomes a Python "
+                                        f"identifier in the generated code); write, say, '{_renamed(text, name)}'")
         if text.startswith("__"):
-            raise self.fail(value.span, f"{name} cannot start with '__'; received {name}={text!r}")
+            raise self.fail(value.span, f"{name} cannot start with '__'; received {name}={text!r} (Python keeps "
+                                        f"such names for itself); write, say, '{_renamed(text, name)}'")
         return text
 
     def string(self, value: s.Value | None, name: str) -> str:
@@ -1123,6 +1128,23 @@ def _to_float32(number: float) -> float | None:
         return struct.unpack("<f", struct.pack("<f", number))[0]
     except OverflowError:
         return None
+
+
+def _renamed(text: str, what: str) -> str:
+    """A legal name close to the refused `text` (a keyword or a dunder) for the hint: the
+    `_layer` (or `_model`) suffix, as the torch Namer renames."""
+    kind = "model" if what.startswith("model") else "layer"
+    stem = text.strip("_") or kind
+    if stem[0].isdigit():
+        stem = f"{kind}_{stem}"
+    if stem == text or keyword.iskeyword(stem) or stem in catalog.SOFT_KEYWORDS or stem in _NNDSL_KEYWORDS:
+        stem = f"{stem}_{kind}"
+    return stem
+
+
+#: nndsl's own keywords (grammar/nndsl.lark), which a bare name cannot be.
+_NNDSL_KEYWORDS = frozenset({"data", "model", "loss", "train", "true", "false",
+                             *(word for words in catalog.BLOCK_STATEMENTS.values() for word in words)})
 
 
 def _span_of(value) -> Span | None:

@@ -535,6 +535,10 @@ def _unexpected_token(exc: UnexpectedToken, text: str) -> tuple[str, Span]:
             return f"missing '}}' before '{token}': the block opened at {ol}:{oc} is never closed", span
         return f"missing '{_OPENERS[ch]}' before '{token}': the '{ch}' opened at {ol}:{oc} is never closed", span
     if token.type not in _TERMINAL_WORDS and token.type != "$END" and expected & _VALUE_STARTS:
+        before = text[: _offset(text, token.line, token.column)].rstrip()
+        if re.search(r"\bname\s*=$", before) and str(token).isidentifier():  # a layer name: a string may say it
+            return (f"'{token}' is a keyword and cannot be used as a name unquoted; "
+                    f"write name=\"{token}\" (the layer keeps that name)"), span
         return f"'{token}' is a keyword and cannot be used as a value or a name here", span
     if token.type == "EQUAL":
         before = text.split("\n")[token.line - 1][: token.column - 1].rstrip()

@@ -9,11 +9,11 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nndsl.codegen.naming import GENERATED_CODE_NAMES, TORCH_MODULE_ATTRIBUTES, Namer, is_safe_identifier
+from nndsl.codegen.naming import GENERATED_CODE_NAMES, TORCH_NETWORK_ATTRIBUTES, Namer, is_safe_identifier
 
 RESERVED = sorted(
     set(keyword.kwlist) | set(keyword.softkwlist) | {"type", "match", "case", "_"} | set(dir(builtins))
-    | GENERATED_CODE_NAMES | TORCH_MODULE_ATTRIBUTES
+    | GENERATED_CODE_NAMES | TORCH_NETWORK_ATTRIBUTES
 )
 WANTED = st.one_of(
     st.sampled_from(RESERVED),
@@ -38,17 +38,21 @@ def assert_invariants(names: list[str], avoid: frozenset[str]) -> None:
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.lists(WANTED, max_size=12))
 def test_names_are_unique_safe_and_deterministic(wanted):
-    namer = Namer(TORCH_MODULE_ATTRIBUTES)
+    namer = Namer(TORCH_NETWORK_ATTRIBUTES)
     names = [namer.name(w) for w in wanted]
-    assert_invariants(names, TORCH_MODULE_ATTRIBUTES)
-    again = Namer(TORCH_MODULE_ATTRIBUTES)
+    assert_invariants(names, TORCH_NETWORK_ATTRIBUTES)
+    again = Namer(TORCH_NETWORK_ATTRIBUTES)
     assert [again.name(w) for w in wanted] == names
 
 
 def test_safe_names_are_kept_and_unsafe_ones_renamed_predictably():
-    namer = Namer(TORCH_MODULE_ATTRIBUTES)
+    namer = Namer(TORCH_NETWORK_ATTRIBUTES)
     assert [namer.name(w) for w in ["hidden", "np", "np_layer", "forward", "self", "type", "print", "hidden"]] == [
         "hidden", "np_layer", "np_layer_2", "forward_layer", "self_layer", "type_layer", "print_layer", "hidden_2",
+    ]
+    # nn.Sequential's own methods: add_module refused them ("attribute 'append' already exists").
+    assert [namer.name(w) for w in ["append", "extend", "insert", "pop", "_modules", "penalty"]] == [
+        "append_layer", "extend_layer", "insert_layer", "pop_layer", "modules_layer", "penalty_layer",
     ]
     # A leading underscore is dropped; a digit after it must not start the name (this looped forever).
     assert [namer.name(w) for w in ["_1", "_", "__init__", "_9x"]] == ["layer_1", "layer", "init__", "layer_9x"]

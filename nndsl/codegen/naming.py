@@ -7,8 +7,12 @@ Invariants of every name this module returns:
 * it is not a keyword or soft keyword (of any Python from 3.10 on: `match`,
   `case`, `type`, `_`), not a builtin, and does not start with `__`;
 * it does not shadow a name the generated code itself uses (`np`, `torch`,
-  `nn`, `tf`, `keras`, `self`, …) or an attribute of the framework's base
-  class (`forward`, `training`, `parameters`, … on an `nn.Module`);
+  `nn`, `tf`, `keras`, `self`, …) or an attribute of the object that holds it
+  (`forward`, `training`, `append`, `pop`, … on the torch `nn.Sequential`):
+  every name `dir()` gives for the framework's classes, kept in the snapshot
+  nndsl/codegen/reserved_names.py so that compiling never imports a
+  framework (nndsl/codegen/framework_names.py writes it, and a test keeps it
+  current);
 * names handed out by one `Namer` are unique.
 
 Layer names from a spec are already ASCII identifiers that are neither
@@ -29,6 +33,7 @@ import re
 import unicodedata
 
 from nndsl import catalog
+from nndsl.codegen import reserved_names
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -41,31 +46,37 @@ GENERATED_CODE_NAMES = frozenset(
     }
 )
 
-#: Attributes of torch.nn.Module that a layer attribute must not replace.
-TORCH_MODULE_ATTRIBUTES = frozenset(
-    {
-        "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile", "cpu",
-        "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer",
-        "get_extra_state", "get_parameter", "get_submodule", "half", "ipu", "load_state_dict",
-        "modules", "mtia", "named_buffers", "named_children", "named_modules", "named_parameters",
-        "parameters", "register_backward_hook", "register_buffer", "register_forward_hook",
-        "register_forward_pre_hook", "register_full_backward_hook", "register_full_backward_pre_hook",
-        "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook", "register_module",
-        "register_parameter", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state",
-        "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "training", "type",
-        "xpu", "zero_grad", "predict", "fit", "evaluate", "save", "load",
-    }
-)
+#: What the generated torch `Network` (templates/torch/network.j2) defines beyond nn.Sequential;
+#: tests/test_reserved_names.py compares it with the generated classes.
+TORCH_NETWORK_METHODS = frozenset({"penalty"})
 
-#: Attributes of keras.Model / keras.Layer a name must not replace.
-KERAS_MODEL_ATTRIBUTES = frozenset(
-    {
-        "build", "call", "compile", "evaluate", "fit", "get_config", "get_layer", "get_weights",
-        "layers", "load_weights", "losses", "metrics", "name", "non_trainable_weights", "predict",
-        "save", "save_weights", "set_weights", "summary", "trainable", "trainable_weights",
-        "variables", "weights", "input", "output", "inputs", "outputs", "optimizer", "loss",
-    }
-)
+#: Renamed since the first releases although no torch class has them; kept so that a spec's
+#: layers keep their attribute names, which are its state_dict keys (`predict_layer.weight`).
+_KEPT_RENAMINGS = frozenset({"predict", "fit", "evaluate", "save", "load"})
+
+
+def attributes(*classes: str) -> frozenset[str]:
+    """Every attribute name of an instance of the framework classes named ("torch.nn.Sequential"),
+    from the snapshot nndsl/codegen/reserved_names.py, which is read off the frameworks themselves."""
+    return frozenset().union(*(reserved_names.ATTRIBUTES[cls] for cls in classes))
+
+
+#: Every attribute of the torch containers that may hold layers: nn.Sequential (the generated
+#: Network), nn.Module, nn.ModuleDict and nn.ModuleList (custom modules and graphs).
+TORCH_CONTAINER_ATTRIBUTES = attributes(*(cls for cls in reserved_names.ATTRIBUTES if cls.startswith("torch.")))
+
+#: What a layer attribute of the generated torch Network must not be: an attribute of its
+#: nn.Sequential (`add_module` refuses a name the module has: `append`, `pop`, `training`) or of
+#: the Network itself. Only the container's own: a layer `keys` (an nn.ModuleDict method) keeps
+#: its name, and so its state_dict keys. A generated container of another class hands its own
+#: `attributes(...)` to its Namer.
+TORCH_NETWORK_ATTRIBUTES = attributes("torch.nn.Sequential") | TORCH_NETWORK_METHODS | _KEPT_RENAMINGS
+
+#: Every attribute of keras.Model, keras.Sequential and keras.layers.Layer, from the same
+#: snapshot. The TensorFlow backend passes layer names to Keras as strings (a layer's `name=`,
+#: `get_layer`), never as attributes, so it keeps the spec's names; a backend that made them
+#: attributes of a Keras object would hand this set to its Namer.
+KERAS_ATTRIBUTES = attributes(*(cls for cls in reserved_names.ATTRIBUTES if cls.startswith("keras.")))
 
 _RESERVED = (
     frozenset(keyword.kwlist)

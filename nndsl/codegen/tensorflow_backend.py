@@ -110,10 +110,15 @@ def plan_model(program: ir.Program, module: common.Module) -> Plan:
         return name
 
     plan.input_name = fresh("x")
+    # The spec's name is the Keras name, except that TensorFlow refuses a root name scope that
+    # starts with `_` (where the Trainer calls a layer on its own, or anyone the model): there
+    # the leading underscores go, as the torch Namer drops them (`_a` -> `a`, unique by fresh()).
+    keras = {layer.name: layer.name if not layer.name.startswith("_") else fresh(keras_name(layer.name))
+             for layer in layers}
     current = "inputs"
     for position, layer in enumerate(layers):
         where = common.where(program, layer)
-        name = py(layer.name)
+        name = py(keras[layer.name])
         if isinstance(layer, ir.Conv2D):
             activation = layer.activation
             args = [py(layer.filters), py(layer.kernel), f"strides={py(layer.stride)}",
@@ -136,7 +141,7 @@ def plan_model(program: ir.Program, module: common.Module) -> Plan:
                     plan.trainable.append(parameter.name)
             if activation.name in PARAMETRIC_ACTIVATIONS:
                 note = f"{layer.name} ({where}): its {activation.name}, a Keras layer of its own"
-                extra = _activation_layer(activation, fresh(f"{layer.name}_{activation.name}"), note, module)
+                extra = _activation_layer(activation, fresh(f"{keras[layer.name]}_{activation.name}"), note, module)
                 plan.layers.append(extra)
                 plan.training_forward.append({"layer": extra.name})
             current = "h"
@@ -186,14 +191,14 @@ def plan_model(program: ir.Program, module: common.Module) -> Plan:
                     plan.trainable.append(parameter.name)
             if not absorbed and activation.name in PARAMETRIC_ACTIVATIONS:
                 note = f"{layer.name} ({where}): its {activation.name}, a Keras layer of its own"
-                extra = _activation_layer(activation, fresh(f"{layer.name}_{activation.name}"), note, module)
+                extra = _activation_layer(activation, fresh(f"{keras[layer.name]}_{activation.name}"), note, module)
                 plan.layers.append(extra)
                 plan.training_forward.append({"layer": extra.name})
         elif isinstance(layer, ir.ActivationLayer):
             if position == fused_at:
                 plan.output_layer = name
                 continue
-            call = _activation_layer(layer.activation, layer.name, f"{layer.name} ({where})", module)
+            call = _activation_layer(layer.activation, keras[layer.name], f"{layer.name} ({where})", module)
             call.input = current
             plan.layers.append(call)
             plan.training_forward.append({"layer": name})
@@ -212,14 +217,22 @@ def plan_model(program: ir.Program, module: common.Module) -> Plan:
         plan.layers[-1].output = "logits" if fused else "outputs"
     plan.logits = "logits" if fused else "outputs"
     if fused and plan.output_layer is None:
-        plan.output_layer = py(fresh(f"{_fused_layer_name(layers, fused_at)}_{fused}"))
+        plan.output_layer = py(fresh(f"{_fused_layer_name(layers, fused_at, keras)}_{fused}"))
     if not plan.dropout:
         plan.training_forward = []
     return plan
 
 
-def _fused_layer_name(layers, index) -> str:
-    return layers[index].name if index is not None else "output"
+def _fused_layer_name(layers, index, keras) -> str:
+    return keras[layers[index].name] if index is not None else "output"
+
+
+def keras_name(name: str) -> str:
+    """A spec name (or the model's) as TensorFlow takes it for a root name scope, which must not
+    start with `_`: without the leading underscores, after `layer_` where a digit or nothing
+    would be left."""
+    stem = name.lstrip("_")
+    return stem if stem and not stem[0].isdigit() else f"layer_{stem}".rstrip("_")
 
 
 def _activation_argument(activation: ir.Activation, module: common.Module) -> str:
@@ -281,8 +294,8 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         weights=weights,
         model=plan,
         trainable=py(tuple(plan.trainable)),
-        model_name=py(program.model.name or "model"),
-        logits_model_name=py(f"{program.model.name or 'model'}_logits"),
+        model_name=py(keras_name(program.model.name or "model")),
+        logits_model_name=py(f"{keras_name(program.model.name or 'model')}_logits"),
         inputs=program.model.in_features,
         model_inputs=common.model_inputs(program),
         input_shape=", ".join(map(str, program.model.in_shape)) + ("," if len(program.model.in_shape) == 1 else ""),

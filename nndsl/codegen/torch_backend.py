@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from nndsl import ir
 from nndsl.codegen import common
-from nndsl.codegen.naming import TORCH_MODULE_ATTRIBUTES, Namer
+from nndsl.codegen.naming import TORCH_NETWORK_ATTRIBUTES, Namer
 from nndsl.codegen.render import drop_unused_functions, py, render_template, sort_imports, tidy
 
 #: The layer kinds (ir layers' `kind`) this backend generates.
@@ -90,7 +90,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     model = program.model
     fused = common.FUSED.get(program.loss.name) if program.loss else None
     last_activation = common.output_activation_index(model.layers)
-    names = Namer(TORCH_MODULE_ATTRIBUTES)
+    names = Namer(TORCH_NETWORK_ATTRIBUTES)
     plan = Plan(output_width=model.out_features)
     if model.images:
         module.use("torch/images/channels_first.py", "network")
