@@ -144,13 +144,30 @@ def test_the_canonical_text_of_an_image_model_means_the_same():
     assert nndsl.format(nndsl.parse(nndsl.format(text), filename="cnn.nn")) == nndsl.format(program)
 
 
-@pytest.mark.parametrize(("backend", "kind", "line"), [("numpy", "batchnorm", 8)])
-def test_a_backend_without_a_layer_kind_says_so_at_the_layer(backend, kind, line):
+@pytest.mark.parametrize(("backend", "module", "kind", "line"), [
+    ("numpy", "numpy_backend", "batchnorm", 8), ("torch", "torch_backend", "maxpool", 6),
+    ("tensorflow", "tensorflow_backend", "conv2d", 5)])
+def test_a_backend_without_a_layer_kind_says_so_at_the_layer(monkeypatch, backend, module, kind, line):
+    """Every backend generates every kind today; one that lacks a kind (a kind added to the
+    language before its templates) refuses at the layer's statement, not with a KeyError."""
+    import importlib
+
     from nndsl.codegen import generate
 
+    lowering = importlib.import_module(f"nndsl.codegen.{module}")
+    monkeypatch.setattr(lowering, "LAYER_KINDS", lowering.LAYER_KINDS - {kind})
     with pytest.raises(SpecError, match=f"the {backend} backend does not generate {kind} layers yet") as info:
         generate(nndsl.parse(CNN, filename="cnn.nn"), backend=backend, target="cpu")
     assert (info.value.line, info.value.column) == (line, 5)
+
+
+@pytest.mark.parametrize("module", ["numpy_backend", "torch_backend", "tensorflow_backend"])
+def test_every_backend_generates_every_layer_kind(module):
+    import importlib
+
+    from nndsl import layers
+
+    assert importlib.import_module(f"nndsl.codegen.{module}").LAYER_KINDS == frozenset(layers.KINDS)
 
 
 def test_a_model_that_ends_in_an_image_is_an_error():

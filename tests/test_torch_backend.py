@@ -160,7 +160,9 @@ def test_parameter_count_is_the_summary_total(spec):
     model = nndsl.build(program, backend="torch", target="cpu").model
     summary = nndsl.summary(program)
     assert isinstance(model, torch.nn.Module)
-    assert sum(p.numel() for p in model.parameters()) == summary.total_params
+    # Keras's total counts batch norm's running statistics, which torch keeps as buffers
+    state = sum(b.numel() for name, b in model.named_buffers() if name.endswith(("running_mean", "running_var")))
+    assert sum(p.numel() for p in model.parameters()) + state == summary.total_params
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == summary.trainable_params
 
 

@@ -22,7 +22,7 @@ from nndsl.codegen.render import drop_unused_functions, py, render_template, sor
 
 #: The layer kinds (ir layers' `kind`) this backend generates.
 LAYER_KINDS = frozenset({"dense", "activation", "dropout", "conv2d", "maxpool", "avgpool", "global_avgpool",
-                         "global_maxpool", "flatten"})
+                         "global_maxpool", "flatten", "batchnorm"})
 
 FUSED = common.FUSED
 LOSS_FUNCTIONS = {
@@ -42,6 +42,7 @@ class Value:
     zeros: bool = False  # a constant array of zeros (ReLU's other operand), not a scratch buffer
     shares: str | None = None  # another value's name, whose memory this one reuses (ReLU in place)
     view: bool = False  # a reshaped view of another value (flatten), made in forward(), not allocated
+    batch: bool = True  # one row per sample; False: one array for the batch (batch norm's 1/σ per channel)
 
     @property
     def width(self) -> int:
@@ -123,6 +124,7 @@ class Plan:
     predict_activation: str | None = None
     columns: bool = False  # the column form of the dense products, column-major buffers (column_form)
     dropout: bool = False  # a dropout layer: forward() draws masks from an rng while training
+    batchnorm: bool = False  # a batch norm layer: forward() uses the batch's statistics while training
     penalties: list[dict] = field(default_factory=list)
 
 
@@ -137,15 +139,17 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     current = Value("x", model.in_shape)
     trail: list[tuple[ir.Layer, dict]] = []
     dense_index = 0
+    norm_index = 0
     names: set[str] = set()
 
-    def new(prefix: str, shape, zeros: bool = False, shares: str | None = None, view: bool = False) -> Value:
+    def new(prefix: str, shape, zeros: bool = False, shares: str | None = None, view: bool = False,
+            batch: bool = True) -> Value:
         name = prefix
         k = 2
         while name in names:
             name, k = f"{prefix}_{k}", k + 1
         names.add(name)
-        value = Value(name, (shape,) if isinstance(shape, int) else tuple(shape), zeros, shares, view)
+        value = Value(name, (shape,) if isinstance(shape, int) else tuple(shape), zeros, shares, view, batch)
         plan.buffers.append(value)
         return value
 
@@ -201,6 +205,25 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             plan.forward.append(act)
             trail.append((layer, act))
             current = h
+            continue
+        if isinstance(layer, ir.BatchNorm):
+            norm_index += 1
+            k = norm_index
+            plan.batchnorm = True
+            module.use("numpy/ops/batchnorm.py", "ops")
+            attrs = (f"gamma{k}", f"beta{k}", f"mean{k}", f"var{k}")
+            add_parameters(layer, attrs)
+            out = new(f"n{k}", layer.out_shape)
+            xhat = new(f"xhat{k}", layer.out_shape)
+            inv_std = new(f"inv_std{k}", (layer.channels,), batch=False)
+            step = {"op": "batchnorm", "layer": layer.name, "where": where, "x": current.name, "out": out.name,
+                    "gamma": attrs[0], "beta": attrs[1], "mean": attrs[2], "var": attrs[3], "xhat": xhat.name,
+                    "inv_std": inv_std.name, "momentum": py(layer.momentum), "eps": py(layer.eps),
+                    "comment": f"{layer.name}: {out.name} = {attrs[0]}·x̂ + {attrs[1]}, x̂ = {current.name} normalised "
+                               f"by the batch's statistics in training, by {attrs[2]} and {attrs[3]} after  ({where})"}
+            plan.forward.append(step)
+            trail.append((layer, step))
+            current = out
             continue
         if isinstance(layer, (ir.Pool2D, ir.GlobalPool, ir.Flatten)):
             op = layer.kind
@@ -390,6 +413,14 @@ def _plan_backward(plan: Plan, trail, layers, needs_grad, new) -> None:
             gradient[step["z"]] = dz
             note = f"{step['function']}: ∂L/∂{step['z']} = ∂L/∂{step['h']} · {step['function']}'({step['z']})"
             plan.backward.append(dict(step, dh=gradient[step["h"]], dz=dz, comment=note))
+        elif step["op"] == "batchnorm":
+            dx = new(f"d{step['x']}", layer.in_shape).name if needs_grad[position] else None
+            if dx:
+                gradient[step["x"]] = dx
+            dout = gradient[step["out"]]
+            note = (f"{layer.name}: ∂L/∂{step['gamma']} = Σ {dout}·x̂, ∂L/∂{step['beta']} = Σ {dout}"
+                    + (f", ∂L/∂{step['x']} = ({step['gamma']}/σ)·({dout} − mean {dout} − x̂·mean({dout}·x̂))" if dx else ""))
+            plan.backward.append(dict(step, dout=dout, dx=dx, comment=note))
         elif step["op"] in POOLING_BACKWARD:
             if not needs_grad[position]:
                 continue

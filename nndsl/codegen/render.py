@@ -119,12 +119,12 @@ def snippet(name: str) -> Snippet:
         else:
             break
     body = "\n".join(lines[body_start:]).strip("\n") + "\n"
-    functions = tuple(node.name for node in tree.body if isinstance(node, ast.FunctionDef))
+    functions = tuple(node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef)))
     return Snippet(name, tuple(i for i in imports if not i.startswith("from __future__")), body, functions)
 
 
 def drop_unused_functions(source: str, candidates) -> str:
-    """Remove the top-level functions named in `candidates` that nothing in `source` uses.
+    """Remove the top-level functions (and classes) named in `candidates` that nothing in `source` uses.
 
     A snippet brings a whole operation (forward and backward) or a family of helpers; what
     the module does not call (sigmoid's own backward when the loss fuses it, the label checks
@@ -132,7 +132,8 @@ def drop_unused_functions(source: str, candidates) -> str:
     used only by removed ones goes too, and so does an import only they used. One parse.
     """
     tree = ast.parse(source)
-    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in candidates}
+    functions = {node.name: node for node in tree.body
+                 if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in candidates}
     uses = {name: _names_in(node) - {name} for name, node in functions.items()}  # what each one refers to
     outside = _names_in(*(node for node in tree.body if node not in functions.values()))
     used, todo = set(), [name for name in functions if name in outside]

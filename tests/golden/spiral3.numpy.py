@@ -349,7 +349,7 @@ class Network:
         return self.forward(np.asarray(x, dtype=np.float32)).copy()
 
     def forward(self, x, rng=None):
-        """The output for a batch x of shape (n, 4); an rng switches dropout on (training)."""
+        """The output for a batch x of shape (n, 4); an rng marks training (dropout on)."""
         b = self.batch = self.buffers(len(x))
         b.x = x
         # dense_1: z1 = x·W1ᵀ + b1, h1 = relu(z1)  (specs/spiral3.nn:10)

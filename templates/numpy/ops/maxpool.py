@@ -53,7 +53,7 @@ def maxpool_backward(dout, x, out, size, stride, pad, dx):
             hit &= unrouted
             unrouted ^= hit
             cell = maxpool_cell(grad, i, j, stride, out.shape)
-            np.add(cell, dout, out=cell, where=hit)
+            cell += dout * hit
     if grad is not dx:
         top, left = pad[0], pad[2]
         dx[...] = grad[:, top : top + dx.shape[1], left : left + dx.shape[2]]
