@@ -14,22 +14,38 @@ Four sources of input, each run through `exercise`:
 3. the example specs in specs/ with their bytes cut, duplicated, overwritten
    or flipped: invalid specs close to real ones;
 4. `valid_specs()` from tests/test_properties.py: specs that check, so that
-   every backend's code generation runs.
+   every backend's code generation runs;
+5. the accepted specs of sources 2 and 4 and `trainable_specs()`, their layers
+   renamed after the framework classes' attributes and the hostile names, built
+   (`nndsl.build`) and trained one epoch on every backend: a layer named
+   `append` compiled and then crashed torch (issue 21), and one named `_0_`
+   TensorFlow. A file's data, whose path is hostile or missing, gives way to a
+   Playground set of the same width and task, a Playground set keeps at most
+   64 samples, and a spec without a train block trains with sgd.
 
 What must hold for every input: only `SpecError` escapes; every generated
 program compiles (`compile(source, ...)`) and holds every string of the spec
 only as an equal literal (tests/test_injection.py's check); a spec that checks
-formats back to the same IR. In `make test` each source runs a short
-derandomised budget; the long run is `make fuzz` (`python -m tests.test_fuzz`),
-which repeats random rounds (NNDSL_FUZZ_EXAMPLES inputs per source, default
-2,000) for NNDSL_FUZZ_SECONDS seconds and prints how many inputs it tried.
+formats back to the same IR; a built program trains an epoch to finite
+numbers, or stops with its own TrainingDiverged, on every backend. In `make
+test` each source runs a short derandomised budget; the long run is `make fuzz`
+(`python -m tests.test_fuzz`), which repeats random rounds (NNDSL_FUZZ_EXAMPLES
+inputs per source, default 2,000; NNDSL_FUZZ_TRAIN_EXAMPLES for source 5,
+default 100) for NNDSL_FUZZ_SECONDS seconds and prints how many inputs it tried
+and how many trained.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
+import keyword
+import math
 import os
 import sys
 import time
+import warnings
+from collections import Counter
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -37,20 +53,28 @@ from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 
 import nndsl
-from nndsl import catalog
+from nndsl import catalog, ir
 from nndsl.codegen import BACKENDS, generate
+from nndsl.codegen.naming import KERAS_ATTRIBUTES, TORCH_CONTAINER_ATTRIBUTES
 from nndsl.source import decode_spec
 from nndsl.syntax import grammar_parser
 from tests.test_injection import check_generated, spec_strings
-from tests.test_properties import valid_specs
+from tests.test_properties import trainable_specs, valid_specs
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = tuple(path.read_bytes() for path in sorted((ROOT / "specs").glob("*.nn")))
 
 #: Inputs tried in this process, by source (the long run prints them).
-TRIED: dict[str, int] = {"grammar": 0, "hostile": 0, "mutated": 0, "valid": 0}
+TRIED: dict[str, int] = {"grammar": 0, "hostile": 0, "mutated": 0, "valid": 0, "train": 0}
 #: Of those, how many checked and had code generated for every backend.
-GENERATED: dict[str, int] = {"grammar": 0, "hostile": 0, "mutated": 0, "valid": 0}
+GENERATED: dict[str, int] = {"grammar": 0, "hostile": 0, "mutated": 0, "valid": 0, "train": 0}
+#: Source 5: of the accepted specs, how many trained an epoch on every backend ("trained"),
+#: stopped with the program's own TrainingDiverged ("diverged", and "diverged: <backend>"),
+#: have no loss to train ("no loss"; a missing train block is sgd for an epoch) or no
+#: Playground set to stand in for their data ("no data": images, more than 7 inputs, several
+#: regression targets); and how often the drawn layer names were refused ("renaming refused":
+#: a duplicate).
+TRAINED: Counter[str] = Counter()
 
 
 def exercise(text: str, source: str) -> None:
@@ -91,7 +115,10 @@ HOSTILE_NAMES = [
     "match", "case", "type", "_", "__import__", "__class__", "__init__", "_x", "forward", "parameters",
     "training", "call", "build", "layers", "Network", "main", "load_data", "SEED", "DATA_DIR", "x" * 80,
     "_1", "_2x", "_0_", "layer", "layer_1", "layer_2",  # '_1' once hung the torch Namer
+    "append", "extend", "insert", "pop", "penalty", "_modules",  # nn.Sequential's: crashed torch (issue 21)
 ]
+#: Every attribute of the classes that hold a spec's layers (nndsl/codegen/reserved_names.py).
+ATTRIBUTE_NAMES = sorted(TORCH_CONTAINER_ATTRIBUTES | KERAS_ATTRIBUTES)
 HOSTILE_STRINGS = [
     "data/file.csv", "x.npz", "income", "a b", "", "'", '"', "'''", '"""', "\\", "\\n", "\n", "\t", "\r",
     "{{ x }}", "{% if 1 %}", "{x}", "#", "__import__('os').system('touch PWNED')", "\u202e", "\u200b",
@@ -132,7 +159,7 @@ def hostile_specs(draw) -> str:
     """A spec that would train, with hostile text wherever the language takes a name
     or a string: the data file's path and columns, the layer and model names."""
     name = st.one_of(st.sampled_from(HOSTILE_NAMES), st.sampled_from(HOSTILE_NAMES).map(_quoted),
-                     st.sampled_from(HOSTILE_STRINGS).map(_quoted),
+                     st.sampled_from(ATTRIBUTE_NAMES), st.sampled_from(HOSTILE_STRINGS).map(_quoted),
                      st.from_regex(r"_{0,3}[A-Za-z0-9_]{1,8}", fullmatch=True))
     text = st.one_of(st.sampled_from(HOSTILE_STRINGS), st.text(min_size=1, max_size=12),
                      st.text(st.characters(codec="ascii", categories=["L", "N", "P", "S", "Zs"]), min_size=1, max_size=12))
@@ -188,6 +215,106 @@ def exercise_bytes(data: bytes) -> None:
     exercise(text, "mutated")
 
 
+# --- 5. accepted specs, built and trained an epoch on every backend -----------------------
+
+PLAYGROUND_SAMPLES = 64
+
+
+def installed_backends() -> list[str]:
+    """Every backend whose framework is installed; under NNDSL_REQUIRE_BACKENDS=1 (`make test`,
+    `make fuzz`) all of them, a missing framework failing as an ImportError."""
+    required = os.environ.get("NNDSL_REQUIRE_BACKENDS") == "1"
+    frameworks = {"numpy": "numpy", "torch": "torch", "tensorflow": "tensorflow"}
+    return [b for b in BACKENDS if required or importlib.util.find_spec(frameworks[b]) is not None]
+
+
+def with_playground_data(program: ir.Program) -> ir.Program | None:
+    """`program` with data it trains on here, checked again: its own Playground set cut to 64
+    samples, or for a file a Playground set of the same width and task; None where none fits."""
+    if program.model.images:
+        return None
+    source = program.data.source if program.data is not None else None
+    if isinstance(source, ir.PlaygroundData):
+        data = dataclasses.replace(program.data, source=dataclasses.replace(
+            source, samples=min(source.samples, PLAYGROUND_SAMPLES)))
+    else:
+        width, units = program.model.in_features, program.model.out_features
+        if width > len(catalog.PLAYGROUND_FEATURES):
+            return None
+        generator, classes = {"binary": ("xor", 2), "multiclass": ("spiral", units)}.get(program.task, ("plane", None))
+        data = ir.Data(ir.PlaygroundData(generator, PLAYGROUND_SAMPLES, 0.0, classes),
+                       tuple(ir.Feature(name) for name in catalog.PLAYGROUND_FEATURES[:width]), 0.5, None)
+    try:
+        return nndsl.parse(nndsl.format(dataclasses.replace(program, data=data)), filename="fuzz.nn")
+    except nndsl.SpecError:
+        return program if isinstance(source, ir.PlaygroundData) else None  # the split needs the samples
+
+
+#: Names the accepted specs' layers take instead of theirs: the framework classes' attributes
+#: (`append` crashed torch) and the hostile names, as far as the checker accepts them.
+LAYER_NAMES = sorted(
+    name for name in {*ATTRIBUTE_NAMES, *HOSTILE_NAMES}
+    if name.isidentifier() and not name.startswith("__") and not keyword.iskeyword(name)
+    and name not in catalog.SOFT_KEYWORDS and len(name) <= catalog.MAX_NAME_LENGTH
+)
+
+
+def renamed(program: ir.Program, names: list[str]) -> ir.Program:
+    """`program` with its first layers named `names`, checked again; as it was if the checker
+    refuses that (a name equal to another layer's)."""
+    layers = tuple(dataclasses.replace(layer, name=name) for layer, name in zip(program.model.layers, names,
+                                                                                 strict=False))
+    model = dataclasses.replace(program.model, layers=layers + program.model.layers[len(layers):])
+    try:
+        return nndsl.parse(nndsl.format(dataclasses.replace(program, model=model)), filename="fuzz.nn")
+    except nndsl.SpecError:
+        TRAINED["renaming refused"] += 1
+        return program
+
+
+def train_everywhere(drawn: tuple[str, list[str]]) -> None:
+    """Source 5: a spec the checker accepts, its layers renamed, builds and trains one epoch on
+    every backend."""
+    text, names = drawn
+    TRIED["train"] += 1
+    try:
+        program = nndsl.parse(text, filename="fuzz.nn")
+    except nndsl.SpecError:
+        return
+    if program.loss is None:
+        TRAINED["no loss"] += 1
+        return
+    if program.train is None:  # valid_specs often have none: sgd, batches of 32, an epoch
+        program = dataclasses.replace(program, train=ir.Train(ir.SGD(), 32, 1))
+    program = with_playground_data(program)
+    if program is None:
+        TRAINED["no data"] += 1
+        return
+    program = renamed(program, names)
+    diverged = False
+    for backend in installed_backends():
+        trainer = nndsl.build(program, backend=backend)
+        try:
+            with warnings.catch_warnings():  # NumPy's overflow on the way to a divergence
+                warnings.simplefilter("ignore", RuntimeWarning)
+                history = trainer.fit(epochs=1)
+        except trainer.module.TrainingDiverged:  # a random learning rate may be too large
+            TRAINED[f"diverged: {backend}"] += 1
+            diverged = True
+            continue
+        assert all(len(values) == 1 and math.isfinite(values[0]) for values in history.values()), (backend, history)
+        assert sorted(trainer.get_weights()) == sorted(p.name for p in program.model.parameters), backend
+        assert trainer.predict(trainer.data.x_val[:2]).shape == (2, program.model.out_features), backend
+    GENERATED["train"] += 1
+    TRAINED["diverged" if diverged else "trained"] += 1
+
+
+def accepted_specs() -> st.SearchStrategy[tuple[str, list[str]]]:
+    """Specs that mostly check, with names for their layers."""
+    specs = st.one_of(trainable_specs(), valid_specs(), hostile_specs())
+    return st.tuples(specs, st.lists(st.sampled_from(LAYER_NAMES), max_size=8, unique=True))
+
+
 # --- the properties, short in `make test`, long in `make fuzz` ----------------------------
 
 PROPERTIES = {
@@ -195,6 +322,7 @@ PROPERTIES = {
     "hostile": (hostile_specs(), lambda text: exercise(text, "hostile")),
     "mutated": (mutated_examples(), exercise_bytes),
     "valid": (valid_specs(), lambda text: exercise(text, "valid")),
+    "train": (accepted_specs(), train_everywhere),
 }
 
 
@@ -224,6 +352,10 @@ def test_valid_specs_compile_for_every_backend():
     run_property("valid", short_run(60))
 
 
+def test_accepted_specs_build_and_train_an_epoch_on_every_backend():
+    run_property("train", short_run(12))
+
+
 # --- what the fuzzer found, kept as regressions ---------------------------------------------
 
 FOUND = [
@@ -249,14 +381,19 @@ def main() -> int:
 
     seconds = float(os.environ.get("NNDSL_FUZZ_SECONDS", "600"))
     per_round = int(os.environ.get("NNDSL_FUZZ_EXAMPLES", "2000"))
-    budget = settings(max_examples=per_round, deadline=None, derandomize=False, database=None,
-                      suppress_health_check=list(HealthCheck), print_blob=True)
+    train_per_round = int(os.environ.get("NNDSL_FUZZ_TRAIN_EXAMPLES", "100"))  # a TensorFlow build is ~0.3 s
+
+    def budget_of(source: str) -> settings:
+        return settings(max_examples=train_per_round if source == "train" else per_round, deadline=None,
+                        derandomize=False, database=None, suppress_health_check=list(HealthCheck), print_blob=True)
+
+    print(f"fuzz: training on {', '.join(installed_backends())}", flush=True)
     started = time.monotonic()
     rounds, failures = 0, 0
     while time.monotonic() - started < seconds:
         for source in PROPERTIES:
             try:
-                run_property(source, budget)
+                run_property(source, budget_of(source))
             except Exception:
                 failures += 1
                 print(f"FAILURE in {source} inputs:", flush=True)
@@ -264,9 +401,10 @@ def main() -> int:
         rounds += 1
         elapsed = time.monotonic() - started
         print(f"[{elapsed:7.0f} s] round {rounds}: inputs tried {sum(TRIED.values()):,} {TRIED}; "
-              f"compiled for every backend {GENERATED}; failures {failures}", flush=True)
+              f"compiled for every backend {GENERATED}; built and trained {dict(TRAINED)}; failures {failures}",
+              flush=True)
     print(f"fuzz: {sum(TRIED.values()):,} inputs tried in {time.monotonic() - started:.0f} s "
-          f"({rounds} rounds); {failures} failures")
+          f"({rounds} rounds); {TRAINED['trained']:,} trained an epoch on every backend; {failures} failures")
     return 1 if failures else 0
 
 
