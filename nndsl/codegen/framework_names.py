@@ -68,7 +68,17 @@ def framework_versions() -> dict[str, str]:
 def compute() -> dict[str, frozenset[str]]:
     """dir() of an instance of each class, by the class's dotted name (imports torch and Keras)."""
     makers = {**_torch_instances(), **_keras_instances()}
-    return {name: frozenset(dir(make())) for name, make in makers.items()}
+    return {name: frozenset(_dir(make())) for name, make in makers.items()}
+
+
+def _dir(instance: object) -> list[str]:
+    """dir(instance), the same in every process: a class without annotations of its own gets an
+    empty `__annotations__` the first time anything reads it (Python 3.10-3.13), so dir() would
+    list it or not depending on what ran before (a fresh clone's run lacked it, this machine's had
+    it). Reading it on every class of the MRO first makes it always listed."""
+    for cls in type(instance).__mro__:
+        getattr(cls, "__annotations__", None)
+    return dir(instance)
 
 
 def missing(snapshot: dict[str, frozenset[str]], computed: dict[str, frozenset[str]]) -> dict[str, list[str]]:
