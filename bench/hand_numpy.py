@@ -87,7 +87,40 @@ def softmax_loss(z, labels, rows, dz, scale):
     return loss, correct
 
 
-class NumpyMLP:
+class EpochLoop:
+    """The epoch loop and fit() both hand-written trainers share; each defines train_batch()."""
+
+    def train_epoch(self):
+        """One epoch over the reshuffled training set; returns the mean loss and accuracy."""
+        n = len(self.x_train)
+        order = self.rng.permutation(n)
+        if not self.by_batch:
+            x_epoch, t_epoch = np.take(self.x_train, order, axis=0), np.take(self.t_train, order, axis=0)
+        total_loss, total_correct = 0.0, 0
+        for start in range(0, n, self.batch):
+            stop = min(start + self.batch, n)
+            buf = self._buffers_for(stop - start)
+            if self.by_batch:
+                x = np.take(self.x_train, order[start:stop], axis=0, out=buf.x)
+                t = np.take(self.t_train, order[start:stop], axis=0, out=buf.t)
+            else:
+                x, t = x_epoch[start:stop], t_epoch[start:stop]
+            loss, correct = self.train_batch(x, t, buf, self.lr / (stop - start))
+            total_loss += loss
+            total_correct += correct
+        return total_loss / n, total_correct / n
+
+    def fit(self, epochs):
+        """Train `epochs` more epochs; returns the history (Keras's keys, one entry per epoch)."""
+        for _ in range(epochs):
+            loss, accuracy = self.train_epoch()
+            val_loss, val_accuracy = self.evaluate()
+            for key, value in zip(self.history, (loss, accuracy, val_loss, val_accuracy), strict=True):
+                self.history[key].append(value)
+        return self.history
+
+
+class NumpyMLP(EpochLoop):
     """Trains a ReLU MLP with SGD on (x_train, y_train), validating on (x_val, y_val) after each epoch.
 
     Args:
@@ -212,27 +245,11 @@ class NumpyMLP:
             return self._binary_loss(z, t, buf, scale)
         return self._softmax_loss(z, t, buf, scale)
 
-    def train_epoch(self):
-        """One epoch over the reshuffled training set; returns the mean loss and accuracy."""
-        n = len(self.x_train)
-        order = self.rng.permutation(n)
-        if not self.by_batch:
-            x_epoch, t_epoch = np.take(self.x_train, order, axis=0), np.take(self.t_train, order, axis=0)
-        total_loss, total_correct = 0.0, 0
-        for start in range(0, n, self.batch):
-            stop = min(start + self.batch, n)
-            buf = self._buffers_for(stop - start)
-            if self.by_batch:
-                x = np.take(self.x_train, order[start:stop], axis=0, out=buf.x)
-                t = np.take(self.t_train, order[start:stop], axis=0, out=buf.t)
-            else:
-                x, t = x_epoch[start:stop], t_epoch[start:stop]
-            z = self._forward(x, buf)
-            loss, correct = self._loss(z, t, buf, self.lr / (stop - start))
-            self._backward(x, buf, update=True)
-            total_loss += loss
-            total_correct += correct
-        return total_loss / n, total_correct / n
+    def train_batch(self, x, t, buf, scale):
+        """Forward, loss, backward and the SGD update of one batch; returns its loss and correct count."""
+        loss, correct = self._loss(self._forward(x, buf), t, buf, scale)
+        self._backward(x, buf, update=True)
+        return loss, correct
 
     def evaluate(self, x=None, t=None):
         """Mean loss and accuracy in one forward pass over the validation set (or x with targets t)."""
@@ -240,15 +257,6 @@ class NumpyMLP:
         t = self.t_val if t is None else t
         loss, correct = self._loss(self._forward(x, self._buffers_for(len(x))), t, self._buffers_for(len(x)), None)
         return loss / len(x), correct / len(x)
-
-    def fit(self, epochs):
-        """Train `epochs` more epochs; returns the history (Keras's keys, one entry per epoch)."""
-        for _ in range(epochs):
-            loss, accuracy = self.train_epoch()
-            val_loss, val_accuracy = self.evaluate()
-            for key, value in zip(self.history, (loss, accuracy, val_loss, val_accuracy), strict=True):
-                self.history[key].append(value)
-        return self.history
 
     def loss_and_gradients(self, x, y):
         """The mean loss on (x, y) and the true gradients [(dW, db), …]; no update."""
@@ -276,7 +284,7 @@ def pooled_windows(a, kernel, pool, pooled):
                       (sh, sw, sn, pool * sh, pool * sw, sh, sw, sc), writeable=False)
 
 
-class NumpyCNN:
+class NumpyCNN(EpochLoop):
     """Trains conv → ReLU → max-pool layers, a flatten and ReLU/output dense layers with SGD,
     validating on (x_val, y_val) after each epoch; softmax + categorical cross-entropy.
 
@@ -463,41 +471,17 @@ class NumpyCNN:
         for i in range(len(self.convs) - 1, -1, -1):
             self._backward_conv(i, buf, update)
 
-    def train_epoch(self):
-        """One epoch over the reshuffled training set; returns the mean loss and accuracy."""
-        n = len(self.x_train)
-        order = self.rng.permutation(n)
-        if not self.by_batch:
-            x_epoch, t_epoch = np.take(self.x_train, order, axis=0), np.take(self.t_train, order, axis=0)
-        total_loss, total_correct = 0.0, 0
-        for start in range(0, n, self.batch):
-            stop = min(start + self.batch, n)
-            buf = self._buffers_for(stop - start)
-            if self.by_batch:
-                x = np.take(self.x_train, order[start:stop], axis=0, out=buf.x)
-                t = np.take(self.t_train, order[start:stop], axis=0, out=buf.t)
-            else:
-                x, t = x_epoch[start:stop], t_epoch[start:stop]
-            loss, correct = softmax_loss(self._forward(x, buf), t, buf.rows, buf.d[-1], self.lr / (stop - start))
-            self._backward(buf, update=True)
-            total_loss += loss
-            total_correct += correct
-        return total_loss / n, total_correct / n
+    def train_batch(self, x, t, buf, scale):
+        """Forward, loss, backward and the SGD update of one batch; returns its loss and correct count."""
+        loss, correct = softmax_loss(self._forward(x, buf), t, buf.rows, buf.d[-1], scale)
+        self._backward(buf, update=True)
+        return loss, correct
 
     def evaluate(self):
         """Mean loss and accuracy in one forward pass over the validation set."""
         buf = self._buffers_for(len(self.x_val))
         loss, correct = softmax_loss(self._forward(self.x_val, buf), self.t_val, buf.rows, None, None)
         return loss / len(self.x_val), correct / len(self.x_val)
-
-    def fit(self, epochs):
-        """Train `epochs` more epochs; returns the history (Keras's keys, one entry per epoch)."""
-        for _ in range(epochs):
-            loss, accuracy = self.train_epoch()
-            val_loss, val_accuracy = self.evaluate()
-            for key, value in zip(self.history, (loss, accuracy, val_loss, val_accuracy), strict=True):
-                self.history[key].append(value)
-        return self.history
 
     def loss_and_gradients(self, x, y):
         """The mean loss on (x, y) and the true gradients [(dW, db), …]; no update."""
