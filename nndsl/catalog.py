@@ -87,7 +87,7 @@ SOFT_KEYWORDS = frozenset(getattr(keyword, "softkwlist", ())) | {"_", "case", "m
 BLOCK_STATEMENTS = {
     "data": ("features", "split"),
     "model": ("input", "dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "global_maxpool", "flatten",
-              "batchnorm", "activation", "dropout", "regularizer"),
+              "batchnorm", "activation", "dropout", "add", "concat", "residual", "regularizer"),
     "train": ("optimizer", "batch", "epochs", "metrics", "seed", "shuffle", "checkpoint"),
 }
 

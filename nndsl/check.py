@@ -17,7 +17,7 @@ import re
 import struct
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
 from nndsl import catalog, ir, spellings
@@ -69,6 +69,7 @@ class Checker:
         self.data_failed = False
         self._lines: list[str] | None = None
         self._strays = 0  # misspelt statement keywords reported so far
+        self._layer_names: frozenset[str] = frozenset()  # the names given with name= in the model
 
     # -- reporting --
 
@@ -252,7 +253,8 @@ class Checker:
             self.error(arg.span, f"unknown statement '{arg.text}'{hint}")
             self._strays += 1
             return True
-        match = None if first or arg.text in _VALUE_NAMES else closest(arg.text, statements)
+        layer_name = arg.text in self._layer_names or re.fullmatch(r"[a-z_0-9]+_\d+", arg.text)  # `add dense_1, b`
+        match = None if first or arg.text in _VALUE_NAMES or layer_name else closest(arg.text, statements)
         if match is None:
             return False
         hint = spellings.statement_hint(arg.text, self._rest_of_line(arg.span), self._block_at(arg.span))
@@ -669,7 +671,9 @@ class Checker:
                 self._misplaced("features", statement.span, "model")
                 continue
             head = statement.head.text
-            if head not in catalog.BLOCK_STATEMENTS["model"]:
+            if isinstance(statement, s.Residual):
+                layer_statements.append(statement)
+            elif head not in catalog.BLOCK_STATEMENTS["model"]:
                 self._misplaced(head, statement.head.span, "model")
             elif head == "input":
                 if input_statement is not None:
@@ -690,20 +694,35 @@ class Checker:
                     model_regularizers = self._guard(lambda bound=bound: self._regularizers(bound.get("penalty"))) or ()
             else:
                 layer_statements.append(statement)
+        input_name, input_statement = self._input_name(input_statement, layer_statements)
         in_shape = self._input_shape(input_statement, data, block)
         if not layer_statements and self._strays == strays:  # else the layer is there, misspelt
             self.error(block.body.span, "model has no layers; add e.g. 'dense 1'")
-        layers = self._layers(layer_statements, in_shape, model_regularizers)
-        self._unique_layer_names(layers)
-        if layers and len(layers) == len(layer_statements) and len(layers[-1].out_shape) > 1:
+        layers = self._layers(layer_statements, in_shape, model_regularizers, input_name)
+        if layers and not self._layers_failed and len(layers[-1].out_shape) > 1:
             shape = "x".join(map(str, layers[-1].out_shape))
             self.error(layers[-1].span, f"the model ends in an image of {shape}; end it with 'flatten' or "
                                         "'global_avgpool' and a dense layer, one unit per output")
         in_shape = in_shape or (1,)
         model = ir.Model(name, math.prod(in_shape), tuple(layers), block.span,
-                         in_shape if len(in_shape) > 1 else None)
+                         in_shape if len(in_shape) > 1 else None, input_name)
         self._parameter_limit(model)
         return model
+
+    def _input_name(self, statement: s.Statement | None, layer_statements) -> tuple[str, s.Statement | None]:
+        """What layers call the model's input (`input 2 name=x`), and the input statement without its name.
+        Unnamed, the input is `x`, unless a layer has that name: then `input` (which no layer can read)."""
+        given = [a for a in statement.args if isinstance(a, s.Keyword) and a.key.text == "name"] if statement else []
+        if given:
+            statement = replace(statement, args=tuple(a for a in statement.args if not any(a is g for g in given)))
+            if len(given) > 1:
+                self.error(given[1].key.span, "input got name twice")
+            name = self._guard(lambda: self.identifier(given[0].value, "input name"))
+            if name is not None:
+                return name, statement
+        taken = {_keyword_value(a) for st in _flat_statements(layer_statements) for a in st.args
+                 if isinstance(a, s.Keyword) and a.key.text == "name"}
+        return ("input" if "x" in taken else "x"), statement
 
     def _parameter_limit(self, model: ir.Model) -> None:
         """Report a model over MAX_PARAMETERS at the layer that takes it over."""
@@ -783,28 +802,117 @@ class Checker:
             return None
         return dims
 
-    def _layers(self, statements, in_shape: tuple[int, ...] | None, model_regularizers) -> list[ir.Layer]:
-        layers: list[ir.Layer] = []
-        counts: dict[str, int] = {}
-        shape = in_shape or (1,)
-        if len(statements) > catalog.MAX_LAYERS:
-            self.error(
-                statements[catalog.MAX_LAYERS].span,
-                f"model has {len(statements):,} layers, more than the limit of {catalog.MAX_LAYERS:,}",
-            )
-            statements = statements[: catalog.MAX_LAYERS]  # the rest would only cost time
+    def _layers(self, statements, in_shape: tuple[int, ...] | None, model_regularizers,
+                input_name: str) -> list[ir.Layer]:
+        """The model's layers in the spec's order, each with the names it reads (`inputs`): the
+        layer above, or `from=`; a residual block becomes its layers, its shortcut's and an add."""
+        graph = _Graph(input_name, in_shape or (1,))
+        graph.later = {_keyword_value(a): a.value.span for st in _flat_statements(statements) for a in st.args
+                       if isinstance(a, s.Keyword) and a.key.text == "name"}
+        self._layer_names = frozenset(graph.later)
+        self._walk(statements, graph, input_name, model_regularizers)
+        self._unread_layers(graph)
+        self._layers_failed = graph.failed
+        return graph.layers
+
+    def _walk(self, statements, graph: _Graph, above: str | None, model_regularizers) -> str | None:
+        """Check `statements` as a stack that starts from `above` (a name; None: after an error);
+        returns the name of what the last one gives."""
         for statement in statements:
-            kind = statement.head.text
-            counts[kind] = counts.get(kind, 0) + 1
-            default_name = f"{kind}_{counts[kind]}"
-            context = layer_kinds.Context(model_regularizers, layers[-1] if layers else None)
-            try:
-                layer = layer_kinds.KINDS[kind].check(self, statement, shape, default_name, context)
-            except _Skip:
+            if graph.full:
+                break
+            if isinstance(statement, s.Residual):
+                above = self._residual(statement, graph, above, model_regularizers)
                 continue
-            layers.append(layer)
-            shape = layer.out_shape  # (a window never exceeds its padded input: no output is empty)
-        return layers
+            kind = statement.head.text
+            default_name = graph.default_name(kind)
+            source, statement = self._from(statement, graph, above)
+            if source is None:
+                graph.failed = True
+                above = None
+                continue
+            context = layer_kinds.Context(model_regularizers, graph.layer(source), graph.resolver(self, statement),
+                                          graph.shape)
+            try:
+                layer = layer_kinds.KINDS[kind].check(self, statement, graph.shape(source), default_name, context)
+            except _Skip:
+                graph.failed = True
+                above = None
+                continue
+            if not layer.inputs:
+                layer = replace(layer, inputs=(source,))
+            above = graph.add(self, layer, statement)
+        return above
+
+    def _from(self, statement: s.Statement, graph: _Graph, above: str | None):
+        """The name a layer reads (its `from=`, else the layer above) and the statement without `from=`."""
+        given = [a for a in statement.args if isinstance(a, s.Keyword) and a.key.text == "from"]
+        if not given:
+            if above is None and statement.head.text in layer_kinds.MERGES:  # it names what it reads
+                return graph.input_name, statement
+            return above, statement
+        rest = tuple(a for a in statement.args if not any(a is g for g in given))
+        statement = replace(statement, args=rest)
+        if statement.head.text in layer_kinds.MERGES:
+            raise_at = given[0].key.span
+            self.error(raise_at, f"{statement.head.text} names the layers it reads itself "
+                                 f"('{statement.head.text} a, b'); from= is for the other layers")
+            return None, statement
+        if len(given) > 1:
+            self.error(given[1].key.span, f"{statement.head.text} got from twice")
+        source = self._guard(lambda: graph.resolve(self, given[0].value, f"{statement.head.text} from"))
+        return source, statement
+
+    def _residual(self, statement: s.Residual, graph: _Graph, above: str | None, model_regularizers) -> str | None:
+        """`residual { f } shortcut { g }`: f's layers and g's, each from the block's input, and an
+        add of the two (g the identity where no shortcut is given)."""
+        bound = self.bind("residual", statement.args, statement.span, keywords=["name"])
+        name = self._guard(lambda: self.identifier(bound.get("name"), "name")) if "name" in bound else None
+        if not statement.body.statements:
+            self.error(statement.body.span, "residual block is empty; put the layers of f in y = x + f(x) in it, "
+                                            "e.g. 'residual { dense 8 relu  dense 8 }'")
+            return None
+        if above is None:
+            self._walk(statement.body.statements, graph, None, model_regularizers)
+            return None
+        body = self._walk(statement.body.statements, graph, above, model_regularizers)
+        shortcut = above
+        if statement.shortcut is not None:
+            if not statement.shortcut.statements:
+                self.error(statement.shortcut.span, "shortcut block is empty; leave it out for the identity "
+                                                    "(y = x + f(x))")
+                return None
+            shortcut = self._walk(statement.shortcut.statements, graph, above, model_regularizers)
+        default_name = graph.default_name("add")  # counted after the layers inside, as `add a, b` below them
+        if body is None or shortcut is None:
+            return None
+        body_shape, shortcut_shape = graph.shape(body), graph.shape(shortcut)
+        if body_shape != shortcut_shape:
+            given, gives = _shape_text(body_shape), _shape_text(shortcut_shape)
+            if statement.shortcut is not None:
+                self.error(statement.shortcut.span, f"residual: the block gives {given} but its shortcut gives "
+                                                    f"{gives}; they are added, so they must agree")
+            else:
+                self.error(statement.head.span,
+                           f"residual: the block gives {given} but its input is {gives}, and y = x + f(x) adds "
+                           f"them; add a shortcut that gives {given}, e.g. "
+                           f"'shortcut {{ {_shortcut_hint(graph.shape(above), body_shape)} }}'")
+            return None
+        layer = ir.Add(name or default_name, body_shape, statement.span, (shortcut, body))
+        return graph.add(self, layer, statement)
+
+    def _unread_layers(self, graph: _Graph) -> None:
+        """A layer whose output nothing reads, other than the last (the model's output), is an error:
+        its parameters would never learn."""
+        if not graph.layers or graph.failed:
+            return
+        read = {source for layer in graph.layers for source in layer.inputs}
+        output = graph.layers[-1]
+        for layer in graph.layers[:-1]:
+            if layer.name not in read:
+                self.error(layer.span, f"the output of '{layer.name}' is never read: the model's output is its last "
+                                       f"layer, '{output.name}'; join '{layer.name}' in with 'add' or 'concat', "
+                                       "read it with from=, or remove it")
 
     def _activation(self, value: s.Value) -> ir.Activation:
         if isinstance(value, s.Call):
@@ -865,14 +973,6 @@ class Checker:
         number = float(self.number(value, "element"))
         self._float32(value, number, f"{owner} element", received=value.text)
         return number
-
-    def _unique_layer_names(self, layers: list[ir.Layer]) -> None:
-        seen: dict[str, ir.Layer] = {}
-        for layer in layers:
-            if layer.name in seen:
-                first = seen[layer.name].span
-                self.error(layer.span, f"duplicate layer name '{layer.name}' (also the layer at {first})")
-            seen.setdefault(layer.name, layer)
 
     # -- loss and training --
 
@@ -1143,8 +1243,101 @@ def _renamed(text: str, what: str) -> str:
 
 
 #: nndsl's own keywords (grammar/nndsl.lark), which a bare name cannot be.
-_NNDSL_KEYWORDS = frozenset({"data", "model", "loss", "train", "true", "false",
+_NNDSL_KEYWORDS = frozenset({"data", "model", "loss", "train", "true", "false", "shortcut",
                              *(word for words in catalog.BLOCK_STATEMENTS.values() for word in words)})
+
+
+def _flat_statements(statements):
+    """The layer statements of a model, those inside residual blocks and shortcuts too."""
+    for statement in statements:
+        if isinstance(statement, s.Residual):
+            yield statement
+            yield from _flat_statements(statement.body.statements)
+            if statement.shortcut is not None:
+                yield from _flat_statements(statement.shortcut.statements)
+        elif isinstance(statement, s.Statement):
+            yield statement
+
+
+def _keyword_value(arg: s.Keyword) -> str | None:
+    value = arg.value
+    return value.text if isinstance(value, s.Name) else value.value if isinstance(value, s.String) else None
+
+
+def _shape_text(shape) -> str:
+    return "x".join(map(str, shape))
+
+
+def _shortcut_hint(x: tuple[int, ...], y: tuple[int, ...]) -> str:
+    """A layer that takes shape x to shape y, for the hint of a residual whose shapes differ."""
+    if len(x) == 3 and len(y) == 3:
+        stride = max(1, round(x[0] / y[0])) if y[0] else 1
+        return f"conv2d {y[2]} kernel=1" + (f" stride={stride}" if stride > 1 else "")
+    if len(y) == 1:
+        return ("flatten  " if len(x) == 3 else "") + f"dense {y[0]}"
+    return "…"
+
+
+class _Graph:
+    """The layers checked so far and what each gives, by name (the model input among them)."""
+
+    def __init__(self, input_name: str, in_shape: tuple[int, ...]) -> None:
+        self.input_name = input_name
+        self.layers: list[ir.Layer] = []
+        self.shapes: dict[str, tuple[int, ...]] = {input_name: tuple(in_shape)}
+        self.by_name: dict[str, ir.Layer] = {}
+        self.counts: dict[str, int] = {}
+        self.created = 0
+        self.failed = False  # a layer was refused: reading names further on may fail for that reason
+        self.full = False
+        self.later: dict[str, Span] = {}  # names defined anywhere in the model, for "comes later"
+
+    def default_name(self, kind: str) -> str:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        return f"{kind}_{self.counts[kind]}"
+
+    def layer(self, name: str | None) -> ir.Layer | None:
+        return self.by_name.get(name) if name is not None else None
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return self.shapes[name]
+
+    def add(self, checker: Checker, layer: ir.Layer, statement) -> str:
+        self.created += 1
+        if self.created > catalog.MAX_LAYERS:
+            checker.error(statement.span, f"model has more than {catalog.MAX_LAYERS:,} layers, the limit")
+            self.full = True
+        if layer.name in self.shapes:
+            first = self.by_name[layer.name].span if layer.name in self.by_name else None
+            where = f"also the layer at {first}" if first else "also the model's input"
+            checker.error(layer.span, f"duplicate layer name '{layer.name}' ({where})")
+            return layer.name
+        self.layers.append(layer)
+        self.by_name[layer.name] = layer
+        self.shapes[layer.name] = tuple(layer.out_shape)
+        return layer.name
+
+    def resolve(self, checker: Checker, value, what: str) -> str:
+        """The name `value` gives, which must be the input or a layer defined above."""
+        name = checker.identifier(value, what)
+        if name in self.shapes:
+            return name
+        defined = self.later.get(name)
+        if defined is not None and (defined.line, defined.column) < (value.span.line, value.span.column):
+            raise checker.Skip()  # defined above, but its own check failed (and said so)
+        if defined is not None:
+            raise checker.fail(value.span, f"{what}={name}: '{name}' comes later, at {self.later[name]}; a layer reads "
+                                           "only layers above it (reading one below would make a cycle)")
+        known = list(self.shapes)
+        hint = did_you_mean(name, known)
+        if self.failed and not hint:
+            raise checker.Skip()  # most likely a layer that failed its own check
+        choices = ", ".join(known[-8:])
+        raise checker.fail(value.span, f"{what}={name}: no layer or input is called '{name}'{hint}; the names above "
+                                       f"are {choices}")
+
+    def resolver(self, checker: Checker, statement) -> Callable:
+        return lambda value, what: self.resolve(checker, value, what)
 
 
 def _span_of(value) -> Span | None:

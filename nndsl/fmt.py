@@ -42,11 +42,15 @@ class _Formatter:
         for i, block in enumerate(self.file.blocks):
             yield ("block", i), block.span, 0
             body = getattr(block, "body", None)
-            if body is None:
-                continue
-            for j, statement in enumerate(body.statements):
-                yield ("statement", i, j), statement.span, 1
-            yield ("close", i), s.Span.point(body.span.end_line, max(1, body.span.end_column - 1)), 1
+            if body is not None:
+                yield from self._body_anchors(i, body, (), 1)
+
+    def _body_anchors(self, i: int, body: s.Body, path: tuple, depth: int):
+        for j, statement in enumerate(body.statements):
+            yield ("statement", i, (*path, j)), statement.span, depth
+            for part, inner in _inner_bodies(statement):
+                yield from self._body_anchors(i, inner, (*path, j, part), depth + 1)
+        yield ("close", i, path), s.Span.point(body.span.end_line, max(1, body.span.end_column - 1)), depth
 
     def _attach_comments(self) -> None:
         anchors = sorted(self._anchors(), key=lambda a: (a[1].line, a[1].column, a[2]))
@@ -62,21 +66,26 @@ class _Formatter:
 
     def _line_owner(self, line: int) -> tuple:
         """The piece of code a comment at the end of `line` belongs to."""
-        best = None
         for i, block in enumerate(self.file.blocks):
             if not block.span.line <= line <= block.span.end_line:
                 continue
             body = getattr(block, "body", None)
-            if body is not None:
-                for j, statement in enumerate(body.statements):
-                    if statement.span.line <= line <= statement.span.end_line:
-                        best = ("statement", i, j)
-                if best is None and line == body.span.end_line and line != block.span.line:
-                    best = ("close", i)
-            if best is None:
-                best = ("block", i)
-            return best
+            best = self._body_owner(i, body, (), line, block.span.line) if body is not None else None
+            return best or ("block", i)
         return ("block", len(self.file.blocks) - 1)
+
+    def _body_owner(self, i: int, body: s.Body, path: tuple, line: int, header_line: int) -> tuple | None:
+        best = None
+        for j, statement in enumerate(body.statements):
+            if statement.span.line <= line <= statement.span.end_line:
+                best = ("statement", i, (*path, j))
+                for part, inner in _inner_bodies(statement):
+                    if inner.span.line <= line <= inner.span.end_line:
+                        opener = statement.span.line if part == "body" else inner.span.line
+                        best = self._body_owner(i, inner, (*path, j, part), line, opener) or best
+        if best is None and line == body.span.end_line and line != header_line:
+            best = ("close", i, path)
+        return best
 
     def _notes(self, key: tuple) -> _Notes:
         return self.notes.setdefault(key, _Notes())
@@ -107,7 +116,7 @@ class _Formatter:
             header = "loss " + value(block.value)
         else:
             header = "train"
-        close_notes = self.notes.get(("close", i), _Notes())
+        close_notes = self.notes.get(("close", i, ()), _Notes())
         has_body = body is not None and (body.statements or close_notes.leading or close_notes.trailing)
         if not has_body and body is not None and isinstance(block, (s.ModelBlock, s.TrainBlock)):
             has_body = True  # `model {}` stays a (failing) block rather than vanishing
@@ -116,17 +125,25 @@ class _Formatter:
         out.append(_with_trailing(header, notes.trailing))
         if not has_body:
             return out
-        previous_end = block.span.line
+        return out + self._body(i, body, (), block.span.line)
+
+    def _body(self, i: int, body: s.Body, path: tuple, opened_at: int) -> list[str]:
+        """The lines of a body's statements, indented, and its closing '}' (not indented)."""
+        out: list[str] = []
+        close_notes = self.notes.get(("close", i, path), _Notes())
+        previous_end = opened_at
         for j, statement in enumerate(body.statements):
-            statement_notes = self.notes.get(("statement", i, j), _Notes())
+            statement_notes = self.notes.get(("statement", i, (*path, j)), _Notes())
             first_line = min([statement.span.line] + [c.span.line for c in statement_notes.leading])
             if j and self._blank_between(previous_end, first_line):
                 out.append("")
             out.extend(INDENT + c.text.rstrip() for c in statement_notes.leading)
-            text = _statement(statement)
-            lines = text.split("\n")
-            lines[-1] = _with_trailing(lines[-1], statement_notes.trailing)
-            out.extend(INDENT + line for line in lines)
+            if isinstance(statement, s.Residual):
+                lines = self._residual(i, statement, (*path, j), statement_notes)
+            else:
+                lines = _statement(statement).split("\n")
+                lines[-1] = _with_trailing(lines[-1], statement_notes.trailing)
+            out.extend(INDENT + line if line else line for line in lines)
             previous_end = statement.span.end_line
         if close_notes.leading and body.statements and self._blank_between(
             previous_end, close_notes.leading[0].span.line
@@ -136,8 +153,29 @@ class _Formatter:
         out.append(_with_trailing("}", close_notes.trailing))
         return out
 
+    def _residual(self, i: int, statement: s.Residual, path: tuple, notes: _Notes) -> list[str]:
+        """`residual … {`, its body, and `} shortcut {`, its body, `}`: comments on the header line
+        stay there; those at a closing brace stay with it."""
+        header = " ".join(["residual", *(value(a) for a in statement.args)]) + " {"
+        lines = [_with_trailing(header, notes.trailing)]
+        body = self._body(i, statement.body, (*path, "body"), statement.span.line)
+        if statement.shortcut is not None:
+            shortcut = self._body(i, statement.shortcut, (*path, "shortcut"), statement.shortcut.span.line)
+            closing = body[-1]  # "}" and its comments
+            comments = closing[1:].strip()
+            body[-1] = _with_trailing("} shortcut {", []) + (f"  {comments}" if comments else "")
+            body += shortcut
+        return lines + body
+
     def _blank_between(self, end_line: int, start_line: int) -> bool:
         return any(not self.lines[k - 1].strip() for k in range(end_line + 1, start_line))
+
+
+def _inner_bodies(statement) -> list[tuple[str, s.Body]]:
+    """The bodies nested in a statement: a residual block's, and its shortcut's."""
+    if not isinstance(statement, s.Residual):
+        return []
+    return [("body", statement.body)] + ([("shortcut", statement.shortcut)] if statement.shortcut else [])
 
 
 def _with_trailing(line: str, comments: list[s.Comment]) -> str:
@@ -150,7 +188,7 @@ def _statement(statement: s.BlockStatement) -> str:
     if isinstance(statement, s.Features):
         return "features " + ", ".join(_feature(f) for f in statement.items)
     head = statement.head.text
-    separator = ", " if head == "metrics" else " "
+    separator = ", " if head in ("metrics", "add", "concat") else " "
     positional = [value(a) for a in statement.args if not isinstance(a, s.Keyword)]
     keywords = [value(a) for a in statement.args if isinstance(a, s.Keyword)]
     one_line = " ".join([head, separator.join(positional)] if positional else [head])
@@ -219,13 +257,23 @@ def format_program(program) -> str:
         out.append("")
     model = program.model
     out.append("model" + (f" {model.name}" if model.name else "") + " {")
-    out.append(f"{INDENT}input {'x'.join(str(n) for n in model.in_shape)}")
+    default_input = "input" if any(layer.name == "x" for layer in model.layers) else "x"
+    named_input = "" if model.input_name == default_input else f" name={_column(model.input_name)}"
+    out.append(f"{INDENT}input {'x'.join(str(n) for n in model.in_shape)}{named_input}")
     counts: dict[str, int] = {}
+    above = model.input_name
     for layer in model.layers:
         kind = layer.kind
         counts[kind] = counts.get(kind, 0) + 1
         default_name = f"{kind}_{counts[kind]}"
-        text = _layer_text(layer, default_name, ir)
+        sources = model.sources(layer)
+        if isinstance(layer, (ir.Add, ir.Concat)):
+            text = f"{kind} " + ", ".join(_column(source) for source in sources)
+            text += "" if layer.name == default_name else f" name={_column(layer.name)}"
+        else:
+            reads = [] if sources == (above,) else [f"from={_column(sources[0])}"]
+            text = _layer_text(layer, default_name, ir, reads)
+        above = layer.name
         out.extend(INDENT + line for line in text.split("\n"))
     out.append("}")
     if program.loss is not None:
@@ -314,10 +362,10 @@ def _values_text(values) -> str:
     return _number(values)
 
 
-def _layer_text(layer, default_name: str, ir) -> str:
+def _layer_text(layer, default_name: str, ir, reads=()) -> str:
     from nndsl import catalog
 
-    name = [] if layer.name == default_name else [f"name={_column(layer.name)}"]  # name="data" stays quoted
+    name = [*reads] + ([] if layer.name == default_name else [f"name={_column(layer.name)}"])  # name="data" stays quoted
     if isinstance(layer, ir.Dropout):
         return " ".join([f"dropout {_number(layer.rate)}", *name])
     if isinstance(layer, ir.ActivationLayer):

@@ -93,6 +93,7 @@ class Dense:
     trainable: bool = True
     regularizers: tuple[Regularizer, ...] = ()
     span: Span = _span()
+    inputs: tuple[str, ...] = ()  # the layers (or the model input) it reads, by name; the checker fills it
 
     kind = "dense"
 
@@ -125,6 +126,7 @@ class ActivationLayer:
     activation: Activation
     span: Span = _span()
     shape: tuple[int, ...] | None = None  # an image's (h, w, c); None: (features,)
+    inputs: tuple[str, ...] = ()  # the layers (or the model input) it reads, by name; the checker fills it
 
     kind = "activation"
 
@@ -158,6 +160,7 @@ class Dropout:
     rate: float
     span: Span = _span()
     shape: tuple[int, ...] | None = None  # an image's (h, w, c); None: (features,)
+    inputs: tuple[str, ...] = ()  # the layers (or the model input) it reads, by name; the checker fills it
 
     kind = "dropout"
 
@@ -204,6 +207,7 @@ class Conv2D:
     trainable: bool = True
     regularizers: tuple[Regularizer, ...] = ()
     span: Span = _span()
+    inputs: tuple[str, ...] = ()  # the layers (or the model input) it reads, by name; the checker fills it
 
     kind = "conv2d"
 
@@ -233,6 +237,7 @@ class Pool2D:
     padding: tuple[int, int, int, int]
     padding_name: str
     span: Span = _span()
+    inputs: tuple[str, ...] = ()  # the layers (or the model input) it reads, by name; the checker fills it
 
     @property
     def kind(self) -> str:
@@ -255,6 +260,7 @@ class GlobalPool:
     in_shape: tuple[int, int, int]
     op: str  # max | avg
     span: Span = _span()
+    inputs: tuple[str, ...] = ()  # the layers (or the model input) it reads, by name; the checker fills it
 
     @property
     def kind(self) -> str:
@@ -276,6 +282,7 @@ class Flatten:
     name: str
     in_shape: tuple[int, ...]
     span: Span = _span()
+    inputs: tuple[str, ...] = ()  # the layers (or the model input) it reads, by name; the checker fills it
 
     kind = "flatten"
 
@@ -304,6 +311,7 @@ class BatchNorm:
     momentum: float = 0.99
     eps: float = 0.001
     span: Span = _span()
+    inputs: tuple[str, ...] = ()  # the layers (or the model input) it reads, by name; the checker fills it
 
     kind = "batchnorm"
 
@@ -326,6 +334,57 @@ class BatchNorm:
         )
 
 
+@dataclass(frozen=True)
+class Add:
+    """``y = a + b + …``: the element-wise sum of layers of one shape. A residual block's join:
+    ``y = x + f(x)``, or ``shortcut(x) + f(x)``. Its gradient passes unchanged to every input."""
+
+    name: str
+    shape: tuple[int, ...]
+    span: Span = _span()
+    inputs: tuple[str, ...] = ()
+
+    kind = "add"
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.shape
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.shape
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class Concat:
+    """Its inputs side by side along the last axis (features, or an image's channels), in order;
+    the other axes agree. Its gradient is cut into the same pieces, one per input."""
+
+    name: str
+    in_shapes: tuple[tuple[int, ...], ...]
+    span: Span = _span()
+    inputs: tuple[str, ...] = ()
+
+    kind = "concat"
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """Each input's extent along the joined axis."""
+        return tuple(shape[-1] for shape in self.in_shapes)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return (*self.in_shapes[0][:-1], sum(self.widths))
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        return ()
+
+
 def _window_output(in_shape, window, stride, padding) -> tuple[int, int]:
     """Rows and columns of a sliding window's output (nndsl/shapes.py: floor, as torch and TensorFlow)."""
     from nndsl.shapes import output_size
@@ -335,7 +394,8 @@ def _window_output(in_shape, window, stride, padding) -> tuple[int, int]:
             output_size(in_shape[1], window[1], stride[1], left, right))
 
 
-Layer = Dense | ActivationLayer | Dropout | Conv2D | Pool2D | GlobalPool | Flatten | BatchNorm
+Layer = Dense | ActivationLayer | Dropout | Conv2D | Pool2D | GlobalPool | Flatten | BatchNorm | Add | Concat
+Merge = Add | Concat
 
 
 @dataclass(frozen=True)
@@ -356,14 +416,65 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Model:
-    """A stack of layers. Shapes are per sample, without the batch: ``(features,)`` for vectors,
-    ``(height, width, channels)`` for images. `in_features` is the input's number of values."""
+    """A graph of layers, in an order where each layer comes after those it reads (a topological
+    order: the spec's). Each layer's `inputs` name what it reads: earlier layers or the model's
+    input (`input_name`); the last layer is the output, and every other layer is read by some
+    layer. A plain stack, each layer reading the one above, is the common case (`is_stack`).
+    Shapes are per sample, without the batch: ``(features,)`` for vectors, ``(height, width,
+    channels)`` for images. `in_features` is the input's number of values."""
 
     name: str | None
     in_features: int
     layers: tuple[Layer, ...]
     span: Span = _span()
     input_shape: tuple[int, ...] | None = None  # an image's (h, w, c); None: (in_features,)
+    input_name: str = "x"  # what `from=` and merges call the input (`input 2 name=x`)
+
+    def sources(self, layer: Layer) -> tuple[str, ...]:
+        """The names a layer reads: its `inputs`, or, where none are set (an IR built by hand),
+        the layer above it (the input, for the first)."""
+        if layer.inputs:
+            return layer.inputs
+        index = next(i for i, other in enumerate(self.layers) if other is layer)
+        return (self.layers[index - 1].name if index else self.input_name,)
+
+    @property
+    def is_stack(self) -> bool:
+        """Whether each layer reads only the layer above it (the first: the input): no branches."""
+        above = self.input_name
+        for layer in self.layers:
+            if self.sources(layer) != (above,):
+                return False
+            above = layer.name
+        return True
+
+    def readers(self) -> dict[str, list[Layer]]:
+        """For the input and each layer, by name: the layers that read its output, in order."""
+        out: dict[str, list[Layer]] = {self.input_name: []}
+        for layer in self.layers:
+            out.setdefault(layer.name, [])
+            for source in self.sources(layer):
+                out.setdefault(source, []).append(layer)
+        return out
+
+    def layer(self, name: str) -> Layer | None:
+        """The layer of this name (None: the input, or no such layer)."""
+        return next((layer for layer in self.layers if layer.name == name), None)
+
+    def output_chain(self) -> list[int]:
+        """Positions of the layers from the output back along single inputs, up to (not past)
+        the first merge or the input: the layers whose activation can be the output's."""
+        chain: list[int] = []
+        position = {layer.name: i for i, layer in enumerate(self.layers)}
+        index = len(self.layers) - 1
+        while index >= 0:
+            chain.append(index)
+            layer = self.layers[index]
+            sources = self.sources(layer)
+            if isinstance(layer, (Add, Concat)) or len(sources) != 1 or sources[0] not in position:
+                break
+            index = position[sources[0]]
+        return chain
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -392,7 +503,7 @@ class Model:
     @property
     def output_activation(self) -> str:
         """The activation applied last (dropout is transparent), 'linear' if none."""
-        for layer in reversed(self.layers):
+        for layer in (self.layers[i] for i in self.output_chain()):
             if isinstance(layer, (Dense, ActivationLayer)):
                 if isinstance(layer, ActivationLayer) or layer.activation.name != "linear":
                     return layer.activation.name

@@ -31,7 +31,10 @@ class Context:
     """What a layer's check needs beyond its statement and input shape."""
 
     regularizers: tuple[ir.Regularizer, ...]  # the model block's `regularizer`, for layers without their own
-    previous: ir.Layer | None  # the layer before (None: the input)
+    previous: ir.Layer | None  # the layer it reads (None: the input)
+    #: (value, what) -> the name of the input or an earlier layer that `value` names (a merge's operands)
+    resolve: Callable | None = None
+    shape_of: Callable | None = None  # name -> what that layer (or the input) gives
 
 
 @dataclass(frozen=True)
@@ -389,6 +392,49 @@ def check_batchnorm(c: Checker, statement: s.Statement, in_shape, default_name: 
     return ir.BatchNorm(_name(c, bound, default_name), tuple(in_shape), momentum, eps, statement.span)
 
 
+# --- merges: several layers in, one out ----------------------------------------------------------
+
+
+def check_merge(op: str) -> Callable:
+    """`add a, b, …` (same shapes) or `concat a, b, …` (along the last axis)."""
+
+    def check(c: Checker, statement: s.Statement, in_shape, default_name: str, context: Context) -> ir.Layer:
+        operands = [a for a in statement.args if not isinstance(a, s.Keyword)]
+        slots = [f"layer {i + 1}" for i in range(max(len(operands), 2))]
+        bound = c.bind(op, statement.args, statement.span, positional=slots, keywords=["name"],
+                       at_line_start=c.line_start)
+        operands = [bound.get(slot) for slot in slots if slot in bound]
+        example = f"'{op} a, b' (the names of two layers above, or the input's)"
+        if len(operands) < 2:
+            raise c.fail(statement.span, f"{op} needs at least two layers to join, e.g. {example}")
+        names = [c._guard(lambda value=value: context.resolve(value, op)) for value in operands]
+        if any(name is None for name in names):
+            raise c.Skip()
+        shapes = [context.shape_of(name) for name in names]
+        name = _name(c, bound, default_name)
+        if op == "add":
+            for value, operand, shape in zip(operands[1:], names[1:], shapes[1:], strict=True):
+                if shape != shapes[0]:
+                    raise c.fail(value.span, f"add: '{names[0]}' gives {_shape_text(shapes[0])} but '{operand}' gives "
+                                             f"{_shape_text(shape)}; add sums element by element, so the shapes must "
+                                             "agree (concat joins different widths)")
+            return ir.Add(name, tuple(shapes[0]), statement.span, tuple(names))
+        for value, operand, shape in zip(operands[1:], names[1:], shapes[1:], strict=True):
+            if len(shape) != len(shapes[0]) or shape[:-1] != shapes[0][:-1]:
+                axis = "height and width" if len(shapes[0]) == 3 else "all but the last axis"
+                raise c.fail(value.span, f"concat joins along the last axis (features, or an image's channels): "
+                                         f"'{names[0]}' gives {_shape_text(shapes[0])} but '{operand}' gives "
+                                         f"{_shape_text(shape)}, and they must agree in {axis}"
+                             + ("; flatten the image first" if len(shape) != len(shapes[0]) else ""))
+        return ir.Concat(name, tuple(tuple(shape) for shape in shapes), statement.span, tuple(names))
+
+    return check
+
+
+#: The statements that read several layers by name rather than the one above.
+MERGES = frozenset({"add", "concat"})
+
+
 # --- the kinds and their summary formulas --------------------------------------------------------
 
 
@@ -419,6 +465,8 @@ KINDS: dict[str, LayerKind] = {
         LayerKind("global_maxpool", "GlobalMaxPooling2D", check_global_pool("max")),
         LayerKind("flatten", "Flatten", check_flatten),
         LayerKind("batchnorm", "BatchNormalization", check_batchnorm, _batchnorm_formula),
+        LayerKind("add", "Add", check_merge("add")),
+        LayerKind("concat", "Concatenate", check_merge("concat")),
     )
 }
 

@@ -20,6 +20,7 @@ class LayerSummary:
     params: int
     formula: str
     trainable: bool
+    inputs: tuple[str, ...] = ()  # what it reads: earlier layers or the model's input, by name
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Summary:
         return sum(layer.params for layer in self.layers)
 
     non_trainable: int = 0  # batch norm's running statistics: state, not trained
+    input_name: str = "x"
+    graph: bool = False  # branches or merges: the table shows what each layer reads ("Connected to")
 
     @property
     def trainable_params(self) -> int:
@@ -51,6 +54,7 @@ class Summary:
             "model": self.model_name,
             "spec": self.filename,
             "input_shape": list(self.input_shape),
+            "input_name": self.input_name,
             "layers": [
                 {
                     "name": layer.name,
@@ -59,6 +63,7 @@ class Summary:
                     "params": layer.params,
                     "formula": layer.formula,
                     "trainable": layer.trainable,
+                    "inputs": list(layer.inputs),  # the graph's edges: this layer reads these
                 }
                 for layer in self.layers
             ],
@@ -70,13 +75,20 @@ class Summary:
     def __str__(self) -> str:
         header = ("Layer (type)", "Output Shape", "Param #", "Formula")
         rows = [("input (Input)", _shape(self.input_shape), "0", "")]
+        if self.graph:  # as Keras shows a functional model: what each layer reads, `name[0][0]`
+            header = ("Layer (type)", "Output Shape", "Param #", "Connected to", "Formula")
+            rows = [(f"{self.input_name} (InputLayer)", _shape(self.input_shape), "0", "-", "")]
         for layer in self.layers:
             name = f"{layer.name} ({layer.type})"
             params = f"{layer.params:,}" + ("" if layer.trainable else " (frozen)")
-            rows.append((name, _shape(layer.output_shape), params, layer.formula))
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+            if self.graph:
+                connected = ", ".join(f"{source}[0][0]" for source in layer.inputs)
+                rows.append((name, _shape(layer.output_shape), params, connected, layer.formula))
+            else:
+                rows.append((name, _shape(layer.output_shape), params, layer.formula))
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
         line = "  ".join(f"{{:<{w}}}" for w in widths)
-        rule = "=" * (sum(widths) + 2 * 3)
+        rule = "=" * (sum(widths) + 2 * (len(header) - 1))
         title = f'Model: "{self.model_name}"' if self.model_name else "Model"
         out = [f"{title}  ({self.filename})", rule, line.format(*header).rstrip(), rule]
         out += [line.format(*row).rstrip() for row in rows]
@@ -101,7 +113,8 @@ def summarize(program: ir.Program) -> Summary:
         params = sum(p.size for p in layer.parameters)
         trainable = isinstance(layer, ir.BatchNorm) or all(p.trainable for p in layer.parameters)
         layers.append(LayerSummary(layer.name, kind.keras, (None, *layer.out_shape), params, kind.formula(layer),
-                                   trainable))
+                                   trainable, program.model.sources(layer)))
     state = sum(p.size for layer in program.model.layers if isinstance(layer, ir.BatchNorm)
                 for p in layer.parameters if not p.trainable)
-    return Summary(program.model.name, program.filename, (None, *program.model.in_shape), tuple(layers), state)
+    return Summary(program.model.name, program.filename, (None, *program.model.in_shape), tuple(layers), state,
+                   program.model.input_name, not program.model.is_stack)

@@ -131,7 +131,19 @@ class Features:
     span: Span
 
 
-BlockStatement = Statement | Features
+@dataclass(frozen=True)
+class Residual:
+    """`residual { … }` in a model, optionally followed by `shortcut { … }`: y = shortcut(x) + f(x),
+    f the block's layers, the shortcut the identity where none is given."""
+
+    head: Name  # `residual`
+    args: tuple[Arg, ...]  # `name=…` of the add that joins the paths
+    body: Body
+    shortcut: Body | None
+    span: Span
+
+
+BlockStatement = Statement | Features | Residual
 
 
 @dataclass(frozen=True)
@@ -332,7 +344,7 @@ def _parse_with_recovery(text: str, filename: str) -> Tree:
     raise SpecError(diagnostics=errors, text=text)
 
 
-_SYNC_WORDS = frozenset(BLOCK_KEYWORDS) | {word for words in BLOCK_STATEMENTS.values() for word in words}
+_SYNC_WORDS = frozenset(BLOCK_KEYWORDS) | {word for words in BLOCK_STATEMENTS.values() for word in words} | {"shortcut"}
 
 
 def _first_word(line: str) -> str:
@@ -729,6 +741,14 @@ def _body(tree: Tree) -> Body:
         if child.data == "features":
             items = tuple(_feature(f) for f in child.children)
             statements.append(Features(items, Span.of_meta(child.meta)))
+        elif child.data == "residual":
+            head, *rest = child.children
+            shortcut = None
+            if rest and isinstance(rest[-1], Tree) and rest[-1].data == "shortcut":
+                shortcut = _body(rest.pop().children[0])
+            body = _body(rest.pop())
+            statements.append(Residual(_name(head), tuple(_arg(a) for a in rest), body, shortcut,
+                                       Span.of_meta(child.meta)))
         else:
             head_tree, *args = child.children
             head = _name(head_tree.children[0])

@@ -299,7 +299,7 @@ def test_positional_after_keyword_in_a_data_call():
 # --- several statements on one line -------------------------------------------------------
 
 
-MODEL_TAKES = "; the model block takes input, dense, conv2d, maxpool, avgpool, global_avgpool, global_maxpool, flatten, batchnorm, activation, dropout, regularizer"
+MODEL_TAKES = "; the model block takes input, dense, conv2d, maxpool, avgpool, global_avgpool, global_maxpool, flatten, batchnorm, activation, dropout, add, concat, residual, regularizer"
 TRAIN_TAKES = "; the train block takes optimizer, batch, epochs, metrics, seed, shuffle, checkpoint"
 
 

@@ -182,8 +182,8 @@ def test_activation_and_dropout_layers():
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == ["Dense", "ActivationLayer", "Dropout", "Dense", "ActivationLayer"]
     assert [layer.name for layer in model.layers] == ["dense_1", "activation_1", "dropout_1", "dense_2", "probs"]
-    assert model.layers[1] == ir.ActivationLayer("activation_1", 5, ir.Activation("tanh"))
-    assert model.layers[2] == ir.Dropout("dropout_1", 5, 0.25)
+    assert model.layers[1] == ir.ActivationLayer("activation_1", 5, ir.Activation("tanh"), inputs=("dense_1",))
+    assert model.layers[2] == ir.Dropout("dropout_1", 5, 0.25, inputs=("activation_1",))
     assert model.layers[3].in_features == 5
     assert model.out_features == 2
     assert model.output_activation == "softmax"
@@ -518,4 +518,6 @@ def test_the_grammars_statement_keywords_are_the_catalogs():
     grammar = (resource_dir("grammar") / "nndsl.lark").read_text(encoding="utf-8")
     head = grammar.split("!head:", 1)[1].split("\n\n", 1)[0]
     keywords = set(re.findall(r'"(\w+)"', head))
-    assert keywords == {w for words in catalog.BLOCK_STATEMENTS.values() for w in words} - {"features"}
+    # features and residual have rules of their own (a list of features, a block)
+    assert keywords == {w for words in catalog.BLOCK_STATEMENTS.values() for w in words} - {"features", "residual"}
+    assert 'RESIDUAL: "residual"' in grammar

@@ -8,7 +8,7 @@ import nndsl
 from nndsl import catalog, spellings
 from nndsl.errors import SpecError
 
-MODEL_TAKES = "the model block takes input, dense, conv2d, maxpool, avgpool, global_avgpool, global_maxpool, flatten, batchnorm, activation, dropout, regularizer"
+MODEL_TAKES = "the model block takes input, dense, conv2d, maxpool, avgpool, global_avgpool, global_maxpool, flatten, batchnorm, activation, dropout, add, concat, residual, regularizer"
 TRAIN_TAKES = "the train block takes optimizer, batch, epochs, metrics, seed, shuffle, checkpoint"
 NOT_YET = "not in nndsl yet (see 'Not in the language yet' in docs/language.md)"
 

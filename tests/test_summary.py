@@ -101,7 +101,7 @@ def test_to_dict_uses_keras_words():
     assert (data["total_params"], data["trainable_params"], data["non_trainable_params"]) == (22, 8, 14)
     assert data["layers"][0] == {
         "name": "dense_1", "type": "Dense", "output_shape": [None, 7], "params": 14,
-        "formula": "(1 + 1) × 7 = 14", "trainable": False,
+        "formula": "(1 + 1) × 7 = 14", "trainable": False, "inputs": ["x"],
     }
     json.dumps(data)  # plain JSON data
 

@@ -272,15 +272,16 @@ def _initial_value(init: ir.Initializer, shape: tuple[int, ...], fans: tuple[int
     return f"{init.kind}(rng, {py(shape)}, fan_in={py(fan_in)}, fan_out={py(fan_out)})"
 
 
-def output_activation_index(layers) -> int | None:
-    """The position of the layer whose activation is the model's output activation (None: linear)."""
-    for index in range(len(layers) - 1, -1, -1):
-        layer = layers[index]
+def output_activation_index(model: ir.Model) -> int | None:
+    """The position of the layer whose activation is the model's output activation (None: linear),
+    along the output's chain of single inputs (ir.Model.output_chain): a merge ends it."""
+    for index in model.output_chain():
+        layer = model.layers[index]
         if isinstance(layer, ir.ActivationLayer) or (
             isinstance(layer, ir.Dense) and layer.activation.name != "linear"
         ):
             return index
-        if isinstance(layer, ir.Dense):
+        if isinstance(layer, (ir.Dense, ir.Add, ir.Concat)):
             return None
     return None
 

@@ -134,7 +134,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     fused = FUSED.get(loss) if loss else None
     plan = Plan(columns=column_form(program))
     layers = list(model.layers)
-    last_activation_layer = common.output_activation_index(layers)
+    last_activation_layer = common.output_activation_index(model)
     needs_grad = _inputs_needing_gradient(layers)
     current = Value("x", model.in_shape)
     trail: list[tuple[ir.Layer, dict]] = []

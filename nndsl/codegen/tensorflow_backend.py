@@ -98,7 +98,7 @@ def plan_model(program: ir.Program, module: common.Module) -> Plan:
     model = program.model
     layers = list(model.layers)
     fused = common.FUSED.get(program.loss.name) if program.loss else None
-    fused_at = common.output_activation_index(layers) if fused else None
+    fused_at = common.output_activation_index(model) if fused else None
     plan = Plan(fused=fused)
     taken = {layer.name for layer in layers}
 

@@ -89,7 +89,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     """One named module per layer, and one per non-linear activation (except a fused output one)."""
     model = program.model
     fused = common.FUSED.get(program.loss.name) if program.loss else None
-    last_activation = common.output_activation_index(model.layers)
+    last_activation = common.output_activation_index(model)
     names = Namer(TORCH_NETWORK_ATTRIBUTES)
     plan = Plan(output_width=model.out_features)
     if model.images:
