@@ -307,3 +307,18 @@ def history_keys(program: ir.Program) -> list[str]:
     """Keras's History layout: loss, metrics…, val_loss, val_metrics…"""
     metrics = list(program.train.metrics) if program.train else []
     return ["loss", *metrics, "val_loss", *[f"val_{m}" for m in metrics]]
+
+
+def local_variable(name: str, taken) -> str:
+    """A variable for a layer's output in a graph's generated forward code: the layer's name,
+    unless that is taken (`taken`, the builtins): then with a suffix."""
+    import builtins
+
+    variable = name.lstrip("_") or "h"
+    if variable[0].isdigit():
+        variable = f"h{variable}"
+    taken = set(taken) | set(dir(builtins))
+    stem, k = variable, 2
+    while variable in taken:
+        variable, k = f"{stem}_{k}", k + 1
+    return variable

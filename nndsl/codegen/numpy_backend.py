@@ -13,6 +13,7 @@ it writes a{j}, a dropout layer p{j} (with mask m{j}); gradients are d<name>.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -22,7 +23,7 @@ from nndsl.codegen.render import drop_unused_functions, py, render_template, sor
 
 #: The layer kinds (ir layers' `kind`) this backend generates.
 LAYER_KINDS = frozenset({"dense", "activation", "dropout", "conv2d", "maxpool", "avgpool", "global_avgpool",
-                         "global_maxpool", "flatten", "batchnorm"})
+                         "global_maxpool", "flatten", "batchnorm", "add", "concat"})
 
 FUSED = common.FUSED
 LOSS_FUNCTIONS = {
@@ -126,6 +127,7 @@ class Plan:
     dropout: bool = False  # a dropout layer: forward() draws masks from an rng while training
     batchnorm: bool = False  # a batch norm layer: forward() uses the batch's statistics while training
     penalties: list[dict] = field(default_factory=list)
+    merges: bool = False  # add or concat, or a value that feeds several layers: templates/numpy/ops/merge.py
 
 
 def plan_network(program: ir.Program, module: common.Module) -> Plan:
@@ -135,8 +137,6 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     plan = Plan(columns=column_form(program))
     layers = list(model.layers)
     last_activation_layer = common.output_activation_index(model)
-    needs_grad = _inputs_needing_gradient(layers)
-    current = Value("x", model.in_shape)
     trail: list[tuple[ir.Layer, dict]] = []
     dense_index = 0
     norm_index = 0
@@ -175,8 +175,12 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
                  "shape": py(parameter.shape), "start": start, "stop": plan.flat_size}
             )
 
-    for position, layer in enumerate(layers):
+    def lower_layer(position: int, layer: ir.Layer, current: Value) -> Value:
+        """The steps of one layer, reading `current`; returns the value it gives."""
+        nonlocal dense_index, norm_index
         where = common.where(program, layer)
+        if isinstance(layer, (ir.Add, ir.Concat)):
+            return merge_step(layer, where)
         if isinstance(layer, ir.Conv2D):
             dense_index += 1
             j = dense_index
@@ -196,16 +200,14 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
                                        "layer": layer.name, "trainable": layer.trainable})
             activation = layer.activation
             if activation.name == "linear":
-                current = z
-                continue
+                return z
             h = new(f"h{j}", layer.out_shape, shares=z.name if activation.name == "relu" else None)
             act = _activation_step(activation, z.name, h, layer.name, where, module, zeros)
             step["comment"] = f"{layer.name}: {formula}, {h.name} = {activation.name}({z.name})  ({where})"
             act["comment"] = None
             plan.forward.append(act)
             trail.append((layer, act))
-            current = h
-            continue
+            return h
         if isinstance(layer, ir.BatchNorm):
             norm_index += 1
             k = norm_index
@@ -223,8 +225,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
                                f"by the batch's statistics in training, by {attrs[2]} and {attrs[3]} after  ({where})"}
             plan.forward.append(step)
             trail.append((layer, step))
-            current = out
-            continue
+            return out
         if isinstance(layer, (ir.Pool2D, ir.GlobalPool, ir.Flatten)):
             op = layer.kind
             module.use("numpy/ops/flatten.py" if op == "flatten" else
@@ -242,8 +243,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             step["comment"] = f"{layer.name}: {out.name} = {what} of {current.name}  ({where})"
             plan.forward.append(step)
             trail.append((layer, step))
-            current = out
-            continue
+            return out
         if isinstance(layer, ir.Dense):
             dense_index += 1
             j = dense_index
@@ -283,8 +283,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             if skip:
                 if activation.name != "linear":
                     plan.predict_activation = activation.name
-                current = z
-                continue
+                return z
             # A ReLU right after its dense layer runs in place: its derivative is read off h alone,
             # and nothing else reads z, so h overwrites it (one buffer less to write and keep in cache).
             h = new(f"h{j}", layer.units, shares=z.name if activation.name == "relu" else None)
@@ -293,19 +292,19 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             act["comment"] = None
             plan.forward.append(act)
             trail.append((layer, act))
-            current = h
+            return h
         elif isinstance(layer, ir.ActivationLayer):
             if fused and position == last_activation_layer:
                 plan.predict_activation = layer.activation.name
-                continue
+                return current
             if layer.activation.name == "linear":  # the identity: no step, the gradient passes unchanged
-                continue
+                return current
             a = new(f"a{dense_index}", layer.out_shape)
             act = _activation_step(layer.activation, current.name, a, layer.name, where, module, zeros)
             act["comment"] = f"{layer.name}: {a.name} = {layer.activation.name}({current.name})  ({where})"
             plan.forward.append(act)
             trail.append((layer, act))
-            current = a
+            return a
         elif isinstance(layer, ir.Dropout):
             module.use("numpy/ops/dropout.py", "ops")
             plan.dropout = True
@@ -323,11 +322,32 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             }
             plan.forward.append(step)
             trail.append((layer, step))
-            current = p
+            return p
+    def merge_step(layer: ir.Merge, where: str) -> Value:
+        """add: s = a + b + …; concat: c = [a, b, …] side by side along the last axis."""
+        operands = [values[source].name for source in model.sources(layer)]
+        plan.merges = True
+        out = new(f"{'s' if layer.kind == 'add' else 'c'}{dense_index}", layer.out_shape)
+        if layer.kind == "add":
+            what = " + ".join(operands)
+        else:
+            what = "[" + ", ".join(operands) + "] side by side"
+        step = {"op": layer.kind, "layer": layer.name, "where": where, "xs": operands, "out": out.name,
+                "comment": f"{layer.name}: {out.name} = {what}  ({where})"}
+        if layer.kind == "concat":
+            step["splits"] = py(tuple(itertools.accumulate(layer.widths))[:-1])
+        plan.forward.append(step)
+        trail.append((layer, step))
+        return out
+
+    values = {model.input_name: Value("x", model.in_shape)}  # what each layer (and the input) gives
+    for position, layer in enumerate(layers):
+        values[layer.name] = lower_layer(position, layer, values[model.sources(layer)[0]])
+    current = values[layers[-1].name] if layers else values[model.input_name]
     plan.output = current.name
     plan.output_width = current.width
     plan.output_shape = current.shape
-    _plan_backward(plan, trail, layers, needs_grad, new)
+    _plan_backward(plan, trail, model, values, new)
     return plan
 
 
@@ -365,74 +385,98 @@ def _activation_step(activation: ir.Activation, z: str, h: Value, layer: str, wh
     }
 
 
-def _inputs_needing_gradient(layers) -> list[bool]:
-    """For each layer: does any trainable parameter lie below it (so ∂L/∂input is needed)?"""
-    out = []
-    below = False
-    for layer in layers:
-        out.append(below)
-        if any(parameter.trainable for parameter in layer.parameters):
-            below = True
-    return out
+def _trainable_below(model: ir.Model) -> dict[str, bool]:
+    """For the input and each layer, by name: does a trainable parameter lie in it or below it
+    (so that the gradient of its output is needed)?"""
+    below = {model.input_name: False}
+    for layer in model.layers:
+        below[layer.name] = (any(parameter.trainable for parameter in layer.parameters)
+                             or any(below[source] for source in model.sources(layer)))
+    return below
 
 
-def _plan_backward(plan: Plan, trail, layers, needs_grad, new) -> None:
+def _plan_backward(plan: Plan, trail, model: ir.Model, values: dict[str, Value], new) -> None:
     """Walk the forward calls in reverse, each turning ∂L/∂output into ∂L/∂input.
 
-    Below the lowest trainable layer nothing needs a gradient, so the walk stops there.
+    Where a value feeds several layers, each writes its part of the value's gradient, and the
+    parts are summed before the call that made the value: the chain rule over a graph, where
+    the gradient is the sum over the paths. An add passes its gradient to each operand as it
+    is (no call), a concat hands each operand its slice. Below every trainable parameter
+    nothing needs a gradient, and those calls are left out.
     """
-    gradient = {plan.output: new(f"d{plan.output}", plan.output_shape).name}
-    position_of = {id(layer): i for i, layer in enumerate(layers)}
-    lowest_trainable = next(
-        (i for i, layer in enumerate(layers) if any(parameter.trainable for parameter in layer.parameters)),
-        len(layers),
-    )
+    below = _trainable_below(model)
+    parts: dict[str, list[str]] = {plan.output: [new(f"d{plan.output}", plan.output_shape).name]}
+
+    def gradient(value: str, shape) -> str:
+        """∂L/∂value: its one part, or the sum of its parts, summed here."""
+        got = parts[value]
+        if len(got) == 1:
+            return got[0]
+        total = new(f"d{value}", shape).name
+        plan.merges = True
+        plan.backward.append({"op": "sum", "parts": got, "out": total,
+                              "comment": f"∂L/∂{value} = {' + '.join(got)}: {value} feeds {len(got)} layers, and "
+                                         "its gradient is the sum over the paths"})
+        return total
+
+    def part(value: str, shape, view: bool = False) -> str:
+        """A buffer for one path's part of ∂L/∂value (the whole of it, where only one path reads it)."""
+        name = new(f"d{value}", shape, view=view).name
+        parts.setdefault(value, []).append(name)
+        return name
+
     for layer, step in reversed(trail):
-        position = position_of[id(layer)]
-        if position < lowest_trainable:
-            break
-        if step["op"] in ("dense", "conv2d"):
-            dx = None
-            if needs_grad[position]:
-                dx = new(f"d{step['x']}", layer.in_shape).name
-                gradient[step["x"]] = dx
-            dz = gradient[step["z"]]
-            parts = []
+        sources = model.sources(layer)
+        needs_dx = any(below[source] for source in sources)
+        if not needs_dx and not any(parameter.trainable for parameter in layer.parameters):
+            continue
+        if step["op"] in ("add", "concat"):
+            dout = gradient(step["out"], layer.out_shape)
+            if step["op"] == "add":
+                for source, operand in zip(sources, step["xs"], strict=True):
+                    if below[source]:
+                        parts.setdefault(operand, []).append(dout)
+                continue
+            pieces = [part(operand, values[source].shape, view=True) if below[source] else "_"
+                      for source, operand in zip(sources, step["xs"], strict=True)]
+            note = f"{layer.name}: " + ", ".join(f"∂L/∂{x} = its slice of {dout}" for x, piece
+                                                 in zip(step["xs"], pieces, strict=True) if piece != "_")
+            plan.backward.append(dict(step, dout=dout, pieces=pieces, comment=note))
+        elif step["op"] in ("dense", "conv2d"):
+            dz = gradient(step["z"], layer.out_shape)
+            dx = part(step["x"], layer.in_shape) if needs_dx else None
+            parts_text = []
             if layer.trainable and step["op"] == "conv2d":
-                parts += [f"∂L/∂{step['W']} = Σ {dz} ⊗ patches of {step['x']}", f"∂L/∂{step['b']} = Σ {dz}"]
+                parts_text += [f"∂L/∂{step['W']} = Σ {dz} ⊗ patches of {step['x']}", f"∂L/∂{step['b']} = Σ {dz}"]
             elif layer.trainable:
                 plan.ones = True
-                parts += [f"∂L/∂{step['W']} = {dz}ᵀ·{step['x']}", f"∂L/∂{step['b']} = Σ {dz}"]
+                parts_text += [f"∂L/∂{step['W']} = {dz}ᵀ·{step['x']}", f"∂L/∂{step['b']} = Σ {dz}"]
             if dx and step["op"] == "conv2d":
-                parts.append(f"∂L/∂{step['x']} = Σ over windows of {dz}·{step['W']}")
+                parts_text.append(f"∂L/∂{step['x']} = Σ over windows of {dz}·{step['W']}")
             elif dx:
-                parts.append(f"∂L/∂{step['x']} = {dz}·{step['W']}")
-            plan.backward.append(dict(step, dz=dz, dx=dx, comment=f"{layer.name}: " + ", ".join(parts)))
+                parts_text.append(f"∂L/∂{step['x']} = {dz}·{step['W']}")
+            plan.backward.append(dict(step, dz=dz, dx=dx, comment=f"{layer.name}: " + ", ".join(parts_text)))
         elif step["op"] == "activation":
-            dz = new(f"d{step['z']}", layer.out_shape).name
-            gradient[step["z"]] = dz
+            dh = gradient(step["h"], layer.out_shape)
+            dz = part(step["z"], layer.out_shape)
             note = f"{step['function']}: ∂L/∂{step['z']} = ∂L/∂{step['h']} · {step['function']}'({step['z']})"
-            plan.backward.append(dict(step, dh=gradient[step["h"]], dz=dz, comment=note))
+            plan.backward.append(dict(step, dh=dh, dz=dz, comment=note))
         elif step["op"] == "batchnorm":
-            dx = new(f"d{step['x']}", layer.in_shape).name if needs_grad[position] else None
-            if dx:
-                gradient[step["x"]] = dx
-            dout = gradient[step["out"]]
+            dout = gradient(step["out"], layer.out_shape)
+            dx = part(step["x"], layer.in_shape) if needs_dx else None
             note = (f"{layer.name}: ∂L/∂{step['gamma']} = Σ {dout}·x̂, ∂L/∂{step['beta']} = Σ {dout}"
                     + (f", ∂L/∂{step['x']} = ({step['gamma']}/σ)·({dout} − mean {dout} − x̂·mean({dout}·x̂))" if dx else ""))
             plan.backward.append(dict(step, dout=dout, dx=dx, comment=note))
         elif step["op"] in POOLING_BACKWARD:
-            if not needs_grad[position]:
-                continue
-            dx = new(f"d{step['x']}", layer.in_shape, view=step["op"] == "flatten").name
-            gradient[step["x"]] = dx
-            note = f"{layer.name}: ∂L/∂{step['x']} = " + POOLING_BACKWARD[step["op"]].format(dout=gradient[step["out"]])
-            plan.backward.append(dict(step, dout=gradient[step["out"]], dx=dx, comment=note))
-        elif needs_grad[position]:
-            dx = new(f"d{step['x']}", layer.in_shape).name
-            gradient[step["x"]] = dx
+            dout = gradient(step["out"], layer.out_shape)
+            dx = part(step["x"], layer.in_shape, view=step["op"] == "flatten")
+            note = f"{layer.name}: ∂L/∂{step['x']} = " + POOLING_BACKWARD[step["op"]].format(dout=dout)
+            plan.backward.append(dict(step, dout=dout, dx=dx, comment=note))
+        else:  # dropout
+            dout = gradient(step["out"], layer.out_shape)
+            dx = part(step["x"], layer.in_shape)
             note = f"{layer.name}: ∂L/∂{step['x']} = ∂L/∂{step['out']} · mask"
-            plan.backward.append(dict(step, dout=gradient[step["out"]], dx=dx, comment=note))
+            plan.backward.append(dict(step, dout=dout, dx=dx, comment=note))
 
 
 def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
@@ -443,6 +487,8 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     data = common.lower_data(program, module, data_dir)
     weights = common.lower_weights(program, module)
     plan = plan_network(program, module)
+    if plan.merges:
+        module.use("numpy/ops/merge.py", "ops")
     loss = _lower_loss(program, module)
     optimizer = _lower_optimizer(program, module, plan)
     if optimizer:

@@ -26,7 +26,7 @@ from nndsl.codegen.render import comment, drop_unused_functions, py, render_temp
 
 #: The layer kinds (ir layers' `kind`) this backend generates.
 LAYER_KINDS = frozenset({"dense", "activation", "dropout", "conv2d", "maxpool", "avgpool", "global_avgpool",
-                         "global_maxpool", "flatten", "batchnorm"})
+                         "global_maxpool", "flatten", "batchnorm", "add", "concat"})
 
 #: The Keras layers of the shape-changing kinds.
 KERAS_SHAPE_LAYERS = {"maxpool": "MaxPooling2D", "avgpool": "AveragePooling2D", "global_avgpool": "GlobalAveragePooling2D",
@@ -87,6 +87,8 @@ class Plan:
     output_layer: str | None = None  # name of the Activation layer that re-applies it
     dropout: list[dict] = field(default_factory=list)  # one per dropout layer, in forward order
     training_forward: list[dict] = field(default_factory=list)  # only with dropout
+    training_output: str = "h"  # the variable training_logits() returns
+    graph: bool = False  # branches or merges: each layer's output a variable of its own
     parameters: list[dict] = field(default_factory=list)
     penalties: list[dict] = field(default_factory=list)
     trainable: list[str] = field(default_factory=list)
@@ -99,7 +101,7 @@ def plan_model(program: ir.Program, module: common.Module) -> Plan:
     layers = list(model.layers)
     fused = common.FUSED.get(program.loss.name) if program.loss else None
     fused_at = common.output_activation_index(model) if fused else None
-    plan = Plan(fused=fused)
+    plan = Plan(fused=fused, graph=not model.is_stack)
     taken = {layer.name for layer in layers}
 
     def fresh(wanted: str) -> str:
@@ -116,9 +118,16 @@ def plan_model(program: ir.Program, module: common.Module) -> Plan:
     keras = {layer.name: layer.name if not layer.name.startswith("_") else fresh(keras_name(layer.name))
              for layer in layers}
     current = "inputs"
+    starts: list[tuple[ir.Layer, int, int]] = []  # each layer's first LayerCall and training step
     for position, layer in enumerate(layers):
+        starts.append((layer, len(plan.layers), len(plan.training_forward)))
         where = common.where(program, layer)
         name = py(keras[layer.name])
+        if isinstance(layer, (ir.Add, ir.Concat)):
+            kind = "Add" if layer.kind == "add" else "Concatenate"
+            plan.layers.append(LayerCall("h", current, kind, [], name, f"{layer.name} ({where})"))
+            plan.training_forward.append({"layer": name})
+            continue
         if isinstance(layer, ir.Conv2D):
             activation = layer.activation
             args = [py(layer.filters), py(layer.kernel), f"strides={py(layer.stride)}",
@@ -213,6 +222,12 @@ def plan_model(program: ir.Program, module: common.Module) -> Plan:
             )
             plan.training_forward.append({"mask": index, "layer": name, "label": comment(layer.name)})
         current = "h"
+    if model.is_stack:
+        for step in plan.training_forward:
+            step.update(input="h", out="h")
+    else:
+        _wire_graph(model, plan, starts)
+    plan.training_output = plan.training_forward[-1]["out"] if plan.training_forward else "h"
     if plan.layers:
         plan.layers[-1].output = "logits" if fused else "outputs"
     plan.logits = "logits" if fused else "outputs"
@@ -221,6 +236,35 @@ def plan_model(program: ir.Program, module: common.Module) -> Plan:
     if not plan.dropout:
         plan.training_forward = []
     return plan
+
+
+#: Names a graph's variables must not take in build_model() and training_logits().
+GRAPH_TAKEN = frozenset({"inputs", "outputs", "logits", "model", "keras", "tf", "np", "x", "h", "layers", "masks"})
+
+
+def _wire_graph(model: ir.Model, plan: Plan, starts) -> None:
+    """A graph's calls read what the spec says they read: each layer's output gets a variable
+    of its own, and each layer's first call takes its sources (a merge: a list of them)."""
+    built = {model.input_name: "inputs"}  # in build_model()
+    trained = {model.input_name: "x"}  # in training_logits()
+    ends = [(c, s) for _, c, s in starts[1:]] + [(len(plan.layers), len(plan.training_forward))]
+    for (layer, c0, s0), (c1, s1) in zip(starts, ends, strict=True):
+        calls, steps = plan.layers[c0:c1], plan.training_forward[s0:s1]
+        sources = model.sources(layer)
+        if not calls:  # an identity: an output activation left to the loss
+            built[layer.name], trained[layer.name] = built[sources[0]], trained[sources[0]]
+            continue
+        variable = common.local_variable(layer.name, {*built.values(), *GRAPH_TAKEN})
+        merge = isinstance(layer, (ir.Add, ir.Concat))
+        for i, call in enumerate(calls):
+            call.input = variable if i else ("[" + ", ".join(built[s] for s in sources) + "]" if merge
+                                             else built[sources[0]])
+            call.output = variable
+        for i, step in enumerate(steps):
+            step["input"] = variable if i else ("[" + ", ".join(trained[s] for s in sources) + "]" if merge
+                                                else trained[sources[0]])
+            step["out"] = variable
+        built[layer.name] = trained[layer.name] = variable
 
 
 def _fused_layer_name(layers, index, keras) -> str:

@@ -22,7 +22,7 @@ from nndsl.codegen.render import drop_unused_functions, py, render_template, sor
 
 #: The layer kinds (ir layers' `kind`) this backend generates.
 LAYER_KINDS = frozenset({"dense", "activation", "dropout", "conv2d", "maxpool", "avgpool", "global_avgpool",
-                         "global_maxpool", "flatten", "batchnorm"})
+                         "global_maxpool", "flatten", "batchnorm", "add", "concat"})
 
 #: The IR's losses are torch's, with the default reduction (the batch mean).
 LOSSES = {
@@ -83,6 +83,9 @@ class Plan:
     dropout: bool = False
     trainable: bool = False
     kernels: list[str] = field(default_factory=list)  # conv kernels: torch's layout is not the IR's
+    #: A graph's forward(), one line per layer (empty for a stack, which stays an nn.Sequential)
+    forward: list[dict] = field(default_factory=list)
+    output: str = "x"  # the variable forward() returns
 
 
 def plan_network(program: ir.Program, module: common.Module) -> Plan:
@@ -96,93 +99,131 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
         module.use("torch/images/channels_first.py", "network")
         plan.layers.append({"name": names.name("channels_first"), "module": "ChannelsFirst()",
                             "comment": "the data's (n, h, w, c) images as torch's (n, c, h, w)"})
+    variables = {model.input_name: "x"}  # the forward() variable of each layer's output (graphs)
+    if model.images and not model.is_stack:
+        plan.forward.append({"variable": "x", "expression": "self.channels_first(x)", "comment": None})
     for position, layer in enumerate(model.layers):
-        where = common.where(program, layer)
-        absorbed = fused is not None and position == last_activation
-        if isinstance(layer, ir.Conv2D):
-            attr = names.name(layer.name)
-            conv, tensor = _conv_module(layer), attr
-            if conv.startswith("nn.Sequential"):
-                tensor = f"{attr}.conv"
-            plan.layers.append({"name": attr, "module": conv,
-                                "comment": f"conv2d {layer.filters} {_pair(layer.kernel)} {layer.activation.name}, {where}"})
-            weight, bias = layer.parameters
-            plan.kernels.append(weight.name)
-            module.use("torch/images/layout.py", "network")
-            plan.parameters += [{"name": py(weight.name), "tensor": f"{tensor}.weight"},
-                                {"name": py(bias.name), "tensor": f"{tensor}.bias"}]
-            if layer.trainable:
-                plan.trainable = True
-            else:
-                plan.frozen.append({"name": attr, "where": where})
-            plan.penalties += [
-                {"rate": py(reg.rate), "layer": tensor, "method": PENALTY_METHODS[reg.kind],
-                 "note": f"{reg.kind}({reg.rate})  ({where})"}
-                for reg in layer.regularizers
-            ]
-            if layer.activation.name != "linear":
-                plan.layers.append(_activation_layer(layer.activation, names.name(f"{layer.name}_{layer.activation.name}"),
-                                                     None))
-            continue
-        if isinstance(layer, ir.BatchNorm):
-            module.use("torch/images/batchnorm.py", "network")
-            attr = names.name(layer.name)
-            kind = "BatchNorm2d" if len(layer.in_shape) == 3 else "BatchNorm1d"
-            plan.layers.append({"name": attr, "module": f"{kind}({layer.channels}, eps={py(layer.eps)}, "
-                                                        f"momentum={py(round(1 - layer.momentum, 12))})",
-                                "comment": f"batchnorm, Keras's momentum {layer.momentum} ({where})"})
-            for parameter, tensor in zip(layer.parameters, ("weight", "bias", "running_mean", "running_var"),
-                                         strict=True):
-                plan.parameters.append({"name": py(parameter.name), "tensor": f"{attr}.{tensor}"})
-            plan.trainable = True
-            continue
-        if isinstance(layer, (ir.Pool2D, ir.GlobalPool, ir.Flatten)):
-            plan.layers.append({"name": names.name(layer.name), "module": _pool_module(layer, module),
-                                "comment": f"{layer.kind} → {'x'.join(map(str, layer.out_shape))}  ({where})"})
-            continue
-        if isinstance(layer, ir.Dense):
-            attr = names.name(layer.name)
-            note = f"dense {layer.units} {layer.activation.name}"
-            if absorbed:
-                note += f" (logits: the {layer.activation.name} is in the loss)"
-            plan.layers.append(
-                {"name": attr, "module": f"nn.Linear({layer.in_features}, {layer.units})", "comment": f"{note}, {where}"}
-            )
-            weight, bias = layer.parameters
-            plan.parameters += [
-                {"name": py(weight.name), "tensor": f"{attr}.weight"},
-                {"name": py(bias.name), "tensor": f"{attr}.bias"},
-            ]
-            if layer.trainable:
-                plan.trainable = True
-            else:
-                plan.frozen.append({"name": attr, "where": where})
-            plan.penalties += [
-                {"rate": py(reg.rate), "layer": attr, "method": PENALTY_METHODS[reg.kind], "note": f"{reg.kind}({reg.rate})  ({where})"}
-                for reg in layer.regularizers
-            ]
-            activation = layer.activation
-            if activation.name == "linear" or absorbed:
-                if absorbed:
-                    plan.predict_activation = activation.name
-                continue
-            plan.layers.append(_activation_layer(activation, names.name(f"{layer.name}_{activation.name}"), None))
-        elif isinstance(layer, ir.ActivationLayer):
-            if absorbed:
-                plan.predict_activation = layer.activation.name
-                continue
-            plan.layers.append(_activation_layer(layer.activation, names.name(layer.name), where))
-        elif isinstance(layer, ir.Dropout):
-            module.use("torch/dropout.py", "network")
-            plan.dropout = True
-            plan.layers.append(
-                {
-                    "name": names.name(layer.name),
-                    "module": f"NumpyDropout({py(layer.rate)}, dropout_rng)",
-                    "comment": f"dropout {layer.rate}  ({where})",
-                }
-            )
+        first = len(plan.layers)
+        _lower_layer(program, module, plan, names, layer, fused is not None and position == last_activation)
+        if not model.is_stack:
+            _forward_line(model, layer, plan.layers[first:], variables, plan)
+    plan.output = variables[model.layers[-1].name] if model.layers and not model.is_stack else "x"
     return plan
+
+
+#: Names forward() must not give a variable: the module's imports, `self` and the input.
+FORWARD_TAKEN = frozenset({"self", "x", "torch", "nn", "np", "math", "OrderedDict"})
+
+
+def _forward_line(model: ir.Model, layer: ir.Layer, modules: list[dict], variables: dict, plan: Plan) -> None:
+    """One statement of a graph's forward(): the layer's modules applied to what it reads, or its merge."""
+    sources = [variables[source] for source in model.sources(layer)]
+    if isinstance(layer, (ir.Add, ir.Concat)):
+        expression = " + ".join(sources) if layer.kind == "add" else f"torch.cat([{', '.join(sources)}], dim=1)"
+        axis = "channels" if len(layer.out_shape) == 3 else "features"
+        comment = None if layer.kind == "add" else f"side by side along the {axis}"
+    elif not modules:  # an identity (a linear activation, or one the loss applies)
+        variables[layer.name] = sources[0]
+        return
+    else:
+        expression = sources[0]
+        for entry in modules:
+            expression = f"self.{entry['name']}({expression})"
+        comment = None
+    variable = common.local_variable(layer.name, {*variables.values(), *FORWARD_TAKEN})
+    variables[layer.name] = variable
+    plan.forward.append({"variable": variable, "expression": expression, "comment": comment})
+
+
+def _lower_layer(program: ir.Program, module: common.Module, plan: Plan, names, layer: ir.Layer,
+                 absorbed: bool) -> None:
+    """The modules of one layer, appended to plan.layers (none for a merge or an identity)."""
+    where = common.where(program, layer)
+    if isinstance(layer, (ir.Add, ir.Concat)):
+        return
+    if isinstance(layer, ir.Conv2D):
+        attr = names.name(layer.name)
+        conv, tensor = _conv_module(layer), attr
+        if conv.startswith("nn.Sequential"):
+            tensor = f"{attr}.conv"
+        plan.layers.append({"name": attr, "module": conv,
+                            "comment": f"conv2d {layer.filters} {_pair(layer.kernel)} {layer.activation.name}, {where}"})
+        weight, bias = layer.parameters
+        plan.kernels.append(weight.name)
+        module.use("torch/images/layout.py", "network")
+        plan.parameters += [{"name": py(weight.name), "tensor": f"{tensor}.weight"},
+                            {"name": py(bias.name), "tensor": f"{tensor}.bias"}]
+        if layer.trainable:
+            plan.trainable = True
+        else:
+            plan.frozen.append({"name": attr, "where": where})
+        plan.penalties += [
+            {"rate": py(reg.rate), "layer": tensor, "method": PENALTY_METHODS[reg.kind],
+             "note": f"{reg.kind}({reg.rate})  ({where})"}
+            for reg in layer.regularizers
+        ]
+        if layer.activation.name != "linear":
+            plan.layers.append(_activation_layer(layer.activation, names.name(f"{layer.name}_{layer.activation.name}"),
+                                                 None))
+        return
+    if isinstance(layer, ir.BatchNorm):
+        module.use("torch/images/batchnorm.py", "network")
+        attr = names.name(layer.name)
+        kind = "BatchNorm2d" if len(layer.in_shape) == 3 else "BatchNorm1d"
+        plan.layers.append({"name": attr, "module": f"{kind}({layer.channels}, eps={py(layer.eps)}, "
+                                                    f"momentum={py(round(1 - layer.momentum, 12))})",
+                            "comment": f"batchnorm, Keras's momentum {layer.momentum} ({where})"})
+        for parameter, tensor in zip(layer.parameters, ("weight", "bias", "running_mean", "running_var"),
+                                     strict=True):
+            plan.parameters.append({"name": py(parameter.name), "tensor": f"{attr}.{tensor}"})
+        plan.trainable = True
+        return
+    if isinstance(layer, (ir.Pool2D, ir.GlobalPool, ir.Flatten)):
+        plan.layers.append({"name": names.name(layer.name), "module": _pool_module(layer, module),
+                            "comment": f"{layer.kind} → {'x'.join(map(str, layer.out_shape))}  ({where})"})
+        return
+    if isinstance(layer, ir.Dense):
+        attr = names.name(layer.name)
+        note = f"dense {layer.units} {layer.activation.name}"
+        if absorbed:
+            note += f" (logits: the {layer.activation.name} is in the loss)"
+        plan.layers.append(
+            {"name": attr, "module": f"nn.Linear({layer.in_features}, {layer.units})", "comment": f"{note}, {where}"}
+        )
+        weight, bias = layer.parameters
+        plan.parameters += [
+            {"name": py(weight.name), "tensor": f"{attr}.weight"},
+            {"name": py(bias.name), "tensor": f"{attr}.bias"},
+        ]
+        if layer.trainable:
+            plan.trainable = True
+        else:
+            plan.frozen.append({"name": attr, "where": where})
+        plan.penalties += [
+            {"rate": py(reg.rate), "layer": attr, "method": PENALTY_METHODS[reg.kind], "note": f"{reg.kind}({reg.rate})  ({where})"}
+            for reg in layer.regularizers
+        ]
+        activation = layer.activation
+        if activation.name == "linear" or absorbed:
+            if absorbed:
+                plan.predict_activation = activation.name
+            return
+        plan.layers.append(_activation_layer(activation, names.name(f"{layer.name}_{activation.name}"), None))
+    elif isinstance(layer, ir.ActivationLayer):
+        if absorbed:
+            plan.predict_activation = layer.activation.name
+            return
+        plan.layers.append(_activation_layer(layer.activation, names.name(layer.name), where))
+    elif isinstance(layer, ir.Dropout):
+        module.use("torch/dropout.py", "network")
+        plan.dropout = True
+        plan.layers.append(
+            {
+                "name": names.name(layer.name),
+                "module": f"NumpyDropout({py(layer.rate)}, dropout_rng)",
+                "comment": f"dropout {layer.rate}  ({where})",
+            }
+        )
 
 
 def _pair(pair) -> str:
