@@ -860,7 +860,7 @@ class Checker:
             return None, statement
         if len(given) > 1:
             self.error(given[1].key.span, f"{statement.head.text} got from twice")
-        source = self._guard(lambda: graph.resolve(self, given[0].value, f"{statement.head.text} from"))
+        source = self._guard(lambda: graph.resolve(self, given[0].value, f"{statement.head.text} from", statement.span))
         return source, statement
 
     def _residual(self, statement: s.Residual, graph: _Graph, above: str | None, model_regularizers) -> str | None:
@@ -1317,12 +1317,16 @@ class _Graph:
         self.shapes[layer.name] = tuple(layer.out_shape)
         return layer.name
 
-    def resolve(self, checker: Checker, value, what: str) -> str:
-        """The name `value` gives, which must be the input or a layer defined above."""
+    def resolve(self, checker: Checker, value, what: str, own: Span | None = None) -> str:
+        """The name `value` gives, which must be the input or a layer defined above (`own`: the
+        statement that reads it)."""
         name = checker.identifier(value, what)
         if name in self.shapes:
             return name
         defined = self.later.get(name)
+        if defined is not None and own is not None and own.contains(defined):
+            raise checker.fail(value.span, f"{what}={name}: '{name}' is this layer's own name; a layer reads only "
+                                           "layers above it (reading itself would make a cycle)")
         if defined is not None and (defined.line, defined.column) < (value.span.line, value.span.column):
             raise checker.Skip()  # defined above, but its own check failed (and said so)
         if defined is not None:

@@ -47,6 +47,11 @@ class Span:
         """The span from the start of `self` to the end of `other`."""
         return Span(self.line, self.column, other.end_line, other.end_column)
 
+    def contains(self, other: Span) -> bool:
+        """Whether `other` lies within this span."""
+        return (self.line, self.column) <= (other.line, other.column) and (
+            (other.end_line, other.end_column) <= (self.end_line, self.end_column))
+
     def __str__(self) -> str:
         return f"{self.line}:{self.column}"
 

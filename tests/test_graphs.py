@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,3 +173,164 @@ def test_the_numpy_graph_backward_is_its_forwards_derivative_in_float64(case):
             numeric[index] = (up - down) / (2 * STEP)
         error = np.abs(analytic - numeric).max() / max(np.abs(analytic).max(), np.abs(numeric).max(), 1e-12)
         assert error < 1e-6, f"{name}: relative error {error:.2e}"
+
+
+# --- the checker, summary and fmt ---------------------------------------------------------------------
+
+
+def errors(body: str) -> list[str]:
+    """`line:col: message` of each error in a model block of `body`, lines counted in `body`."""
+    with pytest.raises(nndsl.SpecError) as caught:
+        nndsl.parse("model {\n" + body + "\n}\n")
+    return [f"{d.span.line - 1}:{d.span.column}: {d.message}" for d in caught.value.diagnostics]  # lines of body
+
+
+@pytest.mark.parametrize("body,expected", [
+    ("input 2\ndense 4 relu\nresidual {\n    dense 3\n}\ndense 1",
+     ["3:1: residual: the block gives 3 but its input is 4, and y = x + f(x) adds them; add a shortcut that "
+      "gives 3, e.g. 'shortcut { dense 3 }'"]),
+    ("input 8x8x1\nconv2d 2 kernel=3 padding=same\nresidual {\n    conv2d 4 kernel=3 stride=2 padding=same\n}\n"
+     "flatten\ndense 1",
+     ["3:1: residual: the block gives 4x4x4 but its input is 8x8x2, and y = x + f(x) adds them; add a shortcut "
+      "that gives 4x4x4, e.g. 'shortcut { conv2d 4 kernel=1 stride=2 }'"]),
+    ("input 2\ndense 4\nresidual {\n    dense 4\n} shortcut {\n    dense 3\n}\ndense 1",
+     ["5:12: residual: the block gives 4 but its shortcut gives 3; they are added, so they must agree"]),
+    ("input 2\ndense 4 name=a\ndense 3 name=b\nadd a, b\ndense 1",
+     ["4:8: add: 'a' gives 4 but 'b' gives 3; add sums element by element, so the shapes must agree (concat "
+      "joins different widths)"]),
+    ("input 4x4x1\nconv2d 2 kernel=3 name=a\nconv2d 2 kernel=1 from=x name=b\nconcat a, b\nflatten\ndense 1",
+     ["4:11: concat joins along the last axis (features, or an image's channels): 'a' gives 2x2x2 but 'b' gives "
+      "4x4x2, and they must agree in height and width"]),
+    ("input 2\ndense 4 name=tower\ndense 3 from=towr\ndense 1",
+     ["3:14: dense from=towr: no layer or input is called 'towr' (did you mean 'tower'?); the names above are "
+      "x, tower"]),
+    ("input 2\ndense 4 from=c name=a\ndense 1 name=c",
+     ["2:14: dense from=c: 'c' comes later, at 4:14; a layer reads only layers above it (reading one below "
+      "would make a cycle)"]),
+    ("input 2\ndense 4 from=a name=a\ndense 1",
+     ["2:14: dense from=a: 'a' is this layer's own name; a layer reads only layers above it (reading itself "
+      "would make a cycle)"]),
+    ("input 2\ndense 4 name=a\ndense 3 from=x\ndense 1",
+     ["2:1: the output of 'a' is never read: the model's output is its last layer, 'dense_3'; join 'a' in "
+      "with 'add' or 'concat', read it with from=, or remove it"]),
+    ("input 2\ndense 4\nadd dense_1\ndense 1",
+     ["3:1: add needs at least two layers to join, e.g. 'add a, b' (the names of two layers above, or the "
+      "input's)"]),
+    ("input 2 name=x\ndense 4 name=x\ndense 1", ["2:1: duplicate layer name 'x' (also the model's input)"]),
+    ("input 2\ndense 4\nresidual {\n}\ndense 1",
+     ["3:10: residual block is empty; put the layers of f in y = x + f(x) in it, e.g. 'residual { dense 8 relu  "
+      "dense 8 }'"]),
+])
+def test_graph_mistakes_are_reported_at_the_statement_with_a_hint(body, expected):
+    assert errors(body) == expected
+
+
+def test_a_layer_named_x_leaves_the_input_unnamed_and_an_explicit_name_works():
+    model = nndsl.parse("model { input 2  dense 3 name=x  dense 1 }").model
+    assert model.input_name == "input" and model.is_stack
+    model = nndsl.parse("model { input 2 name=feats  dense 3 name=x  dense 3 from=feats  add x, dense_2 "
+                        "dense 1 }").model
+    assert [layer.inputs for layer in model.layers] == [("feats",), ("feats",), ("x", "dense_2"),
+                                                         ("add_1",)]
+
+
+TWO_TOWERS = """model two_towers {
+    input 4                 name=x
+    dense 16 relu           name=a
+    dense 16 tanh  from=x   name=b  # from= reads an earlier layer's output instead of the one above
+    concat a, b                     # also: add a, b (same shapes)
+    dense 1 sigmoid
+}
+"""
+
+
+def test_summary_shows_what_each_layer_reads_with_keras_totals():
+    program = nndsl.parse(TWO_TOWERS)
+    table = str(nndsl.summary(program))
+    assert "Connected to" in table
+    rows = {line.split()[0]: line for line in table.splitlines()[3:8]}
+    assert rows["x"].split()[-1] == "-"
+    assert "x[0][0]" in rows["b"] and "a[0][0], b[0][0]" in rows["concat_1"]
+    data = nndsl.summary(program).to_dict()
+    assert [layer["inputs"] for layer in data["layers"]] == [["x"], ["x"], ["a", "b"], ["concat_1"]]
+    assert data["total_params"] == 2 * (4 + 1) * 16 + 33
+    # a stack's table stays as it was: no column of edges
+    assert "Connected to" not in str(nndsl.summary(nndsl.parse("model { input 2 dense 1 }")))
+
+
+def test_summary_json_from_the_command_line_carries_the_edges(tmp_path):
+    spec = tmp_path / "towers.nn"
+    spec.write_text(TWO_TOWERS, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "nndsl", "summary", str(spec), "--json"],
+                            capture_output=True, text=True, check=True)
+    layers = json.loads(result.stdout)["layers"]
+    assert {layer["name"]: layer["inputs"] for layer in layers}["concat_1"] == ["a", "b"]
+
+
+def test_keras_counts_the_same_parameters_for_every_graph_case():
+    require_backend("tensorflow")
+    for case in ALL_CASES:
+        prog = program(case)
+        module = load_module(generate(prog, backend="tensorflow", target="cpu"))
+        model, _ = module.build_model()
+        assert model.count_params() == nndsl.summary(prog).total_params, case
+
+
+RESNET = """model resnet_block {
+    input 8x8x1
+    conv2d 16 kernel=3 padding=same relu
+    residual {  # y = x + f(x)
+        conv2d 32 kernel=3 stride=2 padding=same relu
+
+        # the second conv
+        conv2d 32 kernel=3 padding=same
+    } shortcut {                    # when the shapes differ
+        conv2d 32 kernel=1 stride=2
+        # after the shortcut's layers
+    }
+    activation relu
+    global_avgpool
+    dense 10 softmax
+}
+"""
+
+
+def test_fmt_keeps_blocks_names_and_the_comments_inside_them():
+    formatted = nndsl.format(RESNET)
+    assert nndsl.format(formatted) == formatted
+    assert nndsl.parse(formatted) == nndsl.parse(RESNET)
+    assert formatted.splitlines()[3:11] == [
+        "    residual {  # y = x + f(x)",
+        "        conv2d 32 relu kernel=3 stride=2 padding=same",
+        "",
+        "        # the second conv",
+        "        conv2d 32 kernel=3 padding=same",
+        "    } shortcut {  # when the shapes differ",
+        "        conv2d 32 kernel=1 stride=2",
+        "        # after the shortcut's layers",
+    ]
+    towers = nndsl.format(TWO_TOWERS)
+    assert "concat a, b  # also: add a, b (same shapes)" in towers and "dense 16 tanh from=x name=b" in towers
+    # the program printed from the IR writes the explicit form, which checks to the same IR
+    printed = nndsl.format(nndsl.parse(RESNET))
+    assert "add conv2d_4, conv2d_3" in printed and nndsl.parse(printed) == nndsl.parse(RESNET)
+
+
+EXAMPLE_GRAPHS = ["spiral_residual", "digits_resnet", "two_towers"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def numpy_histories():
+    return {name: nndsl.build(nndsl.load(str(ROOT / "specs" / f"{name}.nn"))).fit(epochs=3) for name in EXAMPLE_GRAPHS}
+
+
+@pytest.mark.parametrize("backend", ["torch", "tensorflow"])
+@pytest.mark.parametrize("name", EXAMPLE_GRAPHS)
+def test_example_graphs_train_the_same_three_epochs_on_every_backend(numpy_histories, name, backend):
+    """Every example graph's loss and val_loss for 3 epochs within 1e-3 relative of NumPy's, as
+    the example CNNs (tests/test_image_backends.py)."""
+    require_backend(backend)
+    history = nndsl.build(nndsl.load(str(ROOT / "specs" / f"{name}.nn")), backend=backend, target="cpu").fit(epochs=3)
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(history[key], numpy_histories[name][key], rtol=1e-3, err_msg=key)
