@@ -57,7 +57,7 @@ def separators(draw) -> str:
 
 def names() -> st.SearchStrategy[str]:
     reserved = set(catalog.BLOCK_STATEMENTS) | {w for ws in catalog.BLOCK_STATEMENTS.values() for w in ws} | {
-        "data", "model", "loss", "train", "true", "false", "features"}
+        "data", "model", "loss", "train", "true", "false", "features", "shortcut"}
     python = set(keyword.kwlist) | set(keyword.softkwlist)
     return st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True).filter(
         lambda n: n not in reserved and n not in python and not n.startswith(("dense_", "dropout_", "activation_"))
@@ -131,6 +131,27 @@ def hidden_layers(draw, in_features: int):
         else:
             text = f"dropout {draw(spelled_float(0.0, 0.9))}" + (f" name={name}" if name else "")
         layers.append(text)
+    piece = draw(st.sampled_from([None, None, "residual", "shortcut", "towers"]))
+    if piece == "residual":  # y = x + f(x) on the width so far
+        inner, _ = draw(dense(width))
+        last, _ = draw(dense(width, units=width))
+        layers.append(f"residual {{ {inner}\n {last} }}")
+    elif piece == "shortcut":  # a residual to another width, through a dense shortcut
+        units = draw(st.integers(1, 6))
+        body, _ = draw(dense(width, units=units))
+        path, _ = draw(dense(width, units=units))
+        layers.append(f"residual {{ {body} }} shortcut {{ {path} }}")
+        width = units
+    elif piece == "towers":  # two towers from a named layer, joined by concat (or add, same widths)
+        trunk, first, second = draw(st.lists(names().filter(lambda n: n not in layer_names), min_size=3, max_size=3,
+                                             unique=True))
+        text, width = draw(dense(width, name=trunk))
+        layers.append(text)
+        a, a_width = draw(dense(width, name=first))
+        b, b_width = draw(dense(width, units=a_width if draw(st.booleans()) else None, name=second))
+        merge = "add" if a_width == b_width and draw(st.booleans()) else "concat"
+        layers += [a, f"{b} from={trunk}", f"{merge} {first}, {second}"]
+        width = a_width if merge == "add" else a_width + b_width
     return layers, width
 
 
