@@ -251,6 +251,8 @@ def plot_run(program: ir.Program, module, trainer, out: Path) -> list[Path]:
         written.append(plot_plane(program, trainer, out / "decision_boundary.png"))
     elif program.model.in_features == 1 and program.model.out_features == 1:
         written.append(plot_curve(program, trainer, out / "fit.png"))
+    if not program.model.is_stack:  # branches and merges: the graph, as Keras's plot_model draws one
+        written.append(plot_graph(program, out / "graph.png"))
     return written
 
 
@@ -466,4 +468,50 @@ def _weight_colours():
 
 def plot_filters(layer: ir.Conv2D, W: np.ndarray, program: ir.Program, path: Path) -> Path:
     _save(draw_filters(layer, W, program), path)
+    return path
+
+
+# --- the model's graph -----------------------------------------------------------------------------
+
+#: Gid of each edge's arrow, for the tests.
+GRAPH_EDGE = "graph-edge"
+
+
+def draw_graph(program: ir.Program):
+    """The layers top to bottom in the spec's order, a box each (name, Keras type, output shape),
+    and an arrow for each edge: straight down where a layer reads the one above it, an arc on
+    the right where it reads one further up (a skip connection, a second tower)."""
+    from matplotlib.patches import FancyArrowPatch
+
+    from nndsl import layers as layer_kinds
+
+    plt = _pyplot()
+    model = program.model
+    nodes = [(model.input_name, "InputLayer", model.in_shape)]
+    nodes += [(layer.name, layer_kinds.kind_of(layer).keras, layer.out_shape) for layer in model.layers]
+    row = {name: i for i, (name, _, _) in enumerate(nodes)}
+    step = 0.9
+    figure = plt.figure(figsize=(4.6, 0.6 + step * len(nodes)))
+    axis = figure.add_axes((0, 0, 1, 1))
+    axis.set_xlim(-2.4, 2.6)
+    axis.set_ylim(-step * (len(nodes) - 0.4), step * 0.6)
+    axis.set_axis_off()
+    for i, (name, kind, shape) in enumerate(nodes):
+        axis.text(0, -step * i, f"{name}  ({kind})\n{'x'.join(map(str, shape))}", ha="center", va="center",
+                  fontsize=8, bbox={"boxstyle": "round,pad=0.35", "facecolor": LEGEND_FACE, "edgecolor": "#888888"})
+    for layer in model.layers:
+        target = row[layer.name]
+        for source in model.sources(layer):
+            start = row[source]
+            skip = target - start > 1
+            arrow = FancyArrowPatch((0.45 if skip else 0, -step * start - 0.25), (0.45 if skip else 0, -step * target + 0.25),
+                                    arrowstyle="-|>", mutation_scale=9, color="#555555", linewidth=0.9,
+                                    connectionstyle=f"arc3,rad={-0.25 - 0.04 * (target - start) if skip else 0}")
+            arrow.set_gid(GRAPH_EDGE)
+            axis.add_patch(arrow)
+    return figure
+
+
+def plot_graph(program: ir.Program, path: Path) -> Path:
+    _save(draw_graph(program), path)
     return path

@@ -334,3 +334,26 @@ def test_example_graphs_train_the_same_three_epochs_on_every_backend(numpy_histo
     history = nndsl.build(nndsl.load(str(ROOT / "specs" / f"{name}.nn")), backend=backend, target="cpu").fit(epochs=3)
     for key in ("loss", "val_loss"):
         np.testing.assert_allclose(history[key], numpy_histories[name][key], rtol=1e-3, err_msg=key)
+
+
+def test_the_graph_picture_has_a_box_per_layer_and_an_arrow_per_edge():
+    from nndsl import plots
+
+    program = nndsl.load(ROOT / "specs" / "digits_resnet.nn")
+    figure = plots.draw_graph(program)
+    axis = figure.axes[0]
+    edges = sum(len(program.model.sources(layer)) for layer in program.model.layers)
+    assert len([p for p in axis.patches if p.get_gid() == plots.GRAPH_EDGE]) == edges == len(program.model.layers) + 2
+    assert [text.get_text().split()[0] for text in axis.texts] == ["x", *(layer.name for layer in program.model.layers)]
+
+
+def test_training_a_graph_writes_its_picture_and_a_stack_does_not(tmp_path):
+    from nndsl.cli import main
+
+    out = tmp_path / "towers"
+    assert main(["train", str(ROOT / "specs" / "two_towers.nn"), "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    assert (out / "graph.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert (out / "decision_boundary.png").exists()
+    out = tmp_path / "stack"
+    assert main(["train", str(ROOT / "specs" / "circle.nn"), "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    assert not (out / "graph.png").exists()
