@@ -1122,6 +1122,10 @@ class Checker:
         source = data.source if data is not None else None
         classes = source.classes if isinstance(source, ir.PlaygroundData) else None
         regression_data = isinstance(source, ir.PlaygroundData) and classes is None
+        one_softmax = activation == "softmax" and units == 1
+        if one_softmax and (loss is None or loss.name != "categorical_crossentropy"):
+            self.warn(last.span, "a softmax over one unit is always 1, whatever its input (and its gradient is 0); for "
+                                 "one probability use sigmoid")
         if loss is None:
             return
         where = last.span
@@ -1157,7 +1161,7 @@ class Checker:
             elif classes is not None and units != classes:
                 self.error(where, f"the data has {classes} classes but the output has {units} units")
         else:
-            if activation == "softmax":
+            if activation == "softmax" and not one_softmax:
                 self.warn(
                     where,
                     f"{loss.name} on a softmax output: a softmax is a class distribution; for "

@@ -169,6 +169,9 @@ def test_other_warnings():
         "csv data path 't.txt' does not end in .csv"
     ]
     assert warnings("data plane\nmodel { dense 1 }\nloss mse") == []
+    one = "a softmax over one unit is always 1, whatever its input (and its gradient is 0); for one probability use sigmoid"
+    assert warnings("model { input 2 dense 1 softmax }") == [one]
+    assert warnings("model { input 2 dense 1 softmax }\nloss mse") == [one]
 
 
 def test_classes_against_the_output():
