@@ -824,6 +824,9 @@ class Checker:
             if isinstance(statement, s.Residual):
                 above = self._residual(statement, graph, above, model_regularizers)
                 continue
+            if isinstance(statement, s.Features) or statement.head.text not in layer_kinds.KINDS:
+                self._not_a_layer(statement)  # inside a residual block or its shortcut
+                continue
             kind = statement.head.text
             default_name = graph.default_name(kind)
             source, statement = self._from(statement, graph, above)
@@ -844,6 +847,15 @@ class Checker:
             above = graph.add(self, layer, statement)
         return above
 
+    def _not_a_layer(self, statement) -> None:
+        keyword_ = "features" if isinstance(statement, s.Features) else statement.head.text
+        span = statement.span if isinstance(statement, s.Features) else statement.head.span
+        if keyword_ in catalog.BLOCK_STATEMENTS["model"]:  # input, regularizer
+            self.error(span, f"'{keyword_}' cannot stand inside a residual block, which holds layers; put it at "
+                             "the top of the model block")
+        else:
+            self._misplaced(keyword_, span, "model")
+
     def _from(self, statement: s.Statement, graph: _Graph, above: str | None):
         """The name a layer reads (its `from=`, else the layer above) and the statement without `from=`."""
         given = [a for a in statement.args if isinstance(a, s.Keyword) and a.key.text == "from"]
@@ -860,7 +872,7 @@ class Checker:
             return None, statement
         if len(given) > 1:
             self.error(given[1].key.span, f"{statement.head.text} got from twice")
-        source = self._guard(lambda: graph.resolve(self, given[0].value, f"{statement.head.text} from", statement.span))
+        source = self._guard(lambda: graph.resolve(self, given[0].value, "from", statement.span))
         return source, statement
 
     def _residual(self, statement: s.Residual, graph: _Graph, above: str | None, model_regularizers) -> str | None:

@@ -407,6 +407,9 @@ def check_merge(op: str) -> Callable:
         example = f"'{op} a, b' (the names of two layers above, or the input's)"
         if len(operands) < 2:
             raise c.fail(statement.span, f"{op} needs at least two layers to join, e.g. {example}")
+        for value in operands:
+            if not isinstance(value, (s.Name, s.String)):
+                raise c.fail(value.span, f"{op} reads layers by name, e.g. {example}; received {render_value(value)}")
         names = [c._guard(lambda value=value: context.resolve(value, op)) for value in operands]
         if any(name is None for name in names):
             raise c.Skip()

@@ -202,13 +202,13 @@ def errors(body: str) -> list[str]:
      ["4:11: concat joins along the last axis (features, or an image's channels): 'a' gives 2x2x2 but 'b' gives "
       "4x4x2, and they must agree in height and width"]),
     ("input 2\ndense 4 name=tower\ndense 3 from=towr\ndense 1",
-     ["3:14: dense from=towr: no layer or input is called 'towr' (did you mean 'tower'?); the names above are "
+     ["3:14: from=towr: no layer or input is called 'towr' (did you mean 'tower'?); the names above are "
       "x, tower"]),
     ("input 2\ndense 4 from=c name=a\ndense 1 name=c",
-     ["2:14: dense from=c: 'c' comes later, at 4:14; a layer reads only layers above it (reading one below "
+     ["2:14: from=c: 'c' comes later, at 4:14; a layer reads only layers above it (reading one below "
       "would make a cycle)"]),
     ("input 2\ndense 4 from=a name=a\ndense 1",
-     ["2:14: dense from=a: 'a' is this layer's own name; a layer reads only layers above it (reading itself "
+     ["2:14: from=a: 'a' is this layer's own name; a layer reads only layers above it (reading itself "
       "would make a cycle)"]),
     ("input 2\ndense 4 name=a\ndense 3 from=x\ndense 1",
      ["2:1: the output of 'a' is never read: the model's output is its last layer, 'dense_3'; join 'a' in "
@@ -220,6 +220,17 @@ def errors(body: str) -> list[str]:
     ("input 2\ndense 4\nresidual {\n}\ndense 1",
      ["3:10: residual block is empty; put the layers of f in y = x + f(x) in it, e.g. 'residual { dense 8 relu  "
       "dense 8 }'"]),
+    ("input 2\nresidual {\n    input 3\n    dense 2\n}\ndense 1",
+     ["3:5: 'input' cannot stand inside a residual block, which holds layers; put it at the top of the model block"]),
+    ("input 2\nresidual {\n    epochs 3\n    dense 2\n}\ndense 1",
+     ["3:5: 'epochs' does not belong in a model block; it belongs in the train block (model takes input, dense, "
+      "conv2d, maxpool, avgpool, global_avgpool, global_maxpool, flatten, batchnorm, activation, dropout, add, concat, "
+      "residual, regularizer)"]),
+    ("input 2\ndense 2 name=a\nconcat a, 3\ndense 1",
+     ["3:11: concat reads layers by name, e.g. 'concat a, b' (the names of two layers above, or the input's); "
+      "received 3"]),
+    ("input 2\ndense 2\nadd x, dense_1 from=x\ndense 1",
+     ["3:16: add names the layers it reads itself ('add a, b'); from= is for the other layers"]),
 ])
 def test_graph_mistakes_are_reported_at_the_statement_with_a_hint(body, expected):
     assert errors(body) == expected
