@@ -262,9 +262,11 @@ LAYER_NAMES = sorted(
 def renamed(program: ir.Program, names: list[str]) -> ir.Program:
     """`program` with its first layers named `names`, checked again; as it was if the checker
     refuses that (a name equal to another layer's)."""
-    layers = tuple(dataclasses.replace(layer, name=name) for layer, name in zip(program.model.layers, names,
-                                                                                 strict=False))
-    model = dataclasses.replace(program.model, layers=layers + program.model.layers[len(layers):])
+    new = {layer.name: name for layer, name in zip(program.model.layers, names, strict=False)}
+    layers = tuple(dataclasses.replace(layer, name=new.get(layer.name, layer.name),  # a graph's edges follow
+                                       inputs=tuple(new.get(source, source) for source in program.model.sources(layer)))
+                   for layer in program.model.layers)
+    model = dataclasses.replace(program.model, layers=layers)
     try:
         return nndsl.parse(nndsl.format(dataclasses.replace(program, model=model)), filename="fuzz.nn")
     except nndsl.SpecError:
