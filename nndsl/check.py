@@ -810,6 +810,10 @@ class Checker:
         graph.later = {_keyword_value(a): a.value.span for st in _flat_statements(statements) for a in st.args
                        if isinstance(a, s.Keyword) and a.key.text == "name"}
         self._layer_names = frozenset(graph.later)
+        flat = list(_flat_statements(statements))  # one layer each (a residual block: its add)
+        if len(flat) > catalog.MAX_LAYERS:
+            self.error(flat[catalog.MAX_LAYERS].span,
+                       f"model has {len(flat):,} layers, more than the limit of {catalog.MAX_LAYERS:,}")
         self._walk(statements, graph, input_name, model_regularizers)
         self._unread_layers(graph)
         self._layers_failed = graph.failed
@@ -830,9 +834,8 @@ class Checker:
             kind = statement.head.text
             default_name = graph.default_name(kind)
             source, statement = self._from(statement, graph, above)
-            if source is None:
+            if source is None:  # the layers below are checked as if this one were not there
                 graph.failed = True
-                above = None
                 continue
             context = layer_kinds.Context(model_regularizers, graph.layer(source), graph.resolver(self, statement),
                                           graph.shape)
@@ -840,7 +843,6 @@ class Checker:
                 layer = layer_kinds.KINDS[kind].check(self, statement, graph.shape(source), default_name, context)
             except _Skip:
                 graph.failed = True
-                above = None
                 continue
             if not layer.inputs:
                 layer = replace(layer, inputs=(source,))
@@ -887,6 +889,7 @@ class Checker:
         if above is None:
             self._walk(statement.body.statements, graph, None, model_regularizers)
             return None
+        failed = graph.failed
         body = self._walk(statement.body.statements, graph, above, model_regularizers)
         shortcut = above
         if statement.shortcut is not None:
@@ -898,6 +901,8 @@ class Checker:
         default_name = graph.default_name("add")  # counted after the layers inside, as `add a, b` below them
         if body is None or shortcut is None:
             return None
+        if graph.failed and not failed:  # a layer inside was refused: its shape is not known
+            return above
         body_shape, shortcut_shape = graph.shape(body), graph.shape(shortcut)
         if body_shape != shortcut_shape:
             given, gives = _shape_text(body_shape), _shape_text(shortcut_shape)
@@ -1320,8 +1325,7 @@ class _Graph:
 
     def add(self, checker: Checker, layer: ir.Layer, statement) -> str:
         self.created += 1
-        if self.created > catalog.MAX_LAYERS:
-            checker.error(statement.span, f"model has more than {catalog.MAX_LAYERS:,} layers, the limit")
+        if self.created >= catalog.MAX_LAYERS:  # reported once, at the first layer over (Checker._layers)
             self.full = True
         if layer.name in self.shapes:
             first = self.by_name[layer.name].span if layer.name in self.by_name else None
