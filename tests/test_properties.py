@@ -133,8 +133,8 @@ def hidden_layers(draw, in_features: int):
         layers.append(text)
     piece = draw(st.sampled_from([None, None, "residual", "shortcut", "towers"]))
     if piece == "residual":  # y = x + f(x) on the width so far
-        inner, _ = draw(dense(width))
-        last, _ = draw(dense(width, units=width))
+        inner, inner_units = draw(dense(width))
+        last, _ = draw(dense(inner_units, units=width))
         layers.append(f"residual {{ {inner}\n {last} }}")
     elif piece == "shortcut":  # a residual to another width, through a dense shortcut
         units = draw(st.integers(1, 6))

@@ -173,34 +173,34 @@ def initial_weights(seed=SEED):
     """Initial parameters by name, W as (units, inputs): the same on every backend."""
     rng = random_streams(seed)[0]
     return {
-        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_deep.nn:8
-        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:8
-        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:9
-        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:9
-        "dense_3.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:10
-        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:10
-        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:11
-        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:11
-        "dense_5.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:12
-        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:12
-        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:13
-        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:13
-        "dense_7.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:14
-        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:14
-        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:15
-        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:15
-        "dense_9.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:16
-        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:16
-        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:17
-        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:17
-        "dense_11.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:18
-        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:18
-        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:19
-        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:19
-        "dense_13.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:20
-        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:20
-        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_deep.nn:21
-        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_deep.nn:21
+        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_deep.nn:9
+        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:9
+        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:10
+        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:10
+        "dense_3.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:11
+        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:11
+        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:12
+        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:12
+        "dense_5.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:13
+        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:13
+        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:14
+        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:14
+        "dense_7.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:15
+        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:15
+        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:16
+        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:16
+        "dense_9.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:17
+        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:17
+        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:18
+        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:18
+        "dense_11.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:19
+        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:19
+        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:20
+        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:20
+        "dense_13.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:21
+        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:21
+        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_deep.nn:22
+        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_deep.nn:22
     }
 
 
@@ -501,46 +501,46 @@ class Network:
         """The output for a batch x of shape (n, 2)."""
         b = self.batch = self.buffers(len(x))
         b.x = x
-        # dense_1: z1 = x·W1ᵀ + b1, h1 = relu(z1)  (specs/spiral_deep.nn:8)
+        # dense_1: z1 = x·W1ᵀ + b1, h1 = relu(z1)  (specs/spiral_deep.nn:9)
         dense_forward(b.x, self.W1, self.b1, out=b.z1)
         relu_forward(b.z1, out=b.h1, zeros=b.zeros8)
-        # dense_2: z2 = h1·W2ᵀ + b2, h2 = relu(z2)  (specs/spiral_deep.nn:9)
+        # dense_2: z2 = h1·W2ᵀ + b2, h2 = relu(z2)  (specs/spiral_deep.nn:10)
         dense_forward(b.h1, self.W2, self.b2, out=b.z2)
         relu_forward(b.z2, out=b.h2, zeros=b.zeros8)
-        # dense_3: z3 = h2·W3ᵀ + b3, h3 = relu(z3)  (specs/spiral_deep.nn:10)
+        # dense_3: z3 = h2·W3ᵀ + b3, h3 = relu(z3)  (specs/spiral_deep.nn:11)
         dense_forward(b.h2, self.W3, self.b3, out=b.z3)
         relu_forward(b.z3, out=b.h3, zeros=b.zeros8)
-        # dense_4: z4 = h3·W4ᵀ + b4, h4 = relu(z4)  (specs/spiral_deep.nn:11)
+        # dense_4: z4 = h3·W4ᵀ + b4, h4 = relu(z4)  (specs/spiral_deep.nn:12)
         dense_forward(b.h3, self.W4, self.b4, out=b.z4)
         relu_forward(b.z4, out=b.h4, zeros=b.zeros8)
-        # dense_5: z5 = h4·W5ᵀ + b5, h5 = relu(z5)  (specs/spiral_deep.nn:12)
+        # dense_5: z5 = h4·W5ᵀ + b5, h5 = relu(z5)  (specs/spiral_deep.nn:13)
         dense_forward(b.h4, self.W5, self.b5, out=b.z5)
         relu_forward(b.z5, out=b.h5, zeros=b.zeros8)
-        # dense_6: z6 = h5·W6ᵀ + b6, h6 = relu(z6)  (specs/spiral_deep.nn:13)
+        # dense_6: z6 = h5·W6ᵀ + b6, h6 = relu(z6)  (specs/spiral_deep.nn:14)
         dense_forward(b.h5, self.W6, self.b6, out=b.z6)
         relu_forward(b.z6, out=b.h6, zeros=b.zeros8)
-        # dense_7: z7 = h6·W7ᵀ + b7, h7 = relu(z7)  (specs/spiral_deep.nn:14)
+        # dense_7: z7 = h6·W7ᵀ + b7, h7 = relu(z7)  (specs/spiral_deep.nn:15)
         dense_forward(b.h6, self.W7, self.b7, out=b.z7)
         relu_forward(b.z7, out=b.h7, zeros=b.zeros8)
-        # dense_8: z8 = h7·W8ᵀ + b8, h8 = relu(z8)  (specs/spiral_deep.nn:15)
+        # dense_8: z8 = h7·W8ᵀ + b8, h8 = relu(z8)  (specs/spiral_deep.nn:16)
         dense_forward(b.h7, self.W8, self.b8, out=b.z8)
         relu_forward(b.z8, out=b.h8, zeros=b.zeros8)
-        # dense_9: z9 = h8·W9ᵀ + b9, h9 = relu(z9)  (specs/spiral_deep.nn:16)
+        # dense_9: z9 = h8·W9ᵀ + b9, h9 = relu(z9)  (specs/spiral_deep.nn:17)
         dense_forward(b.h8, self.W9, self.b9, out=b.z9)
         relu_forward(b.z9, out=b.h9, zeros=b.zeros8)
-        # dense_10: z10 = h9·W10ᵀ + b10, h10 = relu(z10)  (specs/spiral_deep.nn:17)
+        # dense_10: z10 = h9·W10ᵀ + b10, h10 = relu(z10)  (specs/spiral_deep.nn:18)
         dense_forward(b.h9, self.W10, self.b10, out=b.z10)
         relu_forward(b.z10, out=b.h10, zeros=b.zeros8)
-        # dense_11: z11 = h10·W11ᵀ + b11, h11 = relu(z11)  (specs/spiral_deep.nn:18)
+        # dense_11: z11 = h10·W11ᵀ + b11, h11 = relu(z11)  (specs/spiral_deep.nn:19)
         dense_forward(b.h10, self.W11, self.b11, out=b.z11)
         relu_forward(b.z11, out=b.h11, zeros=b.zeros8)
-        # dense_12: z12 = h11·W12ᵀ + b12, h12 = relu(z12)  (specs/spiral_deep.nn:19)
+        # dense_12: z12 = h11·W12ᵀ + b12, h12 = relu(z12)  (specs/spiral_deep.nn:20)
         dense_forward(b.h11, self.W12, self.b12, out=b.z12)
         relu_forward(b.z12, out=b.h12, zeros=b.zeros8)
-        # dense_13: z13 = h12·W13ᵀ + b13, h13 = relu(z13)  (specs/spiral_deep.nn:20)
+        # dense_13: z13 = h12·W13ᵀ + b13, h13 = relu(z13)  (specs/spiral_deep.nn:21)
         dense_forward(b.h12, self.W13, self.b13, out=b.z13)
         relu_forward(b.z13, out=b.h13, zeros=b.zeros8)
-        # dense_14: z14 = h13·W14ᵀ + b14  (specs/spiral_deep.nn:21)
+        # dense_14: z14 = h13·W14ᵀ + b14  (specs/spiral_deep.nn:22)
         dense_forward(b.h13, self.W14, self.b14, out=b.z14)
         return b.z14
 
@@ -699,7 +699,7 @@ class Trainer:
         self.model = network
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
-        # every trainable parameter at once: the network keeps them in one flat array  (specs/spiral_deep.nn:27)
+        # every trainable parameter at once: the network keeps them in one flat array  (specs/spiral_deep.nn:28)
         self.optimizer = Adam([network.flat_params], [network.flat_grads], lr=0.005, beta1=0.9, beta2=0.999, eps=1e-07)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
@@ -708,7 +708,7 @@ class Trainer:
         """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
         network = self.model
         output = network.forward(x, self.dropout_rng)
-        loss = sigmoid_binary_crossentropy(output, y, network.output_grad)  # binary_crossentropy (specs/spiral_deep.nn:24)
+        loss = sigmoid_binary_crossentropy(output, y, network.output_grad)  # binary_crossentropy (specs/spiral_deep.nn:25)
         network.backward()
         self.optimizer.step()
         return loss, metric_sums(output, y)

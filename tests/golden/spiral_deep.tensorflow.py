@@ -184,34 +184,34 @@ def initial_weights(seed=SEED):
     """Initial parameters by name, W as (units, inputs): the same on every backend."""
     rng = random_streams(seed)[0]
     return {
-        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_deep.nn:8
-        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:8
-        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:9
-        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:9
-        "dense_3.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:10
-        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:10
-        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:11
-        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:11
-        "dense_5.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:12
-        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:12
-        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:13
-        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:13
-        "dense_7.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:14
-        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:14
-        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:15
-        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:15
-        "dense_9.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:16
-        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:16
-        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:17
-        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:17
-        "dense_11.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:18
-        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:18
-        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:19
-        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:19
-        "dense_13.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:20
-        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:20
-        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_deep.nn:21
-        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_deep.nn:21
+        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_deep.nn:9
+        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:9
+        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:10
+        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:10
+        "dense_3.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:11
+        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:11
+        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:12
+        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:12
+        "dense_5.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:13
+        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:13
+        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:14
+        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:14
+        "dense_7.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:15
+        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:15
+        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:16
+        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:16
+        "dense_9.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:17
+        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:17
+        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:18
+        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:18
+        "dense_11.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:19
+        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:19
+        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:20
+        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:20
+        "dense_13.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:21
+        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:21
+        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_deep.nn:22
+        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_deep.nn:22
     }
 
 
@@ -225,33 +225,33 @@ def build_model():
     applies the output sigmoid itself (from_logits=True), which is numerically stable.
     """
     inputs = keras.Input(shape=(2,), name="x")
-    # dense_1 (specs/spiral_deep.nn:8): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_1 (specs/spiral_deep.nn:9): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(8, activation="relu", name="dense_1")(inputs)
-    # dense_2 (specs/spiral_deep.nn:9): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_2 (specs/spiral_deep.nn:10): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(8, activation="relu", name="dense_2")(h)
-    # dense_3 (specs/spiral_deep.nn:10): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_3 (specs/spiral_deep.nn:11): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(8, activation="relu", name="dense_3")(h)
-    # dense_4 (specs/spiral_deep.nn:11): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_4 (specs/spiral_deep.nn:12): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(8, activation="relu", name="dense_4")(h)
-    # dense_5 (specs/spiral_deep.nn:12): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_5 (specs/spiral_deep.nn:13): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(8, activation="relu", name="dense_5")(h)
-    # dense_6 (specs/spiral_deep.nn:13): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_6 (specs/spiral_deep.nn:14): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(8, activation="relu", name="dense_6")(h)
-    # dense_7 (specs/spiral_deep.nn:14): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_7 (specs/spiral_deep.nn:15): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(8, activation="relu", name="dense_7")(h)
-    # dense_8 (specs/spiral_deep.nn:15): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_8 (specs/spiral_deep.nn:16): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(8, activation="relu", name="dense_8")(h)
-    # dense_9 (specs/spiral_deep.nn:16): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_9 (specs/spiral_deep.nn:17): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(8, activation="relu", name="dense_9")(h)
-    # dense_10 (specs/spiral_deep.nn:17): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_10 (specs/spiral_deep.nn:18): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(8, activation="relu", name="dense_10")(h)
-    # dense_11 (specs/spiral_deep.nn:18): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_11 (specs/spiral_deep.nn:19): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(8, activation="relu", name="dense_11")(h)
-    # dense_12 (specs/spiral_deep.nn:19): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_12 (specs/spiral_deep.nn:20): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(8, activation="relu", name="dense_12")(h)
-    # dense_13 (specs/spiral_deep.nn:20): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_13 (specs/spiral_deep.nn:21): z = W·x + b, Keras' kernel is Wᵀ
     h = keras.layers.Dense(8, activation="relu", name="dense_13")(h)
-    # dense_14 (specs/spiral_deep.nn:21): z = W·x + b, Keras' kernel is Wᵀ; the sigmoid is left to the loss
+    # dense_14 (specs/spiral_deep.nn:22): z = W·x + b, Keras' kernel is Wᵀ; the sigmoid is left to the loss
     logits = keras.layers.Dense(1, name="dense_14")(h)
     outputs = keras.layers.Activation("sigmoid", name="dense_14_sigmoid")(logits)
     model = keras.Model(inputs, outputs, name="spiral_plain")
@@ -342,7 +342,7 @@ class Adam(keras.optimizers.Optimizer):
 def per_example_loss(y, logits):
     """The binary cross-entropy of sigmoid(logits) against 0/1 labels, computed from the logits as
     max(z, 0) − z·y + log(1 + exp(−|z|)), which never takes log(0); one value per example
-    (specs/spiral_deep.nn:24)."""
+    (specs/spiral_deep.nn:25)."""
     return tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits)
 
 
@@ -354,7 +354,7 @@ def metric_sums(y, logits):
 
 
 def make_optimizer():
-    """Adam as Kingma & Ba's Algorithm 1 writes it, the class Adam above (specs/spiral_deep.nn:27)."""
+    """Adam as Kingma & Ba's Algorithm 1 writes it, the class Adam above (specs/spiral_deep.nn:28)."""
     return Adam(learning_rate=0.005, beta1=0.9, beta2=0.999, epsilon=1e-07)
 
 

@@ -176,34 +176,34 @@ def initial_weights(seed=SEED):
     """Initial parameters by name, W as (units, inputs): the same on every backend."""
     rng = random_streams(seed)[0]
     return {
-        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_deep.nn:8
-        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:8
-        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:9
-        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:9
-        "dense_3.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:10
-        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:10
-        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:11
-        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:11
-        "dense_5.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:12
-        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:12
-        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:13
-        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:13
-        "dense_7.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:14
-        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:14
-        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:15
-        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:15
-        "dense_9.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:16
-        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:16
-        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:17
-        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:17
-        "dense_11.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:18
-        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:18
-        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:19
-        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:19
-        "dense_13.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:20
-        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:20
-        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_deep.nn:21
-        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_deep.nn:21
+        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_deep.nn:9
+        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:9
+        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:10
+        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:10
+        "dense_3.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:11
+        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:11
+        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:12
+        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:12
+        "dense_5.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:13
+        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:13
+        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:14
+        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:14
+        "dense_7.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:15
+        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:15
+        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:16
+        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:16
+        "dense_9.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:17
+        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:17
+        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:18
+        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:18
+        "dense_11.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:19
+        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:19
+        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:20
+        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:20
+        "dense_13.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:21
+        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:21
+        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_deep.nn:22
+        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_deep.nn:22
     }
 
 
@@ -246,33 +246,33 @@ class Network(nn.Sequential):
 
     def __init__(self):
         super().__init__(OrderedDict([
-            ("dense_1", nn.Linear(2, 8)),  # dense 8 relu, specs/spiral_deep.nn:8
+            ("dense_1", nn.Linear(2, 8)),  # dense 8 relu, specs/spiral_deep.nn:9
             ("dense_1_relu", nn.ReLU()),
-            ("dense_2", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:9
+            ("dense_2", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:10
             ("dense_2_relu", nn.ReLU()),
-            ("dense_3", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:10
+            ("dense_3", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:11
             ("dense_3_relu", nn.ReLU()),
-            ("dense_4", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:11
+            ("dense_4", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:12
             ("dense_4_relu", nn.ReLU()),
-            ("dense_5", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:12
+            ("dense_5", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:13
             ("dense_5_relu", nn.ReLU()),
-            ("dense_6", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:13
+            ("dense_6", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:14
             ("dense_6_relu", nn.ReLU()),
-            ("dense_7", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:14
+            ("dense_7", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:15
             ("dense_7_relu", nn.ReLU()),
-            ("dense_8", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:15
+            ("dense_8", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:16
             ("dense_8_relu", nn.ReLU()),
-            ("dense_9", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:16
+            ("dense_9", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:17
             ("dense_9_relu", nn.ReLU()),
-            ("dense_10", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:17
+            ("dense_10", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:18
             ("dense_10_relu", nn.ReLU()),
-            ("dense_11", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:18
+            ("dense_11", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:19
             ("dense_11_relu", nn.ReLU()),
-            ("dense_12", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:19
+            ("dense_12", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:20
             ("dense_12_relu", nn.ReLU()),
-            ("dense_13", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:20
+            ("dense_13", nn.Linear(8, 8)),  # dense 8 relu, specs/spiral_deep.nn:21
             ("dense_13_relu", nn.ReLU()),
-            ("dense_14", nn.Linear(8, 1)),  # dense 1 sigmoid (logits: the sigmoid is in the loss), specs/spiral_deep.nn:21
+            ("dense_14", nn.Linear(8, 1)),  # dense 1 sigmoid (logits: the sigmoid is in the loss), specs/spiral_deep.nn:22
         ]))
 
 
@@ -346,10 +346,10 @@ class Trainer:
             "dense_14.b": self.model.dense_14.bias,
         }
         self.set_weights(initial_weights(seed))
-        self.loss_fn = nn.BCEWithLogitsLoss()  # binary cross-entropy, fused with the sigmoid (specs/spiral_deep.nn:24)
+        self.loss_fn = nn.BCEWithLogitsLoss()  # binary cross-entropy, fused with the sigmoid (specs/spiral_deep.nn:25)
         self.trainable_names = [name for name, param in self.params.items() if param.requires_grad]
         trainable = [self.params[name] for name in self.trainable_names]
-        self.optimizer = torch.optim.Adam(trainable, lr=0.005, betas=(0.9, 0.999), eps=1e-07)  # specs/spiral_deep.nn:27
+        self.optimizer = torch.optim.Adam(trainable, lr=0.005, betas=(0.9, 0.999), eps=1e-07)  # specs/spiral_deep.nn:28
         self.x_train, self.y_train = self.tensors(data.x_train, data.y_train)
         self.x_val, self.y_val = self.tensors(data.x_val, data.y_val)
         self.epoch = 0

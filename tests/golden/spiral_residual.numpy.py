@@ -173,34 +173,34 @@ def initial_weights(seed=SEED):
     """Initial parameters by name, W as (units, inputs): the same on every backend."""
     rng = random_streams(seed)[0]
     return {
-        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_residual.nn:9
-        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:9
-        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:11
-        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:11
-        "dense_3.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:12
-        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:12
-        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:16
-        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:16
-        "dense_5.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:17
-        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:17
-        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:21
-        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:21
-        "dense_7.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:22
-        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:22
-        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:26
-        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:26
-        "dense_9.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:27
-        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:27
-        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:31
-        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:31
-        "dense_11.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:32
-        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:32
-        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:36
-        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:36
-        "dense_13.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:37
-        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:37
-        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_residual.nn:40
-        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_residual.nn:40
+        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_residual.nn:10
+        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:10
+        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:12
+        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:12
+        "dense_3.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:13
+        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:13
+        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:17
+        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:17
+        "dense_5.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:18
+        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:18
+        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:22
+        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:22
+        "dense_7.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:23
+        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:23
+        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:27
+        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:27
+        "dense_9.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:28
+        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:28
+        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:32
+        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:32
+        "dense_11.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:33
+        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:33
+        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:37
+        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:37
+        "dense_13.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:38
+        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:38
+        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_residual.nn:41
+        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_residual.nn:41
     }
 
 
@@ -527,64 +527,64 @@ class Network:
         """The output for a batch x of shape (n, 2)."""
         b = self.batch = self.buffers(len(x))
         b.x = x
-        # dense_1: z1 = x·W1ᵀ + b1, h1 = relu(z1)  (specs/spiral_residual.nn:9)
+        # dense_1: z1 = x·W1ᵀ + b1, h1 = relu(z1)  (specs/spiral_residual.nn:10)
         dense_forward(b.x, self.W1, self.b1, out=b.z1)
         relu_forward(b.z1, out=b.h1, zeros=b.zeros8)
-        # dense_2: z2 = h1·W2ᵀ + b2, h2 = relu(z2)  (specs/spiral_residual.nn:11)
+        # dense_2: z2 = h1·W2ᵀ + b2, h2 = relu(z2)  (specs/spiral_residual.nn:12)
         dense_forward(b.h1, self.W2, self.b2, out=b.z2)
         relu_forward(b.z2, out=b.h2, zeros=b.zeros8)
-        # dense_3: z3 = h2·W3ᵀ + b3  (specs/spiral_residual.nn:12)
+        # dense_3: z3 = h2·W3ᵀ + b3  (specs/spiral_residual.nn:13)
         dense_forward(b.h2, self.W3, self.b3, out=b.z3)
-        # add_1: s3 = h1 + z3  (specs/spiral_residual.nn:10)
+        # add_1: s3 = h1 + z3  (specs/spiral_residual.nn:11)
         add_forward((b.h1, b.z3), out=b.s3)
-        # activation_1: a3 = relu(s3)  (specs/spiral_residual.nn:14)
+        # activation_1: a3 = relu(s3)  (specs/spiral_residual.nn:15)
         relu_forward(b.s3, out=b.a3, zeros=b.zeros8)
-        # dense_4: z4 = a3·W4ᵀ + b4, h4 = relu(z4)  (specs/spiral_residual.nn:16)
+        # dense_4: z4 = a3·W4ᵀ + b4, h4 = relu(z4)  (specs/spiral_residual.nn:17)
         dense_forward(b.a3, self.W4, self.b4, out=b.z4)
         relu_forward(b.z4, out=b.h4, zeros=b.zeros8)
-        # dense_5: z5 = h4·W5ᵀ + b5  (specs/spiral_residual.nn:17)
+        # dense_5: z5 = h4·W5ᵀ + b5  (specs/spiral_residual.nn:18)
         dense_forward(b.h4, self.W5, self.b5, out=b.z5)
-        # add_2: s5 = a3 + z5  (specs/spiral_residual.nn:15)
+        # add_2: s5 = a3 + z5  (specs/spiral_residual.nn:16)
         add_forward((b.a3, b.z5), out=b.s5)
-        # activation_2: a5 = relu(s5)  (specs/spiral_residual.nn:19)
+        # activation_2: a5 = relu(s5)  (specs/spiral_residual.nn:20)
         relu_forward(b.s5, out=b.a5, zeros=b.zeros8)
-        # dense_6: z6 = a5·W6ᵀ + b6, h6 = relu(z6)  (specs/spiral_residual.nn:21)
+        # dense_6: z6 = a5·W6ᵀ + b6, h6 = relu(z6)  (specs/spiral_residual.nn:22)
         dense_forward(b.a5, self.W6, self.b6, out=b.z6)
         relu_forward(b.z6, out=b.h6, zeros=b.zeros8)
-        # dense_7: z7 = h6·W7ᵀ + b7  (specs/spiral_residual.nn:22)
+        # dense_7: z7 = h6·W7ᵀ + b7  (specs/spiral_residual.nn:23)
         dense_forward(b.h6, self.W7, self.b7, out=b.z7)
-        # add_3: s7 = a5 + z7  (specs/spiral_residual.nn:20)
+        # add_3: s7 = a5 + z7  (specs/spiral_residual.nn:21)
         add_forward((b.a5, b.z7), out=b.s7)
-        # activation_3: a7 = relu(s7)  (specs/spiral_residual.nn:24)
+        # activation_3: a7 = relu(s7)  (specs/spiral_residual.nn:25)
         relu_forward(b.s7, out=b.a7, zeros=b.zeros8)
-        # dense_8: z8 = a7·W8ᵀ + b8, h8 = relu(z8)  (specs/spiral_residual.nn:26)
+        # dense_8: z8 = a7·W8ᵀ + b8, h8 = relu(z8)  (specs/spiral_residual.nn:27)
         dense_forward(b.a7, self.W8, self.b8, out=b.z8)
         relu_forward(b.z8, out=b.h8, zeros=b.zeros8)
-        # dense_9: z9 = h8·W9ᵀ + b9  (specs/spiral_residual.nn:27)
+        # dense_9: z9 = h8·W9ᵀ + b9  (specs/spiral_residual.nn:28)
         dense_forward(b.h8, self.W9, self.b9, out=b.z9)
-        # add_4: s9 = a7 + z9  (specs/spiral_residual.nn:25)
+        # add_4: s9 = a7 + z9  (specs/spiral_residual.nn:26)
         add_forward((b.a7, b.z9), out=b.s9)
-        # activation_4: a9 = relu(s9)  (specs/spiral_residual.nn:29)
+        # activation_4: a9 = relu(s9)  (specs/spiral_residual.nn:30)
         relu_forward(b.s9, out=b.a9, zeros=b.zeros8)
-        # dense_10: z10 = a9·W10ᵀ + b10, h10 = relu(z10)  (specs/spiral_residual.nn:31)
+        # dense_10: z10 = a9·W10ᵀ + b10, h10 = relu(z10)  (specs/spiral_residual.nn:32)
         dense_forward(b.a9, self.W10, self.b10, out=b.z10)
         relu_forward(b.z10, out=b.h10, zeros=b.zeros8)
-        # dense_11: z11 = h10·W11ᵀ + b11  (specs/spiral_residual.nn:32)
+        # dense_11: z11 = h10·W11ᵀ + b11  (specs/spiral_residual.nn:33)
         dense_forward(b.h10, self.W11, self.b11, out=b.z11)
-        # add_5: s11 = a9 + z11  (specs/spiral_residual.nn:30)
+        # add_5: s11 = a9 + z11  (specs/spiral_residual.nn:31)
         add_forward((b.a9, b.z11), out=b.s11)
-        # activation_5: a11 = relu(s11)  (specs/spiral_residual.nn:34)
+        # activation_5: a11 = relu(s11)  (specs/spiral_residual.nn:35)
         relu_forward(b.s11, out=b.a11, zeros=b.zeros8)
-        # dense_12: z12 = a11·W12ᵀ + b12, h12 = relu(z12)  (specs/spiral_residual.nn:36)
+        # dense_12: z12 = a11·W12ᵀ + b12, h12 = relu(z12)  (specs/spiral_residual.nn:37)
         dense_forward(b.a11, self.W12, self.b12, out=b.z12)
         relu_forward(b.z12, out=b.h12, zeros=b.zeros8)
-        # dense_13: z13 = h12·W13ᵀ + b13  (specs/spiral_residual.nn:37)
+        # dense_13: z13 = h12·W13ᵀ + b13  (specs/spiral_residual.nn:38)
         dense_forward(b.h12, self.W13, self.b13, out=b.z13)
-        # add_6: s13 = a11 + z13  (specs/spiral_residual.nn:35)
+        # add_6: s13 = a11 + z13  (specs/spiral_residual.nn:36)
         add_forward((b.a11, b.z13), out=b.s13)
-        # activation_6: a13 = relu(s13)  (specs/spiral_residual.nn:39)
+        # activation_6: a13 = relu(s13)  (specs/spiral_residual.nn:40)
         relu_forward(b.s13, out=b.a13, zeros=b.zeros8)
-        # dense_14: z14 = a13·W14ᵀ + b14  (specs/spiral_residual.nn:40)
+        # dense_14: z14 = a13·W14ᵀ + b14  (specs/spiral_residual.nn:41)
         dense_forward(b.a13, self.W14, self.b14, out=b.z14)
         return b.z14
 
@@ -755,7 +755,7 @@ class Trainer:
         self.model = network
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
-        # every trainable parameter at once: the network keeps them in one flat array  (specs/spiral_residual.nn:46)
+        # every trainable parameter at once: the network keeps them in one flat array  (specs/spiral_residual.nn:47)
         self.optimizer = Adam([network.flat_params], [network.flat_grads], lr=0.005, beta1=0.9, beta2=0.999, eps=1e-07)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
@@ -764,7 +764,7 @@ class Trainer:
         """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
         network = self.model
         output = network.forward(x, self.dropout_rng)
-        loss = sigmoid_binary_crossentropy(output, y, network.output_grad)  # binary_crossentropy (specs/spiral_residual.nn:43)
+        loss = sigmoid_binary_crossentropy(output, y, network.output_grad)  # binary_crossentropy (specs/spiral_residual.nn:44)
         network.backward()
         self.optimizer.step()
         return loss, metric_sums(output, y)

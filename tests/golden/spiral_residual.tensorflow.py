@@ -184,34 +184,34 @@ def initial_weights(seed=SEED):
     """Initial parameters by name, W as (units, inputs): the same on every backend."""
     rng = random_streams(seed)[0]
     return {
-        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_residual.nn:9
-        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:9
-        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:11
-        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:11
-        "dense_3.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:12
-        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:12
-        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:16
-        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:16
-        "dense_5.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:17
-        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:17
-        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:21
-        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:21
-        "dense_7.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:22
-        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:22
-        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:26
-        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:26
-        "dense_9.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:27
-        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:27
-        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:31
-        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:31
-        "dense_11.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:32
-        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:32
-        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:36
-        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:36
-        "dense_13.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:37
-        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:37
-        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_residual.nn:40
-        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_residual.nn:40
+        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_residual.nn:10
+        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:10
+        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:12
+        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:12
+        "dense_3.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:13
+        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:13
+        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:17
+        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:17
+        "dense_5.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:18
+        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:18
+        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:22
+        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:22
+        "dense_7.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:23
+        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:23
+        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:27
+        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:27
+        "dense_9.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:28
+        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:28
+        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:32
+        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:32
+        "dense_11.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:33
+        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:33
+        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:37
+        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:37
+        "dense_13.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:38
+        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:38
+        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_residual.nn:41
+        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_residual.nn:41
     }
 
 
@@ -225,57 +225,57 @@ def build_model():
     applies the output sigmoid itself (from_logits=True), which is numerically stable.
     """
     inputs = keras.Input(shape=(2,), name="x")
-    # dense_1 (specs/spiral_residual.nn:9): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_1 (specs/spiral_residual.nn:10): z = W·x + b, Keras' kernel is Wᵀ
     dense_1 = keras.layers.Dense(8, activation="relu", name="dense_1")(inputs)
-    # dense_2 (specs/spiral_residual.nn:11): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_2 (specs/spiral_residual.nn:12): z = W·x + b, Keras' kernel is Wᵀ
     dense_2 = keras.layers.Dense(8, activation="relu", name="dense_2")(dense_1)
-    # dense_3 (specs/spiral_residual.nn:12): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_3 (specs/spiral_residual.nn:13): z = W·x + b, Keras' kernel is Wᵀ
     dense_3 = keras.layers.Dense(8, name="dense_3")(dense_2)
-    # add_1 (specs/spiral_residual.nn:10)
+    # add_1 (specs/spiral_residual.nn:11)
     add_1 = keras.layers.Add(name="add_1")([dense_1, dense_3])
-    # activation_1 (specs/spiral_residual.nn:14)
+    # activation_1 (specs/spiral_residual.nn:15)
     activation_1 = keras.layers.Activation("relu", name="activation_1")(add_1)
-    # dense_4 (specs/spiral_residual.nn:16): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_4 (specs/spiral_residual.nn:17): z = W·x + b, Keras' kernel is Wᵀ
     dense_4 = keras.layers.Dense(8, activation="relu", name="dense_4")(activation_1)
-    # dense_5 (specs/spiral_residual.nn:17): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_5 (specs/spiral_residual.nn:18): z = W·x + b, Keras' kernel is Wᵀ
     dense_5 = keras.layers.Dense(8, name="dense_5")(dense_4)
-    # add_2 (specs/spiral_residual.nn:15)
+    # add_2 (specs/spiral_residual.nn:16)
     add_2 = keras.layers.Add(name="add_2")([activation_1, dense_5])
-    # activation_2 (specs/spiral_residual.nn:19)
+    # activation_2 (specs/spiral_residual.nn:20)
     activation_2 = keras.layers.Activation("relu", name="activation_2")(add_2)
-    # dense_6 (specs/spiral_residual.nn:21): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_6 (specs/spiral_residual.nn:22): z = W·x + b, Keras' kernel is Wᵀ
     dense_6 = keras.layers.Dense(8, activation="relu", name="dense_6")(activation_2)
-    # dense_7 (specs/spiral_residual.nn:22): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_7 (specs/spiral_residual.nn:23): z = W·x + b, Keras' kernel is Wᵀ
     dense_7 = keras.layers.Dense(8, name="dense_7")(dense_6)
-    # add_3 (specs/spiral_residual.nn:20)
+    # add_3 (specs/spiral_residual.nn:21)
     add_3 = keras.layers.Add(name="add_3")([activation_2, dense_7])
-    # activation_3 (specs/spiral_residual.nn:24)
+    # activation_3 (specs/spiral_residual.nn:25)
     activation_3 = keras.layers.Activation("relu", name="activation_3")(add_3)
-    # dense_8 (specs/spiral_residual.nn:26): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_8 (specs/spiral_residual.nn:27): z = W·x + b, Keras' kernel is Wᵀ
     dense_8 = keras.layers.Dense(8, activation="relu", name="dense_8")(activation_3)
-    # dense_9 (specs/spiral_residual.nn:27): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_9 (specs/spiral_residual.nn:28): z = W·x + b, Keras' kernel is Wᵀ
     dense_9 = keras.layers.Dense(8, name="dense_9")(dense_8)
-    # add_4 (specs/spiral_residual.nn:25)
+    # add_4 (specs/spiral_residual.nn:26)
     add_4 = keras.layers.Add(name="add_4")([activation_3, dense_9])
-    # activation_4 (specs/spiral_residual.nn:29)
+    # activation_4 (specs/spiral_residual.nn:30)
     activation_4 = keras.layers.Activation("relu", name="activation_4")(add_4)
-    # dense_10 (specs/spiral_residual.nn:31): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_10 (specs/spiral_residual.nn:32): z = W·x + b, Keras' kernel is Wᵀ
     dense_10 = keras.layers.Dense(8, activation="relu", name="dense_10")(activation_4)
-    # dense_11 (specs/spiral_residual.nn:32): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_11 (specs/spiral_residual.nn:33): z = W·x + b, Keras' kernel is Wᵀ
     dense_11 = keras.layers.Dense(8, name="dense_11")(dense_10)
-    # add_5 (specs/spiral_residual.nn:30)
+    # add_5 (specs/spiral_residual.nn:31)
     add_5 = keras.layers.Add(name="add_5")([activation_4, dense_11])
-    # activation_5 (specs/spiral_residual.nn:34)
+    # activation_5 (specs/spiral_residual.nn:35)
     activation_5 = keras.layers.Activation("relu", name="activation_5")(add_5)
-    # dense_12 (specs/spiral_residual.nn:36): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_12 (specs/spiral_residual.nn:37): z = W·x + b, Keras' kernel is Wᵀ
     dense_12 = keras.layers.Dense(8, activation="relu", name="dense_12")(activation_5)
-    # dense_13 (specs/spiral_residual.nn:37): z = W·x + b, Keras' kernel is Wᵀ
+    # dense_13 (specs/spiral_residual.nn:38): z = W·x + b, Keras' kernel is Wᵀ
     dense_13 = keras.layers.Dense(8, name="dense_13")(dense_12)
-    # add_6 (specs/spiral_residual.nn:35)
+    # add_6 (specs/spiral_residual.nn:36)
     add_6 = keras.layers.Add(name="add_6")([activation_5, dense_13])
-    # activation_6 (specs/spiral_residual.nn:39)
+    # activation_6 (specs/spiral_residual.nn:40)
     activation_6 = keras.layers.Activation("relu", name="activation_6")(add_6)
-    # dense_14 (specs/spiral_residual.nn:40): z = W·x + b, Keras' kernel is Wᵀ; the sigmoid is left to the loss
+    # dense_14 (specs/spiral_residual.nn:41): z = W·x + b, Keras' kernel is Wᵀ; the sigmoid is left to the loss
     logits = keras.layers.Dense(1, name="dense_14")(activation_6)
     outputs = keras.layers.Activation("sigmoid", name="dense_14_sigmoid")(logits)
     model = keras.Model(inputs, outputs, name="spiral_residual")
@@ -366,7 +366,7 @@ class Adam(keras.optimizers.Optimizer):
 def per_example_loss(y, logits):
     """The binary cross-entropy of sigmoid(logits) against 0/1 labels, computed from the logits as
     max(z, 0) − z·y + log(1 + exp(−|z|)), which never takes log(0); one value per example
-    (specs/spiral_residual.nn:43)."""
+    (specs/spiral_residual.nn:44)."""
     return tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits)
 
 
@@ -379,7 +379,7 @@ def metric_sums(y, logits):
 
 def make_optimizer():
     """Adam as Kingma & Ba's Algorithm 1 writes it, the class Adam above
-    (specs/spiral_residual.nn:46)."""
+    (specs/spiral_residual.nn:47)."""
     return Adam(learning_rate=0.005, beta1=0.9, beta2=0.999, epsilon=1e-07)
 
 

@@ -175,34 +175,34 @@ def initial_weights(seed=SEED):
     """Initial parameters by name, W as (units, inputs): the same on every backend."""
     rng = random_streams(seed)[0]
     return {
-        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_residual.nn:9
-        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:9
-        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:11
-        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:11
-        "dense_3.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:12
-        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:12
-        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:16
-        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:16
-        "dense_5.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:17
-        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:17
-        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:21
-        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:21
-        "dense_7.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:22
-        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:22
-        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:26
-        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:26
-        "dense_9.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:27
-        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:27
-        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:31
-        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:31
-        "dense_11.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:32
-        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:32
-        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:36
-        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:36
-        "dense_13.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:37
-        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:37
-        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_residual.nn:40
-        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_residual.nn:40
+        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_residual.nn:10
+        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:10
+        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:12
+        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:12
+        "dense_3.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:13
+        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:13
+        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:17
+        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:17
+        "dense_5.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:18
+        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:18
+        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:22
+        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:22
+        "dense_7.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:23
+        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:23
+        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:27
+        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:27
+        "dense_9.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:28
+        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:28
+        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:32
+        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:32
+        "dense_11.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:33
+        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:33
+        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:37
+        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:37
+        "dense_13.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:38
+        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:38
+        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_residual.nn:41
+        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_residual.nn:41
     }
 
 
@@ -246,33 +246,33 @@ class Network(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.dense_1 = nn.Linear(2, 8)  # dense 8 relu, specs/spiral_residual.nn:9
+        self.dense_1 = nn.Linear(2, 8)  # dense 8 relu, specs/spiral_residual.nn:10
         self.dense_1_relu = nn.ReLU()
-        self.dense_2 = nn.Linear(8, 8)  # dense 8 relu, specs/spiral_residual.nn:11
+        self.dense_2 = nn.Linear(8, 8)  # dense 8 relu, specs/spiral_residual.nn:12
         self.dense_2_relu = nn.ReLU()
-        self.dense_3 = nn.Linear(8, 8)  # dense 8 linear, specs/spiral_residual.nn:12
-        self.activation_1 = nn.ReLU()  # relu  (specs/spiral_residual.nn:14)
-        self.dense_4 = nn.Linear(8, 8)  # dense 8 relu, specs/spiral_residual.nn:16
+        self.dense_3 = nn.Linear(8, 8)  # dense 8 linear, specs/spiral_residual.nn:13
+        self.activation_1 = nn.ReLU()  # relu  (specs/spiral_residual.nn:15)
+        self.dense_4 = nn.Linear(8, 8)  # dense 8 relu, specs/spiral_residual.nn:17
         self.dense_4_relu = nn.ReLU()
-        self.dense_5 = nn.Linear(8, 8)  # dense 8 linear, specs/spiral_residual.nn:17
-        self.activation_2 = nn.ReLU()  # relu  (specs/spiral_residual.nn:19)
-        self.dense_6 = nn.Linear(8, 8)  # dense 8 relu, specs/spiral_residual.nn:21
+        self.dense_5 = nn.Linear(8, 8)  # dense 8 linear, specs/spiral_residual.nn:18
+        self.activation_2 = nn.ReLU()  # relu  (specs/spiral_residual.nn:20)
+        self.dense_6 = nn.Linear(8, 8)  # dense 8 relu, specs/spiral_residual.nn:22
         self.dense_6_relu = nn.ReLU()
-        self.dense_7 = nn.Linear(8, 8)  # dense 8 linear, specs/spiral_residual.nn:22
-        self.activation_3 = nn.ReLU()  # relu  (specs/spiral_residual.nn:24)
-        self.dense_8 = nn.Linear(8, 8)  # dense 8 relu, specs/spiral_residual.nn:26
+        self.dense_7 = nn.Linear(8, 8)  # dense 8 linear, specs/spiral_residual.nn:23
+        self.activation_3 = nn.ReLU()  # relu  (specs/spiral_residual.nn:25)
+        self.dense_8 = nn.Linear(8, 8)  # dense 8 relu, specs/spiral_residual.nn:27
         self.dense_8_relu = nn.ReLU()
-        self.dense_9 = nn.Linear(8, 8)  # dense 8 linear, specs/spiral_residual.nn:27
-        self.activation_4 = nn.ReLU()  # relu  (specs/spiral_residual.nn:29)
-        self.dense_10 = nn.Linear(8, 8)  # dense 8 relu, specs/spiral_residual.nn:31
+        self.dense_9 = nn.Linear(8, 8)  # dense 8 linear, specs/spiral_residual.nn:28
+        self.activation_4 = nn.ReLU()  # relu  (specs/spiral_residual.nn:30)
+        self.dense_10 = nn.Linear(8, 8)  # dense 8 relu, specs/spiral_residual.nn:32
         self.dense_10_relu = nn.ReLU()
-        self.dense_11 = nn.Linear(8, 8)  # dense 8 linear, specs/spiral_residual.nn:32
-        self.activation_5 = nn.ReLU()  # relu  (specs/spiral_residual.nn:34)
-        self.dense_12 = nn.Linear(8, 8)  # dense 8 relu, specs/spiral_residual.nn:36
+        self.dense_11 = nn.Linear(8, 8)  # dense 8 linear, specs/spiral_residual.nn:33
+        self.activation_5 = nn.ReLU()  # relu  (specs/spiral_residual.nn:35)
+        self.dense_12 = nn.Linear(8, 8)  # dense 8 relu, specs/spiral_residual.nn:37
         self.dense_12_relu = nn.ReLU()
-        self.dense_13 = nn.Linear(8, 8)  # dense 8 linear, specs/spiral_residual.nn:37
-        self.activation_6 = nn.ReLU()  # relu  (specs/spiral_residual.nn:39)
-        self.dense_14 = nn.Linear(8, 1)  # dense 1 sigmoid (logits: the sigmoid is in the loss), specs/spiral_residual.nn:40
+        self.dense_13 = nn.Linear(8, 8)  # dense 8 linear, specs/spiral_residual.nn:38
+        self.activation_6 = nn.ReLU()  # relu  (specs/spiral_residual.nn:40)
+        self.dense_14 = nn.Linear(8, 1)  # dense 1 sigmoid (logits: the sigmoid is in the loss), specs/spiral_residual.nn:41
 
     def forward(self, x):
         dense_1 = self.dense_1_relu(self.dense_1(x))
@@ -374,10 +374,10 @@ class Trainer:
             "dense_14.b": self.model.dense_14.bias,
         }
         self.set_weights(initial_weights(seed))
-        self.loss_fn = nn.BCEWithLogitsLoss()  # binary cross-entropy, fused with the sigmoid (specs/spiral_residual.nn:43)
+        self.loss_fn = nn.BCEWithLogitsLoss()  # binary cross-entropy, fused with the sigmoid (specs/spiral_residual.nn:44)
         self.trainable_names = [name for name, param in self.params.items() if param.requires_grad]
         trainable = [self.params[name] for name in self.trainable_names]
-        self.optimizer = torch.optim.Adam(trainable, lr=0.005, betas=(0.9, 0.999), eps=1e-07)  # specs/spiral_residual.nn:46
+        self.optimizer = torch.optim.Adam(trainable, lr=0.005, betas=(0.9, 0.999), eps=1e-07)  # specs/spiral_residual.nn:47
         self.x_train, self.y_train = self.tensors(data.x_train, data.y_train)
         self.x_val, self.y_val = self.tensors(data.x_val, data.y_val)
         self.epoch = 0
