@@ -73,28 +73,61 @@ def conv_case(case: str, dtype=np.float64, seed: int = 0):
     return x, W, b, stride, pad, mode, output_shape(x_shape, kernel, stride, pad, c_out)
 
 
+#: the two im2col layouts: one patch per row (row-major), and one weight per column (column-major)
+PATCH_LAYOUTS = {"conv2d_patches": "C", "conv2d_patches_by_weight": "F"}
+
+
+def conv_forward(conv, x, W, b, stride, pad, out, im2col="conv2d_patches"):
+    """im2col into a fresh patch matrix, then the product, as the generated forward() calls them:
+    returns z (in out) and the patch matrix, which conv2d_backward reads."""
+    n, oh, ow = out.shape[:3]
+    patches = np.empty((n * oh * ow, W[0].size), x.dtype, order=PATCH_LAYOUTS[im2col])
+    getattr(conv, im2col)(x, W.shape[1:3], stride, pad, out=patches)
+    return conv.conv2d_forward(patches, W, b, out=out), patches
+
+
+@pytest.mark.parametrize("im2col", list(PATCH_LAYOUTS))
 @pytest.mark.parametrize("case", list(CONV_CASES))
-def test_conv2d_gradients_dx_dW_db(case):
+def test_conv2d_gradients_dx_dW_db(case, im2col):
+    """Backward from the patches its forward kept, against finite differences of forward from x."""
     conv = load_snippet("ops/conv2d.py")
     x, W, b, stride, pad, _, out_shape = conv_case(case)
     upstream = np.random.default_rng(1).standard_normal(out_shape)  # ∂L/∂z, for L = Σ z · upstream
     out = np.empty(out_shape)
 
     def loss():
-        return float(np.sum(conv.conv2d_forward(x, W, b, stride, pad, out=out) * upstream))
+        return float(np.sum(conv_forward(conv, x, W, b, stride, pad, out, im2col)[0] * upstream))
 
+    _, patches = conv_forward(conv, x, W, b, stride, pad, out, im2col)
     dW, db, dx = np.empty_like(W), np.empty_like(b), np.empty_like(x)
-    conv.conv2d_backward(upstream, x, W, stride, pad, dW=dW, db=db, dx=dx)
+    conv.conv2d_backward(upstream, patches, W, stride, pad, dW=dW, db=db, dx=dx)
     assert_gradient(dW, numeric_gradient(loss, W))
     assert_gradient(db, numeric_gradient(loss, b))
     assert_gradient(dx, numeric_gradient(loss, x))
+
+
+@pytest.mark.parametrize("case", list(CONV_CASES))
+def test_conv2d_patch_layouts_hold_the_same_matrix(case):
+    """conv2d_patches_by_weight writes the matrix conv2d_patches writes, column-major; every
+    row is the window of its output cell, in W's (kh, kw, c_in) order."""
+    conv = load_snippet("ops/conv2d.py")
+    x, W, b, stride, pad, _, out_shape = conv_case(case)
+    rows = conv_forward(conv, x, W, b, stride, pad, np.empty(out_shape))[1]
+    columns = conv_forward(conv, x, W, b, stride, pad, np.empty(out_shape), "conv2d_patches_by_weight")[1]
+    assert rows.flags.c_contiguous and columns.flags.f_contiguous
+    np.testing.assert_array_equal(columns, rows)
+    padded = np.pad(x, ((0, 0), pad[:2], pad[2:], (0, 0)))
+    n, i, j = len(x) - 1, out_shape[1] - 1, out_shape[2] - 1  # the last cell: its window ends in the padding
+    top, left = i * stride[0], j * stride[1]
+    window = padded[n, top : top + W.shape[1], left : left + W.shape[2], :]
+    np.testing.assert_array_equal(rows.reshape(out_shape[:3] + (-1,))[n, i, j], window.ravel())
 
 
 def test_conv2d_is_the_dense_layer_on_each_patch():
     """W.reshape(c_out, −1) is the lecture's n_out × n_in matrix on a patch flattened (kh, kw, c_in)."""
     conv = load_snippet("ops/conv2d.py")
     x, W, b, stride, pad, _, out_shape = conv_case("3x2 same stride (2, 1)")
-    z = conv.conv2d_forward(x, W, b, stride, pad, out=np.empty(out_shape))
+    z = conv_forward(conv, x, W, b, stride, pad, np.empty(out_shape))[0]
     padded = np.pad(x, ((0, 0), pad[:2], pad[2:], (0, 0)))
     i, j = 2, 3  # an output cell whose window reaches into the padding
     top, left = i * stride[0], j * stride[1]
@@ -107,15 +140,21 @@ def test_conv2d_backward_computes_only_what_is_asked():
     conv = load_snippet("ops/conv2d.py")
     x, W, b, stride, pad, _, out_shape = conv_case("2x2 same stride 2, odd input")
     dout = np.random.default_rng(2).standard_normal(out_shape)
+
+    def patches():  # each backward with dx overwrites them with ∂L/∂patches
+        return conv_forward(conv, x, W, b, stride, pad, np.empty(out_shape))[1]
+
     dW, db, dx = np.empty_like(W), np.empty_like(b), np.empty_like(x)
-    conv.conv2d_backward(dout, x, W, stride, pad, dW=dW, db=db, dx=dx)
+    conv.conv2d_backward(dout, patches(), W, stride, pad, dW=dW, db=db, dx=dx)
     only_dx = np.full_like(x, 7.0)
-    conv.conv2d_backward(dout, x, W, stride, pad, dx=only_dx)
+    conv.conv2d_backward(dout, patches(), W, stride, pad, dx=only_dx)
     np.testing.assert_array_equal(only_dx, dx)
     only_dW, only_db = np.full_like(W, 7.0), np.full_like(b, 7.0)
-    conv.conv2d_backward(dout, x, W, stride, pad, dW=only_dW, db=only_db)
+    kept = patches()
+    conv.conv2d_backward(dout, kept, W, stride, pad, dW=only_dW, db=only_db)
     np.testing.assert_array_equal(only_dW, dW)
     np.testing.assert_array_equal(only_db, db)
+    np.testing.assert_array_equal(kept, patches())  # without dx the patches are only read
 
 
 @pytest.mark.parametrize("case", list(CONV_CASES))
@@ -129,14 +168,14 @@ def test_conv2d_matches_torch_forward_and_gradients(case, torch):
     Wt = torch.tensor(W.transpose(0, 3, 1, 2), requires_grad=True)
     bt = torch.tensor(b, requires_grad=True)
     expected = F.conv2d(F.pad(xt, (left, right, top, bottom)), Wt, bt, stride=stride)
-    z = conv.conv2d_forward(x, W, b, stride, pad, out=np.empty(out_shape, np.float32))
+    z, patches = conv_forward(conv, x, W, b, stride, pad, np.empty(out_shape, np.float32))
     assert z.shape == out_shape and z.dtype == np.float32
     np.testing.assert_allclose(z, expected.detach().numpy().transpose(0, 2, 3, 1), FLOAT32_RTOL, FLOAT32_ATOL)
 
     dout = np.random.default_rng(3).standard_normal(out_shape).astype(np.float32)
     expected.backward(torch.tensor(dout.transpose(0, 3, 1, 2)))
     dW, db, dx = np.empty_like(W), np.empty_like(b), np.empty_like(x)
-    conv.conv2d_backward(dout, x, W, stride, pad, dW=dW, db=db, dx=dx)
+    conv.conv2d_backward(dout, patches, W, stride, pad, dW=dW, db=db, dx=dx)
     assert dW.dtype == db.dtype == dx.dtype == np.float32
     np.testing.assert_allclose(dW, Wt.grad.numpy().transpose(0, 2, 3, 1), FLOAT32_RTOL, FLOAT32_ATOL)
     np.testing.assert_allclose(db, bt.grad.numpy(), FLOAT32_RTOL, FLOAT32_ATOL)
@@ -149,7 +188,7 @@ def test_conv2d_matches_tensorflow(case, tf):
     conv = load_snippet("ops/conv2d.py")
     x, W, b, stride, pad, mode, out_shape = conv_case(case, np.float32)
     expected = tf.nn.conv2d(x, W.transpose(1, 2, 3, 0), strides=stride, padding=mode.upper()) + b
-    z = conv.conv2d_forward(x, W, b, stride, pad, out=np.empty(out_shape, np.float32))
+    z = conv_forward(conv, x, W, b, stride, pad, np.empty(out_shape, np.float32))[0]
     assert z.shape == tuple(expected.shape)
     np.testing.assert_allclose(z, expected.numpy(), FLOAT32_RTOL, FLOAT32_ATOL)
 

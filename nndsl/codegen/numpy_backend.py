@@ -44,6 +44,8 @@ class Value:
     shares: str | None = None  # another value's name, whose memory this one reuses (ReLU in place)
     view: bool = False  # a reshaped view of another value (flatten), made in forward(), not allocated
     batch: bool = True  # one row per sample; False: one array for the batch (batch norm's 1/σ per channel)
+    cells: int = 0  # a matrix of `cells` rows per sample (a conv's patches): (n·cells, shape[0]), not (n, *shape)
+    order: str = "C"  # the matrix's memory order: "F" for patches copied one weight at a time
 
     @property
     def width(self) -> int:
@@ -143,13 +145,14 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     names: set[str] = set()
 
     def new(prefix: str, shape, zeros: bool = False, shares: str | None = None, view: bool = False,
-            batch: bool = True) -> Value:
+            batch: bool = True, cells: int = 0, order: str = "C") -> Value:
         name = prefix
         k = 2
         while name in names:
             name, k = f"{prefix}_{k}", k + 1
         names.add(name)
-        value = Value(name, (shape,) if isinstance(shape, int) else tuple(shape), zeros, shares, view, batch)
+        value = Value(name, (shape,) if isinstance(shape, int) else tuple(shape), zeros, shares, view, batch,
+                      cells, order)
         plan.buffers.append(value)
         return value
 
@@ -188,9 +191,16 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             W, b = f"W{j}", f"b{j}"
             add_parameters(layer, (W, b))
             z = new(f"z{j}", layer.out_shape)
+            # The patch matrix is made once a step, for the product and again for ∂L/∂W. With one input
+            # channel it is copied one weight (a whole strided image) at a time, into a column-major matrix.
+            by_weight = layer.in_shape[2] == 1
+            patches = new(f"patches{j}", math.prod(layer.kernel) * layer.in_shape[2],
+                          cells=layer.out_shape[0] * layer.out_shape[1], order="F" if by_weight else "C")
             formula = f"{z.name} = {W} ⋆ {current.name} + {b}"
             step = {"op": "conv2d", "layer": layer.name, "where": where, "x": current.name, "W": W, "b": b,
-                    "z": z.name, "stride": py(layer.stride), "pad": py(layer.padding), "trainable": layer.trainable,
+                    "z": z.name, "patches": patches.name, "kernel": py(layer.kernel),
+                    "im2col": "conv2d_patches_by_weight" if by_weight else "conv2d_patches",
+                    "stride": py(layer.stride), "pad": py(layer.padding), "trainable": layer.trainable,
                     "dx": None, "comment": f"{layer.name}: {formula}  ({where})"}
             plan.forward.append(step)
             trail.append((layer, step))

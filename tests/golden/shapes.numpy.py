@@ -315,11 +315,10 @@ def initial_weights(seed=SEED):
 # --- operations: each one's local output (forward) and local derivative (backward) ----------------
 
 
-def conv2d_patches(x, kernel, stride, pad):
+def conv2d_windows(x, kernel, stride, pad):
     """Every (kh, kw) window of the zero-padded x, `stride` apart: a view (n, oh, ow, kh, kw, c_in).
 
-    The last three axes are a patch in the order of W's (kh, kw, c_in), so reshaping the view
-    to (n·oh·ow, kh·kw·c_in) — the one copy, "im2col" — gives one patch per row.
+    The last three axes are a patch in the order of W's (kh, kw, c_in).
     """
     top, bottom, left, right = pad
     if top or bottom or left or right:
@@ -328,54 +327,86 @@ def conv2d_patches(x, kernel, stride, pad):
     return windows[:, :: stride[0], :: stride[1]].transpose(0, 1, 2, 4, 5, 3)
 
 
-def conv2d_forward(x, W, b, stride, pad, out):
+def conv2d_offsets(patches, shape):
+    """The patch matrix seen as [i, j] → (n, oh, ow, c_in): what every patch holds at kernel offset
+    (i, j). A view of either layout conv2d_patches and conv2d_patches_by_weight write; shape is
+    (n, oh, ow, kh, kw, c_in).
+    """
+    n, oh, ow, kh, kw, c_in = shape
+    if patches.flags.c_contiguous:  # one patch per row
+        return patches.reshape(shape).transpose(3, 4, 0, 1, 2, 5)
+    return patches.T.reshape(kh, kw, c_in, n, oh, ow).transpose(0, 1, 3, 4, 5, 2)  # one weight per column
+
+
+def conv2d_patches(x, kernel, stride, pad, out):
+    """im2col: every window of x copied into `out`, the (n·oh·ow, kh·kw·c_in) patch matrix, one patch
+    per row (row-major), in one copy. Made once a step: the forward product and ∂L/∂W read it.
+    """
+    windows = conv2d_windows(x, kernel, stride, pad)
+    np.copyto(out.reshape(windows.shape), windows)
+    return out
+
+
+def conv2d_patches_by_weight(x, kernel, stride, pad, out):
+    """im2col for a few input channels: the same patch matrix, column-major (`out` order="F"), so
+    each weight's column is contiguous. One strided copy of x per kernel offset fills kh·kw columns'
+    worth of whole image rows at once: with one channel 6x faster than copying kh·kw-wide rows.
+    """
+    windows = conv2d_windows(x, kernel, stride, pad)
+    cells = conv2d_offsets(out, windows.shape)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            np.copyto(cells[i, j], windows[:, :, :, i, j])
+    return out
+
+
+def conv2d_forward(patches, W, b, out):
     """Local output of a convolution: a dense layer on every patch, z[n, i, j] = W·patch(n, i, j) + b.
 
-    x is (n, h, w, c_in); W is (c_out, kh, kw, c_in), so W.reshape(c_out, −1) is the lecture's
-    n_out × n_in matrix for a patch flattened in (kh, kw, c_in) order; b is (c_out,); stride
-    is (sh, sw) and pad (top, bottom, left, right) zero cells. `out` is (n, oh, ow, c_out),
-    C-contiguous. All patches at once are one matrix product, patches·Wᵀ.
+    patches is the (n·oh·ow, kh·kw·c_in) matrix conv2d_patches made; W is (c_out, kh, kw, c_in), so
+    W.reshape(c_out, −1) is the lecture's n_out × n_in matrix for a patch flattened in (kh, kw,
+    c_in) order; b is (c_out,). `out` is (n, oh, ow, c_out), C-contiguous. All patches at once are
+    one matrix product, patches·Wᵀ.
     """
     c_out = W.shape[0]
-    patches = conv2d_patches(x, W.shape[1:3], stride, pad)
-    rows = patches.reshape(-1, patches[0, 0, 0].size)
-    np.matmul(rows, W.reshape(c_out, -1).T, out=out.reshape(-1, c_out))
+    np.matmul(patches, W.reshape(c_out, -1).T, out=out.reshape(-1, c_out))
     out += b
     return out
 
 
-def conv2d_backward(dout, x, W, stride, pad, dW=None, db=None, dx=None):
+def conv2d_backward(dout, patches, W, stride, pad, dW=None, db=None, dx=None):
     """Local derivatives of z = patches·Wᵀ + b: ∂L/∂W = Σ over cells of dz ⊗ patch, ∂L/∂b = Σ dz,
     and ∂L/∂x the sum, over the windows containing each input cell, of dz·W.
 
-    dout is ∂L/∂z, (n, oh, ow, c_out). Each gradient is computed only where a buffer is given
-    (dW like W and db like b, both or neither; dx like x; all C-contiguous): frozen layers
-    need no ∂L/∂W, the first layer no ∂L/∂x. ∂L/∂W contracts the forward's patches, taken again
-    from x, with dz in one product. ∂L/∂x: one product dz·W gives ∂L/∂patch, and each of the
-    kh·kw kernel offsets adds its part of it into the cells that offset read — a strided slice
-    of a zero-padded buffer, whose interior is ∂L/∂x.
+    dout is ∂L/∂z, (n, oh, ow, c_out); patches the forward's patch matrix. Each gradient is
+    computed only where a buffer is given (dW like W and db like b, both or neither; dx like x;
+    all C-contiguous): frozen layers need no ∂L/∂W, the first layer no ∂L/∂x. ∂L/∂W is one
+    product, dzᵀ·patches. ∂L/∂x: one product dz·W gives ∂L/∂patches, written over the patches
+    (nothing reads them after ∂L/∂W), and each of the kh·kw kernel offsets adds its part of it
+    into the cells that offset read — a strided slice of a zero-padded buffer, whose interior is
+    ∂L/∂x.
     """
     c_out, kh, kw, c_in = W.shape
     n, oh, ow = dout.shape[:3]
     dz = dout.reshape(-1, c_out)
     if dW is not None:
-        rows = conv2d_patches(x, (kh, kw), stride, pad).reshape(dz.shape[0], -1)
-        np.matmul(dz.T, rows, out=dW.reshape(c_out, -1))
+        np.matmul(dz.T, patches, out=dW.reshape(c_out, -1))
         np.matmul(np.ones(len(dz), dz.dtype), dz, out=db)  # 1ᵀ·dz: 4x faster than dz.sum(axis=0)
     if dx is not None:
-        dpatches = np.matmul(dz, W.reshape(c_out, -1)).reshape(n, oh, ow, kh, kw, c_in)
+        dpatches = np.matmul(dz, W.reshape(c_out, -1), out=patches)
+        cells = conv2d_offsets(dpatches, (n, oh, ow, kh, kw, c_in))
         top, bottom, left, right = pad
         sh, sw = stride
         if top or bottom or left or right:
-            padded = np.zeros((n, top + x.shape[1] + bottom, left + x.shape[2] + right, c_in), dx.dtype)
+            padded = np.zeros((n, top + dx.shape[1] + bottom, left + dx.shape[2] + right, c_in), dx.dtype)
         else:
             padded = dx
             padded.fill(0)
         for i in range(kh):
             for j in range(kw):
-                padded[:, i : i + sh * oh : sh, j : j + sw * ow : sw] += dpatches[:, :, :, i, j]
+                padded[:, i : i + sh * oh : sh, j : j + sw * ow : sw] += cells[i, j]
         if padded is not dx:
-            dx[...] = padded[:, top : top + x.shape[1], left : left + x.shape[2]]
+            dx[...] = padded[:, top : top + dx.shape[1], left : left + dx.shape[2]]
 
 
 def relu_forward(z, out, zeros):
@@ -573,9 +604,11 @@ class Network:
         if n not in self._buffers:
             b = self._buffers[n] = SimpleNamespace(
                 z1=np.empty((n, 16, 16, 8), dtype=np.float32),
+                patches1=np.empty((n * 256, 9), dtype=np.float32, order="F"),
                 zeros_16x16x8=np.zeros((n, 16, 16, 8), dtype=np.float32),
                 q1=np.empty((n, 8, 8, 8), dtype=np.float32),
                 z2=np.empty((n, 6, 6, 16), dtype=np.float32),
+                patches2=np.empty((n * 36, 72), dtype=np.float32),
                 zeros_6x6x16=np.zeros((n, 6, 6, 16), dtype=np.float32),
                 g2=np.empty((n, 16), dtype=np.float32),
                 z3=np.empty((n, 3), dtype=np.float32),
@@ -602,12 +635,14 @@ class Network:
         b = self.batch = self.buffers(len(x))
         b.x = x
         # conv2d_1: z1 = W1 ⋆ x + b1, h1 = relu(z1)  (specs/shapes.nn:10)
-        conv2d_forward(b.x, self.W1, self.b1, (1, 1), (1, 1, 1, 1), out=b.z1)
+        conv2d_patches_by_weight(b.x, (3, 3), (1, 1), (1, 1, 1, 1), out=b.patches1)
+        conv2d_forward(b.patches1, self.W1, self.b1, out=b.z1)
         relu_forward(b.z1, out=b.h1, zeros=b.zeros_16x16x8)
         # maxpool_1: q1 = the max of each 2x2 window of h1  (specs/shapes.nn:11)
         maxpool_forward(b.h1, (2, 2), (2, 2), (0, 0, 0, 0), out=b.q1)
         # conv2d_2: z2 = W2 ⋆ q1 + b2, h2 = relu(z2)  (specs/shapes.nn:12)
-        conv2d_forward(b.q1, self.W2, self.b2, (1, 1), (0, 0, 0, 0), out=b.z2)
+        conv2d_patches(b.q1, (3, 3), (1, 1), (0, 0, 0, 0), out=b.patches2)
+        conv2d_forward(b.patches2, self.W2, self.b2, out=b.z2)
         relu_forward(b.z2, out=b.h2, zeros=b.zeros_6x6x16)
         # global_maxpool_1: g2 = the max of each channel of h2  (specs/shapes.nn:13)
         global_maxpool_forward(b.h2, out=b.g2)
@@ -630,13 +665,13 @@ class Network:
         # relu: ∂L/∂z2 = ∂L/∂h2 · relu'(z2)
         relu_backward(b.h2, b.dh2, out=b.dz2)
         # conv2d_2: ∂L/∂W2 = Σ dz2 ⊗ patches of q1, ∂L/∂b2 = Σ dz2, ∂L/∂q1 = Σ over windows of dz2·W2
-        conv2d_backward(b.dz2, b.q1, self.W2, (1, 1), (0, 0, 0, 0), self.dW2, self.db2, dx=b.dq1)
+        conv2d_backward(b.dz2, b.patches2, self.W2, (1, 1), (0, 0, 0, 0), self.dW2, self.db2, dx=b.dq1)
         # maxpool_1: ∂L/∂h1 = dq1 routed to each window's max
         maxpool_backward(b.dq1, b.h1, b.q1, (2, 2), (2, 2), (0, 0, 0, 0), dx=b.dh1)
         # relu: ∂L/∂z1 = ∂L/∂h1 · relu'(z1)
         relu_backward(b.h1, b.dh1, out=b.dz1)
         # conv2d_1: ∂L/∂W1 = Σ dz1 ⊗ patches of x, ∂L/∂b1 = Σ dz1
-        conv2d_backward(b.dz1, b.x, self.W1, (1, 1), (1, 1, 1, 1), self.dW1, self.db1)
+        conv2d_backward(b.dz1, b.patches1, self.W1, (1, 1), (1, 1, 1, 1), self.dW1, self.db1)
 
 
 # --- loss ------------------------------------------------------------------------------------------
