@@ -129,6 +129,69 @@ class KerasCNN(KerasMLP):
         return make_cnn(self.image, self.convs, layers)
 
 
+def make_residual_model(shape, width, blocks, classes) -> keras.Model:
+    """The functional API: a stem layer, per block Add()([f(x), shortcut(x)]) and a ReLU, with
+    f = second(first(x)) (first with ReLU) and the shortcut the identity or, where a block changes
+    the width or the image size, a layer of its own; the output's logits. Dense layers for rows,
+    Conv2D 3x3 padding="same" (the shortcut 1x1) and global average pooling for images (NHWC).
+    The layers are named as nndsl names them (dense_1, conv2d_1, …, in the spec's order)."""
+    image = len(shape) == 3
+    counts = {"dense": 0, "conv2d": 0}
+
+    def layer(units, relu=False, stride=1, kernel=3, dense=not image):
+        kind = "dense" if dense else "conv2d"
+        counts[kind] += 1
+        activation, name = "relu" if relu else None, f"{kind}_{counts[kind]}"
+        if dense:
+            return keras.layers.Dense(units, activation=activation, name=name)
+        return keras.layers.Conv2D(units, kernel, strides=stride, padding="same" if kernel > 1 else "valid",
+                                   activation=activation, name=name)
+
+    inputs = keras.Input(shape=shape)
+    x, units_in = layer(width, relu=True)(inputs), width
+    for block in blocks:
+        h = layer(block.units, relu=True, stride=block.stride)(x)  # named before the second layer
+        f = layer(block.units)(h)
+        shortcut = x
+        if block.units != units_in or block.stride != 1:
+            shortcut = layer(block.units, stride=block.stride, kernel=1)(x)
+        x, units_in = keras.layers.Activation("relu")(keras.layers.Add()([f, shortcut])), block.units
+    if image:
+        x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, layer(classes, dense=True)(x))
+
+
+class KerasResidual(KerasMLP):
+    """KerasMLP (compile, fit) for make_residual_model(): a residual MLP or CNN.
+
+    Args:
+        width, blocks, classes: the stem's units (or filters), bench.workloads.Block per block,
+            the classes.
+        weights: [(W, b), …] in the spec's order, in nndsl's layouts. The rest as KerasMLP's.
+    """
+
+    def __init__(self, x_train, y_train, x_val, y_val, width, blocks, classes, weights, batch, lr, seed=1,
+                 order="keras"):
+        self.width, self.blocks, self.shape = width, tuple(blocks), tuple(np.shape(x_train)[1:])
+        super().__init__(x_train, y_train, x_val, y_val, (None, classes), weights, batch, lr, seed, order)
+
+    def _make_model(self, layers):
+        return make_residual_model(self.shape, self.width, self.blocks, layers[-1])
+
+    def _parametrised(self):
+        """The Dense and Conv2D layers in the spec's order (their names' numbers; dense last)."""
+        found = [layer for layer in self.model.layers if layer.weights]
+        return sorted(found, key=lambda layer: (layer.name.startswith("dense"), int(layer.name.rsplit("_", 1)[1])))
+
+    def set_weights(self, weights):
+        for layer, (W, b) in zip(self._parametrised(), weights, strict=True):
+            layer.set_weights([keras_kernel(np.asarray(W)), np.asarray(b)])
+
+    def get_weights(self):
+        return [(ir_kernel(kernel).copy(), bias.copy()) for kernel, bias in
+                (layer.get_weights() for layer in self._parametrised())]
+
+
 def train(x_train, y_train, x_val, y_val, layers, epochs, batch, lr, seed=1, weights=None):
     """Train a fresh KerasMLP for `epochs` epochs (from `initial_weights(layers, seed)` unless
     `weights` are given); returns its history dict."""

@@ -159,6 +159,60 @@ class RawTFCNN(RawTFMLP):
         return x
 
 
+class RawTFResidualMLP(RawTFMLP):
+    """RawTFMLP's one-call epoch for a stem layer, residual blocks relu(f(x) + shortcut(x)) with
+    f = second(relu(first(x))), and the output layer (bench.workloads.ResidualWorkload).
+
+    Args:
+        width, blocks, classes: the stem's units (or filters), bench.workloads.Block per block,
+            the classes.
+        weights: [(W, b), …] in the spec's order (each block's first, second, then its shortcut
+            where it has one). The rest as RawTFMLP's.
+    """
+
+    def __init__(self, x_train, y_train, x_val, y_val, width, blocks, classes, weights, batch, lr, seed=1,
+                 jit_compile=False):
+        self.shortcuts, units_in = [], width
+        for block in blocks:  # whether each block has a shortcut layer, and its stride
+            self.shortcuts.append(block.units != units_in or block.stride != 1)
+            units_in = block.units
+        self.strides = [block.stride for block in blocks]
+        super().__init__(x_train, y_train, x_val, y_val, (None, classes), weights, batch, lr, seed, jit_compile)
+
+    def _layer(self, layer, x, stride=1):
+        kernel, bias = layer
+        return tf.matmul(x, kernel) + bias
+
+    def _pool(self, x):
+        return x
+
+    def _logits(self, x):
+        layers = iter(zip(self.kernels, self.biases, strict=True))
+        x = tf.nn.relu(self._layer(next(layers), x))
+        for stride, has_shortcut in zip(self.strides, self.shortcuts, strict=True):
+            h = tf.nn.relu(self._layer(next(layers), x, stride))  # the first layer's (W, b) come first
+            f = self._layer(next(layers), h)
+            shortcut = self._layer(next(layers), x, stride) if has_shortcut else x
+            x = tf.nn.relu(f + shortcut)
+        kernel, bias = next(layers)
+        return tf.matmul(self._pool(x), kernel) + bias
+
+
+class RawTFResidualCNN(RawTFResidualMLP):
+    """RawTFResidualMLP with ``tf.nn.conv2d`` layers in NHWC (3x3 padding SAME, which pads as Keras
+    does; the 1x1 shortcut VALID) and global average pooling as ``tf.reduce_mean`` over h and w."""
+
+    def _layer(self, layer, x, stride=1):
+        kernel, bias = layer
+        if kernel.shape.rank == 2:
+            return tf.matmul(x, kernel) + bias
+        padding = "SAME" if kernel.shape[0] > 1 else "VALID"
+        return tf.nn.conv2d(x, kernel, strides=stride, padding=padding) + bias
+
+    def _pool(self, x):
+        return tf.reduce_mean(x, axis=(1, 2))
+
+
 def train(x_train, y_train, x_val, y_val, layers, epochs, batch, lr, seed=1, weights=None):
     """Train a fresh RawTFMLP for `epochs` epochs (from `initial_weights(layers, seed)` unless
     `weights` are given); returns its history dict."""

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.workloads import conv_shapes, initial_weights, shuffle_stream
+from bench.workloads import conv_shapes, initial_weights, same_padding, shuffle_stream
 
 
 def make_model(layers) -> nn.Sequential:
@@ -209,6 +209,103 @@ class TorchCNN(TorchMLP):
                 W = self._flatten_order(W, to_torch=False)
             weights.append((np.ascontiguousarray(W), module.bias.detach().cpu().numpy().copy()))
         return weights
+
+
+class ResidualBlock(nn.Module):
+    """y = relu(f(x) + shortcut(x)) with f = second(relu(first(x))); the shortcut is the identity
+    unless a layer is given (where the block changes the width or the image size)."""
+
+    def __init__(self, first: nn.Module, second: nn.Module, shortcut: nn.Module | None = None):
+        super().__init__()
+        self.first, self.second, self.shortcut = first, second, shortcut
+
+    def forward(self, x):
+        identity = x if self.shortcut is None else self.shortcut(x)
+        return torch.relu(self.second(torch.relu(self.first(x))) + identity)
+
+
+def residual_mlp(inputs, width, blocks, classes) -> nn.Sequential:
+    """Linear + ReLU, a ResidualBlock of two Linear layers per block, the output Linear (logits)."""
+    modules, units_in = [nn.Linear(inputs, width), nn.ReLU()], width
+    for block in blocks:
+        shortcut = nn.Linear(units_in, block.units) if block.units != units_in else None
+        modules.append(ResidualBlock(nn.Linear(units_in, block.units), nn.Linear(block.units, block.units), shortcut))
+        units_in = block.units
+    return nn.Sequential(*modules, nn.Linear(units_in, classes))
+
+
+def same_conv(c_in, c_out, size, stride=1) -> nn.Module:
+    """A 3x3 conv with padding=same on a size × size image: nn.Conv2d's padding=1 for stride 1, else
+    Keras' asymmetric padding (the odd cell after) as an nn.ZeroPad2d in front."""
+    if stride == 1:
+        return nn.Conv2d(c_in, c_out, 3, padding=1)
+    _, before, after = same_padding(size, 3, stride)
+    return nn.Sequential(nn.ZeroPad2d((before, after, before, after)), nn.Conv2d(c_in, c_out, 3, stride=stride))
+
+
+def residual_cnn(image, width, blocks, classes) -> nn.Sequential:
+    """NCHW: conv 3x3 same + ReLU, ResidualBlocks of two 3x3 same convs (a 1x1 strided conv as the
+    shortcut where a block changes the channels or the size), global average pooling, Linear."""
+    size, channels = image[0], width
+    modules = [nn.Conv2d(image[2], width, 3, padding=1), nn.ReLU()]
+    for block in blocks:
+        shortcut = None
+        if block.units != channels or block.stride != 1:
+            shortcut = nn.Conv2d(channels, block.units, 1, stride=block.stride)
+        first = same_conv(channels, block.units, size, block.stride)
+        modules.append(ResidualBlock(first, nn.Conv2d(block.units, block.units, 3, padding=1), shortcut))
+        size, channels = -(-size // block.stride), block.units
+    return nn.Sequential(*modules, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, classes))
+
+
+class TorchResidualMLP(TorchMLP):
+    """TorchMLP's training loop around residual_mlp().
+
+    Args:
+        width, blocks, classes: the stem's units, bench.workloads.Block per block, the classes.
+        weights: [(W, b), …] in the spec's order (nndsl's layouts). The rest as TorchMLP's.
+    """
+
+    def __init__(self, x_train, y_train, x_val, y_val, width, blocks, classes, weights, batch, lr, seed=1,
+                 device="cpu", optimizer_options=None):
+        self.width, self.blocks, self.image = width, tuple(blocks), tuple(np.shape(x_train)[1:])
+        super().__init__(x_train, y_train, x_val, y_val, (self.image[-1], classes), weights, batch, lr, seed, device,
+                         optimizer_options)
+
+    def _make_model(self, layers):
+        return residual_mlp(layers[0], self.width, self.blocks, layers[-1])
+
+    def _parametrised(self):
+        """The Linear and Conv2d modules in the spec's order (each block's first, second, shortcut)."""
+        return [m for m in self.model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+    def set_weights(self, weights):
+        with torch.no_grad():
+            for module, (W, b) in zip(self._parametrised(), weights, strict=True):
+                W = np.asarray(W, dtype=np.float32)
+                if W.ndim == 4:
+                    W = W.transpose(0, 3, 1, 2)  # (filters, kh, kw, c_in) → (filters, c_in, kh, kw)
+                module.weight.copy_(torch.as_tensor(np.ascontiguousarray(W)))
+                module.bias.copy_(torch.as_tensor(np.asarray(b, dtype=np.float32)))
+
+    def get_weights(self):
+        weights = []
+        for module in self._parametrised():
+            W = module.weight.detach().cpu().numpy()
+            weights.append((np.ascontiguousarray(W.transpose(0, 2, 3, 1) if W.ndim == 4 else W),
+                            module.bias.detach().cpu().numpy().copy()))
+        return weights
+
+
+class TorchResidualCNN(TorchResidualMLP):
+    """TorchResidualMLP for residual_cnn(), in NCHW: the NHWC images are permuted once."""
+
+    def _make_model(self, layers):
+        return residual_cnn(self.image, self.width, self.blocks, layers[-1])
+
+    def _tensors(self, x, y):
+        x, y = super()._tensors(x, y)
+        return x.permute(0, 3, 1, 2).contiguous(), y
 
 
 def train(x_train, y_train, x_val, y_val, layers, epochs, batch, lr, seed=1, weights=None, device="cpu"):

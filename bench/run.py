@@ -65,7 +65,7 @@ from bench.workloads import WORKLOADS, Workload, tiny  # noqa: E402
 
 BACKENDS = ("numpy", "torch", "tensorflow")
 RESULTS = ROOT / "bench" / "results" / "latest.md"
-QUICK_EPOCHS = {"small": 5, "large": 1, "cnn": 1}
+QUICK_EPOCHS = {"small": 5, "large": 1, "cnn": 1, "resmlp": 1, "rescnn": 1}
 PROFILE_EPOCHS = 3  # instrumented epochs per NumPy trainer of an image workload; the fastest is shown
 
 
@@ -93,20 +93,29 @@ def generated_module(workload: Workload, backend: str):
     return load_module(nndsl.generate(nndsl.load(workload.spec), backend=backend, target="cpu"))
 
 
-#: each backend's hand-written references: label, module, the class for an MLP and for a CNN
+#: each backend's hand-written references: label, and per kind of workload (Workload.kind) the
+#: class, as "module:Class"
 REFERENCES = {
-    "numpy": (("hand NumPy", "bench.hand_numpy", "NumpyMLP", "NumpyCNN"),),
-    "torch": (("hand torch", "bench.hand_torch", "TorchMLP", "TorchCNN"),),
-    "tensorflow": (("hand Keras fit", "bench.hand_tf_keras", "KerasMLP", "KerasCNN"),
-                   ("hand raw tf.function", "bench.hand_tf_raw", "RawTFMLP", "RawTFCNN")),
+    "numpy": (("hand NumPy", {"mlp": "bench.hand_numpy:NumpyMLP", "cnn": "bench.hand_numpy:NumpyCNN",
+                              "resmlp": "bench.hand_numpy_residual:NumpyResidualMLP",
+                              "rescnn": "bench.hand_numpy_residual:NumpyResidualCNN"}),),
+    "torch": (("hand torch", {"mlp": "bench.hand_torch:TorchMLP", "cnn": "bench.hand_torch:TorchCNN",
+                              "resmlp": "bench.hand_torch:TorchResidualMLP",
+                              "rescnn": "bench.hand_torch:TorchResidualCNN"}),),
+    "tensorflow": (("hand Keras fit", {"mlp": "bench.hand_tf_keras:KerasMLP", "cnn": "bench.hand_tf_keras:KerasCNN",
+                                       "resmlp": "bench.hand_tf_keras:KerasResidual",
+                                       "rescnn": "bench.hand_tf_keras:KerasResidual"}),
+                   ("hand raw tf.function", {"mlp": "bench.hand_tf_raw:RawTFMLP", "cnn": "bench.hand_tf_raw:RawTFCNN",
+                                             "resmlp": "bench.hand_tf_raw:RawTFResidualMLP",
+                                             "rescnn": "bench.hand_tf_raw:RawTFResidualCNN"})),
 }
 
 
 def hand_reference(label: str, workload: Workload, **options):
-    """The hand-written reference `label` built for the workload (its CNN class for an image workload)."""
-    module, mlp, cnn = next(entry[1:] for entries in REFERENCES.values() for entry in entries if entry[0] == label)
-    cls = getattr(importlib.import_module(module), cnn if workload.image is not None else mlp)
-    return cls(*workload.reference_args(), **options)
+    """The hand-written reference `label` built for the workload (the class for its kind)."""
+    classes = next(entry[1] for entries in REFERENCES.values() for entry in entries if entry[0] == label)
+    module, name = classes[workload.kind].split(":")
+    return getattr(importlib.import_module(module), name)(*workload.reference_args(), **options)
 
 
 def contenders(backend: str, workload: Workload, compiled: bool) -> list[Contender]:

@@ -7,8 +7,15 @@
 * **cnn**: MNIST's shape and the Keras MNIST example's network, 28x28x1 → conv2d 32 3x3 relu
   → maxpool 2 → conv2d 64 3x3 relu → maxpool 2 → flatten → dense 10 (softmax fused with
   categorical cross-entropy), on 4,096 synthetic digit-like images, batch 64, SGD lr 0.05.
+* **resmlp** (a ``ResidualWorkload``): 64 → dense 256 relu → three residual blocks
+  y = relu(x + dense 256(dense 256 relu(x))) → dense 10, on 16,384 samples of a linear teacher,
+  batch 128, SGD lr 0.01: where the residual adds and their gradient sums sit between products.
+* **rescnn** (a ``ResidualWorkload``): 28x28x1 → conv2d 16 3x3 same relu → a residual block
+  with the identity shortcut (two conv2d 16 3x3 same) → one with stride 2 and a 1x1 conv
+  shortcut (conv2d 32) → global average pooling → dense 10, on 2,048 digit-like images, batch 64,
+  SGD lr 0.05.
 
-Their specs are bench/specs/small.nn, large.nn and cnn.nn (``Workload.spec_text()`` writes the same).
+Their specs are bench/specs/*.nn (``spec_text()`` writes the same).
 
 All split 90/10 into training and validation exactly as nndsl does: shuffle all samples
 with ``np.random.default_rng(data_seed).permutation(n)`` and train on the first
@@ -21,6 +28,7 @@ drawn from nndsl's init stream; the batch order comes from its shuffle stream
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,6 +40,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 SPEC_DIR = BENCH_DIR / "specs"
 LARGE_NPZ = SPEC_DIR / "large.npz"
 CNN_NPZ = SPEC_DIR / "cnn.npz"
+RESMLP_NPZ = SPEC_DIR / "resmlp.npz"
+RESCNN_NPZ = SPEC_DIR / "rescnn.npz"
 
 
 class Dataset(NamedTuple):
@@ -115,6 +125,11 @@ class Workload:
     @property
     def binary(self) -> bool:
         return self.layers[-1] == 1
+
+    @property
+    def kind(self) -> str:
+        """Which hand-written reference class trains it: "mlp" or "cnn"."""
+        return "cnn" if self.image is not None else "mlp"
 
     def conv_shapes(self) -> list[ConvShapes]:
         return conv_shapes(self.image, self.convs)
@@ -211,7 +226,192 @@ CNN = Workload(
     name="cnn", layers=(1600, 10), batch=64, lr=0.05, epochs=1, spec=SPEC_DIR / "cnn.nn", data_seed=13,
     samples=4096, data_file=CNN_NPZ, spec_epochs=3, image=(28, 28, 1), convs=(Conv(32), Conv(64)),
 )
-WORKLOADS = {w.name: w for w in (SMALL, LARGE, CNN)}
+
+
+@dataclass(frozen=True)
+class Block:
+    """``residual { LAYER units relu; LAYER units } [shortcut { LAYER units }]`` then ``activation relu``.
+
+    In an MLP both layers are dense; in a CNN both are 3x3 convs with padding=same, the first
+    with ``stride``. The shortcut (a dense layer, or a 1x1 conv with ``stride``) is there when
+    the block changes the width or the image size, else the input is added as it is.
+    """
+
+    units: int
+    stride: int = 1
+
+
+class ParameterLayer(NamedTuple):
+    """A layer with W and b: nndsl's name, W's shape in nndsl's layout, and whether a ReLU follows it."""
+
+    name: str
+    W: tuple[int, ...]
+    relu: bool
+
+
+@dataclass(frozen=True)
+class ResidualWorkload:
+    """A benchmark of residual blocks: a stem layer, ``blocks``, then the softmax output.
+
+    MLP (``image`` None): input ``inputs`` → dense ``width`` relu → the blocks → dense ``classes``.
+    CNN (``image`` (h, w, c)): input image → conv2d ``width`` relu kernel=3 padding=same → the blocks
+    → global_avgpool → dense ``classes``. Softmax fused with categorical cross-entropy; the data
+    are the arrays x, y of ``data_file`` (generated on first use); the fields otherwise as
+    Workload's. The hand-written references are built from reference_args().
+    """
+
+    name: str
+    width: int
+    blocks: tuple[Block, ...]
+    classes: int
+    batch: int
+    lr: float
+    epochs: int
+    spec: Path
+    data_seed: int
+    data_file: Path
+    samples: int
+    inputs: int = 0
+    image: tuple[int, int, int] | None = None
+    split: float = 0.9
+    train_seed: int = 1
+    spec_epochs: int = 1
+
+    @property
+    def binary(self) -> bool:
+        return False
+
+    @property
+    def kind(self) -> str:
+        """Which hand-written reference class trains it: "resmlp" or "rescnn"."""
+        return "rescnn" if self.image is not None else "resmlp"
+
+    def parameter_specs(self) -> list[ParameterLayer]:
+        """Every layer with parameters in the spec's order (nndsl's numbering and initialisation order)."""
+        conv = self.image is not None
+        kind, count = ("conv2d" if conv else "dense"), 0
+
+        def layer(units, inputs, kernel, relu):
+            nonlocal count
+            count += 1
+            return ParameterLayer(f"{kind}_{count}", (units, kernel, kernel, inputs) if conv else (units, inputs), relu)
+
+        found = [layer(self.width, self.image[2] if conv else self.inputs, 3, True)]
+        width = self.width
+        for block in self.blocks:
+            found += [layer(block.units, width, 3, True), layer(block.units, block.units, 3, False)]
+            if block.units != width or block.stride != 1:
+                found.append(layer(block.units, width, 1, False))
+            width = block.units
+        output = ParameterLayer("dense_1" if conv else f"dense_{count + 1}", (self.classes, width), False)
+        return [*found, output]
+
+    def parameter_layers(self) -> list[str]:
+        return [layer.name for layer in self.parameter_specs()]
+
+    def initial_weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """[(W, b), …] in parameter_specs() order, drawn as nndsl draws them: He-normal before a ReLU,
+        Glorot-normal elsewhere (a conv's fans kh·kw·c_in and kh·kw·c_out), biases zero."""
+        rng = random_streams(self.train_seed)[0]
+        weights = []
+        for layer in self.parameter_specs():
+            receptive = math.prod(layer.W[1:-1])  # kh·kw for a conv, 1 for a dense layer
+            fan_in, fan_out = layer.W[-1] * receptive, layer.W[0] * receptive
+            std = math.sqrt(2.0 / fan_in) if layer.relu else math.sqrt(2.0 / (fan_in + fan_out))
+            weights.append(((rng.standard_normal(layer.W) * std).astype(np.float32), np.zeros(layer.W[0], np.float32)))
+        return weights
+
+    def reference_args(self) -> tuple:
+        """The split data, the stem width, the blocks, the classes, the initial weights, batch, lr and seed."""
+        return (*self.load(), self.width, self.blocks, self.classes, self.initial_weights(), self.batch, self.lr,
+                self.train_seed)
+
+    def load(self) -> Dataset:
+        if self.data_file in GENERATED_DATA:
+            ensure_npz(self.data_file)
+        with np.load(self.data_file, allow_pickle=False) as stored:
+            x, y = stored["x"], stored["y"]
+        if x.ndim == 3:
+            x = x[..., np.newaxis]
+        return split_like_nndsl(np.random.default_rng(self.data_seed), x, y.astype(np.int64), self.split)
+
+    def spec_text(self) -> str:
+        conv = self.image is not None
+        same = " kernel=3 padding=same" if conv else ""
+
+        def layer(units, relu=False, stride=1, kernel=None):
+            name = "conv2d" if conv else "dense"
+            options = (f" kernel={kernel}" if kernel else same) + (f" stride={stride}" if stride != 1 else "")
+            return f"{name} {units}{' relu' if relu else ''}{options if conv else ''}"
+
+        lines = [f"input {'x'.join(map(str, self.image)) if conv else self.inputs}", layer(self.width, relu=True)]
+        width = self.width
+        for block in self.blocks:
+            lines += ["residual {", "    " + layer(block.units, relu=True, stride=block.stride),
+                      "    " + layer(block.units), "}"]
+            if block.units != width or block.stride != 1:
+                lines[-1] = "} shortcut {"
+                lines += ["    " + layer(block.units, stride=block.stride, kernel=1), "}"]
+            lines.append("activation relu")
+            width = block.units
+        lines += ["global_avgpool"] * conv + [f"dense {self.classes} softmax"]
+        body = "".join(f"    {line}\n" for line in lines)
+        return (
+            f'data npz("{self.data_file.name}", seed={self.data_seed}) {{\n    split {self.split}\n}}\n\n'
+            f"model {self.name.replace('-', '_')} {{\n{body}}}\n\n"
+            f"loss categorical_crossentropy\n\n"
+            f"train {{\n    optimizer sgd(lr={self.lr})\n    batch {self.batch}\n    epochs {self.spec_epochs}\n"
+            f"    metrics accuracy\n    seed {self.train_seed}\n}}\n"
+        )
+
+    def cells(self) -> list[int]:
+        """Per layer of parameter_specs(), the cells of its output per sample: a conv's h·w (a stride
+        divides the size, rounding up, for padding=same and for the 1x1 shortcut alike), 1 for dense."""
+        layers = self.parameter_specs()
+        if self.image is None:
+            return [1] * len(layers)
+        h, w = self.image[:2]
+        found, width = [h * w], self.width
+        for block in self.blocks:
+            h, w = -(-h // block.stride), -(-w // block.stride)
+            found += [h * w] * (3 if block.units != width or block.stride != 1 else 2)
+            width = block.units
+        return [*found, 1]
+
+    def products(self, rows: int) -> list[tuple[str, int, int, int]]:
+        """(what, m, k, n) of each matrix product of a training step on `rows` samples, as
+        Workload.products counts them (a conv as its im2col product, one row per output cell)."""
+        found = []
+        for index, (layer, cells) in enumerate(zip(self.parameter_specs(), self.cells(), strict=True)):
+            m, k, n = rows * cells, math.prod(layer.W[1:]), layer.W[0]
+            found += [(f"{layer.name} forward", m, k, n), (f"{layer.name} ∂W", n, m, k)]
+            if index > 0:
+                found.append((f"{layer.name} ∂x", m, n, k))
+        return found
+
+    def flops_per_epoch(self, n_train: int, n_val: int) -> float:
+        step = sum(2 * m * k * n for _, m, k, n in self.products(1))
+        forward = sum(2 * m * k * n for what, m, k, n in self.products(1) if what.endswith("forward"))
+        return float(n_train * step + n_val * forward)
+
+
+RESMLP = ResidualWorkload(
+    name="resmlp", inputs=64, width=256, blocks=(Block(256),) * 3, classes=10, batch=128, lr=0.01, epochs=1,
+    spec=SPEC_DIR / "resmlp.nn", data_seed=17, data_file=RESMLP_NPZ, samples=16384, spec_epochs=3,
+)
+RESCNN = ResidualWorkload(
+    name="rescnn", image=(28, 28, 1), width=16, blocks=(Block(16), Block(32, stride=2)), classes=10, batch=64,
+    lr=0.05, epochs=1, spec=SPEC_DIR / "rescnn.nn", data_seed=19, data_file=RESCNN_NPZ, samples=2048, spec_epochs=3,
+)
+WORKLOADS = {w.name: w for w in (SMALL, LARGE, CNN, RESMLP, RESCNN)}
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
+    """(output cells, padding before, padding after) along one axis for padding=same, as Keras and
+    nndsl pad: ceil(size / stride) cells, the odd cell of padding after."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return out, total // 2, total - total // 2
 
 
 def split_like_nndsl(rng: np.random.Generator, x: np.ndarray, y: np.ndarray, fraction: float) -> Dataset:
@@ -304,7 +504,12 @@ def digit_arrays(samples: int = 4096, size: int = 28, classes: int = 10, seed: i
 
 
 #: the data files written on first use, each with the function that makes its (x, y)
-GENERATED_DATA = {LARGE_NPZ: teacher_arrays, CNN_NPZ: digit_arrays}
+GENERATED_DATA = {
+    LARGE_NPZ: teacher_arrays,
+    CNN_NPZ: digit_arrays,
+    RESMLP_NPZ: functools.partial(teacher_arrays, samples=16384, features=64, seed=2027),
+    RESCNN_NPZ: functools.partial(digit_arrays, samples=2048, seed=2026),
+}
 
 
 def ensure_npz(path: Path) -> Path:
@@ -363,7 +568,7 @@ def ir_kernel(kernel: np.ndarray) -> np.ndarray:
     return kernel.T if kernel.ndim == 2 else kernel.transpose(3, 0, 1, 2)
 
 
-def tiny(workload: Workload, folder: Path, samples: int = 200, hidden: int = 64, seed: int = 3) -> Workload:
+def tiny(workload, folder: Path, samples: int = 200, hidden: int = 64, seed: int = 3) -> Workload:
     """A scaled-down copy of a workload, for quick tests: same kind of task and output.
 
     Writes its spec (and, for classes, its .npz data) into `folder`. An image workload keeps
@@ -373,6 +578,8 @@ def tiny(workload: Workload, folder: Path, samples: int = 200, hidden: int = 64,
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"tiny-{workload.name}"
+    if isinstance(workload, ResidualWorkload):
+        return tiny_residual(workload, folder, name, samples, seed)
     data_file = None
     layers, convs = workload.layers, workload.convs
     if workload.image is not None:
@@ -400,6 +607,30 @@ def tiny(workload: Workload, folder: Path, samples: int = 200, hidden: int = 64,
         spec_epochs=2,
         image=workload.image,
         convs=convs,
+    )
+    small_copy.spec.write_text(small_copy.spec_text(), encoding="utf-8")
+    return small_copy
+
+
+def tiny_residual(workload: ResidualWorkload, folder: Path, name: str, samples: int, seed: int) -> ResidualWorkload:
+    """tiny() of a residual workload: the same blocks a quarter (CNN) or an eighth (MLP) as wide,
+    20 features for the MLP, images of half the size for the CNN (14x14: even, as 28, so a stride
+    of 2 pads the same way, then odd, 7x7)."""
+    data_file = folder / f"{name}.npz"
+    image = None
+    if workload.image is not None:
+        image = (workload.image[0] // 2, workload.image[1] // 2, workload.image[2])
+        x, y = digit_arrays(samples=samples, size=image[0], classes=workload.classes, seed=seed)
+        shrink, inputs = 4, 0
+    else:
+        x, y = teacher_arrays(samples=samples, features=20, classes=workload.classes, seed=seed)
+        shrink, inputs = 8, 20
+    np.savez(data_file, x=x, y=y)
+    small_copy = replace(
+        workload, name=name, inputs=inputs, image=image, width=max(workload.width // shrink, 1),
+        blocks=tuple(replace(block, units=max(block.units // shrink, 1)) for block in workload.blocks),
+        batch=min(workload.batch, 32), epochs=2, spec=folder / f"{name}.nn", data_seed=seed, data_file=data_file,
+        samples=samples, spec_epochs=2,
     )
     small_copy.spec.write_text(small_copy.spec_text(), encoding="utf-8")
     return small_copy

@@ -20,7 +20,7 @@ import pytest
 import nndsl
 from bench import run
 from bench.profile_numpy import CATEGORIES
-from bench.workloads import CNN, LARGE, SMALL, WORKLOADS, tiny
+from bench.workloads import CNN, LARGE, RESCNN, RESMLP, SMALL, WORKLOADS, tiny
 from nndsl.codegen import load_module
 from tests.conftest import require_backend
 
@@ -29,7 +29,7 @@ EPOCHS = 2
 HISTORY = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
-@pytest.fixture(scope="module", params=["small", "large", "cnn"])
+@pytest.fixture(scope="module", params=["small", "large", "cnn", "resmlp", "rescnn"])
 def workload(request, tmp_path_factory):
     """A tiny copy of a bench workload, its spec and data written to a temporary folder."""
     return tiny(WORKLOADS[request.param], tmp_path_factory.mktemp(request.param))
@@ -52,7 +52,7 @@ def assert_same_history(ours, theirs, rtol=1e-4):
         np.testing.assert_allclose(ours[key], theirs[key], rtol=rtol, atol=1e-6, err_msg=key)
 
 
-@pytest.mark.parametrize("bench", [SMALL, LARGE, CNN], ids=["small", "large", "cnn"])
+@pytest.mark.parametrize("bench", [SMALL, LARGE, CNN, RESMLP, RESCNN], ids=["small", "large", "cnn", "resmlp", "rescnn"])
 def test_bench_specs_are_the_workloads(bench):
     """bench/specs/*.nn say what workloads.py says (compared as canonical spec text)."""
     assert nndsl.format(nndsl.load(bench.spec)) == nndsl.format(nndsl.parse(bench.spec_text(), filename=str(bench.spec)))
@@ -104,7 +104,7 @@ def test_hand_numpy_gradients_match_generated(workload):
     loss, grads = trainer.loss_and_gradients(x, y)
     hand = run.hand_reference("hand NumPy", workload)
     hand_loss, hand_grads = hand.loss_and_gradients(x, y)
-    if workload.image is None:
+    if workload.kind == "mlp":
         # both choose the same form of the products: rows for tiny-small (2-16-16-1, batch 32),
         # columns for tiny-large (20-64-64-10, batch 32: most multiply-adds in layers wider than the batch)
         assert hand.columns == (workload.name == "tiny-large")
