@@ -21,11 +21,7 @@ format cannot hold) is a `SpecError` at that layer; every other problem an `Expo
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import secrets
-import shutil
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -320,6 +316,9 @@ def _write_atomic(target: Path, write) -> None:
     """`write(temp)` into a temporary folder beside `target`, then a rename: a reader sees the old
     export or the new, checked one, never a part. (A SavedModel folder that is replaced is moved
     aside first, so for an instant neither is there.)"""
+    import secrets
+    import shutil
+
     folder = target.parent if str(target.parent) else Path(".")
     scratch = folder / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
@@ -339,11 +338,6 @@ def _write_atomic(target: Path, write) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-class _OnlyErrors(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.ERROR
-
-
 #: Loggers whose notes (torchvision not installed, so its ops are not registered) are not the user's.
 _NOISY_LOGGERS = ("torch.onnx", "torch.onnx._internal.exporter._registration", "torch.export", "onnxscript")
 
@@ -351,8 +345,14 @@ _NOISY_LOGGERS = ("torch.onnx", "torch.onnx._internal.exporter._registration", "
 @contextlib.contextmanager
 def _quiet_frameworks():
     """The exporters' notes and deprecation warnings off while exporting; errors still show."""
+    import logging
+    import warnings
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    quiet = _OnlyErrors()
+
+    def quiet(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
     loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
     for logger in loggers:
         logger.addFilter(quiet)  # a filter, not a level: torch's logging setup resets levels

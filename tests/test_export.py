@@ -142,7 +142,7 @@ def test_weights_as_a_dict_and_an_existing_export_replaced(weights_folder, tmp_p
         target = default_path(program, format, tmp_path)
         export(program, {name: 2 * value for name, value in arrays.items()}, format, target)
         first = run_export(target, format, x)
-        export(program, arrays, format, target)  # over the first one
+        nndsl.export(program, arrays, format, target)  # over the first one; the package's function
         assert_same_outputs(run_export(target, format, x), expected, f"{format}, replaced")
         assert not np.allclose(first, expected)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spiral3.onnx", "spiral3_savedmodel"]  # no temporaries left
