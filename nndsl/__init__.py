@@ -17,11 +17,12 @@ import os
 
 from nndsl import ir as _ir
 from nndsl.errors import Diagnostic, SpecError
-from nndsl.ir import Program
 
-# Loaded here, before `def summary` below, so that the function stays
-# `nndsl.summary`: a submodule imported for the first time later would
-# replace the package's attribute `summary` with the module.
+# Loaded here, before `def summary` and `def export` below, so that the functions
+# stay `nndsl.summary` and `nndsl.export`: a submodule imported for the first time
+# later would replace the package's attribute with the module. (Neither imports a framework.)
+from nndsl.export import export as _export
+from nndsl.ir import Program
 from nndsl.summary import summarize as _summarize
 
 __version__ = "0.1.0"
@@ -30,6 +31,7 @@ __all__ = [
     "Program",
     "SpecError",
     "build",
+    "export",
     "format",
     "generate",
     "load",
@@ -110,3 +112,10 @@ def build(program: Program, backend: str = "numpy", target: str = "auto", **opti
 
     _ir.require_program(program, "build")
     return build_model(program, backend=backend, target=target, **options)
+
+
+def export(program: Program, weights, format: str, path: str | os.PathLike | None = None, *,  # noqa: A002
+           verify: bool = True):
+    """Write the model with trained `weights` (a .npz path or a dict) as 'onnx', 'keras' or 'savedmodel';
+    returns the path written. See `nndsl.export.export`; `nndsl export` on the command line."""
+    return _export(program, weights, format, path, verify=verify)

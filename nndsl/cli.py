@@ -1,4 +1,4 @@
-"""The `nndsl` command: check, summary, compile, train, fmt.
+"""The `nndsl` command: check, summary, compile, train, export, fmt, lsp.
 
 A mistake in a spec, a data file or the command line prints a compiler-style
 message and exits with status 1; a Python traceback always means a bug in
@@ -115,6 +115,21 @@ def cmd_train(args) -> int:
 
     program = _load(args.spec)
     return run_training(program, args)
+
+
+def cmd_export(args) -> int:
+    from nndsl.export import ExportError, export
+
+    program = _load(args.spec)
+    if args.output is not None and not args.output:
+        raise UsageError("nndsl export: error: -o needs a path")
+    try:
+        written = export(program, args.weights, args.format, args.output)
+    except ExportError as error:
+        print(f"nndsl export: error: {visible(str(error))}", file=sys.stderr)
+        return 1
+    print(f"wrote {visible(str(written))}", file=sys.stderr)
+    return 0
 
 
 def cmd_fmt(args) -> int:
@@ -340,6 +355,26 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     train.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
     train.set_defaults(run=cmd_train)
+
+    export = _command(
+        commands, "export", "write a trained model as ONNX, .keras or a SavedModel",
+        "Write the spec's model with trained weights (weights.npz from nndsl train or trainer.save()) in a "
+        "format other runtimes read: onnx (through the generated PyTorch model; pip install 'nndsl[export]'), "
+        "keras (a .keras file) or savedmodel (a TensorFlow SavedModel folder; both pip install "
+        "'nndsl[tensorflow]'). The model is in inference mode with its output activation, so it gives what "
+        "predict() gives; its batch size is free. Each export is loaded back and checked before it is kept.",
+        ("nndsl export specs/checkerboard.nn --weights runs/checkerboard/weights.npz --format onnx",
+         "nndsl export specs/spiral.nn --weights w.npz --format keras -o spiral.keras",
+         "nndsl export specs/spiral.nn --weights w.npz --format savedmodel -o serving/spiral"),
+    )
+    export.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
+    export.add_argument("--weights", required=True, metavar="W.npz",
+                        help="the trained weights: weights.npz from nndsl train, or a trainer.save() file")
+    export.add_argument("--format", required=True, choices=("onnx", "keras", "savedmodel"),
+                        help="onnx, keras or savedmodel")
+    export.add_argument("-o", "--output", metavar="PATH",
+                        help="where to write (default: <model name>.onnx, .keras or _savedmodel beside the weights)")
+    export.set_defaults(run=cmd_export)
 
     fmt = _command(
         commands, "fmt", "print specs in canonical form",

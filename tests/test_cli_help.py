@@ -9,7 +9,7 @@ import pytest
 
 from nndsl.cli import main, make_parser
 
-COMMANDS = ("check", "summary", "compile", "train", "fmt")
+COMMANDS = ("check", "summary", "compile", "train", "export", "fmt")
 
 
 def help_text(capsys, *argv: str) -> str:
