@@ -214,7 +214,7 @@ def _predict_activation(program: ir.Program) -> str | None:
 
     if program.loss is None or program.loss.name not in FUSED:
         return None
-    index = output_activation_index(program.model.layers)
+    index = output_activation_index(program.model)
     return None if index is None else program.model.layers[index].activation.name
 
 
