@@ -720,9 +720,7 @@ class Checker:
             name = self._guard(lambda: self.identifier(given[0].value, "input name"))
             if name is not None:
                 return name, statement
-        taken = {_keyword_value(a) for st in _flat_statements(layer_statements) for a in st.args
-                 if isinstance(a, s.Keyword) and a.key.text == "name"}
-        return ("input" if "x" in taken else "x"), statement
+        return ("input" if "x" in _given_names(layer_statements) else "x"), statement
 
     def _parameter_limit(self, model: ir.Model) -> None:
         """Report a model over MAX_PARAMETERS at the layer that takes it over."""
@@ -807,8 +805,7 @@ class Checker:
         """The model's layers in the spec's order, each with the names it reads (`inputs`): the
         layer above, or `from=`; a residual block becomes its layers, its shortcut's and an add."""
         graph = _Graph(input_name, in_shape or (1,))
-        graph.later = {_keyword_value(a): a.value.span for st in _flat_statements(statements) for a in st.args
-                       if isinstance(a, s.Keyword) and a.key.text == "name"}
+        graph.later = _given_names(statements)
         self._layer_names = frozenset(graph.later)
         flat = list(_flat_statements(statements))  # one layer each (a residual block: its add)
         if len(flat) > catalog.MAX_LAYERS:
@@ -837,8 +834,8 @@ class Checker:
             if source is None:  # the layers below are checked as if this one were not there
                 graph.failed = True
                 continue
-            context = layer_kinds.Context(model_regularizers, graph.layer(source), graph.resolver(self, statement),
-                                          graph.shape)
+            context = layer_kinds.Context(model_regularizers, graph.layer(source),
+                                          lambda value, what: graph.resolve(self, value, what), graph.shape)
             try:
                 layer = layer_kinds.KINDS[kind].check(self, statement, graph.shape(source), default_name, context)
             except _Skip:
@@ -868,8 +865,7 @@ class Checker:
         rest = tuple(a for a in statement.args if not any(a is g for g in given))
         statement = replace(statement, args=rest)
         if statement.head.text in layer_kinds.MERGES:
-            raise_at = given[0].key.span
-            self.error(raise_at, f"{statement.head.text} names the layers it reads itself "
+            self.error(given[0].key.span, f"{statement.head.text} names the layers it reads itself "
                                  f"('{statement.head.text} a, b'); from= is for the other layers")
             return None, statement
         if len(given) > 1:
@@ -1280,6 +1276,12 @@ def _flat_statements(statements):
             yield statement
 
 
+def _given_names(statements) -> dict[str | None, Span]:
+    """The `name=` of each layer statement (blocks included), with where it is written."""
+    return {_keyword_value(a): a.value.span for statement in _flat_statements(statements) for a in statement.args
+            if isinstance(a, s.Keyword) and a.key.text == "name"}
+
+
 def _keyword_value(arg: s.Keyword) -> str | None:
     value = arg.value
     return value.text if isinstance(value, s.Name) else value.value if isinstance(value, s.String) else None
@@ -1359,9 +1361,6 @@ class _Graph:
         choices = ", ".join(known[-8:])
         raise checker.fail(value.span, f"{what}={name}: no layer or input is called '{name}'{hint}; the names above "
                                        f"are {choices}")
-
-    def resolver(self, checker: Checker, statement) -> Callable:
-        return lambda value, what: self.resolve(checker, value, what)
 
 
 def _span_of(value) -> Span | None:

@@ -163,7 +163,7 @@ class _Formatter:
             shortcut = self._body(i, statement.shortcut, (*path, "shortcut"), statement.shortcut.span.line)
             closing = body[-1]  # "}" and its comments
             comments = closing[1:].strip()
-            body[-1] = _with_trailing("} shortcut {", []) + (f"  {comments}" if comments else "")
+            body[-1] = "} shortcut {" + (f"  {comments}" if comments else "")
             body += shortcut
         return lines + body
 
