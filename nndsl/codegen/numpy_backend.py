@@ -142,6 +142,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     trail: list[tuple[ir.Layer, dict]] = []
     dense_index = 0
     norm_index = 0
+    relu_after_pool = None  # a conv layer whose ReLU runs after the max pool that follows it
     names: set[str] = set()
 
     def new(prefix: str, shape, zeros: bool = False, shares: str | None = None, view: bool = False,
@@ -205,6 +206,11 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
                 plan.penalties.append({"function": f"{reg.kind}_penalty", "W": W, "rate": py(reg.rate),
                                        "layer": layer.name, "trainable": layer.trainable})
             activation = layer.activation
+            if activation.name == "relu" and _max_pool_follows(layers, position):
+                relu_after_pool = layer
+                step["comment"] = f"{layer.name}: {formula}, its relu after the pool  ({where})"
+                current = z
+                continue
             if activation.name == "linear":
                 current = z
                 continue
@@ -252,6 +258,21 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             step["comment"] = f"{layer.name}: {out.name} = {what} of {current.name}  ({where})"
             plan.forward.append(step)
             trail.append((layer, step))
+            if relu_after_pool is not None:
+                # max(relu(z)) = relu(max(z)): ReLU is monotone, in float32 too, so on the pooled cells it
+                # gives the same numbers on a quarter of the cells (2x2), ReLU′ too; the gradient reaches
+                # the same cell (a window whose max is ≤ 0 passes none either way). Not in place: the
+                # pool's backward compares its input with the max it kept.
+                h = new(f"h{dense_index}", layer.out_shape)
+                act = _activation_step(relu_after_pool.activation, out.name, h, relu_after_pool.name, where, module,
+                                       zeros)
+                step["comment"] = (f"{layer.name}: {out.name} = {what} of {current.name}, then {relu_after_pool.name}'s "
+                                   f"relu, {h.name} = relu({out.name}): after the max, as relu is monotone, the same "
+                                   f"numbers on the pooled cells  ({where})")
+                act["comment"] = None
+                plan.forward.append(act)
+                trail.append((layer, act))
+                out, relu_after_pool = h, None
             current = out
             continue
         if isinstance(layer, ir.Dense):
@@ -339,6 +360,12 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     plan.output_shape = current.shape
     _plan_backward(plan, trail, layers, needs_grad, new)
     return plan
+
+
+def _max_pool_follows(layers, position: int) -> bool:
+    """Whether layer `position` is followed directly by a max pool (which its ReLU may then follow)."""
+    following = layers[position + 1] if position + 1 < len(layers) else None
+    return isinstance(following, ir.Pool2D) and following.op == "max"
 
 
 #: How each pooling step passes the gradient back, as its comment says it.

@@ -398,32 +398,6 @@ def conv2d_backward(dout, patches, W, stride, pad, dW=None, db=None, dx=None):
             dx[...] = padded[:, top : top + dx.shape[1], left : left + dx.shape[2]]
 
 
-def relu_forward(z, out, zeros):
-    """h = max(0, z); `out` may be z itself (ReLU in place: its derivative needs only h).
-
-    `zeros` is an array of zeros shaped like z: NumPy's maximum against it runs about 3x faster
-    on a large batch, and 2x on a small one, than against the scalar 0, for which NumPy's
-    vectorised loop is not used.
-    """
-    return np.maximum(z, zeros, out=out)
-
-
-def relu_backward(h, dh, out):
-    """∂h/∂z = 1 where z > 0, else 0, read off h (positive exactly there), in float32.
-
-    Only h is needed, so the forward pass may overwrite z with h. The 0/1 factor comes from
-    np.sign on a small batch and np.greater on a large one, the faster loop at each size
-    (np.greater's cast to float32 costs more than the arithmetic below a few thousand values;
-    above it, np.sign is half as fast).
-    """
-    if out.size < 4096:
-        np.sign(h, out=out)
-    else:
-        np.greater(h, 0, out=out)
-    out *= dh
-    return out
-
-
 def maxpool_padded(x, pad):
     """x with pad = (top, bottom, left, right) cells of −∞ around h and w: never a window's maximum."""
     top, bottom, left, right = pad
@@ -481,6 +455,32 @@ def maxpool_backward(dout, x, out, size, stride, pad, dx):
         top, left = pad[0], pad[2]
         dx[...] = grad[:, top : top + dx.shape[1], left : left + dx.shape[2]]
     return dx
+
+
+def relu_forward(z, out, zeros):
+    """h = max(0, z); `out` may be z itself (ReLU in place: its derivative needs only h).
+
+    `zeros` is an array of zeros shaped like z: NumPy's maximum against it runs about 3x faster
+    on a large batch, and 2x on a small one, than against the scalar 0, for which NumPy's
+    vectorised loop is not used.
+    """
+    return np.maximum(z, zeros, out=out)
+
+
+def relu_backward(h, dh, out):
+    """∂h/∂z = 1 where z > 0, else 0, read off h (positive exactly there), in float32.
+
+    Only h is needed, so the forward pass may overwrite z with h. The 0/1 factor comes from
+    np.sign on a small batch and np.greater on a large one, the faster loop at each size
+    (np.greater's cast to float32 costs more than the arithmetic below a few thousand values;
+    above it, np.sign is half as fast).
+    """
+    if out.size < 4096:
+        np.sign(h, out=out)
+    else:
+        np.greater(h, 0, out=out)
+    out *= dh
+    return out
 
 
 def batchnorm_channel_sums(a, out=None):
@@ -661,8 +661,9 @@ class Network:
             b = self._buffers[n] = SimpleNamespace(
                 z1=np.empty((n, 8, 8, 16), dtype=np.float32),
                 patches1=np.empty((n * 64, 9), dtype=np.float32, order="F"),
-                zeros_8x8x16=np.zeros((n, 8, 8, 16), dtype=np.float32),
                 q1=np.empty((n, 4, 4, 16), dtype=np.float32),
+                h1=np.empty((n, 4, 4, 16), dtype=np.float32),
+                zeros_4x4x16=np.zeros((n, 4, 4, 16), dtype=np.float32),
                 z2=np.empty((n, 4, 4, 32), dtype=np.float32),
                 patches2=np.empty((n * 16, 144), dtype=np.float32),
                 zeros_4x4x32=np.zeros((n, 4, 4, 32), dtype=np.float32),
@@ -676,12 +677,11 @@ class Network:
                 dn1=np.empty((n, 4, 4, 32), dtype=np.float32),
                 dh2=np.empty((n, 4, 4, 32), dtype=np.float32),
                 dz2=np.empty((n, 4, 4, 32), dtype=np.float32),
+                dh1=np.empty((n, 4, 4, 16), dtype=np.float32),
                 dq1=np.empty((n, 4, 4, 16), dtype=np.float32),
-                dh1=np.empty((n, 8, 8, 16), dtype=np.float32),
                 dz1=np.empty((n, 8, 8, 16), dtype=np.float32),
                 ones=np.ones(n, dtype=np.float32),
             )
-            b.h1 = b.z1  # relu in place: h1 = max(z1, 0) overwrites z1, which nothing reads after
             b.h2 = b.z2  # relu in place: h2 = max(z2, 0) overwrites z2, which nothing reads after
         return self._buffers[n]
 
@@ -694,14 +694,14 @@ class Network:
         """The output for a batch x of shape (n, 8, 8, 1); an rng marks training (batch statistics for batch norm)."""
         b = self.batch = self.buffers(len(x))
         b.x = x
-        # conv2d_1: z1 = W1 ⋆ x + b1, h1 = relu(z1)  (specs/digits_cnn.nn:10)
+        # conv2d_1: z1 = W1 ⋆ x + b1, its relu after the pool  (specs/digits_cnn.nn:10)
         conv2d_patches_by_weight(b.x, (3, 3), (1, 1), (1, 1, 1, 1), out=b.patches1)
         conv2d_forward(b.patches1, self.W1, self.b1, out=b.z1)
-        relu_forward(b.z1, out=b.h1, zeros=b.zeros_8x8x16)
-        # maxpool_1: q1 = the max of each 2x2 window of h1  (specs/digits_cnn.nn:11)
-        maxpool_forward(b.h1, (2, 2), (2, 2), (0, 0, 0, 0), out=b.q1)
-        # conv2d_2: z2 = W2 ⋆ q1 + b2, h2 = relu(z2)  (specs/digits_cnn.nn:12)
-        conv2d_patches(b.q1, (3, 3), (1, 1), (1, 1, 1, 1), out=b.patches2)
+        # maxpool_1: q1 = the max of each 2x2 window of z1, then conv2d_1's relu, h1 = relu(q1): after the max, as relu is monotone, the same numbers on the pooled cells  (specs/digits_cnn.nn:11)
+        maxpool_forward(b.z1, (2, 2), (2, 2), (0, 0, 0, 0), out=b.q1)
+        relu_forward(b.q1, out=b.h1, zeros=b.zeros_4x4x16)
+        # conv2d_2: z2 = W2 ⋆ h1 + b2, h2 = relu(z2)  (specs/digits_cnn.nn:12)
+        conv2d_patches(b.h1, (3, 3), (1, 1), (1, 1, 1, 1), out=b.patches2)
         conv2d_forward(b.patches2, self.W2, self.b2, out=b.z2)
         relu_forward(b.z2, out=b.h2, zeros=b.zeros_4x4x32)
         # batchnorm_1: n1 = gamma1·x̂ + beta1, x̂ = h2 normalised by the batch's statistics in training, by mean1 and var1 after  (specs/digits_cnn.nn:13)
@@ -728,12 +728,12 @@ class Network:
         batchnorm_backward(b.dn1, b.xhat1, b.inv_std1, self.gamma1, self.dgamma1, self.dbeta1, dx=b.dh2)
         # relu: ∂L/∂z2 = ∂L/∂h2 · relu'(z2)
         relu_backward(b.h2, b.dh2, out=b.dz2)
-        # conv2d_2: ∂L/∂W2 = Σ dz2 ⊗ patches of q1, ∂L/∂b2 = Σ dz2, ∂L/∂q1 = Σ over windows of dz2·W2
-        conv2d_backward(b.dz2, b.patches2, self.W2, (1, 1), (1, 1, 1, 1), self.dW2, self.db2, dx=b.dq1)
-        # maxpool_1: ∂L/∂h1 = dq1 routed to each window's max
-        maxpool_backward(b.dq1, b.h1, b.q1, (2, 2), (2, 2), (0, 0, 0, 0), dx=b.dh1)
-        # relu: ∂L/∂z1 = ∂L/∂h1 · relu'(z1)
-        relu_backward(b.h1, b.dh1, out=b.dz1)
+        # conv2d_2: ∂L/∂W2 = Σ dz2 ⊗ patches of h1, ∂L/∂b2 = Σ dz2, ∂L/∂h1 = Σ over windows of dz2·W2
+        conv2d_backward(b.dz2, b.patches2, self.W2, (1, 1), (1, 1, 1, 1), self.dW2, self.db2, dx=b.dh1)
+        # relu: ∂L/∂q1 = ∂L/∂h1 · relu'(q1)
+        relu_backward(b.h1, b.dh1, out=b.dq1)
+        # maxpool_1: ∂L/∂z1 = dq1 routed to each window's max
+        maxpool_backward(b.dq1, b.z1, b.q1, (2, 2), (2, 2), (0, 0, 0, 0), dx=b.dz1)
         # conv2d_1: ∂L/∂W1 = Σ dz1 ⊗ patches of x, ∂L/∂b1 = Σ dz1
         conv2d_backward(b.dz1, b.patches1, self.W1, (1, 1), (1, 1, 1, 1), self.dW1, self.db1)
 
