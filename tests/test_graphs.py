@@ -51,6 +51,12 @@ IMAGE_CASES = {
     "concat_channels_batchnorm": ("6x6x2", "conv2d 3 kernel=3 padding=same relu name=a\n"
                                            "maxpool 3 stride=1 padding=same from=x name=b\nconcat a, b\n"
                                            "batchnorm momentum=0.9\nflatten\ndense 3 softmax"),
+    # conv → relu → maxpool with the relu moved after the pool (NumPy), the pool's output read twice
+    "relu_after_pool_into_a_block": ("8x8x1", "conv2d 4 kernel=3 padding=same relu\nmaxpool 2\nresidual {\n"
+                                              "    conv2d 4 kernel=3 padding=same relu\n}\nflatten\ndense 3 softmax"),
+    # a conv's relu read by a max pool and by another branch: there the relu stays with the conv
+    "relu_read_by_pool_and_branch": ("8x8x1", "conv2d 4 kernel=3 padding=same relu name=c\nmaxpool 2 name=p\n"
+                                              "avgpool 2 from=c name=q\nadd p, q\nflatten\ndense 3 softmax"),
 }
 
 VECTOR_SPEC = """data {data}

@@ -198,6 +198,8 @@ def test_conv2d_matches_tensorflow(case, tf):
 #: case -> (x shape (n, h, w, c), pool size, stride, padding)
 POOL_CASES = {
     "2x2 stride 2": ((2, 4, 6, 2), (2, 2), (2, 2), "valid"),
+    "2x2 stride 2 valid, odd input: a row and a column left out": ((2, 5, 7, 2), (2, 2), (2, 2), "valid"),
+    "1x2 stride (1, 3), gaps between windows": ((2, 3, 8, 1), (1, 2), (1, 3), "valid"),
     "2x2 stride 2 same, odd input": ((2, 5, 5, 2), (2, 2), (2, 2), "same"),
     "3x3 stride 1 same, overlapping": ((2, 4, 5, 1), (3, 3), (1, 1), "same"),
     "3x2 stride (2, 1) same": ((1, 5, 4, 3), (3, 2), (2, 1), "same"),

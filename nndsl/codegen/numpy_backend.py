@@ -142,6 +142,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     trail: list[tuple[ir.Layer, dict]] = []
     dense_index = 0
     norm_index = 0
+    relu_after_pool = None  # a conv layer whose ReLU runs after the max pool that follows it
     names: set[str] = set()
 
     def new(prefix: str, shape, zeros: bool = False, shares: str | None = None, view: bool = False,
@@ -180,7 +181,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
 
     def lower_layer(position: int, layer: ir.Layer, current: Value) -> Value:
         """The steps of one layer, reading `current`; returns the value it gives."""
-        nonlocal dense_index, norm_index
+        nonlocal dense_index, norm_index, relu_after_pool
         where = common.where(program, layer)
         if isinstance(layer, (ir.Add, ir.Concat)):
             return merge_step(layer, where)
@@ -209,6 +210,10 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
                 plan.penalties.append({"function": f"{reg.kind}_penalty", "W": W, "rate": py(reg.rate),
                                        "layer": layer.name, "trainable": layer.trainable})
             activation = layer.activation
+            if activation.name == "relu" and _max_pool_follows(model, position):
+                relu_after_pool = layer
+                step["comment"] = f"{layer.name}: {formula}, its relu after the pool  ({where})"
+                return z
             if activation.name == "linear":
                 return z
             h = new(f"h{j}", layer.out_shape, shares=z.name if activation.name == "relu" else None)
@@ -253,6 +258,22 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             step["comment"] = f"{layer.name}: {out.name} = {what} of {current.name}  ({where})"
             plan.forward.append(step)
             trail.append((layer, step))
+            if relu_after_pool is not None:  # this pool reads that conv, and nothing else does
+                # max(relu(z)) = relu(max(z)): ReLU is monotone, in float32 too, so on the pooled cells it
+                # gives the same numbers on a quarter of the cells (2x2), ReLU′ too; the gradient reaches
+                # the same cell (a window whose max is ≤ 0 passes none either way). Not in place: the
+                # pool's backward compares its input with the max it kept.
+                h = new(f"h{dense_index}", layer.out_shape)
+                act = _activation_step(relu_after_pool.activation, out.name, h, relu_after_pool.name, where, module,
+                                       zeros)
+                step["comment"] = (f"{layer.name}: {out.name} = {what} of {current.name}, then {relu_after_pool.name}'s "
+                                   f"relu, {h.name} = relu({out.name}): after the max, as relu is monotone, the same "
+                                   f"numbers on the pooled cells  ({where})")
+                act["comment"] = None
+                plan.forward.append(act)
+                trail.append((layer, act))
+                relu_after_pool = None
+                return h
             return out
         if isinstance(layer, ir.Dense):
             dense_index += 1
@@ -359,6 +380,18 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     plan.output_shape = current.shape
     _plan_backward(plan, trail, model, values, new)
     return plan
+
+
+def _max_pool_follows(model: ir.Model, position: int) -> bool:
+    """Whether layer `position` is read by a max pool right after it and by nothing else (its ReLU
+    may then run after the pool). In a graph another reader, a shortcut say, needs the ReLU's own
+    output, so there the ReLU stays with its conv."""
+    layers = model.layers
+    name = layers[position].name
+    following = layers[position + 1] if position + 1 < len(layers) else None
+    readers = [layer for layer in layers if name in model.sources(layer)]
+    return (isinstance(following, ir.Pool2D) and following.op == "max"
+            and len(readers) == 1 and readers[0] is following and model.sources(following) == (name,))
 
 
 #: How each pooling step passes the gradient back, as its comment says it.

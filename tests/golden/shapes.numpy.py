@@ -409,6 +409,74 @@ def conv2d_backward(dout, patches, W, stride, pad, dW=None, db=None, dx=None):
             dx[...] = padded[:, top : top + dx.shape[1], left : left + dx.shape[2]]
 
 
+def maxpool_padded(x, pad):
+    """x with pad = (top, bottom, left, right) cells of −∞ around h and w: never a window's maximum."""
+    top, bottom, left, right = pad
+    if top or bottom or left or right:
+        return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=-np.inf)
+    return x
+
+
+def maxpool_cell(x, i, j, stride, out_shape):
+    """The cell at offset (i, j) of every window: a strided view, (n, oh, ow, c)."""
+    (sh, sw), (oh, ow) = stride, out_shape[1:3]
+    return x[:, i : i + sh * oh : sh, j : j + sw * ow : sw]
+
+
+def maxpool_forward(x, size, stride, pad, out):
+    """Local output of max pooling: the largest cell of each (ph, pw) window, per channel.
+
+    x is (n, h, w, c); size = (ph, pw); stride = (sh, sw); pad = (top, bottom, left, right)
+    cells of −∞, as TensorFlow pads; `out` is (n, oh, ow, c). The maximum is taken over the
+    ph·pw offsets of a window, each a strided view of every window at once.
+    """
+    x = maxpool_padded(x, pad)
+    offsets = [(i, j) for i in range(size[0]) for j in range(size[1])]
+    if len(offsets) == 1:
+        out[...] = maxpool_cell(x, 0, 0, stride, out.shape)
+        return out
+    (i0, j0), (i1, j1) = offsets[:2]
+    np.maximum(maxpool_cell(x, i0, j0, stride, out.shape), maxpool_cell(x, i1, j1, stride, out.shape), out=out)
+    for i, j in offsets[2:]:
+        np.maximum(out, maxpool_cell(x, i, j, stride, out.shape), out=out)
+    return out
+
+
+def maxpool_backward(dout, x, out, size, stride, pad, dx):
+    """Local derivative of max pooling: ∂out/∂x is 1 at the cell that gave each window's
+    maximum and 0 elsewhere, so dout goes to that cell (and adds up where windows overlap).
+
+    x and out are the forward's input and output; dx, shaped like x, receives ∂L/∂x. Where a
+    window holds its maximum more than once, the gradient goes to the first in window order
+    (row by row), as torch's and TensorFlow's CPU kernels route it. Where windows do not
+    overlap, each cell's gradient is written once, dout·hit straight into it; only cells that
+    no window reads are zeroed, so windows that tile x (2x2, stride 2, even sizes) fill nothing.
+    """
+    x = maxpool_padded(x, pad)
+    grad = np.empty(x.shape, dx.dtype) if any(pad) else dx  # ∂L/∂x on the padded grid
+    (ph, pw), (sh, sw), (oh, ow) = size, stride, out.shape[1:3]
+    overlapping = sh < ph or sw < pw
+    if overlapping or (sh, sw) != (ph, pw) or x.shape[1] != sh * oh or x.shape[2] != sw * ow:
+        grad.fill(0)  # cells in no window (or in several, which add up)
+    unrouted = np.ones(out.shape, bool)  # windows whose maximum has not been found yet
+    hit = np.empty(out.shape, bool)
+    routed = np.empty(out.shape, dx.dtype) if overlapping else None
+    for i in range(ph):
+        for j in range(pw):
+            np.equal(maxpool_cell(x, i, j, stride, out.shape), out, out=hit)
+            hit &= unrouted
+            unrouted ^= hit
+            cell = maxpool_cell(grad, i, j, stride, out.shape)
+            if overlapping:
+                cell += np.multiply(dout, hit, out=routed)
+            else:
+                np.multiply(dout, hit, out=cell)
+    if grad is not dx:
+        top, left = pad[0], pad[2]
+        dx[...] = grad[:, top : top + dx.shape[1], left : left + dx.shape[2]]
+    return dx
+
+
 def relu_forward(z, out, zeros):
     """h = max(0, z); `out` may be z itself (ReLU in place: its derivative needs only h).
 
@@ -433,65 +501,6 @@ def relu_backward(h, dh, out):
         np.greater(h, 0, out=out)
     out *= dh
     return out
-
-
-def maxpool_padded(x, pad):
-    """x with pad = (top, bottom, left, right) cells of −∞ around h and w: never a window's maximum."""
-    top, bottom, left, right = pad
-    if top or bottom or left or right:
-        return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=-np.inf)
-    return x
-
-
-def maxpool_cell(x, i, j, stride, out_shape):
-    """The cell at offset (i, j) of every window: a strided view, (n, oh, ow, c)."""
-    (sh, sw), (oh, ow) = stride, out_shape[1:3]
-    return x[:, i : i + sh * oh : sh, j : j + sw * ow : sw]
-
-
-def maxpool_forward(x, size, stride, pad, out):
-    """Local output of max pooling: the largest cell of each (ph, pw) window, per channel.
-
-    x is (n, h, w, c); size = (ph, pw); stride = (sh, sw); pad = (top, bottom, left, right)
-    cells of −∞, as TensorFlow pads; `out` is (n, oh, ow, c). The maximum is taken over the
-    ph·pw offsets of a window, each a strided view of every window at once.
-    """
-    x = maxpool_padded(x, pad)
-    for i in range(size[0]):
-        for j in range(size[1]):
-            cell = maxpool_cell(x, i, j, stride, out.shape)
-            if i == j == 0:
-                out[...] = cell
-            else:
-                np.maximum(out, cell, out=out)
-    return out
-
-
-def maxpool_backward(dout, x, out, size, stride, pad, dx):
-    """Local derivative of max pooling: ∂out/∂x is 1 at the cell that gave each window's
-    maximum and 0 elsewhere, so dout goes to that cell (and adds up where windows overlap).
-
-    x and out are the forward's input and output; dx, shaped like x, receives ∂L/∂x. Where a
-    window holds its maximum more than once, the gradient goes to the first in window order
-    (row by row), as torch's and TensorFlow's CPU kernels route it.
-    """
-    x = maxpool_padded(x, pad)
-    grad = np.zeros(x.shape, dx.dtype) if any(pad) else dx  # ∂L/∂x on the padded grid
-    if grad is dx:
-        grad.fill(0)
-    unrouted = np.ones(out.shape, bool)  # windows whose maximum has not been found yet
-    hit = np.empty(out.shape, bool)
-    for i in range(size[0]):
-        for j in range(size[1]):
-            np.equal(maxpool_cell(x, i, j, stride, out.shape), out, out=hit)
-            hit &= unrouted
-            unrouted ^= hit
-            cell = maxpool_cell(grad, i, j, stride, out.shape)
-            cell += dout * hit
-    if grad is not dx:
-        top, left = pad[0], pad[2]
-        dx[...] = grad[:, top : top + dx.shape[1], left : left + dx.shape[2]]
-    return dx
 
 
 def global_maxpool_forward(x, out):
@@ -605,8 +614,9 @@ class Network:
             b = self._buffers[n] = SimpleNamespace(
                 z1=np.empty((n, 16, 16, 8), dtype=np.float32),
                 patches1=np.empty((n * 256, 9), dtype=np.float32, order="F"),
-                zeros_16x16x8=np.zeros((n, 16, 16, 8), dtype=np.float32),
                 q1=np.empty((n, 8, 8, 8), dtype=np.float32),
+                h1=np.empty((n, 8, 8, 8), dtype=np.float32),
+                zeros_8x8x8=np.zeros((n, 8, 8, 8), dtype=np.float32),
                 z2=np.empty((n, 6, 6, 16), dtype=np.float32),
                 patches2=np.empty((n * 36, 72), dtype=np.float32),
                 zeros_6x6x16=np.zeros((n, 6, 6, 16), dtype=np.float32),
@@ -616,12 +626,11 @@ class Network:
                 dg2=np.empty((n, 16), dtype=np.float32),
                 dh2=np.empty((n, 6, 6, 16), dtype=np.float32),
                 dz2=np.empty((n, 6, 6, 16), dtype=np.float32),
+                dh1=np.empty((n, 8, 8, 8), dtype=np.float32),
                 dq1=np.empty((n, 8, 8, 8), dtype=np.float32),
-                dh1=np.empty((n, 16, 16, 8), dtype=np.float32),
                 dz1=np.empty((n, 16, 16, 8), dtype=np.float32),
                 ones=np.ones(n, dtype=np.float32),
             )
-            b.h1 = b.z1  # relu in place: h1 = max(z1, 0) overwrites z1, which nothing reads after
             b.h2 = b.z2  # relu in place: h2 = max(z2, 0) overwrites z2, which nothing reads after
         return self._buffers[n]
 
@@ -634,14 +643,14 @@ class Network:
         """The output for a batch x of shape (n, 16, 16, 1)."""
         b = self.batch = self.buffers(len(x))
         b.x = x
-        # conv2d_1: z1 = W1 ⋆ x + b1, h1 = relu(z1)  (specs/shapes.nn:10)
+        # conv2d_1: z1 = W1 ⋆ x + b1, its relu after the pool  (specs/shapes.nn:10)
         conv2d_patches_by_weight(b.x, (3, 3), (1, 1), (1, 1, 1, 1), out=b.patches1)
         conv2d_forward(b.patches1, self.W1, self.b1, out=b.z1)
-        relu_forward(b.z1, out=b.h1, zeros=b.zeros_16x16x8)
-        # maxpool_1: q1 = the max of each 2x2 window of h1  (specs/shapes.nn:11)
-        maxpool_forward(b.h1, (2, 2), (2, 2), (0, 0, 0, 0), out=b.q1)
-        # conv2d_2: z2 = W2 ⋆ q1 + b2, h2 = relu(z2)  (specs/shapes.nn:12)
-        conv2d_patches(b.q1, (3, 3), (1, 1), (0, 0, 0, 0), out=b.patches2)
+        # maxpool_1: q1 = the max of each 2x2 window of z1, then conv2d_1's relu, h1 = relu(q1): after the max, as relu is monotone, the same numbers on the pooled cells  (specs/shapes.nn:11)
+        maxpool_forward(b.z1, (2, 2), (2, 2), (0, 0, 0, 0), out=b.q1)
+        relu_forward(b.q1, out=b.h1, zeros=b.zeros_8x8x8)
+        # conv2d_2: z2 = W2 ⋆ h1 + b2, h2 = relu(z2)  (specs/shapes.nn:12)
+        conv2d_patches(b.h1, (3, 3), (1, 1), (0, 0, 0, 0), out=b.patches2)
         conv2d_forward(b.patches2, self.W2, self.b2, out=b.z2)
         relu_forward(b.z2, out=b.h2, zeros=b.zeros_6x6x16)
         # global_maxpool_1: g2 = the max of each channel of h2  (specs/shapes.nn:13)
@@ -664,12 +673,12 @@ class Network:
         global_maxpool_backward(b.dg2, b.h2, out=b.dh2)
         # relu: ∂L/∂z2 = ∂L/∂h2 · relu'(z2)
         relu_backward(b.h2, b.dh2, out=b.dz2)
-        # conv2d_2: ∂L/∂W2 = Σ dz2 ⊗ patches of q1, ∂L/∂b2 = Σ dz2, ∂L/∂q1 = Σ over windows of dz2·W2
-        conv2d_backward(b.dz2, b.patches2, self.W2, (1, 1), (0, 0, 0, 0), self.dW2, self.db2, dx=b.dq1)
-        # maxpool_1: ∂L/∂h1 = dq1 routed to each window's max
-        maxpool_backward(b.dq1, b.h1, b.q1, (2, 2), (2, 2), (0, 0, 0, 0), dx=b.dh1)
-        # relu: ∂L/∂z1 = ∂L/∂h1 · relu'(z1)
-        relu_backward(b.h1, b.dh1, out=b.dz1)
+        # conv2d_2: ∂L/∂W2 = Σ dz2 ⊗ patches of h1, ∂L/∂b2 = Σ dz2, ∂L/∂h1 = Σ over windows of dz2·W2
+        conv2d_backward(b.dz2, b.patches2, self.W2, (1, 1), (0, 0, 0, 0), self.dW2, self.db2, dx=b.dh1)
+        # relu: ∂L/∂q1 = ∂L/∂h1 · relu'(q1)
+        relu_backward(b.h1, b.dh1, out=b.dq1)
+        # maxpool_1: ∂L/∂z1 = dq1 routed to each window's max
+        maxpool_backward(b.dq1, b.z1, b.q1, (2, 2), (2, 2), (0, 0, 0, 0), dx=b.dz1)
         # conv2d_1: ∂L/∂W1 = Σ dz1 ⊗ patches of x, ∂L/∂b1 = Σ dz1
         conv2d_backward(b.dz1, b.patches1, self.W1, (1, 1), (1, 1, 1, 1), self.dW1, self.db1)
 

@@ -23,13 +23,14 @@ def maxpool_forward(x, size, stride, pad, out):
     ph·pw offsets of a window, each a strided view of every window at once.
     """
     x = maxpool_padded(x, pad)
-    for i in range(size[0]):
-        for j in range(size[1]):
-            cell = maxpool_cell(x, i, j, stride, out.shape)
-            if i == j == 0:
-                out[...] = cell
-            else:
-                np.maximum(out, cell, out=out)
+    offsets = [(i, j) for i in range(size[0]) for j in range(size[1])]
+    if len(offsets) == 1:
+        out[...] = maxpool_cell(x, 0, 0, stride, out.shape)
+        return out
+    (i0, j0), (i1, j1) = offsets[:2]
+    np.maximum(maxpool_cell(x, i0, j0, stride, out.shape), maxpool_cell(x, i1, j1, stride, out.shape), out=out)
+    for i, j in offsets[2:]:
+        np.maximum(out, maxpool_cell(x, i, j, stride, out.shape), out=out)
     return out
 
 
@@ -39,21 +40,29 @@ def maxpool_backward(dout, x, out, size, stride, pad, dx):
 
     x and out are the forward's input and output; dx, shaped like x, receives ∂L/∂x. Where a
     window holds its maximum more than once, the gradient goes to the first in window order
-    (row by row), as torch's and TensorFlow's CPU kernels route it.
+    (row by row), as torch's and TensorFlow's CPU kernels route it. Where windows do not
+    overlap, each cell's gradient is written once, dout·hit straight into it; only cells that
+    no window reads are zeroed, so windows that tile x (2x2, stride 2, even sizes) fill nothing.
     """
     x = maxpool_padded(x, pad)
-    grad = np.zeros(x.shape, dx.dtype) if any(pad) else dx  # ∂L/∂x on the padded grid
-    if grad is dx:
-        grad.fill(0)
+    grad = np.empty(x.shape, dx.dtype) if any(pad) else dx  # ∂L/∂x on the padded grid
+    (ph, pw), (sh, sw), (oh, ow) = size, stride, out.shape[1:3]
+    overlapping = sh < ph or sw < pw
+    if overlapping or (sh, sw) != (ph, pw) or x.shape[1] != sh * oh or x.shape[2] != sw * ow:
+        grad.fill(0)  # cells in no window (or in several, which add up)
     unrouted = np.ones(out.shape, bool)  # windows whose maximum has not been found yet
     hit = np.empty(out.shape, bool)
-    for i in range(size[0]):
-        for j in range(size[1]):
+    routed = np.empty(out.shape, dx.dtype) if overlapping else None
+    for i in range(ph):
+        for j in range(pw):
             np.equal(maxpool_cell(x, i, j, stride, out.shape), out, out=hit)
             hit &= unrouted
             unrouted ^= hit
             cell = maxpool_cell(grad, i, j, stride, out.shape)
-            cell += dout * hit
+            if overlapping:
+                cell += np.multiply(dout, hit, out=routed)
+            else:
+                np.multiply(dout, hit, out=cell)
     if grad is not dx:
         top, left = pad[0], pad[2]
         dx[...] = grad[:, top : top + dx.shape[1], left : left + dx.shape[2]]
