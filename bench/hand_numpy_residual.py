@@ -94,6 +94,33 @@ class ResidualTrainer(EpochLoop):
         return [(W.copy(), b.copy()) for W, b in zip(self.W, self.b, strict=True)]
 
 
+def residual_add(z, x):
+    """s = z + x over z: the block's linear layer's z is read by nothing but this add."""
+    z += x
+    return z
+
+
+def sum_of_paths(dx, ds):
+    """∂L/∂x = the layers' path (dx) + the identity's (∂L/∂s as it is), summed in place in dx."""
+    dx += ds
+    return dx
+
+
+def start_from_identity(dx_full, ds):
+    """A padded ∂L/∂x buffer whose interior starts as the identity path's ∂L/∂s (border zero): the
+    conv's nine strided adds then sum the other path onto it, in place of a zero fill."""
+    np.copyto(dx_full[:, 1:-1, 1:-1], ds)
+    dx_full[:, 0], dx_full[:, -1], dx_full[:, :, 0], dx_full[:, :, -1] = 0, 0, 0, 0
+    return dx_full
+
+
+def start_from_shortcut(dx_full, rows, stride):
+    """The strided 1x1 shortcut's ∂L/∂x rows copied onto the cells it read, in a zeroed padded buffer."""
+    n, oh, ow, _ = rows.shape
+    np.copyto(dx_full[:, 1 : 1 + stride * oh : stride, 1 : 1 + stride * ow : stride], rows)
+    return dx_full
+
+
 def relu_gradient(d, a, mask):
     """d ← d · relu′, read off the ReLU's output a (positive exactly where its input was), in place."""
     np.greater(a, 0, out=mask)
@@ -170,8 +197,7 @@ class NumpyResidualMLP(ResidualTrainer):
         for k in range(len(self.blocks)):
             h = self._dense(1 + 2 * k, a, buf.h[k])
             np.maximum(h, buf.zeros, out=h)
-            s = self._dense(2 + 2 * k, h, buf.a[k + 1])
-            s += a  # the residual add, in place: the linear layer's z is read by nothing else
+            s = residual_add(self._dense(2 + 2 * k, h, buf.a[k + 1]), a)
             np.maximum(s, buf.zeros, out=s)
             a = s
         return self._dense(len(self.W) - 1, a, buf.z)
@@ -184,7 +210,7 @@ class NumpyResidualMLP(ResidualTrainer):
             self._dense_backward(2 + 2 * k, ds, buf.h[k], buf, buf.dh, update)
             relu_gradient(buf.dh, buf.h[k], buf.mask)
             self._dense_backward(1 + 2 * k, buf.dh, buf.a[k], buf, other, update)
-            other += ds  # ∂L/∂x: the layers' path plus the identity's, summed in place
+            sum_of_paths(other, ds)
             da, other = other, da
         relu_gradient(da, buf.a[0], buf.mask)
         self._dense_backward(0, da, x, buf, None, update)
@@ -313,9 +339,9 @@ class NumpyResidualCNN(ResidualTrainer):
                 continue
             layer = self._conv(conv, buf)
             if conv.role == "second" and conv.shortcut is not None:
-                layer.z += self._conv(self.convs[conv.shortcut], buf).z  # the residual add, in place
+                residual_add(layer.z, self._conv(self.convs[conv.shortcut], buf).z)
             elif conv.role == "second":
-                layer.z += self._activation(self.convs[conv.source], buf)[1]  # the block's input, in place
+                residual_add(layer.z, self._activation(self.convs[conv.source], buf)[1])  # the block's input
             np.maximum(layer.z, layer.zeros, out=layer.out)  # ReLU, into the padded buffer the next conv reads
         last = buf.convs[self.last].out
         np.sum(last, axis=(1, 2), out=buf.g)
@@ -374,10 +400,9 @@ class NumpyResidualCNN(ResidualTrainer):
             rows = buf.dpatches[: len(ds) * oh * ow * shortcut.c_in].reshape(len(ds), oh, ow, shortcut.c_in)
             self._shortcut_backward(shortcut, ds, buf, update, rows)
             dx_full.fill(0)
-            np.copyto(dx_full[:, 1 : 1 + s * oh : s, 1 : 1 + s * ow : s], rows)
+            start_from_shortcut(dx_full, rows, s)
         else:  # the identity: ∂L/∂x starts from ∂L/∂s, and the layers' path adds onto it
-            np.copyto(dx_full[:, 1:-1, 1:-1], ds)
-            dx_full[:, 0], dx_full[:, -1], dx_full[:, :, 0], dx_full[:, :, -1] = 0, 0, 0, 0
+            start_from_identity(dx_full, ds)
         self._conv_backward(first, dz_first, buf, update, dx_full)
         return dx_full[:, 1:-1, 1:-1]
 

@@ -16,6 +16,9 @@ A Dense kernel is (inputs, units), the transpose of nndsl's W; a Conv2D kernel i
 
 ``KerasCNN`` is the same for ``Conv2D(relu)`` / ``MaxPooling2D`` layers, ``Flatten`` and the Dense
 layers, on the NHWC images as they are (Keras' own layout, and its flatten order is nndsl's).
+
+``KerasResidual`` (resmlp, rescnn): the functional API, ``Add()([f, shortcut])`` and a ReLU per
+block, then the same compile and fit; its layers carry nndsl's names, so weights go in by name.
 """
 
 from __future__ import annotations

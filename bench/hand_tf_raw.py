@@ -17,6 +17,10 @@ so the batches are the generated trainer's and the losses can be compared.
 ``RawTFCNN`` is the same loop with ``tf.nn.conv2d`` (valid, NHWC: TensorFlow's layout, and the
 data's), ``tf.nn.relu`` and ``tf.nn.max_pool2d`` before a reshape to rows and the dense layers;
 its conv kernels are (kh, kw, c_in, filters) variables (bench.workloads.keras_kernel).
+
+``RawTFResidualMLP`` / ``RawTFResidualCNN`` (resmlp, rescnn): the same loop, each block
+``tf.nn.relu(f + shortcut)`` written out; for images ``tf.nn.conv2d`` with padding "SAME" (which
+pads as Keras does) and ``tf.reduce_mean`` over h and w.
 """
 
 from __future__ import annotations

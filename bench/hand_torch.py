@@ -21,6 +21,12 @@ in and out unchanged.
 permuted once when they are materialised, and the weights are translated once on the way in and
 out (a conv kernel (filters, kh, kw, c_in) → (filters, c_in, kh, kw); the first Linear's columns
 from nndsl's (h, w, c) flatten order to NCHW's (c, h, w)).
+
+``TorchResidualMLP`` / ``TorchResidualCNN`` (the resmlp and rescnn workloads) are the same loop
+around an ``nn.Sequential`` of ``ResidualBlock`` modules, ``relu(second(relu(first(x))) + shortcut(x))``,
+as torchvision writes its BasicBlock; a stride-2 3x3 conv with padding=same gets Keras' asymmetric
+padding from an ``nn.ZeroPad2d`` (``nn.Conv2d`` refuses padding="same" with a stride), global
+average pooling is ``nn.AdaptiveAvgPool2d(1)``.
 """
 
 from __future__ import annotations

@@ -38,6 +38,11 @@ DENSE = "flatten, dense layer, loss"
 OPTIMIZER = "SGD update"
 REST = "the rest (batch gather, loop)"
 CATEGORIES = (CONV_PRODUCTS, IM2COL, COL2IM, POOLING, BIAS_RELU, DENSE, OPTIMIZER, REST)
+#: for graphs (rescnn), shown where a trainer spends time in them
+RESIDUAL_ADD = "residual adds (forward)"
+PATH_SUM = "gradient sums over the paths (backward)"
+GLOBAL_POOL = "global average pooling"
+GRAPH_CATEGORIES = (RESIDUAL_ADD, PATH_SUM, GLOBAL_POOL)
 
 #: the generated program's functions: category, and whether its products are a conv's
 GENERATED_OPS = {
@@ -54,6 +59,10 @@ GENERATED_OPS = {
     "dense_forward": (DENSE, False),
     "dense_backward": (DENSE, False),
     "softmax_categorical_crossentropy": (DENSE, False),
+    "add_forward": (RESIDUAL_ADD, False),
+    "sum_of_paths": (PATH_SUM, False),
+    "global_avgpool_forward": (GLOBAL_POOL, False),
+    "global_avgpool_backward": (GLOBAL_POOL, False),
 }
 
 #: NumpyCNN's methods, the same way
@@ -69,6 +78,26 @@ HAND_OPS = {
     "_update": (OPTIMIZER, False),
 }
 
+#: NumpyResidualCNN's methods and its module's functions (in the module's namespace); `_forward`'s
+#: own time is the ReLUs (into the padded buffers), the input copy, global pooling and the dense layer
+HAND_RESIDUAL_METHODS = {
+    "_conv": (IM2COL, True),  # its own time: the patch copy and the bias add after the product
+    "_conv_backward": (COL2IM, True),
+    "_shortcut_backward": (COL2IM, True),
+    "_block_backward": (COL2IM, False),  # its own time: the fill of ∂L/∂h
+    "_forward": (BIAS_RELU, False),
+    "_backward": (DENSE, False),
+    "_update": (OPTIMIZER, False),
+}
+HAND_RESIDUAL_FUNCTIONS = {
+    "residual_add": (RESIDUAL_ADD, False),
+    "sum_of_paths": (PATH_SUM, False),
+    "start_from_identity": (PATH_SUM, False),
+    "start_from_shortcut": (PATH_SUM, False),
+    "relu_gradient_into": (BIAS_RELU, False),
+    "softmax_loss": (DENSE, False),
+}
+
 
 class Profile:
     """Exclusive seconds per category, and the conv products' flops, over the wrapped calls."""
@@ -80,7 +109,10 @@ class Profile:
 
     def wrap(self, function, category, conv):
         def timed(*args, **kwargs):
-            frame = [category, conv or bool(self._stack and self._stack[-1][1]), 0.0]
+            caller = self._stack[-1][0] if self._stack else None
+            # an op a graph op calls (the generated sum_of_paths calls add_forward) counts as its caller
+            own = caller if caller in GRAPH_CATEGORIES else category
+            frame = [own, conv or bool(self._stack and self._stack[-1][1]), 0.0]
             self._stack.append(frame)
             start = time.perf_counter()
             try:
@@ -133,8 +165,22 @@ def _patched(namespace: dict, replacements: dict):
 @contextmanager
 def instrumented(trainer, profile: Profile):
     """Wrap the ops of `trainer` (a generated NumPy Trainer or a NumpyCNN) while the block runs."""
-    from bench import hand_numpy
+    from bench import hand_numpy, hand_numpy_residual
 
+    if isinstance(trainer, hand_numpy_residual.ResidualTrainer):
+        module = vars(hand_numpy_residual)
+        replacements = {"np": _TimedNumpy(profile)}
+        replacements |= {name: profile.wrap(module[name], *where) for name, where in HAND_RESIDUAL_FUNCTIONS.items()}
+        methods = {name: profile.wrap(getattr(trainer, name), *where) for name, where in HAND_RESIDUAL_METHODS.items()
+                   if hasattr(trainer, name)}
+        with _patched(module, replacements):
+            vars(trainer).update(methods)
+            try:
+                yield
+            finally:
+                for name in methods:
+                    delattr(trainer, name)
+        return
     if isinstance(trainer, hand_numpy.NumpyCNN):
         module = vars(hand_numpy)
         replacements = {"np": _TimedNumpy(profile), "softmax_loss": profile.wrap(module["softmax_loss"], DENSE, False)}
@@ -173,7 +219,7 @@ def profile_epoch(trainer, steps: int) -> dict:
     seconds[REST] = total - sum(v for k, v in seconds.items() if k != REST)
     return {
         "step_ms": 1e3 * total / steps,
-        "ms": {category: 1e3 * seconds.get(category, 0.0) / steps for category in CATEGORIES},
+        "ms": {category: 1e3 * seconds.get(category, 0.0) / steps for category in CATEGORIES + GRAPH_CATEGORIES},
         "conv_gflops": profile.conv_flops / seconds[CONV_PRODUCTS] / 1e9 if seconds.get(CONV_PRODUCTS) else None,
     }
 
@@ -193,7 +239,8 @@ def render(profiles: dict, peak: float | None = None) -> list[str]:
     labels = list(profiles)
     lines = ["| part of the step | " + " | ".join(f"{label} ms | share" for label in labels) + " |",
              "| --- |" + " ---: | ---: |" * len(labels)]
-    for category in CATEGORIES:
+    shown = CATEGORIES + tuple(c for c in GRAPH_CATEGORIES if any(profiles[label]["ms"][c] for label in labels))
+    for category in shown:
         cells = [f"{profiles[label]['ms'][category]:.2f} | {profiles[label]['ms'][category] / profiles[label]['step_ms']:.0%}"
                  for label in labels]
         lines.append(f"| {category} | " + " | ".join(cells) + " |")

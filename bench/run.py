@@ -3,6 +3,7 @@
     python bench/run.py                               # every backend and workload (make bench)
     python bench/run.py --backend numpy --workload large --reps 9
     python bench/run.py --workload cnn --reps 5       # the conv net; NumPy's step profiled
+    python bench/run.py --workload resmlp rescnn      # residual nets (issue 17): the adds' cost
     python bench/run.py --quick                       # a rough table in a minute or two
 
 For each backend and workload the bench spec (bench/specs/*.nn) is compiled in process with

@@ -448,6 +448,15 @@ class Model:
             above = layer.name
         return True
 
+    def readers(self) -> dict[str, list[Layer]]:
+        """For the input and each layer, by name: the layers that read its output, in order."""
+        out: dict[str, list[Layer]] = {self.input_name: []}
+        for layer in self.layers:
+            out.setdefault(layer.name, [])
+            for source in self.sources(layer):
+                out.setdefault(source, []).append(layer)
+        return out
+
     def output_chain(self) -> list[int]:
         """Positions of the layers from the output back along single inputs, up to (not past)
         the first merge or the input: the layers whose activation can be the output's."""

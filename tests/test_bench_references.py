@@ -2,9 +2,10 @@
 network on the same data, from the same initial weights, in the same batch order as the code
 nndsl generates, so both compute the same losses. And the runner produces its table.
 
-Small copies of the three workloads (bench.workloads.tiny) keep this fast; nothing here times
+Small copies of the workloads (bench.workloads.tiny) keep this fast; nothing here times
 anything. The cnn's copy keeps its 28x28 images and layers (a pool that divides, one that drops a
-row and a column) with a quarter of the filters: 200 samples, batch 32.
+row and a column) with a quarter of the filters: 200 samples, batch 32; the rescnn's has 14x14
+images (a stride of 2 pads 28 and 14 alike, then leaves an odd 7) and a quarter of the filters.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 
 import nndsl
 from bench import run
-from bench.profile_numpy import CATEGORIES
+from bench.profile_numpy import CATEGORIES, GRAPH_CATEGORIES
 from bench.workloads import CNN, LARGE, RESCNN, RESMLP, SMALL, WORKLOADS, tiny
 from nndsl.codegen import load_module
 from tests.conftest import require_backend
@@ -199,6 +200,18 @@ def test_quick_cnn_run_profiles_the_numpy_steps(tmp_path):
     parts = lines[start + 2 : start + 3 + len(CATEGORIES)]
     assert [line.split(" | ")[0] for line in parts] == [f"| {part}" for part in CATEGORIES] + ["| **step**"]
     assert any(line.startswith("Conv products inside the step") for line in lines)
+
+
+def test_quick_rescnn_run_profiles_the_residual_parts(tmp_path):
+    """The rescnn's NumPy profile tells the residual adds and the gradient sums from the rest of the step."""
+    out = tmp_path / "latest.md"
+    status = run.main(["--quick", "--tiny", str(tmp_path / "data"), "--backend", "numpy", "--workload", "rescnn",
+                       "--reps", "1", "--out", str(out)])
+    assert status == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert any(line.startswith("| tiny-rescnn | numpy | generated |") for line in lines)
+    parts = [line.split(" | ")[0] for line in lines]
+    assert {f"| {part}" for part in GRAPH_CATEGORIES} <= set(parts)
 
 
 def test_the_peak_fraction_is_given_against_the_best_probe_and_paired_with_each_repetitions_probes():

@@ -46,6 +46,7 @@ class Value:
     batch: bool = True  # one row per sample; False: one array for the batch (batch norm's 1/σ per channel)
     cells: int = 0  # a matrix of `cells` rows per sample (a conv's patches): (n·cells, shape[0]), not (n, *shape)
     order: str = "C"  # the matrix's memory order: "F" for patches copied one weight at a time
+    note: str | None = None  # why it may share: the comment at the alias in buffers()
 
     @property
     def width(self) -> int:
@@ -146,16 +147,33 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     names: set[str] = set()
 
     def new(prefix: str, shape, zeros: bool = False, shares: str | None = None, view: bool = False,
-            batch: bool = True, cells: int = 0, order: str = "C") -> Value:
+            batch: bool = True, cells: int = 0, order: str = "C", note: str | None = None) -> Value:
         name = prefix
         k = 2
         while name in names:
             name, k = f"{prefix}_{k}", k + 1
         names.add(name)
         value = Value(name, (shape,) if isinstance(shape, int) else tuple(shape), zeros, shares, view, batch,
-                      cells, order)
+                      cells, order, note)
+        if shares and note is None:
+            value.note = f"relu in place: {name} = max({shares}, 0) overwrites {shares}, which nothing reads after"
         plan.buffers.append(value)
         return value
+
+    # Values whose memory the one layer that reads them may overwrite: a linear layer's z and an
+    # add's sum, which no backward step reads (a dense or conv layer's backward reads its input,
+    # an add's reads nothing). A residual block's add then writes its sum over the linear layer's
+    # z, and the ReLU after it overwrites the sum, as an expert writes y = relu(z + x) in place.
+    readers = model.readers()
+    overwritable: set[str] = set()
+
+    def in_place_of(sources) -> Value | None:
+        """The first value among `sources` that its one reader may overwrite, if any."""
+        for source in sources:
+            value = values[source]
+            if value.name in overwritable and len(readers[source]) == 1:
+                return value
+        return None
 
     def zeros(shape: tuple[int, ...]) -> str:
         """The batch-sized array of zeros of this shape, one per shape, shared by the ReLUs."""
@@ -215,6 +233,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
                 step["comment"] = f"{layer.name}: {formula}, its relu after the pool  ({where})"
                 return z
             if activation.name == "linear":
+                overwritable.add(z.name)
                 return z
             h = new(f"h{j}", layer.out_shape, shares=z.name if activation.name == "relu" else None)
             act = _activation_step(activation, z.name, h, layer.name, where, module, zeros)
@@ -314,6 +333,8 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             if skip:
                 if activation.name != "linear":
                     plan.predict_activation = activation.name
+                else:
+                    overwritable.add(z.name)
                 return z
             # A ReLU right after its dense layer runs in place: its derivative is read off h alone,
             # and nothing else reads z, so h overwrites it (one buffer less to write and keep in cache).
@@ -330,7 +351,11 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
                 return current
             if layer.activation.name == "linear":  # the identity: no step, the gradient passes unchanged
                 return current
-            a = new(f"a{dense_index}", layer.out_shape)
+            source = model.sources(layer)[0]
+            spent = in_place_of((source,)) if layer.activation.name == "relu" else None
+            a = new(f"a{dense_index}", layer.out_shape, shares=spent and spent.name)
+            if spent:
+                a.note = f"relu in place: {a.name} = max({spent.name}, 0) overwrites {spent.name}, which only it reads"
             act = _activation_step(layer.activation, current.name, a, layer.name, where, module, zeros)
             act["comment"] = f"{layer.name}: {a.name} = {layer.activation.name}({current.name})  ({where})"
             plan.forward.append(act)
@@ -356,10 +381,16 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             return p
     def merge_step(layer: ir.Merge, where: str) -> Value:
         """add: s = a + b + …; concat: c = [a, b, …] side by side along the last axis."""
-        operands = [values[source].name for source in model.sources(layer)]
+        sources = model.sources(layer)
+        operands = [values[source].name for source in sources]
         plan.merges = True
-        out = new(f"{'s' if layer.kind == 'add' else 'c'}{dense_index}", layer.out_shape)
+        # in place where one of the first two operands is spent (np.add(a, b, out=b): the same numbers)
+        spent = in_place_of(sources[:2]) if layer.kind == "add" else None
+        prefix = f"{'s' if layer.kind == 'add' else 'c'}{dense_index}"
+        out = new(prefix, layer.out_shape, shares=spent and spent.name,
+                  note=spent and f"add in place: the sum overwrites {spent.name}, which only this add reads")
         if layer.kind == "add":
+            overwritable.add(out.name)
             what = " + ".join(operands)
         else:
             what = "[" + ", ".join(operands) + "] side by side"
@@ -389,7 +420,7 @@ def _max_pool_follows(model: ir.Model, position: int) -> bool:
     layers = model.layers
     name = layers[position].name
     following = layers[position + 1] if position + 1 < len(layers) else None
-    readers = [layer for layer in layers if name in model.sources(layer)]
+    readers = model.readers()[name]
     return (isinstance(following, ir.Pool2D) and following.op == "max"
             and len(readers) == 1 and readers[0] is following and model.sources(following) == (name,))
 
@@ -449,23 +480,33 @@ def _plan_backward(plan: Plan, trail, model: ir.Model, values: dict[str, Value],
     """
     below = _trainable_below(model)
     parts: dict[str, list[str]] = {plan.output: [new(f"d{plan.output}", plan.output_shape).name]}
+    own: set[str] = set()  # the parts written by one step and read only by their value's gradient()
 
     def gradient(value: str, shape) -> str:
-        """∂L/∂value: its one part, or the sum of its parts, summed here."""
+        """∂L/∂value: its one part, or the sum of its parts, summed here.
+
+        The sum is written over one of the first two parts where that part is a buffer of its own
+        (not an add's gradient passed through, which its other operands read too): an expert's
+        dx += ds, with the same numbers (the parts are added in the same order), and one buffer less.
+        """
         got = parts[value]
         if len(got) == 1:
             return got[0]
-        total = new(f"d{value}", shape).name
+        total = next((name for name in got[:2] if name in own), None)
+        into = f" (into {total}, read by nothing else)" if total else ""
+        total = total or new(f"d{value}", shape).name
         plan.merges = True
         plan.backward.append({"op": "sum", "parts": got, "out": total,
-                              "comment": f"∂L/∂{value} = {' + '.join(got)}: {value} feeds {len(got)} layers, and "
-                                         "its gradient is the sum over the paths"})
+                              "comment": f"∂L/∂{value} = {' + '.join(got)}{into}: {value} feeds {len(got)} layers, "
+                                         "and its gradient is the sum over the paths"})
         return total
 
     def part(value: str, shape, view: bool = False) -> str:
         """A buffer for one path's part of ∂L/∂value (the whole of it, where only one path reads it)."""
         name = new(f"d{value}", shape, view=view).name
         parts.setdefault(value, []).append(name)
+        if not view:
+            own.add(name)
         return name
 
     for layer, step in reversed(trail):
@@ -476,6 +517,7 @@ def _plan_backward(plan: Plan, trail, model: ir.Model, values: dict[str, Value],
         if step["op"] in ("add", "concat"):
             dout = gradient(step["out"], layer.out_shape)
             if step["op"] == "add":
+                own.discard(dout)  # each operand's gradient now, read by every path below the add
                 for source, operand in zip(sources, step["xs"], strict=True):
                     if below[source]:
                         parts.setdefault(operand, []).append(dout)

@@ -589,8 +589,6 @@ class Network:
                 patches2=np.empty((n * 64, 144), dtype=np.float32),
                 z3=np.empty((n, 8, 8, 16), dtype=np.float32),
                 patches3=np.empty((n * 64, 144), dtype=np.float32),
-                s3=np.empty((n, 8, 8, 16), dtype=np.float32),
-                a3=np.empty((n, 8, 8, 16), dtype=np.float32),
                 z4=np.empty((n, 4, 4, 32), dtype=np.float32),
                 patches4=np.empty((n * 16, 144), dtype=np.float32),
                 zeros_4x4x32=np.zeros((n, 4, 4, 32), dtype=np.float32),
@@ -598,8 +596,6 @@ class Network:
                 patches5=np.empty((n * 16, 288), dtype=np.float32),
                 z6=np.empty((n, 4, 4, 32), dtype=np.float32),
                 patches6=np.empty((n * 16, 16), dtype=np.float32),
-                s6=np.empty((n, 4, 4, 32), dtype=np.float32),
-                a6=np.empty((n, 4, 4, 32), dtype=np.float32),
                 g6=np.empty((n, 32), dtype=np.float32),
                 z7=np.empty((n, 10), dtype=np.float32),
                 dz7=np.empty((n, 10), dtype=np.float32),
@@ -610,18 +606,20 @@ class Network:
                 dh4=np.empty((n, 4, 4, 32), dtype=np.float32),
                 dz4=np.empty((n, 4, 4, 32), dtype=np.float32),
                 da3_2=np.empty((n, 8, 8, 16), dtype=np.float32),
-                da3_3=np.empty((n, 8, 8, 16), dtype=np.float32),
                 ds3=np.empty((n, 8, 8, 16), dtype=np.float32),
                 dh2=np.empty((n, 8, 8, 16), dtype=np.float32),
                 dz2=np.empty((n, 8, 8, 16), dtype=np.float32),
                 dh1=np.empty((n, 8, 8, 16), dtype=np.float32),
-                dh1_2=np.empty((n, 8, 8, 16), dtype=np.float32),
                 dz1=np.empty((n, 8, 8, 16), dtype=np.float32),
                 ones=np.ones(n, dtype=np.float32),
             )
             b.h1 = b.z1  # relu in place: h1 = max(z1, 0) overwrites z1, which nothing reads after
             b.h2 = b.z2  # relu in place: h2 = max(z2, 0) overwrites z2, which nothing reads after
+            b.s3 = b.z3  # add in place: the sum overwrites z3, which only this add reads
+            b.a3 = b.s3  # relu in place: a3 = max(s3, 0) overwrites s3, which only it reads
             b.h4 = b.z4  # relu in place: h4 = max(z4, 0) overwrites z4, which nothing reads after
+            b.s6 = b.z6  # add in place: the sum overwrites z6, which only this add reads
+            b.a6 = b.s6  # relu in place: a6 = max(s6, 0) overwrites s6, which only it reads
         return self._buffers[n]
 
     def __call__(self, x):
@@ -690,20 +688,20 @@ class Network:
         relu_backward(b.h4, b.dh4, out=b.dz4)
         # conv2d_4: ∂L/∂W4 = Σ dz4 ⊗ patches of a3, ∂L/∂b4 = Σ dz4, ∂L/∂a3 = Σ over windows of dz4·W4
         conv2d_backward(b.dz4, b.patches4, self.W4, (2, 2), (0, 1, 0, 1), self.dW4, self.db4, dx=b.da3_2)
-        # ∂L/∂a3 = da3 + da3_2: a3 feeds 2 layers, and its gradient is the sum over the paths
-        sum_of_paths((b.da3, b.da3_2), out=b.da3_3)
+        # ∂L/∂a3 = da3 + da3_2 (into da3, read by nothing else): a3 feeds 2 layers, and its gradient is the sum over the paths
+        sum_of_paths((b.da3, b.da3_2), out=b.da3)
         # relu: ∂L/∂s3 = ∂L/∂a3 · relu'(s3)
-        relu_backward(b.a3, b.da3_3, out=b.ds3)
+        relu_backward(b.a3, b.da3, out=b.ds3)
         # conv2d_3: ∂L/∂W3 = Σ ds3 ⊗ patches of h2, ∂L/∂b3 = Σ ds3, ∂L/∂h2 = Σ over windows of ds3·W3
         conv2d_backward(b.ds3, b.patches3, self.W3, (1, 1), (1, 1, 1, 1), self.dW3, self.db3, dx=b.dh2)
         # relu: ∂L/∂z2 = ∂L/∂h2 · relu'(z2)
         relu_backward(b.h2, b.dh2, out=b.dz2)
         # conv2d_2: ∂L/∂W2 = Σ dz2 ⊗ patches of h1, ∂L/∂b2 = Σ dz2, ∂L/∂h1 = Σ over windows of dz2·W2
         conv2d_backward(b.dz2, b.patches2, self.W2, (1, 1), (1, 1, 1, 1), self.dW2, self.db2, dx=b.dh1)
-        # ∂L/∂h1 = ds3 + dh1: h1 feeds 2 layers, and its gradient is the sum over the paths
-        sum_of_paths((b.ds3, b.dh1), out=b.dh1_2)
+        # ∂L/∂h1 = ds3 + dh1 (into dh1, read by nothing else): h1 feeds 2 layers, and its gradient is the sum over the paths
+        sum_of_paths((b.ds3, b.dh1), out=b.dh1)
         # relu: ∂L/∂z1 = ∂L/∂h1 · relu'(z1)
-        relu_backward(b.h1, b.dh1_2, out=b.dz1)
+        relu_backward(b.h1, b.dh1, out=b.dz1)
         # conv2d_1: ∂L/∂W1 = Σ dz1 ⊗ patches of x, ∂L/∂b1 = Σ dz1
         conv2d_backward(b.dz1, b.patches1, self.W1, (1, 1), (1, 1, 1, 1), self.dW1, self.db1)
 

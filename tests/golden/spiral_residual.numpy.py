@@ -451,28 +451,16 @@ class Network:
                 zeros8=np.zeros((n, 8), dtype=np.float32),
                 z2=np.empty((n, 8), dtype=np.float32),
                 z3=np.empty((n, 8), dtype=np.float32),
-                s3=np.empty((n, 8), dtype=np.float32),
-                a3=np.empty((n, 8), dtype=np.float32),
                 z4=np.empty((n, 8), dtype=np.float32),
                 z5=np.empty((n, 8), dtype=np.float32),
-                s5=np.empty((n, 8), dtype=np.float32),
-                a5=np.empty((n, 8), dtype=np.float32),
                 z6=np.empty((n, 8), dtype=np.float32),
                 z7=np.empty((n, 8), dtype=np.float32),
-                s7=np.empty((n, 8), dtype=np.float32),
-                a7=np.empty((n, 8), dtype=np.float32),
                 z8=np.empty((n, 8), dtype=np.float32),
                 z9=np.empty((n, 8), dtype=np.float32),
-                s9=np.empty((n, 8), dtype=np.float32),
-                a9=np.empty((n, 8), dtype=np.float32),
                 z10=np.empty((n, 8), dtype=np.float32),
                 z11=np.empty((n, 8), dtype=np.float32),
-                s11=np.empty((n, 8), dtype=np.float32),
-                a11=np.empty((n, 8), dtype=np.float32),
                 z12=np.empty((n, 8), dtype=np.float32),
                 z13=np.empty((n, 8), dtype=np.float32),
-                s13=np.empty((n, 8), dtype=np.float32),
-                a13=np.empty((n, 8), dtype=np.float32),
                 z14=np.empty((n, 1), dtype=np.float32),
                 dz14=np.empty((n, 1), dtype=np.float32),
                 da13=np.empty((n, 8), dtype=np.float32),
@@ -480,42 +468,48 @@ class Network:
                 dh12=np.empty((n, 8), dtype=np.float32),
                 dz12=np.empty((n, 8), dtype=np.float32),
                 da11=np.empty((n, 8), dtype=np.float32),
-                da11_2=np.empty((n, 8), dtype=np.float32),
                 ds11=np.empty((n, 8), dtype=np.float32),
                 dh10=np.empty((n, 8), dtype=np.float32),
                 dz10=np.empty((n, 8), dtype=np.float32),
                 da9=np.empty((n, 8), dtype=np.float32),
-                da9_2=np.empty((n, 8), dtype=np.float32),
                 ds9=np.empty((n, 8), dtype=np.float32),
                 dh8=np.empty((n, 8), dtype=np.float32),
                 dz8=np.empty((n, 8), dtype=np.float32),
                 da7=np.empty((n, 8), dtype=np.float32),
-                da7_2=np.empty((n, 8), dtype=np.float32),
                 ds7=np.empty((n, 8), dtype=np.float32),
                 dh6=np.empty((n, 8), dtype=np.float32),
                 dz6=np.empty((n, 8), dtype=np.float32),
                 da5=np.empty((n, 8), dtype=np.float32),
-                da5_2=np.empty((n, 8), dtype=np.float32),
                 ds5=np.empty((n, 8), dtype=np.float32),
                 dh4=np.empty((n, 8), dtype=np.float32),
                 dz4=np.empty((n, 8), dtype=np.float32),
                 da3=np.empty((n, 8), dtype=np.float32),
-                da3_2=np.empty((n, 8), dtype=np.float32),
                 ds3=np.empty((n, 8), dtype=np.float32),
                 dh2=np.empty((n, 8), dtype=np.float32),
                 dz2=np.empty((n, 8), dtype=np.float32),
                 dh1=np.empty((n, 8), dtype=np.float32),
-                dh1_2=np.empty((n, 8), dtype=np.float32),
                 dz1=np.empty((n, 8), dtype=np.float32),
                 ones=np.ones(n, dtype=np.float32),
             )
             b.h1 = b.z1  # relu in place: h1 = max(z1, 0) overwrites z1, which nothing reads after
             b.h2 = b.z2  # relu in place: h2 = max(z2, 0) overwrites z2, which nothing reads after
+            b.s3 = b.z3  # add in place: the sum overwrites z3, which only this add reads
+            b.a3 = b.s3  # relu in place: a3 = max(s3, 0) overwrites s3, which only it reads
             b.h4 = b.z4  # relu in place: h4 = max(z4, 0) overwrites z4, which nothing reads after
+            b.s5 = b.z5  # add in place: the sum overwrites z5, which only this add reads
+            b.a5 = b.s5  # relu in place: a5 = max(s5, 0) overwrites s5, which only it reads
             b.h6 = b.z6  # relu in place: h6 = max(z6, 0) overwrites z6, which nothing reads after
+            b.s7 = b.z7  # add in place: the sum overwrites z7, which only this add reads
+            b.a7 = b.s7  # relu in place: a7 = max(s7, 0) overwrites s7, which only it reads
             b.h8 = b.z8  # relu in place: h8 = max(z8, 0) overwrites z8, which nothing reads after
+            b.s9 = b.z9  # add in place: the sum overwrites z9, which only this add reads
+            b.a9 = b.s9  # relu in place: a9 = max(s9, 0) overwrites s9, which only it reads
             b.h10 = b.z10  # relu in place: h10 = max(z10, 0) overwrites z10, which nothing reads after
+            b.s11 = b.z11  # add in place: the sum overwrites z11, which only this add reads
+            b.a11 = b.s11  # relu in place: a11 = max(s11, 0) overwrites s11, which only it reads
             b.h12 = b.z12  # relu in place: h12 = max(z12, 0) overwrites z12, which nothing reads after
+            b.s13 = b.z13  # add in place: the sum overwrites z13, which only this add reads
+            b.a13 = b.s13  # relu in place: a13 = max(s13, 0) overwrites s13, which only it reads
         return self._buffers[n]
 
     def __call__(self, x):
@@ -606,60 +600,60 @@ class Network:
         relu_backward(b.h12, b.dh12, out=b.dz12)
         # dense_12: ∂L/∂W12 = dz12ᵀ·a11, ∂L/∂b12 = Σ dz12, ∂L/∂a11 = dz12·W12
         dense_backward(b.dz12, b.a11, self.W12, self.dW12, self.db12, b.ones, dx=b.da11)
-        # ∂L/∂a11 = ds13 + da11: a11 feeds 2 layers, and its gradient is the sum over the paths
-        sum_of_paths((b.ds13, b.da11), out=b.da11_2)
+        # ∂L/∂a11 = ds13 + da11 (into da11, read by nothing else): a11 feeds 2 layers, and its gradient is the sum over the paths
+        sum_of_paths((b.ds13, b.da11), out=b.da11)
         # relu: ∂L/∂s11 = ∂L/∂a11 · relu'(s11)
-        relu_backward(b.a11, b.da11_2, out=b.ds11)
+        relu_backward(b.a11, b.da11, out=b.ds11)
         # dense_11: ∂L/∂W11 = ds11ᵀ·h10, ∂L/∂b11 = Σ ds11, ∂L/∂h10 = ds11·W11
         dense_backward(b.ds11, b.h10, self.W11, self.dW11, self.db11, b.ones, dx=b.dh10)
         # relu: ∂L/∂z10 = ∂L/∂h10 · relu'(z10)
         relu_backward(b.h10, b.dh10, out=b.dz10)
         # dense_10: ∂L/∂W10 = dz10ᵀ·a9, ∂L/∂b10 = Σ dz10, ∂L/∂a9 = dz10·W10
         dense_backward(b.dz10, b.a9, self.W10, self.dW10, self.db10, b.ones, dx=b.da9)
-        # ∂L/∂a9 = ds11 + da9: a9 feeds 2 layers, and its gradient is the sum over the paths
-        sum_of_paths((b.ds11, b.da9), out=b.da9_2)
+        # ∂L/∂a9 = ds11 + da9 (into da9, read by nothing else): a9 feeds 2 layers, and its gradient is the sum over the paths
+        sum_of_paths((b.ds11, b.da9), out=b.da9)
         # relu: ∂L/∂s9 = ∂L/∂a9 · relu'(s9)
-        relu_backward(b.a9, b.da9_2, out=b.ds9)
+        relu_backward(b.a9, b.da9, out=b.ds9)
         # dense_9: ∂L/∂W9 = ds9ᵀ·h8, ∂L/∂b9 = Σ ds9, ∂L/∂h8 = ds9·W9
         dense_backward(b.ds9, b.h8, self.W9, self.dW9, self.db9, b.ones, dx=b.dh8)
         # relu: ∂L/∂z8 = ∂L/∂h8 · relu'(z8)
         relu_backward(b.h8, b.dh8, out=b.dz8)
         # dense_8: ∂L/∂W8 = dz8ᵀ·a7, ∂L/∂b8 = Σ dz8, ∂L/∂a7 = dz8·W8
         dense_backward(b.dz8, b.a7, self.W8, self.dW8, self.db8, b.ones, dx=b.da7)
-        # ∂L/∂a7 = ds9 + da7: a7 feeds 2 layers, and its gradient is the sum over the paths
-        sum_of_paths((b.ds9, b.da7), out=b.da7_2)
+        # ∂L/∂a7 = ds9 + da7 (into da7, read by nothing else): a7 feeds 2 layers, and its gradient is the sum over the paths
+        sum_of_paths((b.ds9, b.da7), out=b.da7)
         # relu: ∂L/∂s7 = ∂L/∂a7 · relu'(s7)
-        relu_backward(b.a7, b.da7_2, out=b.ds7)
+        relu_backward(b.a7, b.da7, out=b.ds7)
         # dense_7: ∂L/∂W7 = ds7ᵀ·h6, ∂L/∂b7 = Σ ds7, ∂L/∂h6 = ds7·W7
         dense_backward(b.ds7, b.h6, self.W7, self.dW7, self.db7, b.ones, dx=b.dh6)
         # relu: ∂L/∂z6 = ∂L/∂h6 · relu'(z6)
         relu_backward(b.h6, b.dh6, out=b.dz6)
         # dense_6: ∂L/∂W6 = dz6ᵀ·a5, ∂L/∂b6 = Σ dz6, ∂L/∂a5 = dz6·W6
         dense_backward(b.dz6, b.a5, self.W6, self.dW6, self.db6, b.ones, dx=b.da5)
-        # ∂L/∂a5 = ds7 + da5: a5 feeds 2 layers, and its gradient is the sum over the paths
-        sum_of_paths((b.ds7, b.da5), out=b.da5_2)
+        # ∂L/∂a5 = ds7 + da5 (into da5, read by nothing else): a5 feeds 2 layers, and its gradient is the sum over the paths
+        sum_of_paths((b.ds7, b.da5), out=b.da5)
         # relu: ∂L/∂s5 = ∂L/∂a5 · relu'(s5)
-        relu_backward(b.a5, b.da5_2, out=b.ds5)
+        relu_backward(b.a5, b.da5, out=b.ds5)
         # dense_5: ∂L/∂W5 = ds5ᵀ·h4, ∂L/∂b5 = Σ ds5, ∂L/∂h4 = ds5·W5
         dense_backward(b.ds5, b.h4, self.W5, self.dW5, self.db5, b.ones, dx=b.dh4)
         # relu: ∂L/∂z4 = ∂L/∂h4 · relu'(z4)
         relu_backward(b.h4, b.dh4, out=b.dz4)
         # dense_4: ∂L/∂W4 = dz4ᵀ·a3, ∂L/∂b4 = Σ dz4, ∂L/∂a3 = dz4·W4
         dense_backward(b.dz4, b.a3, self.W4, self.dW4, self.db4, b.ones, dx=b.da3)
-        # ∂L/∂a3 = ds5 + da3: a3 feeds 2 layers, and its gradient is the sum over the paths
-        sum_of_paths((b.ds5, b.da3), out=b.da3_2)
+        # ∂L/∂a3 = ds5 + da3 (into da3, read by nothing else): a3 feeds 2 layers, and its gradient is the sum over the paths
+        sum_of_paths((b.ds5, b.da3), out=b.da3)
         # relu: ∂L/∂s3 = ∂L/∂a3 · relu'(s3)
-        relu_backward(b.a3, b.da3_2, out=b.ds3)
+        relu_backward(b.a3, b.da3, out=b.ds3)
         # dense_3: ∂L/∂W3 = ds3ᵀ·h2, ∂L/∂b3 = Σ ds3, ∂L/∂h2 = ds3·W3
         dense_backward(b.ds3, b.h2, self.W3, self.dW3, self.db3, b.ones, dx=b.dh2)
         # relu: ∂L/∂z2 = ∂L/∂h2 · relu'(z2)
         relu_backward(b.h2, b.dh2, out=b.dz2)
         # dense_2: ∂L/∂W2 = dz2ᵀ·h1, ∂L/∂b2 = Σ dz2, ∂L/∂h1 = dz2·W2
         dense_backward(b.dz2, b.h1, self.W2, self.dW2, self.db2, b.ones, dx=b.dh1)
-        # ∂L/∂h1 = ds3 + dh1: h1 feeds 2 layers, and its gradient is the sum over the paths
-        sum_of_paths((b.ds3, b.dh1), out=b.dh1_2)
+        # ∂L/∂h1 = ds3 + dh1 (into dh1, read by nothing else): h1 feeds 2 layers, and its gradient is the sum over the paths
+        sum_of_paths((b.ds3, b.dh1), out=b.dh1)
         # relu: ∂L/∂z1 = ∂L/∂h1 · relu'(z1)
-        relu_backward(b.h1, b.dh1_2, out=b.dz1)
+        relu_backward(b.h1, b.dh1, out=b.dz1)
         # dense_1: ∂L/∂W1 = dz1ᵀ·x, ∂L/∂b1 = Σ dz1
         dense_backward(b.dz1, b.x, self.W1, self.dW1, self.db1, b.ones)
 
