@@ -358,3 +358,11 @@ def test_the_checker_takes_every_data_option_completion_offers(source):
             nndsl.parse(spec)
         except nndsl.SpecError as error:
             assert all(f"unknown argument '{key}'" not in d.message for d in error.diagnostics), (spec, error.render())
+
+
+def test_the_latency_bench_runs_small():
+    """bench/lsp_latency.py keeps working (tiny sizes; it asserts no time, and neither does this)."""
+    done = subprocess.run([sys.executable, "bench/lsp_latency.py", "--lines", "40", "--changes", "2", "--runs", "1"],
+                          cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "diagnostics after a change" in done.stdout and "cold nndsl check" in done.stdout
