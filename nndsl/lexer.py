@@ -8,7 +8,7 @@ imported here only: nndsl itself never imports this module.
 from __future__ import annotations
 
 from pygments.lexer import RegexLexer, bygroups, words
-from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Text, Whitespace
+from pygments.token import Comment, Error, Keyword, Name, Number, Operator, Punctuation, String, Whitespace
 
 from nndsl import catalog
 
@@ -43,6 +43,7 @@ class NndslLexer(RegexLexer):
             (r"[A-Za-z_][A-Za-z0-9_]*", Name),
             (r"[{}()\[\],]", Punctuation),
             (r"[\^*=]", Operator),
-            (r".", Text),
+            (r"[\"'].*?$", Error),  # a string left open
+            (r".", Error),  # a character no spec may hold (the checker says which)
         ],
     }
