@@ -8,6 +8,11 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 TENSORFLOW_PIN := tensorflow-cpu==2.21.0
 RUN_DIR ?= runs/checkerboard
+# The VS Code grammar's test (tests/test_vscode_grammar.py) tokenizes with VS Code's own engine,
+# vscode-textmate and vscode-oniguruma from npm, kept in this folder (not the source tree).
+NPM ?= npm
+NODE_CACHE ?= .cache/node
+TEXTMATE_PINS := vscode-textmate@9.3.2 vscode-oniguruma@2.0.1
 
 .PHONY: run test setup setup-test lint golden bench fuzz clean
 
@@ -22,8 +27,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,images,lsp,export]' '$(TORCH_PIN)' '$(TENSORFLOW_PIN)'
 	touch $(VENV)/.installed-run $@
 
+$(NODE_CACHE)/.installed: Makefile
+	mkdir -p $(NODE_CACHE)
+	$(NPM) install --silent --no-audit --no-fund --prefix $(NODE_CACHE) $(TEXTMATE_PINS)
+	touch $@
+
 setup: $(VENV)/.installed-run
-setup-test: $(VENV)/.installed-test
+setup-test: $(VENV)/.installed-test $(NODE_CACHE)/.installed
 
 ## run: train specs/checkerboard.nn on the NumPy backend; weights and plots go to $(RUN_DIR)
 run: setup
@@ -54,4 +64,4 @@ fuzz: setup-test
 	NNDSL_FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m tests.test_fuzz
 
 clean:
-	rm -rf $(VENV) runs build dist .pytest_cache .hypothesis
+	rm -rf $(VENV) runs build dist .pytest_cache .hypothesis $(NODE_CACHE)

@@ -132,6 +132,12 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_lsp(args) -> int:
+    from nndsl.lsp import main as serve
+
+    return serve()
+
+
 def cmd_fmt(args) -> int:
     from nndsl.files import write_atomic
     from nndsl.fmt import format_text
@@ -390,6 +396,16 @@ def make_parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true", help="exit 1 if a spec is not formatted")
     mode.add_argument("--write", action="store_true", help="rewrite the files in place")
     fmt.set_defaults(run=cmd_fmt)
+
+    lsp = _command(
+        commands, "lsp", "the language server, for editors",
+        "Run the Language Server Protocol server on stdin and stdout, as an editor starts it: diagnostics as "
+        "you type (what nndsl check prints), hover (a layer's shape and parameters, what a word means), "
+        "completion, formatting (nndsl fmt), document symbols and go-to-definition. Needs pip install "
+        "'nndsl[lsp]'. editors/vscode/ in the source tree holds a VS Code extension that starts it.",
+        ("nndsl lsp                               # an editor starts it; it talks JSON-RPC over stdio",),
+    )
+    lsp.set_defaults(run=cmd_lsp)
     return parser
 
 

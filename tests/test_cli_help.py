@@ -9,7 +9,7 @@ import pytest
 
 from nndsl.cli import main, make_parser
 
-COMMANDS = ("check", "summary", "compile", "train", "export", "fmt")
+COMMANDS = ("check", "summary", "compile", "train", "export", "fmt", "lsp")
 
 
 def help_text(capsys, *argv: str) -> str:
@@ -38,7 +38,7 @@ def test_every_argument_of_every_command_says_what_it_means(command, capsys):
     text = help_text(capsys, command)
     assert parser.description and parser.description.split()[0] in text
     assert "\nexamples:\n  " in text
-    if command != "fmt":
+    if command not in ("fmt", "lsp"):
         assert "a spec file (*.nn)" in text  # what SPEC is
     if command in ("compile", "train"):
         assert "BACKEND is numpy" in text and "TARGET is auto" in text

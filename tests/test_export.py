@@ -203,7 +203,7 @@ def test_the_command_line_writes_beside_the_weights_and_fails_without_a_tracebac
     missing = nndsl_cli("export", spec, "--weights", "nothere.npz", "--format", "onnx", cwd=tmp_path)
     assert (missing.returncode, missing.stderr.strip()) == (1, "nndsl export: error: nothere.npz: no such file")
     (tmp_path / "bad.npz").write_text("not an archive")
-    bad = nndsl_cli("export", spec, "--weights", "bad.npz", "--format", "savedmodel", cwd=tmp_path)
+    bad = nndsl_cli("export", spec, "--weights", "bad.npz", "--format", "onnx", cwd=tmp_path)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines()[-1].startswith("nndsl export: error: bad.npz: ")
     unknown = nndsl_cli("export", spec, "--weights", "weights.npz", "--format", "tflite", cwd=tmp_path)
