@@ -346,7 +346,7 @@ class Grid:
         one_value = [head for head in catalog.BLOCK_STATEMENTS["train"]
                      if self._one_value(block, head) is not False]
         if slot:
-            written = next((st for st in _statements(block.body) if st.head.text == statement), None)
+            written = _written(block.body, statement)
             binding = self._binding(statement, written.span) if written is not None else None
             if binding is None or statement == "optimizer":
                 choices = [h for h in catalog.BLOCK_STATEMENTS["train"] if h not in one_value]
@@ -365,14 +365,14 @@ class Grid:
 
     def _one_value(self, block, head: str) -> bool | None:
         """Whether the train statement `head` takes one value (None: not written, so not known)."""
-        written = next((st for st in _statements(block.body) if st.head.text == head), None)
+        written = _written(block.body, head)
         if written is None:
             return None
         binding = self._binding(head, written.span)
         return binding is not None and binding.slots == ("value",)
 
     def _statement_place(self, body, head: str, slot: str) -> _Place:
-        written = next((st for st in _statements(body) if st.head.text == head), None)
+        written = _written(body, head)
         if written is None:
             return _Place(head, body=body)
         binding = self._binding(head, written.span)
@@ -476,6 +476,11 @@ def _apply(edits: _Edits, place: _Place, value) -> None:
 
 def _statements(body) -> tuple:
     return body.statements if body is not None else ()
+
+
+def _written(body, head: str) -> s.Statement | None:
+    """The statement `head …` in a block's body, if the spec has one."""
+    return next((st for st in _statements(body) if isinstance(st, s.Statement) and st.head.text == head), None)
 
 
 def _with_calls(file: s.File) -> s.File:
