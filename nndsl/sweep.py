@@ -139,6 +139,10 @@ def parse_settings(options: Sequence[str], first_line: int) -> tuple[list[Settin
                 errors.append(Diagnostic("error", f"{path.strip()}: '{stripped}' is not {what}", SETTINGS_FILE,
                                          _point(line, column, column + len(stripped))))
                 continue
+            if stripped in texts:
+                errors.append(Diagnostic("error", f"{path.strip()}: {stripped} is given twice", SETTINGS_FILE,
+                                         _point(line, column, column + len(stripped))))
+                continue
             texts.append(stripped)
             values.append(value)
         if texts:
@@ -198,6 +202,8 @@ class _Place:
     body: object = None
     features: object = None  # data.features: the Features statement (None: add one to `body`)
     input_value: object = None  # data.features: the model's `input N` value, which follows
+    statement: str | None = None  # a statement to add to `body` as `statement slot=value` (not `slot value`)
+    slot_span: Span | None = None  # where the setting's last part stands on its --set line
 
 
 class _Edits:
@@ -255,7 +261,9 @@ class Grid:
                                          SETTINGS_FILE, _point(setting.line, 0, len(setting.path))))
                 continue
             seen[key] = setting
-            self.places.append(place)
+            slot = setting.path.rsplit(".", 1)[-1]
+            self.places.append(dataclasses.replace(
+                place, slot_span=_point(setting.line, len(setting.path) - len(slot), len(setting.path))))
         if errors:
             raise self.error(errors)
         size = math.prod(len(setting.values) for setting in self.settings)
@@ -348,6 +356,8 @@ class Grid:
         if slot:
             written = _written(block.body, statement)
             binding = self._binding(statement, written.span) if written is not None else None
+            if written is None and statement in catalog.BLOCK_STATEMENTS["train"] and statement != "optimizer":
+                return _Place(slot, body=block.body, statement=statement)  # `checkpoint every=5`, checked as written
             if binding is None or statement == "optimizer":
                 choices = [h for h in catalog.BLOCK_STATEMENTS["train"] if h not in one_value]
                 raise where(f"train has no statement '{statement}' with arguments to set"
@@ -467,8 +477,12 @@ def _apply(edits: _Edits, place: _Place, value) -> None:
     if place.node is not None:
         edits.replace[id(place.node)] = value
     elif place.holder is not None:
-        keyword = s.Keyword(s.Name(place.slot, value.span), value, value.span)
+        keyword = s.Keyword(s.Name(place.slot, place.slot_span or value.span), value, value.span)
         edits.add_args.setdefault(id(place.holder), []).append(keyword)
+    elif place.statement is not None:
+        keyword = s.Keyword(s.Name(place.slot, place.slot_span or value.span), value, value.span)
+        statement = s.Statement(s.Name(place.statement, value.span), (keyword,), value.span)
+        edits.add_statements.setdefault(id(place.body), []).append(statement)
     else:
         statement = s.Statement(s.Name(place.slot, value.span), (value,), value.span)
         edits.add_statements.setdefault(id(place.body), []).append(statement)
@@ -587,14 +601,18 @@ def execute(runs: list[Run], out: Path, backend: str, target: str, engine: str, 
             address: str | None, on_result) -> None:
     """Train `runs`, calling on_result(run, result) in the parent as each one finishes."""
     folders = {run.key: str((out / "runs" / run.id).resolve()) for run in runs}
+    if not runs:
+        return None
     if engine == "ray":
         return _execute_ray(runs, folders, backend, target, jobs, address, on_result)
+    jobs = min(jobs, len(runs))
     if jobs == 1:
         for run in runs:
             on_result(run, train_run(run.program, run.seed, backend, target, folders[run.key]))
         return None
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
@@ -606,6 +624,10 @@ def execute(runs: list[Run], out: Path, backend: str, target: str, engine: str, 
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 on_result(pending.pop(future), future.result())
+    except BrokenProcessPool:
+        _stop_pool(pool)
+        raise SweepError("a worker process died (killed, or out of memory?); the runs done are recorded, and "
+                         "the same command again trains the rest") from None
     except BaseException:
         _stop_pool(pool)
         raise
@@ -793,29 +815,33 @@ def run_sweep(program: ir.Program, file: s.File, args) -> int:
         entry = recorded(out, run)
         if entry is not None:
             results[run.key] = entry
-    todo = [run for run in runs if run.key not in results]
-    earlier = f"; {len(results)} done already (in {visible(str(out))})" if results else ""
+    todo = list({run.key: run for run in runs if run.key not in results}.values())  # `8` and `8.0`: one run
+
+    def done() -> int:
+        return sum(run.key in results for run in runs)
+
+    earlier = f"; {done()} done already (in {visible(str(out))})" if results else ""
     print(f"sweep: {len(runs)} runs ({_count(grid.size, 'setting')} × {_count(args.seeds, 'seed')}){earlier}; "
           f"{len(todo)} to train on {_engine_text(args)}", file=sys.stderr)
 
     def on_result(run: Run, result: dict) -> None:
         results[run.key] = record(out, run, result)
-        write_csv(out / "sweep.csv", paths, [results[r.key] for r in runs if r.key in results])
+        write_csv(out / "sweep.csv", paths, [_entry(results, r) for r in runs if r.key in results])
         metric = plotted_metric([results[run.key]])
         shown = f"{metric} {result['metrics'][metric]:.4f}" if metric in result["metrics"] else result["status"]
-        print(f"[{len(results)}/{len(runs)}] {visible(run.label)}: {visible(shown)} ({result['time_s']:.1f}s)",
+        print(f"[{done()}/{len(runs)}] {visible(run.label)}: {visible(shown)} ({result['time_s']:.1f}s)",
               file=sys.stderr)
 
     try:
         execute(todo, out, args.backend, args.target, args.engine, args.jobs, args.address, on_result)
     except KeyboardInterrupt:
-        print(f"interrupted: {len(results)} of {len(runs)} runs done, recorded in {visible(str(out))}; "
+        print(f"interrupted: {done()} of {len(runs)} runs done, recorded in {visible(str(out))}; "
               "the same command again trains the rest", file=sys.stderr)
         return 130
     except SweepError as error:
         print(f"nndsl sweep: error: {visible(str(error))}", file=sys.stderr)
         return 1
-    entries = [results[run.key] for run in runs]
+    entries = [_entry(results, run) for run in runs]
     write_csv(out / "sweep.csv", paths, entries)
     print(format_table(*summarize(paths, entries)))
     metric = plotted_metric(entries)
@@ -830,6 +856,11 @@ def run_sweep(program: ir.Program, file: s.File, args) -> int:
               f"{visible(str(out / 'runs'))} says why)", file=sys.stderr)
         return 1
     return 0
+
+
+def _entry(results: dict, run: Run) -> dict:
+    """A run's row: its recorded result, under its own settings (two spellings of a value share a result)."""
+    return {**results[run.key], "settings": dict(run.settings), "seed": run.seed}
 
 
 def _engine_text(args) -> str:

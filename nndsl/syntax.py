@@ -231,6 +231,11 @@ def parse_fragment(text: str, rule: str, line: int, column: int) -> Value | Feat
             grammar = (resource_dir("grammar") / "nndsl.lark").read_text(encoding="utf-8")
             _fragment_parser = Lark(grammar, parser="lalr", lexer="basic", propagate_positions=True,
                                     maybe_placeholders=False, start=["value", "feature"])
+    depth = 0
+    for ch in text:  # as in a spec (_scan): deeper nesting is no setting, and would exhaust the stack
+        depth += ch in "([{"
+        if depth > MAX_NESTING:
+            return None
     try:
         tree = _fragment_parser.parse("\n" * (line - 1) + " " * (column - 1) + text, start=rule)
         return _feature(tree) if rule == "feature" else _value(tree)

@@ -57,6 +57,7 @@ def edited(old: str, new: str, spec: Path = SPEC) -> nndsl.Program:
     ("train.batch=all", "batch 10", "batch all"),
     ("train.epochs=7", "epochs 200", "epochs 7"),
     ("train.shuffle=false", "seed 1", "seed 1 shuffle false"),  # a statement not written: added
+    ("train.checkpoint.every=5", "seed 1", "seed 1 checkpoint every=5"),
     ("data.noise=0.2", "noise=0.0", "noise=0.2"),
     ("data.samples=60", "samples=500", "samples=60"),
     ("data.split=0.8", "split 0.5", "split 0.8"),
@@ -70,6 +71,28 @@ def test_a_setting_gives_the_program_of_the_edited_spec(option, old, new):
     else:
         expected = edited(old, new)
     assert programs == [expected]
+
+
+@pytest.mark.parametrize("spec, option, old, new", [
+    ("digits_cnn.nn", "conv2d_2.filters=8", "conv2d 32 relu", "conv2d 8 relu"),
+    ("digits_cnn.nn", "conv2d_1.kernel=5", "kernel=3 padding=same\n    maxpool", "kernel=5 padding=same\n    maxpool"),
+    ("digits_cnn.nn", "batchnorm_1.momentum=0.9", "batchnorm", "batchnorm momentum=0.9"),
+    ("spiral3.nn", "dropout_1.rate=0.3", "dropout 0.1", "dropout 0.3"),
+    # a layer inside a residual block: dense_3 is the second dense of the first block
+    ("spiral_residual.nn", "dense_3.activation=tanh", "        dense 8\n", "        dense 8 tanh\n"),
+])
+def test_other_layer_kinds_and_layers_in_a_residual_block(spec, option, old, new):
+    path = ROOT / "specs" / spec
+    assert grid(option, spec=path).programs() == [edited(old, new, spec=path)]
+
+
+def test_two_spellings_of_one_value_share_one_run(tmp_path, capsys):
+    assert main(["sweep", str(SPEC), *SMALL, "--set", "data.noise=0,0.0", "--jobs", "2",
+                 "--out", str(tmp_path / "s")]) == 0
+    assert "1 to train" in capsys.readouterr().err
+    rows = read_csv(tmp_path / "s" / "sweep.csv")
+    assert [r["data.noise"] for r in rows] == ["0", "0.0"] and rows[0]["run"] == rows[1]["run"]
+    assert len(list((tmp_path / "s" / "runs").iterdir())) == 1
 
 
 def test_the_grid_is_the_product_of_the_settings_in_order():
@@ -107,6 +130,10 @@ def test_a_named_layer_and_a_data_source_without_arguments(tmp_path):
     (["dense_1.units=2,,3"], "--set:1:17: error: dense_1.units: empty value"),
     (["dense_1.units=(2"], "--set:1:15: error: dense_1.units: '(2' is not a value"),
     (["units"], "--set:1:1: error: --set takes PATH=V1,V2,…"),
+    (["dense_1.units=8,8"], "--set:1:17: error: dense_1.units: 8 is given twice"),
+    (["dense_1.activation=" + "[" * 40 + "]" * 40], "--set:1:20: error: dense_1.activation: '[[["),
+    # a statement the spec does not have, added and checked: the checker's own message, at the argument
+    (["train.checkpoint.evry=2"], "--set:1:18: error: unknown argument 'evry' for checkpoint (did you mean 'every'?)"),
     (["dense_1.name=a"], "--set:1:9: error: dense_1 has no setting 'name'"),
     # an error the setting causes elsewhere in the spec says which setting it was
     (["dense_2.units=2"], "checkerboard.nn:11:5: error: binary_crossentropy predicts one 0/1 label: the output "
