@@ -53,7 +53,7 @@ def sequential_specs(folder: Path) -> list[Path]:
     from nndsl.syntax import parse_syntax
 
     text, filename = read_spec(SPEC)
-    grid = Grid(api.parse(text, filename), parse_syntax(text, filename), [f"dense_1.units={UNITS}"])
+    grid = Grid(parse_syntax(text, filename), [f"dense_1.units={UNITS}"])
     specs = []
     for program, settings in zip(grid.programs(), grid.combinations(), strict=True):
         path = folder / f"checkerboard_{settings[0][1]}.nn"

@@ -236,9 +236,10 @@ class _Edits:
 
 
 class Grid:
-    """A checked spec and its settings: `programs()` gives each combination's checked program."""
+    """A spec (its syntax tree, which must check) and its --set settings: `programs()` gives each
+    combination's checked program."""
 
-    def __init__(self, program: ir.Program, file: s.File, options: Sequence[str]) -> None:
+    def __init__(self, file: s.File, options: Sequence[str]) -> None:
         self.spec_lines = file.text.split("\n")
         self.file = _with_calls(file)
         self.options = list(options)
@@ -654,9 +655,11 @@ def _execute_ray(runs, folders, backend, target, jobs, address, on_result) -> No
     try:
         if address:
             ray.init(address=address, log_to_driver=False)
-        else:  # a local instance on this machine, on loopback, as small as the sweep
+        else:  # a local instance on this machine, as small as the sweep: no dashboard, a small object store
+            # (Ray 2.60 listens on every interface, with its token authentication; it maps a
+            # node address of 127.0.0.1 to the machine's own, so it cannot be kept to loopback.)
             ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False,
-                     object_store_memory=100 * 1024 * 1024, _node_ip_address="127.0.0.1")
+                     object_store_memory=100 * 1024 * 1024)
     except (ConnectionError, ValueError, RuntimeError) as error:
         raise SweepError(f"cannot start Ray{f' at {address}' if address else ''}: {error}") from None
     try:
@@ -797,7 +800,7 @@ def run_sweep(program: ir.Program, file: s.File, args) -> int:
     """Carry out `nndsl sweep` for a checked spec (and its syntax tree); returns the exit status."""
     if program.train is None or program.data is None or program.loss is None:
         raise SpecError("nothing to train: the spec needs data, loss and train blocks", filename=program.filename)
-    grid = Grid(program, file, args.set or [])
+    grid = Grid(file, args.set or [])
     if grid.size * args.seeds > MAX_RUNS:
         print(f"nndsl sweep: error: {grid.size:,} settings × {args.seeds} seeds is {grid.size * args.seeds:,} runs, "
               f"more than {MAX_RUNS:,}", file=sys.stderr)

@@ -31,7 +31,7 @@ SMALL = ["--set", "data.samples=100", "--set", "train.epochs=3"]
 
 def grid(*options: str, spec: Path = SPEC) -> Grid:
     text, filename = read_spec(spec)
-    return Grid(nndsl.parse(text, filename), parse_syntax(text, filename), options)
+    return Grid(parse_syntax(text, filename), options)
 
 
 def edited(old: str, new: str, spec: Path = SPEC) -> nndsl.Program:
