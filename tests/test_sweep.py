@@ -23,6 +23,7 @@ from nndsl.cli import main
 from nndsl.source import read_spec
 from nndsl.sweep import Grid, SettingError, draw_sweep
 from nndsl.syntax import parse_syntax
+from tests.conftest import require_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "checkerboard.nn"
@@ -230,6 +231,20 @@ def test_a_pool_of_two_and_ray_give_the_in_process_results(tmp_path, capsys):
         for row, expected in zip(results[name], results["alone"], strict=True):
             for key in ("loss", "val_loss", "val_accuracy"):
                 assert float(row[key]) == pytest.approx(float(expected[key]), rel=1e-6), (name, key)
+
+
+def test_the_backend_is_the_one_asked_for_and_agrees_with_numpy(tmp_path, capsys):
+    require_backend("torch")
+    options = ["sweep", str(SPEC), *SMALL, "--set", "dense_1.units=2,4", "--jobs", "1"]
+    assert main([*options, "--out", str(tmp_path / "numpy")]) == 0
+    assert main([*options, "-b", "torch", "--out", str(tmp_path / "torch")]) == 0
+    capsys.readouterr()
+    numpy_rows, torch_rows = read_csv(tmp_path / "numpy" / "sweep.csv"), read_csv(tmp_path / "torch" / "sweep.csv")
+    assert "import torch" in (tmp_path / "torch" / "runs" / torch_rows[0]["run"] / "model.py").read_text()
+    assert {r["run"] for r in torch_rows}.isdisjoint(r["run"] for r in numpy_rows)  # the backend is in the key
+    for ours, reference in zip(torch_rows, numpy_rows, strict=True):
+        for key in ("loss", "val_loss", "val_accuracy"):  # the backend tests' cross-backend tolerance
+            assert float(ours[key]) == pytest.approx(float(reference[key]), rel=1e-4), key
 
 
 def test_an_interrupted_sweep_resumes_without_training_finished_runs_again(tmp_path):
