@@ -299,6 +299,7 @@ def make_parser() -> argparse.ArgumentParser:
             "nndsl train specs/checkerboard.nn            # train on NumPy; results in runs/checkerboard/",
             "nndsl train specs/spiral.nn -b torch -t gpu  # the same spec on PyTorch, on a GPU",
             "nndsl compile specs/circle.nn -b tensorflow -o model.py  # a program that runs without nndsl",
+            "nndsl sweep specs/checkerboard.nn --set dense_1.units=1,2,4,8 --seeds 5  # mean ± std per setting",
             "nndsl fmt --write specs/*.nn                 # canonical formatting",
             "",
             "'nndsl COMMAND --help' tells more about each command. The language: docs/language.md.",

@@ -583,12 +583,14 @@ def _record_path(out: Path, run: Run) -> Path:
 
 
 def recorded(out: Path, run: Run) -> dict | None:
-    """The result of an earlier run with the same key, or None."""
+    """The result of an earlier successful run with the same key, or None. A failed run is tried
+    again: its cause may be gone (a data file fixed), and a divergence only costs its time again."""
     try:
         record = json.loads(_record_path(out, run).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return record if isinstance(record, dict) and record.get("key") == run.key else None
+    ok = isinstance(record, dict) and record.get("key") == run.key and record.get("status") == "ok"
+    return record if ok else None
 
 
 def record(out: Path, run: Run, result: dict) -> dict:

@@ -297,6 +297,9 @@ def test_a_diverging_run_is_recorded_as_failed_and_the_sweep_exits_1(tmp_path, c
     rows = read_csv(tmp_path / "s" / "sweep.csv")
     assert rows[0]["status"] == "ok" and rows[1]["status"] != "ok" and rows[1]["val_loss"] == ""
     assert "1 of 2 runs failed" in err
+    assert main(["sweep", str(SPEC), *SMALL, "--set", "train.lr=0.03,1e30", "--jobs", "1",
+                 "--out", str(tmp_path / "s")]) == 1
+    assert "1 done already" in capsys.readouterr().err  # the failed run is tried again, the other is kept
 
 
 def test_the_plot_has_a_line_per_other_setting_and_a_dot_per_seed():
