@@ -256,7 +256,8 @@ class Grid:
             except _PathError as error:
                 errors.append(Diagnostic("error", str(error), SETTINGS_FILE, error.span))
                 continue
-            key = f"{setting.path.split('.')[0]}.{place.slot}" if "." in setting.path else setting.path
+            owner = setting.path.rsplit(".", 1)[0]  # train.learning_rate and train.lr are one setting
+            key = f"{owner}.{place.slot}" if "." in setting.path else setting.path
             if key in seen:
                 errors.append(Diagnostic("error", f"{setting.path} is set twice (first by --set {seen[key].path})",
                                          SETTINGS_FILE, _point(setting.line, 0, len(setting.path))))
@@ -267,8 +268,7 @@ class Grid:
                 place, slot_span=_point(setting.line, len(setting.path) - len(slot), len(setting.path))))
         if errors:
             raise self.error(errors)
-        size = math.prod(len(setting.values) for setting in self.settings)
-        self.size = size
+        self.size = math.prod(len(setting.values) for setting in self.settings)
 
     # -- errors --
 
