@@ -1,4 +1,4 @@
-"""The `nndsl` command: check, summary, compile, train, export, fmt, lsp.
+"""The `nndsl` command: check, summary, compile, train, sweep, export, fmt, lsp.
 
 A mistake in a spec, a data file or the command line prints a compiler-style
 message and exits with status 1; a Python traceback always means a bug in
@@ -115,6 +115,18 @@ def cmd_train(args) -> int:
 
     program = _load(args.spec)
     return run_training(program, args)
+
+
+def cmd_sweep(args) -> int:
+    from nndsl.source import read_spec
+    from nndsl.sweep import run_sweep
+    from nndsl.syntax import parse_syntax
+
+    if args.address is not None and args.engine != "ray":
+        raise UsageError("nndsl sweep: error: --address is for --engine ray")
+    program = _load(args.spec)
+    text, filename = read_spec(args.spec)
+    return run_sweep(program, parse_syntax(text, filename), args)
 
 
 def cmd_export(args) -> int:
@@ -239,6 +251,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -286,6 +305,7 @@ def make_parser() -> argparse.ArgumentParser:
             "nndsl train specs/checkerboard.nn            # train on NumPy; results in runs/checkerboard/",
             "nndsl train specs/spiral.nn -b torch -t gpu  # the same spec on PyTorch, on a GPU",
             "nndsl compile specs/circle.nn -b tensorflow -o model.py  # a program that runs without nndsl",
+            "nndsl sweep specs/checkerboard.nn --set dense_1.units=1,2,4,8 --seeds 5  # mean ± std per setting",
             "nndsl fmt --write specs/*.nn                 # canonical formatting",
             "",
             "'nndsl COMMAND --help' tells more about each command. The language: docs/language.md.",
@@ -361,6 +381,37 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     train.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
     train.set_defaults(run=cmd_train)
+
+    sweep = _command(
+        commands, "sweep", "train a spec over a grid of settings and seeds, in parallel",
+        "Train a spec once per combination of the --set values and per seed, each run as 'nndsl train' "
+        "does it, in parallel: local processes (--jobs) or Ray (--engine ray). PATH names a setting by "
+        "the IR's names: LAYER.ARG (dense_1.units, dense_1.activation, dropout_1.rate), data.ARG "
+        "(data.noise, data.samples, data.split, data.features=[x1,x2,x1^2]), train.ARG (train.lr, "
+        "train.momentum, train.optimizer, train.batch, train.epochs) or loss. --out gets sweep.csv (a row "
+        "per run), sweep.png and runs/<id>/ (each run's results); the table printed at the end gives each "
+        "setting's mean ± std of the final validation metrics over the seeds. Run the same command again "
+        "after an interruption: the runs done are not trained again.",
+        ("nndsl sweep specs/checkerboard.nn --set dense_1.units=1,2,3,4,8 --set train.lr=0.01,0.03 --seeds 5 "
+         "--out runs/sweep",
+         "nndsl sweep specs/checkerboard.nn --set 'data.features=[x1,x2,x1^2],[x1,x2,x1*x2]' --seeds 3",
+         "nndsl sweep specs/spiral.nn --set data.noise=0,0.1,0.2 --engine ray   # on a local Ray instance"),
+    )
+    sweep.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
+    sweep.add_argument("--set", action="append", metavar="PATH=V1,V2,...",
+                       help="a setting and its values (repeat --set for a grid: every combination is trained)")
+    sweep.add_argument("--seeds", type=_positive_int, default=1, metavar="N",
+                       help="train each setting with N training seeds, the spec's and the N-1 after it "
+                            "(the data keeps the spec's seed); default: %(default)s")
+    sweep.add_argument("--jobs", type=_positive_int, default=_cores(), metavar="N",
+                       help="runs at a time (local processes, or Ray CPUs); default: the cores, %(default)s")
+    sweep.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: a process pool on this machine (default); ray: Ray (pip install "
+                            "'nndsl[sweep]'), a local instance unless --address names a cluster")
+    sweep.add_argument("--address", metavar="ADDR", help="with --engine ray: the cluster, e.g. ray://head:10001")
+    _backend_and_target(sweep)
+    sweep.add_argument("--out", metavar="DIR", help="the folder for the results (default: runs/<spec name>-sweep)")
+    sweep.set_defaults(run=cmd_sweep)
 
     export = _command(
         commands, "export", "write a trained model as ONNX, .keras or a SavedModel",

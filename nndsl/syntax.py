@@ -218,6 +218,31 @@ def grammar_parser() -> Lark:
         return _parser
 
 
+_fragment_parser: Lark | None = None
+
+
+def parse_fragment(text: str, rule: str, line: int, column: int) -> Value | Feature | None:
+    """One value (`rule` 'value': a number, name, call, list, …) or input feature ('feature': x1^2,
+    sin(x1)) written outside a spec, such as a command line's `--set`, read by the spec's own
+    grammar; its spans say `line`:`column` where it starts. None if `text` is not one."""
+    global _fragment_parser
+    with _parser_lock:
+        if _fragment_parser is None:
+            grammar = (resource_dir("grammar") / "nndsl.lark").read_text(encoding="utf-8")
+            _fragment_parser = Lark(grammar, parser="lalr", lexer="basic", propagate_positions=True,
+                                    maybe_placeholders=False, start=["value", "feature"])
+    depth = 0
+    for ch in text:  # as in a spec (_scan): deeper nesting is no setting, and would exhaust the stack
+        depth += ch in "([{"
+        if depth > MAX_NESTING:
+            return None
+    try:
+        tree = _fragment_parser.parse("\n" * (line - 1) + " " * (column - 1) + text, start=rule)
+        return _feature(tree) if rule == "feature" else _value(tree)
+    except (UnexpectedInput, SpecError):  # SpecError: a bad escape in a string
+        return None
+
+
 def parse_syntax(text: str, filename: str = "<spec>") -> File:
     """Parse spec text into a syntax tree, or raise `SpecError` with every syntax error found."""
     if not isinstance(text, str):
