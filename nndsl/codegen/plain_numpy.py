@@ -1,0 +1,109 @@
+"""The plain NumPy program: the network as a list of layers, each with its forward and backward
+pass as the lecture draws them, the loss with its gradient, and a mini-batch SGD loop.
+
+The full program (numpy_backend) computes the same, with preallocated buffers and fused
+in-place steps for speed; the plain one writes each formula once, as an expression.
+"""
+
+from __future__ import annotations
+
+from nndsl import ir
+from nndsl.catalog import ACTIVATION_ALPHA
+from nndsl.codegen import common, plain
+from nndsl.codegen.render import drop_unused_functions, py, render_template, sort_imports, tidy
+
+#: The activation classes of templates/plain/numpy/activations.py.
+ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax", "leaky_relu": "LeakyReLU",
+               "elu": "ELU", "gelu": "GELU", "softplus": "Softplus"}
+
+#: Each metric on the validation outputs `z` (logits where the loss is fused) against `y`.
+METRICS = {
+    "class_accuracy": "np.mean(z.argmax(axis=1) == y)",
+    "binary_accuracy": "np.mean((z > 0) == (y > 0.5))",
+    "mse": "np.mean(({predictions} - {targets}) ** 2)",
+    "mae": "np.mean(np.abs({predictions} - {targets}))",
+}
+PREDICTIONS = {"sigmoid": "0.5 * (1 + np.tanh(z / 2))", "softmax": "np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)"}
+
+
+def lower(program: ir.Program, data_dir: str) -> str:
+    model = program.model
+    if not model.is_stack:
+        graph = next(layer for layer in model.layers if isinstance(layer, (ir.Add, ir.Concat)) or
+                     layer.inputs != (model.layers[model.layers.index(layer) - 1].name if model.layers.index(layer)
+                                      else model.input_name,))
+        raise plain.refuse(program, graph, "a plain NumPy program is a stack of layers; this one branches or merges")
+    for layer in model.layers:
+        if not isinstance(layer, (ir.Dense, ir.ActivationLayer, ir.Dropout)):
+            raise plain.refuse(program, layer, f"a plain NumPy program has dense, activation and dropout layers, "
+                                               f"not {layer.kind}")
+    module = plain.PlainModule(["import numpy as np"])
+    data = plain.lower_data(program, module, data_dir)
+    values = plain.initial_values(program, module)
+    for name in ("layers", "activations", "losses", "optimizers"):
+        module.use(f"plain/numpy/{name}.py")
+    fused = common.FUSED.get(program.loss.name)
+    fused_at = common.output_activation_index(model) if fused else None
+    layers = []
+    for position, layer in enumerate(model.layers):
+        absorbed = position == fused_at
+        if isinstance(layer, ir.Dense):
+            weight, bias = layer.parameters
+            args = [values[weight.name]["expression"], values[bias.name]["expression"]]
+            if not layer.trainable:
+                args.append("trainable=False")
+            rates = {"l1": 0.0, "l2": 0.0}
+            for regularizer in layer.regularizers:
+                rates[regularizer.kind] += regularizer.rate
+            args += [f"{kind}={py(rate)}" for kind, rate in rates.items() if rate]
+            note = f"logits: the loss applies the {layer.activation.name}" if absorbed else None
+            layers.append({"call": f"Dense({', '.join(args)})", "comment": note})
+            if layer.activation.name != "linear" and not absorbed:
+                layers.append({"call": _activation(layer.activation), "comment": None})
+        elif isinstance(layer, ir.ActivationLayer):
+            if layer.activation.name != "linear" and not absorbed:
+                layers.append({"call": _activation(layer.activation), "comment": None})
+        else:
+            layers.append({"call": f"Dropout({py(layer.rate)}, dropout_rng)", "comment": None})
+    predictions = PREDICTIONS[fused] if fused else "z"
+    targets = f"np.eye({model.out_features}, dtype=np.float32)[y]" if program.task == "multiclass" else "y"
+    metrics = [f'"{metric}": {METRICS[form].format(predictions=predictions, targets=targets)}'
+               for metric, form in common.metric_forms(program)]
+    penalty = any(isinstance(layer, ir.Dense) and layer.regularizers for layer in model.layers)
+    loss = f"{program.loss.name}(z, y)[0]" + (" + penalty()" if penalty else "")
+    train = program.train
+    source = render_template(
+        "plain/numpy.py.j2",
+        header=plain.header(program, "numpy"),
+        imports=sort_imports(module.imports),
+        snippets=module.bodies,
+        data=data,
+        streams=plain.streams(program),
+        layers=layers,
+        penalty=penalty,
+        loss=program.loss.name,
+        optimizer=_optimizer(train.optimizer),
+        logs=plain.dict_entries([f'"loss": {loss}', *metrics], indent=4),
+        epochs=py(train.epochs),
+        epochs_end=py(train.epochs + 1),
+        batch=py(train.batch) if train.batch else "len(x_train)",
+        shuffle=train.shuffle,
+    )
+    return tidy(drop_unused_functions(source, module.functions))
+
+
+def _activation(activation: ir.Activation) -> str:
+    name = ACTIVATIONS[activation.name]
+    if activation.name in ACTIVATION_ALPHA:
+        alpha = activation.alpha if activation.alpha is not None else ACTIVATION_ALPHA[activation.name]
+        return f"{name}({py(float(alpha))})"
+    return f"{name}()"
+
+
+def _optimizer(opt: ir.Optimizer) -> str:
+    if isinstance(opt, ir.SGD):
+        extra = f", momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}" if opt.momentum or opt.nesterov else ""
+        return f"SGD(params, lr={py(opt.lr)}{extra})"
+    if isinstance(opt, ir.Adam):
+        return f"Adam(params, lr={py(opt.lr)}, beta1={py(opt.beta1)}, beta2={py(opt.beta2)}, eps={py(opt.eps)})"
+    return f"RMSprop(params, lr={py(opt.lr)}, rho={py(opt.rho)}, eps={py(opt.eps)})"
