@@ -34,9 +34,9 @@ def lower(program: ir.Program, data_dir: str) -> str:
                                       else model.input_name,))
         raise plain.refuse(program, graph, "a plain NumPy program is a stack of layers; this one branches or merges")
     for layer in model.layers:
-        if not isinstance(layer, (ir.Dense, ir.ActivationLayer, ir.Dropout)):
-            raise plain.refuse(program, layer, f"a plain NumPy program has dense, activation and dropout layers, "
-                                               f"not {layer.kind}")
+        if not isinstance(layer, (ir.Dense, ir.ActivationLayer, ir.Dropout, ir.Flatten)):
+            raise plain.refuse(program, layer, f"a plain NumPy program has dense, activation, dropout and flatten "
+                                               f"layers, not {layer.kind}")
     module = plain.PlainModule(["import numpy as np"])
     data = plain.lower_data(program, module, data_dir)
     values = plain.initial_values(program, module)
@@ -63,6 +63,8 @@ def lower(program: ir.Program, data_dir: str) -> str:
         elif isinstance(layer, ir.ActivationLayer):
             if layer.activation.name != "linear" and not absorbed:
                 layers.append({"call": _activation(layer.activation), "comment": None})
+        elif isinstance(layer, ir.Flatten):
+            layers.append({"call": "Flatten()", "comment": None})
         else:
             layers.append({"call": f"Dropout({py(layer.rate)}, dropout_rng)", "comment": None})
     predictions = PREDICTIONS[fused] if fused else "z"

@@ -27,6 +27,8 @@ def lower(program: ir.Program, data_dir: str) -> str:
     network = common.Module()
     plan = torch_backend.plan_network(program, network)
     module.use_all(network)
+    if any("OrderedDict(" in entry["module"] for entry in plan.layers):  # a conv padded unevenly (same, stride 2)
+        module.imports.append("from collections import OrderedDict")
     stack = program.model.is_stack
     index = {entry["name"]: position for position, entry in enumerate(plan.layers)}
 

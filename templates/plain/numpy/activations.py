@@ -6,7 +6,7 @@ import numpy as np
 class Activation:
     """An activation has no parameters."""
 
-    params = []
+    params = ()
 
 
 class ReLU(Activation):

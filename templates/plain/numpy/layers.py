@@ -27,7 +27,7 @@ class Dense:
 class Dropout:
     """In training, zero each unit with probability `rate` and scale the rest by 1/(1 − rate)."""
 
-    params = []
+    params = ()
 
     def __init__(self, rate, rng):
         self.rate, self.rng = rate, rng
@@ -40,3 +40,16 @@ class Dropout:
 
     def backward(self, dh):
         return dh * self.mask
+
+
+class Flatten:
+    """Each image (h, w, c) as one row of h·w·c values, in that order."""
+
+    params = ()
+
+    def forward(self, x, training):
+        self.shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, dh):
+        return dh.reshape(self.shape)

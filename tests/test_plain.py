@@ -1,0 +1,204 @@
+"""Plain programs (`nndsl compile --plain`, `nndsl.generate(..., plain=True)`).
+
+Every example spec on every backend: the plain program trains to the same numbers as the full
+one (the per-epoch losses and validation metrics it prints, and the final weights), it is short,
+ruff-clean and imports no nndsl; what it does not render is refused at the spec's position.
+The checkerboard's three plain programs are kept in docs/plain/ and must be what the compiler
+writes now.
+
+Lines of each example's plain program (test_plain_lengths checks the checkerboard's limits):
+
+| spec | numpy | torch | tensorflow |
+| --- | --- | --- | --- |
+| checkerboard | 139 | 78 | 79 |
+| checkerboard_2 | 139 | 78 | 79 |
+| checkerboard_8_4 | 141 | 82 | 81 |
+| circle | 143 | 83 | 110 |
+| digits_cnn | refused | 120 | 75 |
+| digits_mlp | 149 | 83 | 99 |
+| digits_resnet | refused | 135 | 84 |
+| income | 131 | 76 | 99 |
+| perceptron | 119 | 71 | 74 |
+| shapes | refused | 103 | 107 |
+| spiral | 153 | 95 | 120 |
+| spiral3 | 178 | 119 | 97 |
+| spiral_deep | 172 | 134 | 139 |
+| spiral_residual | refused | 169 | 150 |
+| staircase | 123 | 62 | 62 |
+| two_towers | refused | 102 | 116 |
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nndsl
+from nndsl import ir
+from nndsl.cli import main
+from nndsl.codegen import load_module
+from tests.conftest import require_backend
+from tests.golden import plain_doc_path, render
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.nn"))
+BACKENDS = ("numpy", "torch", "tensorflow")
+EPOCHS = 2
+#: What the plain NumPy program refuses (the first layer it does not render): images and graphs.
+NUMPY_REFUSES = {"digits_cnn": "conv2d", "digits_resnet": "branches or merges", "shapes": "conv2d",
+                 "spiral_residual": "branches or merges", "two_towers": "branches or merges"}
+#: Printed with 4 decimals: the values agree to that rounding, plus float32's across two executions.
+PRINTED_ATOL = 1.5e-4
+PRINTED_RTOL = 1e-5
+#: Trained weights after two epochs, through the same operations in another arrangement.
+WEIGHTS_RTOL = 2e-4
+
+ROW = re.compile(r"^epoch (\d+)/(\d+) - (.*)$")
+
+
+def small(spec: Path) -> ir.Program:
+    """The example with few epochs and, for a Playground set, fewer samples (the spec's own for files)."""
+    program = nndsl.parse(spec.read_text(encoding="utf-8"), filename=str(spec.relative_to(ROOT)))
+    data = program.data
+    if isinstance(data.source, ir.PlaygroundData):
+        data = dataclasses.replace(data, source=dataclasses.replace(data.source, samples=min(data.source.samples, 200)))
+    return dataclasses.replace(program, data=data, train=dataclasses.replace(program.train, epochs=EPOCHS))
+
+
+def refused(spec: Path, backend: str) -> bool:
+    return backend == "numpy" and spec.stem in NUMPY_REFUSES
+
+
+def run_plain(source: str):
+    """Run a plain program in this process: its module, and the logs of each epoch line it printed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        module = load_module(source, "nndsl_plain")
+    lines = out.getvalue().splitlines()
+    epochs = []
+    for line in lines[:-1]:
+        match = ROW.match(line)
+        assert match, line
+        epochs.append({key: float(value) for key, value in (item.split(": ") for item in match[3].split(" - "))})
+    assert lines[-1].startswith("validation: ")
+    final = {key: float(value) for key, value in (item.split(": ") for item in lines[-1][12:].split(" - "))}
+    return module, epochs, final
+
+
+def plain_weights(module, backend: str, program: ir.Program) -> list[np.ndarray]:
+    """The trained parameters of a plain program in the IR's order and layout (batch norm's running
+    statistics left out)."""
+    if backend == "numpy":
+        return [array for layer in module.layers if hasattr(layer, "W") for array in (layer.W, layer.b)]
+    if backend == "torch":
+        arrays = [p.detach().numpy() for p in module.model.parameters()]
+        return [a.transpose(0, 2, 3, 1) if a.ndim == 4 else a for a in arrays]  # torch's (out, in, kh, kw)
+    layers = module.model.layers  # a graph's by name: a Keras functional model orders them its own way
+    if not program.model.is_stack:
+        layers = [module.model.get_layer(layer.name) for layer in program.model.layers if layer.parameters]
+    arrays = [w.numpy() for layer in layers for w in layer.weights if "moving" not in w.path]
+    return [a.T if a.ndim == 2 else a.transpose(3, 0, 1, 2) if a.ndim == 4 else a for a in arrays]
+
+
+CASES = [pytest.param(spec, backend, id=f"{spec.stem}-{backend}") for spec in SPECS for backend in BACKENDS
+         if not refused(spec, backend)]
+
+
+@pytest.mark.parametrize("spec, backend", CASES)
+def test_plain_program_trains_to_the_full_programs_numbers(spec, backend):
+    if backend != "numpy":
+        require_backend(backend)
+    program = small(spec)
+    trainer = nndsl.build(program, backend=backend, data_dir=str(ROOT / "specs"))
+    history = trainer.fit()
+    module, epochs, final = run_plain(nndsl.generate(program, backend=backend, plain=True,
+                                                     data_dir=str(ROOT / "specs")))
+    assert len(epochs) == EPOCHS
+    metrics = list(program.train.metrics)
+    for epoch, logs in enumerate(epochs):
+        assert list(logs) == ["loss", "val_loss", *(f"val_{m}" for m in metrics)]
+        for key, value in logs.items():
+            assert value == pytest.approx(history[key][epoch], abs=PRINTED_ATOL, rel=PRINTED_RTOL), (epoch, key)
+    assert list(final) == ["loss", *metrics]
+    for key, value in final.items():
+        assert value == pytest.approx(history[f"val_{key}"][-1], abs=PRINTED_ATOL, rel=PRINTED_RTOL), key
+    full = trainer.get_weights()
+    names = [p.name for p in program.model.parameters if not p.name.endswith((".mean", ".var"))]
+    ours = plain_weights(module, backend, program)
+    if backend == "numpy":  # the plain NumPy layers hold dense parameters only (frozen ones too)
+        names = [name for name in names if name.endswith((".W", ".b"))]
+    assert len(ours) == len(names)
+    for name, value in zip(names, ours, strict=True):
+        assert value.shape == full[name].shape, name
+        assert value.dtype == np.float32, name
+        np.testing.assert_allclose(value, full[name], rtol=WEIGHTS_RTOL,
+                                   atol=WEIGHTS_RTOL * float(np.max(np.abs(full[name]))), err_msg=name)
+
+
+def plain_source(spec: Path, backend: str) -> str:
+    return render(spec, backend, plain=True)
+
+
+def test_plain_lengths():
+    """The checkerboard's plain programs are short (issue 22), and the table above is up to date."""
+    rows = []
+    for spec in SPECS:
+        counts = [len(plain_source(spec, b).splitlines()) if not refused(spec, b) else "refused" for b in BACKENDS]
+        rows.append(f"| {spec.stem} | " + " | ".join(map(str, counts)) + " |")
+    lengths = dict(zip(BACKENDS, [len(plain_source(ROOT / "specs/checkerboard.nn", b).splitlines())
+                                  for b in BACKENDS], strict=True))
+    assert lengths["torch"] < 80 and lengths["tensorflow"] < 80 and lengths["numpy"] < 150, lengths
+    table = __doc__.split("| --- | --- | --- | --- |\n")[1].split("\n\n")[0].strip()
+    assert table == "\n".join(rows), "\n".join(rows)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_docs_show_what_the_compiler_writes(backend):
+    """docs/plain/ holds the checkerboard's plain programs (README links them): exactly today's output
+    (python -m tests.golden rewrites them)."""
+    shown = plain_doc_path(backend).read_text(encoding="utf-8")
+    assert shown == plain_source(ROOT / "specs" / "checkerboard.nn", backend)
+
+
+def test_plain_programs_are_ruff_clean_and_need_no_nndsl(tmp_path):
+    """With the project's settings and with ruff's defaults; and none imports nndsl."""
+    for spec in SPECS:
+        for backend in BACKENDS:
+            if not refused(spec, backend):
+                source = plain_source(spec, backend)
+                assert "nndsl" not in {line.split()[1].split(".")[0] for line in source.splitlines()
+                                       if line.startswith(("import ", "from "))}
+                (tmp_path / f"{spec.stem}_{backend}.py").write_text(source, encoding="utf-8")
+    for settings in (["--config", str(ROOT / "pyproject.toml")], ["--isolated"]):
+        result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", *settings, str(tmp_path)],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if refused(s, "numpy")], ids=lambda s: s.stem)
+def test_plain_numpy_refuses_images_and_graphs_at_their_layer(spec):
+    with pytest.raises(nndsl.SpecError) as caught:
+        plain_source(spec, "numpy")
+    message = str(caught.value)
+    assert NUMPY_REFUSES[spec.stem] in message and "without --plain" in message
+    assert caught.value.line > 1  # at the layer
+
+
+def test_cli_compile_plain(tmp_path, capsys):
+    out = tmp_path / "model.py"
+    assert main(["compile", str(ROOT / "specs" / "checkerboard.nn"), "-b", "torch", "--plain", "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith('"""checkerboard (')
+    assert "nn.Sequential(" in out.read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert main(["compile", str(ROOT / "specs" / "checkerboard.nn"), "--plain", "--emit", "ir"]) != 0
+    assert "--plain" in capsys.readouterr().err
+    assert main(["compile", str(ROOT / "specs" / "checkerboard.nn"), "-b", "torch", "-t", "gpu", "--plain"]) != 0
+    assert "plain" in capsys.readouterr().err
