@@ -85,7 +85,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
                                 indent=8),
         epochs=py(train.epochs),
         epochs_end=py(train.epochs + 1),
-        batches=(f"torch.from_numpy(shuffle_rng.permutation(len(x_train)))" if train.shuffle
+        batches=("torch.from_numpy(shuffle_rng.permutation(len(x_train)))" if train.shuffle
                  else "torch.arange(len(x_train))") + f".split({py(train.batch) if train.batch else 'len(x_train)'})",
     )
     return tidy(drop_unused_functions(source, module.functions))
