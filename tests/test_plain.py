@@ -168,6 +168,12 @@ def test_docs_show_what_the_compiler_writes(backend):
     assert shown == plain_source(ROOT / "specs" / "checkerboard.nn", backend)
 
 
+def test_readme_shows_the_three_plain_programs():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for backend in BACKENDS:
+        assert f"```python\n{plain_doc_path(backend).read_text(encoding='utf-8')}```" in readme, backend
+
+
 def test_plain_programs_are_ruff_clean_and_need_no_nndsl(tmp_path):
     """With the project's settings and with ruff's defaults; and none imports nndsl."""
     for spec in SPECS:
