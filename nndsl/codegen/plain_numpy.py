@@ -33,15 +33,15 @@ def lower(program: ir.Program, data_dir: str) -> str:
                      layer.inputs != (model.layers[model.layers.index(layer) - 1].name if model.layers.index(layer)
                                       else model.input_name,))
         raise plain.refuse(program, graph, "a plain NumPy program is a stack of layers; this one branches or merges")
-    for layer in model.layers:
-        if not isinstance(layer, (ir.Dense, ir.ActivationLayer, ir.Dropout, ir.Flatten)):
-            raise plain.refuse(program, layer, f"a plain NumPy program has dense, activation, dropout and flatten "
-                                               f"layers, not {layer.kind}")
     module = plain.PlainModule(["import numpy as np"])
     data = plain.lower_data(program, module, data_dir)
     values = plain.initial_values(program, module)
     for name in ("layers", "activations", "losses", "optimizers"):
         module.use(f"plain/numpy/{name}.py")
+    if model.images:  # the full program's operations, and the layers that call them
+        for name in ("conv2d", "maxpool", "avgpool", "global_pool", "batchnorm"):
+            module.use(f"numpy/ops/{name}.py")
+        module.use("plain/numpy/images.py")
     fused = common.FUSED.get(program.loss.name)
     fused_at = common.output_activation_index(model) if fused else None
     layers = []
@@ -63,6 +63,24 @@ def lower(program: ir.Program, data_dir: str) -> str:
         elif isinstance(layer, ir.ActivationLayer):
             if layer.activation.name != "linear" and not absorbed:
                 layers.append({"call": _activation(layer.activation), "comment": None})
+        elif isinstance(layer, ir.Conv2D):
+            weight, bias = layer.parameters
+            args = [values[weight.name]["expression"], values[bias.name]["expression"], f"stride={py(layer.stride)}",
+                    f"pad={py(layer.padding)}"] + ([] if layer.trainable else ["trainable=False"])
+            if layer.regularizers:
+                raise plain.refuse(program, layer.regularizers[0], "a plain NumPy program penalises dense layers only")
+            layers.append({"call": f"Conv2D({', '.join(args)})", "comment": None})
+            if layer.activation.name != "linear":
+                layers.append({"call": _activation(layer.activation), "comment": None})
+        elif isinstance(layer, ir.Pool2D):
+            kind = "MaxPool" if layer.op == "max" else "AvgPool"
+            layers.append({"call": f"{kind}({py(layer.pool)}, stride={py(layer.stride)}, pad={py(layer.padding)}, "
+                                   f"shape={py(layer.out_shape)})", "comment": None})
+        elif isinstance(layer, ir.GlobalPool):
+            layers.append({"call": "GlobalMaxPool()" if layer.op == "max" else "GlobalAvgPool()", "comment": None})
+        elif isinstance(layer, ir.BatchNorm):
+            layers.append({"call": f"BatchNorm({layer.channels}, momentum={py(layer.momentum)}, eps={py(layer.eps)})",
+                           "comment": None})
         elif isinstance(layer, ir.Flatten):
             layers.append({"call": "Flatten()", "comment": None})
         else:
