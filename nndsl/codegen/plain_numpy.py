@@ -28,11 +28,6 @@ PREDICTIONS = {"sigmoid": "0.5 * (1 + np.tanh(z / 2))", "softmax": "np.exp(z) / 
 
 def lower(program: ir.Program, data_dir: str) -> str:
     model = program.model
-    if not model.is_stack:
-        graph = next(layer for layer in model.layers if isinstance(layer, (ir.Add, ir.Concat)) or
-                     layer.inputs != (model.layers[model.layers.index(layer) - 1].name if model.layers.index(layer)
-                                      else model.input_name,))
-        raise plain.refuse(program, graph, "a plain NumPy program is a stack of layers; this one branches or merges")
     module = plain.PlainModule(["import numpy as np"])
     data = plain.lower_data(program, module, data_dir)
     values = plain.initial_values(program, module)
@@ -44,9 +39,12 @@ def lower(program: ir.Program, data_dir: str) -> str:
         module.use("plain/numpy/images.py")
     fused = common.FUSED.get(program.loss.name)
     fused_at = common.output_activation_index(model) if fused else None
-    layers = []
+    steps: dict[str, list[dict]] = {}  # each IR layer's plain layers, in order (none for a merge)
     for position, layer in enumerate(model.layers):
         absorbed = position == fused_at
+        layers = steps[layer.name] = []
+        if isinstance(layer, (ir.Add, ir.Concat)):
+            continue
         if isinstance(layer, ir.Dense):
             weight, bias = layer.parameters
             args = [values[weight.name]["expression"], values[bias.name]["expression"]]
@@ -85,6 +83,8 @@ def lower(program: ir.Program, data_dir: str) -> str:
             layers.append({"call": "Flatten()", "comment": None})
         else:
             layers.append({"call": f"Dropout({py(layer.rate)}, dropout_rng)", "comment": None})
+    graph = None if model.is_stack else wire_graph(model, steps)
+    layers = [step for layer_steps in steps.values() for step in layer_steps]
     predictions = PREDICTIONS[fused] if fused else "z"
     targets = f"np.eye({model.out_features}, dtype=np.float32)[y]" if program.task == "multiclass" else "y"
     metrics = [f'"{metric}": {METRICS[form].format(predictions=predictions, targets=targets)}'
@@ -100,6 +100,10 @@ def lower(program: ir.Program, data_dir: str) -> str:
         data=data,
         streams=plain.streams(program),
         layers=layers,
+        graph=graph,
+        graph_steps=[(py(name), layer_steps) for name, layer_steps in steps.items()
+                     if not isinstance(model.layers[[la.name for la in model.layers].index(name)], (ir.Add, ir.Concat))],
+        all_layers="(layer for steps in layers.values() for layer in steps)" if graph else "layers",
         penalty=penalty,
         loss=program.loss.name,
         optimizer=_optimizer(train.optimizer),
@@ -110,6 +114,49 @@ def lower(program: ir.Program, data_dir: str) -> str:
         shuffle=train.shuffle,
     )
     return tidy(drop_unused_functions(source, module.functions))
+
+
+#: Names a graph's variables must not take in forward() and backward().
+GRAPH_TAKEN = frozenset({"x", "z", "dz", "np", "layers", "run", "run_back", "training", "params", "optimizer"})
+
+
+def wire_graph(model: ir.Model, steps: dict[str, list[dict]]) -> dict:
+    """A graph's forward() and backward(), one statement per layer: each layer's plain layers run on
+    what it reads (run), a merge adds or concatenates; backward goes through the layers in reverse,
+    a value's gradient the sum of what its readers send back (run_back, the slices of a concat)."""
+    variables = {model.input_name: "x"}
+    forward = []
+    for layer in model.layers:
+        sources = [variables[source] for source in model.sources(layer)]
+        variable = common.local_variable(layer.name, {*variables.values(), *GRAPH_TAKEN})
+        variables[layer.name] = variable
+        if isinstance(layer, ir.Add):
+            forward.append(f"{variable} = {' + '.join(sources)}")
+        elif isinstance(layer, ir.Concat):
+            forward.append(f"{variable} = np.concatenate([{', '.join(sources)}], axis=-1)")
+        else:
+            forward.append(f"{variable} = run({py(layer.name)}, {sources[0]}, training)")
+    forward.append(f"return {variables[model.layers[-1].name]}")
+    parts: dict[str, list[str]] = {model.layers[-1].name: ["dz"]}  # what each value's readers send back
+    backward = []
+    for layer in reversed(model.layers):
+        gradient = f"d_{variables[layer.name]}"
+        backward.append(f"{gradient} = {' + '.join(parts[layer.name])}")
+        sources = model.sources(layer)
+        if isinstance(layer, ir.Add):
+            sent = [gradient] * len(sources)
+        elif isinstance(layer, ir.Concat):
+            bounds = [sum(layer.widths[:k]) for k in range(len(layer.widths) + 1)]
+            sent = [f"{gradient}[..., {start}:{stop}]" for start, stop in zip(bounds, bounds[1:], strict=False)]
+        elif sources[0] == model.input_name:  # nothing reads ∂L/∂x: run back for the parameters' gradients
+            backward.append(f"run_back({py(layer.name)}, {gradient})")
+            continue
+        else:
+            sent = [f"run_back({py(layer.name)}, {gradient})"]
+        for source, value in zip(sources, sent, strict=True):
+            if source != model.input_name:
+                parts.setdefault(source, []).append(value)
+    return {"forward": forward, "backward": backward}
 
 
 def _activation(activation: ir.Activation) -> str:
