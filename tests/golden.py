@@ -10,6 +10,7 @@ plain programs that README shows (tests/test_plain.py holds them to the compiler
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -49,6 +50,20 @@ def render(spec: Path, backend: str, plain: bool = False) -> str:
     return nndsl.generate(program, backend=backend, target="auto", data_dir="specs", plain=plain)
 
 
+README = ROOT / "README.md"
+PLAIN_BLOCK = re.compile(r"(<details><summary>\w+: <code>docs/plain/(\w+)\.py</code>, )\d+( lines</summary>\n\n```python\n).*?(```\n\n</details>)",
+                         re.DOTALL)
+
+
+def readme_with_plain_programs(text: str) -> str:
+    """README.md with its plain-program blocks (README "Plain programs") as docs/plain/ holds them."""
+    def block(match: re.Match) -> str:
+        program = (PLAIN_DOCS / f"{match[2]}.py").read_text(encoding="utf-8")
+        return f"{match[1]}{len(program.splitlines())}{match[3]}{program}{match[4]}"
+
+    return PLAIN_BLOCK.sub(block, text)
+
+
 def main() -> int:
     GOLDEN.mkdir(exist_ok=True)
     written = 0
@@ -59,6 +74,11 @@ def main() -> int:
                 path.write_text(text, encoding="utf-8")
                 print(f"updated {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
                 written += 1
+    readme = README.read_text(encoding="utf-8")
+    if readme_with_plain_programs(readme) != readme:
+        README.write_text(readme_with_plain_programs(readme), encoding="utf-8")
+        print("updated README.md (its plain programs)")
+        written += 1
     print(f"{written} golden file(s) updated")
     return 0
 

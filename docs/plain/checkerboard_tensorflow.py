@@ -64,16 +64,16 @@ def train_step(x, y):
 
 def evaluate(x, y):
     z = model(x, training=False).numpy()
-    return {"loss": float(loss_fn(y, z)), "accuracy": np.mean((z > 0) == (y > 0.5))}
+    return float(loss_fn(y, z)), np.mean((z > 0) == (y > 0.5))
 
 
 for epoch in range(1, 201):
     order = shuffle_rng.permutation(len(x_train))
     total = 0.0
-    for start in range(0, len(x_train), 10):
-        batch = order[start:start + 10]
+    for batch in np.split(order, range(10, len(order), 10)):  # the batches, in that order
         total += float(train_step(x_train[batch], y_train[batch])) * len(batch)
-    logs = {"loss": total / len(x_train)} | {f"val_{key}": value for key, value in evaluate(x_val, y_val).items()}
-    print(f"epoch {epoch}/200 - " + " - ".join(f"{key}: {value:.4f}" for key, value in logs.items()))
+    val_loss, val_accuracy = evaluate(x_val, y_val)
+    print(f"epoch {epoch}/200 - loss: {total / len(x_train):.4f} - "
+          f"val_loss: {val_loss:.4f} - val_accuracy: {val_accuracy:.4f}")
 
-print("validation: " + " - ".join(f"{key}: {value:.4f}" for key, value in evaluate(x_val, y_val).items()))
+print(f"validation: loss: {val_loss:.4f} - accuracy: {val_accuracy:.4f}")

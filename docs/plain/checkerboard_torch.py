@@ -60,7 +60,7 @@ def evaluate(x, y):
     model.eval()
     with torch.no_grad():
         output = model(x)
-        return {"loss": loss_fn(output, y).item(), "accuracy": ((output > 0) == (y > 0.5)).float().mean().item()}
+        return loss_fn(output, y).item(), ((output > 0) == (y > 0.5)).float().mean().item()
 
 
 for epoch in range(1, 201):
@@ -72,7 +72,8 @@ for epoch in range(1, 201):
         loss.backward()
         optimizer.step()
         total += loss.item() * len(batch)
-    logs = {"loss": total / len(x_train)} | {f"val_{key}": value for key, value in evaluate(x_val, y_val).items()}
-    print(f"epoch {epoch}/200 - " + " - ".join(f"{key}: {value:.4f}" for key, value in logs.items()))
+    val_loss, val_accuracy = evaluate(x_val, y_val)
+    print(f"epoch {epoch}/200 - loss: {total / len(x_train):.4f} - "
+          f"val_loss: {val_loss:.4f} - val_accuracy: {val_accuracy:.4f}")
 
-print("validation: " + " - ".join(f"{key}: {value:.4f}" for key, value in evaluate(x_val, y_val).items()))
+print(f"validation: loss: {val_loss:.4f} - accuracy: {val_accuracy:.4f}")

@@ -172,10 +172,21 @@ def streams(program: ir.Program) -> str:
             f"np.random.SeedSequence({py(program.train.seed)}).spawn(3))")
 
 
-def dict_entries(entries: list[str], indent: int) -> list[str]:
-    """A dict display's entries: all on one line (one item) where that fits, else one a line."""
-    joined = ", ".join(entries)
-    return [joined] if indent + len("return {}") + len(joined) <= 120 else entries
+def report(program: ir.Program, values: list[str], indent: int) -> dict:
+    """evaluate()'s return statement (the loss, then each metric: `values`, as expressions) and the
+    lines that print each epoch and the final validation metrics, as the full program prints them."""
+    keys = ["loss", *program.train.metrics]
+    joined = ", ".join(values)
+    returns = [f"return {joined}"] if indent + len("return ") + len(joined) <= 120 else \
+        ["return (", *[f"    {value}," for value in values], ")"]
+    names = [f"val_{key}" for key in keys]
+    shown = [f"{name}: {{{name}:.4f}}" for name in names]
+    return {
+        "returns": returns,
+        "names": ", ".join(names),
+        "epoch": ["loss: {total / len(x_train):.4f}", *shown],
+        "final": " - ".join(f"{key}: {{{name}:.4f}}" for key, name in zip(keys, names, strict=True)),
+    }
 
 
 def metric_names(program: ir.Program) -> list[str]:

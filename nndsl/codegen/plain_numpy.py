@@ -87,8 +87,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
     layers = [step for layer_steps in steps.values() for step in layer_steps]
     predictions = PREDICTIONS[fused] if fused else "z"
     targets = f"np.eye({model.out_features}, dtype=np.float32)[y]" if program.task == "multiclass" else "y"
-    metrics = [f'"{metric}": {METRICS[form].format(predictions=predictions, targets=targets)}'
-               for metric, form in common.metric_forms(program)]
+    metrics = [METRICS[form].format(predictions=predictions, targets=targets) for _, form in common.metric_forms(program)]
     penalty = any(isinstance(layer, ir.Dense) and layer.regularizers for layer in model.layers)
     loss = f"{program.loss.name}(z, y)[0]" + (" + penalty()" if penalty else "")
     train = program.train
@@ -107,7 +106,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
         penalty=penalty,
         loss=program.loss.name,
         optimizer=_optimizer(train.optimizer),
-        logs=plain.dict_entries([f'"loss": {loss}', *metrics], indent=4),
+        report=plain.report(program, [loss, *metrics], indent=4),
         epochs=py(train.epochs),
         epochs_end=py(train.epochs + 1),
         batch=py(train.batch) if train.batch else "len(x_train)",

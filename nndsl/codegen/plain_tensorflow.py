@@ -55,8 +55,8 @@ def lower(program: ir.Program, data_dir: str) -> str:
     predictions = plain_numpy.PREDICTIONS[fused] if fused else "z"
     targets = f"np.eye({model.out_features}, dtype=np.float32)[y]" if program.task == "multiclass" else "y"
     penalty = " + float(sum(model.losses))" if plan.penalties else ""
-    metrics = [f'"{metric}": {plain_numpy.METRICS[form].format(predictions=predictions, targets=targets)}'
-               for metric, form in common.metric_forms(program)]
+    metrics = [plain_numpy.METRICS[form].format(predictions=predictions, targets=targets)
+               for _, form in common.metric_forms(program)]
     train = program.train
     source = render_template(
         "plain/tensorflow.py.j2",
@@ -74,7 +74,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
         penalty=bool(plan.penalties),
         optimizer=optimizer,
         dropout=[{"rate": entry["rate"], "shape": entry["shape"]} for entry in plan.dropout],
-        logs=plain.dict_entries([f'"loss": float(loss_fn(y, z)){penalty}', *metrics], indent=4),
+        report=plain.report(program, [f"float(loss_fn(y, z)){penalty}", *metrics], indent=4),
         epochs=py(train.epochs),
         epochs_end=py(train.epochs + 1),
         batch=py(train.batch) if train.batch else "len(x_train)",

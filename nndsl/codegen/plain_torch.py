@@ -81,8 +81,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
         penalties=penalties,
         loss=torch_backend.LOSSES[program.loss.name][0],
         optimizer=optimizer,
-        logs=plain.dict_entries([f'"loss": {loss}.item()'] + [f'"{m["key"]}": {m["expression"]}.item()' for m in metrics],
-                                indent=8),
+        report=plain.report(program, [f"{loss}.item()"] + [f"{m['expression']}.item()" for m in metrics], indent=8),
         epochs=py(train.epochs),
         epochs_end=py(train.epochs + 1),
         batches=("torch.from_numpy(shuffle_rng.permutation(len(x_train)))" if train.shuffle
