@@ -9,6 +9,7 @@ the dropout masks come from the spec's NumPy streams, as on every backend.
 from __future__ import annotations
 
 import ast
+import re
 
 from nndsl import ir
 from nndsl.codegen import common, plain, plain_numpy, tensorflow_backend
@@ -38,7 +39,8 @@ def lower(program: ir.Program, data_dir: str) -> str:
     module.use_all(network)
     module.imports = [line for line in module.imports if "dropout" not in line]
     calls = [{"output": call.output, "input": call.input,
-              "comment": None, "layer": f"keras.layers.{call.kind}({', '.join(call.args + ([f'name={call.name}'] if plan.graph else []))})"}
+              "comment": None, "layer": f"keras.layers.{call.kind}("
+                       f"{', '.join(keras_arguments(call.kind, call.args) + ([f'name={call.name}'] if plan.graph else []))})"}
              for call in plan.layers]
     fused = plan.fused
     if fused and calls:
@@ -51,7 +53,10 @@ def lower(program: ir.Program, data_dir: str) -> str:
         kernel, bias = (values[parameter.name]["expression"] for parameter in layer.parameters)
         kernel += ".transpose(1, 2, 3, 0)" if isinstance(layer, ir.Conv2D) else ".T"
         keras_layer = f"model.get_layer({py(layer.name)})" if plan.graph else f"model.layers[{position[layer.name]}]"
-        weights.append(f"{keras_layer}.set_weights([{kernel}, {bias}])")
+        line = f"{keras_layer}.set_weights([{kernel}, {bias}])"
+        if len(line) > 120:  # the bias under the kernel
+            line = f"{keras_layer}.set_weights([{kernel},\n{' ' * len(keras_layer)}              {bias}])"
+        weights.append(line)
     predictions = plain_numpy.PREDICTIONS[fused] if fused else "z"
     targets = f"np.eye({model.out_features}, dtype=np.float32)[y]" if program.task == "multiclass" else "y"
     penalty = " + float(sum(model.losses))" if plan.penalties else ""
@@ -81,6 +86,21 @@ def lower(program: ir.Program, data_dir: str) -> str:
         shuffle=train.shuffle,
     )
     return tidy(drop_unused_functions(source, module.functions))
+
+
+#: Arguments a Keras user leaves out: the layers' defaults, as the full program's plan writes them.
+KERAS_DEFAULTS = ("strides=(1, 1)", 'padding="valid"', "momentum=0.99", "epsilon=0.001")
+
+
+def keras_arguments(kind: str, args: list[str]) -> list[str]:
+    """A layer's arguments as the Keras tutorials write them: defaults left out, a square window
+    as one number, a pool's stride left out where it is the window."""
+    args = [arg for arg in args if arg not in KERAS_DEFAULTS]
+    if kind in ("MaxPooling2D", "AveragePooling2D"):
+        args = [arg for arg in args if arg != f"strides={args[0]}"]
+    if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
+        args = [re.sub(r"(?:^|(?<=[=(]))\((\d+), \1\)", r"\1", arg) for arg in args]  # (3, 3) -> 3
+    return args
 
 
 def _optimizer(program: ir.Program, module: plain.PlainModule) -> str:

@@ -7,6 +7,8 @@ compute the same thing; here they are written as a PyTorch user writes them.
 
 from __future__ import annotations
 
+import re
+
 from nndsl import ir
 from nndsl.codegen import common, plain, torch_backend
 from nndsl.codegen.render import drop_unused_functions, py, render_template, sort_imports, tidy
@@ -58,7 +60,8 @@ def lower(program: ir.Program, data_dir: str) -> str:
                for metric, form in common.metric_forms(program)]
     penalties = [f"{entry['rate']} * {tensor(entry['layer'] + '.weight')}.{entry['method']}().sum()"
                  for entry in plan.penalties]
-    layers = [{"module": entry["module"], "name": entry["name"], "comment": None} for entry in plan.layers]
+    layers = [{"module": torch_arguments(entry["module"]), "name": entry["name"], "comment": None}
+              for entry in plan.layers]
     if fused and layers:
         layers[-1]["comment"] = f"logits: the loss applies the {fused}"
     loss = "(loss_fn(output, y) + penalty())" if penalties else "loss_fn(output, y)"
@@ -88,6 +91,16 @@ def lower(program: ir.Program, data_dir: str) -> str:
                  else "torch.arange(len(x_train))") + f".split({py(train.batch) if train.batch else 'len(x_train)'})",
     )
     return tidy(drop_unused_functions(source, module.functions))
+
+
+def torch_arguments(module: str) -> str:
+    """A module as the PyTorch tutorials write it: nn.Conv2d(1, 16, 3, padding=1), nn.MaxPool2d(2)
+    (square windows as one number, defaults and a pool's stride equal to its window left out)."""
+    if not module.startswith("nn."):  # the program's own modules (AvgPoolSame, GlobalPool) take tuples
+        return module
+    module = re.sub(r"(?:^|(?<=[=(]))\((\d+), \1\)", r"\1", module)  # (3, 3) -> 3
+    module = module.replace(", stride=1", "").replace("kernel_size=", "")
+    return re.sub(r"(Pool2d\((\d+)), stride=\2\)", r"\1)", module)
 
 
 def py_name(literal: str) -> str:
