@@ -47,6 +47,7 @@ from nndsl.cli import main
 from nndsl.codegen import load_module
 from tests.conftest import require_backend
 from tests.golden import plain_doc_path, render
+from tests.test_numpy_backend import NETWORKS
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.nn"))
@@ -114,11 +115,43 @@ CASES = [pytest.param(spec, backend, id=f"{spec.stem}-{backend}") for spec in SP
          if not refused(spec, backend)]
 
 
+#: Every activation, loss and optimizer (test_numpy_backend's feature networks), and the image
+#: layers no example has: average pooling with `same` padding, global max pooling, a frozen conv,
+#: flatten, batch norm on vectors, Nesterov momentum.
+IMAGES = """
+data npz("data/digits.npz", seed=2) { split 0.5 }
+model {
+    input 8x8x1  conv2d 3 kernel=2 stride=2 padding=same elu trainable=false  avgpool 3 stride=2 padding=same
+    conv2d 4 kernel=1 leaky_relu(0.1)  global_maxpool  batchnorm momentum=0.9  dense 10 softmax
+}
+loss categorical_crossentropy
+train { optimizer sgd(lr=0.05, momentum=0.9, nesterov=true)  batch 64  epochs 2  metrics accuracy }
+"""
+FLAT_IMAGES = """
+data npz("data/digits.npz", seed=2) { split 0.5 }
+model { input 8x8x1  maxpool 2 padding=same  flatten  dense 8 gelu  dense 10 softmax }
+loss categorical_crossentropy
+train { optimizer adam(lr=0.01)  batch 64  epochs 2  metrics accuracy }
+"""
+FEATURES = {"images": IMAGES, "flat_images": FLAT_IMAGES, **NETWORKS}
+FEATURE_CASES = [pytest.param(name, backend, id=f"{name}-{backend}") for name in FEATURES for backend in BACKENDS]
+
+
 @pytest.mark.parametrize("spec, backend", CASES)
 def test_plain_program_trains_to_the_full_programs_numbers(spec, backend):
+    assert_plain_matches_full(small(spec), backend)
+
+
+@pytest.mark.parametrize("name, backend", FEATURE_CASES)
+def test_every_layer_loss_and_optimizer_trains_to_the_full_programs_numbers(name, backend):
+    program = nndsl.parse(FEATURES[name], filename=f"specs/{name}.nn")
+    assert_plain_matches_full(dataclasses.replace(program, train=dataclasses.replace(program.train, epochs=EPOCHS)),
+                              backend)
+
+
+def assert_plain_matches_full(program: ir.Program, backend: str) -> None:
     if backend != "numpy":
         require_backend(backend)
-    program = small(spec)
     trainer = nndsl.build(program, backend=backend, data_dir=str(ROOT / "specs"))
     history = trainer.fit()
     module, epochs, final = run_plain(nndsl.generate(program, backend=backend, plain=True,
@@ -175,7 +208,7 @@ def test_readme_shows_the_three_plain_programs():
 
 
 def test_plain_programs_are_ruff_clean_and_need_no_nndsl(tmp_path):
-    """With the project's settings and with ruff's defaults; and none imports nndsl."""
+    """With the project's settings and with ruff's defaults; and no example's imports nndsl."""
     for spec in SPECS:
         for backend in BACKENDS:
             if not refused(spec, backend):
@@ -183,6 +216,11 @@ def test_plain_programs_are_ruff_clean_and_need_no_nndsl(tmp_path):
                 assert "nndsl" not in {line.split()[1].split(".")[0] for line in source.splitlines()
                                        if line.startswith(("import ", "from "))}
                 (tmp_path / f"{spec.stem}_{backend}.py").write_text(source, encoding="utf-8")
+    for name, text in FEATURES.items():
+        for backend in BACKENDS:
+            source = nndsl.generate(nndsl.parse(text, filename=f"specs/{name}.nn"), backend=backend, plain=True,
+                                    data_dir="specs")
+            (tmp_path / f"feature_{name}_{backend}.py").write_text(source, encoding="utf-8")
     for settings in (["--config", str(ROOT / "pyproject.toml")], ["--isolated"]):
         result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", *settings, str(tmp_path)],
                                 capture_output=True, text=True)

@@ -17,7 +17,7 @@ class Conv2D:
     def forward(self, x, training):
         self.x_shape = x.shape
         windows = conv2d_windows(x, self.W.shape[1:3], self.stride, self.pad)  # (n, oh, ow, kh, kw, c)
-        self.patches = windows.reshape(-1, self.W[0].size)  # im2col: one window a row (a copy)
+        self.patches = np.array(windows).reshape(-1, self.W[0].size)  # im2col: one window a row, a copy
         z = np.empty((*windows.shape[:3], len(self.W)), dtype=np.float32)
         return conv2d_forward(self.patches, self.W, self.b, out=z)
 
