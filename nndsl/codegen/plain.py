@@ -44,6 +44,14 @@ class PlainModule:
         self.imports.extend(piece.imports)
         self.functions.update(piece.functions)
 
+    def text(self) -> str:
+        """The pasted functions, as the lines after the imports: isort's one blank line after them
+        before a statement, two before a function or a class, two between and after the pieces."""
+        if not self.bodies:
+            return ""
+        first = "\n\n" if self.bodies[0].startswith(("def ", "class ", "@")) else "\n"
+        return first + "\n\n".join(self.bodies) + "\n"
+
     def use_all(self, module: common.Module) -> None:
         """Paste every snippet a full backend's lowering chose (its `Module`), in its order."""
         for bodies in module.snippets.values():

@@ -95,7 +95,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
         "plain/numpy.py.j2",
         header=plain.header(program, "numpy"),
         imports=sort_imports(module.imports),
-        snippets=module.bodies,
+        snippets=module.text(),
         data=data,
         streams=plain.streams(program),
         layers=layers,

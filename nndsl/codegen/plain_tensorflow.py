@@ -67,7 +67,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
         "plain/tensorflow.py.j2",
         header=plain.header(program, "tensorflow"),
         imports=sort_imports(module.imports),
-        snippets=module.bodies,
+        snippets=module.text(),
         data=data,
         streams=plain.streams(program),
         graph=plan.graph,

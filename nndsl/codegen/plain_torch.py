@@ -71,7 +71,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
         "plain/torch.py.j2",
         header=plain.header(program, "torch"),
         imports=sort_imports(module.imports),
-        snippets=module.bodies,
+        snippets=module.text(),
         data=data,
         label_dtype="torch.int64" if program.task == "multiclass" else "torch.float32",
         streams=plain.streams(program),
