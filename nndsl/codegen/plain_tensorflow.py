@@ -31,10 +31,6 @@ def lower(program: ir.Program, data_dir: str) -> str:
     values = plain.initial_values(program, module)
     network = common.Module()
     plan = tensorflow_backend.plan_model(program, network)
-    if plan.dropout and plan.graph:
-        dropout = next(layer for layer in model.layers if isinstance(layer, ir.Dropout))
-        raise plain.refuse(program, dropout, "a plain TensorFlow program drops units only in a stack of layers, "
-                                             "not in a graph")
     optimizer = _optimizer(program, module)
     module.use_all(network)
     module.imports = [line for line in module.imports if "dropout" not in line]
@@ -79,6 +75,9 @@ def lower(program: ir.Program, data_dir: str) -> str:
         penalty=bool(plan.penalties),
         optimizer=optimizer,
         dropout=[{"rate": entry["rate"], "shape": entry["shape"]} for entry in plan.dropout],
+        # a graph with dropout: its training forward pass, layer by layer (the full program's plan)
+        training_forward=plan.training_forward if plan.graph else [],
+        training_output=plan.training_output,
         report=plain.report(program, [f"float(loss_fn(y, z)){penalty}", *metrics], indent=4),
         epochs=py(train.epochs),
         epochs_end=py(train.epochs + 1),
