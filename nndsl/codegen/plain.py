@@ -19,7 +19,6 @@ import ast
 from nndsl import __version__, ir
 from nndsl.codegen import common
 from nndsl.codegen.render import comment, py, snippet
-from nndsl.errors import SpecError
 
 BACKEND_TITLES = {"numpy": "NumPy", "torch": "PyTorch", "tensorflow": "TensorFlow"}
 
@@ -82,13 +81,6 @@ def short_docstrings(source: str) -> str:
         # A summary that fits one line stays; a longer one goes, with the rest of the docstring.
         lines[node.lineno - 1 : node.end_lineno] = [line] if len(line) <= 100 else []
     return "\n".join(lines)
-
-
-def refuse(program: ir.Program, node, message: str) -> SpecError:
-    """The error for a spec form a plain program does not render, at its position."""
-    span = getattr(node, "span", ir.NO_SPAN)
-    return SpecError(f"{message}; the full program (without --plain) renders it",
-                     filename=program.filename, span=span if span != ir.NO_SPAN else None)
 
 
 def header(program: ir.Program, backend: str) -> dict:

@@ -50,10 +50,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
             args = [values[weight.name]["expression"], values[bias.name]["expression"]]
             if not layer.trainable:
                 args.append("trainable=False")
-            rates = {"l1": 0.0, "l2": 0.0}
-            for regularizer in layer.regularizers:
-                rates[regularizer.kind] += regularizer.rate
-            args += [f"{kind}={py(rate)}" for kind, rate in rates.items() if rate]
+            args += _rates(layer)
             note = f"logits: the loss applies the {layer.activation.name}" if absorbed else None
             layers.append({"call": f"Dense({', '.join(args)})", "comment": note})
             if layer.activation.name != "linear" and not absorbed:
@@ -64,9 +61,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
         elif isinstance(layer, ir.Conv2D):
             weight, bias = layer.parameters
             args = [values[weight.name]["expression"], values[bias.name]["expression"], f"stride={py(layer.stride)}",
-                    f"pad={py(layer.padding)}"] + ([] if layer.trainable else ["trainable=False"])
-            if layer.regularizers:
-                raise plain.refuse(program, layer.regularizers[0], "a plain NumPy program penalises dense layers only")
+                    f"pad={py(layer.padding)}"] + ([] if layer.trainable else ["trainable=False"]) + _rates(layer)
             layers.append({"call": f"Conv2D({', '.join(args)})", "comment": None})
             if layer.activation.name != "linear":
                 layers.append({"call": _activation(layer.activation), "comment": None})
@@ -88,7 +83,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
     predictions = PREDICTIONS[fused] if fused else "z"
     targets = f"np.eye({model.out_features}, dtype=np.float32)[y]" if program.task == "multiclass" else "y"
     metrics = [METRICS[form].format(predictions=predictions, targets=targets) for _, form in common.metric_forms(program)]
-    penalty = any(isinstance(layer, ir.Dense) and layer.regularizers for layer in model.layers)
+    penalty = any(isinstance(layer, (ir.Dense, ir.Conv2D)) and layer.regularizers for layer in model.layers)
     loss = f"{program.loss.name}(z, y)[0]" + (" + penalty()" if penalty else "")
     train = program.train
     source = render_template(
@@ -156,6 +151,14 @@ def wire_graph(model: ir.Model, steps: dict[str, list[dict]]) -> dict:
             if source != model.input_name:
                 parts.setdefault(source, []).append(value)
     return {"forward": forward, "backward": backward}
+
+
+def _rates(layer) -> list[str]:
+    """A layer's l1/l2 arguments (rates of one kind add up)."""
+    rates = {"l1": 0.0, "l2": 0.0}
+    for regularizer in layer.regularizers:
+        rates[regularizer.kind] += regularizer.rate
+    return [f"{kind}={py(rate)}" for kind, rate in rates.items() if rate]
 
 
 def _activation(activation: ir.Activation) -> str:
