@@ -16,16 +16,16 @@ Lines of each example's plain program (test_plain_lengths checks the checkerboar
 | circle | 143 | 84 | 110 |
 | digits_cnn | 358 | 121 | 77 |
 | digits_mlp | 149 | 84 | 99 |
-| digits_resnet | 271 | 136 | 91 |
-| income | 131 | 77 | 99 |
-| perceptron | 119 | 72 | 74 |
+| digits_resnet | 270 | 136 | 91 |
+| income | 130 | 77 | 99 |
+| perceptron | 118 | 72 | 74 |
 | shapes | 306 | 104 | 109 |
 | spiral | 153 | 96 | 120 |
 | spiral3 | 178 | 117 | 97 |
 | spiral_deep | 172 | 135 | 139 |
-| spiral_residual | 227 | 170 | 164 |
-| staircase | 123 | 63 | 64 |
-| two_towers | 175 | 103 | 118 |
+| spiral_residual | 226 | 170 | 164 |
+| staircase | 122 | 63 | 64 |
+| two_towers | 174 | 103 | 118 |
 """
 
 from __future__ import annotations

@@ -100,7 +100,8 @@ rng, shuffle_rng, dropout_rng = (np.random.default_rng(s) for s in np.random.See
 layers = [
     Dense(he_normal(rng, (8, 2), fan_in=2, fan_out=8), np.zeros((8,), dtype=np.float32)),
     ReLU(),
-    Dense(glorot_normal(rng, (1, 8), fan_in=8, fan_out=1), np.zeros((1,), dtype=np.float32)),  # logits: the loss applies the sigmoid
+    # logits: the loss applies the sigmoid
+    Dense(glorot_normal(rng, (1, 8), fan_in=8, fan_out=1), np.zeros((1,), dtype=np.float32)),
 ]
 params = [p for layer in layers for p in layer.params]
 optimizer = SGD(params, lr=0.03)
@@ -125,9 +126,8 @@ def evaluate(x, y):
 
 
 for epoch in range(1, 201):
-    order = shuffle_rng.permutation(len(x_train))
     total = 0.0
-    for batch in np.split(order, range(10, len(order), 10)):  # the batches, in that order
+    for batch in np.split(shuffle_rng.permutation(len(x_train)), range(10, len(x_train), 10)):
         z = forward(x_train[batch], training=True)
         loss, dz = binary_crossentropy(z, y_train[batch])
         optimizer.step(backward(dz))

@@ -82,7 +82,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
         epochs=py(train.epochs),
         epochs_end=py(train.epochs + 1),
         batch=py(train.batch) if train.batch else "len(x_train)",
-        shuffle=train.shuffle,
+        order="shuffle_rng.permutation(len(x_train))" if train.shuffle else "np.arange(len(x_train))",
     )
     return tidy(drop_unused_functions(source, module.functions))
 
