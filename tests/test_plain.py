@@ -232,6 +232,21 @@ def test_plain_programs_are_ruff_clean_and_need_no_nndsl(tmp_path):
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_plain_program_runs_as_a_script_without_nndsl(backend, tmp_path):
+    if backend != "numpy":
+        require_backend(backend)
+    (tmp_path / "model.py").write_text(nndsl.generate(small(ROOT / "specs" / "checkerboard.nn"), backend=backend,
+                                                      plain=True), encoding="utf-8")
+    code = "import sys, runpy; sys.modules['nndsl'] = None; runpy.run_path('model.py', run_name='__main__')"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("epoch 1/2 - loss: ") and lines[1].startswith("epoch 2/2 - loss: ")
+    assert lines[2].startswith("validation: loss: ") and " - accuracy: " in lines[2]
+
+
 def test_cli_compile_plain(tmp_path, capsys):
     out = tmp_path / "model.py"
     assert main(["compile", str(ROOT / "specs" / "checkerboard.nn"), "-b", "torch", "--plain", "-o", str(out)]) == 0
