@@ -189,10 +189,6 @@ def report(program: ir.Program, values: list[str], indent: int) -> dict:
     }
 
 
-def metric_names(program: ir.Program) -> list[str]:
-    return list(program.train.metrics)
-
-
 def generate_plain(program: ir.Program, backend: str, data_dir: str) -> str:
     if backend == "numpy":
         from nndsl.codegen import plain_numpy as lowering
