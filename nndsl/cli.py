@@ -89,13 +89,15 @@ def cmd_compile(args) -> int:
     from nndsl.files import remove_stale_temps, write_atomic
 
     program = _load(args.spec)
+    if args.plain and args.emit == "ir":
+        raise UsageError("nndsl compile: error: --plain shapes the program; with --emit ir there is none")
     if args.emit == "ir":
         text = nndsl.to_json(program)
     else:
         from nndsl.codegen import generate
 
         data_dir = os.path.abspath(os.path.dirname(args.spec) or ".")
-        text = generate(program, backend=args.backend, target=args.target, data_dir=data_dir)
+        text = generate(program, backend=args.backend, target=args.target, data_dir=data_dir, plain=args.plain)
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:
@@ -344,6 +346,7 @@ def make_parser() -> argparse.ArgumentParser:
         ("nndsl compile specs/checkerboard.nn > model.py         # NumPy, printed",
          "nndsl compile specs/spiral.nn -b torch -o model.py     # PyTorch, written atomically",
          "nndsl compile specs/spiral.nn -b tensorflow -t tpu -o model.py",
+         "nndsl compile specs/checkerboard.nn -b torch --plain  # the short program a tutorial shows",
          "nndsl compile specs/spiral.nn --emit ir               # the checked spec as JSON"),
     )
     compile_.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
@@ -352,6 +355,10 @@ def make_parser() -> argparse.ArgumentParser:
                           help="write the program to this file (atomically) instead of printing it")
     compile_.add_argument("--emit", choices=("code", "ir"), default="code",
                           help="code: the program (default); ir: the checked spec, as JSON")
+    compile_.add_argument("--plain", action="store_true",
+                          help="the short program to read and edit: data, model, loss, optimizer and a training loop "
+                               "printing a line per epoch, computing the same numbers as the full program, without "
+                               "its command line, checkpoints and file checks")
     compile_.set_defaults(run=cmd_compile)
 
     train = _command(

@@ -3,12 +3,14 @@
 Each example spec in specs/ is compiled for each backend into
 tests/golden/<spec>.<backend>.py. tests/test_golden.py fails when the compiler's
 output drifts from these files; after an intended change, regenerate them and
-review the diff like any other code change.
+review the diff like any other code change. It also rewrites docs/plain/, the checkerboard's
+plain programs that README shows (tests/test_plain.py holds them to the compiler's output).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -31,26 +33,52 @@ def golden_path(spec: Path, backend: str) -> Path:
     return GOLDEN / f"{spec.stem}.{backend}.py"
 
 
-def render(spec: Path, backend: str) -> str:
-    """The generated code for a spec, with paths relative to the repository root."""
+PLAIN_DOCS = ROOT / "docs" / "plain"
+PLAIN_SPEC = ROOT / "specs" / "checkerboard.nn"
+
+
+def plain_doc_path(backend: str) -> Path:
+    return PLAIN_DOCS / f"{PLAIN_SPEC.stem}_{backend}.py"
+
+
+def render(spec: Path, backend: str, plain: bool = False) -> str:
+    """The generated code for a spec (`plain`: its plain program), with paths relative to the repository root."""
     import nndsl
 
     relative = spec.relative_to(ROOT).as_posix()
     program = nndsl.parse(spec.read_text(encoding="utf-8"), filename=relative)
-    return nndsl.generate(program, backend=backend, target="auto", data_dir="specs")
+    return nndsl.generate(program, backend=backend, target="auto", data_dir="specs", plain=plain)
+
+
+README = ROOT / "README.md"
+PLAIN_BLOCK = re.compile(r"(<details><summary>\w+: <code>docs/plain/(\w+)\.py</code>, )\d+( lines</summary>\n\n```python\n).*?(```\n\n</details>)",
+                         re.DOTALL)
+
+
+def readme_with_plain_programs(text: str) -> str:
+    """README.md with its plain-program blocks (README "Plain programs") as docs/plain/ holds them."""
+    def block(match: re.Match) -> str:
+        program = (PLAIN_DOCS / f"{match[2]}.py").read_text(encoding="utf-8")
+        return f"{match[1]}{len(program.splitlines())}{match[3]}{program}{match[4]}"
+
+    return PLAIN_BLOCK.sub(block, text)
 
 
 def main() -> int:
     GOLDEN.mkdir(exist_ok=True)
     written = 0
     for backend in available_backends():
-        for spec in SPECS:
-            path = golden_path(spec, backend)
-            text = render(spec, backend)
+        pairs = [(golden_path(spec, backend), render(spec, backend)) for spec in SPECS]
+        for path, text in [*pairs, (plain_doc_path(backend), render(PLAIN_SPEC, backend, plain=True))]:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 path.write_text(text, encoding="utf-8")
                 print(f"updated {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
                 written += 1
+    readme = README.read_text(encoding="utf-8")
+    if readme_with_plain_programs(readme) != readme:
+        README.write_text(readme_with_plain_programs(readme), encoding="utf-8")
+        print("updated README.md (its plain programs)")
+        written += 1
     print(f"{written} golden file(s) updated")
     return 0
 

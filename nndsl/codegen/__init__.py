@@ -42,11 +42,14 @@ def _require_training_blocks(program: ir.Program) -> None:
         )
 
 
-def generate(program: ir.Program, backend: str = "numpy", target: str = "auto", data_dir: str | None = None) -> str:
+def generate(program: ir.Program, backend: str = "numpy", target: str = "auto", data_dir: str | None = None,
+             plain: bool = False) -> str:
     """Python source for `program` on `backend`, for `target` (auto, cpu, gpu, tpu).
 
     `data_dir` is the folder that data paths in the spec are relative to; by
-    default the folder of the spec file, as given in `program.filename`.
+    default the folder of the spec file, as given in `program.filename`. With `plain`, the
+    short program a tutorial would show (nndsl/codegen/plain.py): the model and its training
+    loop only, on the CPU or the framework's default device, computing the same numbers.
     """
     ir.require_program(program, "generate")
     if backend not in BACKENDS:
@@ -72,6 +75,13 @@ def generate(program: ir.Program, backend: str = "numpy", target: str = "auto", 
     else:
         from nndsl.codegen import tensorflow_backend as lowering
     _require_layer_kinds(program, backend, lowering.LAYER_KINDS)
+    if plain:
+        if target not in ("auto", "cpu"):
+            raise UnsupportedTarget(f"a plain program runs where its framework puts it, so target {target!r} is "
+                                    "not available with plain; the full program (without --plain) selects it")
+        from nndsl.codegen.plain import generate_plain
+
+        return generate_plain(program, backend, data_dir)
     return lowering.lower(program, target, data_dir)
 
 

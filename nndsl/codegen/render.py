@@ -178,7 +178,7 @@ def tidy(source: str) -> str:
 
 def sort_imports(lines) -> list[str]:
     """Standard-library imports, then third-party, each group sorted, isort style."""
-    third_party = ("numpy", "torch", "tensorflow", "keras")
+    third_party = ("numpy", "torch", "tensorflow", "keras", "PIL")
     unique = sorted(set(lines), key=_import_key)
     stdlib = [line for line in unique if not _module_of(line).startswith(third_party)]
     others = [line for line in unique if _module_of(line).startswith(third_party)]

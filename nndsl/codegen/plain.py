@@ -1,0 +1,199 @@
+"""Plain programs (`nndsl compile --plain`): the model and its training as a tutorial writes them.
+
+A plain program is what an expert would write by hand to start a project from: the imports,
+the data, the model as the framework's users build it, the loss, the optimizer, a training
+loop that prints a line per epoch, and the final validation metrics — no command line, no
+checkpoints, no defensive file reading. It computes the same numbers as the full program from
+the same spec and seed: the data, the initial weights, the batch order and the dropout masks
+come from the same NumPy streams (docs/reproducibility.md), through the same snippets
+(templates/common), whose docstrings are cut to their first paragraph here.
+
+This module holds what the three backends share: the header, the data and the initial
+weights. nndsl/codegen/plain_<backend>.py lower the model and the loop.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from nndsl import __version__, ir
+from nndsl.codegen import common
+from nndsl.codegen.render import comment, py, snippet
+
+BACKEND_TITLES = {"numpy": "NumPy", "torch": "PyTorch", "tensorflow": "TensorFlow"}
+
+#: What the full program adds beyond the ones every backend's has (the header's list).
+FULL_EXTRAS = {"numpy": "", "torch": "GPU and TPU selection, torch.compile, ", "tensorflow": "GPU and TPU strategies, XLA, "}
+
+
+class PlainModule:
+    """The pieces of a plain program: import lines, and the snippet functions it pastes, in order."""
+
+    def __init__(self, imports):
+        self.imports: list[str] = list(imports)
+        self.bodies: list[str] = []
+        self.functions: set[str] = set()
+
+    def use(self, name: str) -> None:
+        """Paste templates/<name> with its docstrings cut to their first paragraph, once."""
+        piece = snippet(name)
+        body = short_docstrings(piece.body)
+        if body not in self.bodies:
+            self.bodies.append(body)
+        self.imports.extend(piece.imports)
+        self.functions.update(piece.functions)
+
+    def text(self) -> str:
+        """The pasted functions, as the lines after the imports: isort's one blank line after them
+        before a statement, two before a function or a class, two between and after the pieces."""
+        if not self.bodies:
+            return ""
+        first = "\n\n" if self.bodies[0].startswith(("def ", "class ", "@")) else "\n"
+        return first + "\n\n".join(self.bodies) + "\n"
+
+    def use_all(self, module: common.Module) -> None:
+        """Paste every snippet a full backend's lowering chose (its `Module`), in its order."""
+        for bodies in module.snippets.values():
+            for body in bodies:
+                body = short_docstrings(body)
+                if body not in self.bodies:
+                    self.bodies.append(body)
+        self.imports.extend(module.imports)
+        self.functions.update(module.functions)
+
+
+def short_docstrings(source: str) -> str:
+    """`source` with every docstring cut to its first paragraph: a plain program keeps the summary
+    and leaves the full account (draw order, edge cases) to the full program."""
+    tree = ast.parse(source)
+    lines = source.split("\n")
+    cuts = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                cuts.append(first)
+    for node in sorted(cuts, key=lambda node: node.lineno, reverse=True):
+        paragraph = " ".join(line.strip() for line in node.value.value.strip().split("\n\n")[0].split("\n"))
+        sentence = paragraph.split(". ")[0].rstrip(".") + "."
+        indent = " " * node.col_offset
+        line = f'{indent}"""{sentence}"""'
+        # A summary that fits one line stays; a longer one goes, with the rest of the docstring.
+        lines[node.lineno - 1 : node.end_lineno] = [line] if len(line) <= 100 else []
+    return "\n".join(lines)
+
+
+def header(program: ir.Program, backend: str) -> dict:
+    return {
+        "title": comment(program.model.name or "model"),
+        "spec": comment(program.filename),
+        "version": __version__,
+        "backend": BACKEND_TITLES[backend],
+        "flag": backend,
+        "extras": FULL_EXTRAS[backend],
+    }
+
+
+def lower_data(program: ir.Program, module: PlainModule, data_dir: str) -> dict:
+    """The data as NumPy arrays x and y, split by the index arrays `train` and `val`: the same
+    draws, in the same order, as the full program's load_data()."""
+    data = program.data
+    source = data.source
+    task = program.task
+    context: dict = {"where": comment(f"{program.filename}:{data.span.line}"), "seed": py(program.data_seed),
+                     "split": py(data.split), "playground": None, "file": None}
+    if isinstance(source, ir.PlaygroundData):
+        module.use(f"common/data/{source.generator}.py")
+        args = [py(source.samples), py(source.noise)] + ([py(source.classes)] if source.generator == "spiral" else [])
+        names = [feature.name for feature in data.features]
+        columns = [name for name in ("x1", "x2") if any(name in feature for feature in names)]
+        context["description"] = comment(f"{source.generator}(samples={source.samples}, noise={source.noise})")
+        context["playground"] = {
+            "function": f"{source.generator}_data",
+            "args": ", ".join(args),
+            "columns": [] if names == ["x1", "x2"] else columns,
+            "column_values": [f"points[:, {('x1', 'x2').index(name)}]" for name in columns],
+            "features": [common.FEATURE_EXPRESSIONS[name] for name in names],
+            "feature_names": ", ".join(names),
+        }
+        labels = "labels"
+    else:
+        kind = "csv" if isinstance(source, ir.CsvData) else "images" if isinstance(source, ir.ImageFolderData) else "npz"
+        module.imports.append("from pathlib import Path")
+        context["description"] = comment(f"{kind}({source.path})")
+        shape = ", ".join(map(str, program.model.in_shape))
+        context["file"] = {"kind": kind, "path": py(source.path), "data_dir": py(data_dir), "shape": shape}
+        if kind == "csv":
+            module.imports.append("import csv")
+            features = None if data.features is None else [feature.name for feature in data.features]
+            context["file"] |= {"target": py(source.target), "features": py(features)}
+        elif kind == "npz":
+            context["file"] |= {"x_key": py(source.x_key), "y_key": py(source.y_key)}
+        else:
+            module.imports.append("from PIL import Image")
+            height, width = source.size
+            context["file"] |= {"mode": py("L" if source.color == "grayscale" else "RGB"), "size": py((width, height))}
+        labels = "labels"
+    context["labels"] = {
+        "binary": f"{labels}.astype(np.float32).reshape(-1, 1)  # 0/1 labels, one column",
+        "multiclass": f"{labels}.astype(np.int64)  # class labels 0 … {program.model.out_features - 1}",
+        "regression": f"{labels}.astype(np.float32).reshape(len({labels}), -1)  # the targets, one column per output",
+    }[task]
+    return context
+
+
+def initial_values(program: ir.Program, module: PlainModule) -> dict[str, dict]:
+    """Each parameter's initial value, by IR name: `expression`, a NumPy array in the IR's layout
+    drawn from the stream `rng` (in IR order, as every backend draws them), or `fill`, the one
+    number a constant parameter starts at. Batch norm's start at the frameworks' own defaults."""
+    scratch = common.Module()
+    out = {}
+    for entry in common.lower_weights(program, scratch):
+        out[ast.literal_eval(entry["name"])] = {"expression": entry["expression"], "fill": None}
+    for layer in program.model.layers:
+        for parameter, init in zip(layer.parameters, _initializers(layer), strict=True):
+            if init is not None and init.kind in ("zeros", "ones", "constant"):
+                out[parameter.name]["fill"] = py({"zeros": 0.0, "ones": 1.0}.get(init.kind, init.value))
+    module.use_all(scratch)  # the initialisers' functions, in the order of first use
+    return out
+
+
+def _initializers(layer) -> tuple:
+    if isinstance(layer, (ir.Dense, ir.Conv2D)):
+        return (layer.kernel_init, layer.bias_init)
+    if isinstance(layer, ir.BatchNorm):
+        return (ir.Initializer("ones"), ir.Initializer("zeros"), ir.Initializer("zeros"), ir.Initializer("ones"))
+    return ()
+
+
+def streams(program: ir.Program) -> str:
+    """The line that makes the three training streams from the seed (common/streams.py's split)."""
+    return (f"rng, shuffle_rng, dropout_rng = (np.random.default_rng(s) for s in "
+            f"np.random.SeedSequence({py(program.train.seed)}).spawn(3))")
+
+
+def report(program: ir.Program, values: list[str], indent: int) -> dict:
+    """evaluate()'s return statement (the loss, then each metric: `values`, as expressions) and the
+    lines that print each epoch and the final validation metrics, as the full program prints them."""
+    keys = ["loss", *program.train.metrics]
+    joined = ", ".join(values)
+    returns = [f"return {joined}"] if indent + len("return ") + len(joined) <= 120 else \
+        ["return (", *[f"    {value}," for value in values], ")"]
+    names = [f"val_{key}" for key in keys]
+    shown = [f"{name}: {{{name}:.4f}}" for name in names]
+    return {
+        "returns": returns,
+        "names": ", ".join(names),
+        "epoch": ["loss: {total / len(x_train):.4f}", *shown],
+        "final": " - ".join(f"{key}: {{{name}:.4f}}" for key, name in zip(keys, names, strict=True)),
+    }
+
+
+def generate_plain(program: ir.Program, backend: str, data_dir: str) -> str:
+    if backend == "numpy":
+        from nndsl.codegen import plain_numpy as lowering
+    elif backend == "torch":
+        from nndsl.codegen import plain_torch as lowering
+    else:
+        from nndsl.codegen import plain_tensorflow as lowering
+    return lowering.lower(program, data_dir)

@@ -1,0 +1,116 @@
+"""The plain TensorFlow program: a keras.Sequential for a stack (the functional API for a graph),
+trained by the custom loop of Keras's guide "Writing a training loop from scratch".
+
+The layers are the full program's (tensorflow_backend.plan_model decides each one), so both
+compute the same thing. The loop is written out rather than model.fit so that the batches and
+the dropout masks come from the spec's NumPy streams, as on every backend.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from nndsl import ir
+from nndsl.codegen import common, plain, plain_numpy, tensorflow_backend
+from nndsl.codegen.render import drop_unused_functions, py, render_template, sort_imports, tidy
+
+#: Keras's losses compute the IR's: batch means (over the outputs too), from the logits where fused.
+LOSSES = {
+    "binary_crossentropy": "keras.losses.BinaryCrossentropy(from_logits=True)",
+    "categorical_crossentropy": "keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
+    "mse": "keras.losses.MeanSquaredError()",
+    "mae": "keras.losses.MeanAbsoluteError()",
+}
+
+
+def lower(program: ir.Program, data_dir: str) -> str:
+    model = program.model
+    module = plain.PlainModule(["import keras", "import numpy as np", "import tensorflow as tf"])
+    data = plain.lower_data(program, module, data_dir)
+    values = plain.initial_values(program, module)
+    network = common.Module()
+    plan = tensorflow_backend.plan_model(program, network)
+    optimizer = _optimizer(program, module)
+    module.use_all(network)
+    module.imports = [line for line in module.imports if "dropout" not in line]
+    calls = [{"output": call.output, "input": call.input,
+              "comment": None, "layer": f"keras.layers.{call.kind}("
+                       f"{', '.join(keras_arguments(call.kind, call.args) + ([f'name={call.name}'] if plan.graph else []))})"}
+             for call in plan.layers]
+    fused = plan.fused
+    if fused and calls:
+        calls[-1]["comment"] = f"logits: the loss applies the {fused}"
+    position = {ast.literal_eval(call.name): index for index, call in enumerate(plan.layers)}
+    weights = []
+    for layer in model.layers:
+        if not isinstance(layer, (ir.Dense, ir.Conv2D)):
+            continue  # batch norm starts as Keras's own: γ = 1, β = 0, mean 0, variance 1
+        kernel, bias = (values[parameter.name]["expression"] for parameter in layer.parameters)
+        kernel += ".transpose(1, 2, 3, 0)" if isinstance(layer, ir.Conv2D) else ".T"
+        keras_layer = f"model.get_layer({py(layer.name)})" if plan.graph else f"model.layers[{position[layer.name]}]"
+        line = f"{keras_layer}.set_weights([{kernel}, {bias}])"
+        if len(line) > 120:  # the bias under the kernel
+            line = f"{keras_layer}.set_weights([{kernel},\n{' ' * len(keras_layer)}              {bias}])"
+        weights.append(line)
+    predictions = plain_numpy.PREDICTIONS[fused] if fused else "z"
+    targets = f"np.eye({model.out_features}, dtype=np.float32)[y]" if program.task == "multiclass" else "y"
+    penalty = " + float(sum(model.losses))" if plan.penalties else ""
+    metrics = [plain_numpy.METRICS[form].format(predictions=predictions, targets=targets)
+               for _, form in common.metric_forms(program)]
+    train = program.train
+    source = render_template(
+        "plain/tensorflow.py.j2",
+        header=plain.header(program, "tensorflow"),
+        imports=sort_imports(module.imports),
+        snippets=module.text(),
+        data=data,
+        streams=plain.streams(program),
+        graph=plan.graph,
+        input_shape=", ".join(map(str, model.in_shape)) + ("," if len(model.in_shape) == 1 else ""),
+        calls=calls,
+        output=calls[-1]["output"] if calls else "inputs",
+        weights=weights,
+        loss=LOSSES[program.loss.name],
+        penalty=bool(plan.penalties),
+        optimizer=optimizer,
+        dropout=[{"rate": entry["rate"], "shape": entry["shape"]} for entry in plan.dropout],
+        # a graph with dropout: its training forward pass, layer by layer (the full program's plan)
+        training_forward=plan.training_forward if plan.graph else [],
+        training_output=plan.training_output,
+        report=plain.report(program, [f"float(loss_fn(y, z)){penalty}", *metrics], indent=4),
+        epochs=py(train.epochs),
+        epochs_end=py(train.epochs + 1),
+        batch=py(train.batch) if train.batch else "len(x_train)",
+        order="shuffle_rng.permutation(len(x_train))" if train.shuffle else "np.arange(len(x_train))",
+    )
+    return tidy(drop_unused_functions(source, module.functions))
+
+
+#: Arguments a Keras user leaves out: the layers' defaults, as the full program's plan writes them.
+KERAS_DEFAULTS = ("strides=(1, 1)", 'padding="valid"', "momentum=0.99", "epsilon=0.001")
+
+
+def keras_arguments(kind: str, args: list[str]) -> list[str]:
+    """A layer's arguments as the Keras tutorials write them: defaults left out, a square window
+    as one number, a pool's stride left out where it is the window."""
+    args = [arg for arg in args if arg not in KERAS_DEFAULTS]
+    if kind in ("MaxPooling2D", "AveragePooling2D"):
+        args = [arg for arg in args if arg != f"strides={args[0]}"]
+    if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
+        args = [re.sub(r"(?:^|(?<=[=(]))\((\d+), \1\)", r"\1", arg) for arg in args]  # (3, 3) -> 3
+    return args
+
+
+def _optimizer(program: ir.Program, module: plain.PlainModule) -> str:
+    """Keras's SGD is the IR's; its Adam and RMSprop place eps otherwise, so the full program's
+    classes (templates/tensorflow/optimizers) come along."""
+    opt = program.train.optimizer
+    if isinstance(opt, ir.SGD):
+        extra = f", momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}" if opt.momentum or opt.nesterov else ""
+        return f"keras.optimizers.SGD(learning_rate={py(opt.lr)}{extra})"
+    if isinstance(opt, ir.Adam):
+        module.use("tensorflow/optimizers/adam.py")
+        return f"Adam(learning_rate={py(opt.lr)}, beta1={py(opt.beta1)}, beta2={py(opt.beta2)}, epsilon={py(opt.eps)})"
+    module.use("tensorflow/optimizers/rmsprop.py")
+    return f"RMSprop(learning_rate={py(opt.lr)}, rho={py(opt.rho)}, epsilon={py(opt.eps)})"
