@@ -41,6 +41,20 @@ def plain_doc_path(backend: str) -> Path:
     return PLAIN_DOCS / f"{PLAIN_SPEC.stem}_{backend}.py"
 
 
+PLAIN_LENGTHS = PLAIN_DOCS / "lengths.md"
+PLAIN_BACKENDS = ("numpy", "torch", "tensorflow")
+
+
+def plain_lengths() -> str:
+    """docs/plain/lengths.md: the lines of every example's plain program, on each backend."""
+    rows = [f"| {spec.stem} | " + " | ".join(str(len(render(spec, b, plain=True).splitlines())) for b in PLAIN_BACKENDS)
+            + " |" for spec in SPECS]
+    return ("# Lines of each example's plain program\n\n"
+            "`nndsl compile SPEC -b BACKEND --plain`, counted by tests/test_plain.py, rewritten by\n"
+            "`python -m tests.golden` (`make golden`).\n\n"
+            "| spec | numpy | torch | tensorflow |\n| --- | --- | --- | --- |\n" + "\n".join(rows) + "\n")
+
+
 def render(spec: Path, backend: str, plain: bool = False) -> str:
     """The generated code for a spec (`plain`: its plain program), with paths relative to the repository root."""
     import nndsl
@@ -74,6 +88,12 @@ def main() -> int:
                 path.write_text(text, encoding="utf-8")
                 print(f"updated {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
                 written += 1
+    if set(PLAIN_BACKENDS) <= set(available_backends()):
+        lengths = plain_lengths()
+        if not PLAIN_LENGTHS.exists() or PLAIN_LENGTHS.read_text(encoding="utf-8") != lengths:
+            PLAIN_LENGTHS.write_text(lengths, encoding="utf-8")
+            print(f"updated {PLAIN_LENGTHS.relative_to(ROOT)}")
+            written += 1
     readme = README.read_text(encoding="utf-8")
     if readme_with_plain_programs(readme) != readme:
         README.write_text(readme_with_plain_programs(readme), encoding="utf-8")
