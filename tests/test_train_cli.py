@@ -760,3 +760,29 @@ def test_a_fresh_run_into_an_earlier_runs_folder_says_it_removed_its_checkpoint(
         result = subprocess.run([sys.executable, str(script), "--epochs", "1", "--out", "again"], capture_output=True,
                                 text=True, cwd=tmp_path)
         assert result.returncode == 0 and result.stderr == expected
+
+
+# --- split 1: training on every sample --------------------------------------------------------
+
+
+def test_split_1_trains_on_every_sample_without_validation(tmp_path, capsys):
+    spec = spec_variant(tmp_path, "checkerboard.nn", "split 0.5", "split 1")
+    status, out, err = run("train", spec, "--epochs", "2", "--out", tmp_path / "run", capsys=capsys)
+    assert status == 0, err
+    history = json.loads((tmp_path / "run" / "history.json").read_text(encoding="utf-8"))
+    assert list(history) == ["loss", "accuracy"] and len(history["loss"]) == 2
+    assert "val_" not in out and "validation:" not in out
+    assert (tmp_path / "run" / "decision_boundary.png").read_bytes().startswith(PNG)
+    assert (tmp_path / "run" / "loss.png").read_bytes().startswith(PNG)
+    trainer = nndsl.build(nndsl.load(spec))
+    assert len(trainer.data.x_train) == 500 and len(trainer.data.x_val) == 0
+
+    # The generated program: the same history, and no validation line either.
+    assert run("compile", spec, "-o", tmp_path / "model.py", capsys=capsys)[0] == 0
+    result = subprocess.run([sys.executable, str(tmp_path / "model.py"), "--epochs", "2", "--out",
+                             str(tmp_path / "script")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "val_" not in result.stdout and "validation:" not in result.stdout
+    again = json.loads((tmp_path / "script" / "history.json").read_text(encoding="utf-8"))
+    assert list(again) == list(history)
+    np.testing.assert_allclose(again["loss"], history["loss"], rtol=1e-6)

@@ -160,6 +160,7 @@ def lower_data(program: ir.Program, module: Module, data_dir: str | None) -> dic
     context: dict = {
         "where": where(program, data),
         "split": py(data.split),
+        "validates": data.validates,  # split 1: no validation set, no val_ keys
         "task": task,
         "classes": None,
         "outputs": program.model.out_features,
@@ -304,8 +305,10 @@ def metric_forms(program: ir.Program) -> list[tuple[str, str]]:
 
 
 def history_keys(program: ir.Program) -> list[str]:
-    """Keras's History layout: loss, metrics…, val_loss, val_metrics…"""
+    """Keras's History layout: loss, metrics…, val_loss, val_metrics… (no val_ keys for `split 1`)."""
     metrics = list(program.train.metrics) if program.train else []
+    if not program.validates:
+        return ["loss", *metrics]
     return ["loss", *metrics, "val_loss", *[f"val_{m}" for m in metrics]]
 
 
