@@ -82,9 +82,10 @@ def test_compile_replaces_an_existing_file_whole(tmp_path, capsys):
     "spec, message",
     [
         ("model {\n    input 2\n    dense 8 rleu\n}\n", "unknown activation 'rleu'"),
-        ("model { input 2  dense 1 }\n", "needs data, loss and train blocks"),  # checks, but cannot be compiled
+        ("model {\n    input 2\n    dense 8 relu\n    dense 1 sigmoid\n}\nloss mae\ntrain { epochs 1 }\n",
+         "train needs a data block"),
     ],
-    ids=["bad_spec", "no_training_blocks"],
+    ids=["bad_spec", "train_without_data"],
 )
 def test_failed_compile_leaves_the_old_file_and_no_temporaries(tmp_path, capsys, spec, message):
     (tmp_path / "bad.nn").write_text(spec, encoding="utf-8")

@@ -31,19 +31,11 @@ class UnsupportedTarget(ValueError):
     """A backend was asked for a target it cannot run on (NumPy on a GPU or TPU)."""
 
 
-def _require_training_blocks(program: ir.Program) -> None:
-    missing = [name for name in ("data", "loss", "train") if getattr(program, name) is None]
-    if missing:
-        raise SpecError(
-            f"generated programs train their model, so the spec needs data, loss and train blocks; "
-            f"it has no {', no '.join(missing)} block",
-            filename=program.filename,
-            span=program.model.span if program.model.span != ir.NO_SPAN else None,
-        )
-
-
 def generate(program: ir.Program, backend: str = "numpy", target: str = "auto", data_dir: str | None = None) -> str:
     """Python source for `program` on `backend`, for `target` (auto, cpu, gpu, tpu).
+
+    A spec with data, loss and train blocks gives a training program (`make_trainer()`); one
+    without a train block an inference program (`make_model()`: predict and weights in and out).
 
     `data_dir` is the folder that data paths in the spec are relative to; by
     default the folder of the spec file, as given in `program.filename`.
@@ -58,7 +50,6 @@ def generate(program: ir.Program, backend: str = "numpy", target: str = "auto", 
             f"the {backend} backend runs on the CPU only, so target {target!r} is not available; "
             f"use -t cpu, or -b torch / -b tensorflow for a GPU or TPU"
         )
-    _require_training_blocks(program)
     if data_dir is None:
         data_dir = os.path.dirname(program.filename) if program.filename != "<spec>" else "."
         data_dir = data_dir or "."
@@ -123,7 +114,8 @@ def build(program: ir.Program, backend: str = "numpy", target: str = "auto", dat
     """A live Trainer (see `generate`): `.model` is the backend's native model object."""
     source = generate(program, backend=backend, target=target, data_dir=data_dir)
     module = load_module(source)
-    trainer = module.make_trainer(**options)
+    make = module.make_trainer if program.train is not None else module.make_model  # an inference program
+    trainer = make(**options)
     trainer.module = module
     trainer.source = source
     return trainer

@@ -84,6 +84,7 @@ def header(program: ir.Program, backend: str, target: str) -> dict:
         "backend": backend,
         "target": target,
         "architecture": comment(architecture(program)) if len(model.layers) <= 12 else f"{len(model.layers)} layers",
+        "trains": program.train is not None,  # else an inference program: no command line
     }
 
 
@@ -93,8 +94,11 @@ def constants(program: ir.Program) -> list[dict]:
     out = [
         {"name": "SPEC", "value": py(program.filename), "note": "the spec this program was generated from"},
     ]
-    if train is None:
-        out.append({"name": "SEED", "value": "0", "note": "initial weights (the spec has no train block)"})
+    if train is None:  # an inference program
+        out += [
+            {"name": "SEED", "value": "0", "note": "initial weights drawn (the spec has no train block)"},
+            {"name": "NO_TRAINING", "value": py(no_training(program)), "note": ""},
+        ]
         return out
     out += [
         {"name": "SEED", "value": py(train.seed),
@@ -126,6 +130,13 @@ def constants(program: ir.Program) -> list[dict]:
         option = "--" + key.replace("_", "-")
         constant["note"] = "; ".join(filter(None, [constant["note"], f"from nndsl train {option} (the spec {said})"]))
     return out
+
+
+def no_training(program: ir.Program) -> str:
+    """What fit() and evaluate() of an inference program say: which blocks the spec lacks."""
+    missing = [name for name in ("data", "loss", "train") if getattr(program, name) is None]
+    return (f"{program.filename} has no {', no '.join(missing)} block, so this program only runs the model "
+            "(predict, get_weights, set_weights, save, load); a spec with data, loss and train blocks trains it")
 
 
 def optimizer_kind(optimizer: ir.Optimizer) -> str:
