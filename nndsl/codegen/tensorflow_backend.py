@@ -315,7 +315,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
                                     "from pathlib import Path", "import keras", "import numpy as np",
                                     "import tensorflow as tf"])
     module.use("common/streams.py", "weights")
-    data = common.lower_data(program, module, data_dir)
+    data = common.lower_data(program, module, data_dir) if program.train is not None else None  # inference: no data
     weights = common.lower_weights(program, module)
     plan = plan_model(program, module)
     module.use("tensorflow/device.py", "device")

@@ -321,7 +321,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
                  "from collections import OrderedDict", "import numpy as np", "import torch", "from torch import nn"]
     )
     module.use("common/streams.py", "weights")
-    data = common.lower_data(program, module, data_dir)
+    data = common.lower_data(program, module, data_dir) if program.train is not None else None  # inference: no data
     weights = common.lower_weights(program, module)
     device = lower_device(target, module)
     plan = plan_network(program, module)
