@@ -106,7 +106,9 @@ def build(program: Program, backend: str = "numpy", target: str = "auto", **opti
     """A live model for `program`: the generated code, imported, with its model built.
 
     The result offers predict(x), fit(epochs=None), evaluate(), get_weights(),
-    set_weights(dict), save(path) and load(path) on every backend.
+    set_weights(dict), save(path) and load(path) on every backend. For a spec without a train
+    block it is the inference program's Predictor: the same surface, but fit() and evaluate()
+    raise RuntimeError naming the blocks the spec lacks.
     """
     from nndsl.codegen import build as build_model
 

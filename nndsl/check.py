@@ -451,7 +451,7 @@ class Checker:
         split = self._split(statements.get("split"), source)
         if source is None or self._data_failed:
             raise _Skip()
-        if isinstance(source, ir.PlaygroundData) and split is not None:
+        if isinstance(source, ir.PlaygroundData) and split is not None and split < 1:
             train = math.floor(source.samples * split)
             if train < 1 or train >= source.samples:
                 where = statements["split"].span if "split" in statements else block.span
@@ -626,8 +626,10 @@ class Checker:
             self.error(statement.span, "split needs the training fraction, e.g. 'split 0.5'")
             return None
         try:
-            return self.real(bound.get("fraction"), "split", 0.0, 1.0, True, True,
-                             what="a fraction strictly between 0 and 1", float32=False)  # used in float64
+            # 1 trains on every sample and validates on none (no val_ keys); below 1 the rest validates
+            return self.real(bound.get("fraction"), "split", 0.0, 1.0, True, False,
+                             what="a fraction above 0 and at most 1 (split 1: no validation)",
+                             float32=False)  # used in float64
         except _Skip:
             return None
 

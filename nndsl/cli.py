@@ -1,4 +1,4 @@
-"""The `nndsl` command: check, summary, compile, train, sweep, export, fmt, lsp.
+"""The `nndsl` command: check, summary, compile, train, sweep, export, predict, fmt, lsp.
 
 A mistake in a spec, a data file or the command line prints a compiler-style
 message and exits with status 1; a Python traceback always means a bug in
@@ -98,6 +98,9 @@ def cmd_compile(args) -> int:
 
         data_dir = os.path.abspath(os.path.dirname(args.spec) or ".")
         text = generate(program, backend=args.backend, target=args.target, data_dir=data_dir, plain=args.plain)
+        if program.train is None:
+            print(f"note: {visible(args.spec)} has no train block: an inference program (make_model(): "
+                  "predict, get_weights, set_weights, save, load)", file=sys.stderr)
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:
@@ -150,6 +153,15 @@ def cmd_lsp(args) -> int:
     from nndsl.lsp import main as serve
 
     return serve()
+
+
+def cmd_predict(args) -> int:
+    from nndsl.predict import run_predict
+
+    program = _load(args.spec)
+    if args.output not in (None, "-"):
+        _check_output_path(args.output, args.spec)
+    return run_predict(program, args)
 
 
 def cmd_fmt(args) -> int:
@@ -439,6 +451,25 @@ def make_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", metavar="PATH",
                         help="where to write (default: <model name>.onnx, .keras or _savedmodel beside the weights)")
     export.set_defaults(run=cmd_export)
+
+    predict = _command(
+        commands, "predict", "run a trained model on new data",
+        "Run the spec's model with trained weights on the samples of a CSV file (a header row; the feature "
+        "columns by name, as in training; for Playground data the coordinates x1, x2, from which the spec's "
+        "features are computed) or an .npz file (its array x: rows of features or images). Prints CSV, one "
+        "row per sample: the prediction (regression), the probability of class 1 (binary) or of each class.",
+        ("nndsl predict specs/income.nn --weights runs/income/weights.npz new_students.csv",
+         "nndsl predict specs/spiral.nn --weights w.npz points.csv -b torch -o predictions.csv",
+         "nndsl predict specs/digits_cnn.nn --weights w.npz images.npz"),
+    )
+    predict.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
+    predict.add_argument("--weights", required=True, metavar="W.npz",
+                         help="the trained weights: weights.npz from nndsl train, or a trainer.save() file")
+    predict.add_argument("input", metavar="INPUT", help="the samples: a .csv file with a header row, or an .npz file")
+    _backend_and_target(predict)
+    predict.add_argument("-o", "--output", metavar="OUT.csv",
+                         help="write the predictions to this file (atomically) instead of printing them")
+    predict.set_defaults(run=cmd_predict)
 
     fmt = _command(
         commands, "fmt", "print specs in canonical form",

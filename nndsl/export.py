@@ -66,8 +66,8 @@ def export(program: ir.Program, weights: str | os.PathLike | Mapping, format: st
     """Write `program`'s model with `weights` in `format` ('onnx', 'keras', 'savedmodel') to `path`.
 
     Args:
-        program: a checked program (`nndsl.load`); it needs its data, loss and train blocks,
-            as every generated program does.
+        program: a checked program (`nndsl.load`); its model is exported, as its inference
+            program computes it (a spec with only a model block will do).
         weights: a weights file (.npz, as `nndsl train` and `trainer.save()` write) or a dict
             of arrays by parameter name, in the IR's layout (`trainer.get_weights()`).
         format: onnx, keras or savedmodel.
@@ -111,16 +111,16 @@ def _export_onnx(program: ir.Program, weights, target: Path, verify: bool) -> No
     import torch
 
     module = _generated_module(program, "torch")
-    trainer = module.Trainer(_empty_data(module, program), program.seed, torch.device("cpu"))
-    _load_weights(trainer, weights)
-    model = _with_output_activation(trainer.model, _predict_activation(program))
+    predictor = module.Predictor(0, torch.device("cpu"))
+    _load_weights(predictor, weights)
+    model = predictor.model  # in eval mode, its output activation included (no loss absorbs it)
     example = torch.as_tensor(_probe(program, TRACE_ROWS))
     batch = torch.export.Dim("batch", min=1)
 
     def write(temp: Path) -> None:
         try:
             torch.onnx.export(model, (example,), str(temp), dynamo=True, input_names=["x"], output_names=["y"],
-                              dynamic_shapes={"x": {0: batch}}, external_data=False, verbose=False)
+                              dynamic_shapes=({0: batch},), external_data=False, verbose=False)
         except Exception as error:  # the exporter's own errors: a torch op without an ONNX form
             raise ExportError(f"torch.onnx.export could not export the model: {_first_line(error)}") from error
         if verify:
@@ -144,10 +144,8 @@ def _export_tensorflow(program: ir.Program, weights, target: Path, format: str, 
     import tensorflow as tf
 
     module = _generated_module(program, "tensorflow")
-    model, loss_model = module.build_model()
-    trainer = module.Trainer(model, loss_model, _empty_data(module, program), tf.distribute.get_strategy(),
-                             program.seed)
-    _load_weights(trainer, weights)
+    model, _ = module.build_model()
+    _load_weights(module.Predictor(model, tf.distribute.get_strategy()), weights)
     x = _probe(program, PROBE_ROWS)
     expected = model(x, training=False).numpy()
 
@@ -187,50 +185,15 @@ def _refuse_for_keras_file(program: ir.Program) -> None:
 # --- shared steps --------------------------------------------------------------------------
 
 
-def _with_output_activation(network, activation: str | None):
-    """The generated network followed by the output activation its loss absorbs in training, as
-    predict() applies it; in eval mode (dropout the identity, batch norm's running statistics)."""
-    import torch
-
-    class WithOutputActivation(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.network = network
-
-        def forward(self, x):
-            y = self.network(x)
-            if activation == "softmax":
-                return torch.softmax(y, dim=1)
-            if activation == "sigmoid":
-                return torch.sigmoid(y)
-            return y
-
-    return WithOutputActivation().eval()
-
-
-def _predict_activation(program: ir.Program) -> str | None:
-    """The output activation the generated torch network leaves to its loss (and to predict())."""
-    from nndsl.codegen.common import FUSED, output_activation_index
-
-    if program.loss is None or program.loss.name not in FUSED:
-        return None
-    index = output_activation_index(program.model)
-    return None if index is None else program.model.layers[index].activation.name
-
-
 def _generated_module(program: ir.Program, backend: str):
+    """The spec's inference program (its model alone: no data files, no loss to fuse the output
+    activation into), imported."""
+    import dataclasses
+
     from nndsl.codegen import generate, load_module
 
-    return load_module(generate(program, backend=backend, target="cpu", data_dir="."))
-
-
-def _empty_data(module, program: ir.Program):
-    """No rows of the spec's data: an export needs the model, not the data files."""
-    import numpy as np
-
-    x = np.zeros((0, *program.model.in_shape), np.float32)
-    y = np.zeros((0,), np.int64) if program.task == "multiclass" else np.zeros((0, program.model.out_features))
-    return module.Dataset(x, y, x, y)
+    inference = dataclasses.replace(program, data=None, loss=None, train=None)
+    return load_module(generate(inference, backend=backend, target="cpu", data_dir="."))
 
 
 def _load_weights(trainer, weights) -> None:

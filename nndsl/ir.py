@@ -578,9 +578,14 @@ class Feature:
 class Data:
     source: DataSource
     features: tuple[Feature, ...] | None  # None: every column but the target (CSV, npz)
-    split: float  # fraction of the samples used for training; the rest validates
+    split: float  # fraction of the samples used for training; the rest validates (1: none does)
     seed: int | None  # None: use the training seed
     span: Span = _span()
+
+    @property
+    def validates(self) -> bool:
+        """Whether some samples are held out for validation: `split 1` trains on all of them."""
+        return self.split < 1
 
 
 # --- objective and training --------------------------------------------------
@@ -671,6 +676,11 @@ class Program:
             "binary_crossentropy": "binary",
             "categorical_crossentropy": "multiclass",
         }.get(self.loss.name, "regression")
+
+    @property
+    def validates(self) -> bool:
+        """Whether a run has a validation set (and so val_ keys in its history)."""
+        return self.data is not None and self.data.validates
 
     @property
     def seed(self) -> int:

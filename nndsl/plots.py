@@ -153,13 +153,16 @@ def _marker(fill, edge, label: str):
                   markeredgewidth=1.4, label=label)
 
 
-def _legend(figure, classes: list, extras: list) -> None:
+def _legend(figure, classes: list, extras: list, validation: bool = True) -> None:
     """The legend, below the plot, in columns of two: the class colours, which rim marks which
-    set, then `extras` (the decision boundary); one row when there are no classes."""
+    set (only the training set's without `validation`), then `extras` (the decision boundary);
+    one row when there are no classes."""
     from matplotlib.lines import Line2D
 
     grey = "#9a9a9a"
-    sets = [_marker(grey, TRAINING_RIM, "training (white rim)"), _marker(grey, VALIDATION_RIM, "validation (black rim)")]
+    sets = [_marker(grey, TRAINING_RIM, "training (white rim)")]
+    if validation:
+        sets.append(_marker(grey, VALIDATION_RIM, "validation (black rim)"))
     if classes:
         blank = [Line2D([], [], linestyle="", label=" ")] * (len(classes) % 2)
         handles = classes + blank + sets + extras
@@ -184,7 +187,7 @@ def _draw_plane(figure, axis, gx, gy, prediction, train, val, task: str) -> None
 
     (train_points, train_labels), (val_points, val_labels) = train, val
     train_labels = np.asarray(train_labels).reshape(len(train_points), -1)[:, 0]
-    val_labels = np.asarray(val_labels).reshape(len(val_points), -1)[:, 0]
+    val_labels = np.asarray(val_labels).reshape(len(val_points), -1)[:, 0] if len(val_points) else np.empty(0)
     if task == "multiclass":
         count = prediction.shape[1]
         colours = [CLASS_COLOURS[k % len(CLASS_COLOURS)] for k in range(count)]
@@ -222,9 +225,11 @@ def _draw_plane(figure, axis, gx, gy, prediction, train, val, task: str) -> None
             extras = [Line2D([], [], color="black", linewidth=1.2, label="boundary (output 0.5)")]
         else:
             classes, extras = [], []
-    _scatter_sets(axis, [(train_points, fill(train_labels), TRAINING_RIM, (TRAINING_POINTS, TRAINING_RIMS)),
-                         (val_points, fill(val_labels), VALIDATION_RIM, (VALIDATION_POINTS, VALIDATION_RIMS))])
-    _legend(figure, classes, extras)
+    sets = [(train_points, fill(train_labels), TRAINING_RIM, (TRAINING_POINTS, TRAINING_RIMS))]
+    if len(val_points):  # `split 1` holds no points out
+        sets.append((val_points, fill(val_labels), VALIDATION_RIM, (VALIDATION_POINTS, VALIDATION_RIMS)))
+    _scatter_sets(axis, sets)
+    _legend(figure, classes, extras, validation=len(val_points) > 0)
     axis.set_xlim(gx.min(), gx.max())
     axis.set_ylim(gy.min(), gy.max())
 
@@ -241,7 +246,7 @@ def plot_run(program: ir.Program, module, trainer, out: Path) -> list[Path]:
     if isinstance(source, ir.PlaygroundData):
         written.append(plot_playground(program, module, trainer, out / "decision_boundary.png"))
     elif program.model.images:
-        if program.task == "multiclass":
+        if program.task == "multiclass" and program.validates:  # both show validation images
             written.append(plot_image_grid(program, trainer, out / "predictions.png"))
             written.append(plot_confusion(program, trainer, out / "confusion.png"))
         conv = next((layer for layer in program.model.layers if isinstance(layer, ir.Conv2D)), None)
@@ -346,8 +351,9 @@ def draw_curve(program: ir.Program, trainer):
     # Blue for training and orange for validation, as in loss.png.
     axis.scatter(data.x_train[:, 0], data.y_train[:, 0], s=diameter**2, color=BLUE, alpha=0.6, linewidths=0,
                  label="training data", gid=TRAINING_POINTS)
-    axis.scatter(data.x_val[:, 0], data.y_val[:, 0], s=diameter**2, color=ORANGE, alpha=0.8, linewidths=0,
-                 label="validation data", gid=VALIDATION_POINTS)
+    if len(data.x_val):  # `split 1` holds no points out
+        axis.scatter(data.x_val[:, 0], data.y_val[:, 0], s=diameter**2, color=ORANGE, alpha=0.8, linewidths=0,
+                     label="validation data", gid=VALIDATION_POINTS)
     axis.plot(grid, trainer.predict(grid[:, None])[:, 0], color="black", label="model")
     axis.set_xlabel("x")
     axis.set_ylabel("y")

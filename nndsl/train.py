@@ -195,8 +195,8 @@ def run_training(program: ir.Program, args) -> int:
             print(f"nndsl: error: {visible(str(error))}", file=sys.stderr)
             return 1
         raise
-    final = trainer.evaluate()
-    print(_LINES.validation_line(final))
+    if program.validates:  # `split 1` holds nothing out: the last epoch's line is the run's result
+        print(_LINES.validation_line(trainer.evaluate()))
     try:
         trainer.save(out / "weights.npz")
         write_atomic(out / "history.json", json.dumps(trainer.history, indent=1) + "\n")

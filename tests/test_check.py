@@ -287,8 +287,8 @@ def test_training_values(statement, message):
         ("spiral(classes=101)", "classes must be at most 100"),
         ("circle(classes=3)", "circle has two classes; only spiral takes classes=N"),
         ("xor(sample=10)", "unknown argument 'sample' for xor (did you mean 'samples'?)"),
-        ("xor { split 0 }", "split must be a fraction strictly between 0 and 1; received split=0"),
-        ("xor { split 1.5 }", "split must be a fraction strictly between 0 and 1"),
+        ("xor { split 0 }", "split must be a fraction above 0 and at most 1 (split 1: no validation); received split=0"),
+        ("xor { split 1.5 }", "split must be a fraction above 0 and at most 1"),
         ("xor(samples=10) { split 0.05 }", "leaves 0 for training and 10 for validation"),
         ("xor { features x1, x1 }", "feature 'x1' is listed twice (first at"),
         ('xor { features "x1" }', "xor features are names such as x1, not strings"),
@@ -425,8 +425,8 @@ def test_a_broken_output_layer_gives_no_echo_about_the_loss():
 
 
 def test_a_broken_data_block_gives_no_echo_about_the_input():
-    assert errors("data xor { split 1.0 }\nmodel { dense 1 sigmoid }") == [
-        (1, 18, "split must be a fraction strictly between 0 and 1; received split=1.0")
+    assert errors("data xor { split 1.5 }\nmodel { dense 1 sigmoid }") == [
+        (1, 18, "split must be a fraction above 0 and at most 1 (split 1: no validation); received split=1.5")
     ]
     assert [m for _, _, m in errors("data xor { features x1, x3 }\nmodel { input 2 dense 1 sigmoid }")] == [
         "unknown feature 'x3' (did you mean 'x1'?); the Playground's features are "

@@ -60,6 +60,9 @@ EVERY_LAYER = {
         loss mse
         train { optimizer sgd(lr=0.01) batch 16 epochs 1 }
     """,
+    "model_only": """
+        model { input 3  dense 5 tanh  dropout 0.2  dense 2 softmax }
+    """,  # no data, loss or train block: an inference program (its softmax in the model itself)
 }
 CASES = [pytest.param(spec, id=spec.stem) for spec in SPECS] + [
     pytest.param(text, id=name) for name, text in EVERY_LAYER.items()
@@ -92,7 +95,10 @@ def reference(case, folder: Path):
         trainer.set_weights(weights)
         path = folder / f"{abs(hash(key))}.npz"
         trainer.save(path)
-        x = trainer.data.x_val
+        if program.data is None:  # a model alone: inputs of its own
+            x = rng.uniform(-2, 2, (16, *program.model.in_shape)).astype(np.float32)
+        else:  # the validation set, or the training set where `split 1` holds none out (specs/backprop.nn)
+            x = trainer.data.x_val if len(trainer.data.x_val) else trainer.data.x_train
         _references[key] = (program, path, x, trainer.predict(x))
     return _references[key]
 

@@ -65,7 +65,8 @@ def spec_strings(program: ir.Program) -> list[str]:
     out = [layer.name for layer in program.model.layers]
     if program.model.name:
         out.append(program.model.name)
-    source = program.data.source
+    # An inference program (no train block) reads no data: its data block reaches no code.
+    source = program.data.source if program.train is not None else None
     if isinstance(source, ir.CsvData):
         out += [source.path, source.target, *(f.name for f in program.data.features or ())]
     elif isinstance(source, ir.NpzData):

@@ -16,6 +16,7 @@ import pytest
 
 import nndsl
 from nndsl.codegen import load_module
+from tests.conftest import require_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 F32 = dict(rtol=1e-6, atol=1e-7)  # a few float32 ulps at values of order 1
@@ -79,6 +80,34 @@ def test_backpropagation_example_gradient_step():
     assert loss == pytest.approx(0.16, rel=1e-6)
     np.testing.assert_allclose(network.W1, [[0.5 + 0.1 * 0.8]], **F32)
     np.testing.assert_allclose(network.b1, [0.1 + 0.1 * 0.8], **F32)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "tensorflow"])
+def test_backprop_spec_takes_the_lectures_step_on_every_backend(backend):
+    """specs/backprop.nn: the example as a spec, one sample, `split 1`, `batch all`, one epoch of sgd(lr=1)."""
+    if backend != "numpy":
+        require_backend(backend)
+    trainer = nndsl.build(nndsl.load(ROOT / "specs" / "backprop.nn"), backend=backend)
+    data = trainer.data
+    assert data.x_train.tolist() == [[1.0]] and data.y_train.tolist() == [[1.0]]
+    assert data.x_val.shape == (0, 1)  # split 1: nothing held out
+
+    loss, grads = trainer.loss_and_gradients(data.x_train, data.y_train)
+    assert loss == pytest.approx(0.16, rel=1e-6)  # (ReLU(0.5·1 + 0.1) − 1)² = 0.16
+    np.testing.assert_allclose(grads["dense_1.W"], [[-0.8]], **F32)  # 2(z3 − y)·1·1·x = −0.8
+    np.testing.assert_allclose(grads["dense_1.b"], [-0.8], **F32)
+
+    history = trainer.fit()
+    assert list(history) == ["loss"]  # no val_ keys without a validation set
+    assert history["loss"] == [pytest.approx(0.16, rel=1e-6)]
+    weights = trainer.get_weights()
+    np.testing.assert_allclose(weights["dense_1.W"], [[1.3]], **F32)  # W → W − α·∂L/∂W = 0.5 + 0.8
+    np.testing.assert_allclose(weights["dense_1.b"], [0.9], **F32)
+
+    with pytest.raises(ValueError, match=r"split 1.*evaluate\(x, y\)"):
+        trainer.evaluate()
+    # After the step: (ReLU(1.3 + 0.9) − 1)² = 1.2² = 1.44
+    assert trainer.evaluate(data.x_train, data.y_train)["loss"] == pytest.approx(1.44, rel=1e-6)
 
 
 # --- the universal-approximation staircase --------------------------------------------------

@@ -82,9 +82,10 @@ def test_compile_replaces_an_existing_file_whole(tmp_path, capsys):
     "spec, message",
     [
         ("model {\n    input 2\n    dense 8 rleu\n}\n", "unknown activation 'rleu'"),
-        ("model { input 2  dense 1 }\n", "needs data, loss and train blocks"),  # checks, but cannot be compiled
+        ("model {\n    input 2\n    dense 8 relu\n    dense 1 sigmoid\n}\nloss mae\ntrain { epochs 1 }\n",
+         "train needs a data block"),
     ],
-    ids=["bad_spec", "no_training_blocks"],
+    ids=["bad_spec", "train_without_data"],
 )
 def test_failed_compile_leaves_the_old_file_and_no_temporaries(tmp_path, capsys, spec, message):
     (tmp_path / "bad.nn").write_text(spec, encoding="utf-8")
@@ -760,3 +761,29 @@ def test_a_fresh_run_into_an_earlier_runs_folder_says_it_removed_its_checkpoint(
         result = subprocess.run([sys.executable, str(script), "--epochs", "1", "--out", "again"], capture_output=True,
                                 text=True, cwd=tmp_path)
         assert result.returncode == 0 and result.stderr == expected
+
+
+# --- split 1: training on every sample --------------------------------------------------------
+
+
+def test_split_1_trains_on_every_sample_without_validation(tmp_path, capsys):
+    spec = spec_variant(tmp_path, "checkerboard.nn", "split 0.5", "split 1")
+    status, out, err = run("train", spec, "--epochs", "2", "--out", tmp_path / "run", capsys=capsys)
+    assert status == 0, err
+    history = json.loads((tmp_path / "run" / "history.json").read_text(encoding="utf-8"))
+    assert list(history) == ["loss", "accuracy"] and len(history["loss"]) == 2
+    assert "val_" not in out and "validation:" not in out
+    assert (tmp_path / "run" / "decision_boundary.png").read_bytes().startswith(PNG)
+    assert (tmp_path / "run" / "loss.png").read_bytes().startswith(PNG)
+    trainer = nndsl.build(nndsl.load(spec))
+    assert len(trainer.data.x_train) == 500 and len(trainer.data.x_val) == 0
+
+    # The generated program: the same history, and no validation line either.
+    assert run("compile", spec, "-o", tmp_path / "model.py", capsys=capsys)[0] == 0
+    result = subprocess.run([sys.executable, str(tmp_path / "model.py"), "--epochs", "2", "--out",
+                             str(tmp_path / "script")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "val_" not in result.stdout and "validation:" not in result.stdout
+    again = json.loads((tmp_path / "script" / "history.json").read_text(encoding="utf-8"))
+    assert list(again) == list(history)
+    np.testing.assert_allclose(again["loss"], history["loss"], rtol=1e-6)

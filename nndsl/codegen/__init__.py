@@ -32,11 +32,13 @@ class UnsupportedTarget(ValueError):
 
 
 def _require_training_blocks(program: ir.Program) -> None:
+    """A plain program is a training script: a spec without data, loss and train gets the full
+    inference program instead."""
     missing = [name for name in ("data", "loss", "train") if getattr(program, name) is None]
     if missing:
         raise SpecError(
-            f"generated programs train their model, so the spec needs data, loss and train blocks; "
-            f"it has no {', no '.join(missing)} block",
+            f"a plain program trains its model, so the spec needs data, loss and train blocks; it has no "
+            f"{', no '.join(missing)} block (without --plain it compiles to an inference program)",
             filename=program.filename,
             span=program.model.span if program.model.span != ir.NO_SPAN else None,
         )
@@ -45,6 +47,9 @@ def _require_training_blocks(program: ir.Program) -> None:
 def generate(program: ir.Program, backend: str = "numpy", target: str = "auto", data_dir: str | None = None,
              plain: bool = False) -> str:
     """Python source for `program` on `backend`, for `target` (auto, cpu, gpu, tpu).
+
+    A spec with data, loss and train blocks gives a training program (`make_trainer()`); one
+    without a train block an inference program (`make_model()`: predict and weights in and out).
 
     `data_dir` is the folder that data paths in the spec are relative to; by
     default the folder of the spec file, as given in `program.filename`. With `plain`, the
@@ -61,7 +66,6 @@ def generate(program: ir.Program, backend: str = "numpy", target: str = "auto", 
             f"the {backend} backend runs on the CPU only, so target {target!r} is not available; "
             f"use -t cpu, or -b torch / -b tensorflow for a GPU or TPU"
         )
-    _require_training_blocks(program)
     if data_dir is None:
         data_dir = os.path.dirname(program.filename) if program.filename != "<spec>" else "."
         data_dir = data_dir or "."
@@ -76,6 +80,7 @@ def generate(program: ir.Program, backend: str = "numpy", target: str = "auto", 
         from nndsl.codegen import tensorflow_backend as lowering
     _require_layer_kinds(program, backend, lowering.LAYER_KINDS)
     if plain:
+        _require_training_blocks(program)
         if target not in ("auto", "cpu"):
             raise UnsupportedTarget(f"a plain program runs where its framework puts it, so target {target!r} is "
                                     "not available with plain; the full program (without --plain) selects it")
@@ -133,7 +138,8 @@ def build(program: ir.Program, backend: str = "numpy", target: str = "auto", dat
     """A live Trainer (see `generate`): `.model` is the backend's native model object."""
     source = generate(program, backend=backend, target=target, data_dir=data_dir)
     module = load_module(source)
-    trainer = module.make_trainer(**options)
+    make = module.make_trainer if program.train is not None else module.make_model  # an inference program
+    trainer = make(**options)
     trainer.module = module
     trainer.source = source
     return trainer

@@ -84,6 +84,7 @@ def header(program: ir.Program, backend: str, target: str) -> dict:
         "backend": backend,
         "target": target,
         "architecture": comment(architecture(program)) if len(model.layers) <= 12 else f"{len(model.layers)} layers",
+        "trains": program.train is not None,  # else an inference program: no command line
     }
 
 
@@ -93,8 +94,11 @@ def constants(program: ir.Program) -> list[dict]:
     out = [
         {"name": "SPEC", "value": py(program.filename), "note": "the spec this program was generated from"},
     ]
-    if train is None:
-        out.append({"name": "SEED", "value": "0", "note": "initial weights (the spec has no train block)"})
+    if train is None:  # an inference program
+        out += [
+            {"name": "SEED", "value": "0", "note": "initial weights drawn (the spec has no train block)"},
+            {"name": "NO_TRAINING", "value": py(no_training(program)), "note": ""},
+        ]
         return out
     out += [
         {"name": "SEED", "value": py(train.seed),
@@ -126,6 +130,13 @@ def constants(program: ir.Program) -> list[dict]:
         option = "--" + key.replace("_", "-")
         constant["note"] = "; ".join(filter(None, [constant["note"], f"from nndsl train {option} (the spec {said})"]))
     return out
+
+
+def no_training(program: ir.Program) -> str:
+    """What fit() and evaluate() of an inference program say: which blocks the spec lacks."""
+    missing = [name for name in ("data", "loss", "train") if getattr(program, name) is None]
+    return (f"{program.filename} has no {', no '.join(missing)} block, so this program only runs the model "
+            "(predict, get_weights, set_weights, save, load); a spec with data, loss and train blocks trains it")
 
 
 def optimizer_kind(optimizer: ir.Optimizer) -> str:
@@ -160,6 +171,7 @@ def lower_data(program: ir.Program, module: Module, data_dir: str | None) -> dic
     context: dict = {
         "where": where(program, data),
         "split": py(data.split),
+        "validates": data.validates,  # split 1: no validation set, no val_ keys
         "task": task,
         "classes": None,
         "outputs": program.model.out_features,
@@ -304,8 +316,10 @@ def metric_forms(program: ir.Program) -> list[tuple[str, str]]:
 
 
 def history_keys(program: ir.Program) -> list[str]:
-    """Keras's History layout: loss, metrics…, val_loss, val_metrics…"""
+    """Keras's History layout: loss, metrics…, val_loss, val_metrics… (no val_ keys for `split 1`)."""
     metrics = list(program.train.metrics) if program.train else []
+    if not program.validates:
+        return ["loss", *metrics]
     return ["loss", *metrics, "val_loss", *[f"val_{m}" for m in metrics]]
 
 

@@ -569,7 +569,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
                                     "import warnings", "from pathlib import Path", "from types import SimpleNamespace",
                                     "import numpy as np"])
     module.use("common/streams.py", "weights")
-    data = common.lower_data(program, module, data_dir)
+    data = common.lower_data(program, module, data_dir) if program.train is not None else None  # inference: no data
     weights = common.lower_weights(program, module)
     plan = plan_network(program, module)
     if plan.merges:

@@ -101,7 +101,7 @@ def lower_data(program: ir.Program, module: PlainModule, data_dir: str) -> dict:
     source = data.source
     task = program.task
     context: dict = {"where": comment(f"{program.filename}:{data.span.line}"), "seed": py(program.data_seed),
-                     "split": py(data.split), "playground": None, "file": None}
+                     "split": py(data.split), "validates": data.validates, "playground": None, "file": None}
     if isinstance(source, ir.PlaygroundData):
         module.use(f"common/data/{source.generator}.py")
         args = [py(source.samples), py(source.noise)] + ([py(source.classes)] if source.generator == "spiral" else [])
@@ -174,14 +174,16 @@ def streams(program: ir.Program) -> str:
 
 def report(program: ir.Program, values: list[str], indent: int) -> dict:
     """evaluate()'s return statement (the loss, then each metric: `values`, as expressions) and the
-    lines that print each epoch and the final validation metrics, as the full program prints them."""
+    lines that print each epoch and the final validation metrics, as the full program prints them
+    (with `split 1`, the training set's, measured once after training)."""
     keys = ["loss", *program.train.metrics]
     joined = ", ".join(values)
     returns = [f"return {joined}"] if indent + len("return ") + len(joined) <= 120 else \
         ["return (", *[f"    {value}," for value in values], ")"]
-    names = [f"val_{key}" for key in keys]
+    names = [f"{'val' if program.validates else 'train'}_{key}" for key in keys]
     shown = [f"{name}: {{{name}:.4f}}" for name in names]
     return {
+        "validates": program.validates,  # split 1: the end measures the training set
         "returns": returns,
         "names": ", ".join(names),
         "epoch": ["loss: {total / len(x_train):.4f}", *shown],

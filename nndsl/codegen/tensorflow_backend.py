@@ -315,14 +315,16 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
                                     "from pathlib import Path", "import keras", "import numpy as np",
                                     "import tensorflow as tf"])
     module.use("common/streams.py", "weights")
-    data = common.lower_data(program, module, data_dir)
+    data = common.lower_data(program, module, data_dir) if program.train is not None else None  # inference: no data
     weights = common.lower_weights(program, module)
     plan = plan_model(program, module)
     module.use("tensorflow/device.py", "device")
-    optimizer = _lower_optimizer(program, module)
+    trains = program.train is not None  # else an inference program: a Predictor, no command line
+    optimizer = _lower_optimizer(program, module) if trains else None
     module.use("common/npy_header.py", "files")  # used by checkpoint.py
     module.use("common/checkpoint.py", "files")
-    module.use("common/progress.py", "main")  # the lines main() prints
+    if trains:
+        module.use("common/progress.py", "main")  # the lines main() prints
     imports = sort_imports(module.imports)
     split = imports.index("") if "" in imports else 0
     source = render_template(
@@ -344,12 +346,13 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         model_inputs=common.model_inputs(program),
         input_shape=", ".join(map(str, program.model.in_shape)) + ("," if len(program.model.in_shape) == 1 else ""),
         outputs=program.model.out_features,
-        loss=_lower_loss(program, plan),
-        metrics=_lower_metrics(program, plan),
+        has_train=trains,
+        loss=_lower_loss(program, plan) if trains else None,
+        metrics=_lower_metrics(program, plan) if trains else [],
         optimizer=optimizer,
         history_keys=common.history_keys(program),
-        metric_names=list(program.train.metrics),
-        epochs=program.train.epochs,
+        metric_names=list(program.train.metrics) if trains else [],
+        epochs=program.train.epochs if trains else 0,
         user_errors="DataError, CheckpointError, TrainingDiverged, DeviceError",
     )
     return tidy(drop_unused_functions(source, module.functions))

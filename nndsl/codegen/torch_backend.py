@@ -321,14 +321,17 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
                  "from collections import OrderedDict", "import numpy as np", "import torch", "from torch import nn"]
     )
     module.use("common/streams.py", "weights")
-    data = common.lower_data(program, module, data_dir)
+    data = common.lower_data(program, module, data_dir) if program.train is not None else None  # inference: no data
     weights = common.lower_weights(program, module)
     device = lower_device(target, module)
     plan = plan_network(program, module)
+    module.use("torch/to_numpy.py", "training")
     module.use("common/npy_header.py", "files")  # used by checkpoint.py
     module.use("common/checkpoint.py", "files")
-    module.use("common/progress.py", "main")  # the lines main() prints
-    module.use("torch/optimizer_state.py", "files")
+    trains = program.train is not None  # else an inference program: a Predictor, no command line
+    if trains:
+        module.use("common/progress.py", "main")  # the lines main() prints
+        module.use("torch/optimizer_state.py", "files")
     source = render_template(
         "torch/module.py.j2",
         header=dict(common.header(program, "PyTorch", target), needs="PyTorch and NumPy"),
@@ -339,16 +342,17 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         weights=weights,
         device=device,
         network=plan,
-        loss=lower_loss(program),
-        optimizer=lower_optimizer(program) if plan.trainable else None,
+        has_train=trains,
+        loss=lower_loss(program) if trains else None,
+        optimizer=lower_optimizer(program) if trains and plan.trainable else None,
         history_keys=common.history_keys(program),
-        metrics=list(program.train.metrics),
+        metrics=list(program.train.metrics) if trains else [],
         metric_sums=metric_sums(program, plan),
         predict=OUTPUT_FUNCTIONS[plan.predict_activation].format("output") if plan.predict_activation else "output",
         label_dtype="torch.int64" if program.task == "multiclass" else "torch.float32",
         model_inputs=program.model.in_features,
         inputs=common.model_inputs(program),
-        epochs=program.train.epochs,
+        epochs=program.train.epochs if trains else 0,
         user_errors=", ".join(USER_ERRORS),
     )
     return tidy(drop_unused_functions(source, module.functions))

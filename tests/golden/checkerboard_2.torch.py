@@ -59,9 +59,12 @@ class Dataset(NamedTuple):
 
 
 def split_data(rng, x, y, fraction):
-    """Shuffle the samples, then train on the first `fraction` and validate on the rest."""
+    """Shuffle the samples, then train on the first `fraction` and validate on the rest
+    (fraction 1: train on all of them; the validation arrays are empty)."""
     order = rng.permutation(len(x))
     n_train = int(np.floor(len(x) * fraction))
+    if fraction == 1 and n_train > 0:
+        return Dataset(x[order], y[order], x[:0], y[:0])
     if not 0 < n_train < len(x):
         raise DataError(
             f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
@@ -220,6 +223,11 @@ class Network(nn.Sequential):
 # --- training --------------------------------------------------------------------------------------
 
 
+def to_numpy(tensor):
+    """A NumPy copy of a tensor, wherever it lives."""
+    return tensor.detach().cpu().numpy().copy()
+
+
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
 
@@ -233,11 +241,6 @@ def metric_sums(output, y):
     return {
         "accuracy": torch.count_nonzero((output > 0) == (y > 0.5)),
     }
-
-
-def to_numpy(tensor):
-    """A NumPy copy of a tensor, wherever it lives."""
-    return tensor.detach().cpu().numpy().copy()
 
 
 class Trainer:
@@ -275,13 +278,6 @@ class Trainer:
     def tensors(self, x, y):
         """Inputs (float32) and labels (torch.float32) as tensors on the device."""
         return self.inputs(x), torch.as_tensor(y, dtype=torch.float32, device=self.device)
-
-    def inputs(self, x):
-        """x as a float32 tensor on the device, rows of 2 features; any other shape is a ValueError."""
-        x = torch.as_tensor(x, dtype=torch.float32, device=self.device)
-        if x.ndim != 2 or x.shape[1] != 2:
-            raise ValueError(f"the model takes 2 input features; x has shape {tuple(x.shape)}")
-        return x
 
     def train_step(self, x, y):
         """One mini-batch of tensors on the device: forward, loss, backward, update.
@@ -334,13 +330,6 @@ class Trainer:
         return logs | {key: value.item() / n for key, value in metric_sums(torch.cat(outputs), y).items()}
 
     @torch.no_grad()
-    def infer(self, x):
-        """The model's outputs for x in eval mode (no dropout, no gradients),
-        max(BATCH_SIZE, EVAL_BATCH) rows at a time."""
-        self.model.eval()
-        return torch.cat([self.forward(part) for part in x.split(max(BATCH_SIZE or len(x), EVAL_BATCH))])
-
-    @torch.no_grad()
     def evaluate(self, x=None, y=None):
         """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
         if x is None:
@@ -376,6 +365,20 @@ class Trainer:
             if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
                 self.save_checkpoint(checkpoint)
         return self.history
+
+    def inputs(self, x):
+        """x as a float32 tensor on the device, rows of 2 features; any other shape is a ValueError."""
+        x = torch.as_tensor(x, dtype=torch.float32, device=self.device)
+        if x.ndim != 2 or x.shape[1] != 2:
+            raise ValueError(f"the model takes 2 input features; x has shape {tuple(x.shape)}")
+        return x
+
+    @torch.no_grad()
+    def infer(self, x):
+        """The model's outputs for x in eval mode (no dropout, no gradients),
+        max(BATCH_SIZE or len(x), EVAL_BATCH) rows at a time."""
+        self.model.eval()
+        return torch.cat([self.forward(part) for part in x.split(max(BATCH_SIZE or len(x), EVAL_BATCH))])
 
     @torch.no_grad()
     def predict(self, x):

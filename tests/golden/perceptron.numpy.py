@@ -56,9 +56,12 @@ class Dataset(NamedTuple):
 
 
 def split_data(rng, x, y, fraction):
-    """Shuffle the samples, then train on the first `fraction` and validate on the rest."""
+    """Shuffle the samples, then train on the first `fraction` and validate on the rest
+    (fraction 1: train on all of them; the validation arrays are empty)."""
     order = rng.permutation(len(x))
     n_train = int(np.floor(len(x) * fraction))
+    if fraction == 1 and n_train > 0:
+        return Dataset(x[order], y[order], x[:0], y[:0])
     if not 0 < n_train < len(x):
         raise DataError(
             f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
