@@ -501,6 +501,9 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         module.use("numpy/ops/merge.py", "ops")
     loss = _lower_loss(program, module)
     optimizer = _lower_optimizer(program, module, plan)
+    controls = common.lower_controls(program, module)
+    if controls["clip_norm"]:
+        module.use("numpy/clip_norm.py", "training")
     if optimizer:
         optimizer["where"] = common.where(program, program.train.optimizer)
         optimizer.setdefault("scales_output_grad", False)
@@ -520,6 +523,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         network=plan,
         loss=loss,
         optimizer=optimizer,
+        controls=controls,
         history_keys=common.history_keys(program),
         metrics=list(program.train.metrics) if program.train else [],
         task=program.task,
@@ -548,7 +552,9 @@ def _lower_optimizer(program: ir.Program, module: common.Module, plan: Plan) -> 
     opt = program.train.optimizer
     if isinstance(opt, ir.SGD) and opt.momentum == 0 and not opt.nesterov:
         module.use("numpy/optimizers/sgd.py", "training")
-        if plan.penalties:  # a penalty's derivative joins the gradients after backpropagation, unscaled
+        if plan.penalties or program.train.clip_norm is not None:
+            # a penalty's derivative joins the gradients after backpropagation, unscaled; clipping
+            # measures the gradient itself
             return {"class": "SGD", "args": f"lr={py(opt.lr)}"}
         # Plain SGD: the trainer multiplies ∂L/∂output by lr before backpropagating, which is
         # linear, so the gradient buffers arrive as lr·∂L/∂θ and the update is one pass, θ −= g.
