@@ -323,6 +323,9 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     module.use("common/npy_header.py", "files")  # used by checkpoint.py
     module.use("common/checkpoint.py", "files")
     module.use("common/progress.py", "main")  # the lines main() prints
+    controls = common.lower_controls(program, module)
+    if controls["clip_norm"]:
+        module.use("tensorflow/clip_norm.py", "training")
     imports = sort_imports(module.imports)
     split = imports.index("") if "" in imports else 0
     source = render_template(
@@ -347,6 +350,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         loss=_lower_loss(program, plan),
         metrics=_lower_metrics(program, plan),
         optimizer=optimizer,
+        controls=controls,
         history_keys=common.history_keys(program),
         metric_names=list(program.train.metrics),
         epochs=program.train.epochs,

@@ -329,6 +329,9 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     module.use("common/checkpoint.py", "files")
     module.use("common/progress.py", "main")  # the lines main() prints
     module.use("torch/optimizer_state.py", "files")
+    controls = common.lower_controls(program, module)
+    if controls["clip_norm"]:
+        module.use("torch/clip_norm.py", "training")
     source = render_template(
         "torch/module.py.j2",
         header=dict(common.header(program, "PyTorch", target), needs="PyTorch and NumPy"),
@@ -341,6 +344,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         network=plan,
         loss=lower_loss(program),
         optimizer=lower_optimizer(program) if plan.trainable else None,
+        controls=controls,
         history_keys=common.history_keys(program),
         metrics=list(program.train.metrics),
         metric_sums=metric_sums(program, plan),
