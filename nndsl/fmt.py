@@ -452,15 +452,15 @@ def _train_lines(train, ir) -> list[str]:
 
 def _callback_text(statement) -> str:
     """early_stopping / reduce_lr_on_plateau with every argument written out (monitor first)."""
-    from dataclasses import fields
+    from dataclasses import fields as dataclass_fields
 
     from nndsl import ir
 
     word = "early_stopping" if isinstance(statement, ir.EarlyStopping) else "reduce_lr_on_plateau"
     parts = [word]
-    for field in fields(statement):
-        if field.name in ("span", "direction"):
+    for argument in dataclass_fields(statement):
+        if argument.name in ("span", "direction"):
             continue
-        value = getattr(statement, field.name)
-        parts.append(f"{field.name}={value if isinstance(value, str) else _number(value)}")
+        value = getattr(statement, argument.name)
+        parts.append(f"{argument.name}={value if isinstance(value, str) else _number(value)}")
     return " ".join(parts)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 #: 2: the history records each epoch's lr, and the header the early-stopping and plateau state
 #: ("controls"). A checkpoint of format 1 (no "format" in its header) is refused by name.
 CHECKPOINT_FORMAT = 2
