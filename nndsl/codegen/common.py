@@ -339,11 +339,13 @@ def lower_controls(program: ir.Program, module: Module) -> dict:
     arguments, clip_norm as a number. Each is its own snippet under templates/common/."""
     train = program.train
     if train is None:
-        return {"schedule": None, "early_stopping": None, "plateau": None, "clip_norm": None}
+        return {"schedule": None, "early_stopping": None, "plateau": None, "clip_norm": None, "stateful": False}
     schedule = train.schedule
     lr = py(train.optimizer.lr)
-    if schedule.kind == "constant":
-        call, text = lr, "constant"
+    if schedule.span == ir.NO_SPAN:  # no schedule statement
+        call, text = lr, "the optimizer's lr, as no schedule changes it"
+    elif schedule.kind == "constant":
+        call, text = lr, "schedule constant"
     else:
         module.use(f"common/schedules/{schedule.kind}.py", "training")
         args = ", ".join(f"{key}={py(value)}" for key, value in schedule.args)
@@ -352,10 +354,11 @@ def lower_controls(program: ir.Program, module: Module) -> dict:
         text = comment(f"schedule {schedule.kind}({args})")
     out = {
         "schedule": {"call": call, "text": text,
-                     "where": where(program, schedule) if schedule.span.line else where(program, train.optimizer)},
+                     "where": where(program, train.optimizer if schedule.span == ir.NO_SPAN else schedule)},
         "early_stopping": None,
         "plateau": None,
         "clip_norm": py(train.clip_norm) if train.clip_norm is not None else None,
+        "stateful": train.early_stopping is not None or train.reduce_lr_on_plateau is not None,  # state to checkpoint
     }
     stopping, plateau = train.early_stopping, train.reduce_lr_on_plateau
     if stopping is not None or plateau is not None:
