@@ -1057,6 +1057,9 @@ class Checker:
                                                           what="positive"))
         if optimizer is None or epochs is None:
             raise _Skip()
+        if schedule.kind == "cosine" and schedule.arg("min_lr") >= optimizer.lr:
+            self.error(schedule.span, f"cosine decays from the optimizer's lr ({_fmt(optimizer.lr)}) down to min_lr, "
+                                      f"which must be below it; received min_lr={_fmt(schedule.arg('min_lr'))}")
         return ir.Train(optimizer, batch, epochs, metrics, seed, shuffle, checkpoint, block.span,
                         schedule=schedule, early_stopping=stopping, reduce_lr_on_plateau=plateau,
                         clip_norm=clip_norm)
@@ -1080,7 +1083,7 @@ class Checker:
         if missing:
             example = {"every": "step(every=10, factor=0.5)", "rate": "exponential(rate=0.96)"}[missing[0]]
             raise self.fail(value.span, f"{kind} needs {missing[0]}=, e.g. 'schedule {example}'")
-        return ir.Schedule(kind, tuple(arguments.items()), statement.span)
+        return ir.Schedule(kind, tuple(arguments.items()), value.span)
 
     def _schedule_argument(self, key: str, value: s.Value):
         if key in ("every", "warmup"):  # epochs

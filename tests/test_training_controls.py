@@ -73,6 +73,8 @@ def build(text: str, backend: str):
     ("schedule cosin(warmup=2)", "cosin", "unknown schedule 'cosin' (did you mean 'cosine'?)"),
     ("schedule cosine(warmup=2.5)", "2.5", "warmup must be an integer"),
     ("clip_norm 0", "0", "clip_norm must be positive; received clip_norm=0"),
+    ("schedule cosine(min_lr=0.5)", "cosine", "cosine decays from the optimizer's lr (0.1) down to min_lr, which "
+                                              "must be below it; received min_lr=0.5"),
 ])
 def test_bad_controls_are_refused_at_their_position(line, token, message):
     """At the offending token of line 8 (the statement after optimizer, epochs, metrics)."""
