@@ -108,6 +108,12 @@ def constants(program: ir.Program) -> list[dict]:
             "note": "checkpoints record it: one of another optimizer cannot be resumed",
         },
         {
+            "name": "LR",
+            "value": py(train.optimizer.lr),
+            "note": "the optimizer's learning rate" + ("; the schedule's peak" if train.schedule.kind != "constant"
+                                                         else ""),
+        },
+        {
             "name": "BATCH_SIZE",
             "value": "None" if train.batch is None else py(train.batch),
             "note": "None: the whole training set per step (`batch all`)",
@@ -341,7 +347,7 @@ def lower_controls(program: ir.Program, module: Module) -> dict:
     if train is None:
         return {"schedule": None, "early_stopping": None, "plateau": None, "clip_norm": None, "stateful": False}
     schedule = train.schedule
-    lr = py(train.optimizer.lr)
+    lr = "LR"  # the constant constants() defines
     if schedule.span == ir.NO_SPAN:  # no schedule statement
         call, text = lr, "the optimizer's lr, as no schedule changes it"
     elif schedule.kind == "constant":

@@ -555,21 +555,21 @@ def _lower_optimizer(program: ir.Program, module: common.Module, plan: Plan) -> 
         if plan.penalties or program.train.clip_norm is not None:
             # a penalty's derivative joins the gradients after backpropagation, unscaled; clipping
             # measures the gradient itself
-            return {"class": "SGD", "args": f"lr={py(opt.lr)}"}
+            return {"class": "SGD", "args": "lr=LR"}
         # Plain SGD: the trainer multiplies ∂L/∂output by lr before backpropagating, which is
         # linear, so the gradient buffers arrive as lr·∂L/∂θ and the update is one pass, θ −= g.
-        return {"class": "SGD", "args": f"lr={py(opt.lr)}, scaled_grads=True", "scales_output_grad": True}
+        return {"class": "SGD", "args": "lr=LR, scaled_grads=True", "scales_output_grad": True}
     if isinstance(opt, ir.SGD):
         module.use("numpy/optimizers/momentum.py", "training")
-        return {"class": "Momentum", "args": f"lr={py(opt.lr)}, momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}"}
+        return {"class": "Momentum", "args": f"lr=LR, momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}"}
     if isinstance(opt, ir.Adam):
         module.use("numpy/optimizers/adam.py", "training")
         return {
             "class": "Adam",
-            "args": f"lr={py(opt.lr)}, beta1={py(opt.beta1)}, beta2={py(opt.beta2)}, eps={py(opt.eps)}",
+            "args": f"lr=LR, beta1={py(opt.beta1)}, beta2={py(opt.beta2)}, eps={py(opt.eps)}",
         }
     module.use("numpy/optimizers/rmsprop.py", "training")
-    return {"class": "RMSprop", "args": f"lr={py(opt.lr)}, rho={py(opt.rho)}, eps={py(opt.eps)}"}
+    return {"class": "RMSprop", "args": f"lr=LR, rho={py(opt.rho)}, eps={py(opt.eps)}"}
 
 
 def _metric_sums(program: ir.Program, plan: Plan, module: common.Module) -> list[dict]:

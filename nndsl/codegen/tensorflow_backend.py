@@ -402,7 +402,7 @@ def _lower_optimizer(program: ir.Program, module: common.Module) -> dict:
     opt = program.train.optimizer
     where = common.where(program, opt if opt.span != ir.NO_SPAN else program.train)
     if isinstance(opt, ir.SGD):
-        args = f"learning_rate={py(opt.lr)}"
+        args = "learning_rate=LR"
         if opt.momentum or opt.nesterov:
             args += f", momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}"
         note = "gradient descent, θ ← θ − lr·g"
@@ -414,14 +414,14 @@ def _lower_optimizer(program: ir.Program, module: common.Module) -> dict:
     if isinstance(opt, ir.Adam):
         module.use("tensorflow/optimizers/adam.py", "optimizer")
         return {
-            "expression": f"Adam(learning_rate={py(opt.lr)}, beta1={py(opt.beta1)}, beta2={py(opt.beta2)}, "
+            "expression": f"Adam(learning_rate=LR, beta1={py(opt.beta1)}, beta2={py(opt.beta2)}, "
             f"epsilon={py(opt.eps)})",
             "note": "Adam as Kingma & Ba's Algorithm 1 writes it, the class Adam above",
             "where": where,
         }
     module.use("tensorflow/optimizers/rmsprop.py", "optimizer")
     return {
-        "expression": f"RMSprop(learning_rate={py(opt.lr)}, rho={py(opt.rho)}, epsilon={py(opt.eps)})",
+        "expression": f"RMSprop(learning_rate=LR, rho={py(opt.rho)}, epsilon={py(opt.eps)})",
         "note": "RMSprop with eps outside the square root, the class RMSprop above",
         "where": where,
     }

@@ -274,14 +274,14 @@ def lower_optimizer(program: ir.Program) -> dict:
     opt = program.train.optimizer
     where = common.where(program, opt if opt.span != ir.NO_SPAN else program.train)
     if isinstance(opt, ir.SGD):
-        args = f"lr={py(opt.lr)}"
+        args = "lr=LR"
         if opt.momentum or opt.nesterov:
             args += f", momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}"
         return {"call": f"torch.optim.SGD(trainable, {args})", "where": where, "note": None}
     if isinstance(opt, ir.Adam):
-        args = f"lr={py(opt.lr)}, betas={py((opt.beta1, opt.beta2))}, eps={py(opt.eps)}"
+        args = f"lr=LR, betas={py((opt.beta1, opt.beta2))}, eps={py(opt.eps)}"
         return {"call": f"torch.optim.Adam(trainable, {args})", "where": where, "note": None}
-    args = f"lr={py(opt.lr)}, alpha={py(opt.rho)}, eps={py(opt.eps)}"
+    args = f"lr=LR, alpha={py(opt.rho)}, eps={py(opt.eps)}"
     return {"call": f"torch.optim.RMSprop(trainable, {args})", "where": where, "note": "torch's alpha is rho"}
 
 

@@ -31,6 +31,7 @@ SEED = 1  # initial weights, batch order
 DATA_SEED = 7  # the data set and its split
 EPOCHS = 200
 OPTIMIZER = "sgd"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.03  # the optimizer's learning rate
 BATCH_SIZE = 10  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -403,7 +404,7 @@ class Trainer:
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
         # every trainable parameter at once: the network keeps them in one flat array  (specs/checkerboard.nn:17)
-        self.optimizer = SGD([network.flat_params], [network.flat_grads], lr=0.03, scaled_grads=True)
+        self.optimizer = SGD([network.flat_params], [network.flat_grads], lr=LR, scaled_grads=True)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
 
@@ -473,7 +474,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/checkerboard.nn:17)."""
-        return 0.03
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 200); returns the history.

@@ -39,6 +39,7 @@ SEED = 1  # initial weights, batch order
 DATA_SEED = 7  # the data set and its split
 EPOCHS = 200
 OPTIMIZER = "sgd"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.03  # the optimizer's learning rate
 BATCH_SIZE = 10  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -237,7 +238,7 @@ def metric_sums(y, logits):
 
 def make_optimizer():
     """gradient descent, θ ← θ − lr·g (specs/checkerboard.nn:17)."""
-    return keras.optimizers.SGD(learning_rate=0.03)
+    return keras.optimizers.SGD(learning_rate=LR)
 
 
 # --- device ----------------------------------------------------------------------------------------
@@ -546,7 +547,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/checkerboard.nn:17)."""
-        return 0.03
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 200); returns the history.

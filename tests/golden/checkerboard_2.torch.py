@@ -33,6 +33,7 @@ SEED = 1  # initial weights, batch order
 DATA_SEED = 7  # the data set and its split
 EPOCHS = 200
 OPTIMIZER = "sgd"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.03  # the optimizer's learning rate
 BATCH_SIZE = 10  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -266,7 +267,7 @@ class Trainer:
         self.loss_fn = nn.BCEWithLogitsLoss()  # binary cross-entropy, fused with the sigmoid (specs/checkerboard_2.nn:14)
         self.trainable_names = [name for name, param in self.params.items() if param.requires_grad]
         trainable = [self.params[name] for name in self.trainable_names]
-        self.optimizer = torch.optim.SGD(trainable, lr=0.03)  # specs/checkerboard_2.nn:17
+        self.optimizer = torch.optim.SGD(trainable, lr=LR)  # specs/checkerboard_2.nn:17
         self.x_train, self.y_train = self.tensors(data.x_train, data.y_train)
         self.x_val, self.y_val = self.tensors(data.x_val, data.y_val)
         self.epoch = 0
@@ -360,7 +361,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/checkerboard_2.nn:17)."""
-        return 0.03
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 200); returns the history.

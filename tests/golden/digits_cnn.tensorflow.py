@@ -40,6 +40,7 @@ SEED = 1  # initial weights, batch order
 DATA_SEED = 3  # the data set and its split
 EPOCHS = 30
 OPTIMIZER = "sgd with momentum"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.05  # the optimizer's learning rate
 BATCH_SIZE = 64  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -396,7 +397,7 @@ def metric_sums(y, logits):
 def make_optimizer():
     """SGD with momentum, a velocity v ← m·v + g (Keras keeps −lr·v instead, the same update
     rearranged) (specs/digits_cnn.nn:21)."""
-    return keras.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=False)
+    return keras.optimizers.SGD(learning_rate=LR, momentum=0.9, nesterov=False)
 
 
 # --- device ----------------------------------------------------------------------------------------
@@ -705,7 +706,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/digits_cnn.nn:21)."""
-        return 0.05
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 30); returns the history.

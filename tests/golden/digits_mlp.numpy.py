@@ -32,6 +32,7 @@ SEED = 1  # initial weights, batch order
 DATA_SEED = 3  # the data set and its split
 EPOCHS = 30
 OPTIMIZER = "adam"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.003  # the optimizer's learning rate
 BATCH_SIZE = 32  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -546,7 +547,7 @@ class Trainer:
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
         # every trainable parameter at once: the network keeps them in one flat array  (specs/digits_mlp.nn:17)
-        self.optimizer = Adam([network.flat_params], [network.flat_grads], lr=0.003, beta1=0.9, beta2=0.999, eps=1e-07)
+        self.optimizer = Adam([network.flat_params], [network.flat_grads], lr=LR, beta1=0.9, beta2=0.999, eps=1e-07)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
         self._batches = {}  # per batch size: the buffers a shuffled batch is gathered into
@@ -633,7 +634,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/digits_mlp.nn:17)."""
-        return 0.003
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 30); returns the history.

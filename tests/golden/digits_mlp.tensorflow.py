@@ -41,6 +41,7 @@ SEED = 1  # initial weights, batch order
 DATA_SEED = 3  # the data set and its split
 EPOCHS = 30
 OPTIMIZER = "adam"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.003  # the optimizer's learning rate
 BATCH_SIZE = 32  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -398,7 +399,7 @@ def metric_sums(y, logits):
 
 def make_optimizer():
     """Adam as Kingma & Ba's Algorithm 1 writes it, the class Adam above (specs/digits_mlp.nn:17)."""
-    return Adam(learning_rate=0.003, beta1=0.9, beta2=0.999, epsilon=1e-07)
+    return Adam(learning_rate=LR, beta1=0.9, beta2=0.999, epsilon=1e-07)
 
 
 # --- device ----------------------------------------------------------------------------------------
@@ -707,7 +708,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/digits_mlp.nn:17)."""
-        return 0.003
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 30); returns the history.

@@ -32,6 +32,7 @@ SEED = 1  # initial weights, batch order
 DATA_SEED = 3  # the data set and its split
 EPOCHS = 20
 OPTIMIZER = "sgd with momentum"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.05  # the optimizer's learning rate
 BATCH_SIZE = 128  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -791,7 +792,7 @@ class Trainer:
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
         # every trainable parameter at once: the network keeps them in one flat array  (specs/digits_resnet.nn:30)
-        self.optimizer = Momentum([network.flat_params], [network.flat_grads], lr=0.05, momentum=0.9, nesterov=False)
+        self.optimizer = Momentum([network.flat_params], [network.flat_grads], lr=LR, momentum=0.9, nesterov=False)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
         self._batches = {}  # per batch size: the buffers a shuffled batch is gathered into
@@ -878,7 +879,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/digits_resnet.nn:30)."""
-        return 0.05
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 20); returns the history.

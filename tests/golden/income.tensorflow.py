@@ -43,6 +43,7 @@ SEED = 3  # initial weights, batch order
 DATA_SEED = 3  # the data set and its split
 EPOCHS = 120
 OPTIMIZER = "rmsprop"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.003  # the optimizer's learning rate
 BATCH_SIZE = 16  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -400,7 +401,7 @@ def metric_sums(y, outputs):
 
 def make_optimizer():
     """RMSprop with eps outside the square root, the class RMSprop above (specs/income.nn:18)."""
-    return RMSprop(learning_rate=0.003, rho=0.9, epsilon=1e-07)
+    return RMSprop(learning_rate=LR, rho=0.9, epsilon=1e-07)
 
 
 # --- device ----------------------------------------------------------------------------------------
@@ -709,7 +710,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/income.nn:18)."""
-        return 0.003
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 120); returns the history.

@@ -36,6 +36,7 @@ SEED = 3  # initial weights, batch order
 DATA_SEED = 3  # the data set and its split
 EPOCHS = 120
 OPTIMIZER = "rmsprop"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.003  # the optimizer's learning rate
 BATCH_SIZE = 16  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -398,7 +399,7 @@ class Trainer:
         self.loss_fn = nn.MSELoss()  # mean squared error (specs/income.nn:15)
         self.trainable_names = [name for name, param in self.params.items() if param.requires_grad]
         trainable = [self.params[name] for name in self.trainable_names]
-        self.optimizer = torch.optim.RMSprop(trainable, lr=0.003, alpha=0.9, eps=1e-07)  # torch's alpha is rho (specs/income.nn:18)
+        self.optimizer = torch.optim.RMSprop(trainable, lr=LR, alpha=0.9, eps=1e-07)  # torch's alpha is rho (specs/income.nn:18)
         self.x_train, self.y_train = self.tensors(data.x_train, data.y_train)
         self.x_val, self.y_val = self.tensors(data.x_val, data.y_val)
         self.epoch = 0
@@ -492,7 +493,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/income.nn:18)."""
-        return 0.003
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 120); returns the history.

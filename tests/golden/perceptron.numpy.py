@@ -31,6 +31,7 @@ SEED = 0  # initial weights, batch order
 DATA_SEED = 0  # the data set and its split
 EPOCHS = 100
 OPTIMIZER = "sgd"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.01  # the optimizer's learning rate
 BATCH_SIZE = None  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -314,7 +315,7 @@ class Trainer:
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
         # every trainable parameter at once: the network keeps them in one flat array  (specs/perceptron.nn:13)
-        self.optimizer = SGD([network.flat_params], [network.flat_grads], lr=0.01, scaled_grads=True)
+        self.optimizer = SGD([network.flat_params], [network.flat_grads], lr=LR, scaled_grads=True)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
 
@@ -384,7 +385,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/perceptron.nn:13)."""
-        return 0.01
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 100); returns the history.

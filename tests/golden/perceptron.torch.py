@@ -33,6 +33,7 @@ SEED = 0  # initial weights, batch order
 DATA_SEED = 0  # the data set and its split
 EPOCHS = 100
 OPTIMIZER = "sgd"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.01  # the optimizer's learning rate
 BATCH_SIZE = None  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -244,7 +245,7 @@ class Trainer:
         self.loss_fn = nn.MSELoss()  # mean squared error (specs/perceptron.nn:10)
         self.trainable_names = [name for name, param in self.params.items() if param.requires_grad]
         trainable = [self.params[name] for name in self.trainable_names]
-        self.optimizer = torch.optim.SGD(trainable, lr=0.01)  # specs/perceptron.nn:13
+        self.optimizer = torch.optim.SGD(trainable, lr=LR)  # specs/perceptron.nn:13
         self.x_train, self.y_train = self.tensors(data.x_train, data.y_train)
         self.x_val, self.y_val = self.tensors(data.x_val, data.y_val)
         self.epoch = 0
@@ -338,7 +339,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/perceptron.nn:13)."""
-        return 0.01
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 100); returns the history.

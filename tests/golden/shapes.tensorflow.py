@@ -41,6 +41,7 @@ SEED = 2  # initial weights, batch order
 DATA_SEED = 1  # the data set and its split
 EPOCHS = 60
 OPTIMIZER = "adam"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.01  # the optimizer's learning rate
 BATCH_SIZE = 16  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -435,7 +436,7 @@ def metric_sums(y, logits):
 
 def make_optimizer():
     """Adam as Kingma & Ba's Algorithm 1 writes it, the class Adam above (specs/shapes.nn:20)."""
-    return Adam(learning_rate=0.01, beta1=0.9, beta2=0.999, epsilon=1e-07)
+    return Adam(learning_rate=LR, beta1=0.9, beta2=0.999, epsilon=1e-07)
 
 
 # --- device ----------------------------------------------------------------------------------------
@@ -744,7 +745,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/shapes.nn:20)."""
-        return 0.01
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 60); returns the history.

@@ -31,6 +31,7 @@ SEED = 6  # initial weights, batch order, dropout
 DATA_SEED = 11  # the data set and its split
 EPOCHS = 150
 OPTIMIZER = "sgd with momentum"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.05  # the optimizer's learning rate
 BATCH_SIZE = 32  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -482,7 +483,7 @@ class Trainer:
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
         # every trainable parameter at once: the network keeps them in one flat array  (specs/spiral3.nn:19)
-        self.optimizer = Momentum([network.flat_params], [network.flat_grads], lr=0.05, momentum=0.9, nesterov=True)
+        self.optimizer = Momentum([network.flat_params], [network.flat_grads], lr=LR, momentum=0.9, nesterov=True)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
 
@@ -553,7 +554,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/spiral3.nn:19)."""
-        return 0.05
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 150); returns the history.

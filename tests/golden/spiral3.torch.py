@@ -33,6 +33,7 @@ SEED = 6  # initial weights, batch order, dropout
 DATA_SEED = 11  # the data set and its split
 EPOCHS = 150
 OPTIMIZER = "sgd with momentum"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.05  # the optimizer's learning rate
 BATCH_SIZE = 32  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -329,7 +330,7 @@ class Trainer:
         self.loss_fn = nn.CrossEntropyLoss()  # categorical cross-entropy, fused with the softmax (specs/spiral3.nn:16)
         self.trainable_names = [name for name, param in self.params.items() if param.requires_grad]
         trainable = [self.params[name] for name in self.trainable_names]
-        self.optimizer = torch.optim.SGD(trainable, lr=0.05, momentum=0.9, nesterov=True)  # specs/spiral3.nn:19
+        self.optimizer = torch.optim.SGD(trainable, lr=LR, momentum=0.9, nesterov=True)  # specs/spiral3.nn:19
         self.x_train, self.y_train = self.tensors(data.x_train, data.y_train)
         self.x_val, self.y_val = self.tensors(data.x_val, data.y_val)
         self.epoch = 0
@@ -423,7 +424,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/spiral3.nn:19)."""
-        return 0.05
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 150); returns the history.

@@ -34,6 +34,7 @@ SEED = 0  # initial weights, batch order
 DATA_SEED = 0  # the data set and its split
 EPOCHS = 5
 OPTIMIZER = "sgd"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.001  # the optimizer's learning rate
 BATCH_SIZE = 32  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -462,7 +463,7 @@ class Trainer:
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
         # every trainable parameter at once: the network keeps them in one flat array  (specs/staircase.nn:22)
-        self.optimizer = SGD([network.flat_params], [network.flat_grads], lr=0.001, scaled_grads=True)
+        self.optimizer = SGD([network.flat_params], [network.flat_grads], lr=LR, scaled_grads=True)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
         self._batches = {}  # per batch size: the buffers a shuffled batch is gathered into
@@ -551,7 +552,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/staircase.nn:22)."""
-        return 0.001
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 5); returns the history.

@@ -42,6 +42,7 @@ SEED = 0  # initial weights, batch order
 DATA_SEED = 0  # the data set and its split
 EPOCHS = 5
 OPTIMIZER = "sgd"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.001  # the optimizer's learning rate
 BATCH_SIZE = 32  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
@@ -351,7 +352,7 @@ def metric_sums(y, outputs):
 
 def make_optimizer():
     """gradient descent, θ ← θ − lr·g (specs/staircase.nn:22)."""
-    return keras.optimizers.SGD(learning_rate=0.001)
+    return keras.optimizers.SGD(learning_rate=LR)
 
 
 # --- device ----------------------------------------------------------------------------------------
@@ -660,7 +661,7 @@ class Trainer:
     def learning_rate(self):
         """The learning rate of every step of the next epoch (self.epoch, counted from 0):
         the optimizer's lr, as no schedule changes it (specs/staircase.nn:22)."""
-        return 0.001
+        return LR
 
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 5); returns the history.
