@@ -463,4 +463,7 @@ def _callback_text(statement) -> str:
             continue
         value = getattr(statement, argument.name)
         parts.append(f"{argument.name}={value if isinstance(value, str) else _number(value)}")
-    return " ".join(parts)
+    one_line = " ".join(parts)
+    if len(INDENT + one_line) <= MAX_WIDTH:
+        return one_line
+    return "\n".join([word] + [INDENT * 2 + part for part in parts[1:]])  # as long dense statements break

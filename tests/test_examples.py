@@ -39,7 +39,7 @@ def test_example_checks_compiles_and_trains_two_epochs(spec, capsys):
     model = nndsl.build(program, backend="numpy")
     history = model.fit(epochs=2)
     metrics = list(program.train.metrics)
-    assert list(history) == ["loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics)]
+    assert list(history) == ["loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics), "lr"]
     for key, values in history.items():
         assert len(values) == 2 and all(type(v) is float and np.isfinite(v) for v in values), (key, values)
 

@@ -10,6 +10,7 @@ import math
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,27 +18,17 @@ import pytest
 import nndsl
 from tests.conftest import require_backend
 
+ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ["numpy", "torch", "tensorflow"]
 RTOL = 1e-4  # histories and weights of separate backends: float32 rounding over ~20 epochs
 
 DATA = "data circle(samples=200, noise=0.1, seed=5)\nmodel { input 2  dense 8 tanh  dense 1 sigmoid }\n" \
        "loss binary_crossentropy\n"
 
-# Crafted so that every control acts within 20 epochs: the step schedule drops the rate at epochs 4,
-# 8 and 12, the plateau halves it from epoch 12 on, and early stopping ends training after
-# epoch 20, putting back epoch 17's weights (numbers in test_the_crafted_run_triggers_...).
-CONTROLS = DATA + """train {
-    optimizer adam(lr=0.02)
-    batch 20
-    epochs 40
-    metrics accuracy
-    schedule step(every=4, factor=0.7)
-    reduce_lr_on_plateau monitor=val_loss factor=0.5 patience=1 min_delta=0.01
-    early_stopping monitor=val_loss patience=3 min_delta=0.001 restore_best=true
-    clip_norm 0.5
-    seed 2
-}
-"""
+# specs/circle_controls.nn, crafted so that every control acts within 20 epochs: the step schedule
+# drops the rate at epochs 4, 8 and 12, the plateau halves it from epoch 12 on, and early stopping
+# ends training after epoch 20, putting back epoch 17's weights.
+CONTROLS = (ROOT / "specs" / "circle_controls.nn").read_text(encoding="utf-8")
 
 
 def train_block(*lines: str, optimizer: str = "sgd(lr=0.1)", metrics: str = "metrics accuracy") -> str:
