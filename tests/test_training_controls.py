@@ -263,3 +263,18 @@ def test_sigkilled_generated_program_resumes_to_the_same_stop_bitwise(tmp_path):
         expected = read_weights(tmp_path / "reference" / "weights.npz")
         for name, value in read_weights(out / "weights.npz").items():
             np.testing.assert_array_equal(value, expected[name], err_msg=name)
+
+
+@pytest.mark.parametrize(("optimizer", "schedule"), [
+    ("sgd(lr=0.2)", "schedule exponential(rate=0.5)"),
+    ("sgd(lr=0.1, momentum=0.9)", "schedule cosine(warmup=1, min_lr=0.001)"),
+    ("rmsprop(lr=0.01)", "schedule step(every=2, factor=0.5)"),
+])
+def test_every_optimizer_follows_the_schedule_the_same_on_every_backend(optimizer, schedule):
+    text = train_block(schedule, optimizer=optimizer).replace("epochs 6", "epochs 4")
+    expected = build(text, "numpy").fit()
+    for backend in ("torch", "tensorflow"):
+        history = build(text, backend).fit()
+        assert history["lr"] == expected["lr"]
+        for key, values in expected.items():
+            np.testing.assert_allclose(history[key], values, rtol=RTOL, atol=1e-6, err_msg=f"{backend} {key}")

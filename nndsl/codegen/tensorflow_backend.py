@@ -401,16 +401,18 @@ def _lower_metrics(program: ir.Program, plan: Plan) -> list[dict]:
 def _lower_optimizer(program: ir.Program, module: common.Module) -> dict:
     opt = program.train.optimizer
     where = common.where(program, opt if opt.span != ir.NO_SPAN else program.train)
+    if isinstance(opt, ir.SGD) and (opt.momentum or opt.nesterov):
+        module.use("tensorflow/optimizers/momentum.py", "optimizer")
+        kind = "Nesterov momentum" if opt.nesterov else "momentum"
+        return {
+            "expression": f"Momentum(learning_rate=LR, momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)})",
+            "note": f"SGD with {kind}, a velocity v ← m·v + g, the class Momentum above (Keras's SGD keeps "
+                    "−lr·v instead, which differs once the rate changes)",
+            "where": where,
+        }
     if isinstance(opt, ir.SGD):
-        args = "learning_rate=LR"
-        if opt.momentum or opt.nesterov:
-            args += f", momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}"
-        note = "gradient descent, θ ← θ − lr·g"
-        if opt.momentum or opt.nesterov:
-            kind = "Nesterov momentum" if opt.nesterov else "momentum"
-            note = (f"SGD with {kind}, a velocity v ← m·v + g (Keras keeps −lr·v instead, the same "
-                    "update rearranged)")
-        return {"expression": f"keras.optimizers.SGD({args})", "note": note, "where": where}
+        return {"expression": "keras.optimizers.SGD(learning_rate=LR)", "note": "gradient descent, θ ← θ − lr·g",
+                "where": where}
     if isinstance(opt, ir.Adam):
         module.use("tensorflow/optimizers/adam.py", "optimizer")
         return {

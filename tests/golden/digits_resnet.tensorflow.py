@@ -34,6 +34,7 @@ os.environ["KERAS_BACKEND"] = "tensorflow"
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 SPEC = "specs/digits_resnet.nn"  # the spec this program was generated from
 SEED = 1  # initial weights, batch order
@@ -401,6 +402,36 @@ TRAINABLE = ("conv2d_1.W", "conv2d_1.b", "conv2d_2.W", "conv2d_2.b", "conv2d_3.W
 # --- loss and optimizer ----------------------------------------------------------------------------
 
 
+class Momentum(keras.optimizers.Optimizer):
+    """SGD with momentum as torch.optim.SGD and the NumPy program make it: v ← momentum·v + g,
+    θ ← θ − lr·v (Nesterov: θ ← θ − lr·(g + momentum·v)).
+
+    keras.optimizers.SGD keeps lr inside its velocity (v ← momentum·v − lr·g, θ ← θ + v): the
+    same steps while lr stays put, other ones once a schedule or the plateau changes it, as the
+    velocity then carries the earlier rates. So this update is written out.
+    """
+
+    def __init__(self, learning_rate, momentum, nesterov, name="momentum", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.momentum, self.nesterov = momentum, nesterov
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self.velocity = self.add_optimizer_variables(variables, "velocity")
+
+    def update_step(self, gradient, variable, learning_rate):
+        v = self.velocity[self._get_variable_index(variable)]  # how Keras' own optimizers find a slot
+        self.assign(v, self.momentum * v + gradient)
+        lr = ops.cast(learning_rate, variable.dtype)
+        step = gradient + self.momentum * v if self.nesterov else v
+        self.assign_sub(variable, lr * step)
+
+    def get_config(self):
+        return super().get_config() | {"momentum": self.momentum, "nesterov": self.nesterov}
+
+
 def per_example_loss(y, logits):
     """The cross-entropy of softmax(logits) against integer class labels, computed from the logits
     as logsumexp(z) − z[label]; one value per example (specs/digits_resnet.nn:27)."""
@@ -415,9 +446,9 @@ def metric_sums(y, logits):
 
 
 def make_optimizer():
-    """SGD with momentum, a velocity v ← m·v + g (Keras keeps −lr·v instead, the same update
-    rearranged) (specs/digits_resnet.nn:30)."""
-    return keras.optimizers.SGD(learning_rate=LR, momentum=0.9, nesterov=False)
+    """SGD with momentum, a velocity v ← m·v + g, the class Momentum above (Keras's SGD keeps −lr·v
+    instead, which differs once the rate changes) (specs/digits_resnet.nn:30)."""
+    return Momentum(learning_rate=LR, momentum=0.9, nesterov=False)
 
 
 # --- device ----------------------------------------------------------------------------------------
