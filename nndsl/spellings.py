@@ -162,6 +162,9 @@ _ARGUMENTS: dict[tuple[str, str], str] = {
     ("reduce_lr_on_plateau", "threshold"): "write min_delta={value|0.0001}, an absolute change as in Keras "
                                            "(torch's threshold is relative by default)",
     ("reduce_lr_on_plateau", "eps"): "nndsl reduces whenever the patience runs out, down to min_lr",
+    ("reduce_lr_on_plateau", "cooldown"): "nndsl has no cooldown: counting starts again right after a reduction, "
+                                          "as with Keras's default cooldown=0",
+    ("early_stopping", "baseline"): "nndsl has no baseline: every epoch that improves on the best so far counts",
     ("optimizer", "global_clipnorm"): _CLIPPING,
 }
 ARGUMENTS = {(owner, _key(key)): hint for (owner, key), hint in _ARGUMENTS.items()}

@@ -278,3 +278,15 @@ def test_every_optimizer_follows_the_schedule_the_same_on_every_backend(optimize
         assert history["lr"] == expected["lr"]
         for key, values in expected.items():
             np.testing.assert_allclose(history[key], values, rtol=RTOL, atol=1e-6, err_msg=f"{backend} {key}")
+
+
+def test_nndsl_train_says_where_it_stopped_and_records_lr(tmp_path, capsys):
+    from nndsl.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", str(ROOT / "specs" / "circle_controls.nn"), "--out", str(out), "--quiet", "--no-plots"]) == 0
+    printed = capsys.readouterr().out
+    assert ("early stopping: val_loss did not improve for 3 epochs; stopped after epoch 20 (best val_loss "
+            in printed and "at epoch 17; the weights of epoch 17 restored)" in printed), printed
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["lr"]) == 20 and history["lr"][0] == 0.02
