@@ -42,6 +42,23 @@ OPTIMIZER_ALIASES = {
 }
 
 METRICS = ("accuracy", "mse", "mae")
+#: Metrics that grow as the model gets better: monitored upwards (early_stopping, reduce_lr_on_plateau).
+#: Every other history key (loss, mse, mae, their val_ forms) is monitored downwards.
+MAXIMISED_METRICS = frozenset({"accuracy"})
+
+#: Learning-rate schedules and their arguments with defaults (None: required), in positional
+#: order. Each is a closed form of the epoch (docs/language.md, "Learning-rate schedules");
+#: templates/common/schedules/<name>.py holds it, for every backend.
+SCHEDULES = {
+    "constant": {},
+    "step": {"every": None, "factor": 0.1},
+    "exponential": {"rate": None},
+    "cosine": {"warmup": 0, "min_lr": 0.0},
+}
+#: Keras's EarlyStopping defaults; restore_best is Keras's restore_best_weights.
+EARLY_STOPPING = {"monitor": "val_loss", "patience": 0, "min_delta": 0.0, "restore_best": False}
+#: Keras's ReduceLROnPlateau defaults (min_delta absolute, as Keras has it; no cooldown).
+REDUCE_LR_ON_PLATEAU = {"monitor": "val_loss", "factor": 0.1, "patience": 10, "min_delta": 1e-4, "min_lr": 0.0}
 
 #: TensorFlow Playground data sets: kind and default number of samples (the Playground's own).
 PLAYGROUND = {
@@ -88,16 +105,18 @@ BLOCK_STATEMENTS = {
     "data": ("features", "split"),
     "model": ("input", "dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "global_maxpool", "flatten",
               "batchnorm", "activation", "dropout", "add", "concat", "residual", "regularizer"),
-    "train": ("optimizer", "batch", "epochs", "metrics", "seed", "shuffle", "checkpoint"),
+    "train": ("optimizer", "batch", "epochs", "metrics", "seed", "shuffle", "checkpoint",
+              "schedule", "early_stopping", "reduce_lr_on_plateau", "clip_norm"),
 }
 
 #: Statements on the roadmap that the language does not have yet, and what they are
 #: (docs/language.md, "Not in the language yet"): named as such rather than as misspellings.
-PLANNED_STATEMENTS = {
-    "early_stopping": "early stopping is",
-    "lr_schedule": "learning-rate schedules are",
-    "schedule": "learning-rate schedules are",
-}
+PLANNED_STATEMENTS: dict[str, str] = {}
+
+
+def monitor_direction(key: str) -> str:
+    """'max' for a history key that grows as the model improves (accuracy, val_accuracy), else 'min'."""
+    return "max" if key.removeprefix("val_") in MAXIMISED_METRICS else "min"
 
 
 def not_yet(word: str) -> str:

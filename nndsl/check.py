@@ -93,7 +93,7 @@ class Checker:
         model = self._guard(lambda: self.check_model(blocks["model"], data)) if blocks.get("model") else None
         model_failed = len(self.errors) > reported  # a dropped layer or activation would make echoes below
         loss = self._guard(lambda: self.check_loss(blocks["loss"])) if blocks.get("loss") else None
-        train = self._guard(lambda: self.check_train(blocks["train"], loss)) if blocks.get("train") else None
+        train = self._guard(lambda: self.check_train(blocks["train"], loss, data)) if blocks.get("train") else None
         if blocks.get("model") is None:
             self.error(Span.point(1, 1), "spec has no model block; add e.g. 'model { input 2  dense 1 }'")
         if blocks.get("train") is not None:
@@ -998,7 +998,7 @@ class Checker:
         name = self.choice(value, "loss", catalog.LOSSES, "loss")
         return ir.Loss(name, block.span)
 
-    def check_train(self, block: s.TrainBlock, loss: ir.Loss | None) -> ir.Train:
+    def check_train(self, block: s.TrainBlock, loss: ir.Loss | None, data: ir.Data | None = None) -> ir.Train:
         statements = self._statements(block.body, "train")
         optimizer = None
         if "optimizer" not in statements:
@@ -1042,9 +1042,114 @@ class Checker:
                 self.error(statement.span, "checkpoint needs every=N (epochs), e.g. 'checkpoint every=10'")
             else:
                 checkpoint = self._guard(lambda: self.integer(bound.get("every"), "every", 1, catalog.MAX_EPOCHS))
+        schedule = ir.Schedule()
+        if "schedule" in statements:
+            schedule = self._guard(lambda: self._schedule(statements["schedule"])) or schedule
+        monitors = ir.history_keys(metrics, validates=data is None or data.validates)[:-1]  # not lr
+        stopping = plateau = None
+        if "early_stopping" in statements:
+            stopping = self._guard(lambda: self._early_stopping(statements["early_stopping"], monitors))
+        if "reduce_lr_on_plateau" in statements:
+            plateau = self._guard(lambda: self._plateau(statements["reduce_lr_on_plateau"], monitors))
+        clip_norm = None
+        if "clip_norm" in statements:
+            value = self._single(statements["clip_norm"], "clip_norm", "maximum global gradient norm, e.g. 'clip_norm 1.0'")
+            if value is not None:
+                clip_norm = self._guard(lambda: self.real(value, "clip_norm", 0.0, None, low_open=True,
+                                                          what="positive"))
         if optimizer is None or epochs is None:
             raise _Skip()
-        return ir.Train(optimizer, batch, epochs, metrics, seed, shuffle, checkpoint, block.span)
+        if schedule.kind == "cosine" and schedule.arg("min_lr") >= optimizer.lr:
+            self.error(schedule.span, f"cosine decays from the optimizer's lr ({_fmt(optimizer.lr)}) down to min_lr, "
+                                      f"which must be below it; received min_lr={_fmt(schedule.arg('min_lr'))}")
+        return ir.Train(optimizer, batch, epochs, metrics, seed, shuffle, checkpoint, block.span,
+                        schedule=schedule, early_stopping=stopping, reduce_lr_on_plateau=plateau,
+                        clip_norm=clip_norm)
+
+    def _schedule(self, statement: s.Statement) -> ir.Schedule:
+        """schedule constant | step(every=N, factor=F) | exponential(rate=R) | cosine(warmup=N, min_lr=X)."""
+        value = self._single(statement, "schedule", "learning-rate schedule, e.g. 'schedule step(every=10, factor=0.5)'")
+        if value is None:
+            raise _Skip()
+        call = value if isinstance(value, s.Call) else None
+        kind = self.choice(call.name if call else value, "schedule", tuple(catalog.SCHEDULES), "schedule")
+        arguments = dict(catalog.SCHEDULES[kind])
+        if call is not None:
+            bound = self.bind(kind, call.args, call.span, positional=list(arguments))
+            reported = len(self.errors)
+            for key, given in bound.values.items():
+                arguments[key] = self._guard(lambda key=key, given=given: self._schedule_argument(key, given))
+            if len(self.errors) > reported:
+                raise _Skip()
+        missing = [key for key, given in arguments.items() if given is None]
+        if missing:
+            example = {"every": "step(every=10, factor=0.5)", "rate": "exponential(rate=0.96)"}[missing[0]]
+            raise self.fail(value.span, f"{kind} needs {missing[0]}=, e.g. 'schedule {example}'")
+        return ir.Schedule(kind, tuple(arguments.items()), value.span)
+
+    def _schedule_argument(self, key: str, value: s.Value):
+        if key in ("every", "warmup"):  # epochs
+            return self.integer(value, key, 1 if key == "every" else 0, catalog.MAX_EPOCHS)
+        if key == "min_lr":
+            return self.real(value, key, 0.0, None, what="≥ 0")
+        return self.real(value, key, 0.0, 1.0, low_open=True, what="in (0, 1]")  # factor, rate
+
+    def _monitor(self, bound: _Bound, monitors: list[str], owner: str) -> tuple[str, str]:
+        """The history key `monitor=` names (default val_loss when the run validates, else loss) and
+        its direction; a key this run's history will not have is refused at the value."""
+        value = bound.get("monitor")
+        if value is None:
+            key = "val_loss" if "val_loss" in monitors else "loss"
+            return key, catalog.monitor_direction(key)
+        if not isinstance(value, s.Name):
+            raise self.fail(_span_of(value), f"monitor must be a key of the history ({', '.join(monitors)}); "
+                                             f"received monitor={render(value)}")
+        key = value.text
+        if key not in monitors:
+            base = key.removeprefix("val_")
+            if key.startswith("val_") and base in monitors:
+                why = "this run has no validation set"
+            elif base in catalog.METRICS or base == "loss":
+                why = f"'{base}' is not among the train block's metrics (add 'metrics {base}')"
+            else:
+                why = f"not a key of this run's history{did_you_mean(key, monitors)}"
+            raise self.fail(value.span, f"{owner} cannot monitor '{key}': {why}; it records {', '.join(monitors)}")
+        return key, catalog.monitor_direction(key)
+
+    def _early_stopping(self, statement: s.Statement, monitors: list[str]) -> ir.EarlyStopping:
+        defaults = catalog.EARLY_STOPPING
+        bound = self.bind("early_stopping", statement.args, statement.span, keywords=list(defaults),
+                          at_line_start=self.line_start)
+        monitor, direction = self._monitor(bound, monitors, "early_stopping")
+        patience = bound.get("patience")
+        min_delta = bound.get("min_delta")
+        restore = bound.get("restore_best")
+        return ir.EarlyStopping(
+            monitor,
+            defaults["patience"] if patience is None else self.integer(patience, "patience", 0, catalog.MAX_EPOCHS),
+            defaults["min_delta"] if min_delta is None else self.real(min_delta, "min_delta", 0.0, None, what="≥ 0"),
+            defaults["restore_best"] if restore is None else self.boolean(restore, "restore_best"),
+            direction,
+            statement.span,
+        )
+
+    def _plateau(self, statement: s.Statement, monitors: list[str]) -> ir.ReduceLROnPlateau:
+        defaults = catalog.REDUCE_LR_ON_PLATEAU
+        bound = self.bind("reduce_lr_on_plateau", statement.args, statement.span, keywords=list(defaults),
+                          at_line_start=self.line_start)
+        monitor, direction = self._monitor(bound, monitors, "reduce_lr_on_plateau")
+        factor, patience = bound.get("factor"), bound.get("patience")
+        min_delta, min_lr = bound.get("min_delta"), bound.get("min_lr")
+        return ir.ReduceLROnPlateau(
+            monitor,
+            defaults["factor"] if factor is None else self.real(factor, "factor", 0.0, 1.0, low_open=True,
+                                                                high_open=True, what="in (0, 1)"),
+            defaults["patience"] if patience is None else self.integer(patience, "patience", 0, catalog.MAX_EPOCHS),
+            defaults["min_delta"] if min_delta is None else self.real(min_delta, "min_delta", 0.0, None, what="≥ 0"),
+            defaults["min_lr"] if min_lr is None else self.real(min_lr, "min_lr", 0.0, None, what="≥ 0"),
+            direction,
+            statement.span,
+        )
 
     def _single(self, statement: s.Statement, name: str, what: str) -> s.Value | None:
         bound = self.bind(name, statement.args, statement.span, positional=["value"], at_line_start=self.line_start)

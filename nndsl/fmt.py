@@ -438,5 +438,32 @@ def _train_lines(train, ir) -> list[str]:
         lines.append(f"{INDENT}shuffle false")
     if train.checkpoint_every is not None:
         lines.append(f"{INDENT}checkpoint every={train.checkpoint_every}")
+    if train.schedule.kind != "constant":
+        args = ", ".join(f"{key}={_number(value)}" for key, value in train.schedule.args)
+        lines.append(f"{INDENT}schedule {train.schedule.kind}({args})")
+    for statement in (train.early_stopping, train.reduce_lr_on_plateau):
+        if statement is not None:
+            lines.append(f"{INDENT}{_callback_text(statement)}")
+    if train.clip_norm is not None:
+        lines.append(f"{INDENT}clip_norm {_number(train.clip_norm)}")
     lines.append("}")
     return lines
+
+
+def _callback_text(statement) -> str:
+    """early_stopping / reduce_lr_on_plateau with every argument written out (monitor first)."""
+    from dataclasses import fields as dataclass_fields
+
+    from nndsl import ir
+
+    word = "early_stopping" if isinstance(statement, ir.EarlyStopping) else "reduce_lr_on_plateau"
+    parts = [word]
+    for argument in dataclass_fields(statement):
+        if argument.name in ("span", "direction"):
+            continue
+        value = getattr(statement, argument.name)
+        parts.append(f"{argument.name}={value if isinstance(value, str) else _number(value)}")
+    one_line = " ".join(parts)
+    if len(INDENT + one_line) <= MAX_WIDTH:
+        return one_line
+    return "\n".join([word] + [INDENT * 2 + part for part in parts[1:]])  # as long dense statements break

@@ -584,7 +584,8 @@ class Data:
 
     @property
     def validates(self) -> bool:
-        """Whether some samples are held out for validation: `split 1` trains on all of them."""
+        """Whether some samples are held out for validation (the history then has val_ keys); `split 1`
+        trains on all of them."""
         return self.split < 1
 
 
@@ -640,6 +641,47 @@ Optimizer = SGD | Adam | RMSprop
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """The learning rate of each epoch as a closed form of the epoch e (0, 1, …), the optimizer's
+    lr its peak; every step of an epoch uses that epoch's rate (docs/language.md). `kind` is a key
+    of catalog.SCHEDULES; `args` its arguments, every one filled (defaults included), in order."""
+
+    kind: str = "constant"
+    args: tuple[tuple[str, float | int], ...] = ()
+    span: Span = _span()
+
+    def arg(self, name: str):
+        return dict(self.args)[name]
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Keras's EarlyStopping: stop once `monitor` has not improved (by more than min_delta) for
+    `patience` epochs; `direction` 'min' or 'max' follows the monitored key."""
+
+    monitor: str = "val_loss"
+    patience: int = 0
+    min_delta: float = 0.0
+    restore_best: bool = False
+    direction: str = "min"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class ReduceLROnPlateau:
+    """Keras's ReduceLROnPlateau (no cooldown): after `patience` epochs without an improvement of
+    `monitor` by more than min_delta, the learning rate is multiplied by `factor`, never below min_lr."""
+
+    monitor: str = "val_loss"
+    factor: float = 0.1
+    patience: int = 10
+    min_delta: float = 1e-4
+    min_lr: float = 0.0
+    direction: str = "min"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Train:
     optimizer: Optimizer
     batch: int | None  # None: the whole training set (`batch all`)
@@ -649,6 +691,10 @@ class Train:
     shuffle: bool = True
     checkpoint_every: int | None = None
     span: Span = _span()
+    schedule: Schedule = Schedule()
+    early_stopping: EarlyStopping | None = None
+    reduce_lr_on_plateau: ReduceLROnPlateau | None = None
+    clip_norm: float | None = None  # the global norm of all gradients, before the update
     #: (setting, the spec's value) for each setting a command line replaced (`nndsl train --seed`)
     overridden: tuple[tuple[str, int | None], ...] = field(default=(), compare=False, repr=False)
 
@@ -691,6 +737,14 @@ class Program:
         if self.data is not None and self.data.seed is not None:
             return self.data.seed
         return self.seed
+
+
+def history_keys(metrics, validates: bool = True) -> list[str]:
+    """The keys a run's history records, in Keras's History layout: loss, metrics…, val_loss,
+    val_metrics… (without validation, no val_ keys), then lr, each epoch's learning rate."""
+    metrics = list(metrics)
+    validation = ["val_loss", *[f"val_{m}" for m in metrics]] if validates else []
+    return ["loss", *metrics, *validation, "lr"]
 
 
 # --- JSON ----------------------------------------------------------------------

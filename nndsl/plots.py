@@ -263,16 +263,18 @@ def plot_run(program: ir.Program, module, trainer, out: Path) -> list[Path]:
 
 def plot_history(history: dict, path: Path, program: ir.Program) -> Path:
     plt = _pyplot()
-    metrics = [key for key in history if not key.startswith("val_")]
+    # the learning rate gets a panel of its own where a schedule or the plateau changed it
+    changes = len(set(history.get("lr", ()))) > 1
+    metrics = [key for key in history if not key.startswith("val_") and (key != "lr" or changes)]
     figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
     for axis, key in zip(axes[0], metrics, strict=True):
         epochs = np.arange(1, len(history[key]) + 1)
-        axis.plot(epochs, history[key], label="training")
+        axis.plot(epochs, history[key], label="learning rate" if key == "lr" else "training")
         if f"val_{key}" in history:
             axis.plot(epochs, history[f"val_{key}"], label="validation")
         axis.set_xlabel("epoch")
         axis.set_ylabel(key)
-        if key == "loss":
+        if key in ("loss", "lr"):
             axis.set_yscale("log")
         axis.legend()
         axis.grid(alpha=0.3)

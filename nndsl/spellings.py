@@ -61,8 +61,14 @@ _STATEMENTS: dict[str, tuple[str, str]] = {
     "GlobalAveragePooling2D": ("global_avgpool", "'global_avgpool'"),
     "AdaptiveAvgPool2d": ("global_avgpool", "'global_avgpool'"),
     "GlobalMaxPooling2D": ("global_maxpool", "'global_maxpool'"),
-    "EarlyStopping": ("early_stopping", "'early_stopping'"),
-    "LearningRateScheduler": ("schedule", "'schedule'"),
+    "EarlyStopping": ("early_stopping", "'early_stopping monitor=val_loss patience=5'"),
+    "LearningRateScheduler": ("schedule", "'schedule step(every=10, factor=0.5)'"),
+    "lr_schedule": ("schedule", "'schedule step(every=10, factor=0.5)'"),
+    "lr_scheduler": ("schedule", "'schedule step(every=10, factor=0.5)'"),
+    "ReduceLROnPlateau": ("reduce_lr_on_plateau", "'reduce_lr_on_plateau monitor=val_loss factor=0.5 patience=3'"),
+    "clipnorm": ("clip_norm", "'clip_norm {value|1.0}' (the global norm)"),
+    "global_clipnorm": ("clip_norm", "'clip_norm {value|1.0}'"),
+    "clip_grad_norm": ("clip_norm", "'clip_norm {value|1.0}'"),
 }
 # An activation's name at the start of a line (torch's nn.ReLU(), Keras's layers.ReLU()); but
 # `Linear 4` is torch's nn.Linear, a dense layer.
@@ -132,9 +138,10 @@ def statement_hint(word: str, rest: str = "", block: str | None = None) -> str:
 # (owner, Keras's or torch's argument) → how nndsl says it. The owner is a statement (dense) or
 # "optimizer" for every optimizer call.
 
-_SCHEDULE = ("a decaying learning rate is a learning-rate schedule, and those are not in nndsl yet: see "
-             "'Not in the language yet' in docs/language.md")
-_CLIPPING = "gradient clipping is not in nndsl yet"
+_SCHEDULE = ("a decaying learning rate is a schedule of its own in the train block: write e.g. "
+             "'schedule exponential(rate=0.96)' (docs/language.md, \"Learning-rate schedules\")")
+_CLIPPING = "gradient clipping is a statement of the train block: write 'clip_norm {value|1.0}' (the global norm)"
+_CLIPPING_VALUE = "nndsl clips the global norm of the gradients only: write 'clip_norm {value|1.0}' in the train block"
 _ARGUMENTS: dict[tuple[str, str], str] = {
     ("dense", "kernel_initializer"): "write init={value|he_normal}",
     ("dense", "bias_initializer"): "write bias={value|zeros}",
@@ -148,7 +155,16 @@ _ARGUMENTS: dict[tuple[str, str], str] = {
     ("optimizer", "weight_decay"): "weight decay as torch's SGD and Adam apply it is an l2 penalty: write "
                                    "'regularizer l2({half|0.0005})' in the model block; weight_decay=d is l2(d/2)",
     ("optimizer", "clipnorm"): _CLIPPING,
-    ("optimizer", "clipvalue"): _CLIPPING,
+    ("optimizer", "clipvalue"): _CLIPPING_VALUE,
+    ("early_stopping", "restore_best_weights"): "write restore_best={value|true}",
+    ("early_stopping", "mode"): "the direction follows the monitored key: accuracy up, losses down",
+    ("reduce_lr_on_plateau", "mode"): "the direction follows the monitored key: accuracy up, losses down",
+    ("reduce_lr_on_plateau", "threshold"): "write min_delta={value|0.0001}, an absolute change as in Keras "
+                                           "(torch's threshold is relative by default)",
+    ("reduce_lr_on_plateau", "eps"): "nndsl reduces whenever the patience runs out, down to min_lr",
+    ("reduce_lr_on_plateau", "cooldown"): "nndsl has no cooldown: counting starts again right after a reduction, "
+                                          "as with Keras's default cooldown=0",
+    ("early_stopping", "baseline"): "nndsl has no baseline: every epoch that improves on the best so far counts",
     ("optimizer", "global_clipnorm"): _CLIPPING,
 }
 ARGUMENTS = {(owner, _key(key)): hint for (owner, key), hint in _ARGUMENTS.items()}

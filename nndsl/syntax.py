@@ -798,8 +798,22 @@ def _arg(tree: Tree | Token) -> Arg:
         key, value = tree.children
         if isinstance(key, Tree):  # keyword_key: `seed=` inside parentheses
             key = key.children[0]
+        if isinstance(value, Tree) and value.children and getattr(value.children[0], "type", "") == "LOSS":
+            _keyword_after(str(key), value.children[0])
         return Keyword(_name(key), _value(value), Span.of_meta(tree.meta))
     return _value(tree)
+
+
+def _keyword_after(key: str, token: Token) -> None:
+    """The keyword `loss` after `=` is a name only in `monitor=loss` (the history key); anywhere
+    else it is refused as any keyword is there."""
+    if key == "monitor":
+        return
+    span = Span.of_token(token)
+    if key == "name":
+        raise SpecError(f"'{token}' is a keyword and cannot be used as a name unquoted; "
+                        f"write name=\"{token}\" (the layer keeps that name)", span=span)
+    raise SpecError(f"'{token}' is a keyword and cannot be used as a value or a name here", span=span)
 
 
 def _value(tree: Tree | Token) -> Value:

@@ -195,6 +195,8 @@ def run_training(program: ir.Program, args) -> int:
             print(f"nndsl: error: {visible(str(error))}", file=sys.stderr)
             return 1
         raise
+    if program.train.early_stopping is not None and trainer.early_stopping.stopped_epoch is not None:
+        print(visible(trainer.early_stopping.report()))
     if program.validates:  # `split 1` holds nothing out: the last epoch's line is the run's result
         print(_LINES.validation_line(trainer.evaluate()))
     try:

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import nndsl
+from nndsl import catalog
 from nndsl.errors import Diagnostic, SpecError
 from nndsl.source import Span
 
@@ -300,7 +301,8 @@ def test_positional_after_keyword_in_a_data_call():
 
 
 MODEL_TAKES = "; the model block takes input, dense, conv2d, maxpool, avgpool, global_avgpool, global_maxpool, flatten, batchnorm, activation, dropout, add, concat, residual, regularizer"
-TRAIN_TAKES = "; the train block takes optimizer, batch, epochs, metrics, seed, shuffle, checkpoint"
+TRAIN_TAKES = ("; the train block takes optimizer, batch, epochs, metrics, seed, shuffle, checkpoint, schedule, "
+    "early_stopping, reduce_lr_on_plateau, clip_norm")
 
 
 def test_misspelt_statement_on_one_line_is_one_error_with_a_suggestion():
@@ -340,14 +342,16 @@ NOT_YET = "not in nndsl yet (see 'Not in the language yet' in docs/language.md)"
 @pytest.mark.parametrize(
     ("spec", "column", "message"),
     [
-        ("data plane\nmodel { input 2 dense 1 }\nloss mse\ntrain { optimizer sgd epochs 2 early_stopping 3 }", 32,
-         "'early_stopping': early stopping is"),
-        ("data plane\nmodel { input 2 dense 1 }\nloss mse\ntrain {\n  optimizer sgd\n  lr_schedule 3\n  epochs 2\n}", 3,
-         "'lr_schedule': learning-rate schedules are"),
+        ("data plane\nmodel { input 2 dense 1 }\nloss mse\ntrain { optimizer sgd epochs 2 mixed_precision 3 }", 32,
+         "'mixed_precision': mixed precision is"),
+        ("data plane\nmodel { input 2 dense 1 }\nloss mse\ntrain {\n  optimizer sgd\n  mixed_precision 3\n  epochs 2\n}",
+         3, "'mixed_precision': mixed precision is"),
     ],
 )
-def test_roadmap_statements_are_named_as_not_built_yet(spec, column, message):
-    """A statement on the design's roadmap is not a misspelling: the error says it is not built yet."""
+def test_roadmap_statements_are_named_as_not_built_yet(spec, column, message, monkeypatch):
+    """A statement on the design's roadmap is not a misspelling: the error says it is not built yet.
+    (None is planned at present; the mechanism stays for the next, tried here with one made up.)"""
+    monkeypatch.setitem(catalog.PLANNED_STATEMENTS, "mixed_precision", "mixed precision is")
     error = raised(spec)
     assert [d.message for d in error.diagnostics] == [f"unknown statement {message} {NOT_YET}{TRAIN_TAKES}"]
     assert error.column == column

@@ -40,7 +40,7 @@ def test_example_checks_compiles_and_trains_two_epochs(spec, capsys):
     history = model.fit(epochs=2)
     metrics = list(program.train.metrics)
     validation = ["val_loss", *(f"val_{m}" for m in metrics)] if program.validates else []  # split 1: none
-    assert list(history) == ["loss", *metrics, *validation]
+    assert list(history) == ["loss", *metrics, *validation, "lr"]
     for key, values in history.items():
         assert len(values) == 2 and all(type(v) is float and np.isfinite(v) for v in values), (key, values)
 

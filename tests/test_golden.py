@@ -66,7 +66,7 @@ def test_one_command_regenerates_every_golden_file(tmp_path, monkeypatch, capsys
 
 #: What a `specs/x.nn:N` reference in generated code may point at: a statement, or a line of a
 #: dense layer's literal weights= / bias= (the initial weight that came from it).
-STATEMENT_WORDS = {"data", "loss", *catalog.BLOCK_STATEMENTS["model"], "optimizer"}
+STATEMENT_WORDS = {"data", "loss", *catalog.BLOCK_STATEMENTS["model"], *catalog.BLOCK_STATEMENTS["train"]}
 
 
 @pytest.mark.parametrize("spec,backend", CASES, ids=[f"{s.stem}-{b}" for s, b in CASES])

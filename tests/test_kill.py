@@ -547,7 +547,7 @@ def test_generated_script_stops_on_nan_and_keeps_the_last_good_checkpoint(script
     assert script_run(path, out, "--epochs", 3).returncode == 0
     kept = {p.name: p.read_bytes() for p in out.iterdir()}
     wild = tmp_path / "wild.py"
-    wild.write_text(path.read_text().replace("lr=0.03", "lr=1e30"))
+    wild.write_text(path.read_text().replace("LR = 0.03", "LR = 1e30"))
     assert wild.read_text() != path.read_text()
     result = script_run(wild, out, "--epochs", 10, "--resume")
     assert result.returncode == 1 and "Traceback" not in result.stderr

@@ -179,7 +179,7 @@ def test_build_predict_fit_evaluate(checkerboard):
     assert ((before > 0) & (before < 1)).all()  # the sigmoid is applied to the logits
 
     history = model.fit(epochs=3)
-    assert list(history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
+    assert list(history) == ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
     assert all(len(values) == 3 for values in history.values())
     assert model.epoch == 3
     logs = model.evaluate()
@@ -546,10 +546,12 @@ def test_generated_script_trains_without_nndsl(spec, tmp_path):
     keys = ["loss", *program.train.metrics]
     if program.validates:  # `split 1` (specs/backprop.nn) has no validation set
         keys += ["val_loss", *(f"val_{m}" for m in program.train.metrics)]
+    keys += ["lr"]
     printed = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
     assert len(printed) == 2
     for epoch, line in enumerate(printed, start=1):  # the format of nndsl train: Keras's
-        assert re.fullmatch(rf"epoch {epoch}/2 - \d+(ms|\.\ds|s) - " + " - ".join(rf"{key}: \d+\.\d{{4}}" for key in keys),
+        values = [rf"{key}: \d+\.\d{{4}}" for key in keys[:-1]] + [r"lr: [\d.e+-]+"]  # lr: 0.03, 1e-05
+        assert re.fullmatch(rf"epoch {epoch}/2 - \d+(ms|\.\ds|s) - " + " - ".join(values),
                             line), line  # the run's last epoch, not the spec's
     assert bool(re.search(r"^validation: loss: \d+\.\d{4}", result.stdout, re.MULTILINE)) == program.validates
 

@@ -27,6 +27,7 @@ import nndsl
 from nndsl import ir
 from nndsl.cli import main
 from nndsl.codegen import load_module
+from nndsl.errors import SpecError
 from tests.conftest import require_backend
 from tests.golden import PLAIN_LENGTHS, plain_doc_path, plain_lengths, render
 from tests.test_numpy_backend import NETWORKS
@@ -89,7 +90,17 @@ def plain_weights(module, backend: str, program: ir.Program) -> list[np.ndarray]
     return [a.T if a.ndim == 2 else a.transpose(3, 0, 1, 2) if a.ndim == 4 else a for a in arrays]
 
 
-CASES = [pytest.param(spec, backend, id=f"{spec.stem}-{backend}") for spec in SPECS for backend in BACKENDS]
+def has_train_controls(spec: Path) -> bool:
+    """Whether the spec's train block has a schedule, early stopping, a plateau or clip_norm, which
+    plain programs do not write yet (test_plain_refuses_the_train_controls_at_their_statement)."""
+    train = nndsl.load(str(spec)).train
+    return (train.schedule.span != ir.NO_SPAN and train.schedule.kind != "constant") or any(
+        control is not None for control in (train.early_stopping, train.reduce_lr_on_plateau, train.clip_norm))
+
+
+CONTROLLED = [spec for spec in SPECS if has_train_controls(spec)]
+CASES = [pytest.param(spec, backend, id=f"{spec.stem}-{backend}") for spec in SPECS for backend in BACKENDS
+         if spec not in CONTROLLED]
 
 
 #: Every activation, loss and optimizer (test_numpy_backend's feature networks), and the image
@@ -178,6 +189,26 @@ def assert_plain_matches_full(program: ir.Program, backend: str) -> None:
 
 def plain_source(spec: Path, backend: str) -> str:
     return render(spec, backend, plain=True)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_plain_refuses_the_train_controls_at_their_statement(backend):
+    """Until plain programs write them, a spec with a schedule, early stopping, a plateau or clip_norm
+    is refused with a positioned error naming the statement and the full program; the example
+    circle_controls.nn is one (its full program is tested like every example's)."""
+    assert [spec.stem for spec in CONTROLLED] == ["circle_controls"]
+    text = (ROOT / "specs" / "circle_controls.nn").read_text(encoding="utf-8")
+    program = nndsl.parse(text, filename="specs/circle_controls.nn")
+    with pytest.raises(SpecError) as caught:
+        nndsl.generate(program, backend=backend, plain=True, data_dir=str(ROOT / "specs"))
+    line = next(i for i, row in enumerate(text.splitlines(), start=1) if row.split("#")[0].strip().startswith("schedule"))
+    assert caught.value.span.line == line
+    assert "plain programs do not write schedule yet" in str(caught.value) and "without --plain" in str(caught.value)
+    for statement in ("early_stopping monitor=val_loss patience=2", "reduce_lr_on_plateau patience=2", "clip_norm 1.0"):
+        spec = ("data xor(samples=40) { split 0.5 }\nmodel { input 2  dense 1 sigmoid }\nloss binary_crossentropy\n"
+                f"train {{ optimizer sgd(lr=0.1)  epochs 2  {statement} }}\n")
+        with pytest.raises(SpecError, match=f"plain programs do not write {statement.split()[0]} yet"):
+            nndsl.generate(nndsl.parse(spec), backend=backend, plain=True)
 
 
 def test_plain_lengths():

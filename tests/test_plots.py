@@ -295,3 +295,16 @@ def test_loss_plot_draws_each_metric_for_training_and_validation_against_the_epo
             np.testing.assert_array_equal(lines[label].get_ydata(), values)
         assert sorted(text.get_text() for text in axis.get_legend().get_texts()) == ["training", "validation"]
     plt.close(figure)
+
+
+def test_loss_plot_has_an_lr_panel_only_where_the_rate_changed(monkeypatch, tmp_path):
+    program, _, trainer = trained(SPECS / "checkerboard.nn", epochs=2)
+    saved = []
+    monkeypatch.setattr(plots, "_save", lambda figure, path: saved.append(figure))
+    plots.plot_history(trainer.history, tmp_path / "loss.png", program)  # constant lr: no panel
+    history = dict(trainer.history, lr=[0.03, 0.015])  # as a schedule would have it
+    plots.plot_history(history, tmp_path / "loss.png", program)
+    assert [axis.get_ylabel() for axis in saved[0].axes] == ["loss", "accuracy"]
+    assert [axis.get_ylabel() for axis in saved[1].axes] == ["loss", "accuracy", "lr"]
+    (line,) = saved[1].axes[2].get_lines()
+    assert line.get_label() == "learning rate" and list(line.get_ydata()) == [0.03, 0.015]

@@ -318,7 +318,8 @@ def test_random_trainable_specs_train_an_epoch_on_numpy(text):
         history = model.fit(epochs=1)
     except model.module.TrainingDiverged:
         return  # a random learning rate may be too large: the program says so and stops
-    assert set(history) == {"loss", *program.train.metrics, "val_loss", *(f"val_{m}" for m in program.train.metrics)}
+    assert set(history) == {"loss", *program.train.metrics, "val_loss", *(f"val_{m}" for m in program.train.metrics),
+                            "lr"}
     assert all(len(values) == 1 and math.isfinite(values[0]) for values in history.values()), history
     x = model.data.x_val[:5]
     assert model.predict(x).shape == (len(x), program.model.out_features)

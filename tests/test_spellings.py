@@ -9,7 +9,8 @@ from nndsl import catalog, spellings
 from nndsl.errors import SpecError
 
 MODEL_TAKES = "the model block takes input, dense, conv2d, maxpool, avgpool, global_avgpool, global_maxpool, flatten, batchnorm, activation, dropout, add, concat, residual, regularizer"
-TRAIN_TAKES = "the train block takes optimizer, batch, epochs, metrics, seed, shuffle, checkpoint"
+TRAIN_TAKES = ("the train block takes optimizer, batch, epochs, metrics, seed, shuffle, checkpoint, schedule, "
+    "early_stopping, reduce_lr_on_plateau, clip_norm")
 NOT_YET = "not in nndsl yet (see 'Not in the language yet' in docs/language.md)"
 
 
@@ -47,8 +48,15 @@ def errors(text: str) -> list[str]:
          "nndsl's split is the training fraction, Keras's validation_split the validation one); "
          "the data block takes features, split"),
         (spec(optimizer="sgd(lr=0.1, decay=1e-4)"),
-         "9:27: unknown argument 'decay' for sgd (a decaying learning rate is a learning-rate schedule, and those "
-         "are not in nndsl yet: see 'Not in the language yet' in docs/language.md); sgd takes lr, momentum, nesterov"),
+         "9:27: unknown argument 'decay' for sgd (a decaying learning rate is a schedule of its own in the train "
+         "block: write e.g. 'schedule exponential(rate=0.96)' (docs/language.md, \"Learning-rate schedules\")); "
+         "sgd takes lr, momentum, nesterov"),
+        (spec(optimizer="sgd(lr=0.1, clipnorm=1.0)"),
+         "9:27: unknown argument 'clipnorm' for sgd (gradient clipping is a statement of the train block: write "
+         "'clip_norm 1.0' (the global norm)); sgd takes lr, momentum, nesterov"),
+        (spec(train="lr_schedule 3"),
+         "10:5: unknown statement 'lr_schedule' (did you mean 'schedule'? write 'schedule step(every=10, "
+         "factor=0.5)'); " + TRAIN_TAKES),
         (spec(layer="batch_norm"),
          f"4:5: unknown statement 'batch_norm' (did you mean 'batchnorm'?); {MODEL_TAKES}"),
         (spec(layer="BatchNormalization"),
@@ -111,9 +119,11 @@ def test_every_spelling_names_a_form_the_language_has_or_plans():
         for word, (name, _) in forms.items():
             assert name in choices[kind], (kind, word)
     for owner, key in spellings.ARGUMENTS:
-        assert owner in ("dense", "optimizer"), owner
+        assert owner in ("dense", "optimizer", "early_stopping", "reduce_lr_on_plateau"), owner
         allowed = {"dense": ("units", "activation", "init", "bias", "weights", "trainable", "name"),
-                   "optimizer": {*catalog.OPTIMIZER_ALIASES, *(k for args in catalog.OPTIMIZERS.values() for k in args)}}[owner]
+                   "optimizer": {*catalog.OPTIMIZER_ALIASES, *(k for args in catalog.OPTIMIZERS.values() for k in args)},
+                   "early_stopping": catalog.EARLY_STOPPING,
+                   "reduce_lr_on_plateau": catalog.REDUCE_LR_ON_PLATEAU}[owner]
         assert key not in allowed, key  # a hint for an argument nndsl takes would never show
 
 

@@ -157,8 +157,8 @@ def test_train_leaves_weights_history_checkpoint_program_and_plots(tmp_path, cap
     assert dtypes == {np.dtype(np.float32)}
 
     history = json.loads((out / "history.json").read_text())
-    assert list(history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
-    assert all(len(values) == 3 for values in history.values())
+    assert list(history) == ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
+    assert all(len(values) == 3 for values in history.values()) and history["lr"] == [0.03] * 3
     assert all(0 <= a <= 1 for a in history["accuracy"] + history["val_accuracy"])
 
     program = nndsl.load(SPECS / "checkerboard.nn")
@@ -182,7 +182,7 @@ def test_train_end_to_end_in_a_process(tmp_path):
     result = run_process("train", SPECS / "perceptron.nn", "--epochs", "2", "--out", tmp_path / "run", "--no-plots")
     assert result.returncode == 0, result.stderr
     assert "saved weights.npz, history.json, checkpoint.npz, model.py" in result.stdout
-    assert sorted(json.loads((tmp_path / "run" / "history.json").read_text())) == ["loss", "mae", "val_loss", "val_mae"]
+    assert sorted(json.loads((tmp_path / "run" / "history.json").read_text())) == ["loss", "lr", "mae", "val_loss", "val_mae"]
 
 
 # --- resuming and diverging -----------------------------------------------------------------------------
@@ -458,8 +458,8 @@ MISFITS = [
      "was written with optimizer sgd; this spec trains with sgd with momentum"),
     ("checkerboard.nn", "dense 8 relu", "dense 8 relu name=hidden", "was written for a different model: it has no hidden.W"),
     ("checkerboard.nn", "metrics accuracy", "metrics accuracy, mse",
-     "was written for other metrics: its history has loss, accuracy, val_loss, val_accuracy; "
-     "this spec records loss, accuracy, mse, val_loss, val_accuracy, val_mse"),
+     "was written for other metrics: its history has loss, accuracy, val_loss, val_accuracy, lr; "
+     "this spec records loss, accuracy, mse, val_loss, val_accuracy, val_mse, lr"),
 ]
 
 

@@ -112,6 +112,12 @@ def constants(program: ir.Program) -> list[dict]:
             "note": "checkpoints record it: one of another optimizer cannot be resumed",
         },
         {
+            "name": "LR",
+            "value": py(train.optimizer.lr),
+            "note": "the optimizer's learning rate" + ("; the schedule's peak" if train.schedule.kind != "constant"
+                                                         else ""),
+        },
+        {
             "name": "BATCH_SIZE",
             "value": "None" if train.batch is None else py(train.batch),
             "note": "None: the whole training set per step (`batch all`)",
@@ -316,11 +322,10 @@ def metric_forms(program: ir.Program) -> list[tuple[str, str]]:
 
 
 def history_keys(program: ir.Program) -> list[str]:
-    """Keras's History layout: loss, metrics…, val_loss, val_metrics… (no val_ keys for `split 1`)."""
+    """Keras's History layout: loss, metrics…, val_loss, val_metrics… (none for `split 1`), then lr
+    (ir.history_keys)."""
     metrics = list(program.train.metrics) if program.train else []
-    if not program.validates:
-        return ["loss", *metrics]
-    return ["loss", *metrics, "val_loss", *[f"val_{m}" for m in metrics]]
+    return ir.history_keys(metrics, validates=program.validates)
 
 
 def local_variable(name: str, taken) -> str:
@@ -336,3 +341,61 @@ def local_variable(name: str, taken) -> str:
     while variable in taken:
         variable, k = f"{stem}_{k}", k + 1
     return variable
+
+
+#: Each schedule's function (templates/common/schedules/<kind>.py) and the arguments it takes
+#: besides the epoch and the peak rate; constant has none: the rate is the optimizer's lr.
+SCHEDULE_FUNCTIONS = {
+    "step": "step_decay",
+    "exponential": "exponential_decay",
+    "cosine": "cosine_decay",
+}
+
+
+def lower_controls(program: ir.Program, module: Module) -> dict:
+    """The train block's controls of the learning rate and of when to stop, for fit() (the same in
+    every backend): the schedule as a call, early stopping and the plateau as constructor
+    arguments, clip_norm as a number. Each is its own snippet under templates/common/."""
+    train = program.train
+    if train is None:
+        return {"schedule": None, "early_stopping": None, "plateau": None, "clip_norm": None, "stateful": False}
+    schedule = train.schedule
+    lr = "LR"  # the constant constants() defines
+    if schedule.span == ir.NO_SPAN:  # no schedule statement
+        call, text = lr, "the optimizer's lr, as no schedule changes it"
+    elif schedule.kind == "constant":
+        call, text = lr, "schedule constant"
+    else:
+        module.use(f"common/schedules/{schedule.kind}.py", "training")
+        args = ", ".join(f"{key}={py(value)}" for key, value in schedule.args)
+        extra = ", epochs=EPOCHS" if schedule.kind == "cosine" else ""
+        call = f"{SCHEDULE_FUNCTIONS[schedule.kind]}(self.epoch, {lr}, {args}{extra})"
+        text = comment(f"schedule {schedule.kind}({args})")
+    out = {
+        "schedule": {"call": call, "text": text,
+                     "where": where(program, train.optimizer if schedule.span == ir.NO_SPAN else schedule)},
+        "early_stopping": None,
+        "plateau": None,
+        "clip_norm": py(train.clip_norm) if train.clip_norm is not None else None,
+        "stateful": train.early_stopping is not None or train.reduce_lr_on_plateau is not None,  # state to checkpoint
+    }
+    stopping, plateau = train.early_stopping, train.reduce_lr_on_plateau
+    if stopping is not None or plateau is not None:
+        module.use("common/controls/improvement.py", "training")
+    if stopping is not None:
+        module.use("common/controls/early_stopping.py", "training")
+        out["early_stopping"] = {
+            "args": f"monitor={py(stopping.monitor)}, patience={py(stopping.patience)}, "
+                    f"min_delta={py(stopping.min_delta)}, direction={py(stopping.direction)}, "
+                    f"restore_best={py(stopping.restore_best)}",
+            "restore_best": stopping.restore_best,
+            "where": where(program, stopping),
+        }
+    if plateau is not None:
+        module.use("common/controls/reduce_lr_on_plateau.py", "training")
+        out["plateau"] = {
+            "args": f"monitor={py(plateau.monitor)}, factor={py(plateau.factor)}, patience={py(plateau.patience)}, "
+                    f"min_delta={py(plateau.min_delta)}, min_lr={py(plateau.min_lr)}, direction={py(plateau.direction)}",
+            "where": where(program, plateau),
+        }
+    return out

@@ -576,6 +576,9 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         module.use("numpy/ops/merge.py", "ops")
     loss = _lower_loss(program, module)
     optimizer = _lower_optimizer(program, module, plan)
+    controls = common.lower_controls(program, module)
+    if controls["clip_norm"]:
+        module.use("numpy/clip_norm.py", "training")
     if optimizer:
         optimizer["where"] = common.where(program, program.train.optimizer)
         optimizer.setdefault("scales_output_grad", False)
@@ -595,6 +598,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         network=plan,
         loss=loss,
         optimizer=optimizer,
+        controls=controls,
         history_keys=common.history_keys(program),
         metrics=list(program.train.metrics) if program.train else [],
         task=program.task,
@@ -623,22 +627,24 @@ def _lower_optimizer(program: ir.Program, module: common.Module, plan: Plan) -> 
     opt = program.train.optimizer
     if isinstance(opt, ir.SGD) and opt.momentum == 0 and not opt.nesterov:
         module.use("numpy/optimizers/sgd.py", "training")
-        if plan.penalties:  # a penalty's derivative joins the gradients after backpropagation, unscaled
-            return {"class": "SGD", "args": f"lr={py(opt.lr)}"}
+        if plan.penalties or program.train.clip_norm is not None:
+            # a penalty's derivative joins the gradients after backpropagation, unscaled; clipping
+            # measures the gradient itself
+            return {"class": "SGD", "args": "lr=LR"}
         # Plain SGD: the trainer multiplies ∂L/∂output by lr before backpropagating, which is
         # linear, so the gradient buffers arrive as lr·∂L/∂θ and the update is one pass, θ −= g.
-        return {"class": "SGD", "args": f"lr={py(opt.lr)}, scaled_grads=True", "scales_output_grad": True}
+        return {"class": "SGD", "args": "lr=LR, scaled_grads=True", "scales_output_grad": True}
     if isinstance(opt, ir.SGD):
         module.use("numpy/optimizers/momentum.py", "training")
-        return {"class": "Momentum", "args": f"lr={py(opt.lr)}, momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}"}
+        return {"class": "Momentum", "args": f"lr=LR, momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}"}
     if isinstance(opt, ir.Adam):
         module.use("numpy/optimizers/adam.py", "training")
         return {
             "class": "Adam",
-            "args": f"lr={py(opt.lr)}, beta1={py(opt.beta1)}, beta2={py(opt.beta2)}, eps={py(opt.eps)}",
+            "args": f"lr=LR, beta1={py(opt.beta1)}, beta2={py(opt.beta2)}, eps={py(opt.eps)}",
         }
     module.use("numpy/optimizers/rmsprop.py", "training")
-    return {"class": "RMSprop", "args": f"lr={py(opt.lr)}, rho={py(opt.rho)}, eps={py(opt.eps)}"}
+    return {"class": "RMSprop", "args": f"lr=LR, rho={py(opt.rho)}, eps={py(opt.eps)}"}
 
 
 def _metric_sums(program: ir.Program, plan: Plan, module: common.Module) -> list[dict]:

@@ -19,6 +19,7 @@ import ast
 from nndsl import __version__, ir
 from nndsl.codegen import common
 from nndsl.codegen.render import comment, py, snippet
+from nndsl.errors import SpecError
 
 BACKEND_TITLES = {"numpy": "NumPy", "torch": "PyTorch", "tensorflow": "TensorFlow"}
 
@@ -191,7 +192,26 @@ def report(program: ir.Program, values: list[str], indent: int) -> dict:
     }
 
 
+def _require_plain_controls(program: ir.Program) -> None:
+    """The train block's controls of the learning rate and of stopping are not written in plain form
+    yet: refused at the statement, pointing at the full program, which has them."""
+    train = program.train
+    controls = [("schedule", train.schedule if train.schedule.span != ir.NO_SPAN and train.schedule.kind != "constant"
+                 else None), ("early_stopping", train.early_stopping),
+                ("reduce_lr_on_plateau", train.reduce_lr_on_plateau)]
+    for word, node in controls:
+        if node is not None:
+            raise SpecError(f"plain programs do not write {word} yet; the full program (nndsl compile without "
+                            f"--plain) has it", filename=program.filename,
+                            span=node.span if node.span != ir.NO_SPAN else None)
+    if train.clip_norm is not None:
+        raise SpecError("plain programs do not write clip_norm yet; the full program (nndsl compile without "
+                        "--plain) has it", filename=program.filename,
+                        span=train.span if train.span != ir.NO_SPAN else None)
+
+
 def generate_plain(program: ir.Program, backend: str, data_dir: str) -> str:
+    _require_plain_controls(program)
     if backend == "numpy":
         from nndsl.codegen import plain_numpy as lowering
     elif backend == "torch":

@@ -65,7 +65,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
     if fused and layers:
         layers[-1]["comment"] = f"logits: the loss applies the {fused}"
     loss = "(loss_fn(output, y) + penalty())" if penalties else "loss_fn(output, y)"
-    optimizer = torch_backend.lower_optimizer(program)["call"].replace("(trainable,", "(model.parameters(),")
+    optimizer = torch_backend.lower_optimizer(program, lr=py(program.train.optimizer.lr))["call"].replace("(trainable,", "(model.parameters(),")
     train = program.train
     source = render_template(
         "plain/torch.py.j2",

@@ -325,6 +325,9 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     module.use("common/checkpoint.py", "files")
     if trains:
         module.use("common/progress.py", "main")  # the lines main() prints
+    controls = common.lower_controls(program, module)
+    if controls["clip_norm"]:
+        module.use("tensorflow/clip_norm.py", "training")
     imports = sort_imports(module.imports)
     split = imports.index("") if "" in imports else 0
     source = render_template(
@@ -350,6 +353,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         loss=_lower_loss(program, plan) if trains else None,
         metrics=_lower_metrics(program, plan) if trains else [],
         optimizer=optimizer,
+        controls=controls,
         history_keys=common.history_keys(program),
         metric_names=list(program.train.metrics) if trains else [],
         epochs=program.train.epochs if trains else 0,
@@ -400,27 +404,29 @@ def _lower_metrics(program: ir.Program, plan: Plan) -> list[dict]:
 def _lower_optimizer(program: ir.Program, module: common.Module) -> dict:
     opt = program.train.optimizer
     where = common.where(program, opt if opt.span != ir.NO_SPAN else program.train)
+    if isinstance(opt, ir.SGD) and (opt.momentum or opt.nesterov):
+        module.use("tensorflow/optimizers/momentum.py", "optimizer")
+        kind = "Nesterov momentum" if opt.nesterov else "momentum"
+        return {
+            "expression": f"Momentum(learning_rate=LR, momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)})",
+            "note": f"SGD with {kind}, a velocity v ← m·v + g, the class Momentum above (Keras's SGD keeps "
+                    "−lr·v instead, which differs once the rate changes)",
+            "where": where,
+        }
     if isinstance(opt, ir.SGD):
-        args = f"learning_rate={py(opt.lr)}"
-        if opt.momentum or opt.nesterov:
-            args += f", momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}"
-        note = "gradient descent, θ ← θ − lr·g"
-        if opt.momentum or opt.nesterov:
-            kind = "Nesterov momentum" if opt.nesterov else "momentum"
-            note = (f"SGD with {kind}, a velocity v ← m·v + g (Keras keeps −lr·v instead, the same "
-                    "update rearranged)")
-        return {"expression": f"keras.optimizers.SGD({args})", "note": note, "where": where}
+        return {"expression": "keras.optimizers.SGD(learning_rate=LR)", "note": "gradient descent, θ ← θ − lr·g",
+                "where": where}
     if isinstance(opt, ir.Adam):
         module.use("tensorflow/optimizers/adam.py", "optimizer")
         return {
-            "expression": f"Adam(learning_rate={py(opt.lr)}, beta1={py(opt.beta1)}, beta2={py(opt.beta2)}, "
+            "expression": f"Adam(learning_rate=LR, beta1={py(opt.beta1)}, beta2={py(opt.beta2)}, "
             f"epsilon={py(opt.eps)})",
             "note": "Adam as Kingma & Ba's Algorithm 1 writes it, the class Adam above",
             "where": where,
         }
     module.use("tensorflow/optimizers/rmsprop.py", "optimizer")
     return {
-        "expression": f"RMSprop(learning_rate={py(opt.lr)}, rho={py(opt.rho)}, epsilon={py(opt.eps)})",
+        "expression": f"RMSprop(learning_rate=LR, rho={py(opt.rho)}, epsilon={py(opt.eps)})",
         "note": "RMSprop with eps outside the square root, the class RMSprop above",
         "where": where,
     }

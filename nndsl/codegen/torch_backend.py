@@ -269,19 +269,20 @@ def _activation_layer(activation: ir.Activation, name: str, where: str | None) -
     return {"name": name, "module": text, "comment": f"{activation.name}  ({where})" if where else None}
 
 
-def lower_optimizer(program: ir.Program) -> dict:
-    """torch.optim's optimizers compute the IR's updates exactly (see the IR's docstrings)."""
+def lower_optimizer(program: ir.Program, lr: str = "LR") -> dict:
+    """torch.optim's optimizers compute the IR's updates exactly (see the IR's docstrings). `lr`: the
+    expression of the learning rate (the full program's constant LR; a plain program's number)."""
     opt = program.train.optimizer
     where = common.where(program, opt if opt.span != ir.NO_SPAN else program.train)
     if isinstance(opt, ir.SGD):
-        args = f"lr={py(opt.lr)}"
+        args = f"lr={lr}"
         if opt.momentum or opt.nesterov:
             args += f", momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}"
         return {"call": f"torch.optim.SGD(trainable, {args})", "where": where, "note": None}
     if isinstance(opt, ir.Adam):
-        args = f"lr={py(opt.lr)}, betas={py((opt.beta1, opt.beta2))}, eps={py(opt.eps)}"
+        args = f"lr={lr}, betas={py((opt.beta1, opt.beta2))}, eps={py(opt.eps)}"
         return {"call": f"torch.optim.Adam(trainable, {args})", "where": where, "note": None}
-    args = f"lr={py(opt.lr)}, alpha={py(opt.rho)}, eps={py(opt.eps)}"
+    args = f"lr={lr}, alpha={py(opt.rho)}, eps={py(opt.eps)}"
     return {"call": f"torch.optim.RMSprop(trainable, {args})", "where": where, "note": "torch's alpha is rho"}
 
 
@@ -332,6 +333,9 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     if trains:
         module.use("common/progress.py", "main")  # the lines main() prints
         module.use("torch/optimizer_state.py", "files")
+    controls = common.lower_controls(program, module)
+    if controls["clip_norm"]:
+        module.use("torch/clip_norm.py", "training")
     source = render_template(
         "torch/module.py.j2",
         header=dict(common.header(program, "PyTorch", target), needs="PyTorch and NumPy"),
@@ -345,6 +349,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         has_train=trains,
         loss=lower_loss(program) if trains else None,
         optimizer=lower_optimizer(program) if trains and plan.trainable else None,
+        controls=controls,
         history_keys=common.history_keys(program),
         metrics=list(program.train.metrics) if trains else [],
         metric_sums=metric_sums(program, plan),

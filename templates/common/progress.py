@@ -11,8 +11,8 @@ def duration(seconds):
 
 
 def epoch_line(epoch, last, seconds, logs):
-    """epoch 3/10 - 12ms - loss: 0.4012 - accuracy: 0.8125 - val_loss: 0.4398 - val_accuracy: 0.7900"""
-    metrics = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+    """epoch 3/10 - 12ms - loss: 0.4012 - accuracy: 0.8125 - val_loss: 0.4398 - val_accuracy: 0.7900 - lr: 0.01"""
+    metrics = " - ".join(f"{key}: {value:.4g}" if key == "lr" else f"{key}: {value:.4f}" for key, value in logs.items())
     return f"epoch {epoch}/{last} - {duration(seconds)} - {metrics}"
 
 

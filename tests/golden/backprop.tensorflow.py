@@ -42,13 +42,14 @@ SEED = 0  # initial weights, batch order
 DATA_SEED = 0  # the data set and its split
 EPOCHS = 1
 OPTIMIZER = "sgd"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 1.0  # the optimizer's learning rate
 BATCH_SIZE = None  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
 DATA_DIR = "specs"  # data paths in the spec are relative to its folder
 EVAL_BATCH = 1024  # rows per forward pass when evaluating or predicting
 METRICS = []
-HISTORY_KEYS = ["loss"]
+HISTORY_KEYS = ["loss", "lr"]
 TARGET = "auto"  # auto (a GPU when there is one), cpu, gpu or tpu: see distribution_strategy()
 JIT_COMPILE = False  # XLA for the training steps: on a CPU, compiling costs more than it saves here
 
@@ -346,7 +347,7 @@ def metric_sums(y, outputs):
 
 def make_optimizer():
     """gradient descent, θ ← θ − lr·g (specs/backprop.nn:19)."""
-    return keras.optimizers.SGD(learning_rate=1.0)
+    return keras.optimizers.SGD(learning_rate=LR)
 
 
 # --- device ----------------------------------------------------------------------------------------
@@ -649,6 +650,15 @@ class Trainer:
         logs = {"loss": float(total_loss) / n}
         return logs | {key: float(value) / n for key, value in sums.items()}
 
+    def set_learning_rate(self, lr):
+        """The learning rate of the steps to come (the optimizer's variable, which the graphs read)."""
+        self.optimizer.learning_rate.assign(lr)
+
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        the optimizer's lr, as no schedule changes it (specs/backprop.nn:19)."""
+        return LR
+
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 1); returns the history.
 
@@ -660,7 +670,10 @@ class Trainer:
                           stacklevel=2)
         last = EPOCHS if epochs is None else self.epoch + epochs
         while self.epoch < last:
+            lr = self.learning_rate()
+            self.set_learning_rate(lr)
             logs = self.train_epoch(on_batch)  # no validation set: the history has no val_ keys
+            logs["lr"] = lr
             self.epoch += 1
             for key in HISTORY_KEYS:
                 self.history[key].append(logs[key])
@@ -718,6 +731,8 @@ class Trainer:
             "spec": SPEC,
             "backend": "tensorflow",
             "optimizer": OPTIMIZER,
+            "format": CHECKPOINT_FORMAT,
+            "controls": {},  # no early stopping or plateau: nothing to keep
         }
 
     def checkpoint_arrays(self):
@@ -791,6 +806,11 @@ def check_npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_si
     claimed = math.prod(shape) * dtype.itemsize
     if claimed > holds and not dtype.hasobject:  # objects are pickled: refused by the caller
         raise ValueError(f"its header claims shape {shape} of {dtype}, {claimed:,} bytes, but it holds {holds:,}")
+
+
+#: 2: the history records each epoch's lr, and the header the early-stopping and plateau state
+#: ("controls"). A checkpoint of format 1 (no "format" in its header) is refused by name.
+CHECKPOINT_FORMAT = 2
 
 
 class CheckpointError(Exception):
@@ -1039,6 +1059,11 @@ def check_fits(path, arrays, header, own_header, shapes):
     missing = [key for key in ("epoch", "history", "shuffle_rng", "dropout_rng") if key not in header]
     if missing:
         raise CheckpointError(f"{path}: not an nndsl checkpoint (its header has no {missing[0]!r})")
+    written = header.get("format", 1)
+    if written != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is an nndsl checkpoint of format {written}, which this program "
+                              f"(format {CHECKPOINT_FORMAT}: each epoch's lr, early-stopping and plateau state) "
+                              "cannot continue; start a fresh run")
     backend = header.get("backend", own_header["backend"])
     if backend != own_header["backend"]:
         raise CheckpointError(f"{path} was written by a {backend} program; this one runs "
@@ -1049,6 +1074,10 @@ def check_fits(path, arrays, header, own_header, shapes):
         raise CheckpointError(f"{path} was written with optimizer {optimizer}; "
                               f"this spec trains with {own_header['optimizer']}")
     _compare_arrays(path, arrays, shapes, "optimizer.", "with a different optimizer state")
+    controls, own_controls = sorted(header.get("controls", {})), sorted(own_header["controls"])
+    if controls != own_controls:
+        raise CheckpointError(f"{path} was written with {', '.join(controls) or 'no early stopping or plateau'}; "
+                              f"this spec trains with {', '.join(own_controls) or 'neither'}")
     if list(header["history"]) != list(own_header["history"]):
         raise CheckpointError(f"{path} was written for other metrics: its history has "
                               f"{', '.join(header['history'])}; this spec records {', '.join(own_header['history'])}")
@@ -1079,8 +1108,8 @@ def duration(seconds):
 
 
 def epoch_line(epoch, last, seconds, logs):
-    """epoch 3/10 - 12ms - loss: 0.4012 - accuracy: 0.8125 - val_loss: 0.4398 - val_accuracy: 0.7900"""
-    metrics = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+    """epoch 3/10 - 12ms - loss: 0.4012 - accuracy: 0.8125 - val_loss: 0.4398 - val_accuracy: 0.7900 - lr: 0.01"""
+    metrics = " - ".join(f"{key}: {value:.4g}" if key == "lr" else f"{key}: {value:.4f}" for key, value in logs.items())
     return f"epoch {epoch}/{last} - {duration(seconds)} - {metrics}"
 
 

@@ -31,12 +31,13 @@ SEED = 1  # initial weights, batch order
 DATA_SEED = 7  # the data set and its split
 EPOCHS = 200
 OPTIMIZER = "sgd"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.03  # the optimizer's learning rate
 BATCH_SIZE = 10  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
 EVAL_BATCH = 1024  # rows per forward pass when evaluating or predicting
 METRICS = ["accuracy"]
-HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy"]
+HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -363,6 +364,9 @@ class SGD:
         self.params, self.grads, self.lr = params, grads, np.float32(lr)
         self.scaled_grads = scaled_grads
 
+    def set_lr(self, lr):
+        self.lr = np.float32(lr)
+
     def step(self):
         for p, g in zip(self.params, self.grads, strict=True):
             if not self.scaled_grads:
@@ -403,7 +407,7 @@ class Trainer:
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
         # every trainable parameter at once: the network keeps them in one flat array  (specs/checkerboard.nn:17)
-        self.optimizer = SGD([network.flat_params], [network.flat_grads], lr=0.03, scaled_grads=True)
+        self.optimizer = SGD([network.flat_params], [network.flat_grads], lr=LR, scaled_grads=True)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
 
@@ -466,6 +470,15 @@ class Trainer:
         logs = {"loss": total_loss / len(x)}
         return logs | {key: value / len(x) for key, value in sums.items()}
 
+    def set_learning_rate(self, lr):
+        """The learning rate of the steps to come."""
+        self.optimizer.set_lr(lr)
+
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        the optimizer's lr, as no schedule changes it (specs/checkerboard.nn:17)."""
+        return LR
+
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 200); returns the history.
 
@@ -477,11 +490,14 @@ class Trainer:
                           stacklevel=2)
         last = EPOCHS if epochs is None else self.epoch + epochs
         while self.epoch < last:
+            lr = self.learning_rate()
+            self.set_learning_rate(lr)
             logs = self.train_epoch(on_batch)
             logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
             if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
                 raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
                                        "try a smaller learning rate")
+            logs["lr"] = lr
             self.epoch += 1
             for key in HISTORY_KEYS:
                 self.history[key].append(logs[key])
@@ -540,6 +556,8 @@ class Trainer:
             "spec": SPEC,
             "backend": "numpy",
             "optimizer": OPTIMIZER,
+            "format": CHECKPOINT_FORMAT,
+            "controls": {},  # no early stopping or plateau: nothing to keep
         }
 
     def checkpoint_arrays(self):
@@ -604,6 +622,11 @@ def check_npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_si
     claimed = math.prod(shape) * dtype.itemsize
     if claimed > holds and not dtype.hasobject:  # objects are pickled: refused by the caller
         raise ValueError(f"its header claims shape {shape} of {dtype}, {claimed:,} bytes, but it holds {holds:,}")
+
+
+#: 2: the history records each epoch's lr, and the header the early-stopping and plateau state
+#: ("controls"). A checkpoint of format 1 (no "format" in its header) is refused by name.
+CHECKPOINT_FORMAT = 2
 
 
 class CheckpointError(Exception):
@@ -852,6 +875,11 @@ def check_fits(path, arrays, header, own_header, shapes):
     missing = [key for key in ("epoch", "history", "shuffle_rng", "dropout_rng") if key not in header]
     if missing:
         raise CheckpointError(f"{path}: not an nndsl checkpoint (its header has no {missing[0]!r})")
+    written = header.get("format", 1)
+    if written != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is an nndsl checkpoint of format {written}, which this program "
+                              f"(format {CHECKPOINT_FORMAT}: each epoch's lr, early-stopping and plateau state) "
+                              "cannot continue; start a fresh run")
     backend = header.get("backend", own_header["backend"])
     if backend != own_header["backend"]:
         raise CheckpointError(f"{path} was written by a {backend} program; this one runs "
@@ -862,6 +890,10 @@ def check_fits(path, arrays, header, own_header, shapes):
         raise CheckpointError(f"{path} was written with optimizer {optimizer}; "
                               f"this spec trains with {own_header['optimizer']}")
     _compare_arrays(path, arrays, shapes, "optimizer.", "with a different optimizer state")
+    controls, own_controls = sorted(header.get("controls", {})), sorted(own_header["controls"])
+    if controls != own_controls:
+        raise CheckpointError(f"{path} was written with {', '.join(controls) or 'no early stopping or plateau'}; "
+                              f"this spec trains with {', '.join(own_controls) or 'neither'}")
     if list(header["history"]) != list(own_header["history"]):
         raise CheckpointError(f"{path} was written for other metrics: its history has "
                               f"{', '.join(header['history'])}; this spec records {', '.join(own_header['history'])}")
@@ -892,8 +924,8 @@ def duration(seconds):
 
 
 def epoch_line(epoch, last, seconds, logs):
-    """epoch 3/10 - 12ms - loss: 0.4012 - accuracy: 0.8125 - val_loss: 0.4398 - val_accuracy: 0.7900"""
-    metrics = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+    """epoch 3/10 - 12ms - loss: 0.4012 - accuracy: 0.8125 - val_loss: 0.4398 - val_accuracy: 0.7900 - lr: 0.01"""
+    metrics = " - ".join(f"{key}: {value:.4g}" if key == "lr" else f"{key}: {value:.4f}" for key, value in logs.items())
     return f"epoch {epoch}/{last} - {duration(seconds)} - {metrics}"
 
 

@@ -34,19 +34,21 @@ os.environ["KERAS_BACKEND"] = "tensorflow"
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 SPEC = "specs/digits_resnet.nn"  # the spec this program was generated from
 SEED = 1  # initial weights, batch order
 DATA_SEED = 3  # the data set and its split
 EPOCHS = 20
 OPTIMIZER = "sgd with momentum"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.05  # the optimizer's learning rate
 BATCH_SIZE = 128  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
 DATA_DIR = "specs"  # data paths in the spec are relative to its folder
 EVAL_BATCH = 1024  # rows per forward pass when evaluating or predicting
 METRICS = ["accuracy"]
-HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy"]
+HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
 TARGET = "auto"  # auto (a GPU when there is one), cpu, gpu or tpu: see distribution_strategy()
 JIT_COMPILE = False  # XLA for the training steps: on a CPU, compiling costs more than it saves here
 
@@ -403,6 +405,36 @@ TRAINABLE = ("conv2d_1.W", "conv2d_1.b", "conv2d_2.W", "conv2d_2.b", "conv2d_3.W
 # --- loss and optimizer ----------------------------------------------------------------------------
 
 
+class Momentum(keras.optimizers.Optimizer):
+    """SGD with momentum as torch.optim.SGD and the NumPy program make it: v ← momentum·v + g,
+    θ ← θ − lr·v (Nesterov: θ ← θ − lr·(g + momentum·v)).
+
+    keras.optimizers.SGD keeps lr inside its velocity (v ← momentum·v − lr·g, θ ← θ + v): the
+    same steps while lr stays put, other ones once a schedule or the plateau changes it, as the
+    velocity then carries the earlier rates. So this update is written out.
+    """
+
+    def __init__(self, learning_rate, momentum, nesterov, name="momentum", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.momentum, self.nesterov = momentum, nesterov
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self.velocity = self.add_optimizer_variables(variables, "velocity")
+
+    def update_step(self, gradient, variable, learning_rate):
+        v = self.velocity[self._get_variable_index(variable)]  # how Keras' own optimizers find a slot
+        self.assign(v, self.momentum * v + gradient)
+        lr = ops.cast(learning_rate, variable.dtype)
+        step = gradient + self.momentum * v if self.nesterov else v
+        self.assign_sub(variable, lr * step)
+
+    def get_config(self):
+        return super().get_config() | {"momentum": self.momentum, "nesterov": self.nesterov}
+
+
 def per_example_loss(y, logits):
     """The cross-entropy of softmax(logits) against integer class labels, computed from the logits
     as logsumexp(z) − z[label]; one value per example (specs/digits_resnet.nn:27)."""
@@ -417,9 +449,9 @@ def metric_sums(y, logits):
 
 
 def make_optimizer():
-    """SGD with momentum, a velocity v ← m·v + g (Keras keeps −lr·v instead, the same update
-    rearranged) (specs/digits_resnet.nn:30)."""
-    return keras.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=False)
+    """SGD with momentum, a velocity v ← m·v + g, the class Momentum above (Keras's SGD keeps −lr·v
+    instead, which differs once the rate changes) (specs/digits_resnet.nn:30)."""
+    return Momentum(learning_rate=LR, momentum=0.9, nesterov=False)
 
 
 # --- device ----------------------------------------------------------------------------------------
@@ -721,6 +753,15 @@ class Trainer:
         logs = {"loss": float(total_loss) / n}
         return logs | {key: float(value) / n for key, value in sums.items()}
 
+    def set_learning_rate(self, lr):
+        """The learning rate of the steps to come (the optimizer's variable, which the graphs read)."""
+        self.optimizer.learning_rate.assign(lr)
+
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        the optimizer's lr, as no schedule changes it (specs/digits_resnet.nn:30)."""
+        return LR
+
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 20); returns the history.
 
@@ -732,10 +773,13 @@ class Trainer:
                           stacklevel=2)
         last = EPOCHS if epochs is None else self.epoch + epochs
         while self.epoch < last:
+            lr = self.learning_rate()
+            self.set_learning_rate(lr)
             logs = self.train_epoch(on_batch, validate=True)  # with the validation set's val_ logs
             if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
                 raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
                                        "try a smaller learning rate")
+            logs["lr"] = lr
             self.epoch += 1
             for key in HISTORY_KEYS:
                 self.history[key].append(logs[key])
@@ -793,6 +837,8 @@ class Trainer:
             "spec": SPEC,
             "backend": "tensorflow",
             "optimizer": OPTIMIZER,
+            "format": CHECKPOINT_FORMAT,
+            "controls": {},  # no early stopping or plateau: nothing to keep
         }
 
     def checkpoint_arrays(self):
@@ -836,6 +882,11 @@ def make_trainer(seed=SEED, data_seed=DATA_SEED, data_dir=DATA_DIR, target=TARGE
 #
 # Saving without ever leaving a half-written file, and reading .npz files as untrusted input.
 # Nothing here is needed to follow the training above.
+
+
+#: 2: the history records each epoch's lr, and the header the early-stopping and plateau state
+#: ("controls"). A checkpoint of format 1 (no "format" in its header) is refused by name.
+CHECKPOINT_FORMAT = 2
 
 
 class CheckpointError(Exception):
@@ -1084,6 +1135,11 @@ def check_fits(path, arrays, header, own_header, shapes):
     missing = [key for key in ("epoch", "history", "shuffle_rng", "dropout_rng") if key not in header]
     if missing:
         raise CheckpointError(f"{path}: not an nndsl checkpoint (its header has no {missing[0]!r})")
+    written = header.get("format", 1)
+    if written != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is an nndsl checkpoint of format {written}, which this program "
+                              f"(format {CHECKPOINT_FORMAT}: each epoch's lr, early-stopping and plateau state) "
+                              "cannot continue; start a fresh run")
     backend = header.get("backend", own_header["backend"])
     if backend != own_header["backend"]:
         raise CheckpointError(f"{path} was written by a {backend} program; this one runs "
@@ -1094,6 +1150,10 @@ def check_fits(path, arrays, header, own_header, shapes):
         raise CheckpointError(f"{path} was written with optimizer {optimizer}; "
                               f"this spec trains with {own_header['optimizer']}")
     _compare_arrays(path, arrays, shapes, "optimizer.", "with a different optimizer state")
+    controls, own_controls = sorted(header.get("controls", {})), sorted(own_header["controls"])
+    if controls != own_controls:
+        raise CheckpointError(f"{path} was written with {', '.join(controls) or 'no early stopping or plateau'}; "
+                              f"this spec trains with {', '.join(own_controls) or 'neither'}")
     if list(header["history"]) != list(own_header["history"]):
         raise CheckpointError(f"{path} was written for other metrics: its history has "
                               f"{', '.join(header['history'])}; this spec records {', '.join(own_header['history'])}")
@@ -1124,8 +1184,8 @@ def duration(seconds):
 
 
 def epoch_line(epoch, last, seconds, logs):
-    """epoch 3/10 - 12ms - loss: 0.4012 - accuracy: 0.8125 - val_loss: 0.4398 - val_accuracy: 0.7900"""
-    metrics = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+    """epoch 3/10 - 12ms - loss: 0.4012 - accuracy: 0.8125 - val_loss: 0.4398 - val_accuracy: 0.7900 - lr: 0.01"""
+    metrics = " - ".join(f"{key}: {value:.4g}" if key == "lr" else f"{key}: {value:.4f}" for key, value in logs.items())
     return f"epoch {epoch}/{last} - {duration(seconds)} - {metrics}"
 
 

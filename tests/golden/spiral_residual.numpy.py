@@ -31,12 +31,13 @@ SEED = 4  # initial weights, batch order
 DATA_SEED = 5  # the data set and its split
 EPOCHS = 150
 OPTIMIZER = "adam"  # checkpoints record it: one of another optimizer cannot be resumed
+LR = 0.005  # the optimizer's learning rate
 BATCH_SIZE = 16  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
 EVAL_BATCH = 1024  # rows per forward pass when evaluating or predicting
 METRICS = ["accuracy"]
-HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy"]
+HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -699,6 +700,9 @@ class Adam:
         self.v = [np.zeros_like(p) for p in params]
         self.t = 0
 
+    def set_lr(self, lr):
+        self.lr = lr  # a Python float: the bias-corrected step size is computed in float64, as torch does
+
     def step(self):
         self.t += 1
         step_size = np.float32(self.lr / (1 - self.beta1**self.t))
@@ -753,7 +757,7 @@ class Trainer:
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
         # every trainable parameter at once: the network keeps them in one flat array  (specs/spiral_residual.nn:47)
-        self.optimizer = Adam([network.flat_params], [network.flat_grads], lr=0.005, beta1=0.9, beta2=0.999, eps=1e-07)
+        self.optimizer = Adam([network.flat_params], [network.flat_grads], lr=LR, beta1=0.9, beta2=0.999, eps=1e-07)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
 
@@ -814,6 +818,15 @@ class Trainer:
         logs = {"loss": total_loss / len(x)}
         return logs | {key: value / len(x) for key, value in sums.items()}
 
+    def set_learning_rate(self, lr):
+        """The learning rate of the steps to come."""
+        self.optimizer.set_lr(lr)
+
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        the optimizer's lr, as no schedule changes it (specs/spiral_residual.nn:47)."""
+        return LR
+
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 150); returns the history.
 
@@ -825,11 +838,14 @@ class Trainer:
                           stacklevel=2)
         last = EPOCHS if epochs is None else self.epoch + epochs
         while self.epoch < last:
+            lr = self.learning_rate()
+            self.set_learning_rate(lr)
             logs = self.train_epoch(on_batch)
             logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
             if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
                 raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
                                        "try a smaller learning rate")
+            logs["lr"] = lr
             self.epoch += 1
             for key in HISTORY_KEYS:
                 self.history[key].append(logs[key])
@@ -888,6 +904,8 @@ class Trainer:
             "spec": SPEC,
             "backend": "numpy",
             "optimizer": OPTIMIZER,
+            "format": CHECKPOINT_FORMAT,
+            "controls": {},  # no early stopping or plateau: nothing to keep
         }
 
     def checkpoint_arrays(self):
@@ -952,6 +970,11 @@ def check_npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_si
     claimed = math.prod(shape) * dtype.itemsize
     if claimed > holds and not dtype.hasobject:  # objects are pickled: refused by the caller
         raise ValueError(f"its header claims shape {shape} of {dtype}, {claimed:,} bytes, but it holds {holds:,}")
+
+
+#: 2: the history records each epoch's lr, and the header the early-stopping and plateau state
+#: ("controls"). A checkpoint of format 1 (no "format" in its header) is refused by name.
+CHECKPOINT_FORMAT = 2
 
 
 class CheckpointError(Exception):
@@ -1200,6 +1223,11 @@ def check_fits(path, arrays, header, own_header, shapes):
     missing = [key for key in ("epoch", "history", "shuffle_rng", "dropout_rng") if key not in header]
     if missing:
         raise CheckpointError(f"{path}: not an nndsl checkpoint (its header has no {missing[0]!r})")
+    written = header.get("format", 1)
+    if written != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is an nndsl checkpoint of format {written}, which this program "
+                              f"(format {CHECKPOINT_FORMAT}: each epoch's lr, early-stopping and plateau state) "
+                              "cannot continue; start a fresh run")
     backend = header.get("backend", own_header["backend"])
     if backend != own_header["backend"]:
         raise CheckpointError(f"{path} was written by a {backend} program; this one runs "
@@ -1210,6 +1238,10 @@ def check_fits(path, arrays, header, own_header, shapes):
         raise CheckpointError(f"{path} was written with optimizer {optimizer}; "
                               f"this spec trains with {own_header['optimizer']}")
     _compare_arrays(path, arrays, shapes, "optimizer.", "with a different optimizer state")
+    controls, own_controls = sorted(header.get("controls", {})), sorted(own_header["controls"])
+    if controls != own_controls:
+        raise CheckpointError(f"{path} was written with {', '.join(controls) or 'no early stopping or plateau'}; "
+                              f"this spec trains with {', '.join(own_controls) or 'neither'}")
     if list(header["history"]) != list(own_header["history"]):
         raise CheckpointError(f"{path} was written for other metrics: its history has "
                               f"{', '.join(header['history'])}; this spec records {', '.join(own_header['history'])}")
@@ -1240,8 +1272,8 @@ def duration(seconds):
 
 
 def epoch_line(epoch, last, seconds, logs):
-    """epoch 3/10 - 12ms - loss: 0.4012 - accuracy: 0.8125 - val_loss: 0.4398 - val_accuracy: 0.7900"""
-    metrics = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+    """epoch 3/10 - 12ms - loss: 0.4012 - accuracy: 0.8125 - val_loss: 0.4398 - val_accuracy: 0.7900 - lr: 0.01"""
+    metrics = " - ".join(f"{key}: {value:.4g}" if key == "lr" else f"{key}: {value:.4f}" for key, value in logs.items())
     return f"epoch {epoch}/{last} - {duration(seconds)} - {metrics}"
 
 

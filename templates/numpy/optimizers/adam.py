@@ -12,6 +12,9 @@ class Adam:
         self.v = [np.zeros_like(p) for p in params]
         self.t = 0
 
+    def set_lr(self, lr):
+        self.lr = lr  # a Python float: the bias-corrected step size is computed in float64, as torch does
+
     def step(self):
         self.t += 1
         step_size = np.float32(self.lr / (1 - self.beta1**self.t))

@@ -10,6 +10,9 @@ class Momentum:
         self.lr, self.momentum, self.nesterov = np.float32(lr), np.float32(momentum), nesterov
         self.velocity = [np.zeros_like(p) for p in params]
 
+    def set_lr(self, lr):
+        self.lr = np.float32(lr)
+
     def step(self):
         for p, g, v in zip(self.params, self.grads, self.velocity, strict=True):
             v *= self.momentum

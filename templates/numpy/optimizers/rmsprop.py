@@ -10,6 +10,9 @@ class RMSprop:
         self.lr, self.rho, self.eps = np.float32(lr), np.float32(rho), np.float32(eps)
         self.square_avg = [np.zeros_like(p) for p in params]
 
+    def set_lr(self, lr):
+        self.lr = np.float32(lr)
+
     def step(self):
         for p, g, s in zip(self.params, self.grads, self.square_avg, strict=True):
             s *= self.rho

@@ -12,6 +12,9 @@ class SGD:
         self.params, self.grads, self.lr = params, grads, np.float32(lr)
         self.scaled_grads = scaled_grads
 
+    def set_lr(self, lr):
+        self.lr = np.float32(lr)
+
     def step(self):
         for p, g in zip(self.params, self.grads, strict=True):
             if not self.scaled_grads:
