@@ -23,7 +23,7 @@ BACKENDS = ["numpy", "torch", "tensorflow"]
 def readme_staircase() -> str:
     """The README's hand-written staircase: a spec with only a model block."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```\n(# weights written out by hand.*?)```", readme, re.S).group(1)
+    block = re.search(r"```nndsl\n(# weights written out by hand.*?)```", readme, re.S).group(1)
     assert "model staircase" in block and not re.search(r"^(data|loss|train)\b", block, re.M)
     return block
 

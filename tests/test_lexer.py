@@ -67,3 +67,41 @@ def test_pygmentize_highlights_a_spec():
                           env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert '<span class="kd">model</span>' in done.stdout and 'class="err"' not in done.stdout
+
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def fences(path) -> list[tuple[int, str, str]]:
+    """(line, language, body) of each fenced block of a Markdown file."""
+    out, opened, body = [], None, []
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+        if line.startswith("```"):
+            if opened is None:
+                opened, body = (number, line[3:].strip()), []
+            else:
+                out.append((opened[0], opened[1], "\n".join(body)))
+                opened = None
+        elif opened is not None:
+            body.append(line)
+    return out
+
+
+@pytest.mark.parametrize("path", DOCS, ids=[path.name for path in DOCS])
+def test_the_docs_mark_their_specs_as_nndsl_and_they_lex_cleanly(path):
+    """The docs' spec examples are fenced as ```nndsl, the name the lexer registers (a renderer that
+    knows it, such as Pygments' Markdown extensions, highlights them), without an error token; an
+    untagged block that parses as a spec should have been tagged."""
+    import nndsl
+    from nndsl.errors import SpecError
+
+    for line, language, body in fences(path):
+        if language == "nndsl":
+            errors = [value for kind, value in NndslLexer().get_tokens(body) if kind in Error]
+            assert errors == [], f"{path.name}:{line}: {errors}"
+        elif language == "" and not body.lstrip().startswith("$"):
+            try:
+                nndsl.parse(body)
+            except (SpecError, ValueError):
+                continue
+            raise AssertionError(f"{path.name}:{line}: a spec fenced without a language: ```nndsl")
