@@ -525,6 +525,11 @@ def test_pool_major_conv_gradients_dx_dW_db(case, im2col):
     assert_gradient(dW, numeric_gradient(loss, W))
     assert_gradient(db, numeric_gradient(loss, b))
     assert_gradient(dx, numeric_gradient(loss, x))
+    # ∂L/∂b from the pool's gradient: any dpooled whose cells are the sums of dz over the blocks
+    from_pool = np.empty_like(b)
+    conv.conv2d_backward_pooled(upstream, patches, W, stride, pad, pool, dW=dW, db=from_pool,
+                                dpooled=upstream.sum(axis=0))
+    np.testing.assert_allclose(from_pool, db, rtol=1e-12)
 
 
 @pytest.mark.parametrize("case", ["2x2 stride 2", "2x2 stride 2 valid, odd input: a row and a column left out"])

@@ -520,6 +520,7 @@ def _plan_backward(plan: Plan, trail, model: ir.Model, values: dict[str, Value],
     below = _trainable_below(model)
     blocks = {value.name: value.blocks for value in plan.buffers if value.blocks}  # pool-major values
     values_by_name = {value.name: value for value in plan.buffers}
+    pooled_grads: dict[str, str] = {}  # a pool-major z: the gradient of the max pool that reads it
     parts: dict[str, list[str]] = {plan.output: [new(f"d{plan.output}", plan.output_shape).name]}
     own: set[str] = set()  # the parts written by one step and read only by their value's gradient()
 
@@ -574,7 +575,11 @@ def _plan_backward(plan: Plan, trail, model: ir.Model, values: dict[str, Value],
             dz = gradient(step["z"], layer.out_shape)
             dx = part(step["x"], layer.in_shape) if needs_dx else None
             parts_text = []
-            if layer.trainable and step["op"] == "conv2d":
+            dpooled = pooled_grads.get(step["z"])
+            if layer.trainable and dpooled:  # Σ dz = Σ dpooled: the pool passes each window's to one cell
+                parts_text += [f"∂L/∂{step['W']} = Σ {dz} ⊗ patches of {step['x']}",
+                               f"∂L/∂{step['b']} = Σ {dz} = Σ {dpooled}"]
+            elif layer.trainable and step["op"] == "conv2d":
                 parts_text += [f"∂L/∂{step['W']} = Σ {dz} ⊗ patches of {step['x']}", f"∂L/∂{step['b']} = Σ {dz}"]
             elif layer.trainable:
                 plan.ones = True
@@ -587,7 +592,7 @@ def _plan_backward(plan: Plan, trail, model: ir.Model, values: dict[str, Value],
             if dx and step.get("pool"):  # ∂L/∂x's adds run along image rows: dz copied out of its blocks first
                 dz_image = new(f"{dz}_image", step["tiled"]).name
                 parts_text[-1] += f" (with {dz} in image order, {dz_image})"
-            plan.backward.append(dict(step, dz=dz, dx=dx, dz_image=dz_image,
+            plan.backward.append(dict(step, dz=dz, dx=dx, dz_image=dz_image, dpooled=dpooled,
                                       comment=f"{layer.name}: " + ", ".join(parts_text)))
         elif step["op"] == "activation":
             dh = gradient(step["h"], layer.out_shape)
@@ -603,6 +608,8 @@ def _plan_backward(plan: Plan, trail, model: ir.Model, values: dict[str, Value],
         elif step["op"] in POOLING_BACKWARD:
             dout = gradient(step["out"], layer.out_shape)
             dx = part(step["x"], layer.in_shape, view=step["op"] == "flatten")
+            if step["op"] == "maxpool_blocks":
+                pooled_grads[step["x"]] = dout
             note = f"{layer.name}: ∂L/∂{step['x']} = " + POOLING_BACKWARD[step["op"]].format(dout=dout)
             plan.backward.append(dict(step, dout=dout, dx=dx, comment=note))
         else:  # dropout

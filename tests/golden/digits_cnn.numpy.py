@@ -426,19 +426,23 @@ def conv2d_input_gradient(dout, W, stride, pad, dpatches, dx):
     return dx
 
 
-def conv2d_backward_pooled(dout, patches, W, stride, pad, pool, dW=None, db=None, dx=None, dz_image=None):
+def conv2d_backward_pooled(dout, patches, W, stride, pad, pool, dW=None, db=None, dx=None, dz_image=None,
+                           dpooled=None):
     """conv2d_backward for a conv whose patches are pool-major (conv2d_patches with `pool`).
 
-    dout is ∂L/∂z in the same order, (ph·pw, n, qh, qw, c_out): ∂L/∂W = dzᵀ·patches and
-    ∂L/∂b = Σ dz read it as it is. For ∂L/∂x, dz is first copied into image order, `dz_image`
-    (n, qh·ph, qw·pw, c_out), so that the col2im adds run along image rows; the input cells that
-    only the dropped conv cells read get 0, as those cells' dz is 0.
+    dout is ∂L/∂z in the same order, (ph·pw, n, qh, qw, c_out): ∂L/∂W = dzᵀ·patches reads it as
+    it is. ∂L/∂b = Σ dz, or, given the max pool's gradient `dpooled` (n, qh, qw, c_out), Σ dpooled:
+    the pool passes each window's gradient to one of its cells and 0 to the others, so the sums
+    are equal, on a block's cells instead of ph·pw blocks'. For ∂L/∂x, dz is first copied into
+    image order, `dz_image` (n, qh·ph, qw·pw, c_out), so that the col2im adds run along image rows;
+    the input cells that only the dropped conv cells read get 0, as those cells' dz is 0.
     """
     c_out = W.shape[0]
     dz = dout.reshape(-1, c_out)
     if dW is not None:
         np.matmul(dz.T, patches, out=dW.reshape(c_out, -1))
-        np.matmul(np.ones(len(dz), dz.dtype), dz, out=db)
+        summed = dz if dpooled is None else dpooled.reshape(-1, c_out)
+        np.matmul(np.ones(len(summed), dz.dtype), summed, out=db)
     if dx is not None:
         (ph, pw), (n, qh, qw) = pool, dout.shape[1:4]
         np.copyto(dz_image.reshape(n, qh, ph, qw, pw, c_out),
@@ -752,8 +756,8 @@ class Network:
         relu_backward(b.h1, b.dh1, out=b.dq1)
         # maxpool_1: ∂L/∂z1 = dq1 routed to each window's max, in its block
         maxpool_blocks_backward(b.dq1, b.z1, b.q1, dz=b.dz1)
-        # conv2d_1: ∂L/∂W1 = Σ dz1 ⊗ patches of x, ∂L/∂b1 = Σ dz1
-        conv2d_backward_pooled(b.dz1, b.patches1, self.W1, (1, 1), (1, 1, 1, 1), (2, 2), self.dW1, self.db1)
+        # conv2d_1: ∂L/∂W1 = Σ dz1 ⊗ patches of x, ∂L/∂b1 = Σ dz1 = Σ dq1
+        conv2d_backward_pooled(b.dz1, b.patches1, self.W1, (1, 1), (1, 1, 1, 1), (2, 2), self.dW1, self.db1, dpooled=b.dq1)
 
 
 # --- loss ------------------------------------------------------------------------------------------
