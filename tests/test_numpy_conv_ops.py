@@ -499,7 +499,7 @@ def test_pool_major_conv_is_the_conv_on_the_cells_the_pool_reads(case, im2col):
     x, W, b, stride, pad, pool, out_shape, z_shape = pooled_case(case)
     full = conv_forward(conv, x, W, b, stride, pad, np.empty(out_shape))[0]
     z = pooled_conv_forward(conv, x, W, b, stride, pad, pool, z_shape, im2col)[0]
-    (ph, pw), (_, n, qh, qw, c) = pool, z_shape
+    (ph, pw), (qh, qw) = pool, z_shape[2:4]
     for di in range(ph):
         for dj in range(pw):
             np.testing.assert_allclose(z[di * pw + dj], full[:, di : qh * ph : ph, dj : qw * pw : pw], rtol=1e-13,

@@ -89,7 +89,7 @@ def maxpool_blocks_backward(dout, z, out, dz):
     """
     unrouted = np.ones(out.shape, bool)  # windows whose maximum has not been found yet
     hit = np.empty(out.shape, bool)
-    for block, grad in zip(z[:-1], dz[:-1]):
+    for block, grad in zip(z[:-1], dz[:-1], strict=True):
         np.equal(block, out, out=hit)
         hit &= unrouted
         unrouted ^= hit
