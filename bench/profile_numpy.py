@@ -49,11 +49,15 @@ GENERATED_OPS = {
     "conv2d_patches": (IM2COL, True),
     "conv2d_patches_by_weight": (IM2COL, True),
     "conv2d_forward": (BIAS_RELU, True),  # its own time: the bias add after the product
-    "conv2d_backward": (COL2IM, True),  # its own time: the ∂L/∂x adds into a zeroed buffer
+    "conv2d_backward": (COL2IM, True),  # its own time: nothing but its calls
+    "conv2d_backward_pooled": (COL2IM, True),  # its own time: dz copied into image order for ∂L/∂x
+    "conv2d_input_gradient": (COL2IM, True),  # its own time: the ∂L/∂x adds into a zeroed buffer
     "relu_forward": (BIAS_RELU, False),
     "relu_backward": (BIAS_RELU, False),
     "maxpool_forward": (POOLING, False),
     "maxpool_backward": (POOLING, False),
+    "maxpool_blocks_forward": (POOLING, False),
+    "maxpool_blocks_backward": (POOLING, False),
     "flatten_forward": (DENSE, False),
     "flatten_backward": (DENSE, False),
     "dense_forward": (DENSE, False),

@@ -54,6 +54,11 @@ IMAGE_CASES = {
     # conv → relu → maxpool with the relu moved after the pool (NumPy), the pool's output read twice
     "relu_after_pool_into_a_block": ("8x8x1", "conv2d 4 kernel=3 padding=same relu\nmaxpool 2\nresidual {\n"
                                               "    conv2d 4 kernel=3 padding=same relu\n}\nflatten\ndense 3 softmax"),
+    # convs laid out pool-major for the max pool after them (NumPy): a relu conv whose 9x9 map loses a
+    # row and a column to the pool, a linear one; then a conv whose pool overlaps (stride 1): not pool-major
+    "pool_major_convs": ("11x11x2", "conv2d 3 kernel=3 relu\nmaxpool 2\nconv2d 4 kernel=2 padding=same\n"
+                                    "maxpool 2\nconv2d 3 kernel=1 relu\nmaxpool 2 stride=1\nflatten\n"
+                                    "dense 3 softmax"),
     # a conv's relu read by a max pool and by another branch: there the relu stays with the conv
     "relu_read_by_pool_and_branch": ("8x8x1", "conv2d 4 kernel=3 padding=same relu name=c\nmaxpool 2 name=p\n"
                                               "avgpool 2 from=c name=q\nadd p, q\nflatten\ndense 3 softmax"),

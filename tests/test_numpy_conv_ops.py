@@ -464,3 +464,90 @@ def test_batchnorm_matches_keras_in_both_modes(shape, tf):
     other = batchnorm_case(shape, np.float32, seed=17)[0]
     evaluated = bn.batchnorm_forward(other, gamma, beta, mean, var, MOMENTUM, EPS, False, out=np.empty_like(x))
     np.testing.assert_allclose(evaluated, np.asarray(layer(other, training=False)), FLOAT32_RTOL, FLOAT32_ATOL)
+
+
+# --- a conv laid out pool-major for the max pool after it ------------------------------------
+
+#: case -> conv case, pool size (stride = size): the conv map tiled exactly, or with a last row/column dropped
+POOLED_CASES = {
+    "3x3 same 5x5, 2x2 pool: a row and a column dropped": ("3x3 same", (2, 2)),
+    "3x3 valid one channel 4x4, 2x2 pool": ("3x3 valid, one channel", (2, 2)),
+    "2x3 valid stride 2 2x3, 2x1 pool": ("2x3 valid stride 2, a row left out", (2, 1)),
+    "4x4 same stride 2 4x3, 3x2 pool: a row dropped": ("4x4 same stride 2", (3, 2)),
+}
+
+
+def pooled_case(case: str, dtype=np.float64):
+    conv_name, pool = POOLED_CASES[case]
+    x, W, b, stride, pad, _, (n, oh, ow, c_out) = conv_case(conv_name, dtype)
+    qh, qw = oh // pool[0], ow // pool[1]
+    return x, W, b, stride, pad, pool, (n, oh, ow, c_out), (pool[0] * pool[1], n, qh, qw, c_out)
+
+
+def pooled_conv_forward(conv, x, W, b, stride, pad, pool, z_shape, im2col):
+    patches = np.empty((np.prod(z_shape[:-1]), W[0].size), x.dtype, order=PATCH_LAYOUTS[im2col])
+    getattr(conv, im2col)(x, W.shape[1:3], stride, pad, out=patches, pool=pool)
+    return conv.conv2d_forward(patches, W, b, out=np.empty(z_shape, x.dtype)), patches
+
+
+@pytest.mark.parametrize("im2col", list(PATCH_LAYOUTS))
+@pytest.mark.parametrize("case", list(POOLED_CASES))
+def test_pool_major_conv_is_the_conv_on_the_cells_the_pool_reads(case, im2col):
+    """Block di·pw + dj holds conv cells (ph·i + di, pw·j + dj), the whole map's numbers (to BLAS's
+    rounding: a product of other shapes may sum in another order)."""
+    conv = load_snippet("ops/conv2d.py")
+    x, W, b, stride, pad, pool, out_shape, z_shape = pooled_case(case)
+    full = conv_forward(conv, x, W, b, stride, pad, np.empty(out_shape))[0]
+    z = pooled_conv_forward(conv, x, W, b, stride, pad, pool, z_shape, im2col)[0]
+    (ph, pw), (qh, qw) = pool, z_shape[2:4]
+    for di in range(ph):
+        for dj in range(pw):
+            np.testing.assert_allclose(z[di * pw + dj], full[:, di : qh * ph : ph, dj : qw * pw : pw], rtol=1e-13,
+                                       atol=1e-13)
+
+
+@pytest.mark.parametrize("im2col", list(PATCH_LAYOUTS))
+@pytest.mark.parametrize("case", list(POOLED_CASES))
+def test_pool_major_conv_gradients_dx_dW_db(case, im2col):
+    """conv2d_backward_pooled against finite differences of the pool-major forward from x."""
+    conv = load_snippet("ops/conv2d.py")
+    x, W, b, stride, pad, pool, _, z_shape = pooled_case(case)
+    upstream = np.random.default_rng(1).standard_normal(z_shape)
+
+    def loss():
+        return float(np.sum(pooled_conv_forward(conv, x, W, b, stride, pad, pool, z_shape, im2col)[0] * upstream))
+
+    _, patches = pooled_conv_forward(conv, x, W, b, stride, pad, pool, z_shape, im2col)
+    dW, db, dx = np.empty_like(W), np.empty_like(b), np.full_like(x, 7.0)  # every cell of dx written
+    _, n, qh, qw, c_out = z_shape
+    dz_image = np.empty((n, qh * pool[0], qw * pool[1], c_out))
+    conv.conv2d_backward_pooled(upstream, patches, W, stride, pad, pool, dW=dW, db=db, dx=dx, dz_image=dz_image)
+    assert_gradient(dW, numeric_gradient(loss, W))
+    assert_gradient(db, numeric_gradient(loss, b))
+    assert_gradient(dx, numeric_gradient(loss, x))
+    # ∂L/∂b from the pool's gradient: any dpooled whose cells are the sums of dz over the blocks
+    from_pool = np.empty_like(b)
+    conv.conv2d_backward_pooled(upstream, patches, W, stride, pad, pool, dW=dW, db=from_pool,
+                                dpooled=upstream.sum(axis=0))
+    np.testing.assert_allclose(from_pool, db, rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["2x2 stride 2", "2x2 stride 2 valid, odd input: a row and a column left out"])
+def test_maxpool_blocks_is_maxpool_on_the_pool_major_layout(case):
+    """maxpool_blocks_forward/backward give maxpool_forward/backward's numbers on the cells the
+    windows read, ties included (the first offset, row by row, gets the gradient)."""
+    maxpool = load_snippet("ops/maxpool.py")
+    x, size, stride, pad, _, out_shape = pool_case(case)
+    x[0, 0, 1] = x[0, 0, 0] = x[0, :2, :2].max()  # a tie in the first window
+    n, qh, qw, c = out_shape
+    (ph, pw) = size
+    blocks = np.stack([x[:, di : qh * ph : ph, dj : qw * pw : pw] for di in range(ph) for dj in range(pw)])
+    out, expected = np.empty(out_shape), np.empty(out_shape)
+    maxpool.maxpool_forward(x, size, stride, pad, out=expected)
+    np.testing.assert_array_equal(maxpool.maxpool_blocks_forward(blocks, out=out), expected)
+    upstream = np.random.default_rng(5).standard_normal(out_shape)
+    dx, dz = np.empty_like(x), np.full_like(blocks, 7.0)
+    maxpool.maxpool_backward(upstream, x, expected, size, stride, pad, dx=dx)
+    maxpool.maxpool_blocks_backward(upstream, blocks, out, dz=dz)
+    for k, (di, dj) in enumerate((di, dj) for di in range(ph) for dj in range(pw)):
+        np.testing.assert_array_equal(dz[k], dx[:, di : qh * ph : ph, dj : qw * pw : pw])

@@ -46,6 +46,7 @@ class Value:
     batch: bool = True  # one row per sample; False: one array for the batch (batch norm's 1/σ per channel)
     cells: int = 0  # a matrix of `cells` rows per sample (a conv's patches): (n·cells, shape[0]), not (n, *shape)
     order: str = "C"  # the matrix's memory order: "F" for patches copied one weight at a time
+    blocks: int = 0  # pool-major: `blocks` arrays (blocks, n, *shape), one per offset of a max pool's windows
     note: str | None = None  # why it may share: the comment at the alias in buffers()
 
     @property
@@ -144,17 +145,19 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     dense_index = 0
     norm_index = 0
     relu_after_pool = None  # a conv layer whose ReLU runs after the max pool that follows it
+    pool_major = None  # a conv layer whose output is laid out pool-major for the max pool that follows it
     names: set[str] = set()
 
     def new(prefix: str, shape, zeros: bool = False, shares: str | None = None, view: bool = False,
-            batch: bool = True, cells: int = 0, order: str = "C", note: str | None = None) -> Value:
+            batch: bool = True, cells: int = 0, order: str = "C", note: str | None = None,
+            blocks: int = 0) -> Value:
         name = prefix
         k = 2
         while name in names:
             name, k = f"{prefix}_{k}", k + 1
         names.add(name)
         value = Value(name, (shape,) if isinstance(shape, int) else tuple(shape), zeros, shares, view, batch,
-                      cells, order, note)
+                      cells, order, blocks, note)
         if shares and note is None:
             value.note = f"relu in place: {name} = max({shares}, 0) overwrites {shares}, which nothing reads after"
         plan.buffers.append(value)
@@ -199,7 +202,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
 
     def lower_layer(position: int, layer: ir.Layer, current: Value) -> Value:
         """The steps of one layer, reading `current`; returns the value it gives."""
-        nonlocal dense_index, norm_index, relu_after_pool
+        nonlocal dense_index, norm_index, relu_after_pool, pool_major
         where = common.where(program, layer)
         if isinstance(layer, (ir.Add, ir.Concat)):
             return merge_step(layer, where)
@@ -209,18 +212,32 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             module.use("numpy/ops/conv2d.py", "ops")
             W, b = f"W{j}", f"b{j}"
             add_parameters(layer, (W, b))
-            z = new(f"z{j}", layer.out_shape)
+            pool = _pool_major_pool(model, position)
+            if pool is None:
+                z = new(f"z{j}", layer.out_shape)
+                cells = layer.out_shape[0] * layer.out_shape[1]
+            else:  # only the cells the pool reads, one block per offset of its windows
+                pool_major = layer
+                z = new(f"z{j}", pool.out_shape[:2] + layer.out_shape[2:], blocks=math.prod(pool.pool))
+                cells = math.prod(pool.pool) * pool.out_shape[0] * pool.out_shape[1]
             # The patch matrix is made once a step, for the product and again for ∂L/∂W. With one input
             # channel it is copied one weight (a whole strided image) at a time, into a column-major matrix.
             by_weight = layer.in_shape[2] == 1
-            patches = new(f"patches{j}", math.prod(layer.kernel) * layer.in_shape[2],
-                          cells=layer.out_shape[0] * layer.out_shape[1], order="F" if by_weight else "C")
+            patches = new(f"patches{j}", math.prod(layer.kernel) * layer.in_shape[2], cells=cells,
+                          order="F" if by_weight else "C")
             formula = f"{z.name} = {W} ⋆ {current.name} + {b}"
             step = {"op": "conv2d", "layer": layer.name, "where": where, "x": current.name, "W": W, "b": b,
                     "z": z.name, "patches": patches.name, "kernel": py(layer.kernel),
                     "im2col": "conv2d_patches_by_weight" if by_weight else "conv2d_patches",
                     "stride": py(layer.stride), "pad": py(layer.padding), "trainable": layer.trainable,
-                    "dx": None, "comment": f"{layer.name}: {formula}  ({where})"}
+                    "pool": None, "dx": None, "comment": f"{layer.name}: {formula}  ({where})"}
+            if pool is not None:
+                step["pool"] = py(pool.pool)
+                step["tiled"] = (pool.out_shape[0] * pool.pool[0], pool.out_shape[1] * pool.pool[1], layer.filters)
+                dropped = step["tiled"][:2] != layer.out_shape[:2]
+                formula += (f" on the cells {pool.name} reads{', not the last row or column it drops' if dropped else ''}, "
+                            f"pool-major: {z.name}[k] is the cell at offset k of every {_pair(pool.pool)} window, "
+                            f"so that the pool reads {math.prod(pool.pool)} contiguous blocks")
             plan.forward.append(step)
             trail.append((layer, step))
             for reg in layer.regularizers:
@@ -270,6 +287,10 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             if isinstance(layer, ir.Pool2D):
                 step |= {"size": py(layer.pool), "stride": py(layer.stride), "pad": py(layer.padding)}
                 what = f"the {'max' if layer.op == 'max' else 'mean'} of each {_pair(layer.pool)} window"
+                if pool_major is not None:  # this pool reads that conv's pool-major blocks, and nothing else does
+                    step["op"] = "maxpool_blocks"
+                    what = f"the max over the {math.prod(layer.pool)} blocks (each {_pair(layer.pool)} window's cells)"
+                    pool_major = None
             elif isinstance(layer, ir.GlobalPool):
                 what = f"the {'max' if layer.op == 'max' else 'mean'} of each channel"
             else:
@@ -413,6 +434,23 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     return plan
 
 
+def _pool_major_pool(model: ir.Model, position: int) -> ir.Pool2D | None:
+    """The max pool after conv layer `position` for which the conv computes only the cells the pool
+    reads, in pool-major order (conv2d_patches' `pool`), or None.
+
+    That holds where the pool reads the conv's z itself and is its only reader (a ReLU then runs
+    after the pool: _max_pool_follows; a linear conv has none), and where its windows tile the
+    map: stride = size, no padding, so that each conv cell is in one window or in none.
+    """
+    layer = model.layers[position]
+    if layer.activation.name not in ("relu", "linear") or not _max_pool_follows(model, position):
+        return None
+    pool = model.layers[position + 1]
+    if pool.stride != pool.pool or any(pool.padding) or math.prod(pool.pool) < 2:
+        return None
+    return pool
+
+
 def _max_pool_follows(model: ir.Model, position: int) -> bool:
     """Whether layer `position` is read by a max pool right after it and by nothing else (its ReLU
     may then run after the pool). In a graph another reader, a shortcut say, needs the ReLU's own
@@ -428,6 +466,7 @@ def _max_pool_follows(model: ir.Model, position: int) -> bool:
 #: How each pooling step passes the gradient back, as its comment says it.
 POOLING_BACKWARD = {
     "maxpool": "{dout} routed to each window's max",
+    "maxpool_blocks": "{dout} routed to each window's max, in its block",
     "avgpool": "{dout} spread evenly over each window's cells",
     "global_avgpool": "{dout} spread evenly over each channel's cells",
     "global_maxpool": "{dout} routed to each channel's max",
@@ -479,6 +518,9 @@ def _plan_backward(plan: Plan, trail, model: ir.Model, values: dict[str, Value],
     nothing needs a gradient, and those calls are left out.
     """
     below = _trainable_below(model)
+    blocks = {value.name: value.blocks for value in plan.buffers if value.blocks}  # pool-major values
+    values_by_name = {value.name: value for value in plan.buffers}
+    pooled_grads: dict[str, str] = {}  # a pool-major z: the gradient of the max pool that reads it
     parts: dict[str, list[str]] = {plan.output: [new(f"d{plan.output}", plan.output_shape).name]}
     own: set[str] = set()  # the parts written by one step and read only by their value's gradient()
 
@@ -503,7 +545,9 @@ def _plan_backward(plan: Plan, trail, model: ir.Model, values: dict[str, Value],
 
     def part(value: str, shape, view: bool = False) -> str:
         """A buffer for one path's part of ∂L/∂value (the whole of it, where only one path reads it)."""
-        name = new(f"d{value}", shape, view=view).name
+        if value in blocks:  # the gradient laid out as its value is
+            shape = values_by_name[value].shape
+        name = new(f"d{value}", shape, view=view, blocks=blocks.get(value, 0)).name
         parts.setdefault(value, []).append(name)
         if not view:
             own.add(name)
@@ -531,7 +575,11 @@ def _plan_backward(plan: Plan, trail, model: ir.Model, values: dict[str, Value],
             dz = gradient(step["z"], layer.out_shape)
             dx = part(step["x"], layer.in_shape) if needs_dx else None
             parts_text = []
-            if layer.trainable and step["op"] == "conv2d":
+            dpooled = pooled_grads.get(step["z"])
+            if layer.trainable and dpooled:  # Σ dz = Σ dpooled: the pool passes each window's to one cell
+                parts_text += [f"∂L/∂{step['W']} = Σ {dz} ⊗ patches of {step['x']}",
+                               f"∂L/∂{step['b']} = Σ {dz} = Σ {dpooled}"]
+            elif layer.trainable and step["op"] == "conv2d":
                 parts_text += [f"∂L/∂{step['W']} = Σ {dz} ⊗ patches of {step['x']}", f"∂L/∂{step['b']} = Σ {dz}"]
             elif layer.trainable:
                 plan.ones = True
@@ -540,7 +588,12 @@ def _plan_backward(plan: Plan, trail, model: ir.Model, values: dict[str, Value],
                 parts_text.append(f"∂L/∂{step['x']} = Σ over windows of {dz}·{step['W']}")
             elif dx:
                 parts_text.append(f"∂L/∂{step['x']} = {dz}·{step['W']}")
-            plan.backward.append(dict(step, dz=dz, dx=dx, comment=f"{layer.name}: " + ", ".join(parts_text)))
+            dz_image = None
+            if dx and step.get("pool"):  # ∂L/∂x's adds run along image rows: dz copied out of its blocks first
+                dz_image = new(f"{dz}_image", step["tiled"]).name
+                parts_text[-1] += f" (with {dz} in image order, {dz_image})"
+            plan.backward.append(dict(step, dz=dz, dx=dx, dz_image=dz_image, dpooled=dpooled,
+                                      comment=f"{layer.name}: " + ", ".join(parts_text)))
         elif step["op"] == "activation":
             dh = gradient(step["h"], layer.out_shape)
             dz = part(step["z"], layer.out_shape)
@@ -555,6 +608,8 @@ def _plan_backward(plan: Plan, trail, model: ir.Model, values: dict[str, Value],
         elif step["op"] in POOLING_BACKWARD:
             dout = gradient(step["out"], layer.out_shape)
             dx = part(step["x"], layer.in_shape, view=step["op"] == "flatten")
+            if step["op"] == "maxpool_blocks":
+                pooled_grads[step["x"]] = dout
             note = f"{layer.name}: ∂L/∂{step['x']} = " + POOLING_BACKWARD[step["op"]].format(dout=dout)
             plan.backward.append(dict(step, dout=dout, dx=dx, comment=note))
         else:  # dropout

@@ -331,25 +331,43 @@ def conv2d_offsets(patches, shape):
     return patches.T.reshape(kh, kw, c_in, n, oh, ow).transpose(0, 1, 3, 4, 5, 2)  # one weight per column
 
 
-def conv2d_patches(x, kernel, stride, pad, out):
+def conv2d_pooled_windows(x, kernel, stride, pad, pool):
+    """The windows of the conv cells a (ph, pw) max pool with stride (ph, pw) reads, pool-major: a
+    view (ph, pw, n, qh, qw, kh, kw, c_in), [di, dj, s, i, j] the window of conv cell
+    (ph·i + di, pw·j + dj) of sample s. The cells of a last row or column that no pool window
+    reads (an odd-sized map) are left out, so they are never computed.
+    """
+    windows = conv2d_windows(x, kernel, stride, pad)  # (n, oh, ow, kh, kw, c_in)
+    n, oh, ow = windows.shape[:3]
+    (ph, pw), (qh, qw) = pool, (oh // pool[0], ow // pool[1])
+    tiled = windows[:, : qh * ph, : qw * pw].reshape(n, qh, ph, qw, pw, *windows.shape[3:])
+    return tiled.transpose(2, 4, 0, 1, 3, 5, 6, 7)
+
+
+def conv2d_patches(x, kernel, stride, pad, out, pool=None):
     """im2col: every window of x copied into `out`, the (n·oh·ow, kh·kw·c_in) patch matrix, one patch
     per row (row-major), in one copy. Made once a step: the forward product and ∂L/∂W read it.
+
+    With `pool` = (ph, pw), the rows are those of conv2d_pooled_windows instead, pool-major: the
+    conv output is then ph·pw contiguous blocks, one per offset of the pool's windows.
     """
-    windows = conv2d_windows(x, kernel, stride, pad)
+    windows = conv2d_windows(x, kernel, stride, pad) if pool is None else conv2d_pooled_windows(x, kernel, stride, pad, pool)
     np.copyto(out.reshape(windows.shape), windows)
     return out
 
 
-def conv2d_patches_by_weight(x, kernel, stride, pad, out):
+def conv2d_patches_by_weight(x, kernel, stride, pad, out, pool=None):
     """im2col for a few input channels: the same patch matrix, column-major (`out` order="F"), so
     each weight's column is contiguous. One strided copy of x per kernel offset fills kh·kw columns'
     worth of whole image rows at once: with one channel 6x faster than copying kh·kw-wide rows.
+    `pool` as for conv2d_patches.
     """
-    windows = conv2d_windows(x, kernel, stride, pad)
-    cells = conv2d_offsets(out, windows.shape)
+    windows = conv2d_windows(x, kernel, stride, pad) if pool is None else conv2d_pooled_windows(x, kernel, stride, pad, pool)
+    c_in = windows.shape[-1]
+    columns = out.T.reshape(*kernel, c_in, *windows.shape[:-3])  # [i, j, c]: weight (i, j, c)'s column
     for i in range(kernel[0]):
         for j in range(kernel[1]):
-            np.copyto(cells[i, j], windows[:, :, :, i, j])
+            np.copyto(columns[i, j], np.moveaxis(windows[..., i, j, :], -1, 0))
     return out
 
 
@@ -374,100 +392,95 @@ def conv2d_backward(dout, patches, W, stride, pad, dW=None, db=None, dx=None):
     dout is ∂L/∂z, (n, oh, ow, c_out); patches the forward's patch matrix. Each gradient is
     computed only where a buffer is given (dW like W and db like b, both or neither; dx like x;
     all C-contiguous): frozen layers need no ∂L/∂W, the first layer no ∂L/∂x. ∂L/∂W is one
-    product, dzᵀ·patches. ∂L/∂x: one product dz·W gives ∂L/∂patches, written over the patches
-    (nothing reads them after ∂L/∂W), and each of the kh·kw kernel offsets adds its part of it
-    into the cells that offset read — a strided slice of a zero-padded buffer, whose interior is
-    ∂L/∂x.
+    product, dzᵀ·patches; ∂L/∂x is conv2d_input_gradient's, written over the patches.
     """
-    c_out, kh, kw, c_in = W.shape
-    n, oh, ow = dout.shape[:3]
+    c_out = W.shape[0]
     dz = dout.reshape(-1, c_out)
     if dW is not None:
         np.matmul(dz.T, patches, out=dW.reshape(c_out, -1))
         np.matmul(np.ones(len(dz), dz.dtype), dz, out=db)  # 1ᵀ·dz: 4x faster than dz.sum(axis=0)
     if dx is not None:
-        dpatches = np.matmul(dz, W.reshape(c_out, -1), out=patches)
-        cells = conv2d_offsets(dpatches, (n, oh, ow, kh, kw, c_in))
-        top, bottom, left, right = pad
-        sh, sw = stride
-        if top or bottom or left or right:
-            padded = np.zeros((n, top + dx.shape[1] + bottom, left + dx.shape[2] + right, c_in), dx.dtype)
-        else:
-            padded = dx
-            padded.fill(0)
-        for i in range(kh):
-            for j in range(kw):
-                padded[:, i : i + sh * oh : sh, j : j + sw * ow : sw] += cells[i, j]
-        if padded is not dx:
-            dx[...] = padded[:, top : top + dx.shape[1], left : left + dx.shape[2]]
+        conv2d_input_gradient(dout, W, stride, pad, patches, dx)
 
 
-def maxpool_padded(x, pad):
-    """x with pad = (top, bottom, left, right) cells of −∞ around h and w: never a window's maximum."""
-    top, bottom, left, right = pad
-    if top or bottom or left or right:
-        return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=-np.inf)
-    return x
+def conv2d_input_gradient(dout, W, stride, pad, dpatches, dx):
+    """∂L/∂x of a convolution: the sum, over the windows containing each input cell, of dz·W.
 
-
-def maxpool_cell(x, i, j, stride, out_shape):
-    """The cell at offset (i, j) of every window: a strided view, (n, oh, ow, c)."""
-    (sh, sw), (oh, ow) = stride, out_shape[1:3]
-    return x[:, i : i + sh * oh : sh, j : j + sw * ow : sw]
-
-
-def maxpool_forward(x, size, stride, pad, out):
-    """Local output of max pooling: the largest cell of each (ph, pw) window, per channel.
-
-    x is (n, h, w, c); size = (ph, pw); stride = (sh, sw); pad = (top, bottom, left, right)
-    cells of −∞, as TensorFlow pads; `out` is (n, oh, ow, c). The maximum is taken over the
-    ph·pw offsets of a window, each a strided view of every window at once.
+    dout is ∂L/∂z in image order, (n, oh, ow, c_out). One product dz·W gives ∂L/∂patches,
+    written into `dpatches` (the forward's patch matrix, which nothing reads after ∂L/∂W), and
+    each of the kh·kw kernel offsets adds its part of it into the cells that offset read — a
+    strided slice of a zero-padded buffer, whose interior is ∂L/∂x. Cells no window reads get 0.
     """
-    x = maxpool_padded(x, pad)
-    offsets = [(i, j) for i in range(size[0]) for j in range(size[1])]
-    if len(offsets) == 1:
-        out[...] = maxpool_cell(x, 0, 0, stride, out.shape)
-        return out
-    (i0, j0), (i1, j1) = offsets[:2]
-    np.maximum(maxpool_cell(x, i0, j0, stride, out.shape), maxpool_cell(x, i1, j1, stride, out.shape), out=out)
-    for i, j in offsets[2:]:
-        np.maximum(out, maxpool_cell(x, i, j, stride, out.shape), out=out)
+    c_out, kh, kw, c_in = W.shape
+    n, oh, ow = dout.shape[:3]
+    np.matmul(dout.reshape(-1, c_out), W.reshape(c_out, -1), out=dpatches)
+    cells = conv2d_offsets(dpatches, (n, oh, ow, kh, kw, c_in))
+    top, bottom, left, right = pad
+    sh, sw = stride
+    if top or bottom or left or right:
+        padded = np.zeros((n, top + dx.shape[1] + bottom, left + dx.shape[2] + right, c_in), dx.dtype)
+    else:
+        padded = dx
+        padded.fill(0)
+    for i in range(kh):
+        for j in range(kw):
+            padded[:, i : i + sh * oh : sh, j : j + sw * ow : sw] += cells[i, j]
+    if padded is not dx:
+        dx[...] = padded[:, top : top + dx.shape[1], left : left + dx.shape[2]]
+    return dx
+
+
+def conv2d_backward_pooled(dout, patches, W, stride, pad, pool, dW=None, db=None, dx=None, dz_image=None,
+                           dpooled=None):
+    """conv2d_backward for a conv whose patches are pool-major (conv2d_patches with `pool`).
+
+    dout is ∂L/∂z in the same order, (ph·pw, n, qh, qw, c_out): ∂L/∂W = dzᵀ·patches reads it as
+    it is. ∂L/∂b = Σ dz, or, given the max pool's gradient `dpooled` (n, qh, qw, c_out), Σ dpooled:
+    the pool passes each window's gradient to one of its cells and 0 to the others, so the sums
+    are equal, on a block's cells instead of ph·pw blocks'. For ∂L/∂x, dz is first copied into
+    image order, `dz_image` (n, qh·ph, qw·pw, c_out), so that the col2im adds run along image rows;
+    the input cells that only the dropped conv cells read get 0, as those cells' dz is 0.
+    """
+    c_out = W.shape[0]
+    dz = dout.reshape(-1, c_out)
+    if dW is not None:
+        np.matmul(dz.T, patches, out=dW.reshape(c_out, -1))
+        summed = dz if dpooled is None else dpooled.reshape(-1, c_out)
+        np.matmul(np.ones(len(summed), dz.dtype), summed, out=db)
+    if dx is not None:
+        (ph, pw), (n, qh, qw) = pool, dout.shape[1:4]
+        np.copyto(dz_image.reshape(n, qh, ph, qw, pw, c_out),
+                  dout.reshape(ph, pw, n, qh, qw, c_out).transpose(2, 3, 0, 4, 1, 5))
+        conv2d_input_gradient(dz_image, W, stride, pad, patches, dx)
+
+
+def maxpool_blocks_forward(z, out):
+    """Max pooling of a conv output laid out pool-major (conv2d_patches with `pool`): windows that
+    tile the map, no padding. z is (ph·pw, n, oh, ow, c), block k the cell at offset k (row by
+    row) of every window; `out` is (n, oh, ow, c). The max over ph·pw contiguous blocks, where
+    maxpool_forward reads strided 2-D views.
+    """
+    np.maximum(z[0], z[1], out=out)
+    for block in z[2:]:
+        np.maximum(out, block, out=out)
     return out
 
 
-def maxpool_backward(dout, x, out, size, stride, pad, dx):
-    """Local derivative of max pooling: ∂out/∂x is 1 at the cell that gave each window's
-    maximum and 0 elsewhere, so dout goes to that cell (and adds up where windows overlap).
-
-    x and out are the forward's input and output; dx, shaped like x, receives ∂L/∂x. Where a
-    window holds its maximum more than once, the gradient goes to the first in window order
-    (row by row), as torch's and TensorFlow's CPU kernels route it. Where windows do not
-    overlap, each cell's gradient is written once, dout·hit straight into it; only cells that
-    no window reads are zeroed, so windows that tile x (2x2, stride 2, even sizes) fill nothing.
+def maxpool_blocks_backward(dout, z, out, dz):
+    """Local derivative of maxpool_blocks_forward: each window's dout goes to the first offset
+    (row by row) holding its maximum, as torch's and TensorFlow's CPU kernels route it, and 0 to
+    the others; dz, like z, gets every cell written once. The last offset takes what no earlier
+    one took: a window's maximum is one of its cells.
     """
-    x = maxpool_padded(x, pad)
-    grad = np.empty(x.shape, dx.dtype) if any(pad) else dx  # ∂L/∂x on the padded grid
-    (ph, pw), (sh, sw), (oh, ow) = size, stride, out.shape[1:3]
-    overlapping = sh < ph or sw < pw
-    if overlapping or (sh, sw) != (ph, pw) or x.shape[1] != sh * oh or x.shape[2] != sw * ow:
-        grad.fill(0)  # cells in no window (or in several, which add up)
     unrouted = np.ones(out.shape, bool)  # windows whose maximum has not been found yet
     hit = np.empty(out.shape, bool)
-    routed = np.empty(out.shape, dx.dtype) if overlapping else None
-    for i in range(ph):
-        for j in range(pw):
-            np.equal(maxpool_cell(x, i, j, stride, out.shape), out, out=hit)
-            hit &= unrouted
-            unrouted ^= hit
-            cell = maxpool_cell(grad, i, j, stride, out.shape)
-            if overlapping:
-                cell += np.multiply(dout, hit, out=routed)
-            else:
-                np.multiply(dout, hit, out=cell)
-    if grad is not dx:
-        top, left = pad[0], pad[2]
-        dx[...] = grad[:, top : top + dx.shape[1], left : left + dx.shape[2]]
-    return dx
+    for block, grad in zip(z[:-1], dz[:-1], strict=True):
+        np.equal(block, out, out=hit)
+        hit &= unrouted
+        unrouted ^= hit
+        np.multiply(dout, hit, out=grad)
+    np.multiply(dout, unrouted, out=dz[-1])
+    return dz
 
 
 def relu_forward(z, out, zeros):
@@ -672,7 +685,7 @@ class Network:
         """
         if n not in self._buffers:
             b = self._buffers[n] = SimpleNamespace(
-                z1=np.empty((n, 8, 8, 16), dtype=np.float32),
+                z1=np.empty((4, n, 4, 4, 16), dtype=np.float32),
                 patches1=np.empty((n * 64, 9), dtype=np.float32, order="F"),
                 q1=np.empty((n, 4, 4, 16), dtype=np.float32),
                 h1=np.empty((n, 4, 4, 16), dtype=np.float32),
@@ -692,7 +705,7 @@ class Network:
                 dz2=np.empty((n, 4, 4, 32), dtype=np.float32),
                 dh1=np.empty((n, 4, 4, 16), dtype=np.float32),
                 dq1=np.empty((n, 4, 4, 16), dtype=np.float32),
-                dz1=np.empty((n, 8, 8, 16), dtype=np.float32),
+                dz1=np.empty((4, n, 4, 4, 16), dtype=np.float32),
                 ones=np.ones(n, dtype=np.float32),
             )
             b.h2 = b.z2  # relu in place: h2 = max(z2, 0) overwrites z2, which nothing reads after
@@ -707,11 +720,11 @@ class Network:
         """The output for a batch x of shape (n, 8, 8, 1); an rng marks training (batch statistics for batch norm)."""
         b = self.batch = self.buffers(len(x))
         b.x = x
-        # conv2d_1: z1 = W1 ⋆ x + b1, its relu after the pool  (specs/digits_cnn.nn:10)
-        conv2d_patches_by_weight(b.x, (3, 3), (1, 1), (1, 1, 1, 1), out=b.patches1)
+        # conv2d_1: z1 = W1 ⋆ x + b1 on the cells maxpool_1 reads, pool-major: z1[k] is the cell at offset k of every 2x2 window, so that the pool reads 4 contiguous blocks, its relu after the pool  (specs/digits_cnn.nn:10)
+        conv2d_patches_by_weight(b.x, (3, 3), (1, 1), (1, 1, 1, 1), out=b.patches1, pool=(2, 2))
         conv2d_forward(b.patches1, self.W1, self.b1, out=b.z1)
-        # maxpool_1: q1 = the max of each 2x2 window of z1, then conv2d_1's relu, h1 = relu(q1): after the max, as relu is monotone, the same numbers on the pooled cells  (specs/digits_cnn.nn:11)
-        maxpool_forward(b.z1, (2, 2), (2, 2), (0, 0, 0, 0), out=b.q1)
+        # maxpool_1: q1 = the max over the 4 blocks (each 2x2 window's cells) of z1, then conv2d_1's relu, h1 = relu(q1): after the max, as relu is monotone, the same numbers on the pooled cells  (specs/digits_cnn.nn:11)
+        maxpool_blocks_forward(b.z1, out=b.q1)
         relu_forward(b.q1, out=b.h1, zeros=b.zeros_4x4x16)
         # conv2d_2: z2 = W2 ⋆ h1 + b2, h2 = relu(z2)  (specs/digits_cnn.nn:12)
         conv2d_patches(b.h1, (3, 3), (1, 1), (1, 1, 1, 1), out=b.patches2)
@@ -745,10 +758,10 @@ class Network:
         conv2d_backward(b.dz2, b.patches2, self.W2, (1, 1), (1, 1, 1, 1), self.dW2, self.db2, dx=b.dh1)
         # relu: ∂L/∂q1 = ∂L/∂h1 · relu'(q1)
         relu_backward(b.h1, b.dh1, out=b.dq1)
-        # maxpool_1: ∂L/∂z1 = dq1 routed to each window's max
-        maxpool_backward(b.dq1, b.z1, b.q1, (2, 2), (2, 2), (0, 0, 0, 0), dx=b.dz1)
-        # conv2d_1: ∂L/∂W1 = Σ dz1 ⊗ patches of x, ∂L/∂b1 = Σ dz1
-        conv2d_backward(b.dz1, b.patches1, self.W1, (1, 1), (1, 1, 1, 1), self.dW1, self.db1)
+        # maxpool_1: ∂L/∂z1 = dq1 routed to each window's max, in its block
+        maxpool_blocks_backward(b.dq1, b.z1, b.q1, dz=b.dz1)
+        # conv2d_1: ∂L/∂W1 = Σ dz1 ⊗ patches of x, ∂L/∂b1 = Σ dz1 = Σ dq1
+        conv2d_backward_pooled(b.dz1, b.patches1, self.W1, (1, 1), (1, 1, 1, 1), (2, 2), self.dW1, self.db1, dpooled=b.dq1)
 
 
 # --- loss ------------------------------------------------------------------------------------------

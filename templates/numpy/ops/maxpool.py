@@ -67,3 +67,32 @@ def maxpool_backward(dout, x, out, size, stride, pad, dx):
         top, left = pad[0], pad[2]
         dx[...] = grad[:, top : top + dx.shape[1], left : left + dx.shape[2]]
     return dx
+
+
+def maxpool_blocks_forward(z, out):
+    """Max pooling of a conv output laid out pool-major (conv2d_patches with `pool`): windows that
+    tile the map, no padding. z is (ph·pw, n, oh, ow, c), block k the cell at offset k (row by
+    row) of every window; `out` is (n, oh, ow, c). The max over ph·pw contiguous blocks, where
+    maxpool_forward reads strided 2-D views.
+    """
+    np.maximum(z[0], z[1], out=out)
+    for block in z[2:]:
+        np.maximum(out, block, out=out)
+    return out
+
+
+def maxpool_blocks_backward(dout, z, out, dz):
+    """Local derivative of maxpool_blocks_forward: each window's dout goes to the first offset
+    (row by row) holding its maximum, as torch's and TensorFlow's CPU kernels route it, and 0 to
+    the others; dz, like z, gets every cell written once. The last offset takes what no earlier
+    one took: a window's maximum is one of its cells.
+    """
+    unrouted = np.ones(out.shape, bool)  # windows whose maximum has not been found yet
+    hit = np.empty(out.shape, bool)
+    for block, grad in zip(z[:-1], dz[:-1], strict=True):
+        np.equal(block, out, out=hit)
+        hit &= unrouted
+        unrouted ^= hit
+        np.multiply(dout, hit, out=grad)
+    np.multiply(dout, unrouted, out=dz[-1])
+    return dz
