@@ -59,8 +59,12 @@ def lower(program: ir.Program, data_dir: str) -> str:
     metrics = [plain_numpy.METRICS[form].format(predictions=predictions, targets=targets)
                for _, form in common.metric_forms(program)]
     train = program.train
+    controls = plain.lower_controls(program, module, weights="model.get_weights",
+                                    restore=["model.set_weights(early_stopping.best_weights)"])
     source = render_template(
         "plain/tensorflow.py.j2",
+        controls=controls,
+        set_lr=["optimizer.learning_rate.assign(lr)"],
         header=plain.header(program, "tensorflow"),
         imports=sort_imports(module.imports),
         snippets=module.text(),
