@@ -155,14 +155,14 @@ model { input 2  dense 6 tanh  dropout 0.2  dense 3 softmax }
 loss categorical_crossentropy
 train { optimizer adam(lr=0.01)  batch 16  epochs 1  metrics accuracy }
 """
-#: The train block's controls beyond circle_controls.nn's: a cosine schedule with warm-up and a
-#: clip_norm that acts on most steps, under SGD with momentum.
+#: The train block's controls beyond circle_controls.nn's: a cosine schedule (its second epoch at
+#: half-way down) and a clip_norm that acts, under SGD with momentum.
 CLIPPED_COSINE = """
 data spiral(samples=60) { features x1, x2  split 0.5 }
 model { input 2  dense 8 relu  dense 1 sigmoid }
 loss binary_crossentropy
 train { optimizer sgd(lr=0.2, momentum=0.9)  batch 10  epochs 2  metrics accuracy
-        schedule cosine(warmup=1, min_lr=0.01)  clip_norm 0.1 }
+        schedule cosine(min_lr=0.01)  clip_norm 0.1 }
 """
 #: Early stopping that stops after epoch 2 (no improvement of 10) and restores epoch 1's weights,
 #: batch norm's running statistics included; an exponential schedule.
@@ -183,9 +183,20 @@ train { optimizer sgd(lr=0.1)  batch 10  epochs 2  schedule step(every=1, factor
         reduce_lr_on_plateau monitor=loss factor=0.5 patience=0 min_delta=10
         early_stopping monitor=loss patience=5  clip_norm 1.0 }
 """
+#: A graph with dropout: early stopping without restore_best ends after epoch 2 (no improvement
+#: of 0.5), the plateau alone sets the rate, clip_norm on a Keras functional model.
+GRAPH_EARLY_STOPPING = """
+data circle(samples=60) { features x1, x2  split 0.5 }
+model { input 2 name=x  dense 4 relu name=a  dropout 0.3 name=d  dense 4 relu from=x name=b  concat d, b  dense 1 sigmoid }
+loss binary_crossentropy
+train { optimizer rmsprop(lr=0.01)  batch 10  epochs 2  metrics accuracy
+        reduce_lr_on_plateau monitor=val_accuracy factor=0.5 patience=0 min_delta=0.5
+        early_stopping monitor=val_loss patience=1 min_delta=0.5  clip_norm 0.2 }
+"""
 FEATURES = {"images": IMAGES, "conv_with_penalty": CONV_WITH_PENALTY, "flat_images": FLAT_IMAGES,
             "graph_with_dropout": GRAPH_WITH_DROPOUT, "split_one_with_accuracy": SPLIT_ONE_WITH_ACCURACY,
             "clipped_cosine": CLIPPED_COSINE, "restore_best": RESTORE_BEST, "plateau_split_one": PLATEAU_SPLIT_ONE,
+            "graph_early_stopping": GRAPH_EARLY_STOPPING,
             **NETWORKS}
 FEATURE_CASES = [pytest.param(name, backend, id=f"{name}-{backend}") for name in FEATURES for backend in BACKENDS]
 

@@ -201,18 +201,22 @@ def report(program: ir.Program, values: list[str], indent: int) -> dict:
         ["return (", *[f"    {value}," for value in values], ")"]
     names = [f"{'val' if program.validates else 'train'}_{key}" for key in keys]
     shown = [f"{name}: {{{name}:.4f}}" for name in names]
-    train = program.train
-    changes_lr = (train.schedule.span != ir.NO_SPAN and train.schedule.kind != "constant") or \
-        train.reduce_lr_on_plateau is not None
     return {
         "validates": program.validates,  # split 1: the end measures the training set
         "returns": returns,
         "names": ", ".join(names),
         # the rate as the full program prints it, where a schedule or the plateau changes it
         "epoch": ["loss: {total / len(x_train):.4f}", *(shown if program.validates else []),
-                  *(["lr: {lr:.4g}"] if changes_lr else [])],
+                  *(["lr: {lr:.4g}"] if changes_lr(program) else [])],
         "final": " - ".join(f"{key}: {{{name}:.4f}}" for key, name in zip(keys, names, strict=True)),
     }
+
+
+def changes_lr(program: ir.Program) -> bool:
+    """Whether a schedule or reduce_lr_on_plateau sets the rate of each epoch (a constant schedule does not)."""
+    train = program.train
+    return (train.schedule.span != ir.NO_SPAN and train.schedule.kind != "constant") or \
+        train.reduce_lr_on_plateau is not None
 
 
 #: The methods of the control snippets a plain program does not call: it keeps no checkpoints.
