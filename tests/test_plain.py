@@ -1,8 +1,9 @@
 """Plain programs (`nndsl compile --plain`, `nndsl.generate(..., plain=True)`).
 
 Every example spec on every backend: the plain program trains to the same numbers as the full
-one (the per-epoch losses and validation metrics it prints, and the final weights), it is short,
-ruff-clean and imports no nndsl. Every layer kind, loss, optimizer and graph form renders.
+one (the per-epoch losses and validation metrics it prints, the learning rates, the epoch early
+stopping ends at, and the final weights), it is short, ruff-clean and imports no nndsl. Every
+layer kind, loss, optimizer, graph form and train-block control renders.
 The checkerboard's three plain programs are kept in docs/plain/ and must be what the compiler
 writes now.
 
@@ -41,25 +42,37 @@ PRINTED_ATOL = 1.5e-4
 PRINTED_RTOL = 1e-5
 #: Trained weights after two epochs, through the same operations in another arrangement.
 WEIGHTS_RTOL = 2e-4
+#: The rate is printed as the full program prints it, to 4 significant digits.
+LR_RTOL = 1e-3
 
 ROW = re.compile(r"^epoch (\d+)/(\d+) - (.*)$")
+STOPPED = re.compile(r"^early stopping: .*; stopped after epoch (\d+) \(best .* at epoch (\d+)")
 
 
 def small(spec: Path) -> ir.Program:
-    """The example with few epochs and, for a Playground set, fewer samples (the spec's own for files)."""
+    """The example with few epochs and, for a Playground set, fewer samples (the spec's own for files).
+    A spec with train-block controls keeps its epochs: its schedule, plateau and early stopping act
+    later than the second (circle_controls.nn: all three within 20 epochs)."""
     program = nndsl.parse(spec.read_text(encoding="utf-8"), filename=str(spec.relative_to(ROOT)))
     data = program.data
     if isinstance(data.source, ir.PlaygroundData):
         data = dataclasses.replace(data, source=dataclasses.replace(data.source, samples=min(data.source.samples, 200)))
-    return dataclasses.replace(program, data=data, train=dataclasses.replace(program.train, epochs=EPOCHS))
+    epochs = program.train.epochs if has_train_controls(program) else EPOCHS
+    return dataclasses.replace(program, data=data, train=dataclasses.replace(program.train, epochs=epochs))
 
 
 def run_plain(source: str):
-    """Run a plain program in this process: its module, and the logs of each epoch line it printed."""
+    """Run a plain program in this process: its module, the logs of each epoch line it printed, the
+    final metrics, and (stopped early) the epochs it stopped after and took the best weights from."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         module = load_module(source, "nndsl_plain")
     lines = out.getvalue().splitlines()
+    stopped = None
+    if len(lines) > 1 and lines[-2].startswith("early stopping: "):
+        match = STOPPED.match(lines.pop(-2))
+        assert match, lines
+        stopped = (int(match[1]), int(match[2]))
     epochs = []
     for line in lines[:-1]:
         match = ROW.match(line)
@@ -68,7 +81,7 @@ def run_plain(source: str):
     kind, _, measured = lines[-1].partition(": ")  # "validation", or "training set" for split 1
     assert kind in ("validation", "training set"), lines[-1]
     final = {key: float(value) for key, value in (item.split(": ") for item in measured.split(" - "))}
-    return module, epochs, final
+    return module, epochs, final, stopped
 
 
 def plain_weights(module, backend: str, program: ir.Program) -> list[np.ndarray]:
@@ -90,17 +103,20 @@ def plain_weights(module, backend: str, program: ir.Program) -> list[np.ndarray]
     return [a.T if a.ndim == 2 else a.transpose(3, 0, 1, 2) if a.ndim == 4 else a for a in arrays]
 
 
-def has_train_controls(spec: Path) -> bool:
-    """Whether the spec's train block has a schedule, early stopping, a plateau or clip_norm, which
-    plain programs do not write yet (test_plain_refuses_the_train_controls_at_their_statement)."""
-    train = nndsl.load(str(spec)).train
-    return (train.schedule.span != ir.NO_SPAN and train.schedule.kind != "constant") or any(
-        control is not None for control in (train.early_stopping, train.reduce_lr_on_plateau, train.clip_norm))
+def changes_lr(program: ir.Program) -> bool:
+    """Whether a schedule or reduce_lr_on_plateau sets the rate: then each epoch line prints it."""
+    train = program.train
+    return (train.schedule.span != ir.NO_SPAN and train.schedule.kind != "constant") or \
+        train.reduce_lr_on_plateau is not None
 
 
-CONTROLLED = [spec for spec in SPECS if has_train_controls(spec)]
-CASES = [pytest.param(spec, backend, id=f"{spec.stem}-{backend}") for spec in SPECS for backend in BACKENDS
-         if spec not in CONTROLLED]
+def has_train_controls(program: ir.Program) -> bool:
+    """Whether the train block has a schedule, early stopping, a plateau or clip_norm."""
+    train = program.train
+    return changes_lr(program) or train.early_stopping is not None or train.clip_norm is not None
+
+
+CASES = [pytest.param(spec, backend, id=f"{spec.stem}-{backend}") for spec in SPECS for backend in BACKENDS]
 
 
 #: Every activation, loss and optimizer (test_numpy_backend's feature networks), and the image
@@ -139,8 +155,49 @@ model { input 2  dense 6 tanh  dropout 0.2  dense 3 softmax }
 loss categorical_crossentropy
 train { optimizer adam(lr=0.01)  batch 16  epochs 1  metrics accuracy }
 """
+#: The train block's controls beyond circle_controls.nn's: a cosine schedule (its second epoch at
+#: half-way down) and a clip_norm that acts, under SGD with momentum.
+CLIPPED_COSINE = """
+data spiral(samples=60) { features x1, x2  split 0.5 }
+model { input 2  dense 8 relu  dense 1 sigmoid }
+loss binary_crossentropy
+train { optimizer sgd(lr=0.2, momentum=0.9)  batch 10  epochs 2  metrics accuracy
+        schedule cosine(min_lr=0.01)  clip_norm 0.1 }
+"""
+#: Early stopping that stops after epoch 2 (no improvement of 10) and restores epoch 1's weights,
+#: batch norm's running statistics included; an exponential schedule.
+RESTORE_BEST = """
+data xor(samples=60) { split 0.5 }
+model { input 2  dense 6 relu  batchnorm  dense 1 sigmoid }
+loss binary_crossentropy
+train { optimizer adam(lr=0.05)  batch 10  epochs 2  metrics accuracy  schedule exponential(rate=0.5)
+        early_stopping monitor=val_loss patience=1 min_delta=10 restore_best=true }
+"""
+#: split 1: the plateau and early stopping watch the training loss; the plateau halves the rate
+#: after epoch 1 (no improvement of 10), with a step schedule under it.
+PLATEAU_SPLIT_ONE = """
+data circle(samples=60) { features x1, x2  split 1 }
+model { input 2  dense 4 tanh  dense 1 sigmoid }
+loss binary_crossentropy
+train { optimizer sgd(lr=0.1)  batch 10  epochs 2  schedule step(every=1, factor=0.8)
+        reduce_lr_on_plateau monitor=loss factor=0.5 patience=0 min_delta=10
+        early_stopping monitor=loss patience=5  clip_norm 1.0 }
+"""
+#: A graph with dropout: early stopping without restore_best ends after epoch 2 (no improvement
+#: of 0.5), the plateau alone sets the rate, clip_norm on a Keras functional model.
+GRAPH_EARLY_STOPPING = """
+data circle(samples=60) { features x1, x2  split 0.5 }
+model { input 2 name=x  dense 4 relu name=a  dropout 0.3 name=d  dense 4 relu from=x name=b  concat d, b  dense 1 sigmoid }
+loss binary_crossentropy
+train { optimizer rmsprop(lr=0.01)  batch 10  epochs 2  metrics accuracy
+        reduce_lr_on_plateau monitor=val_accuracy factor=0.5 patience=0 min_delta=0.5
+        early_stopping monitor=val_loss patience=1 min_delta=0.5  clip_norm 0.2 }
+"""
 FEATURES = {"images": IMAGES, "conv_with_penalty": CONV_WITH_PENALTY, "flat_images": FLAT_IMAGES,
-            "graph_with_dropout": GRAPH_WITH_DROPOUT, "split_one_with_accuracy": SPLIT_ONE_WITH_ACCURACY, **NETWORKS}
+            "graph_with_dropout": GRAPH_WITH_DROPOUT, "split_one_with_accuracy": SPLIT_ONE_WITH_ACCURACY,
+            "clipped_cosine": CLIPPED_COSINE, "restore_best": RESTORE_BEST, "plateau_split_one": PLATEAU_SPLIT_ONE,
+            "graph_early_stopping": GRAPH_EARLY_STOPPING,
+            **NETWORKS}
 FEATURE_CASES = [pytest.param(name, backend, id=f"{name}-{backend}") for name in FEATURES for backend in BACKENDS]
 
 
@@ -161,18 +218,25 @@ def assert_plain_matches_full(program: ir.Program, backend: str) -> None:
         require_backend(backend)
     trainer = nndsl.build(program, backend=backend, data_dir=str(ROOT / "specs"))
     history = trainer.fit()
-    module, epochs, final = run_plain(nndsl.generate(program, backend=backend, plain=True,
-                                                     data_dir=str(ROOT / "specs")))
-    assert len(epochs) == EPOCHS
+    module, epochs, final, stopped = run_plain(nndsl.generate(program, backend=backend, plain=True,
+                                                              data_dir=str(ROOT / "specs")))
+    assert len(epochs) == len(history["loss"])  # early stopping ends both at the same epoch
+    stopping = trainer.early_stopping if program.train.early_stopping else None
+    assert stopped == (None if stopping is None or stopping.stopped_epoch is None else
+                       (stopping.stopped_epoch, stopping.best_epoch))
     metrics = list(program.train.metrics)
     validated = ["val_loss", *(f"val_{m}" for m in metrics)] if program.validates else []
     for epoch, logs in enumerate(epochs):
-        assert list(logs) == ["loss", *validated]
+        assert list(logs) == ["loss", *validated, *(["lr"] if changes_lr(program) else [])]
         for key, value in logs.items():
-            assert value == pytest.approx(history[key][epoch], abs=PRINTED_ATOL, rel=PRINTED_RTOL), (epoch, key)
+            tolerance = {"rel": LR_RTOL} if key == "lr" else {"abs": PRINTED_ATOL, "rel": PRINTED_RTOL}
+            assert value == pytest.approx(history[key][epoch], **tolerance), (epoch, key)
     assert list(final) == ["loss", *metrics]
-    # split 1: the plain program measures the trained model on the training set, as evaluate(x, y) does
-    measured = ({key: history[f"val_{key}"][-1] for key in final} if program.validates else
+    # split 1: the plain program measures the trained model on the training set, as evaluate(x, y) does;
+    # restore_best: the restored weights, as the full program's final evaluate() does
+    restored = stopped is not None and program.train.early_stopping.restore_best
+    measured = (trainer.evaluate() if restored and program.validates else
+                {key: history[f"val_{key}"][-1] for key in final} if program.validates else
                 trainer.evaluate(trainer.data.x_train, trainer.data.y_train))
     for key, value in final.items():
         assert value == pytest.approx(measured[key], abs=PRINTED_ATOL, rel=PRINTED_RTOL), key
@@ -191,24 +255,16 @@ def plain_source(spec: Path, backend: str) -> str:
     return render(spec, backend, plain=True)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_plain_refuses_the_train_controls_at_their_statement(backend):
-    """Until plain programs write them, a spec with a schedule, early stopping, a plateau or clip_norm
-    is refused with a positioned error naming the statement and the full program; the example
-    circle_controls.nn is one (its full program is tested like every example's)."""
-    assert [spec.stem for spec in CONTROLLED] == ["circle_controls"]
-    text = (ROOT / "specs" / "circle_controls.nn").read_text(encoding="utf-8")
-    program = nndsl.parse(text, filename="specs/circle_controls.nn")
-    with pytest.raises(SpecError) as caught:
-        nndsl.generate(program, backend=backend, plain=True, data_dir=str(ROOT / "specs"))
-    line = next(i for i, row in enumerate(text.splitlines(), start=1) if row.split("#")[0].strip().startswith("schedule"))
-    assert caught.value.span.line == line
-    assert "plain programs do not write schedule yet" in str(caught.value) and "without --plain" in str(caught.value)
-    for statement in ("early_stopping monitor=val_loss patience=2", "reduce_lr_on_plateau patience=2", "clip_norm 1.0"):
-        spec = ("data xor(samples=40) { split 0.5 }\nmodel { input 2  dense 1 sigmoid }\nloss binary_crossentropy\n"
-                f"train {{ optimizer sgd(lr=0.1)  epochs 2  {statement} }}\n")
-        with pytest.raises(SpecError, match=f"plain programs do not write {statement.split()[0]} yet"):
+def test_plain_refuses_to_monitor_a_training_metric():
+    """A plain program prints the training loss but no training metric: early stopping or the
+    plateau on one is refused at its statement, pointing at the full program, which has it."""
+    spec = ("data xor(samples=40) { split 0.5 }\nmodel { input 2  dense 1 sigmoid }\nloss binary_crossentropy\n"
+            "train { optimizer sgd(lr=0.1)  epochs 2  metrics accuracy\n"
+            "        early_stopping monitor=accuracy patience=2 }\n")
+    for backend in BACKENDS:
+        with pytest.raises(SpecError, match="cannot monitor 'accuracy'.*without --plain") as caught:
             nndsl.generate(nndsl.parse(spec), backend=backend, plain=True)
+        assert caught.value.span.line == 5
 
 
 def test_plain_lengths():

@@ -8,8 +8,10 @@ the same spec and seed: the data, the initial weights, the batch order and the d
 come from the same NumPy streams (docs/reproducibility.md), through the same snippets
 (templates/common), whose docstrings are cut to their first paragraph here.
 
-This module holds what the three backends share: the header, the data and the initial
-weights. nndsl/codegen/plain_<backend>.py lower the model and the loop.
+This module holds what the three backends share: the header, the data, the initial weights
+and the train block's controls (the schedule, reduce_lr_on_plateau, early stopping: the full
+program's snippets, without their checkpoint methods). nndsl/codegen/plain_<backend>.py lower
+the model and the loop.
 """
 
 from __future__ import annotations
@@ -52,15 +54,31 @@ class PlainModule:
         first = "\n\n" if self.bodies[0].startswith(("def ", "class ", "@")) else "\n"
         return first + "\n\n".join(self.bodies) + "\n"
 
-    def use_all(self, module: common.Module) -> None:
-        """Paste every snippet a full backend's lowering chose (its `Module`), in its order."""
+    def use_all(self, module: common.Module, drop: tuple[str, ...] = ()) -> None:
+        """Paste every snippet a full backend's lowering chose (its `Module`), in its order, without
+        the methods named in `drop`."""
         for bodies in module.snippets.values():
             for body in bodies:
-                body = short_docstrings(body)
+                body = short_docstrings(drop_methods(body, drop) if drop else body)
                 if body not in self.bodies:
                     self.bodies.append(body)
         self.imports.extend(module.imports)
         self.functions.update(module.functions)
+
+
+def drop_methods(source: str, names: tuple[str, ...]) -> str:
+    """`source` without the methods called one of `names` in its classes."""
+    tree = ast.parse(source)
+    lines = source.split("\n")
+    doomed = [node for cls in tree.body if isinstance(cls, ast.ClassDef) for node in cls.body
+              if isinstance(node, ast.FunctionDef) and node.name in names]
+    for node in sorted(doomed, key=lambda node: node.lineno, reverse=True):
+        start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
+        end = node.end_lineno
+        while start > 0 and not lines[start - 1].strip():  # the blank line before it
+            start -= 1
+        lines[start:end] = []
+    return "\n".join(lines)
 
 
 def short_docstrings(source: str) -> str:
@@ -187,31 +205,77 @@ def report(program: ir.Program, values: list[str], indent: int) -> dict:
         "validates": program.validates,  # split 1: the end measures the training set
         "returns": returns,
         "names": ", ".join(names),
-        "epoch": ["loss: {total / len(x_train):.4f}", *shown],
+        # the rate as the full program prints it, where a schedule or the plateau changes it
+        "epoch": ["loss: {total / len(x_train):.4f}", *(shown if program.validates else []),
+                  *(["lr: {lr:.4g}"] if changes_lr(program) else [])],
         "final": " - ".join(f"{key}: {{{name}:.4f}}" for key, name in zip(keys, names, strict=True)),
     }
 
 
-def _require_plain_controls(program: ir.Program) -> None:
-    """The train block's controls of the learning rate and of stopping are not written in plain form
-    yet: refused at the statement, pointing at the full program, which has them."""
+def changes_lr(program: ir.Program) -> bool:
+    """Whether a schedule or reduce_lr_on_plateau sets the rate of each epoch (a constant schedule does not)."""
     train = program.train
-    controls = [("schedule", train.schedule if train.schedule.span != ir.NO_SPAN and train.schedule.kind != "constant"
-                 else None), ("early_stopping", train.early_stopping),
-                ("reduce_lr_on_plateau", train.reduce_lr_on_plateau)]
-    for word, node in controls:
-        if node is not None:
-            raise SpecError(f"plain programs do not write {word} yet; the full program (nndsl compile without "
-                            f"--plain) has it", filename=program.filename,
-                            span=node.span if node.span != ir.NO_SPAN else None)
-    if train.clip_norm is not None:
-        raise SpecError("plain programs do not write clip_norm yet; the full program (nndsl compile without "
-                        "--plain) has it", filename=program.filename,
-                        span=train.span if train.span != ir.NO_SPAN else None)
+    return (train.schedule.span != ir.NO_SPAN and train.schedule.kind != "constant") or \
+        train.reduce_lr_on_plateau is not None
+
+
+#: The methods of the control snippets a plain program does not call: it keeps no checkpoints.
+CHECKPOINT_METHODS = ("state", "load_state")
+
+
+def lower_controls(program: ir.Program, module: PlainModule, weights: str, restore: list[str]) -> dict:
+    """The train block's schedule, reduce_lr_on_plateau, early stopping and clip_norm as the plain
+    loop writes them: the full program's snippets (templates/common/schedules, controls), the rate
+    of each epoch as one expression, the logs the controls read, and the early-stopping `break`.
+    `weights` is the backend's callable that copies the weights, `restore` its lines putting the
+    best epoch's back (restore_best)."""
+    train = program.train
+    scratch = common.Module()
+    full = common.lower_controls(program, scratch)
+    module.use_all(scratch, drop=CHECKPOINT_METHODS)
+    schedule, plateau, stopping = train.schedule, train.reduce_lr_on_plateau, train.early_stopping
+    lr = py(train.optimizer.lr)
+    notes = []
+    if schedule.span != ir.NO_SPAN and schedule.kind != "constant":
+        args = ", ".join(["epoch - 1", lr] + [f"{key}={py(value)}" for key, value in schedule.args]
+                         + ([f"epochs={py(train.epochs)}"] if schedule.kind == "cosine" else []))
+        lr = f"{common.SCHEDULE_FUNCTIONS[schedule.kind]}({args})"
+        notes.append(f"schedule {schedule.kind} ({full['schedule']['where']}; epochs from 0)")
+    if plateau is not None:
+        lr = f"plateau.adjust({lr})"
+        notes.append("less the plateau's cuts")
+    setup = []
+    if plateau is not None:
+        setup += [f"# reduce_lr_on_plateau ({full['plateau']['where']}): Keras's rule, as the full program's",
+                  f"plateau = ReduceLROnPlateau({full['plateau']['args']})"]
+    if stopping is not None:
+        setup += [f"# early_stopping ({full['early_stopping']['where']}): Keras's rule, as the full program's",
+                  f"early_stopping = EarlyStopping({full['early_stopping']['args']})"]
+    monitored = {control.monitor for control in (plateau, stopping) if control is not None}
+    for control in (plateau, stopping):
+        if control is not None and control.monitor != "loss" and not control.monitor.startswith("val_"):
+            raise SpecError(f"plain programs print the training loss but no training metric, so they cannot "
+                            f"monitor {control.monitor!r}; monitor 'loss' or 'val_{control.monitor}', or compile "
+                            f"without --plain", filename=program.filename,
+                            span=control.span if control.span != ir.NO_SPAN else None)
+    keys = [key for key in common.history_keys(program) if key in monitored]
+    logs = ", ".join(f"{py(key)}: {'total / len(x_train)' if key == 'loss' else key}" for key in keys)
+    return {
+        "lr": lr if notes else None,
+        "lr_note": "the epoch's rate: " + ", ".join(notes if len(notes) != 1 or plateau is None
+                                                     else ["the optimizer's", *notes]),
+        "setup": setup,
+        "logs": "{" + logs + "}" if keys else None,
+        "plateau": plateau is not None,
+        "early_stopping": None if stopping is None else {
+            "weights": weights if stopping.restore_best else "None",
+            "restore": restore if stopping.restore_best else [],
+        },
+        "clip_norm": full["clip_norm"],
+    }
 
 
 def generate_plain(program: ir.Program, backend: str, data_dir: str) -> str:
-    _require_plain_controls(program)
     if backend == "numpy":
         from nndsl.codegen import plain_numpy as lowering
     elif backend == "torch":

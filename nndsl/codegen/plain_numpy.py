@@ -33,7 +33,8 @@ def lower(program: ir.Program, data_dir: str) -> str:
     values = plain.initial_values(program, module)
     for name in ("layers", "activations", "losses", "optimizers"):
         module.use(f"plain/numpy/{name}.py")
-    if model.images:  # the full program's operations, and the layers that call them
+    if model.images or any(isinstance(layer, ir.BatchNorm) for layer in model.layers):
+        # the full program's operations, and the layers that call them (batch norm on vectors too)
         for name in ("conv2d", "maxpool", "avgpool", "global_pool", "batchnorm"):
             module.use(f"numpy/ops/{name}.py")
         module.use("plain/numpy/images.py")
@@ -86,8 +87,22 @@ def lower(program: ir.Program, data_dir: str) -> str:
     penalty = any(isinstance(layer, (ir.Dense, ir.Conv2D)) and layer.regularizers for layer in model.layers)
     loss = f"{program.loss.name}(z, y)[0]" + (" + penalty()" if penalty else "")
     train = program.train
+    all_layers = "(layer for steps in layers.values() for layer in steps)" if graph else "layers"
+    batchnorm = any(isinstance(layer, ir.BatchNorm) for layer in model.layers)
+    state = "weights" if batchnorm else "params"  # what restore_best copies
+    controls = plain.lower_controls(program, module, weights=f"lambda: [a.copy() for a in {state}]",
+                                    restore=[f"for a, best in zip({state}, early_stopping.best_weights, strict=True):",
+                                             "    a[...] = best"])
+    if batchnorm and controls["early_stopping"] and controls["early_stopping"]["restore"]:
+        controls["setup"] += ["# restore_best puts back the parameters and batch norm's running statistics",
+                              f"weights = params + [a for layer in {all_layers} if isinstance(layer, BatchNorm) "
+                              "for a in (layer.mean, layer.var)]"]
+    if controls["clip_norm"]:
+        module.use("numpy/clip_norm.py")
     source = render_template(
         "plain/numpy.py.j2",
+        controls=controls,
+        set_lr=["optimizer.lr = lr"],
         header=plain.header(program, "numpy"),
         imports=sort_imports(module.imports),
         snippets=module.text(),
@@ -97,7 +112,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
         graph=graph,
         graph_steps=[(py(name), layer_steps) for name, layer_steps in steps.items()
                      if not isinstance(model.layers[[la.name for la in model.layers].index(name)], (ir.Add, ir.Concat))],
-        all_layers="(layer for steps in layers.values() for layer in steps)" if graph else "layers",
+        all_layers=all_layers,
         penalty=penalty,
         loss=program.loss.name,
         optimizer=_optimizer(train.optimizer),

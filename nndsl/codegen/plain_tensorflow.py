@@ -59,8 +59,12 @@ def lower(program: ir.Program, data_dir: str) -> str:
     metrics = [plain_numpy.METRICS[form].format(predictions=predictions, targets=targets)
                for _, form in common.metric_forms(program)]
     train = program.train
+    controls = plain.lower_controls(program, module, weights="model.get_weights",
+                                    restore=["model.set_weights(early_stopping.best_weights)"])
     source = render_template(
         "plain/tensorflow.py.j2",
+        controls=controls,
+        set_lr=["optimizer.learning_rate.assign(lr)"],
         header=plain.header(program, "tensorflow"),
         imports=sort_imports(module.imports),
         snippets=module.text(),
@@ -103,9 +107,14 @@ def keras_arguments(kind: str, args: list[str]) -> list[str]:
 
 
 def _optimizer(program: ir.Program, module: plain.PlainModule) -> str:
-    """Keras's SGD is the IR's; its Adam and RMSprop place eps otherwise, so the full program's
-    classes (templates/tensorflow/optimizers) come along."""
+    """Keras's SGD is the IR's while the rate stays put; its Adam and RMSprop place eps otherwise,
+    so the full program's classes (templates/tensorflow/optimizers) come along, and its Momentum
+    where a schedule or the plateau changes the rate."""
     opt = program.train.optimizer
+    if isinstance(opt, ir.SGD) and (opt.momentum or opt.nesterov) and plain.changes_lr(program):
+        # Keras's SGD keeps −lr·v in its velocity: other steps once the rate changes, so the full program's class
+        module.use("tensorflow/optimizers/momentum.py")
+        return f"Momentum(learning_rate={py(opt.lr)}, momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)})"
     if isinstance(opt, ir.SGD):
         extra = f", momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}" if opt.momentum or opt.nesterov else ""
         return f"keras.optimizers.SGD(learning_rate={py(opt.lr)}{extra})"

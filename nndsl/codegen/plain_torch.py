@@ -67,8 +67,16 @@ def lower(program: ir.Program, data_dir: str) -> str:
     loss = "(loss_fn(output, y) + penalty())" if penalties else "loss_fn(output, y)"
     optimizer = torch_backend.lower_optimizer(program, lr=py(program.train.optimizer.lr))["call"].replace("(trainable,", "(model.parameters(),")
     train = program.train
+    controls = plain.lower_controls(program, module, weights="lambda: copy.deepcopy(model.state_dict())",
+                                    restore=["model.load_state_dict(early_stopping.best_weights)"])
+    if controls["clip_norm"]:
+        module.use("torch/clip_norm.py")  # the full program's: torch's clip_grad_norm_ adds 1e-6 to the norm
+    if controls["early_stopping"] and controls["early_stopping"]["restore"]:
+        module.imports.append("import copy")
     source = render_template(
         "plain/torch.py.j2",
+        controls=controls,
+        set_lr=["for group in optimizer.param_groups:", '    group["lr"] = lr'],
         header=plain.header(program, "torch"),
         imports=sort_imports(module.imports),
         snippets=module.text(),
