@@ -682,7 +682,8 @@ def metric_names(entries: list[dict]) -> list[str]:
     names: list[str] = []
     for entry in entries:
         names += [key for key in entry.get("metrics", {}) if key not in names]
-    return [n for n in names if not n.startswith("val_")] + [n for n in names if n.startswith("val_")]
+    trained = [n for n in names if not n.startswith("val_") and n != "lr"]
+    return trained + [n for n in names if n.startswith("val_")] + (["lr"] if "lr" in names else [])  # lr: the last epoch's
 
 
 def write_csv(path: Path, paths: list[str], entries: list[dict]) -> None:

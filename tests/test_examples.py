@@ -19,7 +19,7 @@ from nndsl.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.nn"))
 CLASSIFIERS = {"checkerboard", "checkerboard_2", "checkerboard_8_4", "circle", "spiral", "spiral3", "digits_cnn",
-               "digits_mlp", "shapes", "spiral_residual", "spiral_deep", "digits_resnet", "two_towers"}
+               "digits_mlp", "shapes", "spiral_residual", "spiral_deep", "digits_resnet", "two_towers", "circle_controls"}
 REGRESSIONS = {"perceptron", "income", "staircase", "backprop"}
 
 

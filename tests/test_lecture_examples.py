@@ -98,7 +98,7 @@ def test_backprop_spec_takes_the_lectures_step_on_every_backend(backend):
     np.testing.assert_allclose(grads["dense_1.b"], [-0.8], **F32)
 
     history = trainer.fit()
-    assert list(history) == ["loss"]  # no val_ keys without a validation set
+    assert list(history) == ["loss", "lr"]  # no val_ keys without a validation set; lr, each epoch's rate
     assert history["loss"] == [pytest.approx(0.16, rel=1e-6)]
     weights = trainer.get_weights()
     np.testing.assert_allclose(weights["dense_1.W"], [[1.3]], **F32)  # W → W − α·∂L/∂W = 0.5 + 0.8

@@ -198,7 +198,7 @@ def test_a_sweep_trains_each_setting_and_seed_as_nndsl_train_does(tmp_path, caps
     rows = read_csv(out / "sweep.csv")
     assert [(r["dense_1.units"], r["seed"]) for r in rows] == [("1", "1"), ("1", "2"), ("2", "1"), ("2", "2")]
     assert list(rows[0]) == ["run", "data.samples", "train.epochs", "dense_1.units", "seed", "params", "status",
-                             "epochs", "time_s", "loss", "accuracy", "val_loss", "val_accuracy"]
+                             "epochs", "time_s", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
     assert [r["params"] for r in rows] == ["5", "5", "9", "9"]  # (2+1)·u + (u+1)
     assert all(r["status"] == "ok" and r["epochs"] == "3" for r in rows)
     for row in rows:

@@ -771,7 +771,7 @@ def test_split_1_trains_on_every_sample_without_validation(tmp_path, capsys):
     status, out, err = run("train", spec, "--epochs", "2", "--out", tmp_path / "run", capsys=capsys)
     assert status == 0, err
     history = json.loads((tmp_path / "run" / "history.json").read_text(encoding="utf-8"))
-    assert list(history) == ["loss", "accuracy"] and len(history["loss"]) == 2
+    assert list(history) == ["loss", "accuracy", "lr"] and len(history["loss"]) == 2
     assert "val_" not in out and "validation:" not in out
     assert (tmp_path / "run" / "decision_boundary.png").read_bytes().startswith(PNG)
     assert (tmp_path / "run" / "loss.png").read_bytes().startswith(PNG)
