@@ -111,7 +111,7 @@ BLOCK_STATEMENTS = {
 
 #: Statements on the roadmap that the language does not have yet, and what they are
 #: (docs/language.md, "Not in the language yet"): named as such rather than as misspellings.
-PLANNED_STATEMENTS: dict[str, str] = {}
+PLANNED_STATEMENTS: dict[str, str] = {"normalize": "feature scaling (normalize standard|minmax, issue 18) is"}
 
 
 def monitor_direction(key: str) -> str:

@@ -349,12 +349,22 @@ NOT_YET = "not in nndsl yet (see 'Not in the language yet' in docs/language.md)"
     ],
 )
 def test_roadmap_statements_are_named_as_not_built_yet(spec, column, message, monkeypatch):
-    """A statement on the design's roadmap is not a misspelling: the error says it is not built yet.
-    (None is planned at present; the mechanism stays for the next, tried here with one made up.)"""
+    """A statement on the design's roadmap is not a misspelling: the error says it is not built yet
+    (tried here with one made up; normalize, the one planned now, below)."""
     monkeypatch.setitem(catalog.PLANNED_STATEMENTS, "mixed_precision", "mixed precision is")
     error = raised(spec)
     assert [d.message for d in error.diagnostics] == [f"unknown statement {message} {NOT_YET}{TRAIN_TAKES}"]
     assert error.column == column
+
+
+def test_normalize_is_named_as_not_in_the_language_yet():
+    """Issue 18's feature scaling is planned, not built: said so at the statement, in the data block."""
+    error = raised("data xor { split 0.5  normalize standard }\nmodel { input 2 dense 1 }\nloss mse\n"
+                   "train { optimizer sgd  epochs 2 }")
+    (message,) = [d.message for d in error.diagnostics]
+    assert message.startswith("unknown statement 'normalize': feature scaling (normalize standard|minmax, issue 18) "
+                              "is not in nndsl yet") and message.endswith("the data block takes features, split")
+    assert error.column == 23
 
 
 def test_values_are_never_taken_for_misspelt_statements():
