@@ -197,6 +197,16 @@ def test_the_validation_pass_inside_the_epochs_graph_call_is_evaluate(spec):
     assert fused.fit(1) == plain.fit(1)  # fit() takes that path
 
 
+def test_a_split_1_trainer_refuses_to_validate_and_trains_on():
+    """split 1 holds no samples out: train_epoch(validate=True) says so (it divided by zero) and
+    leaves the batch order untouched, so fit() afterwards trains as a fresh trainer's does."""
+    spec = ROOT / "specs" / "backprop.nn"
+    trainer, reference = fresh(spec), fresh(spec)
+    with pytest.raises(ValueError, match="no validation set"):
+        trainer.train_epoch(validate=True)
+    assert trainer.fit() == reference.fit()
+
+
 def test_a_validation_set_of_several_passes_is_evaluated_after_the_epoch(monkeypatch):
     """Where evaluate() needs several passes (more rows than EVAL_BATCH and the batch size), the
     epoch's graph call leaves validation out and train_epoch(validate=True) calls evaluate()."""

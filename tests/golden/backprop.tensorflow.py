@@ -596,6 +596,8 @@ class Trainer:
         total, loss) after each. Either way the loss is checked for NaN once, at the end of the
         epoch, so that no step waits for the host.
         """
+        if validate:
+            raise ValueError("the spec holds no samples out (split 1): there is no validation set to evaluate")
         n = len(self.data.x_train)
         order = self.shuffle_rng.permutation(n) if SHUFFLE else None
         batch_size = BATCH_SIZE or n
