@@ -3,7 +3,8 @@
 Each example spec in specs/ is compiled for each backend into
 tests/golden/<spec>.<backend>.py. tests/test_golden.py fails when the compiler's
 output drifts from these files; after an intended change, regenerate them and
-review the diff like any other code change. It also rewrites docs/plain/, the checkerboard's
+review the diff like any other code change. It also rewrites the VS Code grammar's word lists
+(from the Pygments lexer, which reads the catalog) and docs/plain/, the checkerboard's
 plain programs that README shows (tests/test_plain.py holds them to the compiler's output).
 """
 
@@ -47,15 +48,8 @@ PLAIN_BACKENDS = ("numpy", "torch", "tensorflow")
 
 def plain_lengths() -> str:
     """docs/plain/lengths.md: the lines of every example's plain program, on each backend."""
-    from nndsl.errors import SpecError
-
-    def lines(spec: Path, backend: str) -> str:
-        try:
-            return str(len(render(spec, backend, plain=True).splitlines()))
-        except SpecError:  # a statement plain programs do not write yet (the error says which)
-            return "refused"
-
-    rows = [f"| {spec.stem} | " + " | ".join(lines(spec, b) for b in PLAIN_BACKENDS) + " |" for spec in SPECS]
+    rows = [f"| {spec.stem} | " + " | ".join(str(len(render(spec, b, plain=True).splitlines())) for b in PLAIN_BACKENDS)
+            + " |" for spec in SPECS]
     return ("# Lines of each example's plain program\n\n"
             "`nndsl compile SPEC -b BACKEND --plain`, counted by tests/test_plain.py, rewritten by\n"
             "`python -m tests.golden` (`make golden`).\n\n"
@@ -85,27 +79,42 @@ def readme_with_plain_programs(text: str) -> str:
     return PLAIN_BLOCK.sub(block, text)
 
 
+TEXTMATE_GRAMMAR = ROOT / "editors" / "vscode" / "syntaxes" / "nndsl.tmLanguage.json"
+#: The TextMate grammar's word lists, by rule, as the Pygments lexer (which reads the catalog) has them.
+TEXTMATE_WORDS = {"statement": "STATEMENTS", "builtin": "BUILTINS"}
+
+
+def textmate_grammar(text: str) -> str:
+    """The grammar's JSON with its statement and builtin alternations made from the lexer's words."""
+    from nndsl import lexer
+
+    for rule, words in TEXTMATE_WORDS.items():
+        alternation = "\\\\b(?:" + "|".join(getattr(lexer, words)) + ")\\\\b"
+        text = re.sub(rf'("{rule}": \{{\n\s*"name": "[^"]*",\n\s*"match": )"[^"]*"',
+                      lambda match, alternation=alternation: f'{match[1]}"{alternation}"', text)
+    return text
+
+
+def _rewrite(path: Path, text: str) -> int:
+    """Write `text` to `path` if it holds something else; 1 if it did."""
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return 0
+    path.write_text(text, encoding="utf-8")
+    print(f"updated {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 1
+
+
 def main() -> int:
     GOLDEN.mkdir(exist_ok=True)
     written = 0
     for backend in available_backends():
         pairs = [(golden_path(spec, backend), render(spec, backend)) for spec in SPECS]
         for path, text in [*pairs, (plain_doc_path(backend), render(PLAIN_SPEC, backend, plain=True))]:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                path.write_text(text, encoding="utf-8")
-                print(f"updated {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
-                written += 1
+            written += _rewrite(path, text)
     if set(PLAIN_BACKENDS) <= set(available_backends()):
-        lengths = plain_lengths()
-        if not PLAIN_LENGTHS.exists() or PLAIN_LENGTHS.read_text(encoding="utf-8") != lengths:
-            PLAIN_LENGTHS.write_text(lengths, encoding="utf-8")
-            print(f"updated {PLAIN_LENGTHS.relative_to(ROOT)}")
-            written += 1
-    readme = README.read_text(encoding="utf-8")
-    if readme_with_plain_programs(readme) != readme:
-        README.write_text(readme_with_plain_programs(readme), encoding="utf-8")
-        print("updated README.md (its plain programs)")
-        written += 1
+        written += _rewrite(PLAIN_LENGTHS, plain_lengths())
+    written += _rewrite(README, readme_with_plain_programs(README.read_text(encoding="utf-8")))
+    written += _rewrite(TEXTMATE_GRAMMAR, textmate_grammar(TEXTMATE_GRAMMAR.read_text(encoding="utf-8")))
     print(f"{written} golden file(s) updated")
     return 0
 

@@ -212,7 +212,8 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
             module.use("numpy/ops/conv2d.py", "ops")
             W, b = f"W{j}", f"b{j}"
             add_parameters(layer, (W, b))
-            pool = _pool_major_pool(model, position)
+            relu_after = layer.activation.name == "relu" and _max_pool_follows(model, readers, position)
+            pool = _pool_major_pool(model, readers, position)
             if pool is None:
                 z = new(f"z{j}", layer.out_shape)
                 cells = layer.out_shape[0] * layer.out_shape[1]
@@ -245,7 +246,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
                 plan.penalties.append({"function": f"{reg.kind}_penalty", "W": W, "rate": py(reg.rate),
                                        "layer": layer.name, "trainable": layer.trainable})
             activation = layer.activation
-            if activation.name == "relu" and _max_pool_follows(model, position):
+            if relu_after:
                 relu_after_pool = layer
                 step["comment"] = f"{layer.name}: {formula}, its relu after the pool  ({where})"
                 return z
@@ -434,7 +435,7 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     return plan
 
 
-def _pool_major_pool(model: ir.Model, position: int) -> ir.Pool2D | None:
+def _pool_major_pool(model: ir.Model, readers: dict[str, list[ir.Layer]], position: int) -> ir.Pool2D | None:
     """The max pool after conv layer `position` for which the conv computes only the cells the pool
     reads, in pool-major order (conv2d_patches' `pool`), or None.
 
@@ -443,7 +444,7 @@ def _pool_major_pool(model: ir.Model, position: int) -> ir.Pool2D | None:
     map: stride = size, no padding, so that each conv cell is in one window or in none.
     """
     layer = model.layers[position]
-    if layer.activation.name not in ("relu", "linear") or not _max_pool_follows(model, position):
+    if layer.activation.name not in ("relu", "linear") or not _max_pool_follows(model, readers, position):
         return None
     pool = model.layers[position + 1]
     if pool.stride != pool.pool or any(pool.padding) or math.prod(pool.pool) < 2:
@@ -451,16 +452,15 @@ def _pool_major_pool(model: ir.Model, position: int) -> ir.Pool2D | None:
     return pool
 
 
-def _max_pool_follows(model: ir.Model, position: int) -> bool:
+def _max_pool_follows(model: ir.Model, readers: dict[str, list[ir.Layer]], position: int) -> bool:
     """Whether layer `position` is read by a max pool right after it and by nothing else (its ReLU
-    may then run after the pool). In a graph another reader, a shortcut say, needs the ReLU's own
-    output, so there the ReLU stays with its conv."""
+    may then run after the pool); `readers`: model.readers(), made once per model. In a graph
+    another reader, a shortcut say, needs the ReLU's own output, so there the ReLU stays with its conv."""
     layers = model.layers
     name = layers[position].name
     following = layers[position + 1] if position + 1 < len(layers) else None
-    readers = model.readers()[name]
     return (isinstance(following, ir.Pool2D) and following.op == "max"
-            and len(readers) == 1 and readers[0] is following and model.sources(following) == (name,))
+            and len(readers[name]) == 1 and readers[name][0] is following and model.sources(following) == (name,))
 
 
 #: How each pooling step passes the gradient back, as its comment says it.
