@@ -83,6 +83,14 @@ DEFAULT_FEATURES = ("x1", "x2")
 DEFAULT_SPLIT = {"playground": 0.5, "file": 0.8}
 DEFAULT_BATCH = 32
 
+#: Feature scaling of the data block, `normalize METHOD`: each the (shift, scale) it takes from the
+#: training rows, per input feature (an image's channel), x' = (x - shift) / scale; a constant
+#: feature's scale, 0, becomes 1 (docs/language.md, "data"). templates/common/data/normalize.py.
+NORMALIZE_METHODS = {
+    "standard": ("mean", "population std"),
+    "minmax": ("min", "max - min"),
+}
+
 # Limits: generous for real models, small enough that a hostile spec cannot
 # make the compiler (or the generated code's first line) exhaust memory. Each
 # is reported at the value, or the layer, that passes it (SECURITY.md lists
@@ -102,7 +110,7 @@ SOFT_KEYWORDS = frozenset(getattr(keyword, "softkwlist", ())) | {"_", "case", "m
 
 #: Statements each block accepts.
 BLOCK_STATEMENTS = {
-    "data": ("features", "split"),
+    "data": ("features", "split", "normalize"),
     "model": ("input", "dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "global_maxpool", "flatten",
               "batchnorm", "activation", "dropout", "add", "concat", "residual", "regularizer"),
     "train": ("optimizer", "batch", "epochs", "metrics", "seed", "shuffle", "checkpoint",
@@ -111,7 +119,7 @@ BLOCK_STATEMENTS = {
 
 #: Statements on the roadmap that the language does not have yet, and what they are
 #: (docs/language.md, "Not in the language yet"): named as such rather than as misspellings.
-PLANNED_STATEMENTS: dict[str, str] = {"normalize": "feature scaling (normalize standard|minmax, issue 18) is"}
+PLANNED_STATEMENTS: dict[str, str] = {}
 
 
 def monitor_direction(key: str) -> str:

@@ -449,6 +449,7 @@ class Checker:
         features = self._features(statements.get("features"), source, name.text)
         features_failed = len(self.errors) > reported  # the model is not checked against a partial list
         split = self._split(statements.get("split"), source)
+        normalize = self._guard(lambda: self._normalize(statements["normalize"])) if "normalize" in statements else None
         if source is None or self._data_failed:
             raise _Skip()
         if isinstance(source, ir.PlaygroundData) and split is not None and split < 1:
@@ -462,7 +463,19 @@ class Checker:
                 )
         if split is None or features_failed:
             raise _Skip()
-        return ir.Data(source, features, split, seed, block.span)
+        if normalize is None:
+            return ir.Data(source, features, split, seed, block.span)
+        return ir.Data(source, features, split, seed, block.span, normalize, statements["normalize"].span)
+
+    def _normalize(self, statement: s.Statement) -> str:
+        """`normalize standard|minmax`: the method (catalog.NORMALIZE_METHODS)."""
+        methods = tuple(catalog.NORMALIZE_METHODS)
+        bound = self.bind("normalize", statement.args, statement.span, positional=["method"],
+                          at_line_start=self.line_start)
+        if "method" not in bound:
+            raise self.fail(statement.span, "normalize needs a method: 'normalize standard' ((x - mean)/std) or "
+                                            "'normalize minmax' ((x - min)/(max - min))")
+        return self.choice(bound.get("method"), "normalize", methods, "normalize method")
 
     def _data_source(self, name: s.Name, args, span: Span):
         owner = name.text
@@ -706,8 +719,11 @@ class Checker:
             self.error(layers[-1].span, f"the model ends in an image of {shape}; end it with 'flatten' or "
                                         "'global_avgpool' and a dense layer, one unit per output")
         in_shape = in_shape or (1,)
+        normalize = None
+        if data is not None and data.normalize is not None:  # per feature, or per channel of an image
+            normalize = ir.Normalize(data.normalize, in_shape[-1], data.normalize_span)
         model = ir.Model(name, math.prod(in_shape), tuple(layers), block.span,
-                         in_shape if len(in_shape) > 1 else None, input_name)
+                         in_shape if len(in_shape) > 1 else None, input_name, normalize)
         self._parameter_limit(model)
         return model
 

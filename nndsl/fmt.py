@@ -319,6 +319,8 @@ def _data_lines(data, ir) -> list[str]:
     if data.features is not None:
         lines.append(INDENT + "features " + ", ".join(_feature_name(f.name, source, ir) for f in data.features))
     lines.append(f"{INDENT}split {_number(data.split)}")
+    if data.normalize is not None:
+        lines.append(f"{INDENT}normalize {data.normalize}")
     lines.append("}")
     return lines
 

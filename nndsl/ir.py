@@ -415,6 +415,29 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class Normalize:
+    """Feature scaling of the model's inputs, the data block's `normalize METHOD`: before the first
+    layer, x' = (x − shift) / scale per input feature (the last axis: an image's channel), with
+    statistics of the training rows (after the split; never the validation rows):
+
+    * ``standard``: shift the mean, scale the population std (ddof 0);
+    * ``minmax``: shift the min, scale max − min, so the training rows fall in [0, 1].
+
+    A constant feature's scale (0) is 1, as scikit-learn has it. The statistics are state, not
+    trainable: `normalize.shift` and `normalize.scale`, of shape ``(features,)``, in weights.npz
+    and the checkpoint beside the parameters (`parameters`). `features` is the input's last axis."""
+
+    method: str
+    features: int
+    span: Span = _span()
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        return (Parameter("normalize.shift", (self.features,), False),
+                Parameter("normalize.scale", (self.features,), False))
+
+
+@dataclass(frozen=True)
 class Model:
     """A graph of layers, in an order where each layer comes after those it reads (a topological
     order: the spec's). Each layer's `inputs` name what it reads: earlier layers or the model's
@@ -429,6 +452,9 @@ class Model:
     span: Span = _span()
     input_shape: tuple[int, ...] | None = None  # an image's (h, w, c); None: (in_features,)
     input_name: str = "x"  # what `from=` and merges call the input (`input 2 name=x`)
+    #: the data block's feature scaling, applied to the input before the first layer (None: none);
+    #: the model carries it so that an inference program (a model without its data) applies it too
+    normalize: Normalize | None = None
 
     def sources(self, layer: Layer) -> tuple[str, ...]:
         """The names a layer reads: its `inputs`, or, where none are set (an IR built by hand),
@@ -581,6 +607,8 @@ class Data:
     split: float  # fraction of the samples used for training; the rest validates (1: none does)
     seed: int | None  # None: use the training seed
     span: Span = _span()
+    normalize: str | None = None  # `normalize standard|minmax` (the model's Normalize does it), or None
+    normalize_span: Span = field(default=NO_SPAN, compare=False)
 
     @property
     def validates(self) -> bool:

@@ -41,6 +41,11 @@ _STATEMENTS: dict[str, tuple[str, str]] = {
     "batchsize": ("batch", "'batch {value|32}'"),
     "validation_split": ("split", "'split {train_fraction|0.8}' in the data block: nndsl's split is the training "
                                   "fraction, Keras's validation_split the validation one"),
+    "Normalization": ("normalize", "'normalize standard' in the data block (Keras's Normalization layer)"),
+    "normalise": ("normalize", "'normalize standard' in the data block"),
+    "StandardScaler": ("normalize", "'normalize standard' in the data block"),
+    "MinMaxScaler": ("normalize", "'normalize minmax' in the data block"),
+    "standardize": ("normalize", "'normalize standard' in the data block"),
     "learning_rate": ("optimizer", "'optimizer sgd(lr={value|0.01})'"),
     "lr": ("optimizer", "'optimizer sgd(lr={value|0.01})'"),
     "Linear": ("dense", "'dense {value|16}' (torch's nn.Linear)"),
@@ -216,6 +221,14 @@ _VALUES: dict[str, dict[str, tuple[str, str]]] = {
         "binary_accuracy": ("accuracy", ""),
         "mean_squared_error": ("mse", ""),
         "mean_absolute_error": ("mae", ""),
+    },
+    "normalize method": {
+        "standardize": ("standard", "(x - mean)/std"),
+        "standardise": ("standard", "(x - mean)/std"),
+        "zscore": ("standard", "(x - mean)/std"),
+        "StandardScaler": ("standard", "(x - mean)/std"),
+        "min_max": ("minmax", "(x - min)/(max - min)"),
+        "MinMaxScaler": ("minmax", "(x - min)/(max - min)"),
     },
     "initializer": {
         "kaiming_normal": ("he_normal", ""),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nndsl import __version__, ir
+from nndsl import __version__, catalog, ir
 from nndsl.codegen.render import comment, py, snippet
 
 #: Python for each Playground feature, given columns x1 and x2.
@@ -241,6 +241,36 @@ def lower_data(program: ir.Program, module: Module, data_dir: str | None) -> dic
     return context
 
 
+#: What each `normalize` method computes, for the comments at the step.
+NORMALIZE_FORMULAS = {"standard": "(x - mean) / std", "minmax": "(x - min) / (max - min)"}
+
+
+def lower_normalize(program: ir.Program, module: Module) -> dict | None:
+    """The data block's feature scaling as the network's first step, x' = (x - shift) / scale with
+    the statistics normalize.shift and normalize.scale (state beside the parameters). A program that
+    trains computes them from its training rows (templates/common/normalize/<method>.py); an
+    inference program has them from the weights it loads."""
+    normalize = program.model.normalize
+    if normalize is None:
+        return None
+    method = normalize.method
+    shift, scale = catalog.NORMALIZE_METHODS[method]
+    per = "channel" if program.model.images else "feature"
+    out = {
+        "method": method,
+        "formula": NORMALIZE_FORMULAS[method],
+        "where": where(program, normalize),
+        "comment": comment(f"normalize {method} ({program.filename}:{normalize.span.line}): "
+                           f"each input {per} becomes {NORMALIZE_FORMULAS[method]}, with the {shift} and {scale} "
+                           "of the training rows"),
+        "statistics": None,
+    }
+    if program.train is not None and program.data is not None:
+        module.use(f"common/normalize/{method}.py", "data")
+        out["statistics"] = f"{method}_statistics(data.x_train)"
+    return out
+
+
 #: Initialisers that draw nothing from the init stream.
 DRAWS_NOTHING = frozenset({"values", "zeros", "ones", "constant"})
 
@@ -248,6 +278,11 @@ DRAWS_NOTHING = frozenset({"values", "zeros", "ones", "constant"})
 def lower_weights(program: ir.Program, module: Module) -> list[dict]:
     """How each parameter starts: one NumPy expression per parameter, in IR order."""
     out = []
+    normalize = program.model.normalize
+    if normalize is not None:  # the identity, until the training rows' statistics replace it
+        for parameter, kind in zip(normalize.parameters, ("zeros", "ones"), strict=True):
+            out.append({"name": py(parameter.name), "draws": False, "where": where(program, normalize),
+                        "expression": _initial_value(ir.Initializer(kind), parameter.shape, (0, 0), module)})
     for layer in program.model.layers:
         if isinstance(layer, ir.BatchNorm):  # γ = 1, β = 0, and the running statistics of a standard normal
             starts = ("ones", "zeros", "zeros", "ones")

@@ -424,6 +424,8 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
         trail.append((layer, step))
         return out
 
+    if model.normalize is not None:  # the input's statistics: state, not trainable
+        add_parameters(model.normalize, ("shift", "scale"))
     values = {model.input_name: Value("x", model.in_shape)}  # what each layer (and the input) gives
     for position, layer in enumerate(layers):
         values[layer.name] = lower_layer(position, layer, values[model.sources(layer)[0]])
@@ -627,6 +629,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     data = common.lower_data(program, module, data_dir) if program.train is not None else None  # inference: no data
     weights = common.lower_weights(program, module)
     plan = plan_network(program, module)
+    normalize = common.lower_normalize(program, module)
     if plan.merges:
         module.use("numpy/ops/merge.py", "ops")
     loss = _lower_loss(program, module)
@@ -651,6 +654,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         data=data,
         weights=weights,
         network=plan,
+        normalize=normalize,
         loss=loss,
         optimizer=optimizer,
         controls=controls,

@@ -75,6 +75,15 @@ class LayerCall:
     name: str
     comment: str
 
+    @property
+    def constructor(self) -> str:
+        """The class called: Keras's own, or one the generated program defines (InputScaling)."""
+        return self.kind if self.kind in OWN_LAYERS else f"keras.layers.{self.kind}"
+
+
+#: Layer classes the generated program defines itself (templates/tensorflow/*.py).
+OWN_LAYERS = frozenset({"InputScaling"})
+
 
 @dataclass
 class Plan:
@@ -118,6 +127,17 @@ def plan_model(program: ir.Program, module: common.Module) -> Plan:
     keras = {layer.name: layer.name if not layer.name.startswith("_") else fresh(keras_name(layer.name))
              for layer in layers}
     current = "inputs"
+    if model.normalize is not None:  # the raw inputs in, the scaled ones to the first layer
+        module.use("tensorflow/normalize.py", "network")
+        normalize = common.lower_normalize(program, module)
+        name = py(fresh("normalize"))
+        plan.layers.append(LayerCall("h", current, "InputScaling", [py(model.normalize.features)], name,
+                                     f"normalize {model.normalize.method} ({normalize['where']}): "
+                                     f"{normalize['formula']}, the training rows' statistics"))
+        plan.training_forward.append({"layer": name})
+        plan.parameters += [{"name": py(parameter.name), "layer": name, "attribute": attribute}
+                            for parameter, attribute in zip(model.normalize.parameters, ("shift", "scale"), strict=True)]
+        current = "h"
     starts: list[tuple[ir.Layer, int, int]] = []  # each layer's first LayerCall and training step
     for position, layer in enumerate(layers):
         starts.append((layer, len(plan.layers), len(plan.training_forward)))
@@ -247,6 +267,9 @@ def _wire_graph(model: ir.Model, plan: Plan, starts) -> None:
     of its own, and each layer's first call takes its sources (a merge: a list of them)."""
     built = {model.input_name: "inputs"}  # in build_model()
     trained = {model.input_name: "x"}  # in training_logits()
+    if model.normalize is not None:  # the first call, before every layer's: the scaled inputs
+        plan.layers[0].output = built[model.input_name] = "scaled"
+        plan.training_forward[0].update(input="x", out="x")
     ends = [(c, s) for _, c, s in starts[1:]] + [(len(plan.layers), len(plan.training_forward))]
     for (layer, c0, s0), (c1, s1) in zip(starts, ends, strict=True):
         calls, steps = plan.layers[c0:c1], plan.training_forward[s0:s1]
@@ -318,6 +341,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     data = common.lower_data(program, module, data_dir) if program.train is not None else None  # inference: no data
     weights = common.lower_weights(program, module)
     plan = plan_model(program, module)
+    normalize = common.lower_normalize(program, module)
     module.use("tensorflow/device.py", "device")
     trains = program.train is not None  # else an inference program: a Predictor, no command line
     optimizer = _lower_optimizer(program, module) if trains else None
@@ -342,6 +366,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         data=data,
         weights=weights,
         model=plan,
+        normalize=normalize,
         trainable=py(tuple(plan.trainable)),
         model_name=py(keras_name(program.model.name or "model")),
         logits_model_name=py(f"{keras_name(program.model.name or 'model')}_logits"),

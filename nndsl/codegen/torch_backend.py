@@ -95,6 +95,17 @@ def plan_network(program: ir.Program, module: common.Module) -> Plan:
     last_activation = common.output_activation_index(model)
     names = Namer(TORCH_NETWORK_ATTRIBUTES)
     plan = Plan(output_width=model.out_features)
+    if model.normalize is not None:  # first: the statistics are per channel of the (n, h, w, c) images
+        module.use("torch/normalize.py", "network")
+        attr = names.name("normalize")
+        normalize = common.lower_normalize(program, module)
+        plan.layers.append({"name": attr, "module": f"InputScaling({model.normalize.features})",
+                            "comment": f"normalize {model.normalize.method}: {normalize['formula']}, "
+                                       f"{normalize['where']}"})
+        for parameter, tensor in zip(model.normalize.parameters, ("shift", "scale"), strict=True):
+            plan.parameters.append({"name": py(parameter.name), "tensor": f"{attr}.{tensor}"})
+        if not model.is_stack:
+            plan.forward.append({"variable": "x", "expression": f"self.{attr}(x)", "comment": None})
     if model.images:
         module.use("torch/images/channels_first.py", "network")
         plan.layers.append({"name": names.name("channels_first"), "module": "ChannelsFirst()",
@@ -326,6 +337,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     weights = common.lower_weights(program, module)
     device = lower_device(target, module)
     plan = plan_network(program, module)
+    normalize = common.lower_normalize(program, module)
     module.use("torch/to_numpy.py", "training")
     module.use("common/npy_header.py", "files")  # used by checkpoint.py
     module.use("common/checkpoint.py", "files")
@@ -346,6 +358,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         weights=weights,
         device=device,
         network=plan,
+        normalize=normalize,
         has_train=trains,
         loss=lower_loss(program) if trains else None,
         optimizer=lower_optimizer(program) if trains and plan.trainable else None,
