@@ -169,7 +169,18 @@ def _export_tensorflow(program: ir.Program, weights, target: Path, format: str, 
 def _refuse_for_keras_file(program: ir.Program) -> None:
     """A .keras file holds Keras' own objects, loaded by name: nndsl's GELU (the tanh
     approximation, as on every backend) is a function of the generated program there, which
-    keras.models.load_model cannot find without it. (A SavedModel holds the graph itself.)"""
+    keras.models.load_model cannot find without it. (A SavedModel holds the graph itself.) The same
+    holds for `normalize`'s InputScaling layer (Keras' own Normalization divides by max(std, 1e-7))."""
+    normalize = program.model.normalize
+    if normalize is not None:
+        raise SpecError(
+            f"the .keras format cannot hold 'normalize {normalize.method}': the model's first layer, which scales the "
+            "raw inputs by the training rows' statistics, is a class that only the generated program defines, so "
+            "keras.models.load_model could not load it elsewhere; export as savedmodel or onnx instead (both take "
+            "the raw features)",
+            filename=program.filename,
+            span=normalize.span,
+        )
     for layer in program.model.layers:
         activation = getattr(layer, "activation", None)
         if activation is not None and activation.name == "gelu":

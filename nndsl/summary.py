@@ -39,6 +39,8 @@ class Summary:
     non_trainable: int = 0  # batch norm's running statistics: state, not trained
     input_name: str = "x"
     graph: bool = False  # branches or merges: the table shows what each layer reads ("Connected to")
+    #: what `normalize` computes, a sentence (None: the inputs reach the first layer as the data hold them)
+    normalize: str | None = None
 
     @property
     def trainable_params(self) -> int:
@@ -70,7 +72,7 @@ class Summary:
             "total_params": self.total_params,
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.non_trainable_params,
-        }
+        } | ({"normalize": self.normalize} if self.normalize else {})
 
     def __str__(self) -> str:
         header = ("Layer (type)", "Output Shape", "Param #", "Formula")
@@ -98,6 +100,8 @@ class Summary:
             f"Trainable params: {self.trainable_params:,}",
             f"Non-trainable params: {self.non_trainable_params:,}",
         ]
+        if self.normalize:
+            out.append(f"Inputs: {self.normalize}")
         return "\n".join(out)
 
 
@@ -117,4 +121,24 @@ def summarize(program: ir.Program) -> Summary:
     state = sum(p.size for layer in program.model.layers if isinstance(layer, ir.BatchNorm)
                 for p in layer.parameters if not p.trainable)
     return Summary(program.model.name, program.filename, (None, *program.model.in_shape), tuple(layers), state,
-                   program.model.input_name, not program.model.is_stack)
+                   program.model.input_name, not program.model.is_stack, _normalize_text(program.model))
+
+
+#: What each normalize method computes, in the summary's words.
+NORMALIZE_TEXT = {
+    "standard": "standardised per {per} with the mean and std (population, ddof 0) of the training rows: "
+                "(x - mean) / std",
+    "minmax": "scaled per {per} into [0, 1] with the min and max of the training rows: (x - min) / (max - min)",
+}
+
+
+def _normalize_text(model: ir.Model) -> str | None:
+    """The summary's sentence for the data block's `normalize`, or None."""
+    normalize = model.normalize
+    if normalize is None:
+        return None
+    per = "channel" if model.images else "feature"
+    count = f"{normalize.features} {per}{'s' if normalize.features != 1 else ''}"
+    return (NORMALIZE_TEXT[normalize.method].format(per=per) + f" ({count}; a constant one gets scale 1); "
+            f"the {2 * normalize.features} statistics, normalize.shift and normalize.scale, are saved with the "
+            "weights and not counted above")
