@@ -17,6 +17,7 @@ the model and the loop.
 from __future__ import annotations
 
 import ast
+import dataclasses
 
 from nndsl import __version__, ir
 from nndsl.codegen import common
@@ -153,12 +154,41 @@ def lower_data(program: ir.Program, module: PlainModule, data_dir: str) -> dict:
             height, width = source.size
             context["file"] |= {"mode": py("L" if source.color == "grayscale" else "RGB"), "size": py((width, height))}
         labels = "labels"
+    context["normalize"] = _normalize(program)
     context["labels"] = {
         "binary": f"{labels}.astype(np.float32).reshape(-1, 1)  # 0/1 labels, one column",
         "multiclass": f"{labels}.astype(np.int64)  # class labels 0 … {program.model.out_features - 1}",
         "regression": f"{labels}.astype(np.float32).reshape(len({labels}), -1)  # the targets, one column per output",
     }[task]
     return context
+
+
+#: Each normalize method's statistics of the training rows x[train], as the full program's
+#: templates/common/normalize/<method>.py computes them: (shift, scale).
+NORMALIZE_STATISTICS = {
+    "standard": ("x[train].mean(axis={axes}, dtype=np.float64)", "x[train].std(axis={axes}, dtype=np.float64)"),
+    "minmax": ("x[train].min(axis={axes}).astype(np.float64)", "np.ptp(x[train], axis={axes}).astype(np.float64)"),
+}
+
+
+def _normalize(program: ir.Program) -> dict | None:
+    """The data block's normalize: the statistics of the training rows, then every row scaled by them."""
+    normalize = program.model.normalize
+    if normalize is None:
+        return None
+    axes = "(0, 1, 2)" if program.model.images else "0"  # per feature, or per channel of the images
+    shift, scale = NORMALIZE_STATISTICS[normalize.method]
+    return {"shift": shift.format(axes=axes), "scale": scale.format(axes=axes),
+            "comment": comment(f"normalize {normalize.method} ({program.filename}:{normalize.span.line}): "
+                               f"{common.NORMALIZE_FORMULAS[normalize.method]}, by the statistics of the training rows")}
+
+
+def network_program(program: ir.Program) -> ir.Program:
+    """The program as the plain network sees it: a normalize is done on the data (lower_data), so
+    the model takes x as it is and has no statistics among its parameters."""
+    if program.model.normalize is None:
+        return program
+    return dataclasses.replace(program, model=dataclasses.replace(program.model, normalize=None))
 
 
 def initial_values(program: ir.Program, module: PlainModule) -> dict[str, dict]:

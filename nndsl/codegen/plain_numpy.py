@@ -30,6 +30,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
     model = program.model
     module = plain.PlainModule(["import numpy as np"])
     data = plain.lower_data(program, module, data_dir)
+    program = plain.network_program(program)  # the data above are normalized already
     values = plain.initial_values(program, module)
     for name in ("layers", "activations", "losses", "optimizers"):
         module.use(f"plain/numpy/{name}.py")

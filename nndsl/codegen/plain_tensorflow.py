@@ -28,6 +28,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
     model = program.model
     module = plain.PlainModule(["import keras", "import numpy as np", "import tensorflow as tf"])
     data = plain.lower_data(program, module, data_dir)
+    program = plain.network_program(program)  # the data above are normalized already
     values = plain.initial_values(program, module)
     network = common.Module()
     plan = tensorflow_backend.plan_model(program, network)

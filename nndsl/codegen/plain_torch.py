@@ -25,6 +25,7 @@ METRICS = {
 def lower(program: ir.Program, data_dir: str) -> str:
     module = plain.PlainModule(["import numpy as np", "import torch", "from torch import nn"])
     data = plain.lower_data(program, module, data_dir)
+    program = plain.network_program(program)  # the data above are normalized already
     values = plain.initial_values(program, module)
     network = common.Module()
     plan = torch_backend.plan_network(program, network)

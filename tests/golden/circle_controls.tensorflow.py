@@ -1114,8 +1114,13 @@ def check_weight_names(weights, names):
     if unknown:
         names = list(names)
         listed = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
-        raise KeyError(f"no parameter {unknown[0]} in this model (its parameters: {listed})")
+        statistics = " (input statistics: the weights are of a spec whose data block says normalize)"
+        raise KeyError(f"no parameter {unknown[0]} in this model (its parameters: {listed})"
+                       + (statistics if unknown[0].startswith("normalize.") else ""))
     missing = [name for name in names if name not in weights]
+    if missing and missing[0].startswith("normalize."):
+        raise KeyError(f"no input statistics ({missing[0]}) in these weights: this spec's data block says normalize, "
+                       "and the weights were saved without it; retrain, or save them from a program with normalize")
     if missing:
         raise KeyError(f"no weights for {missing[0]}")
 
