@@ -201,6 +201,8 @@ def data_block(draw):
             width = len(features)
         if draw(st.booleans()):
             statements.append(f"split {draw(st.sampled_from(['0.5', '.5', '0.25', '0.8', '7e-1']))}")
+    if draw(st.booleans()):
+        statements.append(f"normalize {draw(st.sampled_from(sorted(catalog.NORMALIZE_METHODS)))}")
     header = f"data {source}" + (f"({', '.join(args)})" if args or draw(st.booleans()) else "")
     if statements or draw(st.integers(0, 3)) == 0:
         header += " {" + "".join(separators(draw) + s for s in draw(st.permutations(statements))) + " }"
