@@ -223,12 +223,12 @@ _VALUES: dict[str, dict[str, tuple[str, str]]] = {
         "mean_absolute_error": ("mae", ""),
     },
     "normalize method": {
-        "standardize": ("standard", "(x - mean)/std"),
-        "standardise": ("standard", "(x - mean)/std"),
-        "zscore": ("standard", "(x - mean)/std"),
-        "StandardScaler": ("standard", "(x - mean)/std"),
-        "min_max": ("minmax", "(x - min)/(max - min)"),
-        "MinMaxScaler": ("minmax", "(x - min)/(max - min)"),
+        "standardize": ("standard", "it computes (x - mean)/std"),
+        "standardise": ("standard", "it computes (x - mean)/std"),
+        "zscore": ("standard", "it computes (x - mean)/std"),
+        "StandardScaler": ("standard", "it computes (x - mean)/std"),
+        "min_max": ("minmax", "it computes (x - min)/(max - min)"),
+        "MinMaxScaler": ("minmax", "it computes (x - min)/(max - min)"),
     },
     "initializer": {
         "kaiming_normal": ("he_normal", ""),

@@ -46,7 +46,7 @@ def errors(text: str) -> list[str]:
         (spec(data="    validation_split 0.25"),
          "2:5: unknown statement 'validation_split' (did you mean 'split'? write 'split 0.75' in the data block: "
          "nndsl's split is the training fraction, Keras's validation_split the validation one); "
-         "the data block takes features, split"),
+         "the data block takes features, split, normalize"),
         (spec(optimizer="sgd(lr=0.1, decay=1e-4)"),
          "9:27: unknown argument 'decay' for sgd (a decaying learning rate is a schedule of its own in the train "
          "block: write e.g. 'schedule exponential(rate=0.96)' (docs/language.md, \"Learning-rate schedules\")); "
@@ -114,7 +114,8 @@ def test_every_spelling_names_a_form_the_language_has_or_plans():
     statements = {word for words in catalog.BLOCK_STATEMENTS.values() for word in words}
     for word, (statement, _) in spellings.STATEMENTS.items():
         assert statement in statements or statement in catalog.PLANNED_STATEMENTS, word
-    choices = {"loss": catalog.LOSSES, "metric": catalog.METRICS, "initializer": catalog.INITIALIZERS}
+    choices = {"loss": catalog.LOSSES, "metric": catalog.METRICS, "initializer": catalog.INITIALIZERS,
+               "normalize method": catalog.NORMALIZE_METHODS}
     for kind, forms in spellings.VALUES.items():
         for word, (name, _) in forms.items():
             assert name in choices[kind], (kind, word)
