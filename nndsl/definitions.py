@@ -88,7 +88,8 @@ DATA_SOURCES = {
 
 #: What the blocks are, for hovers on their keywords.
 BLOCKS = {
-    "data": "The data: a Playground set, a CSV or npz file or an image folder, its features and its split.",
+    "data": "The data: a Playground set, a CSV or npz file or an image folder, its features, its split and "
+            "its feature scaling (normalize standard|minmax).",
     "model": "The model: the input, then its layers in order.",
     "loss": "The objective, the fit between training data and prediction, that training minimises.",
     "train": "Training: the optimizer, batch size, epochs, metrics and seed.",

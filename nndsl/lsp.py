@@ -273,6 +273,9 @@ def completions(text: str, offset: int) -> list[Completion]:
         return _named(definitions.METRICS, "value")
     if head == "features":
         return [(name, "value", "a Playground input feature") for name in catalog.PLAYGROUND_FEATURES]
+    if head == "normalize":
+        return [(name, "value", f"shift by the {shift}, divide by the {scale} of the training rows")
+                for name, (shift, scale) in catalog.NORMALIZE_METHODS.items()]
     if head == "regularizer":
         return _named(definitions.REGULARIZERS, "function")
     if head == "activation":
