@@ -90,6 +90,8 @@ NORMALIZE_METHODS = {
     "standard": ("mean", "population std"),
     "minmax": ("min", "max - min"),
 }
+#: What each method computes, as the checker, the summary and the generated comments write it.
+NORMALIZE_FORMULAS = {"standard": "(x - mean) / std", "minmax": "(x - min) / (max - min)"}
 
 # Limits: generous for real models, small enough that a hostile spec cannot
 # make the compiler (or the generated code's first line) exhaust memory. Each

@@ -473,8 +473,8 @@ class Checker:
         bound = self.bind("normalize", statement.args, statement.span, positional=["method"],
                           at_line_start=self.line_start)
         if "method" not in bound:
-            raise self.fail(statement.span, "normalize needs a method: 'normalize standard' ((x - mean)/std) or "
-                                            "'normalize minmax' ((x - min)/(max - min))")
+            raise self.fail(statement.span, "normalize needs a method: " + " or ".join(
+                f"'normalize {name}' ({formula})" for name, formula in catalog.NORMALIZE_FORMULAS.items()))
         return self.choice(bound.get("method"), "normalize", methods, "normalize method")
 
     def _data_source(self, name: s.Name, args, span: Span):

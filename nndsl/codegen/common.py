@@ -241,8 +241,7 @@ def lower_data(program: ir.Program, module: Module, data_dir: str | None) -> dic
     return context
 
 
-#: What each `normalize` method computes, for the comments at the step.
-NORMALIZE_FORMULAS = {"standard": "(x - mean) / std", "minmax": "(x - min) / (max - min)"}
+NORMALIZE_FORMULAS = catalog.NORMALIZE_FORMULAS
 
 
 def lower_normalize(program: ir.Program, module: Module) -> dict | None:
