@@ -43,9 +43,9 @@ OPTIMIZER_ALIASES = {
 }
 
 METRICS = ("accuracy", "mse", "mae", "precision", "recall", "top_k_accuracy")
-#: Metrics that take an argument, its name and its default (None: required): `top_k_accuracy(k=5)`,
-#: or `top_k_accuracy(5)`. Such a metric's history key holds the argument: `top_5_accuracy`.
-METRIC_ARGUMENTS = {"top_k_accuracy": ("k", None)}
+#: Metrics that take an argument (required), and its name: `top_k_accuracy(k=5)`, or
+#: `top_k_accuracy(5)`. Such a metric's history key holds the argument: `top_5_accuracy`.
+METRIC_ARGUMENTS = {"top_k_accuracy": "k"}
 #: Metrics that only classify: they need binary_crossentropy or categorical_crossentropy.
 CLASSIFICATION_METRICS = frozenset({"accuracy", "precision", "recall", "top_k_accuracy"})
 #: Metrics computed from per-class counts over the whole epoch (true positives, and predicted or
@@ -144,7 +144,7 @@ def metric_spelling(key: str) -> str:
     """How a spec writes the metric of a history key: `top_k_accuracy(k=5)` for `top_5_accuracy`."""
     name = metric_name(key)
     if name in METRIC_ARGUMENTS:
-        return f"{name}({METRIC_ARGUMENTS[name][0]}={metric_argument(key)})"
+        return f"{name}({METRIC_ARGUMENTS[name]}={metric_argument(key)})"
     return name
 
 

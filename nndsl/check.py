@@ -1231,7 +1231,7 @@ class Checker:
         name = self.choice(call.name if call else arg, "metric", catalog.METRICS, "metric")
         argument = None
         if name in catalog.METRIC_ARGUMENTS:
-            parameter, _ = catalog.METRIC_ARGUMENTS[name]
+            parameter = catalog.METRIC_ARGUMENTS[name]
             bound = self.bind(name, call.args, call.span, positional=[parameter]) if call else None
             if bound is None or parameter not in bound:
                 raise self.fail(arg.span, f"{name} needs {parameter}=, the number of highest scores that may hold "
@@ -1248,8 +1248,8 @@ class Checker:
                                           f"and a softmax output; with one sigmoid output, use accuracy")
         classes = model.out_features if model is not None and loss is not None else None
         if argument is not None and classes is not None and argument >= classes:
-            raise self.fail(bound.get("k").span, f"top_k_accuracy's k must be below the number of classes ({classes}; "
-                                                 f"with k={argument} every sample counts as a hit); received k={argument}")
+            raise self.fail(bound.get(parameter).span, f"{name}'s k must be below the number of classes ({classes}; "
+                                                       f"with k={argument} every sample counts as a hit); received k={argument}")
         return catalog.metric_key(name, argument)
 
     # -- across blocks --
