@@ -7,6 +7,7 @@ backends agree on what exists.
 from __future__ import annotations
 
 import keyword
+import re
 
 ACTIVATIONS = (
     "linear", "sigmoid", "relu", "tanh", "softmax",
@@ -41,10 +42,18 @@ OPTIMIZER_ALIASES = {
     "learning_rate": "lr", "beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps",
 }
 
-METRICS = ("accuracy", "mse", "mae")
+METRICS = ("accuracy", "mse", "mae", "precision", "recall", "top_k_accuracy")
+#: Metrics that take an argument (required), and its name: `top_k_accuracy(k=5)`, or
+#: `top_k_accuracy(5)`. Such a metric's history key holds the argument: `top_5_accuracy`.
+METRIC_ARGUMENTS = {"top_k_accuracy": "k"}
+#: Metrics that only classify: they need binary_crossentropy or categorical_crossentropy.
+CLASSIFICATION_METRICS = frozenset({"accuracy", "precision", "recall", "top_k_accuracy"})
+#: Metrics computed from per-class counts over the whole epoch (true positives, and predicted or
+#: actual positives), not as a mean of per-sample values: a macro average is no such mean.
+COUNTED_METRICS = frozenset({"precision", "recall"})
 #: Metrics that grow as the model gets better: monitored upwards (early_stopping, reduce_lr_on_plateau).
 #: Every other history key (loss, mse, mae, their val_ forms) is monitored downwards.
-MAXIMISED_METRICS = frozenset({"accuracy"})
+MAXIMISED_METRICS = frozenset({"accuracy", "precision", "recall", "top_k_accuracy"})
 
 #: Learning-rate schedules and their arguments with defaults (None: required), in positional
 #: order. Each is a closed form of the epoch (docs/language.md, "Learning-rate schedules");
@@ -124,9 +133,35 @@ BLOCK_STATEMENTS = {
 PLANNED_STATEMENTS: dict[str, str] = {}
 
 
+def metric_key(name: str, argument: int | None = None) -> str:
+    """A metric's history key: its name, or for top_k_accuracy(k=5) `top_5_accuracy` (Keras's
+    TopKCategoricalAccuracy is named top_k_categorical_accuracy, whatever its k)."""
+    return f"top_{argument}_accuracy" if name == "top_k_accuracy" else name
+
+
+def metric_name(key: str) -> str:
+    """The metric a history key (without val_) records: `top_5_accuracy` is top_k_accuracy's."""
+    return "top_k_accuracy" if re.fullmatch(r"top_\d+_accuracy", key) else key
+
+
+def metric_argument(key: str) -> int | None:
+    """The argument in a metric's history key: 5 for `top_5_accuracy`, None for one without."""
+    match = re.fullmatch(r"top_(\d+)_accuracy", key)
+    return int(match.group(1)) if match else None
+
+
+def metric_spelling(key: str) -> str:
+    """How a spec writes the metric of a history key: `top_k_accuracy(k=5)` for `top_5_accuracy`."""
+    name = metric_name(key)
+    if name in METRIC_ARGUMENTS:
+        return f"{name}({METRIC_ARGUMENTS[name]}={metric_argument(key)})"
+    return name
+
+
 def monitor_direction(key: str) -> str:
-    """'max' for a history key that grows as the model improves (accuracy, val_accuracy), else 'min'."""
-    return "max" if key.removeprefix("val_") in MAXIMISED_METRICS else "min"
+    """'max' for a history key that grows as the model improves (accuracy, val_precision,
+    top_5_accuracy), else 'min'."""
+    return "max" if metric_name(key.removeprefix("val_")) in MAXIMISED_METRICS else "min"
 
 
 def not_yet(word: str) -> str:

@@ -93,7 +93,8 @@ class Checker:
         model = self._guard(lambda: self.check_model(blocks["model"], data)) if blocks.get("model") else None
         model_failed = len(self.errors) > reported  # a dropped layer or activation would make echoes below
         loss = self._guard(lambda: self.check_loss(blocks["loss"])) if blocks.get("loss") else None
-        train = self._guard(lambda: self.check_train(blocks["train"], loss, data)) if blocks.get("train") else None
+        train = self._guard(lambda: self.check_train(blocks["train"], loss, data, None if model_failed else model)) \
+            if blocks.get("train") else None
         if blocks.get("model") is None:
             self.error(Span.point(1, 1), "spec has no model block; add e.g. 'model { input 2  dense 1 }'")
         if blocks.get("train") is not None:
@@ -1014,7 +1015,8 @@ class Checker:
         name = self.choice(value, "loss", catalog.LOSSES, "loss")
         return ir.Loss(name, block.span)
 
-    def check_train(self, block: s.TrainBlock, loss: ir.Loss | None, data: ir.Data | None = None) -> ir.Train:
+    def check_train(self, block: s.TrainBlock, loss: ir.Loss | None, data: ir.Data | None = None,
+                    model: ir.Model | None = None) -> ir.Train:
         statements = self._statements(block.body, "train")
         optimizer = None
         if "optimizer" not in statements:
@@ -1039,7 +1041,7 @@ class Checker:
                 self.error(value.span, f"batch must be a positive integer or 'all'; received batch={value.text}")
             else:
                 batch = self._guard(lambda: self.integer(value, "batch", 1, catalog.MAX_SAMPLES))
-        metrics = self._metrics(statements.get("metrics"), loss)
+        metrics = self._metrics(statements.get("metrics"), loss, model)
         seed = 0
         if "seed" in statements:
             value = self._single(statements["seed"], "seed", "seed, e.g. 'seed 1'")
@@ -1125,8 +1127,8 @@ class Checker:
             base = key.removeprefix("val_")
             if key.startswith("val_") and base in monitors:
                 why = "this run has no validation set"
-            elif base in catalog.METRICS or base == "loss":
-                why = f"'{base}' is not among the train block's metrics (add 'metrics {base}')"
+            elif catalog.metric_name(base) in catalog.METRICS or base == "loss":
+                why = f"'{base}' is not among the train block's metrics (add 'metrics {catalog.metric_spelling(base)}')"
             else:
                 why = f"not a key of this run's history{did_you_mean(key, monitors)}"
             raise self.fail(value.span, f"{owner} cannot monitor '{key}': {why}; it records {', '.join(monitors)}")
@@ -1216,7 +1218,8 @@ class Checker:
             return self.real(value, key, 0.0, None, low_open=True, what="positive")
         return self.real(value, key, 0.0, 1.0, high_open=True, what="in [0, 1)")
 
-    def _metrics(self, statement: s.Statement | None, loss: ir.Loss | None) -> tuple[str, ...]:
+    def _metrics(self, statement: s.Statement | None, loss: ir.Loss | None, model: ir.Model | None) -> tuple[str, ...]:
+        """The metrics' history keys (catalog.metric_key), in the order listed."""
         if statement is None:
             return ()
         out: list[str] = []
@@ -1227,23 +1230,43 @@ class Checker:
             if isinstance(arg, s.Keyword):
                 self.error(arg.span, "metrics takes metric names, e.g. 'metrics accuracy'")
                 continue
-            name = self._guard(lambda arg=arg: self.choice(arg, "metric", catalog.METRICS, "metric"))
-            if name is None:
+            key = self._guard(lambda arg=arg: self._metric(arg, loss, model))
+            if key is None:
                 continue
-            if name in out:
-                self.error(arg.span, f"metric '{name}' is listed twice")
+            if key in out:
+                self.error(arg.span, f"metric '{catalog.metric_spelling(key)}' is listed twice")
                 continue
-            if name == "accuracy" and loss is not None and loss.name not in catalog.CLASSIFICATION_LOSSES:
-                self.error(
-                    arg.span,
-                    f"accuracy needs a classification loss (binary_crossentropy or "
-                    f"categorical_crossentropy); the loss is {loss.name}",
-                )
-                continue
-            out.append(name)
+            out.append(key)
         if not statement.args:
             self.error(statement.span, "metrics needs at least one metric, e.g. 'metrics accuracy'")
         return tuple(out)
+
+    def _metric(self, arg: s.Value, loss: ir.Loss | None, model: ir.Model | None) -> str:
+        """One metric of `metrics`, checked against the loss (and for top_k_accuracy, the classes): its history key."""
+        call = arg if isinstance(arg, s.Call) else None
+        name = self.choice(call.name if call else arg, "metric", catalog.METRICS, "metric")
+        argument = None
+        if name in catalog.METRIC_ARGUMENTS:
+            parameter = catalog.METRIC_ARGUMENTS[name]
+            bound = self.bind(name, call.args, call.span, positional=[parameter]) if call else None
+            if bound is None or parameter not in bound:
+                raise self.fail(arg.span, f"{name} needs {parameter}=, the number of highest scores that may hold "
+                                          f"the true class, e.g. 'metrics {name}({parameter}=5)'")
+            argument = self.integer(bound.get(parameter), parameter, 1, catalog.MAX_CLASSES)
+        elif call is not None:
+            raise self.fail(call.span, f"metric {name} takes no arguments; write 'metrics {name}'")
+        if loss is not None and name in catalog.CLASSIFICATION_METRICS:
+            if loss.name not in catalog.CLASSIFICATION_LOSSES:
+                raise self.fail(arg.span, f"{name} needs a classification loss (binary_crossentropy or "
+                                          f"categorical_crossentropy); the loss is {loss.name}")
+            if name == "top_k_accuracy" and loss.name != "categorical_crossentropy":
+                raise self.fail(arg.span, f"{name} ranks the scores of many classes: it needs categorical_crossentropy "
+                                          f"and a softmax output; with one sigmoid output, use accuracy")
+        classes = model.out_features if model is not None and loss is not None else None
+        if argument is not None and classes is not None and argument >= classes:
+            raise self.fail(bound.get(parameter).span, f"{name}'s k must be below the number of classes ({classes}; "
+                                                       f"with k={argument} every sample counts as a hit); received k={argument}")
+        return catalog.metric_key(name, argument)
 
     # -- across blocks --
 

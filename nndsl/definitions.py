@@ -66,6 +66,12 @@ METRICS = {
     "accuracy": "The fraction of samples whose predicted class is the label.",
     "mse": "Mean squared error of the predictions.",
     "mae": "Mean absolute error of the predictions.",
+    "precision": "Of the samples predicted in a class, the fraction truly in it: for one sigmoid output, of "
+                 "class 1 (p > ½); for a softmax, the mean over the classes. Counted over the whole epoch.",
+    "recall": "Of the samples truly in a class, the fraction predicted in it: for one sigmoid output, of "
+              "class 1 (p > ½); for a softmax, the mean over the classes. Counted over the whole epoch.",
+    "top_k_accuracy": "top_k_accuracy(k=5): the fraction of samples whose true class is among the k highest "
+                      "scores (fewer than k classes score strictly higher); history key top_5_accuracy.",
 }
 
 REGULARIZERS = {

@@ -434,7 +434,7 @@ def _train_lines(train, ir) -> list[str]:
     lines.append(f"{INDENT}batch {'all' if train.batch is None else train.batch}")
     lines.append(f"{INDENT}epochs {train.epochs}")
     if train.metrics:
-        lines.append(f"{INDENT}metrics " + ", ".join(train.metrics))
+        lines.append(f"{INDENT}metrics " + ", ".join(catalog.metric_spelling(key) for key in train.metrics))
     lines.append(f"{INDENT}seed {train.seed}")
     if not train.shuffle:
         lines.append(f"{INDENT}shuffle false")

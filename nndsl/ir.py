@@ -714,7 +714,7 @@ class Train:
     optimizer: Optimizer
     batch: int | None  # None: the whole training set (`batch all`)
     epochs: int
-    metrics: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()  # history keys (catalog.metric_key): accuracy, precision, top_5_accuracy…
     seed: int = 0
     shuffle: bool = True
     checkpoint_every: int | None = None

@@ -221,6 +221,10 @@ _VALUES: dict[str, dict[str, tuple[str, str]]] = {
         "binary_accuracy": ("accuracy", ""),
         "mean_squared_error": ("mse", ""),
         "mean_absolute_error": ("mae", ""),
+        "top_k_categorical_accuracy": ("top_k_accuracy", "with k=, e.g. top_k_accuracy(k=5)"),
+        "sparse_top_k_categorical_accuracy": ("top_k_accuracy", "with k=, e.g. top_k_accuracy(k=5)"),
+        "precision_score": ("precision", ""),
+        "recall_score": ("recall", ""),
     },
     "normalize method": {
         "standardize": ("standard", "it computes (x - mean)/std"),

@@ -250,7 +250,9 @@ def train_block(draw, loss: str):
                   f"epochs {draw(st.integers(1, 1000))}"]
     if draw(st.booleans()):
         statements.append(f"batch {draw(st.sampled_from(['all', '1', '32', '+7']))}")
-    metric_choices = ["mse", "mae"] + (["accuracy"] if loss in catalog.CLASSIFICATION_LOSSES else [])
+    metric_choices = ["mse", "mae"] + (["accuracy", "precision", "recall"] if loss in catalog.CLASSIFICATION_LOSSES else [])
+    if loss == "categorical_crossentropy":
+        metric_choices.append("top_k_accuracy(k=1)")  # k below the classes: a softmax has at least 2
     metrics = draw(st.lists(st.sampled_from(metric_choices), unique=True, max_size=3))
     if metrics:
         statements.append("metrics " + ", ".join(metrics))

@@ -339,20 +339,50 @@ def output_activation_index(model: ir.Model) -> int | None:
 
 
 def metric_forms(program: ir.Program) -> list[tuple[str, str]]:
-    """(metric, form) for each metric of the train block, the form naming the formula a backend writes:
+    """(history key, form) for each metric of the train block, the form naming the formula a backend writes:
 
     * ``class_accuracy``: argmax of the outputs equals the integer class label;
     * ``binary_accuracy``: output logit > 0 (probability > ½) agrees with the 0/1 label;
     * ``mse``, ``mae``: per row, the mean over the outputs of the squared (absolute) difference
-      between the predictions (output activation applied) and the targets (one-hot for classes).
+      between the predictions (output activation applied) and the targets (one-hot for classes);
+    * ``class_precision``, ``class_recall``: per class, [true positives, predicted (actual)
+      positives], the predicted class the argmax; ``binary_precision``, ``binary_recall`` the
+      same two counts of class 1, predicted where the logit is > 0 (as binary_accuracy);
+    * ``top_k_accuracy``: the true class's score is beaten (strictly) by fewer than k scores,
+      k from the key (catalog.metric_argument).
+
+    Each is a sum over rows, added up over an epoch's batches; metric_values() turns the sums
+    into the metrics: a count over the rows for most, a mean over classes of hits / counts for
+    the catalog's COUNTED_METRICS.
     """
     out = []
-    for metric in program.train.metrics if program.train else ():
-        if metric == "accuracy":
-            out.append((metric, "class_accuracy" if program.task == "multiclass" else "binary_accuracy"))
+    task = "class" if program.task == "multiclass" else "binary"
+    for key in program.train.metrics if program.train else ():
+        name = catalog.metric_name(key)
+        if name in ("accuracy", "precision", "recall"):
+            out.append((key, f"{task}_{name}"))
         else:
-            out.append((metric, metric))
+            out.append((key, name))
     return out
+
+
+def metric_values(program: ir.Program, mean: str, counted: str) -> dict:
+    """metric_values(sums, n) as every full program writes it: each metric's value from `sums` over
+    `n` rows, `mean` (the sum over n) or, for precision and recall, `counted` (macro_ratio of the
+    counts), each a format string of `sums`, the sum's expression; and the docstring saying which."""
+    keys = program.train.metrics if program.train else ()
+    values = [{"key": key, "expression": (counted if catalog.metric_name(key) in catalog.COUNTED_METRICS else mean)
+               .format(sums=f"sums[{py(key)}]")} for key in keys]
+    how = "precision and recall\n    from their counts (macro_ratio), the others as means over the rows" \
+        if uses_counts(program) else "means over the rows"
+    return {"values": values,
+            "docstring": f"The metrics of n rows from their metric_sums, added up over the batches: {how}."}
+
+
+def uses_counts(program: ir.Program) -> bool:
+    """Whether a metric is a ratio of counts (precision, recall): the program needs macro_ratio."""
+    return any(catalog.metric_name(key) in catalog.COUNTED_METRICS for key in program.train.metrics) \
+        if program.train else False
 
 
 def history_keys(program: ir.Program) -> list[str]:

@@ -17,7 +17,7 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
-from nndsl import ir
+from nndsl import catalog, ir
 from nndsl.codegen import common
 from nndsl.codegen.render import drop_unused_functions, py, render_template, sort_imports, tidy
 
@@ -663,6 +663,8 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         task=program.task,
         has_train=program.train is not None,
         metric_sums=_metric_sums(program, plan, module),
+        metric_values=_metric_values(program),
+        predicted=CLASS_PREDICTED if common.uses_counts(program) and program.task == "multiclass" else None,
         model_inputs=program.model.in_features,
         inputs=common.model_inputs(program),
         epochs=program.train.epochs if program.train else 0,
@@ -706,25 +708,45 @@ def _lower_optimizer(program: ir.Program, module: common.Module, plan: Plan) -> 
     return {"class": "RMSprop", "args": f"lr=LR, rho={py(opt.rho)}, eps={py(opt.eps)}"}
 
 
+#: The predicted classes, for the metrics that count them per class.
+CLASS_PREDICTED = "predicted = output.argmax(axis=1)"
+
+#: Each metric form (common.metric_forms) summed over the rows of the network's `output` against `y`.
+METRIC_SUMS = {
+    "class_accuracy": "int(np.count_nonzero(output.argmax(axis=1) == y))",
+    "binary_accuracy": "int(np.count_nonzero((output > 0) == (y > 0.5)))",
+    "mse": "float(np.square({predictions} - {targets}).mean(axis=1).sum())",
+    "mae": "float(np.abs({predictions} - {targets}).mean(axis=1).sum())",
+    # [true positives, predicted positives]; [true positives, actual positives]
+    "class_precision": "np.stack([np.bincount(y[predicted == y], minlength={classes}), "
+                       "np.bincount(predicted, minlength={classes})])",
+    "class_recall": "np.stack([np.bincount(y[predicted == y], minlength={classes}), "
+                    "np.bincount(y, minlength={classes})])",
+    "binary_precision": "np.array([np.count_nonzero((output > 0) & (y > 0.5)), np.count_nonzero(output > 0)])",
+    "binary_recall": "np.array([np.count_nonzero((output > 0) & (y > 0.5)), np.count_nonzero(y > 0.5)])",
+    # fewer than k classes score strictly higher than the true one
+    "top_k_accuracy": "int(np.count_nonzero((output > np.take_along_axis(output, y[:, None], axis=1)).sum(axis=1) "
+                      "< {k}))",
+}
+
+
 def _metric_sums(program: ir.Program, plan: Plan, module: common.Module) -> list[dict]:
     """For each metric, the expression summing it over a batch (output: the network's output)."""
-    out = []
     fused = plan.predict_activation
     if fused:
         module.use(f"numpy/ops/{fused}.py", "ops")
+    if common.uses_counts(program):
+        module.use("common/macro_ratio.py", "training")
     predictions = f"{fused}_forward(output, out=np.empty_like(output))" if fused else "output"
     targets = "y"
     if program.task == "multiclass":
         targets = f"np.eye({program.model.out_features}, dtype=np.float32)[y]"
-    for metric in program.train.metrics if program.train else ():
-        if metric == "accuracy":
-            if program.task == "multiclass":
-                expression = "int(np.count_nonzero(output.argmax(axis=1) == y))"
-            else:
-                expression = "int(np.count_nonzero((output > 0) == (y > 0.5)))"
-        elif metric == "mse":
-            expression = f"float(np.square({predictions} - {targets}).mean(axis=1).sum())"
-        else:
-            expression = f"float(np.abs({predictions} - {targets}).mean(axis=1).sum())"
-        out.append({"key": metric, "expression": expression})
-    return out
+    return [{"key": key, "expression": METRIC_SUMS[form].format(
+                predictions=predictions, targets=targets, classes=program.model.out_features,
+                k=catalog.metric_argument(key))}
+            for key, form in common.metric_forms(program)]
+
+
+def _metric_values(program: ir.Program) -> list[dict]:
+    """For each metric, its value from the sums of metric_sums over n rows."""
+    return common.metric_values(program, mean="{sums} / n", counted="macro_ratio({sums})")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 
-from nndsl import __version__, ir
+from nndsl import __version__, catalog, ir
 from nndsl.codegen import common
 from nndsl.codegen.render import comment, py, snippet
 from nndsl.errors import SpecError
@@ -219,6 +219,18 @@ def streams(program: ir.Program) -> str:
     """The line that makes the three training streams from the seed (common/streams.py's split)."""
     return (f"rng, shuffle_rng, dropout_rng = (np.random.default_rng(s) for s in "
             f"np.random.SeedSequence({py(program.train.seed)}).spawn(3))")
+
+
+def metric_expressions(program: ir.Program, forms: dict[str, str], module: PlainModule, **names: str) -> list[str]:
+    """Each metric of the train block on the whole validation set, as the backend's `forms`
+    (common.metric_forms) write it with `names` (predictions, targets); precision and recall
+    over classes call plain/metrics.py."""
+    out = []
+    for key, form in common.metric_forms(program):
+        if form in ("class_precision", "class_recall"):
+            module.use("plain/metrics.py")
+        out.append(forms[form].format(classes=program.model.out_features, k=catalog.metric_argument(key), **names))
+    return out
 
 
 def report(program: ir.Program, values: list[str], indent: int) -> dict:

@@ -22,6 +22,11 @@ METRICS = {
     "binary_accuracy": "np.mean((z > 0) == (y > 0.5))",
     "mse": "np.mean(({predictions} - {targets}) ** 2)",
     "mae": "np.mean(np.abs({predictions} - {targets}))",
+    "class_precision": "precision(z.argmax(axis=1), y, {classes}).mean()",
+    "class_recall": "recall(z.argmax(axis=1), y, {classes}).mean()",
+    "binary_precision": "np.sum((z > 0) & (y > 0.5)) / max(np.sum(z > 0), 1)",
+    "binary_recall": "np.sum((z > 0) & (y > 0.5)) / max(np.sum(y > 0.5), 1)",
+    "top_k_accuracy": "np.mean((z > np.take_along_axis(z, y[:, None], axis=1)).sum(axis=1) < {k})",
 }
 PREDICTIONS = {"sigmoid": "0.5 * (1 + np.tanh(z / 2))", "softmax": "np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)"}
 
@@ -84,7 +89,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
     layers = [step for layer_steps in steps.values() for step in layer_steps]
     predictions = PREDICTIONS[fused] if fused else "z"
     targets = f"np.eye({model.out_features}, dtype=np.float32)[y]" if program.task == "multiclass" else "y"
-    metrics = [METRICS[form].format(predictions=predictions, targets=targets) for _, form in common.metric_forms(program)]
+    metrics = plain.metric_expressions(program, METRICS, module, predictions=predictions, targets=targets)
     penalty = any(isinstance(layer, (ir.Dense, ir.Conv2D)) and layer.regularizers for layer in model.layers)
     loss = f"{program.loss.name}(z, y)[0]" + (" + penalty()" if penalty else "")
     train = program.train

@@ -57,8 +57,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
     predictions = plain_numpy.PREDICTIONS[fused] if fused else "z"
     targets = f"np.eye({model.out_features}, dtype=np.float32)[y]" if program.task == "multiclass" else "y"
     penalty = " + float(sum(model.losses))" if plan.penalties else ""
-    metrics = [plain_numpy.METRICS[form].format(predictions=predictions, targets=targets)
-               for _, form in common.metric_forms(program)]
+    metrics = plain.metric_expressions(program, plain_numpy.METRICS, module, predictions=predictions, targets=targets)
     train = program.train
     controls = plain.lower_controls(program, module, weights="model.get_weights",
                                     restore=["model.set_weights(early_stopping.best_weights)"])

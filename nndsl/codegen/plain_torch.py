@@ -19,6 +19,11 @@ METRICS = {
     "binary_accuracy": "((output > 0) == (y > 0.5)).float().mean()",
     "mse": "({predictions} - {targets}).square().mean()",
     "mae": "({predictions} - {targets}).abs().mean()",
+    "class_precision": "precision(output.argmax(dim=1).numpy(), y.numpy(), {classes}).mean()",
+    "class_recall": "recall(output.argmax(dim=1).numpy(), y.numpy(), {classes}).mean()",
+    "binary_precision": "((output > 0) & (y > 0.5)).sum() / (output > 0).sum().clamp(min=1)",
+    "binary_recall": "((output > 0) & (y > 0.5)).sum() / (y > 0.5).sum().clamp(min=1)",
+    "top_k_accuracy": "((output > output.gather(1, y[:, None])).sum(dim=1) < {k}).float().mean()",
 }
 
 
@@ -57,8 +62,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
     fused = plan.predict_activation
     predictions = torch_backend.OUTPUT_FUNCTIONS[fused].format("output") if fused else "output"
     targets = f"nn.functional.one_hot(y, {program.model.out_features})" if program.task == "multiclass" else "y"
-    metrics = [{"key": metric, "expression": METRICS[form].format(predictions=predictions, targets=targets)}
-               for metric, form in common.metric_forms(program)]
+    metrics = plain.metric_expressions(program, METRICS, module, predictions=predictions, targets=targets)
     penalties = [f"{entry['rate']} * {tensor(entry['layer'] + '.weight')}.{entry['method']}().sum()"
                  for entry in plan.penalties]
     layers = [{"module": torch_arguments(entry["module"]), "name": entry["name"], "comment": None}
@@ -93,7 +97,7 @@ def lower(program: ir.Program, data_dir: str) -> str:
         penalties=penalties,
         loss=torch_backend.LOSSES[program.loss.name][0],
         optimizer=optimizer,
-        report=plain.report(program, [f"{loss}.item()"] + [f"{m['expression']}.item()" for m in metrics], indent=8),
+        report=plain.report(program, [f"{loss}.item()"] + [f"{m}.item()" for m in metrics], indent=8),
         epochs=py(train.epochs),
         epochs_end=py(train.epochs + 1),
         batches=("torch.from_numpy(shuffle_rng.permutation(len(x_train)))" if train.shuffle

@@ -52,6 +52,8 @@ def py(value) -> str:
         if isinstance(value, tuple) and len(value) == 1:
             return f"({items},)"
         return f"({items})" if isinstance(value, tuple) else f"[{items}]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{py(key)}: {py(item)}" for key, item in value.items()) + "}"
     raise RenderError(f"cannot render {type(value).__name__} as a literal")
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nndsl import ir
+from nndsl import catalog, ir
 from nndsl.catalog import ACTIVATION_ALPHA
 from nndsl.codegen import common
 from nndsl.codegen.render import comment, drop_unused_functions, py, render_template, sort_imports, tidy
@@ -352,6 +352,8 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     controls = common.lower_controls(program, module)
     if controls["clip_norm"]:
         module.use("tensorflow/clip_norm.py", "training")
+    if trains and common.uses_counts(program):
+        module.use("common/macro_ratio.py", "training")
     imports = sort_imports(module.imports)
     split = imports.index("") if "" in imports else 0
     source = render_template(
@@ -376,11 +378,10 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         outputs=program.model.out_features,
         has_train=trains,
         loss=_lower_loss(program, plan) if trains else None,
-        metrics=_lower_metrics(program, plan) if trains else [],
+        metrics=_lower_metrics(program, plan) if trains else None,
         optimizer=optimizer,
         controls=controls,
         history_keys=common.history_keys(program),
-        metric_names=list(program.train.metrics) if trains else [],
         epochs=program.train.epochs if trains else 0,
         user_errors="DataError, CheckpointError, TrainingDiverged, DeviceError",
     )
@@ -405,25 +406,56 @@ def _lower_loss(program: ir.Program, plan: Plan) -> dict:
     return {"expression": expression, "description": comment(description), "where": common.where(program, program.loss)}
 
 
-def _lower_metrics(program: ir.Program, plan: Plan) -> list[dict]:
-    """For each metric, its per-example value (as Keras' metric of that name), summed over the batch."""
+#: The predicted and the actual class of each row, one-hot (multiclass) or 0/1 (binary), as floats:
+#: precision and recall count them.
+CLASS_INDICATORS = {
+    "multiclass": ["predicted = tf.one_hot(tf.argmax(logits, axis=-1), {classes})",
+                   "actual = tf.one_hot(y, {classes})"],
+    "binary": ["predicted = tf.cast(logits > 0, tf.float32)", "actual = tf.cast(y > 0.5, tf.float32)"],
+}
+#: Each counted form's sum over the batch: [true positives, predicted (actual) positives], per class
+#: (axis=0) for a softmax, of class 1 for a sigmoid.
+COUNTED_SUMS = {
+    "class_precision": "tf.stack([tf.reduce_sum(predicted * actual, axis=0), tf.reduce_sum(predicted, axis=0)])",
+    "class_recall": "tf.stack([tf.reduce_sum(predicted * actual, axis=0), tf.reduce_sum(actual, axis=0)])",
+    "binary_precision": "tf.stack([tf.reduce_sum(predicted * actual), tf.reduce_sum(predicted)])",
+    "binary_recall": "tf.stack([tf.reduce_sum(predicted * actual), tf.reduce_sum(actual)])",
+}
+
+
+def _lower_metrics(program: ir.Program, plan: Plan) -> dict:
+    """For each metric, its sum over the batch (the sum of its per-example value, as Keras' metric
+    of that name, or for precision and recall their counts) and the shape of that sum; and the
+    lines before them that the counts need."""
     fused = plan.fused
     predictions = {"sigmoid": "tf.sigmoid(logits)", "softmax": "tf.nn.softmax(logits)"}.get(fused, "outputs")
+    classes = py(program.model.out_features)
     targets = "y"
     if program.task == "multiclass":
-        targets = f"tf.one_hot(y, {py(program.model.out_features)})"
+        targets = f"tf.one_hot(y, {classes})"
     out = []
-    for metric in program.train.metrics:
-        if metric == "accuracy" and program.task == "multiclass":
+    for key, form in common.metric_forms(program):
+        shape = ()
+        if form == "class_accuracy":
             expression = "tf.cast(tf.equal(tf.argmax(logits, axis=-1), y), tf.float32)"
-        elif metric == "accuracy":  # sigmoid(z) > 0.5 ⇔ z > 0
+        elif form == "binary_accuracy":  # sigmoid(z) > 0.5 ⇔ z > 0
             expression = per_example("tf.cast(tf.equal(logits > 0, y > 0.5), tf.float32)", program)
-        elif metric == "mse":
+        elif form == "mse":
             expression = per_example(f"tf.square({predictions} - {targets})", program)
-        else:
+        elif form == "mae":
             expression = per_example(f"tf.abs({predictions} - {targets})", program)
-        out.append({"key": py(metric), "expression": expression})
-    return out
+        elif form == "top_k_accuracy":  # fewer than k classes score strictly higher than the true one
+            expression = ("tf.cast(tf.math.count_nonzero(logits > tf.gather(logits, y, batch_dims=1)[:, None], "
+                          f"axis=-1) < {catalog.metric_argument(key)}, tf.float32)")
+        else:
+            shape = (2, program.model.out_features) if form.startswith("class_") else (2,)
+        total = COUNTED_SUMS[form] if form in COUNTED_SUMS else f"tf.reduce_sum({expression})"
+        out.append({"key": py(key), "expression": total, "shape": shape})
+    counts = common.uses_counts(program)
+    return {"sums": out,
+            "prelude": [line.format(classes=classes) for line in CLASS_INDICATORS[program.task]] if counts else [],
+            "shapes": {key: shape for key, shape in zip(program.train.metrics, (m["shape"] for m in out), strict=True)},
+            "values": common.metric_values(program, mean="float({sums}) / n", counted="macro_ratio({sums})")}
 
 
 def _lower_optimizer(program: ir.Program, module: common.Module) -> dict:

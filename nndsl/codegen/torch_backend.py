@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nndsl import ir
+from nndsl import catalog, ir
 from nndsl.codegen import common
 from nndsl.codegen.naming import TORCH_NETWORK_ATTRIBUTES, Namer
 from nndsl.codegen.render import drop_unused_functions, py, render_template, sort_imports, tidy
@@ -53,7 +53,18 @@ METRIC_SUMS = {
     "binary_accuracy": "torch.count_nonzero((output > 0) == (y > 0.5))",
     "mse": "({predictions} - {targets}).square().mean(dim=1).sum()",
     "mae": "({predictions} - {targets}).abs().mean(dim=1).sum()",
+    # [true positives, predicted positives]; [true positives, actual positives]
+    "class_precision": "torch.stack([torch.bincount(y[predicted == y], minlength={classes}), "
+                       "torch.bincount(predicted, minlength={classes})])",
+    "class_recall": "torch.stack([torch.bincount(y[predicted == y], minlength={classes}), "
+                    "torch.bincount(y, minlength={classes})])",
+    "binary_precision": "torch.stack([torch.count_nonzero((output > 0) & (y > 0.5)), torch.count_nonzero(output > 0)])",
+    "binary_recall": "torch.stack([torch.count_nonzero((output > 0) & (y > 0.5)), torch.count_nonzero(y > 0.5)])",
+    # fewer than k classes score strictly higher than the true one
+    "top_k_accuracy": "torch.count_nonzero((output > output.gather(1, y[:, None])).sum(dim=1) < {k})",
 }
+#: The predicted classes, for the metrics that count them per class.
+CLASS_PREDICTED = "predicted = output.argmax(dim=1)"
 
 #: Penalty on W per regularizer: l1 adds rate·Σ|W|, l2 adds rate·ΣW².
 PENALTY_METHODS = {"l1": "abs", "l2": "square"}
@@ -309,9 +320,18 @@ def metric_sums(program: ir.Program, plan: Plan) -> list[dict]:
     predictions = OUTPUT_FUNCTIONS[fused].format("output") if fused else "output"
     targets = f"nn.functional.one_hot(y, {program.model.out_features})" if program.task == "multiclass" else "y"
     return [
-        {"key": py(metric), "expression": METRIC_SUMS[form].format(predictions=predictions, targets=targets)}
-        for metric, form in common.metric_forms(program)
+        {"key": py(key), "expression": METRIC_SUMS[form].format(
+            predictions=predictions, targets=targets, classes=program.model.out_features,
+            k=catalog.metric_argument(key))}
+        for key, form in common.metric_forms(program)
     ]
+
+
+def metric_values(program: ir.Program, module: common.Module) -> dict:
+    """metric_values(sums, n): each metric's value from the sums of metric_sums over n rows."""
+    if common.uses_counts(program):
+        module.use("common/macro_ratio.py", "training")
+    return common.metric_values(program, mean="{sums}.item() / n", counted="macro_ratio(to_numpy({sums}))")
 
 
 def lower_device(target: str, module: common.Module) -> dict:
@@ -366,6 +386,8 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         history_keys=common.history_keys(program),
         metrics=list(program.train.metrics) if trains else [],
         metric_sums=metric_sums(program, plan),
+        metric_values=metric_values(program, module),
+        predicted=CLASS_PREDICTED if common.uses_counts(program) and program.task == "multiclass" else None,
         predict=OUTPUT_FUNCTIONS[plan.predict_activation].format("output") if plan.predict_activation else "output",
         label_dtype="torch.int64" if program.task == "multiclass" else "torch.float32",
         model_inputs=program.model.in_features,

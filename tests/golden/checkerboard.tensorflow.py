@@ -44,7 +44,8 @@ BATCH_SIZE = 10  # None: the whole training set per step (`batch all`)
 SHUFFLE = True  # reshuffle the training set every epoch
 CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
 EVAL_BATCH = 1024  # rows per forward pass when evaluating or predicting
-METRICS = ["accuracy"]
+# each metric's history key, and the shape of its sum over a batch (metric_sums)
+METRICS = {"accuracy": ()}
 HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
 TARGET = "auto"  # auto (a GPU when there is one), cpu, gpu or tpu: see distribution_strategy()
 JIT_COMPILE = False  # XLA for the training steps: on a CPU, compiling costs more than it saves here
@@ -233,9 +234,16 @@ def per_example_loss(y, logits):
 
 
 def metric_sums(y, logits):
-    """Per-batch sums of each metric (the epoch divides by the number of samples)."""
+    """Per-batch sums of each metric (metric_values() turns an epoch's into its metrics)."""
     return {
         "accuracy": tf.reduce_sum(tf.cast(tf.equal(logits > 0, y > 0.5), tf.float32)),
+    }
+
+
+def metric_values(sums, n):
+    """The metrics of n rows from their metric_sums, added up over the batches: means over the rows."""
+    return {
+        "accuracy": float(sums["accuracy"]) / n,
     }
 
 
@@ -429,7 +437,7 @@ class Trainer:
         batch_size = BATCH_SIZE or n
         steps, rest = divmod(n, batch_size)
         batches = [tf.reshape(t[: steps * batch_size], (steps, batch_size, *t.shape[1:])) for t in (x, y, *masks)]
-        total_loss, sums = tf.constant(0.0), {key: tf.constant(0.0) for key in METRICS}
+        total_loss, sums = tf.constant(0.0), {key: tf.zeros(shape) for key, shape in METRICS.items()}
         for step in tf.range(steps):
             x_batch, y_batch, *mask_batch = [t[step] for t in batches]
             loss, metrics = self._train_batch(x_batch, y_batch, mask_batch)
@@ -513,7 +521,7 @@ class Trainer:
         loss = float(total_loss) / n
         if not math.isfinite(loss):
             raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
-        logs = {"loss": loss} | {key: float(value) / n for key, value in sums.items()}
+        logs = {"loss": loss} | metric_values(sums, n)
         if validate:
             val_logs = self._means(*validation, len(self.x_val)) if validation else self.evaluate()
             logs |= {f"val_{key}": value for key, value in val_logs.items()}
@@ -535,13 +543,13 @@ class Trainer:
         for start in range(0, n, chunk):
             loss, metrics = self._evaluate(x[start:start + chunk], y[start:start + chunk])
             total_loss += float(loss)
-            sums = {key: sums[key] + float(metrics[key]) for key in sums}
+            sums = {key: sums[key] + np.asarray(metrics[key], dtype=np.float64) for key in sums}
         return self._means(total_loss, sums, n)
 
     def _means(self, total_loss, sums, n):
         """Evaluation logs from the loss and metric sums over n rows."""
         logs = {"loss": float(total_loss) / n}
-        return logs | {key: float(value) / n for key, value in sums.items()}
+        return logs | metric_values(sums, n)
 
     def set_learning_rate(self, lr):
         """The learning rate of the steps to come (the optimizer's variable, which the graphs read)."""

@@ -409,13 +409,20 @@ class TrainingDiverged(FloatingPointError):
 
 
 def metric_sums(output, y):
-    """Per-batch sums of each metric (the epoch divides by the number of samples).
+    """Per-batch sums of each metric (metric_values turns an epoch's into its metrics).
 
     `output` is the network's, the logits: the sigmoid is applied here where a metric
     needs it, and logits > 0 is a probability above ½.
     """
     return {
         "accuracy": int(np.count_nonzero((output > 0) == (y > 0.5))),
+    }
+
+
+def metric_values(sums, n):
+    """The metrics of n rows from their metric_sums, added up over the batches: means over the rows."""
+    return {
+        "accuracy": sums["accuracy"] / n,
     }
 
 
@@ -473,7 +480,7 @@ class Trainer:
                 sums[key] += value
             if on_batch is not None:
                 on_batch(stop, n, loss)
-        return {"loss": total_loss / n} | {key: value / n for key, value in sums.items()}
+        return {"loss": total_loss / n} | metric_values(sums, n)
 
     def evaluate(self, x=None, y=None):
         """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
@@ -492,7 +499,7 @@ class Trainer:
             for key, value in metric_sums(output, y[start:stop]).items():
                 sums[key] += value
         logs = {"loss": total_loss / len(x)}
-        return logs | {key: value / len(x) for key, value in sums.items()}
+        return logs | metric_values(sums, len(x))
 
     def set_learning_rate(self, lr):
         """The learning rate of the steps to come."""

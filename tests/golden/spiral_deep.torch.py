@@ -293,13 +293,20 @@ class TrainingDiverged(FloatingPointError):
 
 
 def metric_sums(output, y):
-    """Each metric summed over the rows of the model's output against y; the caller divides by the rows.
+    """Each metric summed over the rows of the model's output against y; metric_values() reads the sums.
 
     `output` is the network's, the logits: the sigmoid is applied here where a metric
     needs it, and logits > 0 is a probability above ½.
     """
     return {
         "accuracy": torch.count_nonzero((output > 0) == (y > 0.5)),
+    }
+
+
+def metric_values(sums, n):
+    """The metrics of n rows from their metric_sums, added up over the batches: means over the rows."""
+    return {
+        "accuracy": sums["accuracy"].item() / n,
     }
 
 
@@ -411,7 +418,7 @@ class Trainer:
                                    f"{batch_losses[bad]}; try a smaller learning rate")
         # Each batch's mean loss weighted by its size: the epoch's mean, as Keras reports it.
         logs = {"loss": float(np.dot(batch_losses, [len(output) for output in outputs])) / n}
-        return logs | {key: value.item() / n for key, value in metric_sums(torch.cat(outputs), y).items()}
+        return logs | metric_values(metric_sums(torch.cat(outputs), y), n)
 
     @torch.no_grad()
     def evaluate(self, x=None, y=None):
@@ -423,7 +430,7 @@ class Trainer:
             y = torch.as_tensor(given_binary_labels(y, len(x)), device=self.device)
         output = self.infer(x)
         loss = self.loss_fn(output, y)
-        return {"loss": loss.item()} | {key: value.item() / len(x) for key, value in metric_sums(output, y).items()}
+        return {"loss": loss.item()} | metric_values(metric_sums(output, y), len(x))
 
     def set_learning_rate(self, lr):
         """The learning rate of the steps to come."""
