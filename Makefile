@@ -24,7 +24,7 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,images,lsp,export,sweep]' '$(TORCH_PIN)' '$(TENSORFLOW_PIN)'
+	$(BIN)/python -m pip install --quiet -e '.[test,images,lsp,export,sweep,progress,tensorboard]' '$(TORCH_PIN)' '$(TENSORFLOW_PIN)'
 	touch $(VENV)/.installed-run $@
 
 $(NODE_CACHE)/.installed: Makefile

@@ -265,6 +265,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _folder(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("needs a folder")
+    return text
+
+
 def _cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -377,12 +383,14 @@ def make_parser() -> argparse.ArgumentParser:
         commands, "train", "train a spec and save weights, history and plots",
         "Train a spec and keep the results in --out: weights.npz, history.json (Keras's History layout), "
         "checkpoint.npz, model.py (the program that reproduces the run) and the plots (loss.png, and "
-        "decision_boundary.png or fit.png for 1- and 2-D inputs). One line per epoch on stderr, "
-        "'epoch 3/10 - 12ms - loss: 0.4012 - …', the final validation metrics on stdout.",
+        "decision_boundary.png or fit.png for 1- and 2-D inputs). On stderr, a live bar on a terminal (with "
+        "nndsl[progress]), else lines 'epoch 3/10 - 12ms - loss: 0.4012 - …' for the first and last epochs "
+        "and about ten between (--verbose: every epoch); the final validation metrics on stdout.",
         ("nndsl train specs/checkerboard.nn                    # NumPy; results in runs/checkerboard/",
          "nndsl train specs/spiral.nn -b torch --epochs 50     # PyTorch, 50 epochs instead of the spec's",
          "nndsl train specs/spiral.nn --out runs/a --seed 7    # another seed for the initial weights",
-         "nndsl train specs/spiral.nn --out runs/a --resume --epochs 200  # continue to epoch 200"),
+         "nndsl train specs/spiral.nn --out runs/a --resume --epochs 200  # continue to epoch 200",
+         "nndsl train specs/spiral.nn --tensorboard runs/tb/a  # then: tensorboard --logdir runs/tb"),
     )
     train.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
     _backend_and_target(train)
@@ -398,7 +406,14 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
                        help="checkpoint every N epochs (default: the spec's, else 10), and at the end")
     train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    train.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
+    printed = train.add_mutually_exclusive_group()
+    printed.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
+    printed.add_argument("--verbose", action="store_true",
+                         help="every epoch's line (default: a live bar on a terminal, where tqdm is installed; "
+                              "else the first and last epochs' lines and about ten between)")
+    train.add_argument("--tensorboard", metavar="DIR", type=_folder,
+                       help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
+                            "(pip install 'nndsl[tensorboard]')")
     train.set_defaults(run=cmd_train)
 
     sweep = _command(

@@ -558,7 +558,8 @@ def train_run(program: ir.Program, seed: int, backend: str, target: str, folder:
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     args = argparse.Namespace(backend=backend, target=target, epochs=None, seed=seed, checkpoint_every=None,
-                              out=str(out), resume=False, quiet=True, no_plots=True)
+                              out=str(out), resume=False, quiet=True, no_plots=True,
+                              verbose=False, tensorboard=None)
     started = time.perf_counter()
     with open(out / "train.log", "w", encoding="utf-8") as log, redirect_stdout(log), redirect_stderr(log):
         status = run_training(program, args)

@@ -15,7 +15,6 @@ import importlib.util
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from nndsl import ir
@@ -24,16 +23,17 @@ from nndsl.files import remove_stale_temps, write_atomic
 from nndsl.resources import resource_dir
 
 
-def _run_lines():
-    """templates/common/progress.py, which every generated program carries: one format for both."""
-    path = resource_dir("templates") / "common" / "progress.py"
-    spec = importlib.util.spec_from_file_location("nndsl_run_lines", path)
+def _common_snippet(name: str):
+    """templates/common/<name>, which every generated program carries: one behaviour for both."""
+    path = resource_dir("templates") / "common" / name
+    spec = importlib.util.spec_from_file_location(f"nndsl_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-_LINES = _run_lines()
+_LINES = _common_snippet("progress.py")  # the epoch lines and the live bar
+_TENSORBOARD = _common_snippet("tensorboard.py")
 duration = _LINES.duration
 
 # Everything a run writes into --out (each through write_atomic, so a kill leaves old or new files).
@@ -107,37 +107,6 @@ def with_overrides(program: ir.Program, args) -> ir.Program:
     return dataclasses.replace(program, data=data, train=dataclasses.replace(train, **changes, overridden=overridden))
 
 
-class Progress:
-    """A one-line progress bar per epoch on a terminal; one summary line per epoch always."""
-
-    def __init__(self, total_epochs: int, stream=None, quiet: bool = False) -> None:
-        self.total = total_epochs
-        self.stream = stream if stream is not None else sys.stderr  # the current one, not the one at import
-        self.quiet = quiet
-        self.live = not quiet and self.stream.isatty()
-        self.started = time.perf_counter()
-        self.epoch = 0
-
-    def on_batch(self, done: int, total: int, loss=None) -> None:
-        if not self.live:
-            return
-        width = 30
-        filled = int(width * done / total)
-        bar = "=" * filled + (">" if filled < width else "") + " " * (width - filled - 1)
-        self.stream.write(f"\repoch {self.epoch + 1}/{self.total} [{bar[:width]}] {done}/{total}")
-        self.stream.flush()
-
-    def on_epoch(self, epoch: int, logs: dict) -> None:
-        self.epoch = epoch
-        elapsed = time.perf_counter() - self.started
-        self.started = time.perf_counter()
-        if self.quiet:
-            return
-        clear = "\r\033[K" if self.live else ""
-        self.stream.write(f"{clear}{_LINES.epoch_line(epoch, self.total, elapsed, logs)}\n")
-        self.stream.flush()
-
-
 def run_training(program: ir.Program, args) -> int:
     """Carry out `nndsl train` for a checked program; returns the exit status."""
     from nndsl.codegen import generate, load_module
@@ -152,6 +121,7 @@ def run_training(program: ir.Program, args) -> int:
     program = with_overrides(program, args)
     created: list[Path] = []
     try:
+        board = _TENSORBOARD.TensorBoardLog(args.tensorboard) if args.tensorboard else None  # fails before any work
         source = generate(program, backend=args.backend, target=args.target, data_dir=data_dir)
         created = prepare_out_dir(out, args.resume)
         module = load_module(source)
@@ -172,20 +142,8 @@ def run_training(program: ir.Program, args) -> int:
             if earlier:
                 print(f"note: a fresh run: removed the checkpoint of an earlier run in {visible(str(out))} "
                       "(--resume would have continued it)", file=sys.stderr)
-        every = program.train.checkpoint_every or 10
-        progress = Progress(last, quiet=args.quiet)
-        progress.epoch = trainer.epoch
-        with _quiet_float_errors():  # a diverging run ends in one clear TrainingDiverged, not in warnings
-            trainer.fit(
-                last - trainer.epoch,
-                on_epoch=progress.on_epoch,
-                # Per-batch calls only where a progress bar shows them: without on_batch, a backend
-                # may run a whole epoch in one call (TensorFlow does, in one graph).
-                on_batch=progress.on_batch if progress.live else None,
-                checkpoint=checkpoint,
-                checkpoint_every=every,
-            )
-    except TrainError as error:
+        _fit(trainer, last, checkpoint, program.train.checkpoint_every or 10, board, args)
+    except (TrainError, _TENSORBOARD.TensorBoardError) as error:
         remove_if_empty(created)
         print(f"nndsl: error: {visible(str(error))}", file=sys.stderr)
         return 1
@@ -213,6 +171,26 @@ def run_training(program: ir.Program, args) -> int:
     plots = "" if args.no_plots else " and plots"
     print(f"saved weights.npz, history.json, checkpoint.npz, model.py{plots} in {visible(str(out))}")
     return 0
+
+
+def _fit(trainer, last: int, checkpoint: Path, every: int, board, args) -> None:
+    """trainer.fit() to epoch `last`: its progress on stderr (nothing with --quiet), and with
+    --tensorboard the epochs' logs written to `board`; the generated program's main() does the same."""
+    report = None if args.quiet else _LINES.EpochReport(trainer.epoch, last, stream=sys.stderr, verbose=args.verbose)
+    listeners = [listener for listener in (report, board) if listener is not None]
+
+    def on_epoch(epoch, logs):
+        for listener in listeners:
+            listener.on_epoch(epoch, logs)
+
+    try:
+        with _quiet_float_errors():  # a diverging run ends in one clear TrainingDiverged, not in warnings
+            # No on_batch: the bar counts epochs, and without it a backend may run a whole epoch in
+            # one call (TensorFlow does, in one graph).
+            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint, checkpoint_every=every)
+    finally:
+        for listener in listeners:
+            listener.close()
 
 
 def _quiet_float_errors():

@@ -20,6 +20,12 @@ def require_backend(name: str):
     return pytest.importorskip(name, reason=f"{name} is not installed (NNDSL_REQUIRE_BACKENDS=1 makes this an error)")
 
 
+#: What a generated program may import beyond its framework, NumPy and the standard library: inside
+#: the function that needs it, only then: tqdm for the live bar (progress.py; without it, the epoch
+#: lines) and tensorboardX for --tensorboard (tensorboard.py). Never at the top of a module.
+OPTIONAL_IMPORTS = {"tqdm", "tensorboardX"}
+
+
 #: Floats from two separate executions (another process, a reloaded model) agree to float32
 #: rounding, not bit for bit: under load a framework may split its kernels differently. Bitwise
 #: equality stays for one execution path (resume from a checkpoint, fit in parts).

@@ -26,7 +26,7 @@ import pytest
 
 import nndsl
 from nndsl.codegen import load_module
-from tests.conftest import assert_same_run
+from tests.conftest import OPTIONAL_IMPORTS, assert_same_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.nn"))
@@ -492,9 +492,10 @@ def compiled(spec: Path) -> str:
     return nndsl.generate(program, backend="numpy", data_dir=str(spec.parent))
 
 
-def imported_modules(source: str) -> set[str]:
+def imported_modules(source: str, top_level: bool = False) -> set[str]:
     names = set()
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    for node in tree.body if top_level else ast.walk(tree):
         if isinstance(node, ast.Import):
             names |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -514,7 +515,8 @@ def test_generated_code_is_ruff_clean_and_needs_only_numpy(make, case, tmp_path)
     source = make(case) if make is compiled else nndsl.generate(make(case))
     assert "nndsl" not in imported_modules(source)
     allowed = ALLOWED_IMPORTS | ({"PIL"} if "def load_images(" in source else set())  # Pillow reads images(...)
-    assert imported_modules(source) <= allowed, imported_modules(source) - allowed
+    assert imported_modules(source) <= allowed | OPTIONAL_IMPORTS, imported_modules(source) - allowed - OPTIONAL_IMPORTS
+    assert not imported_modules(source, top_level=True) & OPTIONAL_IMPORTS
     path = tmp_path / "model.py"
     path.write_text(source, encoding="utf-8")
     # With the project's settings, and with ruff's defaults (--isolated), which users' plain `ruff check` applies.

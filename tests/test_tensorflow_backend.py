@@ -36,7 +36,7 @@ import pytest
 
 import nndsl
 from nndsl.codegen import generate, load_module
-from tests.conftest import require_backend
+from tests.conftest import OPTIONAL_IMPORTS, require_backend
 from tests.golden import ROOT, SPECS
 
 tf = require_backend("tensorflow")
@@ -511,7 +511,7 @@ def test_generated_code_imports_only_the_standard_library_numpy_tensorflow_and_k
         elif isinstance(node, ast.ImportFrom):
             modules.add(node.module.split(".")[0])
     images = "def load_images(" in source  # Pillow reads image folders (images(...) data)
-    assert modules - set(sys.stdlib_module_names) <= {"numpy", "tensorflow", "keras"} | ({"PIL"} if images else set())
+    assert modules - set(sys.stdlib_module_names) <= {"numpy", "tensorflow", "keras"} | OPTIONAL_IMPORTS | ({"PIL"} if images else set())
 
 
 def test_generated_code_is_ruff_clean(tmp_path):

@@ -52,6 +52,13 @@ class Module:
         return self.snippets.get(name, [])
 
 
+def use_main_snippets(module: Module) -> None:
+    """What the command line of a training program (templates/common/main.j2) uses: the lines and the
+    bar a run prints, and --tensorboard's event files."""
+    module.use("common/progress.py", "main")
+    module.use("common/tensorboard.py", "main")
+
+
 def where(program: ir.Program, node) -> str:
     """`file:line` of an IR node, for comments pointing back at the spec."""
     return comment(f"{program.filename}:{node.span.line}")

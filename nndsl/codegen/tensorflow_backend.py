@@ -348,7 +348,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     module.use("common/npy_header.py", "files")  # used by checkpoint.py
     module.use("common/checkpoint.py", "files")
     if trains:
-        module.use("common/progress.py", "main")  # the lines main() prints
+        common.use_main_snippets(module)
     controls = common.lower_controls(program, module)
     if controls["clip_norm"]:
         module.use("tensorflow/clip_norm.py", "training")

@@ -363,7 +363,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     module.use("common/checkpoint.py", "files")
     trains = program.train is not None  # else an inference program: a Predictor, no command line
     if trains:
-        module.use("common/progress.py", "main")  # the lines main() prints
+        common.use_main_snippets(module)
         module.use("torch/optimizer_state.py", "files")
     controls = common.lower_controls(program, module)
     if controls["clip_norm"]:

@@ -1355,6 +1355,9 @@ def _compare_arrays(path, arrays, expected, prefix, written):
 # --- command line ----------------------------------------------------------------------------------
 
 
+SECONDS_BETWEEN_LINES = 10
+
+
 def duration(seconds):
     """An epoch's time as Keras prints it: 12ms, 340ms, 2.5s, 41s."""
     if seconds < 1:
@@ -1362,10 +1365,14 @@ def duration(seconds):
     return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
 
 
+def metrics_text(logs):
+    """loss: 0.4012 - accuracy: 0.8125 - val_loss: 0.4398 - val_accuracy: 0.7900 - lr: 0.01"""
+    return " - ".join(f"{key}: {value:.4g}" if key == "lr" else f"{key}: {value:.4f}" for key, value in logs.items())
+
+
 def epoch_line(epoch, last, seconds, logs):
     """epoch 3/10 - 12ms - loss: 0.4012 - accuracy: 0.8125 - val_loss: 0.4398 - val_accuracy: 0.7900 - lr: 0.01"""
-    metrics = " - ".join(f"{key}: {value:.4g}" if key == "lr" else f"{key}: {value:.4f}" for key, value in logs.items())
-    return f"epoch {epoch}/{last} - {duration(seconds)} - {metrics}"
+    return f"epoch {epoch}/{last} - {duration(seconds)} - {metrics_text(logs)}"
 
 
 def validation_line(logs):
@@ -1373,17 +1380,129 @@ def validation_line(logs):
     return "validation: " + " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
 
 
-def epoch_printer(last):
-    """An on_epoch for fit() that prints each epoch's line with the time the epoch took."""
-    started = time.perf_counter()
+def line_step(epochs):
+    """Every how many epochs the thinned lines print one: the first of 1, 2, 5, 10, 20, 50, 100, ...
+    with at most 10 multiples in `epochs` (200 epochs: every 20th)."""
+    step = 1
+    while epochs > 10 * step:
+        step = step * 5 // 2 if str(step).startswith("2") else step * 2
+    return step
 
-    def print_epoch(epoch, logs):
-        nonlocal started
+
+def prints_line(epoch, first, last, step, seconds_since_line):
+    """Whether the thinned lines show this epoch: the run's first and last, every step-th, and any epoch
+    ending SECONDS_BETWEEN_LINES or more after the line printed before."""
+    return epoch in (first, last) or epoch % step == 0 or seconds_since_line >= SECONDS_BETWEEN_LINES
+
+
+def live_bar(start, last, stream):
+    """tqdm's bar over the epochs start+1 .. last, or None where tqdm is not installed (pip install tqdm)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    # A bare pseudo-terminal tells no size, and tqdm would draw nothing: a line of 100 columns there.
+    sized = all(terminal_size(stream))
+    return tqdm(total=last, initial=start, file=stream, unit="epoch", dynamic_ncols=sized,
+                ncols=None if sized else 100, nrows=None if sized else 24,
+                bar_format="epoch {n_fmt}/{total_fmt} |{bar:20}| {elapsed}<{remaining}, {rate_fmt}{postfix}")
+
+
+def terminal_size(stream):
+    """(columns, lines) of the terminal `stream` writes to; zeros where it tells none."""
+    try:
+        return tuple(os.get_terminal_size(stream.fileno()))
+    except (AttributeError, OSError, ValueError):  # no file descriptor, or not a terminal
+        return 0, 0
+
+
+class EpochReport:
+    """What a run from epoch `start` to epoch `last` prints on `stream` (default: stdout); its
+    on_epoch is fit()'s, and close() ends it (in a `finally`, so that a failed run ends it too).
+
+    In a terminal with tqdm: the live bar, with the latest metrics after it; `verbose` adds every
+    epoch's line above the bar. Otherwise the epoch lines: every one if `verbose`, else those
+    prints_line() picks, and close() prints the last epoch trained if it was held back (a run that
+    stopped early, or failed).
+    """
+
+    def __init__(self, start, last, stream=None, verbose=False):
+        self.stream = sys.stdout if stream is None else stream
+        self.first, self.last, self.step = start + 1, last, line_step(last - start)
+        self.verbose = verbose
+        self.bar = live_bar(start, last, self.stream) if self.stream.isatty() and start < last else None
+        self.started = self.printed = time.perf_counter()
+        self.held = None  # the line of the latest epoch, if not printed
+
+    def on_epoch(self, epoch, logs):
         now = time.perf_counter()
-        print(epoch_line(epoch, last, now - started, logs), flush=True)
-        started = now
+        line = epoch_line(epoch, self.last, now - self.started, logs)
+        self.started = now
+        if self.bar is not None:
+            self.bar.set_postfix_str(metrics_text(logs), refresh=False)
+            self.bar.update(1)
+            if self.verbose:
+                self.bar.write(line, file=self.stream)  # above the bar
+        elif self.verbose or prints_line(epoch, self.first, self.last, self.step, now - self.printed):
+            self.show(line)
+            self.printed = now
+        else:
+            self.held = line
 
-    return print_epoch
+    def show(self, line):
+        self.held = None
+        print(line, file=self.stream, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()  # it stays on the screen, at the last epoch
+        elif self.held is not None:
+            self.show(self.held)
+
+
+class TensorBoardError(Exception):
+    """--tensorboard cannot be honoured: tensorboardX is not installed, or DIR cannot receive files."""
+
+
+class TensorBoardLog:
+    """fit()'s on_epoch writing each epoch's logs (the history's keys: loss, the metrics, their val_
+    forms, lr) as TensorBoard scalars of those names at step = the epoch, counted from 1.
+
+    The writer starts at the run's first epoch E, telling TensorBoard to hide what earlier runs wrote
+    in `logdir` at step E or later (tensorboardX's purge_step; the files stay): a resumed run carries
+    on from its checkpoint without the epochs that a run killed after it had logged, and a fresh run
+    (E = 1) replaces the curves of the one before.
+    """
+
+    def __init__(self, logdir):
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError:
+            raise TensorBoardError("--tensorboard needs tensorboardX: pip install tensorboardX") from None
+        if os.path.exists(logdir) and not os.path.isdir(logdir):
+            raise TensorBoardError(f"--tensorboard {logdir} exists and is not a folder")
+        self.logdir = logdir
+        self.summary_writer = SummaryWriter
+        self.writer = None  # created by the first epoch: a run that trains nothing writes nothing
+
+    def on_epoch(self, epoch, logs):
+        if self.writer is None:
+            self.writer = self.open(purge_step=epoch)
+        for key, value in logs.items():
+            self.writer.add_scalar(key, value, global_step=epoch)
+
+    def open(self, purge_step):
+        # tensorboardX names its file by the second; TensorBoard reads a folder's files in name order,
+        # so the nanoseconds after it keep the files of two runs in one second apart, and in order.
+        suffix = f".{time.time_ns() % 10**9:09d}"
+        try:
+            return self.summary_writer(self.logdir, purge_step=purge_step, flush_secs=5, filename_suffix=suffix)
+        except OSError as error:
+            raise TensorBoardError(f"cannot write in --tensorboard {self.logdir}: {error.strerror or error}") from None
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
 
 
 CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
@@ -1429,11 +1548,35 @@ def remove_if_empty(folders):
             return
 
 
+def train(trainer, last, checkpoint, board, verbose):
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport) and, with --tensorboard, written to `board`."""
+    report = EpochReport(trainer.epoch, last, verbose=verbose)
+
+    def on_epoch(epoch, logs):
+        report.on_epoch(epoch, logs)
+        if board is not None:
+            board.on_epoch(epoch, logs)
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
+            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
+    finally:
+        report.close()
+        if board is not None:
+            board.close()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
     parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
     parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
+                             "else the first and last epochs' lines and about ten between)")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
+                             "(pip install tensorboardX)")
     parser.add_argument("--data-dir", default=DATA_DIR,
                         help="the folder the spec's data paths are relative to (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -1441,10 +1584,13 @@ def main(argv=None):
         parser.error(f"--epochs must be a positive integer, not {args.epochs}")
     if args.resume and not args.out:
         parser.error("--resume needs --out, the folder holding checkpoint.npz")
+    if args.tensorboard == "":
+        parser.error("--tensorboard needs a folder")
     out = Path(args.out) if args.out else None
     last = args.epochs or EPOCHS
     created = []
     try:
+        board = TensorBoardLog(args.tensorboard) if args.tensorboard else None  # a missing tensorboardX fails at once
         if out is not None:
             created = prepare_output(out, args.resume)
         trainer = make_trainer(data_dir=args.data_dir)
@@ -1461,10 +1607,8 @@ def main(argv=None):
             if earlier:
                 print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
                       "(--resume would have continued it)", file=sys.stderr)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
-            trainer.fit(last - trainer.epoch, on_epoch=epoch_printer(last),
-                        checkpoint=out / "checkpoint.npz" if out else None)
-    except (DataError, CheckpointError, TrainingDiverged, OutputError) as error:
+        train(trainer, last, out / "checkpoint.npz" if out else None, board, verbose=args.verbose)
+    except (DataError, CheckpointError, TrainingDiverged, OutputError, TensorBoardError) as error:
         remove_if_empty(created)
         print(f"error: {error}", file=sys.stderr)
         return 1
