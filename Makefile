@@ -43,7 +43,7 @@ run: setup
 
 ## test: the whole suite, with the torch and TensorFlow backends required (never skipped)
 test: setup-test
-	NNDSL_REQUIRE_BACKENDS=1 $(BIN)/python -m pytest -q
+	NNDSL_REQUIRE_BACKENDS=1 $(BIN)/python -m pytest -q --durations=25
 	$(BIN)/ruff check nndsl tests bench templates specs
 
 lint: setup-test

@@ -21,15 +21,15 @@ def run_script(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
 
 
 def test_without_a_gpu_it_says_so_and_checks_nothing(tmp_path):
+    """One interpreter (it imports torch and TensorFlow: the cost of this test): --require-gpu
+    turns the message into exit status 1; without it the same branch returns 0."""
     require_backend("torch")
     require_backend("tensorflow")
-    result = run_script(tmp_path=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "no CUDA GPU here (neither torch nor TensorFlow sees one), so nothing was checked" in result.stdout
-    assert "Traceback" not in result.stderr
-    assert not (tmp_path / "report.md").exists()
     required = run_script("--require-gpu", tmp_path=tmp_path)
-    assert required.returncode == 1 and "nothing was checked" in required.stdout
+    assert required.returncode == 1, required.stdout + required.stderr
+    assert "no CUDA GPU here (neither torch nor TensorFlow sees one), so nothing was checked" in required.stdout
+    assert "Traceback" not in required.stderr
+    assert not (tmp_path / "report.md").exists()
 
 
 def test_its_comparisons_pass_on_the_cpu(tmp_path):
