@@ -21,6 +21,7 @@ from pathlib import Path
 from nndsl import ir
 from nndsl.errors import SpecError, visible
 from nndsl.files import remove_stale_temps, write_atomic
+from nndsl.launch import LaunchError, launcher
 from nndsl.resources import resource_dir
 
 
@@ -150,10 +151,14 @@ def run_training(program: ir.Program, args) -> int:
     out = Path(args.out) if args.out else default_out_dir(program)
     data_dir = str(Path(program.filename).resolve().parent) if program.filename != "<spec>" else "."
     program = with_overrides(program, args)
+    nproc = getattr(args, "nproc", None)  # (nndsl sweep's runs have no --nproc)
     created: list[Path] = []
     try:
+        launch = launcher(args.backend) if nproc is not None else None  # a backend without one: refused first
         source = generate(program, backend=args.backend, target=args.target, data_dir=data_dir)
         created = prepare_out_dir(out, args.resume)
+        if launch is not None:
+            return _train_in_processes(program, args, source, out, launch, nproc)
         module = load_module(source)
         trainer = _make_trainer(module, program.seed)
         checkpoint = out / "checkpoint.npz"
@@ -185,7 +190,7 @@ def run_training(program: ir.Program, args) -> int:
                 checkpoint=checkpoint,
                 checkpoint_every=every,
             )
-    except TrainError as error:
+    except (TrainError, LaunchError) as error:
         remove_if_empty(created)
         print(f"nndsl: error: {visible(str(error))}", file=sys.stderr)
         return 1
@@ -202,6 +207,15 @@ def run_training(program: ir.Program, args) -> int:
     try:
         trainer.save(out / "weights.npz")
         write_atomic(out / "history.json", json.dumps(trainer.history, indent=1) + "\n")
+    except OSError as error:
+        print(f"nndsl: error: cannot write in {visible(str(out))}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    return _finish(program, args, source, module, trainer, out)
+
+
+def _finish(program: ir.Program, args, source: str, module, trainer, out: Path) -> int:
+    """model.py and the plots next to the weights and history of a finished run."""
+    try:
         write_atomic(out / "model.py", source)
         if not args.no_plots:
             from nndsl.plots import plot_run
@@ -213,6 +227,26 @@ def run_training(program: ir.Program, args) -> int:
     plots = "" if args.no_plots else " and plots"
     print(f"saved weights.npz, history.json, checkpoint.npz, model.py{plots} in {visible(str(out))}")
     return 0
+
+
+def _train_in_processes(program: ir.Program, args, source: str, out: Path, launch, nproc: int) -> int:
+    """Train as `nproc` ranks of the generated program (its own command line: rank 0 prints each
+    epoch's line and writes weights.npz, history.json and the checkpoints), then add model.py and
+    the plots here. A rank that fails ends the run with LaunchError."""
+    from nndsl.codegen import load_module
+
+    argv = ["--out", str(out.resolve()), "--epochs", str(program.train.epochs)] + (["--resume"] if args.resume else [])
+    with tempfile.TemporaryDirectory(prefix="nndsl-ranks-") as folder:
+        path = Path(folder) / "model.py"
+        path.write_text(source, encoding="utf-8")
+        launch(path, argv, nproc, Path(folder), quiet=args.quiet)
+    module = load_module(source)
+    trainer = _make_trainer(module, program.seed)  # in this process, for the plots: the ranks' results loaded
+    trainer.load(out / "weights.npz")
+    trainer.history = json.loads((out / "history.json").read_text(encoding="utf-8"))
+    if args.quiet and program.validates:  # the ranks' stdout, validation line included, went to their logs
+        print(_LINES.validation_line(trainer.evaluate()))
+    return _finish(program, args, source, module, trainer, out)
 
 
 def _quiet_float_errors():

@@ -66,6 +66,12 @@ class Processes:
         """This rank's share of a batch of n rows: a contiguous slice, the shares as even as can be."""
         return slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
 
+    def lost(self, error):
+        """Whether `error` says that another rank is gone or cannot be reached: torch.distributed's
+        own errors, and gloo's and NCCL's, which DDP's backward pass raises as RuntimeError."""
+        text = str(error)
+        return self.world > 1 and (isinstance(error, dist.DistError) or "gloo" in text or "NCCL" in text)
+
     def total(self, tensor):
         """The tensor summed over the ranks (in place); the tensor itself in one process."""
         if self.world > 1:
