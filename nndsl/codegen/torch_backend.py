@@ -337,6 +337,8 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     controls = common.lower_controls(program, module)
     if controls["clip_norm"]:
         module.use("torch/clip_norm.py", "training")
+    if plan.dropout and trains:
+        module.use("torch/batch_masks.py", "training")
     source = render_template(
         "torch/module.py.j2",
         header=dict(common.header(program, "PyTorch", target), needs="PyTorch and NumPy"),

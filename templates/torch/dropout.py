@@ -17,17 +17,12 @@ class NumpyDropout(nn.Module):
         super().__init__()
         self.rate = rate
         self.rng = rng
-        # Under torchrun, set by the Trainer for each step: (the rows of the whole batch, this rank's
-        # slice of them). The mask is drawn for the whole batch, as one process draws it, and this
-        # rank's rows are kept: every rank's stream stays the one-process stream.
-        self.batch = None
 
     def forward(self, x):
         if not self.training:
             return x
-        rows, mine = self.batch or (x.shape[0], slice(None))
-        shape = (rows, *x.shape[1:]) if x.ndim == 2 else (rows, *x.shape[2:], x.shape[1])  # images: drawn (n, h, w, c)
-        keep = (self.rng.random(shape, dtype=np.float32) >= self.rate)[mine]
+        shape = tuple(x.shape) if x.ndim == 2 else (x.shape[0], *x.shape[2:], x.shape[1])  # images: drawn (n, h, w, c)
+        keep = self.rng.random(shape, dtype=np.float32) >= self.rate
         mask = torch.from_numpy(keep * np.float32(1 / (1 - self.rate)))
         return x * (mask if x.ndim == 2 else mask.permute(0, 3, 1, 2)).to(x.device)
 
