@@ -231,6 +231,10 @@ class Processes:
             raise DeviceError(f"data-parallel training runs on CPUs and CUDA GPUs, not on {device.type}; "
                               "run this program in one process")
         if device.type == "cuda":
+            if self.local_rank >= torch.cuda.device_count():
+                raise DeviceError(f"rank {self.rank} would train on GPU {self.local_rank} (LOCAL_RANK), but this machine "
+                                  f"shows {torch.cuda.device_count()}: start at most one process per GPU, "
+                                  "or compile with -t cpu")
             device = torch.device("cuda", self.local_rank)
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=PROCESS_TIMEOUT)
