@@ -374,6 +374,9 @@ class Processes:
         averages the ranks' gradients; `module` itself in one process."""
         if self.world == 1 or not any(param.requires_grad for param in module.parameters()):
             return module  # (with every layer frozen there are no gradients to average)
+        # A conv with one input channel gets its gradient with another (meaningless) stride for that
+        # size-1 axis than DDP's bucket has; DDP copies it, and says so at every step.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
         device_ids = [self.local_rank] if next(module.parameters()).is_cuda else None
         return DistributedDataParallel(module, device_ids=device_ids)
 
