@@ -14,8 +14,9 @@
 2. The large MLP and the CNN benchmarks (bench/workloads.py) trained on the GPU by the generated
    torch and TensorFlow programs and by the hand-written references (bench/hand_torch.py,
    bench/hand_tf_keras.py): samples/second, their ratio, and that both reach the same history.
-3. Two-GPU data parallelism (torch DDP): not built yet (`nndsl train --nproc` is future work), so
-   the script says so and skips it, whether or not two GPUs are here.
+3. Two-GPU data parallelism (torch DDP): `nndsl train specs/checkerboard.nn -b torch -t gpu --nproc 2`
+   against one process, the weights within OUTPUT_RTOL; skipped with fewer than two GPUs
+   (--device cpu runs it as 2 CPU processes).
 
 Without a CUDA GPU (for torch and for TensorFlow alike) it says so and exits 0 having checked
 nothing; --require-gpu makes that exit status 1. A failed check exits 1. The report is printed
@@ -28,7 +29,9 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -234,10 +237,28 @@ def check_benchmarks(backends: list[str], target: str, device: str, epochs: int,
 # --- 3. two GPUs ---------------------------------------------------------------------------------------
 
 
-def check_ddp(gpus: int) -> list[str]:
-    here = f"{gpus} GPU{'s' if gpus != 1 else ''} here"
-    return [f"2-GPU DDP: skipped ({here}): data-parallel training (`nndsl train --nproc N`, torch DDP) is not "
-            "built yet; this part runs once it is."]
+def check_ddp(target: str, gpus: int, epochs: int) -> tuple[list[str], bool]:
+    """checkerboard.nn trained by `nndsl train -b torch --nproc 2` against one process in this one."""
+    if target == "gpu" and gpus < 2:
+        return [f"2-GPU DDP: skipped ({gpus} GPU{'s' if gpus != 1 else ''} here; it needs 2)."], True
+    import nndsl
+
+    spec = ROOT / "specs" / "checkerboard.nn"
+    with tempfile.TemporaryDirectory(prefix="gpu-check-ddp-") as folder:
+        run = subprocess.run([sys.executable, "-m", "nndsl", "train", str(spec), "-b", "torch", "-t", target,
+                              "--nproc", "2", "--epochs", str(epochs), "--out", folder, "--no-plots", "--quiet"],
+                             capture_output=True, text=True, cwd=ROOT)
+        if run.returncode != 0:
+            return [f"2-process DDP ({target}): fail: {(run.stderr.strip().splitlines() or ['no message'])[-1]}"], False
+        ranks = dict(np.load(Path(folder) / "weights.npz"))
+    trainer = nndsl.build(nndsl.load(spec), backend="torch", target=target)
+    trainer.fit(epochs=epochs)
+    one = trainer.get_weights()
+    worst = max(float(np.max(np.abs(ranks[name] - value))) / max(1.0, float(np.max(np.abs(value))))
+                for name, value in one.items())
+    ok = all(np.allclose(ranks[name], value, rtol=OUTPUT_RTOL, atol=OUTPUT_ATOL_OF_SCALE) for name, value in one.items())
+    return [f"2-process DDP ({target}): {'pass' if ok else 'FAIL'}: checkerboard.nn, {epochs} epoch(s), the weights "
+            f"of 2 processes against one within rtol {OUTPUT_RTOL:g} (largest difference {worst:.1e} of max(1, |W|))."], ok
 
 
 # --- the report --------------------------------------------------------------------------------------
@@ -284,14 +305,17 @@ def main(argv=None) -> int:
         lines += ["", "## Large MLP and CNN against hand-written code", ""]
         rows, bench_ok = check_benchmarks(backends, target, device, args.epochs, args.reps)
         lines += rows
-    lines += ["", "## Two GPUs", "", *check_ddp(torch_count if args.device == "gpu" else 0), "",
-              f"Took {time.perf_counter() - started:.0f} s."]
+    ddp_ok = True
+    if "torch" in backends:
+        ddp_lines, ddp_ok = check_ddp(target, torch_count, args.epochs)
+        lines += ["", "## Two GPUs", "", *ddp_lines]
+    lines += ["", f"Took {time.perf_counter() - started:.0f} s."]
     text = "\n".join(lines) + "\n"
     print(text)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(text, encoding="utf-8")
     print(f"gpu_check: report written to {args.report}")
-    return 0 if examples_ok and bench_ok else 1
+    return 0 if examples_ok and bench_ok and ddp_ok else 1
 
 
 if __name__ == "__main__":

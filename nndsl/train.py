@@ -20,6 +20,7 @@ from pathlib import Path
 from nndsl import ir
 from nndsl.errors import SpecError, visible
 from nndsl.files import remove_stale_temps, write_atomic
+from nndsl.launch import LaunchError, launcher
 from nndsl.resources import resource_dir
 
 
@@ -119,11 +120,16 @@ def run_training(program: ir.Program, args) -> int:
     out = Path(args.out) if args.out else default_out_dir(program)
     data_dir = str(Path(program.filename).resolve().parent) if program.filename != "<spec>" else "."
     program = with_overrides(program, args)
+    nproc = getattr(args, "nproc", None)  # (nndsl sweep's runs have no --nproc)
     created: list[Path] = []
     try:
-        board = _TENSORBOARD.TensorBoardLog(args.tensorboard) if args.tensorboard else None  # fails before any work
+        # (under --nproc the ranks write the event files: rank 0 does)
+        board = _TENSORBOARD.TensorBoardLog(args.tensorboard) if args.tensorboard and nproc is None else None
+        launch = launcher(args.backend) if nproc is not None else None  # a backend without one: refused first
         source = generate(program, backend=args.backend, target=args.target, data_dir=data_dir)
         created = prepare_out_dir(out, args.resume)
+        if launch is not None:
+            return _train_in_processes(program, args, source, out, launch, nproc)
         module = load_module(source)
         trainer = _make_trainer(module, program.seed)
         checkpoint = out / "checkpoint.npz"
@@ -143,7 +149,7 @@ def run_training(program: ir.Program, args) -> int:
                 print(f"note: a fresh run: removed the checkpoint of an earlier run in {visible(str(out))} "
                       "(--resume would have continued it)", file=sys.stderr)
         _fit(trainer, last, checkpoint, program.train.checkpoint_every or 10, board, args)
-    except (TrainError, _TENSORBOARD.TensorBoardError) as error:
+    except (TrainError, LaunchError, _TENSORBOARD.TensorBoardError) as error:
         remove_if_empty(created)
         print(f"nndsl: error: {visible(str(error))}", file=sys.stderr)
         return 1
@@ -160,6 +166,15 @@ def run_training(program: ir.Program, args) -> int:
     try:
         trainer.save(out / "weights.npz")
         write_atomic(out / "history.json", json.dumps(trainer.history, indent=1) + "\n")
+    except OSError as error:
+        print(f"nndsl: error: cannot write in {visible(str(out))}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    return _finish(program, args, source, module, trainer, out)
+
+
+def _finish(program: ir.Program, args, source: str, module, trainer, out: Path) -> int:
+    """model.py and the plots next to the weights and history of a finished run."""
+    try:
         write_atomic(out / "model.py", source)
         if not args.no_plots:
             from nndsl.plots import plot_run
@@ -191,6 +206,28 @@ def _fit(trainer, last: int, checkpoint: Path, every: int, board, args) -> None:
     finally:
         for listener in listeners:
             listener.close()
+
+
+def _train_in_processes(program: ir.Program, args, source: str, out: Path, launch, nproc: int) -> int:
+    """Train as `nproc` ranks of the generated program (its own command line: rank 0 prints each
+    epoch's line and writes weights.npz, history.json and the checkpoints), then add model.py and
+    the plots here. A rank that fails ends the run with LaunchError."""
+    from nndsl.codegen import load_module
+
+    argv = ["--out", str(out.resolve()), "--epochs", str(program.train.epochs)] + (["--resume"] if args.resume else [])
+    argv += ["--tensorboard", str(Path(args.tensorboard).resolve())] if args.tensorboard else []
+    argv += ["--verbose"] if args.verbose else []
+    with tempfile.TemporaryDirectory(prefix="nndsl-ranks-") as folder:
+        path = Path(folder) / "model.py"
+        path.write_text(source, encoding="utf-8")
+        launch(path, argv, nproc, Path(folder), quiet=args.quiet)
+    module = load_module(source)
+    trainer = _make_trainer(module, program.seed)  # in this process, for the plots: the ranks' results loaded
+    trainer.load(out / "weights.npz")
+    trainer.history = json.loads((out / "history.json").read_text(encoding="utf-8"))
+    if args.quiet and program.validates:  # the ranks' stdout, validation line included, went to their logs
+        print(_LINES.validation_line(trainer.evaluate()))
+    return _finish(program, args, source, module, trainer, out)
 
 
 def _quiet_float_errors():

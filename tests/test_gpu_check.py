@@ -41,4 +41,4 @@ def test_its_comparisons_pass_on_the_cpu(tmp_path):
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "| checkerboard.nn | torch |" in report and "| checkerboard.nn | tensorflow |" in report
     assert report.count("| pass |") == 2
-    assert "2-GPU DDP: skipped" in report and "not built yet" in report
+    assert "2-process DDP (cpu): pass: checkerboard.nn, 1 epoch(s)" in report

@@ -464,30 +464,3 @@ def test_a_state_dict_saved_here_loads_into_the_generated_network_in_another_pro
     with torch.no_grad():
         here = trainer.model.eval()(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(np.load(tmp_path / "logits.npy"), here, rtol=1e-6, atol=1e-7)  # another process
-
-
-def test_the_generated_program_refuses_several_processes_under_torchrun(tmp_path):
-    """torchrun --nproc-per-node 2 once ran two independent copies into one --out, the second
-    deleting the first's checkpoint; until data-parallel training lands, WORLD_SIZE > 1 is refused."""
-    program = nndsl.load(ROOT / "specs" / "checkerboard.nn")
-    (tmp_path / "model.py").write_text(generate(program, backend="torch", target="cpu"), encoding="utf-8")
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"} | {"WORLD_SIZE": "2", "RANK": "0"}
-    result = subprocess.run([sys.executable, "model.py", "--out", "out"], capture_output=True, text=True,
-                            cwd=tmp_path, env=env)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.startswith("error: WORLD_SIZE is 2: this program trains in one process")
-    assert not (tmp_path / "out" / "checkpoint.npz").exists()
-    env["WORLD_SIZE"] = "1"  # torchrun with one process trains as before
-    result = subprocess.run([sys.executable, "model.py", "--out", "out", "--epochs", "1"], capture_output=True,
-                            text=True, cwd=tmp_path, env=env)
-    assert result.returncode == 0, result.stderr
-
-
-def test_nndsl_train_refuses_several_processes_too(tmp_path, monkeypatch, capsys):
-    from nndsl.cli import main
-
-    monkeypatch.setenv("WORLD_SIZE", "4")
-    status = main(["train", str(ROOT / "specs" / "checkerboard.nn"), "-b", "torch", "--out", str(tmp_path / "run"),
-                   "--no-plots", "--quiet"])
-    assert status == 1
-    assert "nndsl: error: WORLD_SIZE is 4: this program trains in one process" in capsys.readouterr().err

@@ -338,6 +338,7 @@ def lower_device(target: str, module: common.Module) -> dict:
     """select_device() for the target, and what a training step must add there."""
     module.use("torch/device/errors.py", "device")
     module.use(f"torch/device/{target}.py", "device")
+    module.use("torch/processes.py", "device")
     return {
         "target": py(target),
         "note": TARGET_NOTES[target],
@@ -368,6 +369,8 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     controls = common.lower_controls(program, module)
     if controls["clip_norm"]:
         module.use("torch/clip_norm.py", "training")
+    if plan.dropout and trains:
+        module.use("torch/batch_masks.py", "training")
     source = render_template(
         "torch/module.py.j2",
         header=dict(common.header(program, "PyTorch", target), needs="PyTorch and NumPy"),
@@ -394,5 +397,6 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         inputs=common.model_inputs(program),
         epochs=program.train.epochs if trains else 0,
         user_errors=", ".join(USER_ERRORS),
+        processes=True,  # torchrun's ranks: templates/torch/processes.py
     )
     return tidy(drop_unused_functions(source, module.functions))

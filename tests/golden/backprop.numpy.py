@@ -1202,20 +1202,18 @@ def remove_if_empty(folders):
 
 def train(trainer, last, checkpoint, board, verbose):
     """trainer.fit() to epoch `last`, its progress printed (EpochReport) and, with --tensorboard, written to `board`."""
-    report = EpochReport(trainer.epoch, last, verbose=verbose)
+    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose), board) if listener is not None]
 
     def on_epoch(epoch, logs):
-        report.on_epoch(epoch, logs)
-        if board is not None:
-            board.on_epoch(epoch, logs)
+        for listener in listeners:
+            listener.on_epoch(epoch, logs)
 
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
             trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
     finally:
-        report.close()
-        if board is not None:
-            board.close()
+        for listener in listeners:
+            listener.close()
 
 
 def main(argv=None):

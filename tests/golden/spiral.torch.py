@@ -7,6 +7,7 @@ Edit the spec and recompile rather than editing this file. Needs only PyTorch an
 """
 
 import argparse
+import datetime
 import hashlib
 import json
 import math
@@ -26,7 +27,9 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 SPEC = "specs/spiral.nn"  # the spec this program was generated from
 SEED = 4  # initial weights, batch order
@@ -198,22 +201,90 @@ class DeviceError(RuntimeError):
     """The device this program was compiled for (see TARGET) is not available here."""
 
 
-def refuse_several_processes():
-    """One process trains. Under `torchrun --nproc-per-node N` (WORLD_SIZE > 1) each process
-    would train its own copy of the model into the same --out, one deleting the other's
-    checkpoint: until data-parallel training lands, refuse at once."""
-    world = os.environ.get("WORLD_SIZE", "1").strip()
-    if world.isdigit() and int(world) > 1:
-        raise DeviceError(
-            f"WORLD_SIZE is {world}: this program trains in one process, and under torchrun each of the "
-            f"{world} processes would train its own copy into the same --out; data-parallel training is "
-            "not in nndsl yet, so run it once, as 'python model.py'"
-        )
-
-
 def select_device():
     """A CUDA GPU when torch sees one, else the CPU (compiled with -t auto)."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+PROCESS_TIMEOUT = datetime.timedelta(minutes=5)  # a rank waiting longer for the others ends the run
+
+
+class Processes:
+    """The processes that train together: this one alone (`python model.py`), or the WORLD_SIZE
+    processes `torchrun` started, this one being rank RANK (LOCAL_RANK on its machine).
+
+    Every rank draws the same shuffled order and trains on its own contiguous share of each
+    batch; DistributedDataParallel adds up the gradients, so all ranks take the same steps as one
+    process would. Rank 0 alone prints and writes files. With one process, every method here
+    does nothing, and torch.distributed is never started.
+    """
+
+    def __init__(self, world=1, rank=0, local_rank=0):
+        self.world, self.rank, self.local_rank = world, rank, local_rank
+
+    @classmethod
+    def from_environment(cls):
+        """The ranks torchrun describes in WORLD_SIZE, RANK and LOCAL_RANK; one process without them."""
+        values = [os.environ.get(name, default).strip() for name, default in
+                  (("WORLD_SIZE", "1"), ("RANK", "0"), ("LOCAL_RANK", "0"))]
+        if not all(value.isdigit() for value in values) or int(values[1]) >= int(values[0]):
+            raise DeviceError(f"WORLD_SIZE, RANK and LOCAL_RANK are {', '.join(values)}: not torchrun's "
+                              "(a count and two ranks below it)")
+        return cls(*map(int, values))
+
+    @property
+    def main(self):
+        """Rank 0: the one that prints and writes."""
+        return self.rank == 0
+
+    def start(self, device):
+        """Join the other ranks (gloo on the CPU, nccl on CUDA GPUs, one GPU per rank: LOCAL_RANK's);
+        returns this rank's device. torchrun's MASTER_ADDR and MASTER_PORT say where to meet."""
+        if self.world == 1:
+            return device
+        if device.type not in ("cpu", "cuda"):
+            raise DeviceError(f"data-parallel training runs on CPUs and CUDA GPUs, not on {device.type}; "
+                              "run this program in one process")
+        if device.type == "cuda":
+            if self.local_rank >= torch.cuda.device_count():
+                raise DeviceError(f"rank {self.rank} would train on GPU {self.local_rank} (LOCAL_RANK), but this machine "
+                                  f"shows {torch.cuda.device_count()}: start at most one process per GPU, "
+                                  "or compile with -t cpu")
+            device = torch.device("cuda", self.local_rank)
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=PROCESS_TIMEOUT)
+        return device
+
+    def stop(self):
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+    def parallel(self, module):
+        """What a training step runs: `module` in DistributedDataParallel, whose backward pass
+        averages the ranks' gradients; `module` itself in one process."""
+        if self.world == 1 or not any(param.requires_grad for param in module.parameters()):
+            return module  # (with every layer frozen there are no gradients to average)
+        # A conv with one input channel gets its gradient with another (meaningless) stride for that
+        # size-1 axis than DDP's bucket has; DDP copies it, and says so at every step.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+        device_ids = [self.local_rank] if next(module.parameters()).is_cuda else None
+        return DistributedDataParallel(module, device_ids=device_ids)
+
+    def rows(self, n):
+        """This rank's share of a batch of n rows: a contiguous slice, the shares as even as can be."""
+        return slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
+
+    def lost(self, error):
+        """Whether `error` says that another rank is gone or cannot be reached: torch.distributed's
+        own errors, and gloo's and NCCL's, which DDP's backward pass raises as RuntimeError."""
+        text = str(error)
+        return self.world > 1 and (isinstance(error, dist.DistError) or "gloo" in text or "NCCL" in text)
+
+    def total(self, tensor):
+        """The tensor summed over the ranks (in place); the tensor itself in one process."""
+        if self.world > 1:
+            dist.all_reduce(tensor)
+        return tensor
 
 
 # --- the network -----------------------------------------------------------------------------------
@@ -276,10 +347,13 @@ class Trainer:
     Every backend's Trainer offers the same methods: fit, evaluate, predict, get_weights,
     set_weights, save, load, save_checkpoint and restore; `model` is the nn.Module itself.
     The data move to the device once; losses and outputs stay there until an epoch ends.
+    Under torchrun (`processes`: several ranks), each rank trains on its share of every batch
+    and evaluates the whole validation set itself, so every rank has the same weights and history.
     """
 
-    def __init__(self, data, seed, device, compile=False):
+    def __init__(self, data, seed, device, compile=False, processes=None):
         self.device = device
+        self.processes = processes or Processes()
         self.data = data
         _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
         self.model = Network().to(self.device)
@@ -305,22 +379,29 @@ class Trainer:
         self.x_val, self.y_val = self.tensors(data.x_val, data.y_val)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
+        self.step_forward = self.processes.parallel(self.forward)  # what train_step() runs: DDP under torchrun
 
     def tensors(self, x, y):
         """Inputs (float32) and labels (torch.float32) as tensors on the device."""
         return self.inputs(x), torch.as_tensor(y, dtype=torch.float32, device=self.device)
 
-    def train_step(self, x, y):
-        """One mini-batch of tensors on the device: forward, loss, backward, update.
-        Returns the loss and the model's outputs, left on the device."""
+    def train_step(self, x, y, share=1.0):
+        """One step on this rank's rows (x, y) of a mini-batch, tensors on the device: forward, loss,
+        backward, update. `share`: the fraction of the batch's rows they are (all of them in one process).
+        Returns this rank's part of the batch's loss (the ranks' parts add up to it) and the model's
+        outputs, left on the device."""
         if not self.model.training:  # after evaluate() or predict(): dropout on again
             self.model.train()
-        output = self.forward(x)
-        loss = self.loss_fn(output, y)
+        output = self.step_forward(x)
+        if len(x):
+            part = self.loss_fn(output, y) * share
+        else:  # a last batch with fewer rows than ranks: this one adds nothing, yet joins the gradient average
+            part = output.sum()
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # DDP averages the ranks' gradients: backpropagating world × part makes that average the batch's gradient.
+        (part * self.processes.world).backward()
         self.optimizer.step()
-        return loss.detach(), output.detach()
+        return part.detach(), output.detach()
 
     def loss_and_gradients(self, x, y):
         """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
@@ -337,28 +418,34 @@ class Trainer:
 
         The batch losses stay on the device until the epoch ends (one host sync per epoch, not
         per batch), so a NaN or infinite loss stops training at the end of the epoch it appears in.
+        Every rank draws the same order and takes its share of each batch; the losses and metric
+        sums are added up over the ranks, so each returns the whole training set's numbers.
         """
         x, y = self.x_train, self.y_train
         n = len(x)
         if SHUFFLE:
             order = torch.from_numpy(self.shuffle_rng.permutation(n)).to(self.device)
             x, y = x[order], y[order]
-        losses, outputs, done = [], [], 0
+        parts, sizes, outputs, labels, done = [], [], [], [], 0
         for x_batch, y_batch in zip(x.split(BATCH_SIZE or n), y.split(BATCH_SIZE or n), strict=True):
-            loss, output = self.train_step(x_batch, y_batch)
-            losses.append(loss)
+            rows = self.processes.rows(len(x_batch))  # this rank's share (all of the batch in one process)
+            part, output = self.train_step(x_batch[rows], y_batch[rows], (rows.stop - rows.start) / len(x_batch))
+            parts.append(part)
+            sizes.append(len(x_batch))
             outputs.append(output)
+            labels.append(y_batch[rows])
             done += len(x_batch)
             if on_batch is not None:
-                on_batch(done, n, loss)
-        batch_losses = torch.stack(losses).cpu().numpy()
+                on_batch(done, n, part)
+        batch_losses = self.processes.total(torch.stack(parts)).cpu().numpy()
         if not np.isfinite(batch_losses).all():
             bad = np.flatnonzero(~np.isfinite(batch_losses))[0]
             raise TrainingDiverged(f"epoch {self.epoch + 1}, batch {bad + 1}: the loss became "
                                    f"{batch_losses[bad]}; try a smaller learning rate")
         # Each batch's mean loss weighted by its size: the epoch's mean, as Keras reports it.
-        logs = {"loss": float(np.dot(batch_losses, [len(output) for output in outputs])) / n}
-        return logs | metric_values(metric_sums(torch.cat(outputs), y), n)
+        logs = {"loss": float(np.dot(batch_losses, sizes)) / n}
+        sums = metric_sums(torch.cat(outputs), torch.cat(labels))  # this rank's rows: summed over the ranks
+        return logs | metric_values({key: self.processes.total(value) for key, value in sums.items()}, n)
 
     @torch.no_grad()
     def evaluate(self, x=None, y=None):
@@ -491,12 +578,13 @@ class Trainer:
         self.history = header["history"]
 
 
-def make_trainer(seed=SEED, data_seed=DATA_SEED, compile=False):
+def make_trainer(seed=SEED, data_seed=DATA_SEED, compile=False, processes=None):
     """The network with its initial weights, on the spec's data, on the device TARGET names.
-    With compile=True, training and evaluation run the model through torch.compile."""
-    refuse_several_processes()  # first: torchrun's extra processes and a missing GPU or TPU fail before any work
-    device = select_device()
-    return Trainer(load_data(data_seed), seed, device, compile)
+    With compile=True, training and evaluation run the model through torch.compile. Under
+    torchrun, `processes` (by default the environment's) joins the other ranks first."""
+    processes = processes or Processes.from_environment()
+    device = processes.start(select_device())  # first: a missing GPU or TPU fails before any work
+    return Trainer(load_data(data_seed), seed, device, compile, processes)
 
 
 # --- files: weights and checkpoints ----------------------------------------------------------------
@@ -1059,22 +1147,22 @@ def remove_if_empty(folders):
             return
 
 
-def train(trainer, last, checkpoint, board, verbose):
-    """trainer.fit() to epoch `last`, its progress printed (EpochReport) and, with --tensorboard, written to `board`."""
-    report = EpochReport(trainer.epoch, last, verbose=verbose)
+def train(trainer, last, checkpoint, board, verbose, printing=True):
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by rank 0 alone, `printing`)
+    and, with --tensorboard, written to `board`."""
+    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose) if printing else None, board)
+                 if listener is not None]
 
     def on_epoch(epoch, logs):
-        report.on_epoch(epoch, logs)
-        if board is not None:
-            board.on_epoch(epoch, logs)
+        for listener in listeners:
+            listener.on_epoch(epoch, logs)
 
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
             trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
     finally:
-        report.close()
-        if board is not None:
-            board.close()
+        for listener in listeners:
+            listener.close()
 
 
 def main(argv=None):
@@ -1098,29 +1186,43 @@ def main(argv=None):
     out = Path(args.out) if args.out else None
     last = args.epochs or EPOCHS
     created = []
+    processes = Processes()  # one, until torchrun's environment says there are more
     try:
-        board = TensorBoardLog(args.tensorboard) if args.tensorboard else None  # a missing tensorboardX fails at once
-        if out is not None:
+        processes = Processes.from_environment()
+        writes = out is not None and processes.main  # under torchrun, rank 0 alone writes in --out
+        # a missing tensorboardX fails at once; rank 0 alone writes the event files
+        board = TensorBoardLog(args.tensorboard) if args.tensorboard and processes.main else None
+        if writes:
             created = prepare_output(out, args.resume)
-        trainer = make_trainer()
+        trainer = make_trainer(processes=processes)
         if args.resume:
             trainer.restore(out / "checkpoint.npz")
             if trainer.epoch > last:
                 raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
                                       f"epoch {last}, where this run was to stop; resume with --epochs "
                                       f"{trainer.epoch} or more")
-        elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
+        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
             earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
             for path in earlier:
                 path.unlink()
             if earlier:
                 print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
                       "(--resume would have continued it)", file=sys.stderr)
-        train(trainer, last, out / "checkpoint.npz" if out else None, board, verbose=args.verbose)
+        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
+              printing=processes.main)
     except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
         remove_if_empty(created)
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except RuntimeError as error:
+        if not processes.lost(error):
+            raise
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+        print(f"error: rank {processes.rank} lost the other training processes: {reason}", file=sys.stderr)
+        return 1  # (without processes.stop(): taking down a broken group can abort the process)
+    processes.stop()
+    if not processes.main:
+        return 0  # rank 0 reports and writes
     final = trainer.evaluate()
     print(validation_line(final))
     if out is not None:
