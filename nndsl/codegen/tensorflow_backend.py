@@ -358,6 +358,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         metric_names=list(program.train.metrics) if trains else [],
         epochs=program.train.epochs if trains else 0,
         user_errors="DataError, CheckpointError, TrainingDiverged, DeviceError",
+        multi_worker=True,  # main() lets the TF_CONFIG chief alone write (device.py: is_chief)
     )
     return tidy(drop_unused_functions(source, module.functions))
 
