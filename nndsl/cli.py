@@ -382,7 +382,8 @@ def make_parser() -> argparse.ArgumentParser:
         ("nndsl train specs/checkerboard.nn                    # NumPy; results in runs/checkerboard/",
          "nndsl train specs/spiral.nn -b torch --epochs 50     # PyTorch, 50 epochs instead of the spec's",
          "nndsl train specs/spiral.nn --out runs/a --seed 7    # another seed for the initial weights",
-         "nndsl train specs/spiral.nn --out runs/a --resume --epochs 200  # continue to epoch 200"),
+         "nndsl train specs/spiral.nn --out runs/a --resume --epochs 200  # continue to epoch 200",
+         "nndsl train specs/spiral.nn -b tensorflow --nproc 2  # 2 TensorFlow workers, one global batch"),
     )
     train.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
     _backend_and_target(train)
@@ -399,6 +400,9 @@ def make_parser() -> argparse.ArgumentParser:
                        help="checkpoint every N epochs (default: the spec's, else 10), and at the end")
     train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     train.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
+    train.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
+                       help="train on N local processes, each its share of every batch (-b tensorflow: "
+                            "MultiWorkerMirroredStrategy); the same weights as one process, to float32 rounding")
     train.set_defaults(run=cmd_train)
 
     sweep = _command(

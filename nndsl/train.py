@@ -151,9 +151,16 @@ def run_training(program: ir.Program, args) -> int:
     data_dir = str(Path(program.filename).resolve().parent) if program.filename != "<spec>" else "."
     program = with_overrides(program, args)
     created: list[Path] = []
+    nproc = getattr(args, "nproc", 1)
     try:
+        launch = _launcher(args.backend, nproc) if nproc > 1 else None
         source = generate(program, backend=args.backend, target=args.target, data_dir=data_dir)
         created = prepare_out_dir(out, args.resume)
+        if launch is not None:  # the workers train and the chief writes; nndsl adds model.py and plots
+            status = launch(program, args, source, out, args.resume)
+            if status:
+                remove_if_empty(created)
+            return status
         module = load_module(source)
         trainer = _make_trainer(module, program.seed)
         checkpoint = out / "checkpoint.npz"
@@ -213,6 +220,15 @@ def run_training(program: ir.Program, args) -> int:
     plots = "" if args.no_plots else " and plots"
     print(f"saved weights.npz, history.json, checkpoint.npz, model.py{plots} in {visible(str(out))}")
     return 0
+
+
+def _launcher(backend: str, nproc: int):
+    """The function that trains on `nproc` local processes for `backend` (nndsl train --nproc)."""
+    if backend == "tensorflow":
+        from nndsl.launch_tensorflow import train_on_workers
+
+        return train_on_workers
+    raise TrainError(f"--nproc {nproc}: -b {backend} trains in one process; several need -b tensorflow")
 
 
 def _quiet_float_errors():

@@ -14,7 +14,8 @@ def cluster_tasks():
     this process's own; ([], None) without TF_CONFIG. Read as plain JSON: no TensorFlow op runs."""
     try:
         config = json.loads(os.environ.get("TF_CONFIG") or "{}")
-        tasks = [(kind, i) for kind in ("chief", "worker") for i in range(len(config.get("cluster", {}).get(kind, [])))]
+        cluster = config.get("cluster", {})
+        tasks = [(kind, i) for kind in ("chief", "worker") for i in range(len(cluster.get(kind, ())))]
         task = config.get("task")
         own = (task["type"], int(task["index"])) if task else None
     except (ValueError, TypeError, KeyError, AttributeError) as error:
