@@ -98,18 +98,23 @@ class Workers:
         self.logs = [logs / f"worker{index}.log" for index in range(nproc)]
         self.processes: list[subprocess.Popen] = []
         self.forwarder = None
-        for index in range(nproc):
-            command = [sys.executable, str(script), *options]
-            env = worker_environment(ports, index, target)
-            if index == 0:  # the chief: its output is the run's
-                process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True,
-                                           encoding="utf-8", errors="replace")
-                self.forwarder = threading.Thread(target=_forward, args=(process.stdout, quiet), daemon=True)
-                self.forwarder.start()
-            else:  # the others print nothing but start-up noise and their errors: kept for a failure report
-                with open(self.logs[index], "wb") as log:
-                    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-            self.processes.append(process)
+        try:
+            for index in range(nproc):
+                self.processes.append(self._start([sys.executable, str(script), *options],
+                                                  worker_environment(ports, index, target), index, quiet))
+        except BaseException:  # one could not start (an interrupt, no processes left): none may wait for it
+            self.stop()
+            raise
+
+    def _start(self, command: list[str], env: dict[str, str], index: int, quiet: bool) -> subprocess.Popen:
+        if index == 0:  # the chief: its output is the run's
+            process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True,
+                                       encoding="utf-8", errors="replace")
+            self.forwarder = threading.Thread(target=_forward, args=(process.stdout, quiet), daemon=True)
+            self.forwarder.start()
+            return process
+        with open(self.logs[index], "wb") as log:  # the others print only start-up noise and their errors
+            return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def wait(self) -> tuple[int, int] | None:
         """Wait until every worker has ended; None if all succeeded, else the first failure's
