@@ -391,7 +391,8 @@ def make_parser() -> argparse.ArgumentParser:
          "nndsl train specs/spiral.nn --out runs/a --seed 7    # another seed for the initial weights",
          "nndsl train specs/spiral.nn --out runs/a --resume --epochs 200  # continue to epoch 200",
          "nndsl train specs/spiral.nn --tensorboard runs/tb/a  # then: tensorboard --logdir runs/tb",
-         "nndsl train specs/spiral.nn -b torch --nproc 2       # 2 data-parallel processes (torchrun)"),
+         "nndsl train specs/spiral.nn -b torch --nproc 2       # 2 data-parallel processes (torchrun)",
+         "nndsl train specs/spiral.nn -b tensorflow --nproc 2  # 2 TensorFlow workers, one global batch"),
     )
     train.add_argument("spec", metavar="SPEC", help=_SPEC_HELP)
     _backend_and_target(train)
@@ -416,8 +417,9 @@ def make_parser() -> argparse.ArgumentParser:
                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
                             "(pip install 'nndsl[tensorboard]')")
     train.add_argument("--nproc", type=_positive_int, metavar="N",
-                       help="train in N data-parallel processes on this machine (-b torch: torchrun and "
-                            "DistributedDataParallel), to the same weights as one process")
+                       help="train in N data-parallel processes on this machine, each its share of every batch "
+                            "(-b torch: torchrun and DistributedDataParallel; -b tensorflow: "
+                            "MultiWorkerMirroredStrategy), to the same weights as one process")
     train.set_defaults(run=cmd_train)
 
     sweep = _command(

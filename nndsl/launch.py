@@ -17,6 +17,8 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from nndsl.launch_tensorflow import train_on_workers
+
 
 class LaunchError(Exception):
     """A rank failed, or the processes could not be started."""
@@ -96,8 +98,10 @@ def _quiet_agent():
         logger.setLevel(level)
 
 
-#: backend → its launcher; a backend without one trains in one process.
-LAUNCHERS = {"torch": launch_torch}
+#: backend → its launcher; a backend without one trains in one process. torch: torchrun's agent
+#: runs the program's ranks; tensorflow: N workers with TF_CONFIG (nndsl/launch_tensorflow.py,
+#: which also writes model.py and the plots).
+LAUNCHERS = {"torch": launch_torch, "tensorflow": train_on_workers}
 
 
 def launcher(backend: str):
@@ -105,6 +109,6 @@ def launcher(backend: str):
     if backend in LAUNCHERS:
         return LAUNCHERS[backend]
     if backend == "numpy":
-        raise LaunchError("--nproc: the NumPy backend trains in one process; data-parallel training needs -b torch")
+        raise LaunchError("--nproc: the NumPy backend trains in one process; data-parallel training needs -b torch or -b tensorflow")
     raise LaunchError(f"--nproc: data-parallel training on {backend} is not in nndsl yet; train without --nproc, "
                       "or with -b torch")

@@ -21,6 +21,7 @@ from nndsl import ir
 from nndsl.errors import SpecError, visible
 from nndsl.files import remove_stale_temps, write_atomic
 from nndsl.launch import LaunchError, launcher
+from nndsl.launch_tensorflow import train_on_workers
 from nndsl.resources import resource_dir
 
 
@@ -123,11 +124,16 @@ def run_training(program: ir.Program, args) -> int:
     nproc = getattr(args, "nproc", None)  # (nndsl sweep's runs have no --nproc)
     created: list[Path] = []
     try:
-        # (under --nproc the ranks write the event files: rank 0 does)
+        # (under --nproc the ranks write the event files: rank 0, the chief, does)
         board = _TENSORBOARD.TensorBoardLog(args.tensorboard) if args.tensorboard and nproc is None else None
         launch = launcher(args.backend) if nproc is not None else None  # a backend without one: refused first
         source = generate(program, backend=args.backend, target=args.target, data_dir=data_dir)
         created = prepare_out_dir(out, args.resume)
+        if launch is train_on_workers:  # TensorFlow's workers: the launcher writes model.py and the plots itself
+            status = launch(program, args, source, out, args.resume)
+            if status:
+                remove_if_empty(created)
+            return status
         if launch is not None:
             return _train_in_processes(program, args, source, out, launch, nproc)
         module = load_module(source)

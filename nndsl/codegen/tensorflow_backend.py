@@ -384,6 +384,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         history_keys=common.history_keys(program),
         epochs=program.train.epochs if trains else 0,
         user_errors="DataError, CheckpointError, TrainingDiverged, DeviceError",
+        multi_worker=True,  # main() lets the TF_CONFIG chief alone write (device.py: is_chief)
     )
     return tidy(drop_unused_functions(source, module.functions))
 

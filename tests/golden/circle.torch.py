@@ -1132,7 +1132,7 @@ def remove_if_empty(folders):
 
 
 def train(trainer, last, checkpoint, board, verbose, printing=True):
-    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by rank 0 alone, `printing`)
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
     and, with --tensorboard, written to `board`."""
     listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose) if printing else None, board)
                  if listener is not None]

@@ -237,7 +237,50 @@ def make_optimizer():
 
 
 class DeviceError(RuntimeError):
-    """The requested target (gpu, tpu) is not available on this machine."""
+    """The requested target (gpu, tpu) is not available on this machine, or TF_CONFIG is malformed."""
+
+
+def cluster_tasks():
+    """The tasks of the multi-worker cluster that $TF_CONFIG describes, as (type, index) pairs, and
+    this process's own; ([], None) without TF_CONFIG. Read as plain JSON: no TensorFlow op runs."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        cluster = config.get("cluster", {})
+        tasks = [(kind, i) for kind in ("chief", "worker") for i in range(len(cluster.get(kind, ())))]
+        task = config.get("task")
+        own = (task["type"], int(task["index"])) if task else None
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise DeviceError(f"TF_CONFIG is not a TensorFlow cluster description ({error!r})") from None
+    if tasks and own not in tasks:
+        raise DeviceError(f"TF_CONFIG's task {own} is not one of its cluster's: {tasks}")
+    return tasks, own
+
+
+def is_chief():
+    """Whether this process writes the run's files: every process, but among several workers only the
+    chief (the "chief" task where TF_CONFIG names one, else worker 0)."""
+    tasks, own = cluster_tasks()
+    return len(tasks) < 2 or own == tasks[0]
+
+
+def multi_worker_strategy(target, tasks):
+    """A MultiWorkerMirroredStrategy over TF_CONFIG's cluster, one replica per worker (its GPU, or its CPU).
+
+    TensorFlow must not have run an op yet (the strategy configures the runtime's collectives), and
+    every worker must call this: each waits for the others, and each step adds up all their gradients.
+    """
+    if target == "tpu":
+        raise DeviceError("target tpu: a TF_CONFIG cluster of several workers trains on CPUs or GPUs; "
+                          "unset TF_CONFIG to train on one TPU host")
+    gpus = tf.config.list_physical_devices("GPU")
+    if target == "gpu" and not gpus:
+        raise DeviceError("target gpu: TensorFlow sees no GPU on this worker; use target cpu or auto")
+    if target == "cpu" and gpus:
+        tf.config.set_visible_devices([], "GPU")
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except (ValueError, RuntimeError) as error:  # e.g. TensorFlow had already started in this process
+        raise DeviceError(f"cannot join the TF_CONFIG cluster of {len(tasks)} workers: {error}") from None
 
 
 def distribution_strategy(target):
@@ -246,12 +289,16 @@ def distribution_strategy(target):
     auto: every GPU there is (one: OneDeviceStrategy, several: MirroredStrategy), else the
     default strategy on the CPU; cpu: the CPU even where there are GPUs; gpu: as auto, but
     without a GPU it is an error; tpu: a TPUStrategy on the TPU that TPUClusterResolver finds
-    (a TPU VM's own, or the one named by $TPU_NAME).
+    (a TPU VM's own, or the one named by $TPU_NAME). Where $TF_CONFIG names a cluster of several
+    workers, a MultiWorkerMirroredStrategy over them (see multi_worker_strategy).
     """
     if keras.backend.backend() != "tensorflow":  # Keras was imported before this program set KERAS_BACKEND
         raise DeviceError(
             f"Keras runs on {keras.backend.backend()} in this process; this program needs KERAS_BACKEND=tensorflow"
         )
+    tasks, _ = cluster_tasks()
+    if len(tasks) > 1:
+        return multi_worker_strategy(target, tasks)
     if target == "tpu":
         try:
             resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", "local"))
@@ -399,8 +446,11 @@ class Trainer:
     # --- graph mode: all replicas together -------------------------------------------------
 
     def _on_replicas(self, function, *args):
-        """Run `function` on every replica and add up what they return."""
-        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(function, args=args), axis=None)
+        """Run `function` on every replica and add up what they return (each tensor of it: a
+        MultiWorkerMirroredStrategy reduces tensors, not nests of them)."""
+        results = self.strategy.run(function, args=args)
+        return tf.nest.map_structure(lambda value: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None),
+                                     results)
 
     def _train_batch(self, x, y, masks):
         """One training step on the batch (x, y): the batch's mean loss and its metric sums."""
@@ -1183,9 +1233,11 @@ def remove_if_empty(folders):
             return
 
 
-def train(trainer, last, checkpoint, board, verbose):
-    """trainer.fit() to epoch `last`, its progress printed (EpochReport) and, with --tensorboard, written to `board`."""
-    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose), board) if listener is not None]
+def train(trainer, last, checkpoint, board, verbose, printing=True):
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
+    and, with --tensorboard, written to `board`."""
+    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose) if printing else None, board)
+                 if listener is not None]
 
     def on_epoch(epoch, logs):
         for listener in listeners:
@@ -1221,8 +1273,11 @@ def main(argv=None):
     last = args.epochs or EPOCHS
     created = []
     try:
-        board = TensorBoardLog(args.tensorboard) if args.tensorboard else None  # a missing tensorboardX fails at once
-        if out is not None:
+        chief = is_chief()  # of several TF_CONFIG workers, the chief alone prints and writes; all read --out to resume
+        writes = out is not None and chief
+        # a missing tensorboardX fails at once; the chief alone writes the event files
+        board = TensorBoardLog(args.tensorboard) if args.tensorboard and chief else None
+        if writes:
             created = prepare_output(out, args.resume)
         trainer = make_trainer()
         if args.resume:
@@ -1231,19 +1286,22 @@ def main(argv=None):
                 raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
                                       f"epoch {last}, where this run was to stop; resume with --epochs "
                                       f"{trainer.epoch} or more")
-        elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
+        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
             earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
             for path in earlier:
                 path.unlink()
             if earlier:
                 print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
                       "(--resume would have continued it)", file=sys.stderr)
-        train(trainer, last, out / "checkpoint.npz" if out else None, board, verbose=args.verbose)
+        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
+              printing=chief)
     except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
         remove_if_empty(created)
         print(f"error: {error}", file=sys.stderr)
         return 1
-    final = trainer.evaluate()
+    final = trainer.evaluate()  # on every worker: each evaluates its share
+    if not chief:
+        return 0
     print(validation_line(final))
     if out is not None:
         history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
