@@ -117,14 +117,16 @@ class Workers:
             return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def wait(self) -> tuple[int, int] | None:
-        """Wait until every worker has ended; None if all succeeded, else the first failure's
-        (worker index, return code), once the other workers are stopped."""
+        """Wait until every worker has ended; None if all succeeded, else a failure's (worker index,
+        return code), once the other workers are stopped. A worker that dies takes the others down
+        within moments (their all-reduce fails), so of the failures seen together, one killed by
+        a signal is named first: the others only followed it."""
         while True:
             codes = [process.poll() for process in self.processes]
-            failed = next(((index, code) for index, code in enumerate(codes) if code not in (None, 0)), None)
-            if failed is not None:
+            failed = [(index, code) for index, code in enumerate(codes) if code not in (None, 0)]
+            if failed:
                 self.stop()
-                return failed
+                return min(failed, key=lambda failure: (failure[1] > 0, failure[0]))
             if all(code == 0 for code in codes):
                 if self.forwarder is not None:
                     self.forwarder.join()

@@ -1518,6 +1518,10 @@ def main(argv=None):
         remove_if_empty(created)
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except tf.errors.UnavailableError:  # a peer died or cannot be reached: its all-reduce is aborted here
+        print("error: lost another worker of the TF_CONFIG cluster (it stopped, or the network failed); "
+              "restart every worker, with --resume to continue from the chief's last checkpoint", file=sys.stderr)
+        return 1
     final = trainer.evaluate()  # on every worker: each evaluates its share
     if not chief:
         return 0
