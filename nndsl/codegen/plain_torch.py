@@ -12,7 +12,7 @@ import re
 from nndsl import ir
 from nndsl.codegen import common, plain, torch_backend
 from nndsl.codegen.naming import Namer, is_safe_identifier
-from nndsl.codegen.render import drop_unused_functions, py, render_template, sort_imports, tidy
+from nndsl.codegen.render import drop_unused_functions, render_template, sort_imports, tidy
 
 #: Each metric on the validation logits `output` against `y`, as a mean over the rows.
 METRICS = {
@@ -67,8 +67,8 @@ def lower(program: ir.Program, data_dir: str) -> str:
     if fused and layers:
         layers[-1]["comment"] = f"logits: the loss applies the {fused}"
     loss = "(loss_fn(output, y) + penalty())" if penalties else "loss_fn(output, y)"
-    optimizer = torch_backend.lower_optimizer(program, lr=py(program.train.optimizer.lr))["call"].replace("(trainable,", "(model.parameters(),")
-    train = program.train
+    optimizer = torch_backend.lower_optimizer(program, lr="learning_rate")["call"]
+    optimizer = optimizer.replace("(trainable,", "(model.parameters(),")
     controls = plain.lower_controls(program, module, weights="lambda: copy.deepcopy(model.state_dict())",
                                     restore=["model.load_state_dict(early_stopping.best_weights)"])
     if controls["clip_norm"]:
@@ -88,17 +88,18 @@ def lower(program: ir.Program, data_dir: str) -> str:
         stack=stack,
         layers=layers,
         forward=forward,
-        weights=[{"layer": owner, "weight": pair["weight"], "bias": pair["bias"]} for owner, pair in weights.items()],
+        weights=plain.listed("for layer, weight, bias in ", [f"({owner}, {pair['weight']}, {pair['bias']})"
+                                                            for owner, pair in weights.items()], ":", indent=4),
         kernels=bool(plan.kernels),
         frozen=frozen,
         penalties=penalties,
         loss=torch_backend.LOSSES[program.loss.name][0],
         optimizer=optimizer,
-        report=plain.report(program, [f"{loss}.item()"] + [f"{m['expression']}.item()" for m in metrics], indent=8),
-        epochs=py(train.epochs),
-        epochs_end=py(train.epochs + 1),
-        batches=("torch.from_numpy(shuffle_rng.permutation(len(x_train)))" if train.shuffle
-                 else "torch.arange(len(x_train))") + f".split({py(train.batch) if train.batch else 'len(x_train)'})",
+        report=plain.report(program, [f"{loss}.item()"] + [f"{m['expression']}.item()" for m in metrics], indent=8,
+                            output=plain.output_name(program)),
+        output_name=plain.output_name(program),
+        hyper=plain.hyperparameters(program),
+        order=plain.order(program),
     )
     return tidy(drop_unused_functions(source, module.functions))
 
@@ -254,7 +255,8 @@ def graph_network(program: ir.Program, network: common.Module) -> tuple[torch_ba
     for position, layer in enumerate(model.layers):
         first = len(plan.layers)
         names.layer = layer
-        torch_backend._lower_layer(program, network, plan, names, layer, fused is not None and position == last_activation)
+        absorbed = fused is not None and position == last_activation
+        torch_backend._lower_layer(program, network, plan, names, layer, absorbed)
         modules[layer.name] = [entry for entry in plan.layers[first:] if entry["module"] != "nn.Identity()"]
     return plan, _forward_lines(model, graph, modules)
 
