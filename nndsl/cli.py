@@ -96,7 +96,9 @@ def cmd_compile(args) -> int:
     else:
         from nndsl.codegen import generate
 
-        data_dir = os.path.abspath(os.path.dirname(args.spec) or ".")
+        data_dir = os.path.dirname(args.spec) or "."
+        if not args.plain:  # a plain program names its data as the command line named the spec's folder
+            data_dir = os.path.abspath(data_dir)
         text = generate(program, backend=args.backend, target=args.target, data_dir=data_dir, plain=args.plain)
         if program.train is None:
             print(f"note: {visible(args.spec)} has no train block: an inference program (make_model(): "

@@ -1,8 +1,5 @@
-"""checkerboard (specs/checkerboard.nn): the model and its training in plain NumPy, by nndsl 0.1.0 --plain.
-
-Without --plain, nndsl compile writes the full program: the same numbers, plus a command line, checkpoints
-and --resume, saved weights and history, and checks of the data.
-"""
+"""checkerboard (specs/checkerboard.nn): trains its network with NumPy, printing each epoch's metrics."""
+# Without --plain: the full program, with a command line, checkpoints, saved weights and data checks.
 
 import numpy as np
 
@@ -33,22 +30,17 @@ def glorot_normal(rng, shape, fan_in, fan_out):
 class Dense:
     """z = W·x + b, for a batch of rows x: z = x·Wᵀ + b, with W of shape (units, inputs)."""
 
-    def __init__(self, W, b, trainable=True, l1=0.0, l2=0.0):
-        self.W, self.b, self.l1, self.l2 = W, b, l1, l2
-        self.params = [W, b] if trainable else []
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+        self.params = [W, b]
 
     def forward(self, x, training):
         self.x = x
         return x @ self.W.T + self.b
 
     def backward(self, dz):
-        if self.params:  # ∂L/∂W = dzᵀ·x (plus the penalty's), ∂L/∂b = Σ dz over the rows
-            dW = dz.T @ self.x + self.l1 * np.sign(self.W) + 2 * self.l2 * self.W
-            self.grads = [dW, dz.sum(axis=0)]
+        self.grads = [dz.T @ self.x, dz.sum(axis=0)]  # ∂L/∂W = dzᵀ·x, ∂L/∂b = Σ dz over the rows
         return dz @ self.W  # ∂L/∂x
-
-    def penalty(self):
-        return self.l1 * np.abs(self.W).sum() + self.l2 * np.square(self.W).sum()
 
 
 class Activation:
@@ -72,39 +64,33 @@ def binary_crossentropy(z, y):
 
 
 class SGD:
-    """v ← momentum·v + g; θ ← θ − lr·v (nesterov: θ ← θ − lr·(g + momentum·v))."""
+    """θ ← θ − lr·g."""
 
-    def __init__(self, params, lr, momentum=0.0, nesterov=False):
-        self.params, self.lr, self.momentum, self.nesterov = params, lr, momentum, nesterov
-        self.v = [np.zeros_like(p) for p in params]
+    def __init__(self, params, lr):
+        self.params, self.lr = params, lr
 
     def step(self, grads):
-        for p, g, v in zip(self.params, grads, self.v, strict=True):
-            if not self.momentum:
-                p -= self.lr * g
-                continue
-            v *= self.momentum
-            v += g
-            p -= self.lr * (g + self.momentum * v if self.nesterov else v)
+        for p, g in zip(self.params, grads, strict=True):
+            p -= self.lr * g
 
 
 data_rng = np.random.default_rng(7)  # the data and its split
-points, labels = xor_data(data_rng, 500, 0.0)  # specs/checkerboard.nn:3
+points, labels = xor_data(data_rng, samples=500, noise=0.0)
 x = points.astype(np.float32)  # features x1, x2
 y = labels.astype(np.float32).reshape(-1, 1)  # 0/1 labels, one column
 train, val = np.split(data_rng.permutation(len(x)), [int(len(x) * 0.5)])
 x_train, y_train, x_val, y_val = x[train], y[train], x[val], y[val]
 
-# One seed, three streams: the initial weights (the same on every backend), the batch order, the dropout masks
-rng, shuffle_rng, dropout_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(1).spawn(3))
+init_rng, shuffle_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(1).spawn(2))  # weights, batch order
 layers = [
-    Dense(he_normal(rng, (8, 2), fan_in=2, fan_out=8), np.zeros((8,), dtype=np.float32)),
+    Dense(he_normal(init_rng, (8, 2), fan_in=2, fan_out=8), np.zeros((8,), dtype=np.float32)),
     ReLU(),
     # logits: the loss applies the sigmoid
-    Dense(glorot_normal(rng, (1, 8), fan_in=8, fan_out=1), np.zeros((1,), dtype=np.float32)),
+    Dense(glorot_normal(init_rng, (1, 8), fan_in=8, fan_out=1), np.zeros((1,), dtype=np.float32)),
 ]
 params = [p for layer in layers for p in layer.params]
-optimizer = SGD(params, lr=0.03)
+learning_rate, batch_size, epochs = 0.03, 10, 200
+optimizer = SGD(params, lr=learning_rate)
 
 
 def forward(x, training=False):
@@ -121,19 +107,21 @@ def backward(dz):
 
 
 def evaluate(x, y):
-    z = forward(x)
-    return binary_crossentropy(z, y)[0], np.mean((z > 0) == (y > 0.5))
+    logits = forward(x)
+    return binary_crossentropy(logits, y)[0], np.mean((logits > 0) == (y > 0.5))  # logit > 0 ⇔ p > 0.5
 
 
-for epoch in range(1, 201):
-    total = 0.0
-    for batch in np.split(shuffle_rng.permutation(len(x_train)), range(10, len(x_train), 10)):
+for epoch in range(1, epochs + 1):
+    total_loss = 0.0
+    order = shuffle_rng.permutation(len(x_train))
+    for start in range(0, len(x_train), batch_size):
+        batch = order[start:start + batch_size]
         z = forward(x_train[batch], training=True)
         loss, dz = binary_crossentropy(z, y_train[batch])
         optimizer.step(backward(dz))
-        total += loss * len(batch)
+        total_loss += loss * len(batch)
     val_loss, val_accuracy = evaluate(x_val, y_val)
-    print(f"epoch {epoch}/200 - loss: {total / len(x_train):.4f} - "
+    print(f"epoch {epoch}/{epochs} - loss: {total_loss / len(x_train):.4f} - "
           f"val_loss: {val_loss:.4f} - val_accuracy: {val_accuracy:.4f}")
 
 print(f"validation: loss: {val_loss:.4f} - accuracy: {val_accuracy:.4f}")

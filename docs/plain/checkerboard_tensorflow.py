@@ -1,8 +1,5 @@
-"""checkerboard (specs/checkerboard.nn): the model and its training in plain TensorFlow, by nndsl 0.1.0 --plain.
-
-Without --plain, nndsl compile writes the full program: the same numbers, plus a command line, checkpoints
-and --resume, saved weights and history, GPU and TPU strategies, XLA, and checks of the data.
-"""
+"""checkerboard (specs/checkerboard.nn): trains its network with TensorFlow, printing each epoch's metrics."""
+# Without --plain: the full program, with a command line, checkpoints, GPUs, TPUs, XLA and data checks.
 
 import keras
 import numpy as np
@@ -33,28 +30,29 @@ def glorot_normal(rng, shape, fan_in, fan_out):
 
 
 data_rng = np.random.default_rng(7)  # the data and its split
-points, labels = xor_data(data_rng, 500, 0.0)  # specs/checkerboard.nn:3
+points, labels = xor_data(data_rng, samples=500, noise=0.0)
 x = points.astype(np.float32)  # features x1, x2
 y = labels.astype(np.float32).reshape(-1, 1)  # 0/1 labels, one column
 train, val = np.split(data_rng.permutation(len(x)), [int(len(x) * 0.5)])
 x_train, y_train, x_val, y_val = x[train], y[train], x[val], y[val]
 
-# One seed, three streams: the initial weights (the same on every backend), the batch order, the dropout masks
-rng, shuffle_rng, dropout_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(1).spawn(3))
+init_rng, shuffle_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(1).spawn(2))  # weights, batch order
 model = keras.Sequential([
     keras.Input(shape=(2,)),
-    keras.layers.Dense(8, activation="relu"),
-    keras.layers.Dense(1),  # logits: the loss applies the sigmoid
+    keras.layers.Dense(8, activation="relu", name="dense_1"),
+    keras.layers.Dense(1, name="dense_2"),  # logits: the loss applies the sigmoid
 ])
-model.layers[0].set_weights([he_normal(rng, (8, 2), fan_in=2, fan_out=8).T, np.zeros((8,), dtype=np.float32)])
-model.layers[1].set_weights([glorot_normal(rng, (1, 8), fan_in=8, fan_out=1).T, np.zeros((1,), dtype=np.float32)])
+# Replace Keras's random initial weights with NumPy's, so all three backends start from the same numbers
+for name, kernel, bias in [("dense_1", he_normal(init_rng, (8, 2), fan_in=2, fan_out=8).T, np.zeros(8)),
+                           ("dense_2", glorot_normal(init_rng, (1, 8), fan_in=8, fan_out=1).T, np.zeros(1))]:
+    model.get_layer(name).set_weights([kernel, bias])
 
+learning_rate, batch_size, epochs = 0.03, 10, 200
 loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
-optimizer = keras.optimizers.SGD(learning_rate=0.03)
+optimizer = keras.optimizers.SGD(learning_rate=learning_rate)
 
 
-# A loop of our own, not model.fit: the batches come from the seed's NumPy streams, as on every backend
-@tf.function
+@tf.function  # a loop of our own, not model.fit: the batches come from the seed's NumPy streams
 def train_step(x, y):
     with tf.GradientTape() as tape:
         loss = loss_fn(y, model(x, training=True))
@@ -64,16 +62,18 @@ def train_step(x, y):
 
 
 def evaluate(x, y):
-    z = model(x, training=False).numpy()
-    return float(loss_fn(y, z)), np.mean((z > 0) == (y > 0.5))
+    logits = model(x, training=False).numpy()
+    return float(loss_fn(y, logits)), np.mean((logits > 0) == (y > 0.5))  # logit > 0 ⇔ p > 0.5
 
 
-for epoch in range(1, 201):
-    total = 0.0
-    for batch in np.split(shuffle_rng.permutation(len(x_train)), range(10, len(x_train), 10)):
-        total += float(train_step(x_train[batch], y_train[batch])) * len(batch)
+for epoch in range(1, epochs + 1):
+    total_loss = 0.0
+    order = shuffle_rng.permutation(len(x_train))
+    for start in range(0, len(x_train), batch_size):
+        batch = order[start:start + batch_size]
+        total_loss += float(train_step(x_train[batch], y_train[batch])) * len(batch)
     val_loss, val_accuracy = evaluate(x_val, y_val)
-    print(f"epoch {epoch}/200 - loss: {total / len(x_train):.4f} - "
+    print(f"epoch {epoch}/{epochs} - loss: {total_loss / len(x_train):.4f} - "
           f"val_loss: {val_loss:.4f} - val_accuracy: {val_accuracy:.4f}")
 
 print(f"validation: loss: {val_loss:.4f} - accuracy: {val_accuracy:.4f}")

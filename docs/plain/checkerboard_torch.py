@@ -1,8 +1,5 @@
-"""checkerboard (specs/checkerboard.nn): the model and its training in plain PyTorch, by nndsl 0.1.0 --plain.
-
-Without --plain, nndsl compile writes the full program: the same numbers, plus a command line, checkpoints
-and --resume, saved weights and history, GPU and TPU selection, torch.compile, and checks of the data.
-"""
+"""checkerboard (specs/checkerboard.nn): trains its network with PyTorch, printing each epoch's metrics."""
+# Without --plain: the full program, with a command line, checkpoints, GPUs, TPUs, torch.compile and data checks.
 
 import numpy as np
 import torch
@@ -33,47 +30,50 @@ def glorot_normal(rng, shape, fan_in, fan_out):
 
 
 data_rng = np.random.default_rng(7)  # the data and its split
-points, labels = xor_data(data_rng, 500, 0.0)  # specs/checkerboard.nn:3
+points, labels = xor_data(data_rng, samples=500, noise=0.0)
 x = points.astype(np.float32)  # features x1, x2
 y = labels.astype(np.float32).reshape(-1, 1)  # 0/1 labels, one column
 train, val = np.split(data_rng.permutation(len(x)), [int(len(x) * 0.5)])
 x_train, y_train, x_val, y_val = (torch.from_numpy(a) for a in (x[train], y[train], x[val], y[val]))
 
-# One seed, three streams: the initial weights (the same on every backend), the batch order, the dropout masks
-rng, shuffle_rng, dropout_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(1).spawn(3))
+init_rng, shuffle_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(1).spawn(2))  # weights, batch order
 model = nn.Sequential(
     nn.Linear(2, 8),
     nn.ReLU(),
     nn.Linear(8, 1),  # logits: the loss applies the sigmoid
 )
-with torch.no_grad():  # nn.Linear's weight is W, (outputs, inputs), as in the spec
-    model[0].weight[:] = torch.from_numpy(he_normal(rng, (8, 2), fan_in=2, fan_out=8))
-    model[0].bias[:] = 0.0
-    model[2].weight[:] = torch.from_numpy(glorot_normal(rng, (1, 8), fan_in=8, fan_out=1))
-    model[2].bias[:] = 0.0
+# Replace torch's random initial weights with NumPy's, so all three backends start from the same numbers
+with torch.no_grad():
+    for layer, weight, bias in [(model[0], he_normal(init_rng, (8, 2), fan_in=2, fan_out=8), 0.0),
+                                (model[2], glorot_normal(init_rng, (1, 8), fan_in=8, fan_out=1), 0.0)]:
+        layer.weight[:] = torch.as_tensor(weight)
+        layer.bias[:] = torch.as_tensor(bias)
 
+learning_rate, batch_size, epochs = 0.03, 10, 200
 loss_fn = nn.BCEWithLogitsLoss()
-optimizer = torch.optim.SGD(model.parameters(), lr=0.03)
+optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
 
 
 def evaluate(x, y):
     model.eval()
     with torch.no_grad():
-        output = model(x)
-        return loss_fn(output, y).item(), ((output > 0) == (y > 0.5)).float().mean().item()
+        logits = model(x)
+        return loss_fn(logits, y).item(), ((logits > 0) == (y > 0.5)).float().mean().item()  # logit > 0 ⇔ p > 0.5
 
 
-for epoch in range(1, 201):
+for epoch in range(1, epochs + 1):
     model.train()
-    total = 0.0
-    for batch in torch.from_numpy(shuffle_rng.permutation(len(x_train))).split(10):
+    total_loss = 0.0
+    order = shuffle_rng.permutation(len(x_train))
+    for start in range(0, len(x_train), batch_size):
+        batch = order[start:start + batch_size]
         loss = loss_fn(model(x_train[batch]), y_train[batch])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        total += loss.item() * len(batch)
+        total_loss += loss.item() * len(batch)
     val_loss, val_accuracy = evaluate(x_val, y_val)
-    print(f"epoch {epoch}/200 - loss: {total / len(x_train):.4f} - "
+    print(f"epoch {epoch}/{epochs} - loss: {total_loss / len(x_train):.4f} - "
           f"val_loss: {val_loss:.4f} - val_accuracy: {val_accuracy:.4f}")
 
 print(f"validation: loss: {val_loss:.4f} - accuracy: {val_accuracy:.4f}")

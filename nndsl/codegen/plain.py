@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
+from pathlib import PurePath
 
 from nndsl import __version__, catalog, ir
 from nndsl.codegen import common
@@ -27,7 +29,7 @@ from nndsl.errors import SpecError
 BACKEND_TITLES = {"numpy": "NumPy", "torch": "PyTorch", "tensorflow": "TensorFlow"}
 
 #: What the full program adds beyond the ones every backend's has (the header's list).
-FULL_EXTRAS = {"numpy": "", "torch": "GPU and TPU selection, torch.compile, ", "tensorflow": "GPU and TPU strategies, XLA, "}
+FULL_EXTRAS = {"numpy": "saved weights ", "torch": "GPUs, TPUs, torch.compile ", "tensorflow": "GPUs, TPUs, XLA "}
 
 
 class PlainModule:
@@ -100,6 +102,8 @@ def short_docstrings(source: str) -> str:
         line = f'{indent}"""{sentence}"""'
         # A summary that fits one line stays; a longer one goes, with the rest of the docstring.
         lines[node.lineno - 1 : node.end_lineno] = [line] if len(line) <= 100 else []
+        if len(line) > 100 and not lines[node.lineno - 1].strip():  # the blank line under a class's docstring
+            del lines[node.lineno - 1]
     return "\n".join(lines)
 
 
@@ -120,14 +124,14 @@ def lower_data(program: ir.Program, module: PlainModule, data_dir: str) -> dict:
     data = program.data
     source = data.source
     task = program.task
-    context: dict = {"where": comment(f"{program.filename}:{data.span.line}"), "seed": py(program.data_seed),
+    context: dict = {"seed": py(program.data_seed),
                      "split": py(data.split), "validates": data.validates, "playground": None, "file": None}
     if isinstance(source, ir.PlaygroundData):
         module.use(f"common/data/{source.generator}.py")
-        args = [py(source.samples), py(source.noise)] + ([py(source.classes)] if source.generator == "spiral" else [])
+        args = [f"samples={py(source.samples)}", f"noise={py(source.noise)}"] + \
+            ([f"classes={py(source.classes)}"] if source.generator == "spiral" else [])
         names = [feature.name for feature in data.features]
         columns = [name for name in ("x1", "x2") if any(name in feature for feature in names)]
-        context["description"] = comment(f"{source.generator}(samples={source.samples}, noise={source.noise})")
         context["playground"] = {
             "function": f"{source.generator}_data",
             "args": ", ".join(args),
@@ -139,10 +143,12 @@ def lower_data(program: ir.Program, module: PlainModule, data_dir: str) -> dict:
         labels = "labels"
     else:
         kind = "csv" if isinstance(source, ir.CsvData) else "images" if isinstance(source, ir.ImageFolderData) else "npz"
-        module.imports.append("from pathlib import Path")
-        context["description"] = comment(f"{kind}({source.path})")
         shape = ", ".join(map(str, program.model.in_shape))
-        context["file"] = {"kind": kind, "path": py(source.path), "data_dir": py(data_dir), "shape": shape}
+        # the spec's path from the folder data paths are relative to (the spec's, as the command line named it)
+        path = PurePath(data_dir, source.path).as_posix() if data_dir not in ("", ".") else source.path
+        context["file"] = {"kind": kind, "path": py(path), "shape": shape,
+                           "where": "" if PurePath(path).is_absolute() else
+                           " (path relative to where nndsl compile ran)"}
         if kind == "csv":
             module.imports.append("import csv")
             features = None if data.features is None else [feature.name for feature in data.features]
@@ -150,7 +156,7 @@ def lower_data(program: ir.Program, module: PlainModule, data_dir: str) -> dict:
         elif kind == "npz":
             context["file"] |= {"x_key": py(source.x_key), "y_key": py(source.y_key)}
         else:
-            module.imports.append("from PIL import Image")
+            module.imports += ["from pathlib import Path", "from PIL import Image"]
             height, width = source.size
             context["file"] |= {"mode": py("L" if source.color == "grayscale" else "RGB"), "size": py((width, height))}
         labels = "labels"
@@ -197,8 +203,9 @@ def initial_values(program: ir.Program, module: PlainModule) -> dict[str, dict]:
     number a constant parameter starts at. Batch norm's start at the frameworks' own defaults."""
     scratch = common.Module()
     out = {}
-    for entry in common.lower_weights(program, scratch):
-        out[ast.literal_eval(entry["name"])] = {"expression": entry["expression"], "fill": None}
+    for entry in common.lower_weights(program, scratch):  # drawn from the stream the program calls init_rng
+        expression = re.sub(r"\brng\b", "init_rng", entry["expression"])
+        out[ast.literal_eval(entry["name"])] = {"expression": expression, "fill": None}
     for layer in program.model.layers:
         for parameter, init in zip(layer.parameters, _initializers(layer), strict=True):
             if init is not None and init.kind in ("zeros", "ones", "constant"):
@@ -216,9 +223,15 @@ def _initializers(layer) -> tuple:
 
 
 def streams(program: ir.Program) -> str:
-    """The line that makes the three training streams from the seed (common/streams.py's split)."""
-    return (f"rng, shuffle_rng, dropout_rng = (np.random.default_rng(s) for s in "
-            f"np.random.SeedSequence({py(program.train.seed)}).spawn(3))")
+    """The lines that make the training streams from the seed (common/streams.py's split): the
+    dropout stream only where there is dropout (SeedSequence.spawn's first children do not depend
+    on how many it makes, so the other two are the same either way)."""
+    seed = f"np.random.SeedSequence({py(program.train.seed)})"
+    if any(isinstance(layer, ir.Dropout) for layer in program.model.layers):
+        return ("# One seed, three streams: the initial weights (the same on every backend), the batch order, "
+                "the dropout masks\n"
+                f"init_rng, shuffle_rng, dropout_rng = (np.random.default_rng(s) for s in {seed}.spawn(3))")
+    return f"init_rng, shuffle_rng = (np.random.default_rng(s) for s in {seed}.spawn(2))  # weights, batch order"
 
 
 def metric_expressions(program: ir.Program, forms: dict[str, str], module: PlainModule, **names: str) -> list[str]:
@@ -233,14 +246,47 @@ def metric_expressions(program: ir.Program, forms: dict[str, str], module: Plain
     return out
 
 
-def report(program: ir.Program, values: list[str], indent: int) -> dict:
+def listed(head: str, entries: list[str], tail: str, indent: int) -> list[str]:
+    """`head[entry, entry, …]tail` as a person lays it out: the entries under the first where every
+    line fits in 120 columns, else one per line under the head, the bracket closing alone."""
+    aligned = [f"{head}[{entries[0]}", *(" " * (len(head) + 1) + entry for entry in entries[1:])]
+    aligned = [line + ("," if position < len(aligned) - 1 else "]" + tail) for position, line in enumerate(aligned)]
+    if all(indent + len(line) <= 120 for line in aligned):
+        return aligned
+    return [f"{head}[", *(f"    {entry}," for entry in entries), f"]{tail}"]
+
+
+def hyperparameters(program: ir.Program) -> dict:
+    """The constants the loop reads: the optimizer's rate, the batch size (the whole training set where
+    the spec gives none) and the epochs."""
+    train = program.train
+    return {"learning_rate": py(train.optimizer.lr), "epochs": py(train.epochs), "full_batch": not train.batch,
+            "batch_size": py(train.batch) if train.batch else "len(x_train)"}
+
+
+def order(program: ir.Program) -> str:
+    """The epoch's order of the training rows: shuffled by the seed's stream, or as they are."""
+    return "shuffle_rng.permutation(len(x_train))" if program.train.shuffle else "np.arange(len(x_train))"
+
+
+def output_name(program: ir.Program) -> str:
+    """What evaluate() calls the model's outputs: logits where the loss applies the output activation."""
+    return "logits" if common.FUSED.get(program.loss.name) else "predictions"
+
+
+def report(program: ir.Program, values: list[str], indent: int, output: str) -> dict:
     """evaluate()'s return statement (the loss, then each metric: `values`, as expressions) and the
     lines that print each epoch and the final validation metrics, as the full program prints them
     (with `split 1`, the training set's, measured once after training)."""
     keys = ["loss", *program.train.metrics]
+    values = [re.sub(r"\b(z|output)\b", output, value) for value in values]  # the backend's name for the outputs
     joined = ", ".join(values)
     returns = [f"return {joined}"] if indent + len("return ") + len(joined) <= 120 else \
         ["return (", *[f"    {value}," for value in values], ")"]
+    if "binary_accuracy" in dict(common.metric_forms(program)).values():
+        note = "  # logit > 0 ⇔ p > 0.5"
+        at = 0 if len(returns) == 1 and indent + len(returns[0] + note) <= 120 else len(returns) - 1
+        returns[at] += note
     names = [f"{'val' if program.validates else 'train'}_{key}" for key in keys]
     shown = [f"{name}: {{{name}:.4f}}" for name in names]
     return {
@@ -248,7 +294,7 @@ def report(program: ir.Program, values: list[str], indent: int) -> dict:
         "returns": returns,
         "names": ", ".join(names),
         # the rate as the full program prints it, where a schedule or the plateau changes it
-        "epoch": ["loss: {total / len(x_train):.4f}", *(shown if program.validates else []),
+        "epoch": ["loss: {total_loss / len(x_train):.4f}", *(shown if program.validates else []),
                   *(["lr: {lr:.4g}"] if changes_lr(program) else [])],
         "final": " - ".join(f"{key}: {{{name}:.4f}}" for key, name in zip(keys, names, strict=True)),
     }
@@ -276,22 +322,22 @@ def lower_controls(program: ir.Program, module: PlainModule, weights: str, resto
     full = common.lower_controls(program, scratch)
     module.use_all(scratch, drop=CHECKPOINT_METHODS)
     schedule, plateau, stopping = train.schedule, train.reduce_lr_on_plateau, train.early_stopping
-    lr = py(train.optimizer.lr)
+    lr = "learning_rate"
     notes = []
     if schedule.span != ir.NO_SPAN and schedule.kind != "constant":
         args = ", ".join(["epoch - 1", lr] + [f"{key}={py(value)}" for key, value in schedule.args]
                          + ([f"epochs={py(train.epochs)}"] if schedule.kind == "cosine" else []))
         lr = f"{common.SCHEDULE_FUNCTIONS[schedule.kind]}({args})"
-        notes.append(f"schedule {schedule.kind} ({full['schedule']['where']}; epochs from 0)")
+        notes.append(f"the {schedule.kind} schedule's (epochs counted from 0)")
     if plateau is not None:
         lr = f"plateau.adjust({lr})"
         notes.append("less the plateau's cuts")
     setup = []
     if plateau is not None:
-        setup += [f"# reduce_lr_on_plateau ({full['plateau']['where']}): Keras's rule, as the full program's",
+        setup += [f"# Cut the rate when {plateau.monitor} stops improving: Keras's ReduceLROnPlateau rule",
                   f"plateau = ReduceLROnPlateau({full['plateau']['args']})"]
     if stopping is not None:
-        setup += [f"# early_stopping ({full['early_stopping']['where']}): Keras's rule, as the full program's",
+        setup += [f"# Stop when {stopping.monitor} stops improving: Keras's EarlyStopping rule",
                   f"early_stopping = EarlyStopping({full['early_stopping']['args']})"]
     monitored = {control.monitor for control in (plateau, stopping) if control is not None}
     for control in (plateau, stopping):
@@ -301,7 +347,7 @@ def lower_controls(program: ir.Program, module: PlainModule, weights: str, resto
                             f"without --plain", filename=program.filename,
                             span=control.span if control.span != ir.NO_SPAN else None)
     keys = [key for key in common.history_keys(program) if key in monitored]
-    logs = ", ".join(f"{py(key)}: {'total / len(x_train)' if key == 'loss' else key}" for key in keys)
+    logs = ", ".join(f"{py(key)}: {'total_loss / len(x_train)' if key == 'loss' else key}" for key in keys)
     return {
         "lr": lr if notes else None,
         "lr_note": "the epoch's rate: " + ", ".join(notes if len(notes) != 1 or plateau is None

@@ -54,12 +54,9 @@ def lower(program: ir.Program, data_dir: str) -> str:
             continue
         if isinstance(layer, ir.Dense):
             weight, bias = layer.parameters
-            args = [values[weight.name]["expression"], values[bias.name]["expression"]]
-            if not layer.trainable:
-                args.append("trainable=False")
-            args += _rates(layer)
+            args = [values[weight.name]["expression"], values[bias.name]["expression"], *_rates(layer)]
             note = f"logits: the loss applies the {layer.activation.name}" if absorbed else None
-            layers.append({"call": f"Dense({', '.join(args)})", "comment": note})
+            layers.append({"call": _layer("Dense", args, layer), "comment": note})
             if layer.activation.name != "linear" and not absorbed:
                 layers.append({"call": _activation(layer.activation), "comment": None})
         elif isinstance(layer, ir.ActivationLayer):
@@ -68,8 +65,8 @@ def lower(program: ir.Program, data_dir: str) -> str:
         elif isinstance(layer, ir.Conv2D):
             weight, bias = layer.parameters
             args = [values[weight.name]["expression"], values[bias.name]["expression"], f"stride={py(layer.stride)}",
-                    f"pad={py(layer.padding)}"] + ([] if layer.trainable else ["trainable=False"]) + _rates(layer)
-            layers.append({"call": f"Conv2D({', '.join(args)})", "comment": None})
+                    f"pad={py(layer.padding)}", *_rates(layer)]
+            layers.append({"call": _layer("Conv2D", args, layer), "comment": None})
             if layer.activation.name != "linear":
                 layers.append({"call": _activation(layer.activation), "comment": None})
         elif isinstance(layer, ir.Pool2D):
@@ -122,11 +119,10 @@ def lower(program: ir.Program, data_dir: str) -> str:
         penalty=penalty,
         loss=program.loss.name,
         optimizer=_optimizer(train.optimizer),
-        report=plain.report(program, [loss, *metrics], indent=4),
-        epochs=py(train.epochs),
-        epochs_end=py(train.epochs + 1),
-        batch=py(train.batch) if train.batch else "len(x_train)",
-        order="shuffle_rng.permutation(len(x_train))" if train.shuffle else "np.arange(len(x_train))",
+        report=plain.report(program, [loss, *metrics], indent=4, output=plain.output_name(program)),
+        output_name=plain.output_name(program),
+        hyper=plain.hyperparameters(program),
+        order=plain.order(program),
     )
     return tidy(drop_unused_functions(source, module.functions))
 
@@ -174,6 +170,12 @@ def wire_graph(model: ir.Model, steps: dict[str, list[dict]]) -> dict:
     return {"forward": forward, "backward": backward}
 
 
+def _layer(kind: str, args: list[str], layer: ir.Dense | ir.Conv2D) -> str:
+    """A Dense or Conv2D layer's call: Penalized… where the spec gives it l1/l2, frozen(…) where trainable=false."""
+    call = f"{'Penalized' if layer.regularizers else ''}{kind}({', '.join(args)})"
+    return call if layer.trainable else f"frozen({call})"
+
+
 def _rates(layer) -> list[str]:
     """A layer's l1/l2 arguments (rates of one kind add up)."""
     rates = {"l1": 0.0, "l2": 0.0}
@@ -192,8 +194,9 @@ def _activation(activation: ir.Activation) -> str:
 
 def _optimizer(opt: ir.Optimizer) -> str:
     if isinstance(opt, ir.SGD):
-        extra = f", momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)}" if opt.momentum or opt.nesterov else ""
-        return f"SGD(params, lr={py(opt.lr)}{extra})"
+        if opt.momentum or opt.nesterov:
+            return f"Momentum(params, lr=learning_rate, momentum={py(opt.momentum)}, nesterov={py(opt.nesterov)})"
+        return "SGD(params, lr=learning_rate)"
     if isinstance(opt, ir.Adam):
-        return f"Adam(params, lr={py(opt.lr)}, beta1={py(opt.beta1)}, beta2={py(opt.beta2)}, eps={py(opt.eps)})"
-    return f"RMSprop(params, lr={py(opt.lr)}, rho={py(opt.rho)}, eps={py(opt.eps)})"
+        return f"Adam(params, lr=learning_rate, beta1={py(opt.beta1)}, beta2={py(opt.beta2)}, eps={py(opt.eps)})"
+    return f"RMSprop(params, lr=learning_rate, rho={py(opt.rho)}, eps={py(opt.eps)})"

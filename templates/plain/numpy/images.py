@@ -10,9 +10,9 @@ import numpy as np
 class Conv2D:
     """z = W ⋆ x + b: a dense layer W (filters, kh, kw, c) on every (kh, kw) window of x."""
 
-    def __init__(self, W, b, stride, pad, trainable=True, l1=0.0, l2=0.0):
-        self.W, self.b, self.stride, self.pad, self.l1, self.l2 = W, b, stride, pad, l1, l2
-        self.params = [W, b] if trainable else []
+    def __init__(self, W, b, stride, pad):
+        self.W, self.b, self.stride, self.pad = W, b, stride, pad
+        self.params = [W, b]
 
     def forward(self, x, training):
         self.x_shape = x.shape
@@ -23,14 +23,13 @@ class Conv2D:
 
     def backward(self, dz):
         dx = np.empty(self.x_shape, dtype=np.float32)
-        self.grads = [np.empty_like(self.W), np.empty_like(self.b)] if self.params else [None, None]
+        self.grads = [np.empty_like(self.W), np.empty_like(self.b)] if self.params else [None, None]  # none if frozen
         conv2d_backward(np.ascontiguousarray(dz), self.patches, self.W, self.stride, self.pad, *self.grads, dx=dx)
-        if self.params and (self.l1 or self.l2):  # the penalty's part of ∂L/∂W
-            self.grads[0] += self.l1 * np.sign(self.W) + 2 * self.l2 * self.W
         return dx
 
-    def penalty(self):
-        return self.l1 * np.abs(self.W).sum() + self.l2 * np.square(self.W).sum()
+
+class PenalizedConv2D(Penalty, Conv2D):
+    """A Conv2D layer with a weight penalty."""
 
 
 class MaxPool:

@@ -4,17 +4,25 @@ import numpy as np
 
 
 class SGD:
-    """v ← momentum·v + g; θ ← θ − lr·v (nesterov: θ ← θ − lr·(g + momentum·v))."""
+    """θ ← θ − lr·g."""
 
-    def __init__(self, params, lr, momentum=0.0, nesterov=False):
+    def __init__(self, params, lr):
+        self.params, self.lr = params, lr
+
+    def step(self, grads):
+        for p, g in zip(self.params, grads, strict=True):
+            p -= self.lr * g
+
+
+class Momentum:
+    """SGD with momentum: v ← momentum·v + g; θ ← θ − lr·v (nesterov: θ ← θ − lr·(g + momentum·v))."""
+
+    def __init__(self, params, lr, momentum, nesterov=False):
         self.params, self.lr, self.momentum, self.nesterov = params, lr, momentum, nesterov
         self.v = [np.zeros_like(p) for p in params]
 
     def step(self, grads):
         for p, g, v in zip(self.params, grads, self.v, strict=True):
-            if not self.momentum:
-                p -= self.lr * g
-                continue
             v *= self.momentum
             v += g
             p -= self.lr * (g + self.momentum * v if self.nesterov else v)
