@@ -97,8 +97,7 @@ def test_two_processes_train_as_one_only_rank_0_writes_and_resume_continues(tmp_
 def test_nproc_is_refused_where_no_launcher_exists(tmp_path, capsys):
     spec = tmp_path / "ddp.nn"
     spec.write_text(SPEC, encoding="utf-8")
-    for backend, message in (("numpy", "--nproc: the NumPy backend trains in one process"),
-                             ("tensorflow", "--nproc: data-parallel training on tensorflow is not in nndsl yet")):
+    for backend, message in (("numpy", "--nproc: the NumPy backend trains in one process"),):  # torch, tensorflow: launchers
         status = main(["train", str(spec), "-b", backend, "--nproc", "2", "--out", str(tmp_path / backend)])
         assert status == 1
         assert f"nndsl: error: {message}" in capsys.readouterr().err

@@ -168,5 +168,6 @@ def test_nproc_on_a_one_process_backend_is_refused(tmp_path):
     result = subprocess.run([*NNDSL, "train", str(spec), "--nproc", "2", "--out", str(tmp_path / "run")],
                             capture_output=True, text=True, timeout=HANG_GUARD)
     assert result.returncode == 1
-    assert result.stderr == "nndsl: error: --nproc 2: -b numpy trains in one process; several need -b tensorflow\n"
+    assert result.stderr == ("nndsl: error: --nproc: the NumPy backend trains in one process; data-parallel training "
+                             "needs -b torch or -b tensorflow\n")
     assert not (tmp_path / "run").exists()
