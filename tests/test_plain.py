@@ -193,7 +193,16 @@ train { optimizer rmsprop(lr=0.01)  batch 10  epochs 2  metrics accuracy
         reduce_lr_on_plateau monitor=val_accuracy factor=0.5 patience=0 min_delta=0.5
         early_stopping monitor=val_loss patience=1 min_delta=0.5  clip_norm 0.2 }
 """
-FEATURES = {"images": IMAGES, "conv_with_penalty": CONV_WITH_PENALTY, "flat_images": FLAT_IMAGES,
+#: A graph of image layers: a conv padded unevenly and a max pool padded with −∞ (torch's forward()
+#: pads them itself), a pool whose stride 1 is not its window, dropout on images, flatten.
+GRAPH_IMAGES = """
+data npz("data/digits.npz", seed=2) { split 0.5 }
+model { input 8x8x1 name=i  conv2d 4 kernel=3 stride=2 padding=same relu name=c  maxpool 3 stride=1 padding=same name=p
+        conv2d 4 kernel=1 from=i stride=2 name=q  add p, q  dropout 0.2  flatten  dense 10 softmax }
+loss categorical_crossentropy
+train { optimizer sgd(lr=0.1)  batch 64  epochs 2  metrics accuracy }
+"""
+FEATURES = {"images": IMAGES, "graph_images": GRAPH_IMAGES, "conv_with_penalty": CONV_WITH_PENALTY, "flat_images": FLAT_IMAGES,
             "graph_with_dropout": GRAPH_WITH_DROPOUT, "split_one_with_accuracy": SPLIT_ONE_WITH_ACCURACY,
             "clipped_cosine": CLIPPED_COSINE, "restore_best": RESTORE_BEST, "plateau_split_one": PLATEAU_SPLIT_ONE,
             "graph_early_stopping": GRAPH_EARLY_STOPPING,

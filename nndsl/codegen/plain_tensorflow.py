@@ -102,8 +102,9 @@ KERAS_DEFAULTS = ("strides=(1, 1)", 'padding="valid"', "momentum=0.99", "epsilon
 def keras_arguments(kind: str, args: list[str]) -> list[str]:
     """A layer's arguments as the Keras tutorials write them: defaults left out, a square window
     as one number, a pool's stride left out where it is the window."""
-    args = [arg for arg in args if arg not in KERAS_DEFAULTS]
-    if kind in ("MaxPooling2D", "AveragePooling2D"):
+    pool = kind in ("MaxPooling2D", "AveragePooling2D")  # whose strides default to the window, not 1
+    args = [arg for arg in args if arg not in KERAS_DEFAULTS or (pool and arg.startswith("strides="))]
+    if pool:
         args = [arg for arg in args if arg != f"strides={args[0]}"]
     if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
         args = [re.sub(r"(?:^|(?<=[=(]))\((\d+), \1\)", r"\1", arg) for arg in args]  # (3, 3) -> 3

@@ -115,7 +115,8 @@ def torch_arguments(module: str) -> str:
     if not module.startswith("nn."):  # the program's own modules (AvgPoolSame, GlobalPool) take tuples
         return module
     module = re.sub(r"(?:^|(?<=[=(]))\((\d+), \1\)", r"\1", module)  # (3, 3) -> 3
-    module = module.replace(", stride=1", "").replace("kernel_size=", "")
+    # a conv's stride 1 is its default (a pool's default is its window: there it stays)
+    module = re.sub(r"(Conv2d\(.*?), stride=1(?=[,)])", r"\1", module).replace("kernel_size=", "")
     return re.sub(r"(Pool2d\((\d+)), stride=\2\)", r"\1)", module)
 
 
@@ -263,7 +264,26 @@ def graph_network(program: ir.Program, network: common.Module) -> tuple[torch_ba
         absorbed = fused is not None and position == last_activation
         torch_backend._lower_layer(program, network, plan, names, layer, absorbed)
         modules[layer.name] = [entry for entry in plan.layers[first:] if entry["module"] != "nn.Identity()"]
+    for entry in plan.layers:  # a padded conv or pool: its padding in forward(), by nn.functional.pad
+        for pattern, value in PADDED:
+            padded = pattern.fullmatch(entry["module"])
+            if padded:
+                entry["module"], entry["pad"] = padded["module"], padded["pad"] + value
+    for entry in plan.parameters:
+        entry["tensor"] = re.sub(r"^(\w+)\.conv\.", r"\1.", entry["tensor"])
+    for entry in plan.penalties:
+        entry["layer"] = re.sub(r"^(\w+)\.conv$", r"\1", entry["layer"])
     return plan, _forward_lines(model, graph, modules)
+
+
+#: torch_backend's modules for a conv padded unevenly (TensorFlow's `same` with a stride) and a max
+#: pool padded with −∞: each the padding (nn.functional.pad's, with its value) and the module after it.
+PADDED = [
+    (re.compile(r"nn\.Sequential\(OrderedDict\(pad=nn\.ZeroPad2d\((?P<pad>\([^()]*\))\), "
+                r"conv=(?P<module>nn\.Conv2d\(.*\))\)\)"), ""),
+    (re.compile(r'nn\.Sequential\(nn\.ConstantPad2d\((?P<pad>\([^()]*\)), float\("-inf"\)\), '
+                r"(?P<module>nn\.MaxPool2d\(.*\))\)"), ', value=float("-inf")'),
+]
 
 
 def _forward_lines(model: ir.Model, graph: _Graph, modules: dict[str, list[dict]]) -> list[str]:
@@ -279,6 +299,8 @@ def _forward_lines(model: ir.Model, graph: _Graph, modules: dict[str, list[dict]
             elif module in METHODS:
                 argument = METHODS[module].format(f"({argument})" if _is_sum(argument) else argument)
             else:
+                if "pad" in entry:
+                    argument = f"nn.functional.pad({argument}, {entry['pad']})"
                 argument = f"self.{entry['name']}({argument})"
         return argument
 
@@ -342,7 +364,7 @@ def _forward_lines(model: ir.Model, graph: _Graph, modules: dict[str, list[dict]
         variables[layer.name] = variable
         live[variable] = layer.name
         comment = "  # side by side along the channels" if isinstance(layer, ir.Concat) and len(layer.out_shape) == 3 \
-            else ""
+            else "  # in (h, w, c) order, as Keras and NumPy flatten" if ".permute(0, 2, 3, 1)" in expression else ""
         lines.append(f"{variable} = {expression}{comment}")
     return lines
 
