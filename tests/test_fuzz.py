@@ -303,7 +303,8 @@ def train_everywhere(drawn: tuple[str, list[str]]) -> None:
             diverged = True
             continue
         assert all(len(values) == 1 and math.isfinite(values[0]) for values in history.values()), (backend, history)
-        assert sorted(trainer.get_weights()) == sorted(p.name for p in program.model.parameters), backend
+        state = program.model.normalize.parameters if program.model.normalize else ()  # normalize's statistics
+        assert sorted(trainer.get_weights()) == sorted(p.name for p in (*program.model.parameters, *state)), backend
         assert trainer.predict(trainer.data.x_val[:2]).shape == (2, program.model.out_features), backend
     GENERATED["train"] += 1
     TRAINED["diverged" if diverged else "trained"] += 1
