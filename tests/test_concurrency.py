@@ -2,10 +2,11 @@
 
 Its only shared state is the LALR parser and the Jinja environment (each
 built once, under a lock, then only read) and the cache of verbatim
-snippets; everything else lives in the call. 1,000 compiles (every example
-spec that trains, on every backend, round robin) from 8 threads must give
-byte for byte what the same compiles give one after another, starting from
-cold caches so that the first calls race to build them.
+snippets; everything else lives in the call. Every example spec that trains,
+on every backend, compiled three times round robin from 8 threads (162
+compiles, each job in flight beside 7 others), must give byte for byte what
+the same compiles give one after another, starting from cold caches so that
+the first calls race to build them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from nndsl import syntax
 from nndsl.codegen import BACKENDS, generate, render
 
 ROOT = Path(__file__).resolve().parent.parent
-COMPILES = 1000
+ROUNDS = 3  # each job compiled this many times, on different threads
 THREADS = 8
 
 
@@ -51,7 +52,7 @@ def test_threads_compile_byte_identical_to_serial():
     serial = {job: compile_spec(job) for job in JOBS}
     assert {job: compile_spec(job) for job in JOBS} == serial  # deterministic when serial
 
-    work = [JOBS[i % len(JOBS)] for i in range(COMPILES)]
+    work = JOBS * ROUNDS
     forget_caches()
     start = threading.Barrier(THREADS)
 
@@ -64,6 +65,6 @@ def test_threads_compile_byte_identical_to_serial():
     started: set[str] = set()
     with ThreadPoolExecutor(THREADS) as pool:
         results = list(pool.map(first_waits, work))
-    assert len(results) == COMPILES
+    assert len(results) == len(JOBS) * ROUNDS
     mismatched = [job for job, text in results if text != serial[job]]
     assert not mismatched, f"{len(mismatched)} threaded compiles differ, e.g. {mismatched[0]}"
