@@ -6,12 +6,17 @@ snippets; everything else lives in the call. Every example spec that trains,
 on every backend, compiled three times round robin from 8 threads (162
 compiles, each job in flight beside 7 others), must give byte for byte what
 the same compiles give one after another, starting from cold caches so that
-the first calls race to build them.
+the first calls race to build them. A garbage collection hands the processor
+to another thread while the collector runs (a `gc.callbacks` hook), so thread
+switches also land inside C code that would otherwise run without one, such as
+CPython 3.11's AST constructor (see `render.parse_python`).
 """
 
 from __future__ import annotations
 
+import gc
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -62,9 +67,16 @@ def test_threads_compile_byte_identical_to_serial():
             start.wait(timeout=60)  # every worker's first compile starts at once, on cold caches
         return job, compile_spec(job)
 
+    def switch_threads(phase, info):
+        time.sleep(0)  # let another thread run, in the middle of whatever allocated
+
     started: set[str] = set()
-    with ThreadPoolExecutor(THREADS) as pool:
-        results = list(pool.map(first_waits, work))
+    gc.callbacks.append(switch_threads)
+    try:
+        with ThreadPoolExecutor(THREADS) as pool:
+            results = list(pool.map(first_waits, work))
+    finally:
+        gc.callbacks.remove(switch_threads)
     assert len(results) == len(JOBS) * ROUNDS
     mismatched = [job for job, text in results if text != serial[job]]
     assert not mismatched, f"{len(mismatched)} threaded compiles differ, e.g. {mismatched[0]}"

@@ -23,7 +23,7 @@ from pathlib import PurePath
 
 from nndsl import __version__, catalog, ir
 from nndsl.codegen import common
-from nndsl.codegen.render import comment, py, snippet
+from nndsl.codegen.render import comment, parse_python, py, snippet
 from nndsl.errors import SpecError
 
 BACKEND_TITLES = {"numpy": "NumPy", "torch": "PyTorch", "tensorflow": "TensorFlow"}
@@ -71,7 +71,7 @@ class PlainModule:
 
 def drop_methods(source: str, names: tuple[str, ...]) -> str:
     """`source` without the methods called one of `names` in its classes."""
-    tree = ast.parse(source)
+    tree = parse_python(source)
     lines = source.split("\n")
     doomed = [node for cls in tree.body if isinstance(cls, ast.ClassDef) for node in cls.body
               if isinstance(node, ast.FunctionDef) and node.name in names]
@@ -87,7 +87,7 @@ def drop_methods(source: str, names: tuple[str, ...]) -> str:
 def short_docstrings(source: str) -> str:
     """`source` with every docstring cut to its first paragraph: a plain program keeps the summary
     and leaves the full account (draw order, edge cases) to the full program."""
-    tree = ast.parse(source)
+    tree = parse_python(source)
     lines = source.split("\n")
     cuts = []
     for node in ast.walk(tree):

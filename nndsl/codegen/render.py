@@ -24,6 +24,19 @@ from nndsl.resources import resource_dir
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _env: jinja2.Environment | None = None
 _env_lock = threading.Lock()
+_parse_lock = threading.Lock()
+
+
+def parse_python(source: str) -> ast.Module:
+    """`ast.parse(source)`, one thread at a time.
+
+    CPython 3.11's AST constructor keeps one recursion counter per interpreter, not per call:
+    two threads parsing at once can corrupt it and raise "SystemError: AST constructor recursion
+    depth mismatch" (python/cpython#106905; seen in tests/test_concurrency.py). A parse takes
+    milliseconds of a compile's tens, so serialising it costs little.
+    """
+    with _parse_lock:
+        return ast.parse(source)
 
 
 class RenderError(Exception):
@@ -108,7 +121,7 @@ def snippet(name: str) -> Snippet:
     """Load templates/<name> (a .py file): split its leading imports from its body."""
     path = resource_dir("templates") / name
     text = path.read_text(encoding="utf-8")
-    tree = ast.parse(text)
+    tree = parse_python(text)
     lines = text.split("\n")
     imports: list[str] = []
     body_start = 0
@@ -133,7 +146,7 @@ def drop_unused_functions(source: str, candidates) -> str:
     of another task) is dead code a reader would have to skip, so it is taken out. A function
     used only by removed ones goes too, and so does an import only they used. One parse.
     """
-    tree = ast.parse(source)
+    tree = parse_python(source)
     functions = {node.name: node for node in tree.body
                  if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in candidates}
     uses = {name: _names_in(node) - {name} for name, node in functions.items()}  # what each one refers to
