@@ -8,6 +8,9 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 TENSORFLOW_PIN := tensorflow-cpu==2.21.0
 RUN_DIR ?= runs/checkerboard
+# The suite runs in this many pytest-xdist processes, a test file to each (`--dist loadfile`: a
+# file's module fixtures are built once); 2 for CI's two cores. TEST_WORKERS=0 runs it in one.
+TEST_WORKERS ?= 2
 # The VS Code grammar's test (tests/test_vscode_grammar.py) tokenizes with VS Code's own engine,
 # vscode-textmate and vscode-oniguruma from npm, kept in this folder (not the source tree).
 NPM ?= npm
@@ -43,7 +46,7 @@ run: setup
 
 ## test: the whole suite, with the torch and TensorFlow backends required (never skipped)
 test: setup-test
-	NNDSL_REQUIRE_BACKENDS=1 $(BIN)/python -m pytest -q --durations=25
+	NNDSL_REQUIRE_BACKENDS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 	$(BIN)/ruff check nndsl tests bench templates specs
 
 lint: setup-test
