@@ -215,7 +215,7 @@ def lower_data(program: ir.Program, module: Module, data_dir: str | None) -> dic
         kind = "csv" if isinstance(source, ir.CsvData) else "images" if isinstance(source, ir.ImageFolderData) else "npz"
         module.use("common/data/images.py" if kind == "images" else f"common/data/{kind}_file.py", "data")
         if kind == "npz":
-            module.use("common/npy_header.py", "data")
+            module.use("common/npy_header.py", "files")  # with the checkpoints' checks, at the end
         module.use("common/data/labels.py", "data")
         module.imports.append("from pathlib import Path")
         if kind == "csv":
