@@ -1001,7 +1001,8 @@ def initial_weights(seed=SEED):
 
 def train(trainer, last, checkpoint, board, verbose):
     """trainer.fit() to epoch `last`, its progress printed (EpochReport) and, with --tensorboard, written to `board`."""
-    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose), board) if listener is not None]
+    report = EpochReport(trainer.epoch, last, verbose=verbose)
+    listeners = [listener for listener in (report, board) if listener is not None]
 
     def on_epoch(epoch, logs):
         for listener in listeners:
@@ -1056,7 +1057,7 @@ def main(argv=None):
             if earlier:
                 print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
                       "(--resume would have continued it)", file=sys.stderr)
-        train(trainer, last, out / "checkpoint.npz" if out else None, board, verbose=args.verbose)
+        train(trainer, last, out / "checkpoint.npz" if out is not None else None, board, verbose=args.verbose)
     except (DataError, CheckpointError, TrainingDiverged, OutputError, TensorBoardError) as error:
         remove_if_empty(created)
         print(f"error: {error}", file=sys.stderr)

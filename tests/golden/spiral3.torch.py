@@ -561,8 +561,8 @@ def initial_weights(seed=SEED):
 def train(trainer, last, checkpoint, board, verbose, printing=True):
     """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
     and, with --tensorboard, written to `board`."""
-    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose) if printing else None, board)
-                 if listener is not None]
+    report = EpochReport(trainer.epoch, last, verbose=verbose) if printing else None
+    listeners = [listener for listener in (report, board) if listener is not None]
 
     def on_epoch(epoch, logs):
         for listener in listeners:
