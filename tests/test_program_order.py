@@ -1,12 +1,13 @@
 """The full program's order (issue 22): its first screen is the model and its training; what a reader can
 skip comes last, under one closing heading.
 
-Every example spec on every backend (and model-only specs, whose program is an inference program) is
-compiled, not run: the constants alone come before the first section heading, which is within the first
-60 lines; the model (`class Network`, `def build_model`) comes before the Trainer and the data; the
-Trainer's methods open in reading order; below the one closing heading stand only the definitions named
-in MACHINERY (so a new block cannot slip below it unnoticed, and machinery cannot stay above it); and
-every statement that runs at import finds the names it needs already defined.
+Every example spec on every backend (its golden file, which tests/test_golden.py holds to the
+compiler's output), model-only specs (an inference program) and two other targets, compiled, not run:
+the constants alone come before the first section heading, which is within the first 60 lines; the
+model (`class Network`, `def build_model`) comes before the Trainer and the data; the Trainer's methods
+open in reading order; below the one closing heading stand only the definitions named in MACHINERY (so
+a new block cannot slip below it unnoticed, and machinery cannot stay above it); and every statement
+that runs at import finds the names it needs already defined.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import nndsl
-from tests.golden import render
+from tests.golden import golden_path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.nn"))
@@ -79,8 +80,8 @@ CASES = ([(spec.stem, backend, "auto") for spec in SPECS for backend in BACKENDS
 def program(name: str, backend: str, target: str) -> str:
     if name in MODEL_ONLY:
         return nndsl.generate(nndsl.parse(MODEL_ONLY[name], filename="spec.nn"), backend=backend, target=target)
-    if target == "auto":
-        return render(ROOT / "specs" / f"{name}.nn", backend)
+    if target == "auto":  # the compiler's output, as tests/test_golden.py holds it (read: no second compile)
+        return golden_path(ROOT / "specs" / f"{name}.nn", backend).read_text(encoding="utf-8")
     prog = nndsl.parse((ROOT / "specs" / f"{name}.nn").read_text(encoding="utf-8"), filename=f"specs/{name}.nn")
     return nndsl.generate(prog, backend=backend, target=target, data_dir="specs")
 
