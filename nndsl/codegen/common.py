@@ -54,7 +54,7 @@ class Module:
 
 def use_main_snippets(module: Module) -> None:
     """What the command line of a training program (templates/common/main.j2) uses: the lines and the
-    bar a run prints, and --tensorboard's event files."""
+    bar a run prints, and --tensorboard's event files (under the closing heading: common/machinery.j2)."""
     module.use("common/progress.py", "main")
     module.use("common/tensorboard.py", "main")
 
