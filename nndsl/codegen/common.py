@@ -54,7 +54,7 @@ class Module:
 
 def use_main_snippets(module: Module) -> None:
     """What the command line of a training program (templates/common/main.j2) uses: the lines and the
-    bar a run prints, and --tensorboard's event files."""
+    bar a run prints, and --tensorboard's event files (under the closing heading: common/machinery.j2)."""
     module.use("common/progress.py", "main")
     module.use("common/tensorboard.py", "main")
 
@@ -215,7 +215,7 @@ def lower_data(program: ir.Program, module: Module, data_dir: str | None) -> dic
         kind = "csv" if isinstance(source, ir.CsvData) else "images" if isinstance(source, ir.ImageFolderData) else "npz"
         module.use("common/data/images.py" if kind == "images" else f"common/data/{kind}_file.py", "data")
         if kind == "npz":
-            module.use("common/npy_header.py", "data")
+            module.use("common/npy_header.py", "files")  # with the checkpoints' checks, at the end
         module.use("common/data/labels.py", "data")
         module.imports.append("from pathlib import Path")
         if kind == "csv":

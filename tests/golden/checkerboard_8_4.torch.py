@@ -46,6 +46,302 @@ METRICS = ["accuracy"]
 HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
 
 
+# --- the network -----------------------------------------------------------------------------------
+
+
+class Network(nn.Sequential):
+    """input 2 → dense_1 (8, relu) → dense_2 (4, relu) → dense_3 (1, sigmoid).
+
+    An nn.Sequential of named layers: state_dict() keys are `<layer>.weight` and `<layer>.bias`.
+    nn.Linear.weight is (units, inputs), the spec's layout for W. The Trainer replaces
+    nn.Linear's own initial values with initial_weights(), the same on every backend.
+    The output is the logits: the loss applies the output sigmoid itself, and so does predict().
+    """
+
+    def __init__(self):
+        super().__init__(OrderedDict([
+            ("dense_1", nn.Linear(2, 8)),  # dense 8 relu, specs/checkerboard_8_4.nn:9
+            ("dense_1_relu", nn.ReLU()),
+            ("dense_2", nn.Linear(8, 4)),  # dense 4 relu, specs/checkerboard_8_4.nn:10
+            ("dense_2_relu", nn.ReLU()),
+            ("dense_3", nn.Linear(4, 1)),  # dense 1 sigmoid (logits: the sigmoid is in the loss), specs/checkerboard_8_4.nn:11
+        ]))
+
+
+# --- training --------------------------------------------------------------------------------------
+
+
+def to_numpy(tensor):
+    """A NumPy copy of a tensor, wherever it lives."""
+    return tensor.detach().cpu().numpy().copy()
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
+
+
+def metric_sums(output, y):
+    """Each metric summed over the rows of the model's output against y; metric_values() reads the sums.
+
+    `output` is the network's, the logits: the sigmoid is applied here where a metric
+    needs it, and logits > 0 is a probability above ½.
+    """
+    return {
+        "accuracy": torch.count_nonzero((output > 0) == (y > 0.5)),
+    }
+
+
+def metric_values(sums, n):
+    """The metrics of n rows from their metric_sums, added up over the batches: means over the rows."""
+    return {
+        "accuracy": sums["accuracy"].item() / n,
+    }
+
+
+class Trainer:
+    """Trains the network on the spec's data by mini-batch gradient descent, as its train block says.
+
+    Every backend's Trainer offers the same methods: fit, evaluate, predict, get_weights,
+    set_weights, save, load, save_checkpoint and restore; `model` is the nn.Module itself.
+    The data move to the device once; losses and outputs stay there until an epoch ends.
+    Under torchrun (`processes`: several ranks), each rank trains on its share of every batch
+    and evaluates the whole validation set itself, so every rank has the same weights and history.
+    """
+
+    def __init__(self, data, seed, device, compile=False, processes=None):
+        self.device = device
+        self.processes = processes or Processes()
+        self.data = data
+        _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
+        self.model = Network().to(self.device)
+        # The forward pass training and evaluation run: the model itself, or its torch.compile'd twin
+        # (same parameters; compiled on first use, so the first steps are slow).
+        self.forward = torch.compile(self.model) if compile else self.model
+        self.params = {  # by parameter name
+            "dense_1.W": self.model.dense_1.weight,
+            "dense_1.b": self.model.dense_1.bias,
+            "dense_2.W": self.model.dense_2.weight,
+            "dense_2.b": self.model.dense_2.bias,
+            "dense_3.W": self.model.dense_3.weight,
+            "dense_3.b": self.model.dense_3.bias,
+        }
+        self.set_weights(initial_weights(seed))
+        self.loss_fn = nn.BCEWithLogitsLoss()  # binary cross-entropy, fused with the sigmoid (specs/checkerboard_8_4.nn:14)
+        self.trainable_names = [name for name, param in self.params.items() if param.requires_grad]
+        trainable = [self.params[name] for name in self.trainable_names]
+        self.optimizer = torch.optim.SGD(trainable, lr=LR)  # specs/checkerboard_8_4.nn:17
+        self.x_train, self.y_train = self.tensors(data.x_train, data.y_train)
+        self.x_val, self.y_val = self.tensors(data.x_val, data.y_val)
+        self.epoch = 0
+        self.history = {key: [] for key in HISTORY_KEYS}
+        self.step_forward = self.processes.parallel(self.forward)  # what train_step() runs: DDP under torchrun
+
+    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
+        """Train `epochs` more epochs (default: the rest of the spec's 200); returns the history.
+
+        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
+        full training state is saved every `checkpoint_every` epochs and at the end.
+        """
+        if epochs is None and self.epoch >= EPOCHS:
+            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
+                          stacklevel=2)
+        last = EPOCHS if epochs is None else self.epoch + epochs
+        while self.epoch < last:
+            lr = self.learning_rate()
+            self.set_learning_rate(lr)
+            logs = self.train_epoch(on_batch)
+            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
+            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
+                                       "try a smaller learning rate")
+            logs["lr"] = lr
+            self.epoch += 1
+            for key in HISTORY_KEYS:
+                self.history[key].append(logs[key])
+            if on_epoch is not None:
+                on_epoch(self.epoch, logs)
+            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
+                self.save_checkpoint(checkpoint)
+        return self.history
+
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        the optimizer's lr, as no schedule changes it (specs/checkerboard_8_4.nn:17)."""
+        return LR
+
+    def train_epoch(self, on_batch=None):
+        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics.
+
+        The batch losses stay on the device until the epoch ends (one host sync per epoch, not
+        per batch), so a NaN or infinite loss stops training at the end of the epoch it appears in.
+        Every rank draws the same order and takes its share of each batch; the losses and metric
+        sums are added up over the ranks, so each returns the whole training set's numbers.
+        """
+        x, y = self.x_train, self.y_train
+        n = len(x)
+        if SHUFFLE:
+            order = torch.from_numpy(self.shuffle_rng.permutation(n)).to(self.device)
+            x, y = x[order], y[order]
+        parts, sizes, outputs, labels, done = [], [], [], [], 0
+        for x_batch, y_batch in zip(x.split(BATCH_SIZE or n), y.split(BATCH_SIZE or n), strict=True):
+            rows = self.processes.rows(len(x_batch))  # this rank's share (all of the batch in one process)
+            part, output = self.train_step(x_batch[rows], y_batch[rows], (rows.stop - rows.start) / len(x_batch))
+            parts.append(part)
+            sizes.append(len(x_batch))
+            outputs.append(output)
+            labels.append(y_batch[rows])
+            done += len(x_batch)
+            if on_batch is not None:
+                on_batch(done, n, part)
+        batch_losses = self.processes.total(torch.stack(parts)).cpu().numpy()
+        if not np.isfinite(batch_losses).all():
+            bad = np.flatnonzero(~np.isfinite(batch_losses))[0]
+            raise TrainingDiverged(f"epoch {self.epoch + 1}, batch {bad + 1}: the loss became "
+                                   f"{batch_losses[bad]}; try a smaller learning rate")
+        # Each batch's mean loss weighted by its size: the epoch's mean, as Keras reports it.
+        logs = {"loss": float(np.dot(batch_losses, sizes)) / n}
+        sums = metric_sums(torch.cat(outputs), torch.cat(labels))  # this rank's rows: summed over the ranks
+        return logs | metric_values({key: self.processes.total(value) for key, value in sums.items()}, n)
+
+    def train_step(self, x, y, share=1.0):
+        """One step on this rank's rows (x, y) of a mini-batch, tensors on the device: forward, loss,
+        backward, update. `share`: the fraction of the batch's rows they are (all of them in one process).
+        Returns this rank's part of the batch's loss (the ranks' parts add up to it) and the model's
+        outputs, left on the device."""
+        if not self.model.training:  # after evaluate() or predict(): dropout on again
+            self.model.train()
+        output = self.step_forward(x)
+        if len(x):
+            part = self.loss_fn(output, y) * share
+        else:  # a last batch with fewer rows than ranks: this one adds nothing, yet joins the gradient average
+            part = output.sum()
+        self.optimizer.zero_grad(set_to_none=True)
+        # DDP averages the ranks' gradients: backpropagating world × part makes that average the batch's gradient.
+        (part * self.processes.world).backward()
+        self.optimizer.step()
+        return part.detach(), output.detach()
+
+    @torch.no_grad()
+    def evaluate(self, x=None, y=None):
+        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
+        if x is None:
+            x, y = self.x_val, self.y_val
+        else:
+            x = self.inputs(x)
+            y = torch.as_tensor(given_binary_labels(y, len(x)), device=self.device)
+        output = self.infer(x)
+        loss = self.loss_fn(output, y)
+        return {"loss": loss.item()} | metric_values(metric_sums(output, y), len(x))
+
+    def tensors(self, x, y):
+        """Inputs (float32) and labels (torch.float32) as tensors on the device."""
+        return self.inputs(x), torch.as_tensor(y, dtype=torch.float32, device=self.device)
+
+    def loss_and_gradients(self, x, y):
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
+        Dropout is on, drawing from the same stream as training."""
+        self.model.train()
+        x, y = self.tensors(x, y)
+        loss = self.loss_fn(self.forward(x), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        return loss.item(), {name: to_numpy(self.params[name].grad) for name in self.trainable_names}
+
+    def set_learning_rate(self, lr):
+        """The learning rate of the steps to come."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def inputs(self, x):
+        """x as a float32 tensor on the device, rows of 2 features; any other shape is a ValueError."""
+        x = torch.as_tensor(x, dtype=torch.float32, device=self.device)
+        if x.ndim != 2 or x.shape[1] != 2:
+            raise ValueError(f"the model takes 2 input features; x has shape {tuple(x.shape)}")
+        return x
+
+    @torch.no_grad()
+    def infer(self, x):
+        """The model's outputs for x in eval mode (no dropout, no gradients),
+        max(BATCH_SIZE or len(x), EVAL_BATCH) rows at a time."""
+        self.model.eval()
+        return torch.cat([self.forward(part) for part in x.split(max(BATCH_SIZE or len(x), EVAL_BATCH))])
+
+    @torch.no_grad()
+    def predict(self, x):
+        """The model's outputs (sigmoid applied) for inputs x of shape (n, 2), as a NumPy array."""
+        output = self.infer(self.inputs(x))
+        return to_numpy(torch.sigmoid(output))
+
+    def get_weights(self):
+        """Copies of the parameters by parameter name, in the IR's layout: W as (units, inputs)."""
+        return {name: to_numpy(param) for name, param in self.params.items()}
+
+    @torch.no_grad()
+    def set_weights(self, weights):
+        """Replace the parameters (by parameter name); every name must be given, with its shape,
+        and no other."""
+        check_weight_names(weights, self.params)
+        for name, param in self.params.items():
+            new = torch.as_tensor(np.asarray(weights[name], dtype=np.float32))
+            if new.shape != param.shape:
+                raise ValueError(f"{name} has shape {tuple(param.shape)}, not {tuple(new.shape)}")
+            param.copy_(new)
+
+    def save(self, path):
+        """Save the weights as .npz, keyed by parameter name ("dense_1.W", ...)."""
+        weights = self.get_weights()
+        write_atomic(path, lambda stream: np.savez(stream, **weights))
+
+    def load(self, path):
+        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
+        self.set_weights(read_weights(path))
+
+    def checkpoint_header(self):
+        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
+        return {
+            "epoch": self.epoch,
+            "history": self.history,
+            "shuffle_rng": self.shuffle_rng.bit_generator.state,
+            "dropout_rng": self.dropout_rng.bit_generator.state,
+            "spec": SPEC,
+            "backend": "torch",
+            "optimizer": OPTIMIZER,
+            "format": CHECKPOINT_FORMAT,
+            "controls": {},  # no early stopping or plateau: nothing to keep
+        }
+
+    def save_checkpoint(self, path):
+        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
+        arrays = {f"param.{name}": value for name, value in self.get_weights().items()}
+        state = optimizer_arrays(self.optimizer, self.trainable_names)
+        arrays |= {f"optimizer.{key}": value for key, value in state.items()}
+        save_checkpoint(path, arrays, self.checkpoint_header())
+
+    def restore(self, path):
+        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
+        arrays, header = load_checkpoint(path)
+        saved = named(arrays, "optimizer.")
+        shapes = {f"param.{name}": tuple(param.shape) for name, param in self.params.items()}
+        state_shapes = optimizer_shapes(self.params, self.trainable_names, saved)
+        shapes |= {f"optimizer.{key}": shape for key, shape in state_shapes.items()}
+        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
+        self.set_weights(named(arrays, "param."))
+        load_optimizer_arrays(self.optimizer, self.trainable_names, saved)
+        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
+        self.dropout_rng.bit_generator.state = header["dropout_rng"]
+        self.epoch = header["epoch"]
+        self.history = header["history"]
+
+
+def make_trainer(seed=SEED, data_seed=DATA_SEED, compile=False, processes=None):
+    """The network with its initial weights, on the spec's data, on the device TARGET names.
+    With compile=True, training and evaluation run the model through torch.compile. Under
+    torchrun, `processes` (by default the environment's) joins the other ranks first."""
+    processes = processes or Processes.from_environment()
+    device = processes.start(select_device())  # first: a missing GPU or TPU fails before any work
+    return Trainer(load_data(data_seed), seed, device, compile, processes)
+
+
 # --- data ------------------------------------------------------------------------------------------
 
 
@@ -181,399 +477,103 @@ def initial_weights(seed=SEED):
     }
 
 
-# --- device ----------------------------------------------------------------------------------------
+# --- command line ----------------------------------------------------------------------------------
 
 
-class DeviceError(RuntimeError):
-    """The device this program was compiled for (see TARGET) is not available here."""
+def train(trainer, last, checkpoint, board, verbose, printing=True):
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
+    and, with --tensorboard, written to `board`."""
+    report = EpochReport(trainer.epoch, last, verbose=verbose) if printing else None
+    listeners = [listener for listener in (report, board) if listener is not None]
+
+    def on_epoch(epoch, logs):
+        for listener in listeners:
+            listener.on_epoch(epoch, logs)
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
+            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
+    finally:
+        for listener in listeners:
+            listener.close()
 
 
-def select_device():
-    """A CUDA GPU when torch sees one, else the CPU (compiled with -t auto)."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
+    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
+    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
+                             "else the first and last epochs' lines and about ten between)")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
+                             "(pip install tensorboardX)")
+    args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
+    if args.resume and not args.out:
+        parser.error("--resume needs --out, the folder holding checkpoint.npz")
+    if args.tensorboard == "":
+        parser.error("--tensorboard needs a folder")
+    out = Path(args.out) if args.out else None
+    last = args.epochs or EPOCHS
+    created = []
+    processes = Processes()  # one, until torchrun's environment says there are more
+    try:
+        processes = Processes.from_environment()
+        writes = out is not None and processes.main  # under torchrun, rank 0 alone writes in --out
+        # a missing tensorboardX fails at once; rank 0 alone writes the event files
+        board = TensorBoardLog(args.tensorboard) if args.tensorboard and processes.main else None
+        if writes:
+            created = prepare_output(out, args.resume)
+        trainer = make_trainer(processes=processes)
+        if args.resume:
+            trainer.restore(out / "checkpoint.npz")
+            if trainer.epoch > last:
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
+        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
+            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
+                      "(--resume would have continued it)", file=sys.stderr)
+        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
+              printing=processes.main)
+    except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
+        remove_if_empty(created)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except RuntimeError as error:
+        if not processes.lost(error):
+            raise
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+        print(f"error: rank {processes.rank} lost the other training processes: {reason}", file=sys.stderr)
+        return 1  # (without processes.stop(): taking down a broken group can abort the process)
+    processes.stop()
+    if not processes.main:
+        return 0  # rank 0 reports and writes
+    final = trainer.evaluate()
+    print(validation_line(final))
+    if out is not None:
+        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
+        try:
+            trainer.save(out / "weights.npz")
+            write_atomic(out / "history.json", lambda stream: stream.write(history))
+        except OSError as error:  # a full disk, a folder made read-only while training
+            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        print(f"saved weights.npz and history.json in {out}")
+    return 0
 
 
-PROCESS_TIMEOUT = datetime.timedelta(minutes=5)  # a rank waiting longer for the others ends the run
-
-
-class Processes:
-    """The processes that train together: this one alone (`python model.py`), or the WORLD_SIZE
-    processes `torchrun` started, this one being rank RANK (LOCAL_RANK on its machine).
-
-    Every rank draws the same shuffled order and trains on its own contiguous share of each
-    batch; DistributedDataParallel adds up the gradients, so all ranks take the same steps as one
-    process would. Rank 0 alone prints and writes files. With one process, every method here
-    does nothing, and torch.distributed is never started.
-    """
-
-    def __init__(self, world=1, rank=0, local_rank=0):
-        self.world, self.rank, self.local_rank = world, rank, local_rank
-
-    @classmethod
-    def from_environment(cls):
-        """The ranks torchrun describes in WORLD_SIZE, RANK and LOCAL_RANK; one process without them."""
-        values = [os.environ.get(name, default).strip() for name, default in
-                  (("WORLD_SIZE", "1"), ("RANK", "0"), ("LOCAL_RANK", "0"))]
-        if not all(value.isdigit() for value in values) or int(values[1]) >= int(values[0]):
-            raise DeviceError(f"WORLD_SIZE, RANK and LOCAL_RANK are {', '.join(values)}: not torchrun's "
-                              "(a count and two ranks below it)")
-        return cls(*map(int, values))
-
-    @property
-    def main(self):
-        """Rank 0: the one that prints and writes."""
-        return self.rank == 0
-
-    def start(self, device):
-        """Join the other ranks (gloo on the CPU, nccl on CUDA GPUs, one GPU per rank: LOCAL_RANK's);
-        returns this rank's device. torchrun's MASTER_ADDR and MASTER_PORT say where to meet."""
-        if self.world == 1:
-            return device
-        if device.type not in ("cpu", "cuda"):
-            raise DeviceError(f"data-parallel training runs on CPUs and CUDA GPUs, not on {device.type}; "
-                              "run this program in one process")
-        if device.type == "cuda":
-            if self.local_rank >= torch.cuda.device_count():
-                raise DeviceError(f"rank {self.rank} would train on GPU {self.local_rank} (LOCAL_RANK), but this machine "
-                                  f"shows {torch.cuda.device_count()}: start at most one process per GPU, "
-                                  "or compile with -t cpu")
-            device = torch.device("cuda", self.local_rank)
-            torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=PROCESS_TIMEOUT)
-        return device
-
-    def stop(self):
-        if dist.is_initialized():
-            dist.destroy_process_group()
-
-    def parallel(self, module):
-        """What a training step runs: `module` in DistributedDataParallel, whose backward pass
-        averages the ranks' gradients; `module` itself in one process."""
-        if self.world == 1 or not any(param.requires_grad for param in module.parameters()):
-            return module  # (with every layer frozen there are no gradients to average)
-        # A conv with one input channel gets its gradient with another (meaningless) stride for that
-        # size-1 axis than DDP's bucket has; DDP copies it, and says so at every step.
-        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-        device_ids = [self.local_rank] if next(module.parameters()).is_cuda else None
-        return DistributedDataParallel(module, device_ids=device_ids)
-
-    def rows(self, n):
-        """This rank's share of a batch of n rows: a contiguous slice, the shares as even as can be."""
-        return slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
-
-    def lost(self, error):
-        """Whether `error` says that another rank is gone or cannot be reached: torch.distributed's
-        own errors, and gloo's and NCCL's, which DDP's backward pass raises as RuntimeError."""
-        text = str(error)
-        return self.world > 1 and (isinstance(error, dist.DistError) or "gloo" in text or "NCCL" in text)
-
-    def total(self, tensor):
-        """The tensor summed over the ranks (in place); the tensor itself in one process."""
-        if self.world > 1:
-            dist.all_reduce(tensor)
-        return tensor
-
-
-# --- the network -----------------------------------------------------------------------------------
-
-
-class Network(nn.Sequential):
-    """input 2 → dense_1 (8, relu) → dense_2 (4, relu) → dense_3 (1, sigmoid).
-
-    An nn.Sequential of named layers: state_dict() keys are `<layer>.weight` and `<layer>.bias`.
-    nn.Linear.weight is (units, inputs), the spec's layout for W. The Trainer replaces
-    nn.Linear's own initial values with initial_weights(), the same on every backend.
-    The output is the logits: the loss applies the output sigmoid itself, and so does predict().
-    """
-
-    def __init__(self):
-        super().__init__(OrderedDict([
-            ("dense_1", nn.Linear(2, 8)),  # dense 8 relu, specs/checkerboard_8_4.nn:9
-            ("dense_1_relu", nn.ReLU()),
-            ("dense_2", nn.Linear(8, 4)),  # dense 4 relu, specs/checkerboard_8_4.nn:10
-            ("dense_2_relu", nn.ReLU()),
-            ("dense_3", nn.Linear(4, 1)),  # dense 1 sigmoid (logits: the sigmoid is in the loss), specs/checkerboard_8_4.nn:11
-        ]))
-
-
-# --- training --------------------------------------------------------------------------------------
-
-
-def to_numpy(tensor):
-    """A NumPy copy of a tensor, wherever it lives."""
-    return tensor.detach().cpu().numpy().copy()
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
-
-
-def metric_sums(output, y):
-    """Each metric summed over the rows of the model's output against y; metric_values() reads the sums.
-
-    `output` is the network's, the logits: the sigmoid is applied here where a metric
-    needs it, and logits > 0 is a probability above ½.
-    """
-    return {
-        "accuracy": torch.count_nonzero((output > 0) == (y > 0.5)),
-    }
-
-
-def metric_values(sums, n):
-    """The metrics of n rows from their metric_sums, added up over the batches: means over the rows."""
-    return {
-        "accuracy": sums["accuracy"].item() / n,
-    }
-
-
-class Trainer:
-    """Trains the network on the spec's data by mini-batch gradient descent, as its train block says.
-
-    Every backend's Trainer offers the same methods: fit, evaluate, predict, get_weights,
-    set_weights, save, load, save_checkpoint and restore; `model` is the nn.Module itself.
-    The data move to the device once; losses and outputs stay there until an epoch ends.
-    Under torchrun (`processes`: several ranks), each rank trains on its share of every batch
-    and evaluates the whole validation set itself, so every rank has the same weights and history.
-    """
-
-    def __init__(self, data, seed, device, compile=False, processes=None):
-        self.device = device
-        self.processes = processes or Processes()
-        self.data = data
-        _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
-        self.model = Network().to(self.device)
-        # The forward pass training and evaluation run: the model itself, or its torch.compile'd twin
-        # (same parameters; compiled on first use, so the first steps are slow).
-        self.forward = torch.compile(self.model) if compile else self.model
-        self.params = {  # by parameter name
-            "dense_1.W": self.model.dense_1.weight,
-            "dense_1.b": self.model.dense_1.bias,
-            "dense_2.W": self.model.dense_2.weight,
-            "dense_2.b": self.model.dense_2.bias,
-            "dense_3.W": self.model.dense_3.weight,
-            "dense_3.b": self.model.dense_3.bias,
-        }
-        self.set_weights(initial_weights(seed))
-        self.loss_fn = nn.BCEWithLogitsLoss()  # binary cross-entropy, fused with the sigmoid (specs/checkerboard_8_4.nn:14)
-        self.trainable_names = [name for name, param in self.params.items() if param.requires_grad]
-        trainable = [self.params[name] for name in self.trainable_names]
-        self.optimizer = torch.optim.SGD(trainable, lr=LR)  # specs/checkerboard_8_4.nn:17
-        self.x_train, self.y_train = self.tensors(data.x_train, data.y_train)
-        self.x_val, self.y_val = self.tensors(data.x_val, data.y_val)
-        self.epoch = 0
-        self.history = {key: [] for key in HISTORY_KEYS}
-        self.step_forward = self.processes.parallel(self.forward)  # what train_step() runs: DDP under torchrun
-
-    def tensors(self, x, y):
-        """Inputs (float32) and labels (torch.float32) as tensors on the device."""
-        return self.inputs(x), torch.as_tensor(y, dtype=torch.float32, device=self.device)
-
-    def train_step(self, x, y, share=1.0):
-        """One step on this rank's rows (x, y) of a mini-batch, tensors on the device: forward, loss,
-        backward, update. `share`: the fraction of the batch's rows they are (all of them in one process).
-        Returns this rank's part of the batch's loss (the ranks' parts add up to it) and the model's
-        outputs, left on the device."""
-        if not self.model.training:  # after evaluate() or predict(): dropout on again
-            self.model.train()
-        output = self.step_forward(x)
-        if len(x):
-            part = self.loss_fn(output, y) * share
-        else:  # a last batch with fewer rows than ranks: this one adds nothing, yet joins the gradient average
-            part = output.sum()
-        self.optimizer.zero_grad(set_to_none=True)
-        # DDP averages the ranks' gradients: backpropagating world × part makes that average the batch's gradient.
-        (part * self.processes.world).backward()
-        self.optimizer.step()
-        return part.detach(), output.detach()
-
-    def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
-        Dropout is on, drawing from the same stream as training."""
-        self.model.train()
-        x, y = self.tensors(x, y)
-        loss = self.loss_fn(self.forward(x), y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        return loss.item(), {name: to_numpy(self.params[name].grad) for name in self.trainable_names}
-
-    def train_epoch(self, on_batch=None):
-        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics.
-
-        The batch losses stay on the device until the epoch ends (one host sync per epoch, not
-        per batch), so a NaN or infinite loss stops training at the end of the epoch it appears in.
-        Every rank draws the same order and takes its share of each batch; the losses and metric
-        sums are added up over the ranks, so each returns the whole training set's numbers.
-        """
-        x, y = self.x_train, self.y_train
-        n = len(x)
-        if SHUFFLE:
-            order = torch.from_numpy(self.shuffle_rng.permutation(n)).to(self.device)
-            x, y = x[order], y[order]
-        parts, sizes, outputs, labels, done = [], [], [], [], 0
-        for x_batch, y_batch in zip(x.split(BATCH_SIZE or n), y.split(BATCH_SIZE or n), strict=True):
-            rows = self.processes.rows(len(x_batch))  # this rank's share (all of the batch in one process)
-            part, output = self.train_step(x_batch[rows], y_batch[rows], (rows.stop - rows.start) / len(x_batch))
-            parts.append(part)
-            sizes.append(len(x_batch))
-            outputs.append(output)
-            labels.append(y_batch[rows])
-            done += len(x_batch)
-            if on_batch is not None:
-                on_batch(done, n, part)
-        batch_losses = self.processes.total(torch.stack(parts)).cpu().numpy()
-        if not np.isfinite(batch_losses).all():
-            bad = np.flatnonzero(~np.isfinite(batch_losses))[0]
-            raise TrainingDiverged(f"epoch {self.epoch + 1}, batch {bad + 1}: the loss became "
-                                   f"{batch_losses[bad]}; try a smaller learning rate")
-        # Each batch's mean loss weighted by its size: the epoch's mean, as Keras reports it.
-        logs = {"loss": float(np.dot(batch_losses, sizes)) / n}
-        sums = metric_sums(torch.cat(outputs), torch.cat(labels))  # this rank's rows: summed over the ranks
-        return logs | metric_values({key: self.processes.total(value) for key, value in sums.items()}, n)
-
-    @torch.no_grad()
-    def evaluate(self, x=None, y=None):
-        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
-        if x is None:
-            x, y = self.x_val, self.y_val
-        else:
-            x = self.inputs(x)
-            y = torch.as_tensor(given_binary_labels(y, len(x)), device=self.device)
-        output = self.infer(x)
-        loss = self.loss_fn(output, y)
-        return {"loss": loss.item()} | metric_values(metric_sums(output, y), len(x))
-
-    def set_learning_rate(self, lr):
-        """The learning rate of the steps to come."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-
-    def learning_rate(self):
-        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
-        the optimizer's lr, as no schedule changes it (specs/checkerboard_8_4.nn:17)."""
-        return LR
-
-    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
-        """Train `epochs` more epochs (default: the rest of the spec's 200); returns the history.
-
-        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
-        full training state is saved every `checkpoint_every` epochs and at the end.
-        """
-        if epochs is None and self.epoch >= EPOCHS:
-            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
-                          stacklevel=2)
-        last = EPOCHS if epochs is None else self.epoch + epochs
-        while self.epoch < last:
-            lr = self.learning_rate()
-            self.set_learning_rate(lr)
-            logs = self.train_epoch(on_batch)
-            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
-            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
-                                       "try a smaller learning rate")
-            logs["lr"] = lr
-            self.epoch += 1
-            for key in HISTORY_KEYS:
-                self.history[key].append(logs[key])
-            if on_epoch is not None:
-                on_epoch(self.epoch, logs)
-            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
-                self.save_checkpoint(checkpoint)
-        return self.history
-
-    def inputs(self, x):
-        """x as a float32 tensor on the device, rows of 2 features; any other shape is a ValueError."""
-        x = torch.as_tensor(x, dtype=torch.float32, device=self.device)
-        if x.ndim != 2 or x.shape[1] != 2:
-            raise ValueError(f"the model takes 2 input features; x has shape {tuple(x.shape)}")
-        return x
-
-    @torch.no_grad()
-    def infer(self, x):
-        """The model's outputs for x in eval mode (no dropout, no gradients),
-        max(BATCH_SIZE or len(x), EVAL_BATCH) rows at a time."""
-        self.model.eval()
-        return torch.cat([self.forward(part) for part in x.split(max(BATCH_SIZE or len(x), EVAL_BATCH))])
-
-    @torch.no_grad()
-    def predict(self, x):
-        """The model's outputs (sigmoid applied) for inputs x of shape (n, 2), as a NumPy array."""
-        output = self.infer(self.inputs(x))
-        return to_numpy(torch.sigmoid(output))
-
-    def get_weights(self):
-        """Copies of the parameters by parameter name, in the IR's layout: W as (units, inputs)."""
-        return {name: to_numpy(param) for name, param in self.params.items()}
-
-    @torch.no_grad()
-    def set_weights(self, weights):
-        """Replace the parameters (by parameter name); every name must be given, with its shape,
-        and no other."""
-        check_weight_names(weights, self.params)
-        for name, param in self.params.items():
-            new = torch.as_tensor(np.asarray(weights[name], dtype=np.float32))
-            if new.shape != param.shape:
-                raise ValueError(f"{name} has shape {tuple(param.shape)}, not {tuple(new.shape)}")
-            param.copy_(new)
-
-    def save(self, path):
-        """Save the weights as .npz, keyed by parameter name ("dense_1.W", ...)."""
-        weights = self.get_weights()
-        write_atomic(path, lambda stream: np.savez(stream, **weights))
-
-    def load(self, path):
-        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
-        self.set_weights(read_weights(path))
-
-    def checkpoint_header(self):
-        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
-        return {
-            "epoch": self.epoch,
-            "history": self.history,
-            "shuffle_rng": self.shuffle_rng.bit_generator.state,
-            "dropout_rng": self.dropout_rng.bit_generator.state,
-            "spec": SPEC,
-            "backend": "torch",
-            "optimizer": OPTIMIZER,
-            "format": CHECKPOINT_FORMAT,
-            "controls": {},  # no early stopping or plateau: nothing to keep
-        }
-
-    def save_checkpoint(self, path):
-        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
-        arrays = {f"param.{name}": value for name, value in self.get_weights().items()}
-        state = optimizer_arrays(self.optimizer, self.trainable_names)
-        arrays |= {f"optimizer.{key}": value for key, value in state.items()}
-        save_checkpoint(path, arrays, self.checkpoint_header())
-
-    def restore(self, path):
-        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
-        arrays, header = load_checkpoint(path)
-        saved = named(arrays, "optimizer.")
-        shapes = {f"param.{name}": tuple(param.shape) for name, param in self.params.items()}
-        state_shapes = optimizer_shapes(self.params, self.trainable_names, saved)
-        shapes |= {f"optimizer.{key}": shape for key, shape in state_shapes.items()}
-        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
-        self.set_weights(named(arrays, "param."))
-        load_optimizer_arrays(self.optimizer, self.trainable_names, saved)
-        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
-        self.dropout_rng.bit_generator.state = header["dropout_rng"]
-        self.epoch = header["epoch"]
-        self.history = header["history"]
-
-
-def make_trainer(seed=SEED, data_seed=DATA_SEED, compile=False, processes=None):
-    """The network with its initial weights, on the spec's data, on the device TARGET names.
-    With compile=True, training and evaluation run the model through torch.compile. Under
-    torchrun, `processes` (by default the environment's) joins the other ranks first."""
-    processes = processes or Processes.from_environment()
-    device = processes.start(select_device())  # first: a missing GPU or TPU fails before any work
-    return Trainer(load_data(data_seed), seed, device, compile, processes)
-
-
-# --- files: weights and checkpoints ----------------------------------------------------------------
+# ---- Below: the same in every nndsl program: files, checkpoints, devices and progress -------------
 #
 # Saving without ever leaving a half-written file, and reading .npz files as untrusted input.
-# Nothing here is needed to follow the training above.
+# Nothing below is needed to follow the training above.
 
 
 DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
@@ -934,7 +934,137 @@ def optimizer_shapes(params, names, saved):
     }
 
 
-# --- command line ----------------------------------------------------------------------------------
+CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
+OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
+
+
+class OutputError(Exception):
+    """The --out folder cannot receive the run's files."""
+
+
+def prepare_output(out, resume):
+    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
+    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
+    Returns the folders it created, outermost first (a run that fails before writing removes them).
+    """
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a folder")
+        if resume and not out.exists():
+            raise OutputError(f"nothing to resume: no folder {out}")
+        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
+    try:
+        check_writable(out)
+        remove_stale_temps(out, OUTPUT_FILES)
+    except OSError as error:
+        remove_if_empty(created)
+        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
+    return created
+
+
+def remove_if_empty(folders):
+    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
+            return
+
+
+class DeviceError(RuntimeError):
+    """The device this program was compiled for (see TARGET) is not available here."""
+
+
+def select_device():
+    """A CUDA GPU when torch sees one, else the CPU (compiled with -t auto)."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+PROCESS_TIMEOUT = datetime.timedelta(minutes=5)  # a rank waiting longer for the others ends the run
+
+
+class Processes:
+    """The processes that train together: this one alone (`python model.py`), or the WORLD_SIZE
+    processes `torchrun` started, this one being rank RANK (LOCAL_RANK on its machine).
+
+    Every rank draws the same shuffled order and trains on its own contiguous share of each
+    batch; DistributedDataParallel adds up the gradients, so all ranks take the same steps as one
+    process would. Rank 0 alone prints and writes files. With one process, every method here
+    does nothing, and torch.distributed is never started.
+    """
+
+    def __init__(self, world=1, rank=0, local_rank=0):
+        self.world, self.rank, self.local_rank = world, rank, local_rank
+
+    @classmethod
+    def from_environment(cls):
+        """The ranks torchrun describes in WORLD_SIZE, RANK and LOCAL_RANK; one process without them."""
+        values = [os.environ.get(name, default).strip() for name, default in
+                  (("WORLD_SIZE", "1"), ("RANK", "0"), ("LOCAL_RANK", "0"))]
+        if not all(value.isdigit() for value in values) or int(values[1]) >= int(values[0]):
+            raise DeviceError(f"WORLD_SIZE, RANK and LOCAL_RANK are {', '.join(values)}: not torchrun's "
+                              "(a count and two ranks below it)")
+        return cls(*map(int, values))
+
+    @property
+    def main(self):
+        """Rank 0: the one that prints and writes."""
+        return self.rank == 0
+
+    def start(self, device):
+        """Join the other ranks (gloo on the CPU, nccl on CUDA GPUs, one GPU per rank: LOCAL_RANK's);
+        returns this rank's device. torchrun's MASTER_ADDR and MASTER_PORT say where to meet."""
+        if self.world == 1:
+            return device
+        if device.type not in ("cpu", "cuda"):
+            raise DeviceError(f"data-parallel training runs on CPUs and CUDA GPUs, not on {device.type}; "
+                              "run this program in one process")
+        if device.type == "cuda":
+            if self.local_rank >= torch.cuda.device_count():
+                raise DeviceError(f"rank {self.rank} would train on GPU {self.local_rank} (LOCAL_RANK), but this machine "
+                                  f"shows {torch.cuda.device_count()}: start at most one process per GPU, "
+                                  "or compile with -t cpu")
+            device = torch.device("cuda", self.local_rank)
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=PROCESS_TIMEOUT)
+        return device
+
+    def stop(self):
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+    def parallel(self, module):
+        """What a training step runs: `module` in DistributedDataParallel, whose backward pass
+        averages the ranks' gradients; `module` itself in one process."""
+        if self.world == 1 or not any(param.requires_grad for param in module.parameters()):
+            return module  # (with every layer frozen there are no gradients to average)
+        # A conv with one input channel gets its gradient with another (meaningless) stride for that
+        # size-1 axis than DDP's bucket has; DDP copies it, and says so at every step.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+        device_ids = [self.local_rank] if next(module.parameters()).is_cuda else None
+        return DistributedDataParallel(module, device_ids=device_ids)
+
+    def rows(self, n):
+        """This rank's share of a batch of n rows: a contiguous slice, the shares as even as can be."""
+        return slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
+
+    def lost(self, error):
+        """Whether `error` says that another rank is gone or cannot be reached: torch.distributed's
+        own errors, and gloo's and NCCL's, which DDP's backward pass raises as RuntimeError."""
+        text = str(error)
+        return self.world > 1 and (isinstance(error, dist.DistError) or "gloo" in text or "NCCL" in text)
+
+    def total(self, tensor):
+        """The tensor summed over the ranks (in place); the tensor itself in one process."""
+        if self.world > 1:
+            dist.all_reduce(tensor)
+        return tensor
 
 
 SECONDS_BETWEEN_LINES = 10
@@ -1085,139 +1215,6 @@ class TensorBoardLog:
     def close(self):
         if self.writer is not None:
             self.writer.close()
-
-
-CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
-OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
-
-
-class OutputError(Exception):
-    """The --out folder cannot receive the run's files."""
-
-
-def prepare_output(out, resume):
-    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
-    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
-    Returns the folders it created, outermost first (a run that fails before writing removes them).
-    """
-    try:
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"--out {out} exists and is not a folder")
-        if resume and not out.exists():
-            raise OutputError(f"nothing to resume: no folder {out}")
-        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
-    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
-        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
-    try:
-        check_writable(out)
-        remove_stale_temps(out, OUTPUT_FILES)
-    except OSError as error:
-        remove_if_empty(created)
-        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
-    return created
-
-
-def remove_if_empty(folders):
-    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
-    for folder in reversed(folders):
-        try:
-            folder.rmdir()
-        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
-            return
-
-
-def train(trainer, last, checkpoint, board, verbose, printing=True):
-    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
-    and, with --tensorboard, written to `board`."""
-    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose) if printing else None, board)
-                 if listener is not None]
-
-    def on_epoch(epoch, logs):
-        for listener in listeners:
-            listener.on_epoch(epoch, logs)
-
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
-            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
-    finally:
-        for listener in listeners:
-            listener.close()
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
-    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
-    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    parser.add_argument("--verbose", action="store_true",
-                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
-                             "else the first and last epochs' lines and about ten between)")
-    parser.add_argument("--tensorboard", metavar="DIR",
-                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
-                             "(pip install tensorboardX)")
-    args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
-    if args.resume and not args.out:
-        parser.error("--resume needs --out, the folder holding checkpoint.npz")
-    if args.tensorboard == "":
-        parser.error("--tensorboard needs a folder")
-    out = Path(args.out) if args.out else None
-    last = args.epochs or EPOCHS
-    created = []
-    processes = Processes()  # one, until torchrun's environment says there are more
-    try:
-        processes = Processes.from_environment()
-        writes = out is not None and processes.main  # under torchrun, rank 0 alone writes in --out
-        # a missing tensorboardX fails at once; rank 0 alone writes the event files
-        board = TensorBoardLog(args.tensorboard) if args.tensorboard and processes.main else None
-        if writes:
-            created = prepare_output(out, args.resume)
-        trainer = make_trainer(processes=processes)
-        if args.resume:
-            trainer.restore(out / "checkpoint.npz")
-            if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
-                                      f"epoch {last}, where this run was to stop; resume with --epochs "
-                                      f"{trainer.epoch} or more")
-        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
-            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
-            for path in earlier:
-                path.unlink()
-            if earlier:
-                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
-                      "(--resume would have continued it)", file=sys.stderr)
-        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
-              printing=processes.main)
-    except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
-        remove_if_empty(created)
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except RuntimeError as error:
-        if not processes.lost(error):
-            raise
-        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
-        print(f"error: rank {processes.rank} lost the other training processes: {reason}", file=sys.stderr)
-        return 1  # (without processes.stop(): taking down a broken group can abort the process)
-    processes.stop()
-    if not processes.main:
-        return 0  # rank 0 reports and writes
-    final = trainer.evaluate()
-    print(validation_line(final))
-    if out is not None:
-        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
-        try:
-            trainer.save(out / "weights.npz")
-            write_atomic(out / "history.json", lambda stream: stream.write(history))
-        except OSError as error:  # a full disk, a folder made read-only while training
-            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
-            return 1
-        print(f"saved weights.npz and history.json in {out}")
-    return 0
 
 
 if __name__ == "__main__":

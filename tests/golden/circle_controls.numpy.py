@@ -40,186 +40,6 @@ METRICS = ["accuracy"]
 HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
 
 
-# --- data ------------------------------------------------------------------------------------------
-
-
-class DataError(Exception):
-    """A data file is missing or malformed."""
-
-
-class Dataset(NamedTuple):
-    """Training and validation arrays (float32 features; labels as the loss needs them)."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-
-
-def split_data(rng, x, y, fraction):
-    """Shuffle the samples, then train on the first `fraction` and validate on the rest
-    (fraction 1: train on all of them; the validation arrays are empty)."""
-    order = rng.permutation(len(x))
-    n_train = int(np.floor(len(x) * fraction))
-    if fraction == 1 and n_train > 0:
-        return Dataset(x[order], y[order], x[:0], y[:0])
-    if not 0 < n_train < len(x):
-        raise DataError(
-            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
-            f"{len(x) - n_train} for validation; each needs at least one"
-        )
-    train, val = order[:n_train], order[n_train:]
-    return Dataset(x[train], y[train], x[val], y[val])
-
-
-def circle_data(rng: np.random.Generator, samples: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
-    """A disc of radius 2.5 (label 1) inside a ring between radii 3.5 and 5 (label 0).
-
-    The first ceil(samples / 2) points have radius uniform in [0, 2.5), the other
-    floor(samples / 2) radius uniform in [3.5, 5); the angle is uniform in [0, 2π) and the
-    point is (r·sin(angle), r·cos(angle)). (The Playground draws ceil(samples / 2) of each,
-    one too many for odd counts; here the ring has one point fewer.)
-
-    The label is read from a jittered copy of the point, (x + noise·u, y + noise·v) with
-    u, v uniform in [-5, 5): 1 if that copy lies within radius 2.5 (the Playground's +1),
-    else 0 (its -1). So with noise, some points near the gap get the other class's label.
-
-    Draw order (float64, from `rng`): for the disc, all radii, then all angles, then all
-    u, then all v; then the same four for the ring. The draws do not depend on `noise`.
-
-    Returns points (samples, 2) float64 and labels (samples,) int64, disc first.
-    """
-    radius = 5.0
-    points, labels = [], []
-    for count, r_low, r_high in (((samples + 1) // 2, 0.0, radius * 0.5), (samples // 2, radius * 0.7, radius)):
-        r = rng.uniform(r_low, r_high, count)
-        angle = rng.uniform(0, 2 * np.pi, count)
-        x = r * np.sin(angle)
-        y = r * np.cos(angle)
-        noise_x = rng.uniform(-radius, radius, count) * noise
-        noise_y = rng.uniform(-radius, radius, count) * noise
-        # Distance of the jittered point from the centre, computed as the Playground does.
-        dx, dy = x + noise_x, y + noise_y
-        inside = np.sqrt(dx * dx + dy * dy) < radius * 0.5
-        points.append(np.stack([x, y], axis=1))
-        labels.append(inside.astype(np.int64))
-    return np.concatenate(points), np.concatenate(labels)
-
-
-def given_binary_labels(y, n):
-    """0/1 labels for the n rows of x, shape (n,) or (n, 1), as integers, floats or booleans;
-    as a float32 column. Anything else is a ValueError that says what was given."""
-    y = _numeric_labels(y)
-    if y.shape not in ((n,), (n, 1)):
-        raise ValueError(f"y must hold one 0/1 label per row of x, shape ({n},) or ({n}, 1); y has shape {y.shape}")
-    wrong = ~np.isin(y.reshape(-1), (0, 1))
-    if wrong.any():
-        row = int(np.argmax(wrong))
-        raise ValueError(f"binary_crossentropy needs labels 0 or 1; y[{row}] is {y.reshape(-1)[row].item():g}")
-    return y.astype(np.float32).reshape(n, 1)
-
-
-def _numeric_labels(y):
-    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
-    y = np.asarray(y)
-    if y.dtype == np.bool_:
-        y = y.astype(np.int64)
-    if not np.issubdtype(y.dtype, np.number):
-        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
-    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
-        raise ValueError("y holds NaN or infinite values")
-    return y
-
-
-def make_features(points):
-    """The input features x1, x2 of each point, as float32 columns."""
-    x1 = points[:, 0]
-    x2 = points[:, 1]
-    return np.stack([x1, x2], axis=1).astype(np.float32)
-
-
-def load_data(seed=DATA_SEED):
-    """circle(samples=200, noise=0.1): the samples, shuffled and split (specs/circle_controls.nn:3)."""
-    rng = np.random.default_rng(seed)
-    points, labels = circle_data(rng, 200, 0.1)
-    x = make_features(points)
-    y = labels.astype(np.float32).reshape(-1, 1)  # 0/1 labels, one column
-    return split_data(rng, x, y, 0.5)
-
-
-# --- initial weights -------------------------------------------------------------------------------
-
-
-def random_streams(seed):
-    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
-    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
-    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
-
-
-def glorot_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
-    for sigmoid and tanh."""
-    std = np.sqrt(2.0 / (fan_in + fan_out))
-    return (rng.standard_normal(shape) * std).astype(np.float32)
-
-
-def initial_weights(seed=SEED):
-    """Initial parameters by name, W as (units, inputs): the same on every backend."""
-    rng = random_streams(seed)[0]
-    return {
-        "dense_1.W": glorot_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/circle_controls.nn:7
-        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/circle_controls.nn:7
-        "dense_2.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/circle_controls.nn:8
-        "dense_2.b": np.zeros((1,), dtype=np.float32),  # specs/circle_controls.nn:8
-    }
-
-
-# --- operations: each one's local output (forward) and local derivative (backward) ----------------
-
-
-def dense_forward(x, W, b, out):
-    """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b."""
-    np.matmul(x, W.T, out=out)
-    out += b
-    return out
-
-
-def dense_backward(dz, x, W, dW=None, db=None, ones=None, dx=None):
-    """Local derivatives of z = x·Wᵀ + b: ∂L/∂W = dzᵀ·x, ∂L/∂b = Σ_rows dz, ∂L/∂x = dz·W.
-
-    Each is computed only where a buffer is given: frozen layers need no ∂L/∂W,
-    and the first layer needs no ∂L/∂x. ∂L/∂b is a product too, 1ᵀ·dz with `ones` a
-    vector of n ones: BLAS sums the rows 3-4x faster than dz.sum(axis=0) on a large
-    batch, and a third faster on a small one.
-    """
-    if dW is not None:
-        np.matmul(dz.T, x, out=dW)
-        np.matmul(ones, dz, out=db)
-    if dx is not None:
-        np.matmul(dz, W, out=dx)
-
-
-def tanh_forward(z, out):
-    """h = tanh(z)."""
-    return np.tanh(z, out=out)
-
-
-def tanh_backward(h, dh, out):
-    """∂h/∂z = 1 − h²."""
-    np.multiply(h, h, out=out)
-    np.subtract(1, out, out=out)
-    return np.multiply(out, dh, out=out)
-
-
-def sigmoid_forward(z, out):
-    """h = 1 / (1 + exp(−z)); exp overflows to inf for very negative z, giving h = 0 as it should."""
-    with np.errstate(over="ignore"):
-        np.negative(z, out=out)
-        np.exp(out, out=out)
-    out += 1
-    return np.reciprocal(out, out=out)
-
-
 # --- the network -----------------------------------------------------------------------------------
 
 
@@ -309,6 +129,52 @@ class Network:
         tanh_backward(b.h1, b.dh1, out=b.dz1)
         # dense_1: ∂L/∂W1 = dz1ᵀ·x, ∂L/∂b1 = Σ dz1
         dense_backward(b.dz1, b.x, self.W1, self.dW1, self.db1, b.ones)
+
+
+# --- operations: each one's local output (forward) and local derivative (backward) ----------------
+
+
+def dense_forward(x, W, b, out):
+    """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b."""
+    np.matmul(x, W.T, out=out)
+    out += b
+    return out
+
+
+def dense_backward(dz, x, W, dW=None, db=None, ones=None, dx=None):
+    """Local derivatives of z = x·Wᵀ + b: ∂L/∂W = dzᵀ·x, ∂L/∂b = Σ_rows dz, ∂L/∂x = dz·W.
+
+    Each is computed only where a buffer is given: frozen layers need no ∂L/∂W,
+    and the first layer needs no ∂L/∂x. ∂L/∂b is a product too, 1ᵀ·dz with `ones` a
+    vector of n ones: BLAS sums the rows 3-4x faster than dz.sum(axis=0) on a large
+    batch, and a third faster on a small one.
+    """
+    if dW is not None:
+        np.matmul(dz.T, x, out=dW)
+        np.matmul(ones, dz, out=db)
+    if dx is not None:
+        np.matmul(dz, W, out=dx)
+
+
+def tanh_forward(z, out):
+    """h = tanh(z)."""
+    return np.tanh(z, out=out)
+
+
+def tanh_backward(h, dh, out):
+    """∂h/∂z = 1 − h²."""
+    np.multiply(h, h, out=out)
+    np.subtract(1, out, out=out)
+    return np.multiply(out, dh, out=out)
+
+
+def sigmoid_forward(z, out):
+    """h = 1 / (1 + exp(−z)); exp overflows to inf for very negative z, giving h = 0 as it should."""
+    with np.errstate(over="ignore"):
+        np.negative(z, out=out)
+        np.exp(out, out=out)
+    out += 1
+    return np.reciprocal(out, out=out)
 
 
 # --- loss ------------------------------------------------------------------------------------------
@@ -533,74 +399,6 @@ class Trainer:
         # reduce_lr_on_plateau (specs/circle_controls.nn:19) and its state, which checkpoints keep
         self.plateau = ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_delta=0.01, min_lr=0.0, direction="min")
 
-    def train_step(self, x, y):
-        """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
-        network = self.model
-        output = network.forward(x, self.dropout_rng)
-        loss = sigmoid_binary_crossentropy(output, y, network.output_grad)  # binary_crossentropy (specs/circle_controls.nn:11)
-        network.backward()
-        clip_global_norm([network.flat_grads], 0.5)  # clip_norm: the global norm, before the update
-        self.optimizer.step()
-        return loss, metric_sums(output, y)
-
-    def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update."""
-        network = self.model
-        output = network.forward(np.asarray(x, dtype=np.float32), self.dropout_rng)
-        loss = sigmoid_binary_crossentropy(output, y, network.output_grad)
-        network.backward()
-        return loss, {name: grad.copy() for name, grad in network.grads.items()}
-
-    def train_epoch(self, on_batch=None):
-        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics."""
-        x, y = self.data.x_train, self.data.y_train
-        n = len(x)
-        if SHUFFLE:  # a new order every epoch; the training set is copied in it, then every batch is a slice
-            order = self.shuffle_rng.permutation(n)
-            x, y = np.take(x, order, axis=0), np.take(y, order, axis=0)
-        batch_size = BATCH_SIZE or n
-        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            loss, metrics = self.train_step(x[start:stop], y[start:stop])
-            if not math.isfinite(loss):
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
-            total_loss += loss * (stop - start)
-            for key, value in metrics.items():
-                sums[key] += value
-            if on_batch is not None:
-                on_batch(stop, n, loss)
-        return {"loss": total_loss / n} | metric_values(sums, n)
-
-    def evaluate(self, x=None, y=None):
-        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
-        if x is None:
-            x, y = self.data.x_val, self.data.y_val
-        else:
-            x = self.inputs(x)
-            y = given_binary_labels(y, len(x))
-        network = self.model
-        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
-        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-        for start in range(0, len(x), chunk):
-            stop = min(start + chunk, len(x))
-            output = network.forward(x[start:stop])
-            total_loss += sigmoid_binary_crossentropy(output, y[start:stop], network.output_grad) * (stop - start)
-            for key, value in metric_sums(output, y[start:stop]).items():
-                sums[key] += value
-        logs = {"loss": total_loss / len(x)}
-        return logs | metric_values(sums, len(x))
-
-    def set_learning_rate(self, lr):
-        """The learning rate of the steps to come."""
-        self.optimizer.set_lr(lr)
-
-    def learning_rate(self):
-        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
-        schedule step(every=4, factor=0.7) (specs/circle_controls.nn:18), less what reduce_lr_on_plateau
-        has taken off (specs/circle_controls.nn:19)."""
-        return self.plateau.adjust(step_decay(self.epoch, LR, every=4, factor=0.7))
-
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 40); returns the history.
 
@@ -633,6 +431,74 @@ class Trainer:
             if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last or stop):
                 self.save_checkpoint(checkpoint)
         return self.history
+
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        schedule step(every=4, factor=0.7) (specs/circle_controls.nn:18), less what reduce_lr_on_plateau
+        has taken off (specs/circle_controls.nn:19)."""
+        return self.plateau.adjust(step_decay(self.epoch, LR, every=4, factor=0.7))
+
+    def train_epoch(self, on_batch=None):
+        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics."""
+        x, y = self.data.x_train, self.data.y_train
+        n = len(x)
+        if SHUFFLE:  # a new order every epoch; the training set is copied in it, then every batch is a slice
+            order = self.shuffle_rng.permutation(n)
+            x, y = np.take(x, order, axis=0), np.take(y, order, axis=0)
+        batch_size = BATCH_SIZE or n
+        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            loss, metrics = self.train_step(x[start:stop], y[start:stop])
+            if not math.isfinite(loss):
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
+            total_loss += loss * (stop - start)
+            for key, value in metrics.items():
+                sums[key] += value
+            if on_batch is not None:
+                on_batch(stop, n, loss)
+        return {"loss": total_loss / n} | metric_values(sums, n)
+
+    def train_step(self, x, y):
+        """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
+        network = self.model
+        output = network.forward(x, self.dropout_rng)
+        loss = sigmoid_binary_crossentropy(output, y, network.output_grad)  # binary_crossentropy (specs/circle_controls.nn:11)
+        network.backward()
+        clip_global_norm([network.flat_grads], 0.5)  # clip_norm: the global norm, before the update
+        self.optimizer.step()
+        return loss, metric_sums(output, y)
+
+    def evaluate(self, x=None, y=None):
+        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
+        if x is None:
+            x, y = self.data.x_val, self.data.y_val
+        else:
+            x = self.inputs(x)
+            y = given_binary_labels(y, len(x))
+        network = self.model
+        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
+        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+        for start in range(0, len(x), chunk):
+            stop = min(start + chunk, len(x))
+            output = network.forward(x[start:stop])
+            total_loss += sigmoid_binary_crossentropy(output, y[start:stop], network.output_grad) * (stop - start)
+            for key, value in metric_sums(output, y[start:stop]).items():
+                sums[key] += value
+        logs = {"loss": total_loss / len(x)}
+        return logs | metric_values(sums, len(x))
+
+    def loss_and_gradients(self, x, y):
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update."""
+        network = self.model
+        output = network.forward(np.asarray(x, dtype=np.float32), self.dropout_rng)
+        loss = sigmoid_binary_crossentropy(output, y, network.output_grad)
+        network.backward()
+        return loss, {name: grad.copy() for name, grad in network.grads.items()}
+
+    def set_learning_rate(self, lr):
+        """The learning rate of the steps to come."""
+        self.optimizer.set_lr(lr)
 
     def inputs(self, x):
         """x as float32 rows of 2 features; any other shape is a ValueError."""
@@ -729,10 +595,224 @@ def make_trainer(seed=SEED, data_seed=DATA_SEED):
     return Trainer(Network(initial_weights(seed)), data, seed)
 
 
-# --- files: weights and checkpoints ----------------------------------------------------------------
+# --- data ------------------------------------------------------------------------------------------
+
+
+class DataError(Exception):
+    """A data file is missing or malformed."""
+
+
+class Dataset(NamedTuple):
+    """Training and validation arrays (float32 features; labels as the loss needs them)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def split_data(rng, x, y, fraction):
+    """Shuffle the samples, then train on the first `fraction` and validate on the rest
+    (fraction 1: train on all of them; the validation arrays are empty)."""
+    order = rng.permutation(len(x))
+    n_train = int(np.floor(len(x) * fraction))
+    if fraction == 1 and n_train > 0:
+        return Dataset(x[order], y[order], x[:0], y[:0])
+    if not 0 < n_train < len(x):
+        raise DataError(
+            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
+            f"{len(x) - n_train} for validation; each needs at least one"
+        )
+    train, val = order[:n_train], order[n_train:]
+    return Dataset(x[train], y[train], x[val], y[val])
+
+
+def circle_data(rng: np.random.Generator, samples: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """A disc of radius 2.5 (label 1) inside a ring between radii 3.5 and 5 (label 0).
+
+    The first ceil(samples / 2) points have radius uniform in [0, 2.5), the other
+    floor(samples / 2) radius uniform in [3.5, 5); the angle is uniform in [0, 2π) and the
+    point is (r·sin(angle), r·cos(angle)). (The Playground draws ceil(samples / 2) of each,
+    one too many for odd counts; here the ring has one point fewer.)
+
+    The label is read from a jittered copy of the point, (x + noise·u, y + noise·v) with
+    u, v uniform in [-5, 5): 1 if that copy lies within radius 2.5 (the Playground's +1),
+    else 0 (its -1). So with noise, some points near the gap get the other class's label.
+
+    Draw order (float64, from `rng`): for the disc, all radii, then all angles, then all
+    u, then all v; then the same four for the ring. The draws do not depend on `noise`.
+
+    Returns points (samples, 2) float64 and labels (samples,) int64, disc first.
+    """
+    radius = 5.0
+    points, labels = [], []
+    for count, r_low, r_high in (((samples + 1) // 2, 0.0, radius * 0.5), (samples // 2, radius * 0.7, radius)):
+        r = rng.uniform(r_low, r_high, count)
+        angle = rng.uniform(0, 2 * np.pi, count)
+        x = r * np.sin(angle)
+        y = r * np.cos(angle)
+        noise_x = rng.uniform(-radius, radius, count) * noise
+        noise_y = rng.uniform(-radius, radius, count) * noise
+        # Distance of the jittered point from the centre, computed as the Playground does.
+        dx, dy = x + noise_x, y + noise_y
+        inside = np.sqrt(dx * dx + dy * dy) < radius * 0.5
+        points.append(np.stack([x, y], axis=1))
+        labels.append(inside.astype(np.int64))
+    return np.concatenate(points), np.concatenate(labels)
+
+
+def given_binary_labels(y, n):
+    """0/1 labels for the n rows of x, shape (n,) or (n, 1), as integers, floats or booleans;
+    as a float32 column. Anything else is a ValueError that says what was given."""
+    y = _numeric_labels(y)
+    if y.shape not in ((n,), (n, 1)):
+        raise ValueError(f"y must hold one 0/1 label per row of x, shape ({n},) or ({n}, 1); y has shape {y.shape}")
+    wrong = ~np.isin(y.reshape(-1), (0, 1))
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise ValueError(f"binary_crossentropy needs labels 0 or 1; y[{row}] is {y.reshape(-1)[row].item():g}")
+    return y.astype(np.float32).reshape(n, 1)
+
+
+def _numeric_labels(y):
+    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values")
+    return y
+
+
+def make_features(points):
+    """The input features x1, x2 of each point, as float32 columns."""
+    x1 = points[:, 0]
+    x2 = points[:, 1]
+    return np.stack([x1, x2], axis=1).astype(np.float32)
+
+
+def load_data(seed=DATA_SEED):
+    """circle(samples=200, noise=0.1): the samples, shuffled and split (specs/circle_controls.nn:3)."""
+    rng = np.random.default_rng(seed)
+    points, labels = circle_data(rng, 200, 0.1)
+    x = make_features(points)
+    y = labels.astype(np.float32).reshape(-1, 1)  # 0/1 labels, one column
+    return split_data(rng, x, y, 0.5)
+
+
+# --- initial weights -------------------------------------------------------------------------------
+
+
+def random_streams(seed):
+    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
+    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
+    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
+
+
+def glorot_normal(rng, shape, fan_in, fan_out):
+    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
+    for sigmoid and tanh."""
+    std = np.sqrt(2.0 / (fan_in + fan_out))
+    return (rng.standard_normal(shape) * std).astype(np.float32)
+
+
+def initial_weights(seed=SEED):
+    """Initial parameters by name, W as (units, inputs): the same on every backend."""
+    rng = random_streams(seed)[0]
+    return {
+        "dense_1.W": glorot_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/circle_controls.nn:7
+        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/circle_controls.nn:7
+        "dense_2.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/circle_controls.nn:8
+        "dense_2.b": np.zeros((1,), dtype=np.float32),  # specs/circle_controls.nn:8
+    }
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def train(trainer, last, checkpoint, board, verbose):
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport) and, with --tensorboard, written to `board`."""
+    report = EpochReport(trainer.epoch, last, verbose=verbose)
+    listeners = [listener for listener in (report, board) if listener is not None]
+
+    def on_epoch(epoch, logs):
+        for listener in listeners:
+            listener.on_epoch(epoch, logs)
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
+            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
+    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
+    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
+                             "else the first and last epochs' lines and about ten between)")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
+                             "(pip install tensorboardX)")
+    args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
+    if args.resume and not args.out:
+        parser.error("--resume needs --out, the folder holding checkpoint.npz")
+    if args.tensorboard == "":
+        parser.error("--tensorboard needs a folder")
+    out = Path(args.out) if args.out else None
+    last = args.epochs or EPOCHS
+    created = []
+    try:
+        board = TensorBoardLog(args.tensorboard) if args.tensorboard else None  # a missing tensorboardX fails at once
+        if out is not None:
+            created = prepare_output(out, args.resume)
+        trainer = make_trainer()
+        if args.resume:
+            trainer.restore(out / "checkpoint.npz")
+            if trainer.epoch > last:
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
+        elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
+            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
+                      "(--resume would have continued it)", file=sys.stderr)
+        train(trainer, last, out / "checkpoint.npz" if out is not None else None, board, verbose=args.verbose)
+    except (DataError, CheckpointError, TrainingDiverged, OutputError, TensorBoardError) as error:
+        remove_if_empty(created)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if trainer.early_stopping.stopped_epoch is not None:
+        print(trainer.early_stopping.report())
+    final = trainer.evaluate()
+    print(validation_line(final))
+    if out is not None:
+        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
+        try:
+            trainer.save(out / "weights.npz")
+            write_atomic(out / "history.json", lambda stream: stream.write(history))
+        except OSError as error:  # a full disk, a folder made read-only while training
+            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        print(f"saved weights.npz and history.json in {out}")
+    return 0
+
+
+# ---- Below: the same in every nndsl program: files, checkpoints and progress ----------------------
 #
 # Saving without ever leaving a half-written file, and reading .npz files as untrusted input.
-# Nothing here is needed to follow the training above.
+# Nothing below is needed to follow the training above.
 
 
 DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
@@ -1059,7 +1139,47 @@ def _compare_arrays(path, arrays, expected, prefix, written):
             raise CheckpointError(f"{path} was written {written}: it has {name}, which this one has not")
 
 
-# --- command line ----------------------------------------------------------------------------------
+CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
+OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
+
+
+class OutputError(Exception):
+    """The --out folder cannot receive the run's files."""
+
+
+def prepare_output(out, resume):
+    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
+    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
+    Returns the folders it created, outermost first (a run that fails before writing removes them).
+    """
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a folder")
+        if resume and not out.exists():
+            raise OutputError(f"nothing to resume: no folder {out}")
+        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
+    try:
+        check_writable(out)
+        remove_stale_temps(out, OUTPUT_FILES)
+    except OSError as error:
+        remove_if_empty(created)
+        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
+    return created
+
+
+def remove_if_empty(folders):
+    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
+            return
 
 
 SECONDS_BETWEEN_LINES = 10
@@ -1210,125 +1330,6 @@ class TensorBoardLog:
     def close(self):
         if self.writer is not None:
             self.writer.close()
-
-
-CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
-OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
-
-
-class OutputError(Exception):
-    """The --out folder cannot receive the run's files."""
-
-
-def prepare_output(out, resume):
-    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
-    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
-    Returns the folders it created, outermost first (a run that fails before writing removes them).
-    """
-    try:
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"--out {out} exists and is not a folder")
-        if resume and not out.exists():
-            raise OutputError(f"nothing to resume: no folder {out}")
-        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
-    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
-        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
-    try:
-        check_writable(out)
-        remove_stale_temps(out, OUTPUT_FILES)
-    except OSError as error:
-        remove_if_empty(created)
-        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
-    return created
-
-
-def remove_if_empty(folders):
-    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
-    for folder in reversed(folders):
-        try:
-            folder.rmdir()
-        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
-            return
-
-
-def train(trainer, last, checkpoint, board, verbose):
-    """trainer.fit() to epoch `last`, its progress printed (EpochReport) and, with --tensorboard, written to `board`."""
-    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose), board) if listener is not None]
-
-    def on_epoch(epoch, logs):
-        for listener in listeners:
-            listener.on_epoch(epoch, logs)
-
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
-            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
-    finally:
-        for listener in listeners:
-            listener.close()
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
-    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
-    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    parser.add_argument("--verbose", action="store_true",
-                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
-                             "else the first and last epochs' lines and about ten between)")
-    parser.add_argument("--tensorboard", metavar="DIR",
-                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
-                             "(pip install tensorboardX)")
-    args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
-    if args.resume and not args.out:
-        parser.error("--resume needs --out, the folder holding checkpoint.npz")
-    if args.tensorboard == "":
-        parser.error("--tensorboard needs a folder")
-    out = Path(args.out) if args.out else None
-    last = args.epochs or EPOCHS
-    created = []
-    try:
-        board = TensorBoardLog(args.tensorboard) if args.tensorboard else None  # a missing tensorboardX fails at once
-        if out is not None:
-            created = prepare_output(out, args.resume)
-        trainer = make_trainer()
-        if args.resume:
-            trainer.restore(out / "checkpoint.npz")
-            if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
-                                      f"epoch {last}, where this run was to stop; resume with --epochs "
-                                      f"{trainer.epoch} or more")
-        elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
-            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
-            for path in earlier:
-                path.unlink()
-            if earlier:
-                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
-                      "(--resume would have continued it)", file=sys.stderr)
-        train(trainer, last, out / "checkpoint.npz" if out else None, board, verbose=args.verbose)
-    except (DataError, CheckpointError, TrainingDiverged, OutputError, TensorBoardError) as error:
-        remove_if_empty(created)
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    if trainer.early_stopping.stopped_epoch is not None:
-        print(trainer.early_stopping.report())
-    final = trainer.evaluate()
-    print(validation_line(final))
-    if out is not None:
-        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
-        try:
-            trainer.save(out / "weights.npz")
-            write_atomic(out / "history.json", lambda stream: stream.write(history))
-        except OSError as error:  # a full disk, a folder made read-only while training
-            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
-            return 1
-        print(f"saved weights.npz and history.json in {out}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -52,140 +52,6 @@ TARGET = "auto"  # auto (a GPU when there is one), cpu, gpu or tpu: see distribu
 JIT_COMPILE = False  # XLA for the training steps: on a CPU, compiling costs more than it saves here
 
 
-# --- data ------------------------------------------------------------------------------------------
-
-
-class DataError(Exception):
-    """A data file is missing or malformed."""
-
-
-class Dataset(NamedTuple):
-    """Training and validation arrays (float32 features; labels as the loss needs them)."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-
-
-def split_data(rng, x, y, fraction):
-    """Shuffle the samples, then train on the first `fraction` and validate on the rest
-    (fraction 1: train on all of them; the validation arrays are empty)."""
-    order = rng.permutation(len(x))
-    n_train = int(np.floor(len(x) * fraction))
-    if fraction == 1 and n_train > 0:
-        return Dataset(x[order], y[order], x[:0], y[:0])
-    if not 0 < n_train < len(x):
-        raise DataError(
-            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
-            f"{len(x) - n_train} for validation; each needs at least one"
-        )
-    train, val = order[:n_train], order[n_train:]
-    return Dataset(x[train], y[train], x[val], y[val])
-
-
-def circle_data(rng: np.random.Generator, samples: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
-    """A disc of radius 2.5 (label 1) inside a ring between radii 3.5 and 5 (label 0).
-
-    The first ceil(samples / 2) points have radius uniform in [0, 2.5), the other
-    floor(samples / 2) radius uniform in [3.5, 5); the angle is uniform in [0, 2π) and the
-    point is (r·sin(angle), r·cos(angle)). (The Playground draws ceil(samples / 2) of each,
-    one too many for odd counts; here the ring has one point fewer.)
-
-    The label is read from a jittered copy of the point, (x + noise·u, y + noise·v) with
-    u, v uniform in [-5, 5): 1 if that copy lies within radius 2.5 (the Playground's +1),
-    else 0 (its -1). So with noise, some points near the gap get the other class's label.
-
-    Draw order (float64, from `rng`): for the disc, all radii, then all angles, then all
-    u, then all v; then the same four for the ring. The draws do not depend on `noise`.
-
-    Returns points (samples, 2) float64 and labels (samples,) int64, disc first.
-    """
-    radius = 5.0
-    points, labels = [], []
-    for count, r_low, r_high in (((samples + 1) // 2, 0.0, radius * 0.5), (samples // 2, radius * 0.7, radius)):
-        r = rng.uniform(r_low, r_high, count)
-        angle = rng.uniform(0, 2 * np.pi, count)
-        x = r * np.sin(angle)
-        y = r * np.cos(angle)
-        noise_x = rng.uniform(-radius, radius, count) * noise
-        noise_y = rng.uniform(-radius, radius, count) * noise
-        # Distance of the jittered point from the centre, computed as the Playground does.
-        dx, dy = x + noise_x, y + noise_y
-        inside = np.sqrt(dx * dx + dy * dy) < radius * 0.5
-        points.append(np.stack([x, y], axis=1))
-        labels.append(inside.astype(np.int64))
-    return np.concatenate(points), np.concatenate(labels)
-
-
-def given_binary_labels(y, n):
-    """0/1 labels for the n rows of x, shape (n,) or (n, 1), as integers, floats or booleans;
-    as a float32 column. Anything else is a ValueError that says what was given."""
-    y = _numeric_labels(y)
-    if y.shape not in ((n,), (n, 1)):
-        raise ValueError(f"y must hold one 0/1 label per row of x, shape ({n},) or ({n}, 1); y has shape {y.shape}")
-    wrong = ~np.isin(y.reshape(-1), (0, 1))
-    if wrong.any():
-        row = int(np.argmax(wrong))
-        raise ValueError(f"binary_crossentropy needs labels 0 or 1; y[{row}] is {y.reshape(-1)[row].item():g}")
-    return y.astype(np.float32).reshape(n, 1)
-
-
-def _numeric_labels(y):
-    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
-    y = np.asarray(y)
-    if y.dtype == np.bool_:
-        y = y.astype(np.int64)
-    if not np.issubdtype(y.dtype, np.number):
-        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
-    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
-        raise ValueError("y holds NaN or infinite values")
-    return y
-
-
-def make_features(points):
-    """The input features x1, x2 of each point, as float32 columns."""
-    x1 = points[:, 0]
-    x2 = points[:, 1]
-    return np.stack([x1, x2], axis=1).astype(np.float32)
-
-
-def load_data(seed=DATA_SEED):
-    """circle(samples=200, noise=0.1): the samples, shuffled and split (specs/circle_controls.nn:3)."""
-    rng = np.random.default_rng(seed)
-    points, labels = circle_data(rng, 200, 0.1)
-    x = make_features(points)
-    y = labels.astype(np.float32).reshape(-1, 1)  # 0/1 labels, one column
-    return split_data(rng, x, y, 0.5)
-
-
-# --- initial weights -------------------------------------------------------------------------------
-
-
-def random_streams(seed):
-    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
-    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
-    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
-
-
-def glorot_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
-    for sigmoid and tanh."""
-    std = np.sqrt(2.0 / (fan_in + fan_out))
-    return (rng.standard_normal(shape) * std).astype(np.float32)
-
-
-def initial_weights(seed=SEED):
-    """Initial parameters by name, W as (units, inputs): the same on every backend."""
-    rng = random_streams(seed)[0]
-    return {
-        "dense_1.W": glorot_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/circle_controls.nn:7
-        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/circle_controls.nn:7
-        "dense_2.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/circle_controls.nn:8
-        "dense_2.b": np.zeros((1,), dtype=np.float32),  # specs/circle_controls.nn:8
-    }
-
-
 # --- the model -------------------------------------------------------------------------------------
 
 
@@ -287,127 +153,6 @@ def make_optimizer():
     """Adam as Kingma & Ba's Algorithm 1 writes it, the class Adam above
     (specs/circle_controls.nn:14)."""
     return Adam(learning_rate=LR, beta1=0.9, beta2=0.999, epsilon=1e-07)
-
-
-# --- device ----------------------------------------------------------------------------------------
-
-
-class DeviceError(RuntimeError):
-    """The requested target (gpu, tpu) is not available on this machine, or TF_CONFIG is malformed."""
-
-
-def cluster_tasks():
-    """The tasks of the multi-worker cluster that $TF_CONFIG describes, as (type, index) pairs, and
-    this process's own; ([], None) without TF_CONFIG. Read as plain JSON: no TensorFlow op runs."""
-    try:
-        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
-        cluster = config.get("cluster", {})
-        tasks = [(kind, i) for kind in ("chief", "worker") for i in range(len(cluster.get(kind, ())))]
-        task = config.get("task")
-        own = (task["type"], int(task["index"])) if task else None
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
-        raise DeviceError(f"TF_CONFIG is not a TensorFlow cluster description ({error!r})") from None
-    if tasks and own not in tasks:
-        raise DeviceError(f"TF_CONFIG's task {own} is not one of its cluster's: {tasks}")
-    return tasks, own
-
-
-def is_chief():
-    """Whether this process writes the run's files: every process, but among several workers only the
-    chief (the "chief" task where TF_CONFIG names one, else worker 0)."""
-    tasks, own = cluster_tasks()
-    return len(tasks) < 2 or own == tasks[0]
-
-
-def multi_worker_strategy(target, tasks):
-    """A MultiWorkerMirroredStrategy over TF_CONFIG's cluster, one replica per worker (its GPU, or its CPU).
-
-    TensorFlow must not have run an op yet (the strategy configures the runtime's collectives), and
-    every worker must call this: each waits for the others, and each step adds up all their gradients.
-    """
-    if target == "tpu":
-        raise DeviceError("target tpu: a TF_CONFIG cluster of several workers trains on CPUs or GPUs; "
-                          "unset TF_CONFIG to train on one TPU host")
-    gpus = tf.config.list_physical_devices("GPU")
-    if target == "gpu" and not gpus:
-        raise DeviceError("target gpu: TensorFlow sees no GPU on this worker; use target cpu or auto")
-    if target == "cpu" and gpus:
-        tf.config.set_visible_devices([], "GPU")
-    try:
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    except (ValueError, RuntimeError) as error:  # e.g. TensorFlow had already started in this process
-        raise DeviceError(f"cannot join the TF_CONFIG cluster of {len(tasks)} workers: {error}") from None
-
-
-def distribution_strategy(target):
-    """The tf.distribute strategy every target trains in: the same training code runs on each.
-
-    auto: every GPU there is (one: OneDeviceStrategy, several: MirroredStrategy), else the
-    default strategy on the CPU; cpu: the CPU even where there are GPUs; gpu: as auto, but
-    without a GPU it is an error; tpu: a TPUStrategy on the TPU that TPUClusterResolver finds
-    (a TPU VM's own, or the one named by $TPU_NAME). Where $TF_CONFIG names a cluster of several
-    workers, a MultiWorkerMirroredStrategy over them (see multi_worker_strategy).
-    """
-    if keras.backend.backend() != "tensorflow":  # Keras was imported before this program set KERAS_BACKEND
-        raise DeviceError(
-            f"Keras runs on {keras.backend.backend()} in this process; this program needs KERAS_BACKEND=tensorflow"
-        )
-    tasks, _ = cluster_tasks()
-    if len(tasks) > 1:
-        return multi_worker_strategy(target, tasks)
-    if target == "tpu":
-        try:
-            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", "local"))
-            tf.config.experimental_connect_to_cluster(resolver)
-            tf.tpu.experimental.initialize_tpu_system(resolver)
-        except (ValueError, tf.errors.OpError) as error:
-            reason = str(error).strip().splitlines()[0].split(". ")[0].rstrip(".")
-            raise DeviceError(
-                f"target tpu: TensorFlow found no TPU on this machine ({reason}); use target cpu or auto "
-                "(nndsl's -t, or TARGET in the generated program)"
-            ) from None
-        return tf.distribute.TPUStrategy(resolver)
-    gpus = tf.config.list_physical_devices("GPU")
-    if target == "gpu" and not gpus:
-        raise DeviceError(
-            "target gpu: TensorFlow sees no GPU on this machine (no CUDA GPU or driver, or a CPU-only "
-            "TensorFlow build such as tensorflow-cpu); use target cpu or auto (nndsl's -t, or TARGET in "
-            "the generated program)"
-        )
-    if target == "cpu" and gpus:
-        return tf.distribute.OneDeviceStrategy("/cpu:0")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
-    if gpus:
-        return tf.distribute.OneDeviceStrategy("/gpu:0")
-    return tf.distribute.get_strategy()  # the default strategy: one replica, this machine's CPU
-
-
-def data_device(strategy):
-    """Where the training set lives: beside the model when one device trains it, else on the host."""
-    if isinstance(strategy, tf.distribute.OneDeviceStrategy):
-        return strategy.extended.worker_devices[0]
-    return "/cpu:0"
-
-
-def replica_share(*tensors):
-    """This replica's consecutive share of a batch's rows: all of them when one replica trains.
-
-    Equal shares of a batch of static size keep a static shape, as XLA on a TPU needs.
-    """
-    context = tf.distribute.get_replica_context()
-    replicas = context.num_replicas_in_sync
-    if replicas == 1:
-        return tensors
-    index = context.replica_id_in_sync_group
-    n = tensors[0].shape[0]
-    if n is not None and n % replicas == 0:
-        size = n // replicas
-        return tuple(tf.slice(t, [index * size] + [0] * (t.shape.rank - 1), [size] + [-1] * (t.shape.rank - 1))
-                     for t in tensors)
-    n = tf.shape(tensors[0])[0]
-    begin, end = n * index // replicas, n * (index + 1) // replicas
-    return tuple(tensor[begin:end] for tensor in tensors)
 
 
 # --- training --------------------------------------------------------------------------------------
@@ -589,112 +334,45 @@ class Trainer:
         # reduce_lr_on_plateau (specs/circle_controls.nn:19) and its state, which checkpoints keep
         self.plateau = ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_delta=0.01, min_lr=0.0, direction="min")
 
-    # --- graph mode: what one replica computes on its share of a batch ---------------------
-
-    def _replica_loss(self, x, y, masks):
-        """This replica's part of the loss of a batch, the gradients of that part, its metric sums."""
-        n = x.shape[0] or tf.cast(tf.shape(x)[0], tf.float32)  # the whole batch's rows: static in the one-call epoch
-        x, y, *masks = replica_share(x, y, *masks)
-        with tf.GradientTape() as tape:
-            logits = self.loss_model(x, training=True)
-            loss = tf.reduce_sum(per_example_loss(y, logits)) / n  # the replicas' parts add up to the batch mean
-        return loss, tape.gradient(loss, self.trainable), metric_sums(y, logits)
-
-    def _replica_step(self, x, y, masks):
-        loss, gradients, metrics = self._replica_loss(x, y, masks)
-        gradients = clip_global_norm(gradients, 0.5)  # clip_norm: the global norm, before the update
-        self.optimizer.apply_gradients(zip(gradients, self.trainable, strict=True))  # adds up the replicas' gradients
-        return loss, metrics
-
-    def _replica_gradients(self, x, y, masks):
-        loss, gradients, _ = self._replica_loss(x, y, masks)
-        return loss, gradients
-
-    def _replica_evaluate(self, x, y):
-        x, y = replica_share(x, y)
-        logits = self.loss_model(x, training=False)
-        return tf.reduce_sum(per_example_loss(y, logits)), metric_sums(y, logits)
-
-    def _replica_predict(self, x):
-        (x,) = replica_share(x)
-        return self.model(x, training=False)
-
-    # --- graph mode: all replicas together -------------------------------------------------
-
-    def _on_replicas(self, function, *args):
-        """Run `function` on every replica and add up what they return (each tensor of it: a
-        MultiWorkerMirroredStrategy reduces tensors, not nests of them)."""
-        results = self.strategy.run(function, args=args)
-        return tf.nest.map_structure(lambda value: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None),
-                                     results)
-
-    def _train_batch(self, x, y, masks):
-        """One training step on the batch (x, y): the batch's mean loss and its metric sums."""
-        return self._on_replicas(self._replica_step, x, y, masks)
-
-    def _train_epoch(self, order, masks=()):
-        """Every step of an epoch in one graph call: the training set taken in `order` (None: as it
-        is) inside the graph, rather than by eager ops before it; the masks are in that order already.
-
-        The full batches are reshaped to (steps, batch, …), so that every step sees a static
-        shape, as XLA and TPUs want; a smaller last batch is one more step after the loop.
-        """
-        x, y = self.training_set(order)
-        n = x.shape[0]
-        batch_size = BATCH_SIZE or n
-        steps, rest = divmod(n, batch_size)
-        batches = [tf.reshape(t[: steps * batch_size], (steps, batch_size, *t.shape[1:])) for t in (x, y, *masks)]
-        total_loss, sums = tf.constant(0.0), {key: tf.zeros(shape) for key, shape in METRICS.items()}
-        for step in tf.range(steps):
-            x_batch, y_batch, *mask_batch = [t[step] for t in batches]
-            loss, metrics = self._train_batch(x_batch, y_batch, mask_batch)
-            total_loss += loss * batch_size
-            sums = {key: sums[key] + metrics[key] for key in sums}
-        if rest:
-            start = steps * batch_size
-            loss, metrics = self._train_batch(x[start:], y[start:], [mask[start:] for mask in masks])
-            total_loss += loss * rest
-            sums = {key: sums[key] + metrics[key] for key in sums}
-        return total_loss, sums
-
-    def _train_and_validate(self, order, masks=()):
-        """_train_epoch, then the validation set's loss and metric sums, in the same graph call
-        (a second call per epoch would cost as much as that pass on a small set)."""
-        total_loss, sums = self._train_epoch(order, masks)
-        return total_loss, sums, self._on_replicas(self._replica_evaluate, self.x_val, self.y_val)
-
-    def _gradients(self, x, y, masks):
-        return self._on_replicas(self._replica_gradients, x, y, masks)
-
-    def _evaluate(self, x, y):
-        return self._on_replicas(self._replica_evaluate, x, y)
-
-    def _predict(self, x):
-        return self.strategy.gather(self.strategy.run(self._replica_predict, args=(x,)), axis=0)
-
     # --- the interface every backend's Trainer offers --------------------------------------
 
-    def dropout_masks(self, n):
-        """One mask per dropout layer for a batch of n rows, from the NumPy dropout stream,
-        as the NumPy and PyTorch programs draw them."""
-        return ()  # the model has no dropout layer
+    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
+        """Train `epochs` more epochs (default: the rest of the spec's 40); returns the history.
 
-    def train_step(self, x, y):
-        """One mini-batch: forward, loss, gradients, update. Returns the loss and the metric sums (tensors)."""
-        return self._step(x, y, self.dropout_masks(len(x)))
+        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
+        full training state is saved every `checkpoint_every` epochs and at the end.
+        Early stopping may end training sooner (specs/circle_controls.nn:20); once it has, fit() trains no more.
+        """
+        if epochs is None and self.epoch >= EPOCHS:
+            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
+                          stacklevel=2)
+        last = EPOCHS if epochs is None else self.epoch + epochs
+        while self.epoch < last and self.early_stopping.stopped_epoch is None:
+            lr = self.learning_rate()
+            self.set_learning_rate(lr)
+            logs = self.train_epoch(on_batch, validate=True)  # with the validation set's val_ logs
+            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
+                                       "try a smaller learning rate")
+            logs["lr"] = lr
+            self.epoch += 1
+            for key in HISTORY_KEYS:
+                self.history[key].append(logs[key])
+            self.plateau.update(logs, lr)
+            stop = self.early_stopping.update(self.epoch, logs, self.get_weights)
+            if stop:
+                self.set_weights(self.early_stopping.best_weights)
+            if on_epoch is not None:
+                on_epoch(self.epoch, logs)
+            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last or stop):
+                self.save_checkpoint(checkpoint)
+        return self.history
 
-    def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
-        Dropout is on, drawing from the same stream as training."""
-        loss, gradients = self._gradients(np.asarray(x, dtype=np.float32), y, self.dropout_masks(len(x)))
-        pairs = zip(TRAINABLE, gradients, strict=True)
-        return float(loss), {name: np.array(keras_layout(name, gradient.numpy())) for name, gradient in pairs}
-
-    def training_set(self, order=None):
-        """The training tensors, taken in `order` (an index array) when one is given."""
-        if order is None:
-            return self.x_train, self.y_train
-        return tf.gather(self.x_train, order), tf.gather(self.y_train, order)
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        schedule step(every=4, factor=0.7) (specs/circle_controls.nn:18), less what reduce_lr_on_plateau
+        has taken off (specs/circle_controls.nn:19)."""
+        return self.plateau.adjust(step_decay(self.epoch, LR, every=4, factor=0.7))
 
     def train_epoch(self, on_batch=None, validate=False):
         """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics,
@@ -734,6 +412,10 @@ class Trainer:
             logs |= {f"val_{key}": value for key, value in val_logs.items()}
         return logs
 
+    def train_step(self, x, y):
+        """One mini-batch: forward, loss, gradients, update. Returns the loss and the metric sums (tensors)."""
+        return self._step(x, y, self.dropout_masks(len(x)))
+
     def evaluate(self, x=None, y=None):
         """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
         if x is None:
@@ -753,6 +435,24 @@ class Trainer:
             sums = {key: sums[key] + np.asarray(metrics[key], dtype=np.float64) for key in sums}
         return self._means(total_loss, sums, n)
 
+    def dropout_masks(self, n):
+        """One mask per dropout layer for a batch of n rows, from the NumPy dropout stream,
+        as the NumPy and PyTorch programs draw them."""
+        return ()  # the model has no dropout layer
+
+    def loss_and_gradients(self, x, y):
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
+        Dropout is on, drawing from the same stream as training."""
+        loss, gradients = self._gradients(np.asarray(x, dtype=np.float32), y, self.dropout_masks(len(x)))
+        pairs = zip(TRAINABLE, gradients, strict=True)
+        return float(loss), {name: np.array(keras_layout(name, gradient.numpy())) for name, gradient in pairs}
+
+    def training_set(self, order=None):
+        """The training tensors, taken in `order` (an index array) when one is given."""
+        if order is None:
+            return self.x_train, self.y_train
+        return tf.gather(self.x_train, order), tf.gather(self.y_train, order)
+
     def _means(self, total_loss, sums, n):
         """Evaluation logs from the loss and metric sums over n rows."""
         logs = {"loss": float(total_loss) / n}
@@ -761,44 +461,6 @@ class Trainer:
     def set_learning_rate(self, lr):
         """The learning rate of the steps to come (the optimizer's variable, which the graphs read)."""
         self.optimizer.learning_rate.assign(lr)
-
-    def learning_rate(self):
-        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
-        schedule step(every=4, factor=0.7) (specs/circle_controls.nn:18), less what reduce_lr_on_plateau
-        has taken off (specs/circle_controls.nn:19)."""
-        return self.plateau.adjust(step_decay(self.epoch, LR, every=4, factor=0.7))
-
-    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
-        """Train `epochs` more epochs (default: the rest of the spec's 40); returns the history.
-
-        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
-        full training state is saved every `checkpoint_every` epochs and at the end.
-        Early stopping may end training sooner (specs/circle_controls.nn:20); once it has, fit() trains no more.
-        """
-        if epochs is None and self.epoch >= EPOCHS:
-            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
-                          stacklevel=2)
-        last = EPOCHS if epochs is None else self.epoch + epochs
-        while self.epoch < last and self.early_stopping.stopped_epoch is None:
-            lr = self.learning_rate()
-            self.set_learning_rate(lr)
-            logs = self.train_epoch(on_batch, validate=True)  # with the validation set's val_ logs
-            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
-                                       "try a smaller learning rate")
-            logs["lr"] = lr
-            self.epoch += 1
-            for key in HISTORY_KEYS:
-                self.history[key].append(logs[key])
-            self.plateau.update(logs, lr)
-            stop = self.early_stopping.update(self.epoch, logs, self.get_weights)
-            if stop:
-                self.set_weights(self.early_stopping.best_weights)
-            if on_epoch is not None:
-                on_epoch(self.epoch, logs)
-            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last or stop):
-                self.save_checkpoint(checkpoint)
-        return self.history
 
     def inputs(self, x):
         """x as float32 rows of 2 features; any other shape is a ValueError."""
@@ -889,6 +551,89 @@ class Trainer:
         self.history = header["history"]
         self.restore_controls(arrays, header)
 
+    # --- graph mode: what one replica computes on its share of a batch ---------------------
+
+    def _replica_loss(self, x, y, masks):
+        """This replica's part of the loss of a batch, the gradients of that part, its metric sums."""
+        n = x.shape[0] or tf.cast(tf.shape(x)[0], tf.float32)  # the whole batch's rows: static in the one-call epoch
+        x, y, *masks = replica_share(x, y, *masks)
+        with tf.GradientTape() as tape:
+            logits = self.loss_model(x, training=True)
+            loss = tf.reduce_sum(per_example_loss(y, logits)) / n  # the replicas' parts add up to the batch mean
+        return loss, tape.gradient(loss, self.trainable), metric_sums(y, logits)
+
+    def _replica_step(self, x, y, masks):
+        loss, gradients, metrics = self._replica_loss(x, y, masks)
+        gradients = clip_global_norm(gradients, 0.5)  # clip_norm: the global norm, before the update
+        self.optimizer.apply_gradients(zip(gradients, self.trainable, strict=True))  # adds up the replicas' gradients
+        return loss, metrics
+
+    def _replica_gradients(self, x, y, masks):
+        loss, gradients, _ = self._replica_loss(x, y, masks)
+        return loss, gradients
+
+    def _replica_evaluate(self, x, y):
+        x, y = replica_share(x, y)
+        logits = self.loss_model(x, training=False)
+        return tf.reduce_sum(per_example_loss(y, logits)), metric_sums(y, logits)
+
+    def _replica_predict(self, x):
+        (x,) = replica_share(x)
+        return self.model(x, training=False)
+
+    # --- graph mode: all replicas together -------------------------------------------------
+
+    def _on_replicas(self, function, *args):
+        """Run `function` on every replica and add up what they return (each tensor of it: a
+        MultiWorkerMirroredStrategy reduces tensors, not nests of them)."""
+        results = self.strategy.run(function, args=args)
+        return tf.nest.map_structure(lambda value: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None),
+                                     results)
+
+    def _train_batch(self, x, y, masks):
+        """One training step on the batch (x, y): the batch's mean loss and its metric sums."""
+        return self._on_replicas(self._replica_step, x, y, masks)
+
+    def _train_epoch(self, order, masks=()):
+        """Every step of an epoch in one graph call: the training set taken in `order` (None: as it
+        is) inside the graph, rather than by eager ops before it; the masks are in that order already.
+
+        The full batches are reshaped to (steps, batch, …), so that every step sees a static
+        shape, as XLA and TPUs want; a smaller last batch is one more step after the loop.
+        """
+        x, y = self.training_set(order)
+        n = x.shape[0]
+        batch_size = BATCH_SIZE or n
+        steps, rest = divmod(n, batch_size)
+        batches = [tf.reshape(t[: steps * batch_size], (steps, batch_size, *t.shape[1:])) for t in (x, y, *masks)]
+        total_loss, sums = tf.constant(0.0), {key: tf.zeros(shape) for key, shape in METRICS.items()}
+        for step in tf.range(steps):
+            x_batch, y_batch, *mask_batch = [t[step] for t in batches]
+            loss, metrics = self._train_batch(x_batch, y_batch, mask_batch)
+            total_loss += loss * batch_size
+            sums = {key: sums[key] + metrics[key] for key in sums}
+        if rest:
+            start = steps * batch_size
+            loss, metrics = self._train_batch(x[start:], y[start:], [mask[start:] for mask in masks])
+            total_loss += loss * rest
+            sums = {key: sums[key] + metrics[key] for key in sums}
+        return total_loss, sums
+
+    def _train_and_validate(self, order, masks=()):
+        """_train_epoch, then the validation set's loss and metric sums, in the same graph call
+        (a second call per epoch would cost as much as that pass on a small set)."""
+        total_loss, sums = self._train_epoch(order, masks)
+        return total_loss, sums, self._on_replicas(self._replica_evaluate, self.x_val, self.y_val)
+
+    def _gradients(self, x, y, masks):
+        return self._on_replicas(self._replica_gradients, x, y, masks)
+
+    def _evaluate(self, x, y):
+        return self._on_replicas(self._replica_evaluate, x, y)
+
+    def _predict(self, x):
+        return self.strategy.gather(self.strategy.run(self._replica_predict, args=(x,)), axis=0)
+
 
 def make_trainer(seed=SEED, data_seed=DATA_SEED, target=TARGET, strategy=None,
                  jit_compile=JIT_COMPILE):
@@ -903,10 +648,235 @@ def make_trainer(seed=SEED, data_seed=DATA_SEED, target=TARGET, strategy=None,
     return trainer
 
 
-# --- files: weights and checkpoints ----------------------------------------------------------------
+# --- data ------------------------------------------------------------------------------------------
+
+
+class DataError(Exception):
+    """A data file is missing or malformed."""
+
+
+class Dataset(NamedTuple):
+    """Training and validation arrays (float32 features; labels as the loss needs them)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def split_data(rng, x, y, fraction):
+    """Shuffle the samples, then train on the first `fraction` and validate on the rest
+    (fraction 1: train on all of them; the validation arrays are empty)."""
+    order = rng.permutation(len(x))
+    n_train = int(np.floor(len(x) * fraction))
+    if fraction == 1 and n_train > 0:
+        return Dataset(x[order], y[order], x[:0], y[:0])
+    if not 0 < n_train < len(x):
+        raise DataError(
+            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
+            f"{len(x) - n_train} for validation; each needs at least one"
+        )
+    train, val = order[:n_train], order[n_train:]
+    return Dataset(x[train], y[train], x[val], y[val])
+
+
+def circle_data(rng: np.random.Generator, samples: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """A disc of radius 2.5 (label 1) inside a ring between radii 3.5 and 5 (label 0).
+
+    The first ceil(samples / 2) points have radius uniform in [0, 2.5), the other
+    floor(samples / 2) radius uniform in [3.5, 5); the angle is uniform in [0, 2π) and the
+    point is (r·sin(angle), r·cos(angle)). (The Playground draws ceil(samples / 2) of each,
+    one too many for odd counts; here the ring has one point fewer.)
+
+    The label is read from a jittered copy of the point, (x + noise·u, y + noise·v) with
+    u, v uniform in [-5, 5): 1 if that copy lies within radius 2.5 (the Playground's +1),
+    else 0 (its -1). So with noise, some points near the gap get the other class's label.
+
+    Draw order (float64, from `rng`): for the disc, all radii, then all angles, then all
+    u, then all v; then the same four for the ring. The draws do not depend on `noise`.
+
+    Returns points (samples, 2) float64 and labels (samples,) int64, disc first.
+    """
+    radius = 5.0
+    points, labels = [], []
+    for count, r_low, r_high in (((samples + 1) // 2, 0.0, radius * 0.5), (samples // 2, radius * 0.7, radius)):
+        r = rng.uniform(r_low, r_high, count)
+        angle = rng.uniform(0, 2 * np.pi, count)
+        x = r * np.sin(angle)
+        y = r * np.cos(angle)
+        noise_x = rng.uniform(-radius, radius, count) * noise
+        noise_y = rng.uniform(-radius, radius, count) * noise
+        # Distance of the jittered point from the centre, computed as the Playground does.
+        dx, dy = x + noise_x, y + noise_y
+        inside = np.sqrt(dx * dx + dy * dy) < radius * 0.5
+        points.append(np.stack([x, y], axis=1))
+        labels.append(inside.astype(np.int64))
+    return np.concatenate(points), np.concatenate(labels)
+
+
+def given_binary_labels(y, n):
+    """0/1 labels for the n rows of x, shape (n,) or (n, 1), as integers, floats or booleans;
+    as a float32 column. Anything else is a ValueError that says what was given."""
+    y = _numeric_labels(y)
+    if y.shape not in ((n,), (n, 1)):
+        raise ValueError(f"y must hold one 0/1 label per row of x, shape ({n},) or ({n}, 1); y has shape {y.shape}")
+    wrong = ~np.isin(y.reshape(-1), (0, 1))
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise ValueError(f"binary_crossentropy needs labels 0 or 1; y[{row}] is {y.reshape(-1)[row].item():g}")
+    return y.astype(np.float32).reshape(n, 1)
+
+
+def _numeric_labels(y):
+    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values")
+    return y
+
+
+def make_features(points):
+    """The input features x1, x2 of each point, as float32 columns."""
+    x1 = points[:, 0]
+    x2 = points[:, 1]
+    return np.stack([x1, x2], axis=1).astype(np.float32)
+
+
+def load_data(seed=DATA_SEED):
+    """circle(samples=200, noise=0.1): the samples, shuffled and split (specs/circle_controls.nn:3)."""
+    rng = np.random.default_rng(seed)
+    points, labels = circle_data(rng, 200, 0.1)
+    x = make_features(points)
+    y = labels.astype(np.float32).reshape(-1, 1)  # 0/1 labels, one column
+    return split_data(rng, x, y, 0.5)
+
+
+# --- initial weights -------------------------------------------------------------------------------
+
+
+def random_streams(seed):
+    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
+    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
+    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
+
+
+def glorot_normal(rng, shape, fan_in, fan_out):
+    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
+    for sigmoid and tanh."""
+    std = np.sqrt(2.0 / (fan_in + fan_out))
+    return (rng.standard_normal(shape) * std).astype(np.float32)
+
+
+def initial_weights(seed=SEED):
+    """Initial parameters by name, W as (units, inputs): the same on every backend."""
+    rng = random_streams(seed)[0]
+    return {
+        "dense_1.W": glorot_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/circle_controls.nn:7
+        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/circle_controls.nn:7
+        "dense_2.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/circle_controls.nn:8
+        "dense_2.b": np.zeros((1,), dtype=np.float32),  # specs/circle_controls.nn:8
+    }
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def train(trainer, last, checkpoint, board, verbose, printing=True):
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
+    and, with --tensorboard, written to `board`."""
+    report = EpochReport(trainer.epoch, last, verbose=verbose) if printing else None
+    listeners = [listener for listener in (report, board) if listener is not None]
+
+    def on_epoch(epoch, logs):
+        for listener in listeners:
+            listener.on_epoch(epoch, logs)
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
+            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
+    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
+    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
+                             "else the first and last epochs' lines and about ten between)")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
+                             "(pip install tensorboardX)")
+    args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
+    if args.resume and not args.out:
+        parser.error("--resume needs --out, the folder holding checkpoint.npz")
+    if args.tensorboard == "":
+        parser.error("--tensorboard needs a folder")
+    out = Path(args.out) if args.out else None
+    last = args.epochs or EPOCHS
+    created = []
+    try:
+        chief = is_chief()  # of several TF_CONFIG workers, the chief alone prints and writes; all read --out to resume
+        writes = out is not None and chief
+        # a missing tensorboardX fails at once; the chief alone writes the event files
+        board = TensorBoardLog(args.tensorboard) if args.tensorboard and chief else None
+        if writes:
+            created = prepare_output(out, args.resume)
+        trainer = make_trainer()
+        if args.resume:
+            trainer.restore(out / "checkpoint.npz")
+            if trainer.epoch > last:
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
+        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
+            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
+                      "(--resume would have continued it)", file=sys.stderr)
+        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
+              printing=chief)
+    except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
+        remove_if_empty(created)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except tf.errors.UnavailableError:  # a peer died or cannot be reached: its all-reduce is aborted here
+        print("error: lost another worker of the TF_CONFIG cluster (it stopped, or the network failed); "
+              "restart every worker, with --resume to continue from the chief's last checkpoint", file=sys.stderr)
+        return 1
+    if trainer.early_stopping.stopped_epoch is not None:
+        print(trainer.early_stopping.report())
+    final = trainer.evaluate()  # on every worker: each evaluates its share
+    if not chief:
+        return 0
+    print(validation_line(final))
+    if out is not None:
+        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
+        try:
+            trainer.save(out / "weights.npz")
+            write_atomic(out / "history.json", lambda stream: stream.write(history))
+        except OSError as error:  # a full disk, a folder made read-only while training
+            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        print(f"saved weights.npz and history.json in {out}")
+    return 0
+
+
+# ---- Below: the same in every nndsl program: files, checkpoints, devices and progress -------------
 #
 # Saving without ever leaving a half-written file, and reading .npz files as untrusted input.
-# Nothing here is needed to follow the training above.
+# Nothing below is needed to follow the training above.
 
 
 DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
@@ -1233,7 +1203,165 @@ def _compare_arrays(path, arrays, expected, prefix, written):
             raise CheckpointError(f"{path} was written {written}: it has {name}, which this one has not")
 
 
-# --- command line ----------------------------------------------------------------------------------
+CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
+OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
+
+
+class OutputError(Exception):
+    """The --out folder cannot receive the run's files."""
+
+
+def prepare_output(out, resume):
+    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
+    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
+    Returns the folders it created, outermost first (a run that fails before writing removes them).
+    """
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a folder")
+        if resume and not out.exists():
+            raise OutputError(f"nothing to resume: no folder {out}")
+        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
+    try:
+        check_writable(out)
+        remove_stale_temps(out, OUTPUT_FILES)
+    except OSError as error:
+        remove_if_empty(created)
+        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
+    return created
+
+
+def remove_if_empty(folders):
+    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
+            return
+
+
+class DeviceError(RuntimeError):
+    """The requested target (gpu, tpu) is not available on this machine, or TF_CONFIG is malformed."""
+
+
+def cluster_tasks():
+    """The tasks of the multi-worker cluster that $TF_CONFIG describes, as (type, index) pairs, and
+    this process's own; ([], None) without TF_CONFIG. Read as plain JSON: no TensorFlow op runs."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        cluster = config.get("cluster", {})
+        tasks = [(kind, i) for kind in ("chief", "worker") for i in range(len(cluster.get(kind, ())))]
+        task = config.get("task")
+        own = (task["type"], int(task["index"])) if task else None
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise DeviceError(f"TF_CONFIG is not a TensorFlow cluster description ({error!r})") from None
+    if tasks and own not in tasks:
+        raise DeviceError(f"TF_CONFIG's task {own} is not one of its cluster's: {tasks}")
+    return tasks, own
+
+
+def is_chief():
+    """Whether this process writes the run's files: every process, but among several workers only the
+    chief (the "chief" task where TF_CONFIG names one, else worker 0)."""
+    tasks, own = cluster_tasks()
+    return len(tasks) < 2 or own == tasks[0]
+
+
+def multi_worker_strategy(target, tasks):
+    """A MultiWorkerMirroredStrategy over TF_CONFIG's cluster, one replica per worker (its GPU, or its CPU).
+
+    TensorFlow must not have run an op yet (the strategy configures the runtime's collectives), and
+    every worker must call this: each waits for the others, and each step adds up all their gradients.
+    """
+    if target == "tpu":
+        raise DeviceError("target tpu: a TF_CONFIG cluster of several workers trains on CPUs or GPUs; "
+                          "unset TF_CONFIG to train on one TPU host")
+    gpus = tf.config.list_physical_devices("GPU")
+    if target == "gpu" and not gpus:
+        raise DeviceError("target gpu: TensorFlow sees no GPU on this worker; use target cpu or auto")
+    if target == "cpu" and gpus:
+        tf.config.set_visible_devices([], "GPU")
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except (ValueError, RuntimeError) as error:  # e.g. TensorFlow had already started in this process
+        raise DeviceError(f"cannot join the TF_CONFIG cluster of {len(tasks)} workers: {error}") from None
+
+
+def distribution_strategy(target):
+    """The tf.distribute strategy every target trains in: the same training code runs on each.
+
+    auto: every GPU there is (one: OneDeviceStrategy, several: MirroredStrategy), else the
+    default strategy on the CPU; cpu: the CPU even where there are GPUs; gpu: as auto, but
+    without a GPU it is an error; tpu: a TPUStrategy on the TPU that TPUClusterResolver finds
+    (a TPU VM's own, or the one named by $TPU_NAME). Where $TF_CONFIG names a cluster of several
+    workers, a MultiWorkerMirroredStrategy over them (see multi_worker_strategy).
+    """
+    if keras.backend.backend() != "tensorflow":  # Keras was imported before this program set KERAS_BACKEND
+        raise DeviceError(
+            f"Keras runs on {keras.backend.backend()} in this process; this program needs KERAS_BACKEND=tensorflow"
+        )
+    tasks, _ = cluster_tasks()
+    if len(tasks) > 1:
+        return multi_worker_strategy(target, tasks)
+    if target == "tpu":
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", "local"))
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, tf.errors.OpError) as error:
+            reason = str(error).strip().splitlines()[0].split(". ")[0].rstrip(".")
+            raise DeviceError(
+                f"target tpu: TensorFlow found no TPU on this machine ({reason}); use target cpu or auto "
+                "(nndsl's -t, or TARGET in the generated program)"
+            ) from None
+        return tf.distribute.TPUStrategy(resolver)
+    gpus = tf.config.list_physical_devices("GPU")
+    if target == "gpu" and not gpus:
+        raise DeviceError(
+            "target gpu: TensorFlow sees no GPU on this machine (no CUDA GPU or driver, or a CPU-only "
+            "TensorFlow build such as tensorflow-cpu); use target cpu or auto (nndsl's -t, or TARGET in "
+            "the generated program)"
+        )
+    if target == "cpu" and gpus:
+        return tf.distribute.OneDeviceStrategy("/cpu:0")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    if gpus:
+        return tf.distribute.OneDeviceStrategy("/gpu:0")
+    return tf.distribute.get_strategy()  # the default strategy: one replica, this machine's CPU
+
+
+def data_device(strategy):
+    """Where the training set lives: beside the model when one device trains it, else on the host."""
+    if isinstance(strategy, tf.distribute.OneDeviceStrategy):
+        return strategy.extended.worker_devices[0]
+    return "/cpu:0"
+
+
+def replica_share(*tensors):
+    """This replica's consecutive share of a batch's rows: all of them when one replica trains.
+
+    Equal shares of a batch of static size keep a static shape, as XLA on a TPU needs.
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync
+    if replicas == 1:
+        return tensors
+    index = context.replica_id_in_sync_group
+    n = tensors[0].shape[0]
+    if n is not None and n % replicas == 0:
+        size = n // replicas
+        return tuple(tf.slice(t, [index * size] + [0] * (t.shape.rank - 1), [size] + [-1] * (t.shape.rank - 1))
+                     for t in tensors)
+    n = tf.shape(tensors[0])[0]
+    begin, end = n * index // replicas, n * (index + 1) // replicas
+    return tuple(tensor[begin:end] for tensor in tensors)
 
 
 SECONDS_BETWEEN_LINES = 10
@@ -1384,137 +1512,6 @@ class TensorBoardLog:
     def close(self):
         if self.writer is not None:
             self.writer.close()
-
-
-CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
-OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
-
-
-class OutputError(Exception):
-    """The --out folder cannot receive the run's files."""
-
-
-def prepare_output(out, resume):
-    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
-    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
-    Returns the folders it created, outermost first (a run that fails before writing removes them).
-    """
-    try:
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"--out {out} exists and is not a folder")
-        if resume and not out.exists():
-            raise OutputError(f"nothing to resume: no folder {out}")
-        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
-    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
-        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
-    try:
-        check_writable(out)
-        remove_stale_temps(out, OUTPUT_FILES)
-    except OSError as error:
-        remove_if_empty(created)
-        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
-    return created
-
-
-def remove_if_empty(folders):
-    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
-    for folder in reversed(folders):
-        try:
-            folder.rmdir()
-        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
-            return
-
-
-def train(trainer, last, checkpoint, board, verbose, printing=True):
-    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
-    and, with --tensorboard, written to `board`."""
-    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose) if printing else None, board)
-                 if listener is not None]
-
-    def on_epoch(epoch, logs):
-        for listener in listeners:
-            listener.on_epoch(epoch, logs)
-
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
-            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
-    finally:
-        for listener in listeners:
-            listener.close()
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
-    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
-    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    parser.add_argument("--verbose", action="store_true",
-                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
-                             "else the first and last epochs' lines and about ten between)")
-    parser.add_argument("--tensorboard", metavar="DIR",
-                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
-                             "(pip install tensorboardX)")
-    args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
-    if args.resume and not args.out:
-        parser.error("--resume needs --out, the folder holding checkpoint.npz")
-    if args.tensorboard == "":
-        parser.error("--tensorboard needs a folder")
-    out = Path(args.out) if args.out else None
-    last = args.epochs or EPOCHS
-    created = []
-    try:
-        chief = is_chief()  # of several TF_CONFIG workers, the chief alone prints and writes; all read --out to resume
-        writes = out is not None and chief
-        # a missing tensorboardX fails at once; the chief alone writes the event files
-        board = TensorBoardLog(args.tensorboard) if args.tensorboard and chief else None
-        if writes:
-            created = prepare_output(out, args.resume)
-        trainer = make_trainer()
-        if args.resume:
-            trainer.restore(out / "checkpoint.npz")
-            if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
-                                      f"epoch {last}, where this run was to stop; resume with --epochs "
-                                      f"{trainer.epoch} or more")
-        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
-            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
-            for path in earlier:
-                path.unlink()
-            if earlier:
-                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
-                      "(--resume would have continued it)", file=sys.stderr)
-        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
-              printing=chief)
-    except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
-        remove_if_empty(created)
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except tf.errors.UnavailableError:  # a peer died or cannot be reached: its all-reduce is aborted here
-        print("error: lost another worker of the TF_CONFIG cluster (it stopped, or the network failed); "
-              "restart every worker, with --resume to continue from the chief's last checkpoint", file=sys.stderr)
-        return 1
-    if trainer.early_stopping.stopped_epoch is not None:
-        print(trainer.early_stopping.report())
-    final = trainer.evaluate()  # on every worker: each evaluates its share
-    if not chief:
-        return 0
-    print(validation_line(final))
-    if out is not None:
-        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
-        try:
-            trainer.save(out / "weights.npz")
-            write_atomic(out / "history.json", lambda stream: stream.write(history))
-        except OSError as error:  # a full disk, a folder made read-only while training
-            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
-            return 1
-        print(f"saved weights.npz and history.json in {out}")
-    return 0
 
 
 if __name__ == "__main__":

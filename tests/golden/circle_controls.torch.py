@@ -46,233 +46,6 @@ METRICS = ["accuracy"]
 HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
 
 
-# --- data ------------------------------------------------------------------------------------------
-
-
-class DataError(Exception):
-    """A data file is missing or malformed."""
-
-
-class Dataset(NamedTuple):
-    """Training and validation arrays (float32 features; labels as the loss needs them)."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-
-
-def split_data(rng, x, y, fraction):
-    """Shuffle the samples, then train on the first `fraction` and validate on the rest
-    (fraction 1: train on all of them; the validation arrays are empty)."""
-    order = rng.permutation(len(x))
-    n_train = int(np.floor(len(x) * fraction))
-    if fraction == 1 and n_train > 0:
-        return Dataset(x[order], y[order], x[:0], y[:0])
-    if not 0 < n_train < len(x):
-        raise DataError(
-            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
-            f"{len(x) - n_train} for validation; each needs at least one"
-        )
-    train, val = order[:n_train], order[n_train:]
-    return Dataset(x[train], y[train], x[val], y[val])
-
-
-def circle_data(rng: np.random.Generator, samples: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
-    """A disc of radius 2.5 (label 1) inside a ring between radii 3.5 and 5 (label 0).
-
-    The first ceil(samples / 2) points have radius uniform in [0, 2.5), the other
-    floor(samples / 2) radius uniform in [3.5, 5); the angle is uniform in [0, 2π) and the
-    point is (r·sin(angle), r·cos(angle)). (The Playground draws ceil(samples / 2) of each,
-    one too many for odd counts; here the ring has one point fewer.)
-
-    The label is read from a jittered copy of the point, (x + noise·u, y + noise·v) with
-    u, v uniform in [-5, 5): 1 if that copy lies within radius 2.5 (the Playground's +1),
-    else 0 (its -1). So with noise, some points near the gap get the other class's label.
-
-    Draw order (float64, from `rng`): for the disc, all radii, then all angles, then all
-    u, then all v; then the same four for the ring. The draws do not depend on `noise`.
-
-    Returns points (samples, 2) float64 and labels (samples,) int64, disc first.
-    """
-    radius = 5.0
-    points, labels = [], []
-    for count, r_low, r_high in (((samples + 1) // 2, 0.0, radius * 0.5), (samples // 2, radius * 0.7, radius)):
-        r = rng.uniform(r_low, r_high, count)
-        angle = rng.uniform(0, 2 * np.pi, count)
-        x = r * np.sin(angle)
-        y = r * np.cos(angle)
-        noise_x = rng.uniform(-radius, radius, count) * noise
-        noise_y = rng.uniform(-radius, radius, count) * noise
-        # Distance of the jittered point from the centre, computed as the Playground does.
-        dx, dy = x + noise_x, y + noise_y
-        inside = np.sqrt(dx * dx + dy * dy) < radius * 0.5
-        points.append(np.stack([x, y], axis=1))
-        labels.append(inside.astype(np.int64))
-    return np.concatenate(points), np.concatenate(labels)
-
-
-def given_binary_labels(y, n):
-    """0/1 labels for the n rows of x, shape (n,) or (n, 1), as integers, floats or booleans;
-    as a float32 column. Anything else is a ValueError that says what was given."""
-    y = _numeric_labels(y)
-    if y.shape not in ((n,), (n, 1)):
-        raise ValueError(f"y must hold one 0/1 label per row of x, shape ({n},) or ({n}, 1); y has shape {y.shape}")
-    wrong = ~np.isin(y.reshape(-1), (0, 1))
-    if wrong.any():
-        row = int(np.argmax(wrong))
-        raise ValueError(f"binary_crossentropy needs labels 0 or 1; y[{row}] is {y.reshape(-1)[row].item():g}")
-    return y.astype(np.float32).reshape(n, 1)
-
-
-def _numeric_labels(y):
-    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
-    y = np.asarray(y)
-    if y.dtype == np.bool_:
-        y = y.astype(np.int64)
-    if not np.issubdtype(y.dtype, np.number):
-        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
-    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
-        raise ValueError("y holds NaN or infinite values")
-    return y
-
-
-def make_features(points):
-    """The input features x1, x2 of each point, as float32 columns."""
-    x1 = points[:, 0]
-    x2 = points[:, 1]
-    return np.stack([x1, x2], axis=1).astype(np.float32)
-
-
-def load_data(seed=DATA_SEED):
-    """circle(samples=200, noise=0.1): the samples, shuffled and split (specs/circle_controls.nn:3)."""
-    rng = np.random.default_rng(seed)
-    points, labels = circle_data(rng, 200, 0.1)
-    x = make_features(points)
-    y = labels.astype(np.float32).reshape(-1, 1)  # 0/1 labels, one column
-    return split_data(rng, x, y, 0.5)
-
-
-# --- initial weights -------------------------------------------------------------------------------
-
-
-def random_streams(seed):
-    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
-    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
-    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
-
-
-def glorot_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
-    for sigmoid and tanh."""
-    std = np.sqrt(2.0 / (fan_in + fan_out))
-    return (rng.standard_normal(shape) * std).astype(np.float32)
-
-
-def initial_weights(seed=SEED):
-    """Initial parameters by name, W as (units, inputs): the same on every backend."""
-    rng = random_streams(seed)[0]
-    return {
-        "dense_1.W": glorot_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/circle_controls.nn:7
-        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/circle_controls.nn:7
-        "dense_2.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/circle_controls.nn:8
-        "dense_2.b": np.zeros((1,), dtype=np.float32),  # specs/circle_controls.nn:8
-    }
-
-
-# --- device ----------------------------------------------------------------------------------------
-
-
-class DeviceError(RuntimeError):
-    """The device this program was compiled for (see TARGET) is not available here."""
-
-
-def select_device():
-    """A CUDA GPU when torch sees one, else the CPU (compiled with -t auto)."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-PROCESS_TIMEOUT = datetime.timedelta(minutes=5)  # a rank waiting longer for the others ends the run
-
-
-class Processes:
-    """The processes that train together: this one alone (`python model.py`), or the WORLD_SIZE
-    processes `torchrun` started, this one being rank RANK (LOCAL_RANK on its machine).
-
-    Every rank draws the same shuffled order and trains on its own contiguous share of each
-    batch; DistributedDataParallel adds up the gradients, so all ranks take the same steps as one
-    process would. Rank 0 alone prints and writes files. With one process, every method here
-    does nothing, and torch.distributed is never started.
-    """
-
-    def __init__(self, world=1, rank=0, local_rank=0):
-        self.world, self.rank, self.local_rank = world, rank, local_rank
-
-    @classmethod
-    def from_environment(cls):
-        """The ranks torchrun describes in WORLD_SIZE, RANK and LOCAL_RANK; one process without them."""
-        values = [os.environ.get(name, default).strip() for name, default in
-                  (("WORLD_SIZE", "1"), ("RANK", "0"), ("LOCAL_RANK", "0"))]
-        if not all(value.isdigit() for value in values) or int(values[1]) >= int(values[0]):
-            raise DeviceError(f"WORLD_SIZE, RANK and LOCAL_RANK are {', '.join(values)}: not torchrun's "
-                              "(a count and two ranks below it)")
-        return cls(*map(int, values))
-
-    @property
-    def main(self):
-        """Rank 0: the one that prints and writes."""
-        return self.rank == 0
-
-    def start(self, device):
-        """Join the other ranks (gloo on the CPU, nccl on CUDA GPUs, one GPU per rank: LOCAL_RANK's);
-        returns this rank's device. torchrun's MASTER_ADDR and MASTER_PORT say where to meet."""
-        if self.world == 1:
-            return device
-        if device.type not in ("cpu", "cuda"):
-            raise DeviceError(f"data-parallel training runs on CPUs and CUDA GPUs, not on {device.type}; "
-                              "run this program in one process")
-        if device.type == "cuda":
-            if self.local_rank >= torch.cuda.device_count():
-                raise DeviceError(f"rank {self.rank} would train on GPU {self.local_rank} (LOCAL_RANK), but this machine "
-                                  f"shows {torch.cuda.device_count()}: start at most one process per GPU, "
-                                  "or compile with -t cpu")
-            device = torch.device("cuda", self.local_rank)
-            torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=PROCESS_TIMEOUT)
-        return device
-
-    def stop(self):
-        if dist.is_initialized():
-            dist.destroy_process_group()
-
-    def parallel(self, module):
-        """What a training step runs: `module` in DistributedDataParallel, whose backward pass
-        averages the ranks' gradients; `module` itself in one process."""
-        if self.world == 1 or not any(param.requires_grad for param in module.parameters()):
-            return module  # (with every layer frozen there are no gradients to average)
-        # A conv with one input channel gets its gradient with another (meaningless) stride for that
-        # size-1 axis than DDP's bucket has; DDP copies it, and says so at every step.
-        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-        device_ids = [self.local_rank] if next(module.parameters()).is_cuda else None
-        return DistributedDataParallel(module, device_ids=device_ids)
-
-    def rows(self, n):
-        """This rank's share of a batch of n rows: a contiguous slice, the shares as even as can be."""
-        return slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
-
-    def lost(self, error):
-        """Whether `error` says that another rank is gone or cannot be reached: torch.distributed's
-        own errors, and gloo's and NCCL's, which DDP's backward pass raises as RuntimeError."""
-        text = str(error)
-        return self.world > 1 and (isinstance(error, dist.DistError) or "gloo" in text or "NCCL" in text)
-
-    def total(self, tensor):
-        """The tensor summed over the ranks (in place); the tensor itself in one process."""
-        if self.world > 1:
-            dist.all_reduce(tensor)
-        return tensor
-
-
 # --- the network -----------------------------------------------------------------------------------
 
 
@@ -478,38 +251,44 @@ class Trainer:
         self.plateau = ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_delta=0.01, min_lr=0.0, direction="min")
         self.step_forward = self.processes.parallel(self.forward)  # what train_step() runs: DDP under torchrun
 
-    def tensors(self, x, y):
-        """Inputs (float32) and labels (torch.float32) as tensors on the device."""
-        return self.inputs(x), torch.as_tensor(y, dtype=torch.float32, device=self.device)
+    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
+        """Train `epochs` more epochs (default: the rest of the spec's 40); returns the history.
 
-    def train_step(self, x, y, share=1.0):
-        """One step on this rank's rows (x, y) of a mini-batch, tensors on the device: forward, loss,
-        backward, update. `share`: the fraction of the batch's rows they are (all of them in one process).
-        Returns this rank's part of the batch's loss (the ranks' parts add up to it) and the model's
-        outputs, left on the device."""
-        if not self.model.training:  # after evaluate() or predict(): dropout on again
-            self.model.train()
-        output = self.step_forward(x)
-        if len(x):
-            part = self.loss_fn(output, y) * share
-        else:  # a last batch with fewer rows than ranks: this one adds nothing, yet joins the gradient average
-            part = output.sum()
-        self.optimizer.zero_grad(set_to_none=True)
-        # DDP averages the ranks' gradients: backpropagating world × part makes that average the batch's gradient.
-        (part * self.processes.world).backward()
-        clip_global_norm(self.model.parameters(), 0.5)  # clip_norm: the global norm, before the update
-        self.optimizer.step()
-        return part.detach(), output.detach()
+        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
+        full training state is saved every `checkpoint_every` epochs and at the end.
+        Early stopping may end training sooner (specs/circle_controls.nn:20); once it has, fit() trains no more.
+        """
+        if epochs is None and self.epoch >= EPOCHS:
+            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
+                          stacklevel=2)
+        last = EPOCHS if epochs is None else self.epoch + epochs
+        while self.epoch < last and self.early_stopping.stopped_epoch is None:
+            lr = self.learning_rate()
+            self.set_learning_rate(lr)
+            logs = self.train_epoch(on_batch)
+            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
+            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
+                                       "try a smaller learning rate")
+            logs["lr"] = lr
+            self.epoch += 1
+            for key in HISTORY_KEYS:
+                self.history[key].append(logs[key])
+            self.plateau.update(logs, lr)
+            stop = self.early_stopping.update(self.epoch, logs, self.get_weights)
+            if stop:
+                self.set_weights(self.early_stopping.best_weights)
+            if on_epoch is not None:
+                on_epoch(self.epoch, logs)
+            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last or stop):
+                self.save_checkpoint(checkpoint)
+        return self.history
 
-    def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
-        Dropout is on, drawing from the same stream as training."""
-        self.model.train()
-        x, y = self.tensors(x, y)
-        loss = self.loss_fn(self.forward(x), y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        return loss.item(), {name: to_numpy(self.params[name].grad) for name in self.trainable_names}
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        schedule step(every=4, factor=0.7) (specs/circle_controls.nn:18), less what reduce_lr_on_plateau
+        has taken off (specs/circle_controls.nn:19)."""
+        return self.plateau.adjust(step_decay(self.epoch, LR, every=4, factor=0.7))
 
     def train_epoch(self, on_batch=None):
         """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics.
@@ -545,6 +324,25 @@ class Trainer:
         sums = metric_sums(torch.cat(outputs), torch.cat(labels))  # this rank's rows: summed over the ranks
         return logs | metric_values({key: self.processes.total(value) for key, value in sums.items()}, n)
 
+    def train_step(self, x, y, share=1.0):
+        """One step on this rank's rows (x, y) of a mini-batch, tensors on the device: forward, loss,
+        backward, update. `share`: the fraction of the batch's rows they are (all of them in one process).
+        Returns this rank's part of the batch's loss (the ranks' parts add up to it) and the model's
+        outputs, left on the device."""
+        if not self.model.training:  # after evaluate() or predict(): dropout on again
+            self.model.train()
+        output = self.step_forward(x)
+        if len(x):
+            part = self.loss_fn(output, y) * share
+        else:  # a last batch with fewer rows than ranks: this one adds nothing, yet joins the gradient average
+            part = output.sum()
+        self.optimizer.zero_grad(set_to_none=True)
+        # DDP averages the ranks' gradients: backpropagating world × part makes that average the batch's gradient.
+        (part * self.processes.world).backward()
+        clip_global_norm(self.model.parameters(), 0.5)  # clip_norm: the global norm, before the update
+        self.optimizer.step()
+        return part.detach(), output.detach()
+
     @torch.no_grad()
     def evaluate(self, x=None, y=None):
         """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
@@ -557,49 +355,24 @@ class Trainer:
         loss = self.loss_fn(output, y)
         return {"loss": loss.item()} | metric_values(metric_sums(output, y), len(x))
 
+    def tensors(self, x, y):
+        """Inputs (float32) and labels (torch.float32) as tensors on the device."""
+        return self.inputs(x), torch.as_tensor(y, dtype=torch.float32, device=self.device)
+
+    def loss_and_gradients(self, x, y):
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
+        Dropout is on, drawing from the same stream as training."""
+        self.model.train()
+        x, y = self.tensors(x, y)
+        loss = self.loss_fn(self.forward(x), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        return loss.item(), {name: to_numpy(self.params[name].grad) for name in self.trainable_names}
+
     def set_learning_rate(self, lr):
         """The learning rate of the steps to come."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-
-    def learning_rate(self):
-        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
-        schedule step(every=4, factor=0.7) (specs/circle_controls.nn:18), less what reduce_lr_on_plateau
-        has taken off (specs/circle_controls.nn:19)."""
-        return self.plateau.adjust(step_decay(self.epoch, LR, every=4, factor=0.7))
-
-    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
-        """Train `epochs` more epochs (default: the rest of the spec's 40); returns the history.
-
-        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
-        full training state is saved every `checkpoint_every` epochs and at the end.
-        Early stopping may end training sooner (specs/circle_controls.nn:20); once it has, fit() trains no more.
-        """
-        if epochs is None and self.epoch >= EPOCHS:
-            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
-                          stacklevel=2)
-        last = EPOCHS if epochs is None else self.epoch + epochs
-        while self.epoch < last and self.early_stopping.stopped_epoch is None:
-            lr = self.learning_rate()
-            self.set_learning_rate(lr)
-            logs = self.train_epoch(on_batch)
-            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
-            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
-                                       "try a smaller learning rate")
-            logs["lr"] = lr
-            self.epoch += 1
-            for key in HISTORY_KEYS:
-                self.history[key].append(logs[key])
-            self.plateau.update(logs, lr)
-            stop = self.early_stopping.update(self.epoch, logs, self.get_weights)
-            if stop:
-                self.set_weights(self.early_stopping.best_weights)
-            if on_epoch is not None:
-                on_epoch(self.epoch, logs)
-            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last or stop):
-                self.save_checkpoint(checkpoint)
-        return self.history
 
     def inputs(self, x):
         """x as a float32 tensor on the device, rows of 2 features; any other shape is a ValueError."""
@@ -705,10 +478,239 @@ def make_trainer(seed=SEED, data_seed=DATA_SEED, compile=False, processes=None):
     return Trainer(load_data(data_seed), seed, device, compile, processes)
 
 
-# --- files: weights and checkpoints ----------------------------------------------------------------
+# --- data ------------------------------------------------------------------------------------------
+
+
+class DataError(Exception):
+    """A data file is missing or malformed."""
+
+
+class Dataset(NamedTuple):
+    """Training and validation arrays (float32 features; labels as the loss needs them)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def split_data(rng, x, y, fraction):
+    """Shuffle the samples, then train on the first `fraction` and validate on the rest
+    (fraction 1: train on all of them; the validation arrays are empty)."""
+    order = rng.permutation(len(x))
+    n_train = int(np.floor(len(x) * fraction))
+    if fraction == 1 and n_train > 0:
+        return Dataset(x[order], y[order], x[:0], y[:0])
+    if not 0 < n_train < len(x):
+        raise DataError(
+            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
+            f"{len(x) - n_train} for validation; each needs at least one"
+        )
+    train, val = order[:n_train], order[n_train:]
+    return Dataset(x[train], y[train], x[val], y[val])
+
+
+def circle_data(rng: np.random.Generator, samples: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """A disc of radius 2.5 (label 1) inside a ring between radii 3.5 and 5 (label 0).
+
+    The first ceil(samples / 2) points have radius uniform in [0, 2.5), the other
+    floor(samples / 2) radius uniform in [3.5, 5); the angle is uniform in [0, 2π) and the
+    point is (r·sin(angle), r·cos(angle)). (The Playground draws ceil(samples / 2) of each,
+    one too many for odd counts; here the ring has one point fewer.)
+
+    The label is read from a jittered copy of the point, (x + noise·u, y + noise·v) with
+    u, v uniform in [-5, 5): 1 if that copy lies within radius 2.5 (the Playground's +1),
+    else 0 (its -1). So with noise, some points near the gap get the other class's label.
+
+    Draw order (float64, from `rng`): for the disc, all radii, then all angles, then all
+    u, then all v; then the same four for the ring. The draws do not depend on `noise`.
+
+    Returns points (samples, 2) float64 and labels (samples,) int64, disc first.
+    """
+    radius = 5.0
+    points, labels = [], []
+    for count, r_low, r_high in (((samples + 1) // 2, 0.0, radius * 0.5), (samples // 2, radius * 0.7, radius)):
+        r = rng.uniform(r_low, r_high, count)
+        angle = rng.uniform(0, 2 * np.pi, count)
+        x = r * np.sin(angle)
+        y = r * np.cos(angle)
+        noise_x = rng.uniform(-radius, radius, count) * noise
+        noise_y = rng.uniform(-radius, radius, count) * noise
+        # Distance of the jittered point from the centre, computed as the Playground does.
+        dx, dy = x + noise_x, y + noise_y
+        inside = np.sqrt(dx * dx + dy * dy) < radius * 0.5
+        points.append(np.stack([x, y], axis=1))
+        labels.append(inside.astype(np.int64))
+    return np.concatenate(points), np.concatenate(labels)
+
+
+def given_binary_labels(y, n):
+    """0/1 labels for the n rows of x, shape (n,) or (n, 1), as integers, floats or booleans;
+    as a float32 column. Anything else is a ValueError that says what was given."""
+    y = _numeric_labels(y)
+    if y.shape not in ((n,), (n, 1)):
+        raise ValueError(f"y must hold one 0/1 label per row of x, shape ({n},) or ({n}, 1); y has shape {y.shape}")
+    wrong = ~np.isin(y.reshape(-1), (0, 1))
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise ValueError(f"binary_crossentropy needs labels 0 or 1; y[{row}] is {y.reshape(-1)[row].item():g}")
+    return y.astype(np.float32).reshape(n, 1)
+
+
+def _numeric_labels(y):
+    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values")
+    return y
+
+
+def make_features(points):
+    """The input features x1, x2 of each point, as float32 columns."""
+    x1 = points[:, 0]
+    x2 = points[:, 1]
+    return np.stack([x1, x2], axis=1).astype(np.float32)
+
+
+def load_data(seed=DATA_SEED):
+    """circle(samples=200, noise=0.1): the samples, shuffled and split (specs/circle_controls.nn:3)."""
+    rng = np.random.default_rng(seed)
+    points, labels = circle_data(rng, 200, 0.1)
+    x = make_features(points)
+    y = labels.astype(np.float32).reshape(-1, 1)  # 0/1 labels, one column
+    return split_data(rng, x, y, 0.5)
+
+
+# --- initial weights -------------------------------------------------------------------------------
+
+
+def random_streams(seed):
+    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
+    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
+    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
+
+
+def glorot_normal(rng, shape, fan_in, fan_out):
+    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
+    for sigmoid and tanh."""
+    std = np.sqrt(2.0 / (fan_in + fan_out))
+    return (rng.standard_normal(shape) * std).astype(np.float32)
+
+
+def initial_weights(seed=SEED):
+    """Initial parameters by name, W as (units, inputs): the same on every backend."""
+    rng = random_streams(seed)[0]
+    return {
+        "dense_1.W": glorot_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/circle_controls.nn:7
+        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/circle_controls.nn:7
+        "dense_2.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/circle_controls.nn:8
+        "dense_2.b": np.zeros((1,), dtype=np.float32),  # specs/circle_controls.nn:8
+    }
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def train(trainer, last, checkpoint, board, verbose, printing=True):
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
+    and, with --tensorboard, written to `board`."""
+    report = EpochReport(trainer.epoch, last, verbose=verbose) if printing else None
+    listeners = [listener for listener in (report, board) if listener is not None]
+
+    def on_epoch(epoch, logs):
+        for listener in listeners:
+            listener.on_epoch(epoch, logs)
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
+            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
+    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
+    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
+                             "else the first and last epochs' lines and about ten between)")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
+                             "(pip install tensorboardX)")
+    args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
+    if args.resume and not args.out:
+        parser.error("--resume needs --out, the folder holding checkpoint.npz")
+    if args.tensorboard == "":
+        parser.error("--tensorboard needs a folder")
+    out = Path(args.out) if args.out else None
+    last = args.epochs or EPOCHS
+    created = []
+    processes = Processes()  # one, until torchrun's environment says there are more
+    try:
+        processes = Processes.from_environment()
+        writes = out is not None and processes.main  # under torchrun, rank 0 alone writes in --out
+        # a missing tensorboardX fails at once; rank 0 alone writes the event files
+        board = TensorBoardLog(args.tensorboard) if args.tensorboard and processes.main else None
+        if writes:
+            created = prepare_output(out, args.resume)
+        trainer = make_trainer(processes=processes)
+        if args.resume:
+            trainer.restore(out / "checkpoint.npz")
+            if trainer.epoch > last:
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
+        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
+            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
+                      "(--resume would have continued it)", file=sys.stderr)
+        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
+              printing=processes.main)
+    except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
+        remove_if_empty(created)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except RuntimeError as error:
+        if not processes.lost(error):
+            raise
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+        print(f"error: rank {processes.rank} lost the other training processes: {reason}", file=sys.stderr)
+        return 1  # (without processes.stop(): taking down a broken group can abort the process)
+    processes.stop()
+    if not processes.main:
+        return 0  # rank 0 reports and writes
+    if trainer.early_stopping.stopped_epoch is not None:
+        print(trainer.early_stopping.report())
+    final = trainer.evaluate()
+    print(validation_line(final))
+    if out is not None:
+        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
+        try:
+            trainer.save(out / "weights.npz")
+            write_atomic(out / "history.json", lambda stream: stream.write(history))
+        except OSError as error:  # a full disk, a folder made read-only while training
+            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        print(f"saved weights.npz and history.json in {out}")
+    return 0
+
+
+# ---- Below: the same in every nndsl program: files, checkpoints, devices and progress -------------
 #
 # Saving without ever leaving a half-written file, and reading .npz files as untrusted input.
-# Nothing here is needed to follow the training above.
+# Nothing below is needed to follow the training above.
 
 
 DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
@@ -1069,7 +1071,137 @@ def optimizer_shapes(params, names, saved):
     }
 
 
-# --- command line ----------------------------------------------------------------------------------
+CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
+OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
+
+
+class OutputError(Exception):
+    """The --out folder cannot receive the run's files."""
+
+
+def prepare_output(out, resume):
+    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
+    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
+    Returns the folders it created, outermost first (a run that fails before writing removes them).
+    """
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a folder")
+        if resume and not out.exists():
+            raise OutputError(f"nothing to resume: no folder {out}")
+        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
+    try:
+        check_writable(out)
+        remove_stale_temps(out, OUTPUT_FILES)
+    except OSError as error:
+        remove_if_empty(created)
+        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
+    return created
+
+
+def remove_if_empty(folders):
+    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
+            return
+
+
+class DeviceError(RuntimeError):
+    """The device this program was compiled for (see TARGET) is not available here."""
+
+
+def select_device():
+    """A CUDA GPU when torch sees one, else the CPU (compiled with -t auto)."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+PROCESS_TIMEOUT = datetime.timedelta(minutes=5)  # a rank waiting longer for the others ends the run
+
+
+class Processes:
+    """The processes that train together: this one alone (`python model.py`), or the WORLD_SIZE
+    processes `torchrun` started, this one being rank RANK (LOCAL_RANK on its machine).
+
+    Every rank draws the same shuffled order and trains on its own contiguous share of each
+    batch; DistributedDataParallel adds up the gradients, so all ranks take the same steps as one
+    process would. Rank 0 alone prints and writes files. With one process, every method here
+    does nothing, and torch.distributed is never started.
+    """
+
+    def __init__(self, world=1, rank=0, local_rank=0):
+        self.world, self.rank, self.local_rank = world, rank, local_rank
+
+    @classmethod
+    def from_environment(cls):
+        """The ranks torchrun describes in WORLD_SIZE, RANK and LOCAL_RANK; one process without them."""
+        values = [os.environ.get(name, default).strip() for name, default in
+                  (("WORLD_SIZE", "1"), ("RANK", "0"), ("LOCAL_RANK", "0"))]
+        if not all(value.isdigit() for value in values) or int(values[1]) >= int(values[0]):
+            raise DeviceError(f"WORLD_SIZE, RANK and LOCAL_RANK are {', '.join(values)}: not torchrun's "
+                              "(a count and two ranks below it)")
+        return cls(*map(int, values))
+
+    @property
+    def main(self):
+        """Rank 0: the one that prints and writes."""
+        return self.rank == 0
+
+    def start(self, device):
+        """Join the other ranks (gloo on the CPU, nccl on CUDA GPUs, one GPU per rank: LOCAL_RANK's);
+        returns this rank's device. torchrun's MASTER_ADDR and MASTER_PORT say where to meet."""
+        if self.world == 1:
+            return device
+        if device.type not in ("cpu", "cuda"):
+            raise DeviceError(f"data-parallel training runs on CPUs and CUDA GPUs, not on {device.type}; "
+                              "run this program in one process")
+        if device.type == "cuda":
+            if self.local_rank >= torch.cuda.device_count():
+                raise DeviceError(f"rank {self.rank} would train on GPU {self.local_rank} (LOCAL_RANK), but this machine "
+                                  f"shows {torch.cuda.device_count()}: start at most one process per GPU, "
+                                  "or compile with -t cpu")
+            device = torch.device("cuda", self.local_rank)
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=PROCESS_TIMEOUT)
+        return device
+
+    def stop(self):
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+    def parallel(self, module):
+        """What a training step runs: `module` in DistributedDataParallel, whose backward pass
+        averages the ranks' gradients; `module` itself in one process."""
+        if self.world == 1 or not any(param.requires_grad for param in module.parameters()):
+            return module  # (with every layer frozen there are no gradients to average)
+        # A conv with one input channel gets its gradient with another (meaningless) stride for that
+        # size-1 axis than DDP's bucket has; DDP copies it, and says so at every step.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+        device_ids = [self.local_rank] if next(module.parameters()).is_cuda else None
+        return DistributedDataParallel(module, device_ids=device_ids)
+
+    def rows(self, n):
+        """This rank's share of a batch of n rows: a contiguous slice, the shares as even as can be."""
+        return slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
+
+    def lost(self, error):
+        """Whether `error` says that another rank is gone or cannot be reached: torch.distributed's
+        own errors, and gloo's and NCCL's, which DDP's backward pass raises as RuntimeError."""
+        text = str(error)
+        return self.world > 1 and (isinstance(error, dist.DistError) or "gloo" in text or "NCCL" in text)
+
+    def total(self, tensor):
+        """The tensor summed over the ranks (in place); the tensor itself in one process."""
+        if self.world > 1:
+            dist.all_reduce(tensor)
+        return tensor
 
 
 SECONDS_BETWEEN_LINES = 10
@@ -1220,141 +1352,6 @@ class TensorBoardLog:
     def close(self):
         if self.writer is not None:
             self.writer.close()
-
-
-CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
-OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
-
-
-class OutputError(Exception):
-    """The --out folder cannot receive the run's files."""
-
-
-def prepare_output(out, resume):
-    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
-    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
-    Returns the folders it created, outermost first (a run that fails before writing removes them).
-    """
-    try:
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"--out {out} exists and is not a folder")
-        if resume and not out.exists():
-            raise OutputError(f"nothing to resume: no folder {out}")
-        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
-    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
-        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
-    try:
-        check_writable(out)
-        remove_stale_temps(out, OUTPUT_FILES)
-    except OSError as error:
-        remove_if_empty(created)
-        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
-    return created
-
-
-def remove_if_empty(folders):
-    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
-    for folder in reversed(folders):
-        try:
-            folder.rmdir()
-        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
-            return
-
-
-def train(trainer, last, checkpoint, board, verbose, printing=True):
-    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
-    and, with --tensorboard, written to `board`."""
-    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose) if printing else None, board)
-                 if listener is not None]
-
-    def on_epoch(epoch, logs):
-        for listener in listeners:
-            listener.on_epoch(epoch, logs)
-
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
-            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
-    finally:
-        for listener in listeners:
-            listener.close()
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
-    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
-    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    parser.add_argument("--verbose", action="store_true",
-                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
-                             "else the first and last epochs' lines and about ten between)")
-    parser.add_argument("--tensorboard", metavar="DIR",
-                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
-                             "(pip install tensorboardX)")
-    args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
-    if args.resume and not args.out:
-        parser.error("--resume needs --out, the folder holding checkpoint.npz")
-    if args.tensorboard == "":
-        parser.error("--tensorboard needs a folder")
-    out = Path(args.out) if args.out else None
-    last = args.epochs or EPOCHS
-    created = []
-    processes = Processes()  # one, until torchrun's environment says there are more
-    try:
-        processes = Processes.from_environment()
-        writes = out is not None and processes.main  # under torchrun, rank 0 alone writes in --out
-        # a missing tensorboardX fails at once; rank 0 alone writes the event files
-        board = TensorBoardLog(args.tensorboard) if args.tensorboard and processes.main else None
-        if writes:
-            created = prepare_output(out, args.resume)
-        trainer = make_trainer(processes=processes)
-        if args.resume:
-            trainer.restore(out / "checkpoint.npz")
-            if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
-                                      f"epoch {last}, where this run was to stop; resume with --epochs "
-                                      f"{trainer.epoch} or more")
-        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
-            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
-            for path in earlier:
-                path.unlink()
-            if earlier:
-                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
-                      "(--resume would have continued it)", file=sys.stderr)
-        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
-              printing=processes.main)
-    except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
-        remove_if_empty(created)
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except RuntimeError as error:
-        if not processes.lost(error):
-            raise
-        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
-        print(f"error: rank {processes.rank} lost the other training processes: {reason}", file=sys.stderr)
-        return 1  # (without processes.stop(): taking down a broken group can abort the process)
-    processes.stop()
-    if not processes.main:
-        return 0  # rank 0 reports and writes
-    if trainer.early_stopping.stopped_epoch is not None:
-        print(trainer.early_stopping.report())
-    final = trainer.evaluate()
-    print(validation_line(final))
-    if out is not None:
-        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
-        try:
-            trainer.save(out / "weights.npz")
-            write_atomic(out / "history.json", lambda stream: stream.write(history))
-        except OSError as error:  # a full disk, a folder made read-only while training
-            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
-            return 1
-        print(f"saved weights.npz and history.json in {out}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -48,361 +48,6 @@ METRICS = ["accuracy"]
 HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
 
 
-# --- data ------------------------------------------------------------------------------------------
-
-
-class DataError(Exception):
-    """A data file is missing or malformed."""
-
-
-def check_data_file(path, kind):
-    """DataError unless `path` names a file (not a folder) that exists; `kind` says what it should be."""
-    try:
-        exists, is_dir = path.exists(), path.is_dir()
-    except OSError as err:  # a name too long for the file system, a folder that cannot be searched
-        raise DataError(f"{path}: cannot read the file ({err.strerror})") from None
-    if not exists:
-        raise DataError(f"{path}: no such file")
-    if is_dir:
-        raise DataError(f"{path}: is a directory, not {kind}")
-
-
-def data_shape(x):
-    """What the samples of x are, in words: 'rows of 3 features', 'images of 8x8x1'."""
-    if x.ndim == 2:
-        return f"rows of {x.shape[1]} feature{'s' if x.shape[1] != 1 else ''}"
-    return "images of " + "x".join(str(n) for n in x.shape[1:])
-
-
-class Dataset(NamedTuple):
-    """Training and validation arrays (float32 features; labels as the loss needs them)."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-
-
-def split_data(rng, x, y, fraction):
-    """Shuffle the samples, then train on the first `fraction` and validate on the rest
-    (fraction 1: train on all of them; the validation arrays are empty)."""
-    order = rng.permutation(len(x))
-    n_train = int(np.floor(len(x) * fraction))
-    if fraction == 1 and n_train > 0:
-        return Dataset(x[order], y[order], x[:0], y[:0])
-    if not 0 < n_train < len(x):
-        raise DataError(
-            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
-            f"{len(x) - n_train} for validation; each needs at least one"
-        )
-    train, val = order[:n_train], order[n_train:]
-    return Dataset(x[train], y[train], x[val], y[val])
-
-
-def load_npz(path: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray]:
-    """The features x (samples × features, or images: samples × height × width × channels), float32,
-    and the targets y (samples,) or (samples, m), float64.
-
-    The file is what np.savez or np.savez_compressed writes: a zip archive of .npy arrays,
-    here the arrays named `x_key` and `y_key`. It is opened with allow_pickle=False, so an
-    array of Python objects is refused, never unpickled. Both arrays must hold finite
-    numbers (bool, int or float) and have the same number of rows. x may also hold images:
-    4-D (samples × height × width × channels) is kept as it is, 3-D (samples × height ×
-    width) is one channel and becomes (samples, height, width, 1); their values are used as
-    they are (scale uint8 pixels to [0, 1] before saving, if that is what the model expects).
-    Every problem raises DataError, its message starting with the file's path.
-    """
-    path = Path(path)
-    check_data_file(path, "an .npz file")
-    try:
-        with open(path, "rb") as file:
-            magic = file.read(6)
-        if magic == b"\x93NUMPY":
-            raise DataError(f"{path}: a single .npy array, not an .npz archive; save x and y together with np.savez")
-        if not magic.startswith(b"PK"):
-            raise DataError(f"{path}: not an .npz file (the zip archive of arrays that np.savez writes)")
-        with np.load(path, allow_pickle=False) as archive:
-            x = npz_array(path, archive, x_key)
-            y = npz_array(path, archive, y_key)
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-        raise DataError(f"{path}: a corrupt or truncated .npz file ({err})") from None
-
-    if x.ndim < 2:
-        raise DataError(f"{path}: {x_key!r} has shape {x.shape}; it must be 2-D (samples × features)")
-    if x.ndim > 4:
-        raise DataError(
-            f"{path}: {x_key!r} has shape {x.shape}; it must be 2-D (samples × features), 3-D (samples × height × "
-            "width) or 4-D (samples × height × width × channels)"
-        )
-    if y.ndim not in (1, 2):
-        raise DataError(f"{path}: {y_key!r} has shape {y.shape}; it must be 1-D (samples) or 2-D (samples × targets)")
-    if len(x) != len(y):
-        raise DataError(f"{path}: {x_key!r} has {len(x)} samples but {y_key!r} has {len(y)}")
-    if len(x) == 0:
-        raise DataError(f"{path}: {x_key!r} and {y_key!r} hold no samples")
-    if (x.ndim == 2 and x.shape[1] == 0) or (y.ndim == 2 and y.shape[1] == 0):
-        raise DataError(f"{path}: {x_key!r} has shape {x.shape} and {y_key!r} shape {y.shape}: no columns to use")
-    if 0 in x.shape[1:]:
-        raise DataError(f"{path}: {x_key!r} has shape {x.shape}: images without pixels")
-
-    with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf, caught just below
-        x_out, y_out = x.astype(np.float32), y.astype(np.float64)
-    for key, original, converted in ((x_key, x, x_out), (y_key, y, y_out)):
-        bad = ~np.isfinite(converted)
-        if bad.any():
-            where = tuple(int(i) for i in np.argwhere(bad)[0])
-            value = original[where].item()
-            problem = "is too large for float32" if np.isfinite(value) else "is not a finite number"
-            raise DataError(f"{path}: {key!r}[{', '.join(map(str, where))}] = {value!r} {problem}")
-    if x_out.ndim == 3:  # grayscale images: one channel
-        x_out = x_out[..., np.newaxis]
-    return x_out, y_out
-
-
-def npz_array(path: Path, archive, key: str) -> np.ndarray:
-    """The array `key` of an open .npz archive, checked to exist and to hold numbers."""
-    if key not in archive.files:
-        close = [name for name in archive.files if name.lower() == key.lower()]
-        close = close or difflib.get_close_matches(key, archive.files, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        held = ", ".join(repr(name) for name in archive.files) or "no arrays"
-        raise DataError(f"{path}: no array {key!r}{hint}; the file holds {held}")
-    try:
-        name = f"{key}.npy" if f"{key}.npy" in archive.zip.namelist() else key
-        check_npy_header(archive.zip, archive.zip.getinfo(name), path.stat().st_size)
-        array = archive[key]
-    except ValueError as err:
-        if "allow_pickle" in str(err):
-            raise DataError(f"{path}: array {key!r} holds Python objects; nndsl never unpickles data") from None
-        raise DataError(f"{path}: array {key!r} is corrupt ({err})") from None
-    if not isinstance(array, np.ndarray):  # a zip member that is not an .npy file comes back as bytes
-        raise DataError(f"{path}: {key!r} is not a NumPy array")
-    if array.dtype.kind not in "biuf":
-        raise DataError(f"{path}: array {key!r} has dtype {array.dtype}; it must hold numbers")
-    return array
-
-
-DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
-
-
-def check_npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int) -> None:
-    """Refuse the .npy member `info` of `archive` (a file of `archive_size` bytes) with ValueError
-    if its header cannot be parsed, or claims more data than the member can hold: NumPy first
-    allocates what the header claims, and a damaged or hostile header can claim terabytes.
-
-    What a member holds is bounded by its stated size and by the archive itself (whose zip
-    directory may lie as well): a stored member is at most the archive's bytes, a deflated one
-    at most 1032 times them. A member that is no .npy file is left to the caller.
-    """
-    with archive.open(info) as member:
-        if member.read(6) != b"\x93NUMPY":
-            return
-        version = member.read(2)
-        if len(version) < 2:
-            raise ValueError("truncated header")
-        read_header = np.lib.format.read_array_header_1_0 if version[0] == 1 else np.lib.format.read_array_header_2_0
-        try:
-            shape, _, dtype = read_header(member)
-        except (SyntaxError, TypeError, tokenize.TokenError) as err:  # the header's Python literal is broken
-            raise ValueError(f"unreadable header: {err}") from None
-    ratio = 1 if info.compress_type == zipfile.ZIP_STORED else DEFLATE_MAX_RATIO
-    holds = min(info.file_size, archive_size * ratio)
-    claimed = math.prod(shape) * dtype.itemsize
-    if claimed > holds and not dtype.hasobject:  # objects are pickled: refused by the caller
-        raise ValueError(f"its header claims shape {shape} of {dtype}, {claimed:,} bytes, but it holds {holds:,}")
-
-
-def class_labels(path, labels, classes):
-    """Integer class labels 0 … classes−1 from the data file `path`."""
-    if labels.ndim != 1:
-        raise DataError(
-            f"{path}: categorical_crossentropy needs one class label per sample; the labels have shape {labels.shape}"
-        )
-    wrong = (labels != np.round(labels)) | (labels < 0) | (labels >= classes)
-    if wrong.any():
-        row = int(np.argmax(wrong))
-        raise DataError(f"{path}: the model has {classes} classes, so labels must be integers 0 to {classes - 1}; "
-                        f"data row {row + 1} has {labels[row].item():g}")
-    return labels.astype(np.int64)
-
-
-def given_class_labels(y, n, classes):
-    """Class labels for the n rows of x: integers 0 … classes−1 (ints or whole floats, shape (n,)
-    or (n, 1)) or one-hot rows (n, classes); as int64 class indices. Anything else is a ValueError."""
-    y = _numeric_labels(y)
-    if y.shape == (n, classes) and classes > 1:
-        one_hot = np.isin(y, (0, 1)).all(axis=1) & (y.sum(axis=1) == 1)
-        if not one_hot.all():
-            row = int(np.argmin(one_hot))
-            raise ValueError(f"y has {classes} columns, one per class, but row {row} is not one-hot: {y[row].tolist()}")
-        return y.argmax(axis=1).astype(np.int64)
-    if y.shape not in ((n,), (n, 1)):
-        raise ValueError(f"y must hold one class label per row of x, shape ({n},), or one-hot rows, shape "
-                         f"({n}, {classes}); y has shape {y.shape}")
-    y = y.reshape(n)
-    wrong = (y != np.round(y)) | (y < 0) | (y >= classes)
-    if wrong.any():
-        row = int(np.argmax(wrong))
-        raise ValueError(f"the model has {classes} classes, so labels must be integers 0 to {classes - 1}; "
-                         f"y[{row}] is {y[row].item():g}")
-    return y.astype(np.int64)
-
-
-def _numeric_labels(y):
-    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
-    y = np.asarray(y)
-    if y.dtype == np.bool_:
-        y = y.astype(np.int64)
-    if not np.issubdtype(y.dtype, np.number):
-        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
-    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
-        raise ValueError("y holds NaN or infinite values")
-    return y
-
-
-def load_data(seed=DATA_SEED, data_dir=DATA_DIR):
-    """npz(data/digits.npz): the samples, shuffled and split (specs/digits_cnn.nn:4)."""
-    path = Path(data_dir) / "data/digits.npz"
-    x, labels = load_npz(path, x_key="x", y_key="y")
-    if x.shape[1:] != (8, 8, 1):
-        raise DataError(f"{path}: the model takes images of 8x8x1 (height x width x channels), but the data has {data_shape(x)}")
-    y = class_labels(path, labels, classes=10)
-    return split_data(np.random.default_rng(seed), x, y, 0.8)
-
-
-# --- initial weights -------------------------------------------------------------------------------
-
-
-def random_streams(seed):
-    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
-    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
-    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
-
-
-def he_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / fan_in, the lecture's 2 / n_in: its choice for ReLU (fan_out is
-    not used; every initialiser takes both)."""
-    std = np.sqrt(2.0 / fan_in)
-    return (rng.standard_normal(shape) * std).astype(np.float32)
-
-
-def glorot_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
-    for sigmoid and tanh."""
-    std = np.sqrt(2.0 / (fan_in + fan_out))
-    return (rng.standard_normal(shape) * std).astype(np.float32)
-
-
-def initial_weights(seed=SEED):
-    """Initial parameters by name, W as (units, inputs): the same on every backend."""
-    rng = random_streams(seed)[0]
-    return {
-        "conv2d_1.W": he_normal(rng, (16, 3, 3, 1), fan_in=9, fan_out=144),  # specs/digits_cnn.nn:10
-        "conv2d_1.b": np.zeros((16,), dtype=np.float32),  # specs/digits_cnn.nn:10
-        "conv2d_2.W": he_normal(rng, (32, 3, 3, 16), fan_in=144, fan_out=288),  # specs/digits_cnn.nn:12
-        "conv2d_2.b": np.zeros((32,), dtype=np.float32),  # specs/digits_cnn.nn:12
-        "batchnorm_1.gamma": np.ones((32,), dtype=np.float32),  # specs/digits_cnn.nn:13
-        "batchnorm_1.beta": np.zeros((32,), dtype=np.float32),  # specs/digits_cnn.nn:13
-        "batchnorm_1.mean": np.zeros((32,), dtype=np.float32),  # specs/digits_cnn.nn:13
-        "batchnorm_1.var": np.ones((32,), dtype=np.float32),  # specs/digits_cnn.nn:13
-        "dense_1.W": glorot_normal(rng, (10, 32), fan_in=32, fan_out=10),  # specs/digits_cnn.nn:15
-        "dense_1.b": np.zeros((10,), dtype=np.float32),  # specs/digits_cnn.nn:15
-    }
-
-
-# --- device ----------------------------------------------------------------------------------------
-
-
-class DeviceError(RuntimeError):
-    """The device this program was compiled for (see TARGET) is not available here."""
-
-
-def select_device():
-    """A CUDA GPU when torch sees one, else the CPU (compiled with -t auto)."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-PROCESS_TIMEOUT = datetime.timedelta(minutes=5)  # a rank waiting longer for the others ends the run
-
-
-class Processes:
-    """The processes that train together: this one alone (`python model.py`), or the WORLD_SIZE
-    processes `torchrun` started, this one being rank RANK (LOCAL_RANK on its machine).
-
-    Every rank draws the same shuffled order and trains on its own contiguous share of each
-    batch; DistributedDataParallel adds up the gradients, so all ranks take the same steps as one
-    process would. Rank 0 alone prints and writes files. With one process, every method here
-    does nothing, and torch.distributed is never started.
-    """
-
-    def __init__(self, world=1, rank=0, local_rank=0):
-        self.world, self.rank, self.local_rank = world, rank, local_rank
-
-    @classmethod
-    def from_environment(cls):
-        """The ranks torchrun describes in WORLD_SIZE, RANK and LOCAL_RANK; one process without them."""
-        values = [os.environ.get(name, default).strip() for name, default in
-                  (("WORLD_SIZE", "1"), ("RANK", "0"), ("LOCAL_RANK", "0"))]
-        if not all(value.isdigit() for value in values) or int(values[1]) >= int(values[0]):
-            raise DeviceError(f"WORLD_SIZE, RANK and LOCAL_RANK are {', '.join(values)}: not torchrun's "
-                              "(a count and two ranks below it)")
-        return cls(*map(int, values))
-
-    @property
-    def main(self):
-        """Rank 0: the one that prints and writes."""
-        return self.rank == 0
-
-    def start(self, device):
-        """Join the other ranks (gloo on the CPU, nccl on CUDA GPUs, one GPU per rank: LOCAL_RANK's);
-        returns this rank's device. torchrun's MASTER_ADDR and MASTER_PORT say where to meet."""
-        if self.world == 1:
-            return device
-        if device.type not in ("cpu", "cuda"):
-            raise DeviceError(f"data-parallel training runs on CPUs and CUDA GPUs, not on {device.type}; "
-                              "run this program in one process")
-        if device.type == "cuda":
-            if self.local_rank >= torch.cuda.device_count():
-                raise DeviceError(f"rank {self.rank} would train on GPU {self.local_rank} (LOCAL_RANK), but this machine "
-                                  f"shows {torch.cuda.device_count()}: start at most one process per GPU, "
-                                  "or compile with -t cpu")
-            device = torch.device("cuda", self.local_rank)
-            torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=PROCESS_TIMEOUT)
-        return device
-
-    def stop(self):
-        if dist.is_initialized():
-            dist.destroy_process_group()
-
-    def parallel(self, module):
-        """What a training step runs: `module` in DistributedDataParallel, whose backward pass
-        averages the ranks' gradients; `module` itself in one process."""
-        if self.world == 1 or not any(param.requires_grad for param in module.parameters()):
-            return module  # (with every layer frozen there are no gradients to average)
-        # A conv with one input channel gets its gradient with another (meaningless) stride for that
-        # size-1 axis than DDP's bucket has; DDP copies it, and says so at every step.
-        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-        device_ids = [self.local_rank] if next(module.parameters()).is_cuda else None
-        return DistributedDataParallel(module, device_ids=device_ids)
-
-    def rows(self, n):
-        """This rank's share of a batch of n rows: a contiguous slice, the shares as even as can be."""
-        return slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
-
-    def lost(self, error):
-        """Whether `error` says that another rank is gone or cannot be reached: torch.distributed's
-        own errors, and gloo's and NCCL's, which DDP's backward pass raises as RuntimeError."""
-        text = str(error)
-        return self.world > 1 and (isinstance(error, dist.DistError) or "gloo" in text or "NCCL" in text)
-
-    def total(self, tensor):
-        """The tensor summed over the ranks (in place); the tensor itself in one process."""
-        if self.world > 1:
-            dist.all_reduce(tensor)
-        return tensor
-
-
 # --- the network -----------------------------------------------------------------------------------
 
 
@@ -564,37 +209,38 @@ class Trainer:
         self.history = {key: [] for key in HISTORY_KEYS}
         self.step_forward = self.processes.parallel(self.forward)  # what train_step() runs: DDP under torchrun
 
-    def tensors(self, x, y):
-        """Inputs (float32) and labels (torch.int64) as tensors on the device."""
-        return self.inputs(x), torch.as_tensor(y, dtype=torch.int64, device=self.device)
+    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
+        """Train `epochs` more epochs (default: the rest of the spec's 30); returns the history.
 
-    def train_step(self, x, y, share=1.0):
-        """One step on this rank's rows (x, y) of a mini-batch, tensors on the device: forward, loss,
-        backward, update. `share`: the fraction of the batch's rows they are (all of them in one process).
-        Returns this rank's part of the batch's loss (the ranks' parts add up to it) and the model's
-        outputs, left on the device."""
-        if not self.model.training:  # after evaluate() or predict(): dropout on again
-            self.model.train()
-        output = self.step_forward(x)
-        if len(x):
-            part = self.loss_fn(output, y) * share
-        else:  # a last batch with fewer rows than ranks: this one adds nothing, yet joins the gradient average
-            part = output.sum()
-        self.optimizer.zero_grad(set_to_none=True)
-        # DDP averages the ranks' gradients: backpropagating world × part makes that average the batch's gradient.
-        (part * self.processes.world).backward()
-        self.optimizer.step()
-        return part.detach(), output.detach()
+        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
+        full training state is saved every `checkpoint_every` epochs and at the end.
+        """
+        if epochs is None and self.epoch >= EPOCHS:
+            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
+                          stacklevel=2)
+        last = EPOCHS if epochs is None else self.epoch + epochs
+        while self.epoch < last:
+            lr = self.learning_rate()
+            self.set_learning_rate(lr)
+            logs = self.train_epoch(on_batch)
+            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
+            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
+                                       "try a smaller learning rate")
+            logs["lr"] = lr
+            self.epoch += 1
+            for key in HISTORY_KEYS:
+                self.history[key].append(logs[key])
+            if on_epoch is not None:
+                on_epoch(self.epoch, logs)
+            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
+                self.save_checkpoint(checkpoint)
+        return self.history
 
-    def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
-        Dropout is on, drawing from the same stream as training."""
-        self.model.train()
-        x, y = self.tensors(x, y)
-        loss = self.loss_fn(self.forward(x), y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        return loss.item(), {name: ir_layout(name, to_numpy(self.params[name].grad)) for name in self.trainable_names}
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        the optimizer's lr, as no schedule changes it (specs/digits_cnn.nn:21)."""
+        return LR
 
     def train_epoch(self, on_batch=None):
         """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics.
@@ -630,6 +276,24 @@ class Trainer:
         sums = metric_sums(torch.cat(outputs), torch.cat(labels))  # this rank's rows: summed over the ranks
         return logs | metric_values({key: self.processes.total(value) for key, value in sums.items()}, n)
 
+    def train_step(self, x, y, share=1.0):
+        """One step on this rank's rows (x, y) of a mini-batch, tensors on the device: forward, loss,
+        backward, update. `share`: the fraction of the batch's rows they are (all of them in one process).
+        Returns this rank's part of the batch's loss (the ranks' parts add up to it) and the model's
+        outputs, left on the device."""
+        if not self.model.training:  # after evaluate() or predict(): dropout on again
+            self.model.train()
+        output = self.step_forward(x)
+        if len(x):
+            part = self.loss_fn(output, y) * share
+        else:  # a last batch with fewer rows than ranks: this one adds nothing, yet joins the gradient average
+            part = output.sum()
+        self.optimizer.zero_grad(set_to_none=True)
+        # DDP averages the ranks' gradients: backpropagating world × part makes that average the batch's gradient.
+        (part * self.processes.world).backward()
+        self.optimizer.step()
+        return part.detach(), output.detach()
+
     @torch.no_grad()
     def evaluate(self, x=None, y=None):
         """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
@@ -642,43 +306,24 @@ class Trainer:
         loss = self.loss_fn(output, y)
         return {"loss": loss.item()} | metric_values(metric_sums(output, y), len(x))
 
+    def tensors(self, x, y):
+        """Inputs (float32) and labels (torch.int64) as tensors on the device."""
+        return self.inputs(x), torch.as_tensor(y, dtype=torch.int64, device=self.device)
+
+    def loss_and_gradients(self, x, y):
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
+        Dropout is on, drawing from the same stream as training."""
+        self.model.train()
+        x, y = self.tensors(x, y)
+        loss = self.loss_fn(self.forward(x), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        return loss.item(), {name: ir_layout(name, to_numpy(self.params[name].grad)) for name in self.trainable_names}
+
     def set_learning_rate(self, lr):
         """The learning rate of the steps to come."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-
-    def learning_rate(self):
-        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
-        the optimizer's lr, as no schedule changes it (specs/digits_cnn.nn:21)."""
-        return LR
-
-    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
-        """Train `epochs` more epochs (default: the rest of the spec's 30); returns the history.
-
-        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
-        full training state is saved every `checkpoint_every` epochs and at the end.
-        """
-        if epochs is None and self.epoch >= EPOCHS:
-            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
-                          stacklevel=2)
-        last = EPOCHS if epochs is None else self.epoch + epochs
-        while self.epoch < last:
-            lr = self.learning_rate()
-            self.set_learning_rate(lr)
-            logs = self.train_epoch(on_batch)
-            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
-            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
-                                       "try a smaller learning rate")
-            logs["lr"] = lr
-            self.epoch += 1
-            for key in HISTORY_KEYS:
-                self.history[key].append(logs[key])
-            if on_epoch is not None:
-                on_epoch(self.epoch, logs)
-            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
-                self.save_checkpoint(checkpoint)
-        return self.history
 
     def inputs(self, x):
         """x as a float32 tensor on the device, images of 8x8x1; any other shape is a ValueError."""
@@ -772,10 +417,367 @@ def make_trainer(seed=SEED, data_seed=DATA_SEED, data_dir=DATA_DIR, compile=Fals
     return Trainer(load_data(data_seed, data_dir), seed, device, compile, processes)
 
 
-# --- files: weights and checkpoints ----------------------------------------------------------------
+# --- data ------------------------------------------------------------------------------------------
+
+
+class DataError(Exception):
+    """A data file is missing or malformed."""
+
+
+def check_data_file(path, kind):
+    """DataError unless `path` names a file (not a folder) that exists; `kind` says what it should be."""
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as err:  # a name too long for the file system, a folder that cannot be searched
+        raise DataError(f"{path}: cannot read the file ({err.strerror})") from None
+    if not exists:
+        raise DataError(f"{path}: no such file")
+    if is_dir:
+        raise DataError(f"{path}: is a directory, not {kind}")
+
+
+def data_shape(x):
+    """What the samples of x are, in words: 'rows of 3 features', 'images of 8x8x1'."""
+    if x.ndim == 2:
+        return f"rows of {x.shape[1]} feature{'s' if x.shape[1] != 1 else ''}"
+    return "images of " + "x".join(str(n) for n in x.shape[1:])
+
+
+class Dataset(NamedTuple):
+    """Training and validation arrays (float32 features; labels as the loss needs them)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def split_data(rng, x, y, fraction):
+    """Shuffle the samples, then train on the first `fraction` and validate on the rest
+    (fraction 1: train on all of them; the validation arrays are empty)."""
+    order = rng.permutation(len(x))
+    n_train = int(np.floor(len(x) * fraction))
+    if fraction == 1 and n_train > 0:
+        return Dataset(x[order], y[order], x[:0], y[:0])
+    if not 0 < n_train < len(x):
+        raise DataError(
+            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
+            f"{len(x) - n_train} for validation; each needs at least one"
+        )
+    train, val = order[:n_train], order[n_train:]
+    return Dataset(x[train], y[train], x[val], y[val])
+
+
+def load_npz(path: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """The features x (samples × features, or images: samples × height × width × channels), float32,
+    and the targets y (samples,) or (samples, m), float64.
+
+    The file is what np.savez or np.savez_compressed writes: a zip archive of .npy arrays,
+    here the arrays named `x_key` and `y_key`. It is opened with allow_pickle=False, so an
+    array of Python objects is refused, never unpickled. Both arrays must hold finite
+    numbers (bool, int or float) and have the same number of rows. x may also hold images:
+    4-D (samples × height × width × channels) is kept as it is, 3-D (samples × height ×
+    width) is one channel and becomes (samples, height, width, 1); their values are used as
+    they are (scale uint8 pixels to [0, 1] before saving, if that is what the model expects).
+    Every problem raises DataError, its message starting with the file's path.
+    """
+    path = Path(path)
+    check_data_file(path, "an .npz file")
+    try:
+        with open(path, "rb") as file:
+            magic = file.read(6)
+        if magic == b"\x93NUMPY":
+            raise DataError(f"{path}: a single .npy array, not an .npz archive; save x and y together with np.savez")
+        if not magic.startswith(b"PK"):
+            raise DataError(f"{path}: not an .npz file (the zip archive of arrays that np.savez writes)")
+        with np.load(path, allow_pickle=False) as archive:
+            x = npz_array(path, archive, x_key)
+            y = npz_array(path, archive, y_key)
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise DataError(f"{path}: a corrupt or truncated .npz file ({err})") from None
+
+    if x.ndim < 2:
+        raise DataError(f"{path}: {x_key!r} has shape {x.shape}; it must be 2-D (samples × features)")
+    if x.ndim > 4:
+        raise DataError(
+            f"{path}: {x_key!r} has shape {x.shape}; it must be 2-D (samples × features), 3-D (samples × height × "
+            "width) or 4-D (samples × height × width × channels)"
+        )
+    if y.ndim not in (1, 2):
+        raise DataError(f"{path}: {y_key!r} has shape {y.shape}; it must be 1-D (samples) or 2-D (samples × targets)")
+    if len(x) != len(y):
+        raise DataError(f"{path}: {x_key!r} has {len(x)} samples but {y_key!r} has {len(y)}")
+    if len(x) == 0:
+        raise DataError(f"{path}: {x_key!r} and {y_key!r} hold no samples")
+    if (x.ndim == 2 and x.shape[1] == 0) or (y.ndim == 2 and y.shape[1] == 0):
+        raise DataError(f"{path}: {x_key!r} has shape {x.shape} and {y_key!r} shape {y.shape}: no columns to use")
+    if 0 in x.shape[1:]:
+        raise DataError(f"{path}: {x_key!r} has shape {x.shape}: images without pixels")
+
+    with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf, caught just below
+        x_out, y_out = x.astype(np.float32), y.astype(np.float64)
+    for key, original, converted in ((x_key, x, x_out), (y_key, y, y_out)):
+        bad = ~np.isfinite(converted)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            value = original[where].item()
+            problem = "is too large for float32" if np.isfinite(value) else "is not a finite number"
+            raise DataError(f"{path}: {key!r}[{', '.join(map(str, where))}] = {value!r} {problem}")
+    if x_out.ndim == 3:  # grayscale images: one channel
+        x_out = x_out[..., np.newaxis]
+    return x_out, y_out
+
+
+def npz_array(path: Path, archive, key: str) -> np.ndarray:
+    """The array `key` of an open .npz archive, checked to exist and to hold numbers."""
+    if key not in archive.files:
+        close = [name for name in archive.files if name.lower() == key.lower()]
+        close = close or difflib.get_close_matches(key, archive.files, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        held = ", ".join(repr(name) for name in archive.files) or "no arrays"
+        raise DataError(f"{path}: no array {key!r}{hint}; the file holds {held}")
+    try:
+        name = f"{key}.npy" if f"{key}.npy" in archive.zip.namelist() else key
+        check_npy_header(archive.zip, archive.zip.getinfo(name), path.stat().st_size)
+        array = archive[key]
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise DataError(f"{path}: array {key!r} holds Python objects; nndsl never unpickles data") from None
+        raise DataError(f"{path}: array {key!r} is corrupt ({err})") from None
+    if not isinstance(array, np.ndarray):  # a zip member that is not an .npy file comes back as bytes
+        raise DataError(f"{path}: {key!r} is not a NumPy array")
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{path}: array {key!r} has dtype {array.dtype}; it must hold numbers")
+    return array
+
+
+def class_labels(path, labels, classes):
+    """Integer class labels 0 … classes−1 from the data file `path`."""
+    if labels.ndim != 1:
+        raise DataError(
+            f"{path}: categorical_crossentropy needs one class label per sample; the labels have shape {labels.shape}"
+        )
+    wrong = (labels != np.round(labels)) | (labels < 0) | (labels >= classes)
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise DataError(f"{path}: the model has {classes} classes, so labels must be integers 0 to {classes - 1}; "
+                        f"data row {row + 1} has {labels[row].item():g}")
+    return labels.astype(np.int64)
+
+
+def given_class_labels(y, n, classes):
+    """Class labels for the n rows of x: integers 0 … classes−1 (ints or whole floats, shape (n,)
+    or (n, 1)) or one-hot rows (n, classes); as int64 class indices. Anything else is a ValueError."""
+    y = _numeric_labels(y)
+    if y.shape == (n, classes) and classes > 1:
+        one_hot = np.isin(y, (0, 1)).all(axis=1) & (y.sum(axis=1) == 1)
+        if not one_hot.all():
+            row = int(np.argmin(one_hot))
+            raise ValueError(f"y has {classes} columns, one per class, but row {row} is not one-hot: {y[row].tolist()}")
+        return y.argmax(axis=1).astype(np.int64)
+    if y.shape not in ((n,), (n, 1)):
+        raise ValueError(f"y must hold one class label per row of x, shape ({n},), or one-hot rows, shape "
+                         f"({n}, {classes}); y has shape {y.shape}")
+    y = y.reshape(n)
+    wrong = (y != np.round(y)) | (y < 0) | (y >= classes)
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise ValueError(f"the model has {classes} classes, so labels must be integers 0 to {classes - 1}; "
+                         f"y[{row}] is {y[row].item():g}")
+    return y.astype(np.int64)
+
+
+def _numeric_labels(y):
+    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values")
+    return y
+
+
+def load_data(seed=DATA_SEED, data_dir=DATA_DIR):
+    """npz(data/digits.npz): the samples, shuffled and split (specs/digits_cnn.nn:4)."""
+    path = Path(data_dir) / "data/digits.npz"
+    x, labels = load_npz(path, x_key="x", y_key="y")
+    if x.shape[1:] != (8, 8, 1):
+        raise DataError(f"{path}: the model takes images of 8x8x1 (height x width x channels), but the data has {data_shape(x)}")
+    y = class_labels(path, labels, classes=10)
+    return split_data(np.random.default_rng(seed), x, y, 0.8)
+
+
+# --- initial weights -------------------------------------------------------------------------------
+
+
+def random_streams(seed):
+    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
+    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
+    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
+
+
+def he_normal(rng, shape, fan_in, fan_out):
+    """Gaussian with variance 2 / fan_in, the lecture's 2 / n_in: its choice for ReLU (fan_out is
+    not used; every initialiser takes both)."""
+    std = np.sqrt(2.0 / fan_in)
+    return (rng.standard_normal(shape) * std).astype(np.float32)
+
+
+def glorot_normal(rng, shape, fan_in, fan_out):
+    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
+    for sigmoid and tanh."""
+    std = np.sqrt(2.0 / (fan_in + fan_out))
+    return (rng.standard_normal(shape) * std).astype(np.float32)
+
+
+def initial_weights(seed=SEED):
+    """Initial parameters by name, W as (units, inputs): the same on every backend."""
+    rng = random_streams(seed)[0]
+    return {
+        "conv2d_1.W": he_normal(rng, (16, 3, 3, 1), fan_in=9, fan_out=144),  # specs/digits_cnn.nn:10
+        "conv2d_1.b": np.zeros((16,), dtype=np.float32),  # specs/digits_cnn.nn:10
+        "conv2d_2.W": he_normal(rng, (32, 3, 3, 16), fan_in=144, fan_out=288),  # specs/digits_cnn.nn:12
+        "conv2d_2.b": np.zeros((32,), dtype=np.float32),  # specs/digits_cnn.nn:12
+        "batchnorm_1.gamma": np.ones((32,), dtype=np.float32),  # specs/digits_cnn.nn:13
+        "batchnorm_1.beta": np.zeros((32,), dtype=np.float32),  # specs/digits_cnn.nn:13
+        "batchnorm_1.mean": np.zeros((32,), dtype=np.float32),  # specs/digits_cnn.nn:13
+        "batchnorm_1.var": np.ones((32,), dtype=np.float32),  # specs/digits_cnn.nn:13
+        "dense_1.W": glorot_normal(rng, (10, 32), fan_in=32, fan_out=10),  # specs/digits_cnn.nn:15
+        "dense_1.b": np.zeros((10,), dtype=np.float32),  # specs/digits_cnn.nn:15
+    }
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def train(trainer, last, checkpoint, board, verbose, printing=True):
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
+    and, with --tensorboard, written to `board`."""
+    report = EpochReport(trainer.epoch, last, verbose=verbose) if printing else None
+    listeners = [listener for listener in (report, board) if listener is not None]
+
+    def on_epoch(epoch, logs):
+        for listener in listeners:
+            listener.on_epoch(epoch, logs)
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
+            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
+    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
+    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
+                             "else the first and last epochs' lines and about ten between)")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
+                             "(pip install tensorboardX)")
+    parser.add_argument("--data-dir", default=DATA_DIR,
+                        help="the folder the spec's data paths are relative to (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
+    if args.resume and not args.out:
+        parser.error("--resume needs --out, the folder holding checkpoint.npz")
+    if args.tensorboard == "":
+        parser.error("--tensorboard needs a folder")
+    out = Path(args.out) if args.out else None
+    last = args.epochs or EPOCHS
+    created = []
+    processes = Processes()  # one, until torchrun's environment says there are more
+    try:
+        processes = Processes.from_environment()
+        writes = out is not None and processes.main  # under torchrun, rank 0 alone writes in --out
+        # a missing tensorboardX fails at once; rank 0 alone writes the event files
+        board = TensorBoardLog(args.tensorboard) if args.tensorboard and processes.main else None
+        if writes:
+            created = prepare_output(out, args.resume)
+        trainer = make_trainer(data_dir=args.data_dir, processes=processes)
+        if args.resume:
+            trainer.restore(out / "checkpoint.npz")
+            if trainer.epoch > last:
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
+        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
+            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
+                      "(--resume would have continued it)", file=sys.stderr)
+        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
+              printing=processes.main)
+    except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
+        remove_if_empty(created)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except RuntimeError as error:
+        if not processes.lost(error):
+            raise
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+        print(f"error: rank {processes.rank} lost the other training processes: {reason}", file=sys.stderr)
+        return 1  # (without processes.stop(): taking down a broken group can abort the process)
+    processes.stop()
+    if not processes.main:
+        return 0  # rank 0 reports and writes
+    final = trainer.evaluate()
+    print(validation_line(final))
+    if out is not None:
+        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
+        try:
+            trainer.save(out / "weights.npz")
+            write_atomic(out / "history.json", lambda stream: stream.write(history))
+        except OSError as error:  # a full disk, a folder made read-only while training
+            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        print(f"saved weights.npz and history.json in {out}")
+    return 0
+
+
+# ---- Below: the same in every nndsl program: files, checkpoints, devices and progress -------------
 #
 # Saving without ever leaving a half-written file, and reading .npz files as untrusted input.
-# Nothing here is needed to follow the training above.
+# Nothing below is needed to follow the training above.
+
+
+DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
+
+
+def check_npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int) -> None:
+    """Refuse the .npy member `info` of `archive` (a file of `archive_size` bytes) with ValueError
+    if its header cannot be parsed, or claims more data than the member can hold: NumPy first
+    allocates what the header claims, and a damaged or hostile header can claim terabytes.
+
+    What a member holds is bounded by its stated size and by the archive itself (whose zip
+    directory may lie as well): a stored member is at most the archive's bytes, a deflated one
+    at most 1032 times them. A member that is no .npy file is left to the caller.
+    """
+    with archive.open(info) as member:
+        if member.read(6) != b"\x93NUMPY":
+            return
+        version = member.read(2)
+        if len(version) < 2:
+            raise ValueError("truncated header")
+        read_header = np.lib.format.read_array_header_1_0 if version[0] == 1 else np.lib.format.read_array_header_2_0
+        try:
+            shape, _, dtype = read_header(member)
+        except (SyntaxError, TypeError, tokenize.TokenError) as err:  # the header's Python literal is broken
+            raise ValueError(f"unreadable header: {err}") from None
+    ratio = 1 if info.compress_type == zipfile.ZIP_STORED else DEFLATE_MAX_RATIO
+    holds = min(info.file_size, archive_size * ratio)
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed > holds and not dtype.hasobject:  # objects are pickled: refused by the caller
+        raise ValueError(f"its header claims shape {shape} of {dtype}, {claimed:,} bytes, but it holds {holds:,}")
 
 
 #: 2: the history records each epoch's lr, and the header the early-stopping and plateau state
@@ -1106,7 +1108,137 @@ def optimizer_shapes(params, names, saved):
     }
 
 
-# --- command line ----------------------------------------------------------------------------------
+CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
+OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
+
+
+class OutputError(Exception):
+    """The --out folder cannot receive the run's files."""
+
+
+def prepare_output(out, resume):
+    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
+    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
+    Returns the folders it created, outermost first (a run that fails before writing removes them).
+    """
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a folder")
+        if resume and not out.exists():
+            raise OutputError(f"nothing to resume: no folder {out}")
+        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
+    try:
+        check_writable(out)
+        remove_stale_temps(out, OUTPUT_FILES)
+    except OSError as error:
+        remove_if_empty(created)
+        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
+    return created
+
+
+def remove_if_empty(folders):
+    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
+            return
+
+
+class DeviceError(RuntimeError):
+    """The device this program was compiled for (see TARGET) is not available here."""
+
+
+def select_device():
+    """A CUDA GPU when torch sees one, else the CPU (compiled with -t auto)."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+PROCESS_TIMEOUT = datetime.timedelta(minutes=5)  # a rank waiting longer for the others ends the run
+
+
+class Processes:
+    """The processes that train together: this one alone (`python model.py`), or the WORLD_SIZE
+    processes `torchrun` started, this one being rank RANK (LOCAL_RANK on its machine).
+
+    Every rank draws the same shuffled order and trains on its own contiguous share of each
+    batch; DistributedDataParallel adds up the gradients, so all ranks take the same steps as one
+    process would. Rank 0 alone prints and writes files. With one process, every method here
+    does nothing, and torch.distributed is never started.
+    """
+
+    def __init__(self, world=1, rank=0, local_rank=0):
+        self.world, self.rank, self.local_rank = world, rank, local_rank
+
+    @classmethod
+    def from_environment(cls):
+        """The ranks torchrun describes in WORLD_SIZE, RANK and LOCAL_RANK; one process without them."""
+        values = [os.environ.get(name, default).strip() for name, default in
+                  (("WORLD_SIZE", "1"), ("RANK", "0"), ("LOCAL_RANK", "0"))]
+        if not all(value.isdigit() for value in values) or int(values[1]) >= int(values[0]):
+            raise DeviceError(f"WORLD_SIZE, RANK and LOCAL_RANK are {', '.join(values)}: not torchrun's "
+                              "(a count and two ranks below it)")
+        return cls(*map(int, values))
+
+    @property
+    def main(self):
+        """Rank 0: the one that prints and writes."""
+        return self.rank == 0
+
+    def start(self, device):
+        """Join the other ranks (gloo on the CPU, nccl on CUDA GPUs, one GPU per rank: LOCAL_RANK's);
+        returns this rank's device. torchrun's MASTER_ADDR and MASTER_PORT say where to meet."""
+        if self.world == 1:
+            return device
+        if device.type not in ("cpu", "cuda"):
+            raise DeviceError(f"data-parallel training runs on CPUs and CUDA GPUs, not on {device.type}; "
+                              "run this program in one process")
+        if device.type == "cuda":
+            if self.local_rank >= torch.cuda.device_count():
+                raise DeviceError(f"rank {self.rank} would train on GPU {self.local_rank} (LOCAL_RANK), but this machine "
+                                  f"shows {torch.cuda.device_count()}: start at most one process per GPU, "
+                                  "or compile with -t cpu")
+            device = torch.device("cuda", self.local_rank)
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=PROCESS_TIMEOUT)
+        return device
+
+    def stop(self):
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+    def parallel(self, module):
+        """What a training step runs: `module` in DistributedDataParallel, whose backward pass
+        averages the ranks' gradients; `module` itself in one process."""
+        if self.world == 1 or not any(param.requires_grad for param in module.parameters()):
+            return module  # (with every layer frozen there are no gradients to average)
+        # A conv with one input channel gets its gradient with another (meaningless) stride for that
+        # size-1 axis than DDP's bucket has; DDP copies it, and says so at every step.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+        device_ids = [self.local_rank] if next(module.parameters()).is_cuda else None
+        return DistributedDataParallel(module, device_ids=device_ids)
+
+    def rows(self, n):
+        """This rank's share of a batch of n rows: a contiguous slice, the shares as even as can be."""
+        return slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
+
+    def lost(self, error):
+        """Whether `error` says that another rank is gone or cannot be reached: torch.distributed's
+        own errors, and gloo's and NCCL's, which DDP's backward pass raises as RuntimeError."""
+        text = str(error)
+        return self.world > 1 and (isinstance(error, dist.DistError) or "gloo" in text or "NCCL" in text)
+
+    def total(self, tensor):
+        """The tensor summed over the ranks (in place); the tensor itself in one process."""
+        if self.world > 1:
+            dist.all_reduce(tensor)
+        return tensor
 
 
 SECONDS_BETWEEN_LINES = 10
@@ -1257,141 +1389,6 @@ class TensorBoardLog:
     def close(self):
         if self.writer is not None:
             self.writer.close()
-
-
-CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
-OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
-
-
-class OutputError(Exception):
-    """The --out folder cannot receive the run's files."""
-
-
-def prepare_output(out, resume):
-    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
-    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
-    Returns the folders it created, outermost first (a run that fails before writing removes them).
-    """
-    try:
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"--out {out} exists and is not a folder")
-        if resume and not out.exists():
-            raise OutputError(f"nothing to resume: no folder {out}")
-        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
-    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
-        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
-    try:
-        check_writable(out)
-        remove_stale_temps(out, OUTPUT_FILES)
-    except OSError as error:
-        remove_if_empty(created)
-        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
-    return created
-
-
-def remove_if_empty(folders):
-    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
-    for folder in reversed(folders):
-        try:
-            folder.rmdir()
-        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
-            return
-
-
-def train(trainer, last, checkpoint, board, verbose, printing=True):
-    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
-    and, with --tensorboard, written to `board`."""
-    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose) if printing else None, board)
-                 if listener is not None]
-
-    def on_epoch(epoch, logs):
-        for listener in listeners:
-            listener.on_epoch(epoch, logs)
-
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
-            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
-    finally:
-        for listener in listeners:
-            listener.close()
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
-    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
-    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    parser.add_argument("--verbose", action="store_true",
-                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
-                             "else the first and last epochs' lines and about ten between)")
-    parser.add_argument("--tensorboard", metavar="DIR",
-                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
-                             "(pip install tensorboardX)")
-    parser.add_argument("--data-dir", default=DATA_DIR,
-                        help="the folder the spec's data paths are relative to (default: %(default)s)")
-    args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
-    if args.resume and not args.out:
-        parser.error("--resume needs --out, the folder holding checkpoint.npz")
-    if args.tensorboard == "":
-        parser.error("--tensorboard needs a folder")
-    out = Path(args.out) if args.out else None
-    last = args.epochs or EPOCHS
-    created = []
-    processes = Processes()  # one, until torchrun's environment says there are more
-    try:
-        processes = Processes.from_environment()
-        writes = out is not None and processes.main  # under torchrun, rank 0 alone writes in --out
-        # a missing tensorboardX fails at once; rank 0 alone writes the event files
-        board = TensorBoardLog(args.tensorboard) if args.tensorboard and processes.main else None
-        if writes:
-            created = prepare_output(out, args.resume)
-        trainer = make_trainer(data_dir=args.data_dir, processes=processes)
-        if args.resume:
-            trainer.restore(out / "checkpoint.npz")
-            if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
-                                      f"epoch {last}, where this run was to stop; resume with --epochs "
-                                      f"{trainer.epoch} or more")
-        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
-            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
-            for path in earlier:
-                path.unlink()
-            if earlier:
-                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
-                      "(--resume would have continued it)", file=sys.stderr)
-        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
-              printing=processes.main)
-    except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
-        remove_if_empty(created)
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except RuntimeError as error:
-        if not processes.lost(error):
-            raise
-        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
-        print(f"error: rank {processes.rank} lost the other training processes: {reason}", file=sys.stderr)
-        return 1  # (without processes.stop(): taking down a broken group can abort the process)
-    processes.stop()
-    if not processes.main:
-        return 0  # rank 0 reports and writes
-    final = trainer.evaluate()
-    print(validation_line(final))
-    if out is not None:
-        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
-        try:
-            trainer.save(out / "weights.npz")
-            write_atomic(out / "history.json", lambda stream: stream.write(history))
-        except OSError as error:  # a full disk, a folder made read-only while training
-            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
-            return 1
-        print(f"saved weights.npz and history.json in {out}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -43,478 +43,6 @@ METRICS = ["accuracy"]
 HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
 
 
-# --- data ------------------------------------------------------------------------------------------
-
-
-class DataError(Exception):
-    """A data file is missing or malformed."""
-
-
-def check_data_file(path, kind):
-    """DataError unless `path` names a file (not a folder) that exists; `kind` says what it should be."""
-    try:
-        exists, is_dir = path.exists(), path.is_dir()
-    except OSError as err:  # a name too long for the file system, a folder that cannot be searched
-        raise DataError(f"{path}: cannot read the file ({err.strerror})") from None
-    if not exists:
-        raise DataError(f"{path}: no such file")
-    if is_dir:
-        raise DataError(f"{path}: is a directory, not {kind}")
-
-
-def data_shape(x):
-    """What the samples of x are, in words: 'rows of 3 features', 'images of 8x8x1'."""
-    if x.ndim == 2:
-        return f"rows of {x.shape[1]} feature{'s' if x.shape[1] != 1 else ''}"
-    return "images of " + "x".join(str(n) for n in x.shape[1:])
-
-
-class Dataset(NamedTuple):
-    """Training and validation arrays (float32 features; labels as the loss needs them)."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-
-
-def split_data(rng, x, y, fraction):
-    """Shuffle the samples, then train on the first `fraction` and validate on the rest
-    (fraction 1: train on all of them; the validation arrays are empty)."""
-    order = rng.permutation(len(x))
-    n_train = int(np.floor(len(x) * fraction))
-    if fraction == 1 and n_train > 0:
-        return Dataset(x[order], y[order], x[:0], y[:0])
-    if not 0 < n_train < len(x):
-        raise DataError(
-            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
-            f"{len(x) - n_train} for validation; each needs at least one"
-        )
-    train, val = order[:n_train], order[n_train:]
-    return Dataset(x[train], y[train], x[val], y[val])
-
-
-def load_npz(path: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray]:
-    """The features x (samples × features, or images: samples × height × width × channels), float32,
-    and the targets y (samples,) or (samples, m), float64.
-
-    The file is what np.savez or np.savez_compressed writes: a zip archive of .npy arrays,
-    here the arrays named `x_key` and `y_key`. It is opened with allow_pickle=False, so an
-    array of Python objects is refused, never unpickled. Both arrays must hold finite
-    numbers (bool, int or float) and have the same number of rows. x may also hold images:
-    4-D (samples × height × width × channels) is kept as it is, 3-D (samples × height ×
-    width) is one channel and becomes (samples, height, width, 1); their values are used as
-    they are (scale uint8 pixels to [0, 1] before saving, if that is what the model expects).
-    Every problem raises DataError, its message starting with the file's path.
-    """
-    path = Path(path)
-    check_data_file(path, "an .npz file")
-    try:
-        with open(path, "rb") as file:
-            magic = file.read(6)
-        if magic == b"\x93NUMPY":
-            raise DataError(f"{path}: a single .npy array, not an .npz archive; save x and y together with np.savez")
-        if not magic.startswith(b"PK"):
-            raise DataError(f"{path}: not an .npz file (the zip archive of arrays that np.savez writes)")
-        with np.load(path, allow_pickle=False) as archive:
-            x = npz_array(path, archive, x_key)
-            y = npz_array(path, archive, y_key)
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-        raise DataError(f"{path}: a corrupt or truncated .npz file ({err})") from None
-
-    if x.ndim < 2:
-        raise DataError(f"{path}: {x_key!r} has shape {x.shape}; it must be 2-D (samples × features)")
-    if x.ndim > 4:
-        raise DataError(
-            f"{path}: {x_key!r} has shape {x.shape}; it must be 2-D (samples × features), 3-D (samples × height × "
-            "width) or 4-D (samples × height × width × channels)"
-        )
-    if y.ndim not in (1, 2):
-        raise DataError(f"{path}: {y_key!r} has shape {y.shape}; it must be 1-D (samples) or 2-D (samples × targets)")
-    if len(x) != len(y):
-        raise DataError(f"{path}: {x_key!r} has {len(x)} samples but {y_key!r} has {len(y)}")
-    if len(x) == 0:
-        raise DataError(f"{path}: {x_key!r} and {y_key!r} hold no samples")
-    if (x.ndim == 2 and x.shape[1] == 0) or (y.ndim == 2 and y.shape[1] == 0):
-        raise DataError(f"{path}: {x_key!r} has shape {x.shape} and {y_key!r} shape {y.shape}: no columns to use")
-    if 0 in x.shape[1:]:
-        raise DataError(f"{path}: {x_key!r} has shape {x.shape}: images without pixels")
-
-    with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf, caught just below
-        x_out, y_out = x.astype(np.float32), y.astype(np.float64)
-    for key, original, converted in ((x_key, x, x_out), (y_key, y, y_out)):
-        bad = ~np.isfinite(converted)
-        if bad.any():
-            where = tuple(int(i) for i in np.argwhere(bad)[0])
-            value = original[where].item()
-            problem = "is too large for float32" if np.isfinite(value) else "is not a finite number"
-            raise DataError(f"{path}: {key!r}[{', '.join(map(str, where))}] = {value!r} {problem}")
-    if x_out.ndim == 3:  # grayscale images: one channel
-        x_out = x_out[..., np.newaxis]
-    return x_out, y_out
-
-
-def npz_array(path: Path, archive, key: str) -> np.ndarray:
-    """The array `key` of an open .npz archive, checked to exist and to hold numbers."""
-    if key not in archive.files:
-        close = [name for name in archive.files if name.lower() == key.lower()]
-        close = close or difflib.get_close_matches(key, archive.files, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        held = ", ".join(repr(name) for name in archive.files) or "no arrays"
-        raise DataError(f"{path}: no array {key!r}{hint}; the file holds {held}")
-    try:
-        name = f"{key}.npy" if f"{key}.npy" in archive.zip.namelist() else key
-        check_npy_header(archive.zip, archive.zip.getinfo(name), path.stat().st_size)
-        array = archive[key]
-    except ValueError as err:
-        if "allow_pickle" in str(err):
-            raise DataError(f"{path}: array {key!r} holds Python objects; nndsl never unpickles data") from None
-        raise DataError(f"{path}: array {key!r} is corrupt ({err})") from None
-    if not isinstance(array, np.ndarray):  # a zip member that is not an .npy file comes back as bytes
-        raise DataError(f"{path}: {key!r} is not a NumPy array")
-    if array.dtype.kind not in "biuf":
-        raise DataError(f"{path}: array {key!r} has dtype {array.dtype}; it must hold numbers")
-    return array
-
-
-DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
-
-
-def check_npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int) -> None:
-    """Refuse the .npy member `info` of `archive` (a file of `archive_size` bytes) with ValueError
-    if its header cannot be parsed, or claims more data than the member can hold: NumPy first
-    allocates what the header claims, and a damaged or hostile header can claim terabytes.
-
-    What a member holds is bounded by its stated size and by the archive itself (whose zip
-    directory may lie as well): a stored member is at most the archive's bytes, a deflated one
-    at most 1032 times them. A member that is no .npy file is left to the caller.
-    """
-    with archive.open(info) as member:
-        if member.read(6) != b"\x93NUMPY":
-            return
-        version = member.read(2)
-        if len(version) < 2:
-            raise ValueError("truncated header")
-        read_header = np.lib.format.read_array_header_1_0 if version[0] == 1 else np.lib.format.read_array_header_2_0
-        try:
-            shape, _, dtype = read_header(member)
-        except (SyntaxError, TypeError, tokenize.TokenError) as err:  # the header's Python literal is broken
-            raise ValueError(f"unreadable header: {err}") from None
-    ratio = 1 if info.compress_type == zipfile.ZIP_STORED else DEFLATE_MAX_RATIO
-    holds = min(info.file_size, archive_size * ratio)
-    claimed = math.prod(shape) * dtype.itemsize
-    if claimed > holds and not dtype.hasobject:  # objects are pickled: refused by the caller
-        raise ValueError(f"its header claims shape {shape} of {dtype}, {claimed:,} bytes, but it holds {holds:,}")
-
-
-def class_labels(path, labels, classes):
-    """Integer class labels 0 … classes−1 from the data file `path`."""
-    if labels.ndim != 1:
-        raise DataError(
-            f"{path}: categorical_crossentropy needs one class label per sample; the labels have shape {labels.shape}"
-        )
-    wrong = (labels != np.round(labels)) | (labels < 0) | (labels >= classes)
-    if wrong.any():
-        row = int(np.argmax(wrong))
-        raise DataError(f"{path}: the model has {classes} classes, so labels must be integers 0 to {classes - 1}; "
-                        f"data row {row + 1} has {labels[row].item():g}")
-    return labels.astype(np.int64)
-
-
-def given_class_labels(y, n, classes):
-    """Class labels for the n rows of x: integers 0 … classes−1 (ints or whole floats, shape (n,)
-    or (n, 1)) or one-hot rows (n, classes); as int64 class indices. Anything else is a ValueError."""
-    y = _numeric_labels(y)
-    if y.shape == (n, classes) and classes > 1:
-        one_hot = np.isin(y, (0, 1)).all(axis=1) & (y.sum(axis=1) == 1)
-        if not one_hot.all():
-            row = int(np.argmin(one_hot))
-            raise ValueError(f"y has {classes} columns, one per class, but row {row} is not one-hot: {y[row].tolist()}")
-        return y.argmax(axis=1).astype(np.int64)
-    if y.shape not in ((n,), (n, 1)):
-        raise ValueError(f"y must hold one class label per row of x, shape ({n},), or one-hot rows, shape "
-                         f"({n}, {classes}); y has shape {y.shape}")
-    y = y.reshape(n)
-    wrong = (y != np.round(y)) | (y < 0) | (y >= classes)
-    if wrong.any():
-        row = int(np.argmax(wrong))
-        raise ValueError(f"the model has {classes} classes, so labels must be integers 0 to {classes - 1}; "
-                         f"y[{row}] is {y[row].item():g}")
-    return y.astype(np.int64)
-
-
-def _numeric_labels(y):
-    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
-    y = np.asarray(y)
-    if y.dtype == np.bool_:
-        y = y.astype(np.int64)
-    if not np.issubdtype(y.dtype, np.number):
-        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
-    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
-        raise ValueError("y holds NaN or infinite values")
-    return y
-
-
-def load_data(seed=DATA_SEED, data_dir=DATA_DIR):
-    """npz(data/digits.npz): the samples, shuffled and split (specs/digits_resnet.nn:4)."""
-    path = Path(data_dir) / "data/digits.npz"
-    x, labels = load_npz(path, x_key="x", y_key="y")
-    if x.shape[1:] != (8, 8, 1):
-        raise DataError(f"{path}: the model takes images of 8x8x1 (height x width x channels), but the data has {data_shape(x)}")
-    y = class_labels(path, labels, classes=10)
-    return split_data(np.random.default_rng(seed), x, y, 0.8)
-
-
-# --- initial weights -------------------------------------------------------------------------------
-
-
-def random_streams(seed):
-    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
-    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
-    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
-
-
-def he_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / fan_in, the lecture's 2 / n_in: its choice for ReLU (fan_out is
-    not used; every initialiser takes both)."""
-    std = np.sqrt(2.0 / fan_in)
-    return (rng.standard_normal(shape) * std).astype(np.float32)
-
-
-def glorot_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
-    for sigmoid and tanh."""
-    std = np.sqrt(2.0 / (fan_in + fan_out))
-    return (rng.standard_normal(shape) * std).astype(np.float32)
-
-
-def initial_weights(seed=SEED):
-    """Initial parameters by name, W as (units, inputs): the same on every backend."""
-    rng = random_streams(seed)[0]
-    return {
-        "conv2d_1.W": he_normal(rng, (16, 3, 3, 1), fan_in=9, fan_out=144),  # specs/digits_resnet.nn:10
-        "conv2d_1.b": np.zeros((16,), dtype=np.float32),  # specs/digits_resnet.nn:10
-        "conv2d_2.W": he_normal(rng, (16, 3, 3, 16), fan_in=144, fan_out=144),  # specs/digits_resnet.nn:12
-        "conv2d_2.b": np.zeros((16,), dtype=np.float32),  # specs/digits_resnet.nn:12
-        "conv2d_3.W": glorot_normal(rng, (16, 3, 3, 16), fan_in=144, fan_out=144),  # specs/digits_resnet.nn:13
-        "conv2d_3.b": np.zeros((16,), dtype=np.float32),  # specs/digits_resnet.nn:13
-        "conv2d_4.W": he_normal(rng, (32, 3, 3, 16), fan_in=144, fan_out=288),  # specs/digits_resnet.nn:17
-        "conv2d_4.b": np.zeros((32,), dtype=np.float32),  # specs/digits_resnet.nn:17
-        "conv2d_5.W": glorot_normal(rng, (32, 3, 3, 32), fan_in=288, fan_out=288),  # specs/digits_resnet.nn:18
-        "conv2d_5.b": np.zeros((32,), dtype=np.float32),  # specs/digits_resnet.nn:18
-        "conv2d_6.W": glorot_normal(rng, (32, 1, 1, 16), fan_in=16, fan_out=32),  # specs/digits_resnet.nn:20
-        "conv2d_6.b": np.zeros((32,), dtype=np.float32),  # specs/digits_resnet.nn:20
-        "dense_1.W": glorot_normal(rng, (10, 32), fan_in=32, fan_out=10),  # specs/digits_resnet.nn:24
-        "dense_1.b": np.zeros((10,), dtype=np.float32),  # specs/digits_resnet.nn:24
-    }
-
-
-# --- operations: each one's local output (forward) and local derivative (backward) ----------------
-
-
-def conv2d_windows(x, kernel, stride, pad):
-    """Every (kh, kw) window of the zero-padded x, `stride` apart: a view (n, oh, ow, kh, kw, c_in).
-
-    The last three axes are a patch in the order of W's (kh, kw, c_in).
-    """
-    top, bottom, left, right = pad
-    if top or bottom or left or right:
-        x = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
-    windows = np.lib.stride_tricks.sliding_window_view(x, kernel, axis=(1, 2))  # (n, h', w', c_in, kh, kw)
-    return windows[:, :: stride[0], :: stride[1]].transpose(0, 1, 2, 4, 5, 3)
-
-
-def conv2d_offsets(patches, shape):
-    """The patch matrix seen as [i, j] → (n, oh, ow, c_in): what every patch holds at kernel offset
-    (i, j). A view of either layout conv2d_patches and conv2d_patches_by_weight write; shape is
-    (n, oh, ow, kh, kw, c_in).
-    """
-    n, oh, ow, kh, kw, c_in = shape
-    if patches.flags.c_contiguous:  # one patch per row
-        return patches.reshape(shape).transpose(3, 4, 0, 1, 2, 5)
-    return patches.T.reshape(kh, kw, c_in, n, oh, ow).transpose(0, 1, 3, 4, 5, 2)  # one weight per column
-
-
-def conv2d_pooled_windows(x, kernel, stride, pad, pool):
-    """The windows of the conv cells a (ph, pw) max pool with stride (ph, pw) reads, pool-major: a
-    view (ph, pw, n, qh, qw, kh, kw, c_in), [di, dj, s, i, j] the window of conv cell
-    (ph·i + di, pw·j + dj) of sample s. The cells of a last row or column that no pool window
-    reads (an odd-sized map) are left out, so they are never computed.
-    """
-    windows = conv2d_windows(x, kernel, stride, pad)  # (n, oh, ow, kh, kw, c_in)
-    n, oh, ow = windows.shape[:3]
-    (ph, pw), (qh, qw) = pool, (oh // pool[0], ow // pool[1])
-    tiled = windows[:, : qh * ph, : qw * pw].reshape(n, qh, ph, qw, pw, *windows.shape[3:])
-    return tiled.transpose(2, 4, 0, 1, 3, 5, 6, 7)
-
-
-def conv2d_patches(x, kernel, stride, pad, out, pool=None):
-    """im2col: every window of x copied into `out`, the (n·oh·ow, kh·kw·c_in) patch matrix, one patch
-    per row (row-major), in one copy. Made once a step: the forward product and ∂L/∂W read it.
-
-    With `pool` = (ph, pw), the rows are those of conv2d_pooled_windows instead, pool-major: the
-    conv output is then ph·pw contiguous blocks, one per offset of the pool's windows.
-    """
-    windows = conv2d_windows(x, kernel, stride, pad) if pool is None else conv2d_pooled_windows(x, kernel, stride, pad, pool)
-    np.copyto(out.reshape(windows.shape), windows)
-    return out
-
-
-def conv2d_patches_by_weight(x, kernel, stride, pad, out, pool=None):
-    """im2col for a few input channels: the same patch matrix, column-major (`out` order="F"), so
-    each weight's column is contiguous. One strided copy of x per kernel offset fills kh·kw columns'
-    worth of whole image rows at once: with one channel 6x faster than copying kh·kw-wide rows.
-    `pool` as for conv2d_patches.
-    """
-    windows = conv2d_windows(x, kernel, stride, pad) if pool is None else conv2d_pooled_windows(x, kernel, stride, pad, pool)
-    c_in = windows.shape[-1]
-    columns = out.T.reshape(*kernel, c_in, *windows.shape[:-3])  # [i, j, c]: weight (i, j, c)'s column
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            np.copyto(columns[i, j], np.moveaxis(windows[..., i, j, :], -1, 0))
-    return out
-
-
-def conv2d_forward(patches, W, b, out):
-    """Local output of a convolution: a dense layer on every patch, z[n, i, j] = W·patch(n, i, j) + b.
-
-    patches is the (n·oh·ow, kh·kw·c_in) matrix conv2d_patches made; W is (c_out, kh, kw, c_in), so
-    W.reshape(c_out, −1) is the lecture's n_out × n_in matrix for a patch flattened in (kh, kw,
-    c_in) order; b is (c_out,). `out` is (n, oh, ow, c_out), C-contiguous. All patches at once are
-    one matrix product, patches·Wᵀ.
-    """
-    c_out = W.shape[0]
-    np.matmul(patches, W.reshape(c_out, -1).T, out=out.reshape(-1, c_out))
-    out += b
-    return out
-
-
-def conv2d_backward(dout, patches, W, stride, pad, dW=None, db=None, dx=None):
-    """Local derivatives of z = patches·Wᵀ + b: ∂L/∂W = Σ over cells of dz ⊗ patch, ∂L/∂b = Σ dz,
-    and ∂L/∂x the sum, over the windows containing each input cell, of dz·W.
-
-    dout is ∂L/∂z, (n, oh, ow, c_out); patches the forward's patch matrix. Each gradient is
-    computed only where a buffer is given (dW like W and db like b, both or neither; dx like x;
-    all C-contiguous): frozen layers need no ∂L/∂W, the first layer no ∂L/∂x. ∂L/∂W is one
-    product, dzᵀ·patches; ∂L/∂x is conv2d_input_gradient's, written over the patches.
-    """
-    c_out = W.shape[0]
-    dz = dout.reshape(-1, c_out)
-    if dW is not None:
-        np.matmul(dz.T, patches, out=dW.reshape(c_out, -1))
-        np.matmul(np.ones(len(dz), dz.dtype), dz, out=db)  # 1ᵀ·dz: 4x faster than dz.sum(axis=0)
-    if dx is not None:
-        conv2d_input_gradient(dout, W, stride, pad, patches, dx)
-
-
-def conv2d_input_gradient(dout, W, stride, pad, dpatches, dx):
-    """∂L/∂x of a convolution: the sum, over the windows containing each input cell, of dz·W.
-
-    dout is ∂L/∂z in image order, (n, oh, ow, c_out). One product dz·W gives ∂L/∂patches,
-    written into `dpatches` (the forward's patch matrix, which nothing reads after ∂L/∂W), and
-    each of the kh·kw kernel offsets adds its part of it into the cells that offset read — a
-    strided slice of a zero-padded buffer, whose interior is ∂L/∂x. Cells no window reads get 0.
-    """
-    c_out, kh, kw, c_in = W.shape
-    n, oh, ow = dout.shape[:3]
-    np.matmul(dout.reshape(-1, c_out), W.reshape(c_out, -1), out=dpatches)
-    cells = conv2d_offsets(dpatches, (n, oh, ow, kh, kw, c_in))
-    top, bottom, left, right = pad
-    sh, sw = stride
-    if top or bottom or left or right:
-        padded = np.zeros((n, top + dx.shape[1] + bottom, left + dx.shape[2] + right, c_in), dx.dtype)
-    else:
-        padded = dx
-        padded.fill(0)
-    for i in range(kh):
-        for j in range(kw):
-            padded[:, i : i + sh * oh : sh, j : j + sw * ow : sw] += cells[i, j]
-    if padded is not dx:
-        dx[...] = padded[:, top : top + dx.shape[1], left : left + dx.shape[2]]
-    return dx
-
-
-def relu_forward(z, out, zeros):
-    """h = max(0, z); `out` may be z itself (ReLU in place: its derivative needs only h).
-
-    `zeros` is an array of zeros shaped like z: NumPy's maximum against it runs about 3x faster
-    on a large batch, and 2x on a small one, than against the scalar 0, for which NumPy's
-    vectorised loop is not used.
-    """
-    return np.maximum(z, zeros, out=out)
-
-
-def relu_backward(h, dh, out):
-    """∂h/∂z = 1 where z > 0, else 0, read off h (positive exactly there), in float32.
-
-    Only h is needed, so the forward pass may overwrite z with h. The 0/1 factor comes from
-    np.sign on a small batch and np.greater on a large one, the faster loop at each size
-    (np.greater's cast to float32 costs more than the arithmetic below a few thousand values;
-    above it, np.sign is half as fast).
-    """
-    if out.size < 4096:
-        np.sign(h, out=out)
-    else:
-        np.greater(h, 0, out=out)
-    out *= dh
-    return out
-
-
-def global_avgpool_forward(x, out):
-    """Local output of global average pooling: the mean over h and w, (n, h, w, c) → (n, c)."""
-    return np.mean(x, axis=(1, 2), out=out)
-
-
-def global_avgpool_backward(dout, out):
-    """∂out/∂x = 1/(h·w) at every cell: each cell gets its channel's dout/(h·w). `out` is ∂L/∂x."""
-    h, w = out.shape[1:3]
-    return np.divide(dout[:, None, None, :], h * w, out=out)
-
-
-def dense_forward(x, W, b, out):
-    """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b."""
-    np.matmul(x, W.T, out=out)
-    out += b
-    return out
-
-
-def dense_backward(dz, x, W, dW=None, db=None, ones=None, dx=None):
-    """Local derivatives of z = x·Wᵀ + b: ∂L/∂W = dzᵀ·x, ∂L/∂b = Σ_rows dz, ∂L/∂x = dz·W.
-
-    Each is computed only where a buffer is given: frozen layers need no ∂L/∂W,
-    and the first layer needs no ∂L/∂x. ∂L/∂b is a product too, 1ᵀ·dz with `ones` a
-    vector of n ones: BLAS sums the rows 3-4x faster than dz.sum(axis=0) on a large
-    batch, and a third faster on a small one.
-    """
-    if dW is not None:
-        np.matmul(dz.T, x, out=dW)
-        np.matmul(ones, dz, out=db)
-    if dx is not None:
-        np.matmul(dz, W, out=dx)
-
-
-def add_forward(xs, out):
-    """s = a + b + …, element by element. Backward needs no function: ∂s/∂a = ∂s/∂b = 1, so each
-    operand's gradient is ∂L/∂s itself."""
-    np.add(xs[0], xs[1], out=out)
-    for x in xs[2:]:
-        out += x
-    return out
-
-
-def sum_of_paths(parts, out):
-    """A value that feeds several layers: ∂L/∂value is the sum of the parts each path sends back."""
-    return add_forward(parts, out)
-
-
-def softmax_forward(z, out):
-    """h_i = exp(z_i) / Σ_j exp(z_j) per row, shifted by the row maximum so exp cannot overflow."""
-    np.subtract(z, z.max(axis=1, keepdims=True), out=out)
-    np.exp(out, out=out)
-    out /= out.sum(axis=1, keepdims=True)
-    return out
-
-
 # --- the network -----------------------------------------------------------------------------------
 
 
@@ -738,6 +266,212 @@ class Network:
         conv2d_backward(b.dz1, b.patches1, self.W1, (1, 1), (1, 1, 1, 1), self.dW1, self.db1)
 
 
+# --- operations: each one's local output (forward) and local derivative (backward) ----------------
+
+
+def conv2d_windows(x, kernel, stride, pad):
+    """Every (kh, kw) window of the zero-padded x, `stride` apart: a view (n, oh, ow, kh, kw, c_in).
+
+    The last three axes are a patch in the order of W's (kh, kw, c_in).
+    """
+    top, bottom, left, right = pad
+    if top or bottom or left or right:
+        x = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    windows = np.lib.stride_tricks.sliding_window_view(x, kernel, axis=(1, 2))  # (n, h', w', c_in, kh, kw)
+    return windows[:, :: stride[0], :: stride[1]].transpose(0, 1, 2, 4, 5, 3)
+
+
+def conv2d_offsets(patches, shape):
+    """The patch matrix seen as [i, j] → (n, oh, ow, c_in): what every patch holds at kernel offset
+    (i, j). A view of either layout conv2d_patches and conv2d_patches_by_weight write; shape is
+    (n, oh, ow, kh, kw, c_in).
+    """
+    n, oh, ow, kh, kw, c_in = shape
+    if patches.flags.c_contiguous:  # one patch per row
+        return patches.reshape(shape).transpose(3, 4, 0, 1, 2, 5)
+    return patches.T.reshape(kh, kw, c_in, n, oh, ow).transpose(0, 1, 3, 4, 5, 2)  # one weight per column
+
+
+def conv2d_pooled_windows(x, kernel, stride, pad, pool):
+    """The windows of the conv cells a (ph, pw) max pool with stride (ph, pw) reads, pool-major: a
+    view (ph, pw, n, qh, qw, kh, kw, c_in), [di, dj, s, i, j] the window of conv cell
+    (ph·i + di, pw·j + dj) of sample s. The cells of a last row or column that no pool window
+    reads (an odd-sized map) are left out, so they are never computed.
+    """
+    windows = conv2d_windows(x, kernel, stride, pad)  # (n, oh, ow, kh, kw, c_in)
+    n, oh, ow = windows.shape[:3]
+    (ph, pw), (qh, qw) = pool, (oh // pool[0], ow // pool[1])
+    tiled = windows[:, : qh * ph, : qw * pw].reshape(n, qh, ph, qw, pw, *windows.shape[3:])
+    return tiled.transpose(2, 4, 0, 1, 3, 5, 6, 7)
+
+
+def conv2d_patches(x, kernel, stride, pad, out, pool=None):
+    """im2col: every window of x copied into `out`, the (n·oh·ow, kh·kw·c_in) patch matrix, one patch
+    per row (row-major), in one copy. Made once a step: the forward product and ∂L/∂W read it.
+
+    With `pool` = (ph, pw), the rows are those of conv2d_pooled_windows instead, pool-major: the
+    conv output is then ph·pw contiguous blocks, one per offset of the pool's windows.
+    """
+    windows = conv2d_windows(x, kernel, stride, pad) if pool is None else conv2d_pooled_windows(x, kernel, stride, pad, pool)
+    np.copyto(out.reshape(windows.shape), windows)
+    return out
+
+
+def conv2d_patches_by_weight(x, kernel, stride, pad, out, pool=None):
+    """im2col for a few input channels: the same patch matrix, column-major (`out` order="F"), so
+    each weight's column is contiguous. One strided copy of x per kernel offset fills kh·kw columns'
+    worth of whole image rows at once: with one channel 6x faster than copying kh·kw-wide rows.
+    `pool` as for conv2d_patches.
+    """
+    windows = conv2d_windows(x, kernel, stride, pad) if pool is None else conv2d_pooled_windows(x, kernel, stride, pad, pool)
+    c_in = windows.shape[-1]
+    columns = out.T.reshape(*kernel, c_in, *windows.shape[:-3])  # [i, j, c]: weight (i, j, c)'s column
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            np.copyto(columns[i, j], np.moveaxis(windows[..., i, j, :], -1, 0))
+    return out
+
+
+def conv2d_forward(patches, W, b, out):
+    """Local output of a convolution: a dense layer on every patch, z[n, i, j] = W·patch(n, i, j) + b.
+
+    patches is the (n·oh·ow, kh·kw·c_in) matrix conv2d_patches made; W is (c_out, kh, kw, c_in), so
+    W.reshape(c_out, −1) is the lecture's n_out × n_in matrix for a patch flattened in (kh, kw,
+    c_in) order; b is (c_out,). `out` is (n, oh, ow, c_out), C-contiguous. All patches at once are
+    one matrix product, patches·Wᵀ.
+    """
+    c_out = W.shape[0]
+    np.matmul(patches, W.reshape(c_out, -1).T, out=out.reshape(-1, c_out))
+    out += b
+    return out
+
+
+def conv2d_backward(dout, patches, W, stride, pad, dW=None, db=None, dx=None):
+    """Local derivatives of z = patches·Wᵀ + b: ∂L/∂W = Σ over cells of dz ⊗ patch, ∂L/∂b = Σ dz,
+    and ∂L/∂x the sum, over the windows containing each input cell, of dz·W.
+
+    dout is ∂L/∂z, (n, oh, ow, c_out); patches the forward's patch matrix. Each gradient is
+    computed only where a buffer is given (dW like W and db like b, both or neither; dx like x;
+    all C-contiguous): frozen layers need no ∂L/∂W, the first layer no ∂L/∂x. ∂L/∂W is one
+    product, dzᵀ·patches; ∂L/∂x is conv2d_input_gradient's, written over the patches.
+    """
+    c_out = W.shape[0]
+    dz = dout.reshape(-1, c_out)
+    if dW is not None:
+        np.matmul(dz.T, patches, out=dW.reshape(c_out, -1))
+        np.matmul(np.ones(len(dz), dz.dtype), dz, out=db)  # 1ᵀ·dz: 4x faster than dz.sum(axis=0)
+    if dx is not None:
+        conv2d_input_gradient(dout, W, stride, pad, patches, dx)
+
+
+def conv2d_input_gradient(dout, W, stride, pad, dpatches, dx):
+    """∂L/∂x of a convolution: the sum, over the windows containing each input cell, of dz·W.
+
+    dout is ∂L/∂z in image order, (n, oh, ow, c_out). One product dz·W gives ∂L/∂patches,
+    written into `dpatches` (the forward's patch matrix, which nothing reads after ∂L/∂W), and
+    each of the kh·kw kernel offsets adds its part of it into the cells that offset read — a
+    strided slice of a zero-padded buffer, whose interior is ∂L/∂x. Cells no window reads get 0.
+    """
+    c_out, kh, kw, c_in = W.shape
+    n, oh, ow = dout.shape[:3]
+    np.matmul(dout.reshape(-1, c_out), W.reshape(c_out, -1), out=dpatches)
+    cells = conv2d_offsets(dpatches, (n, oh, ow, kh, kw, c_in))
+    top, bottom, left, right = pad
+    sh, sw = stride
+    if top or bottom or left or right:
+        padded = np.zeros((n, top + dx.shape[1] + bottom, left + dx.shape[2] + right, c_in), dx.dtype)
+    else:
+        padded = dx
+        padded.fill(0)
+    for i in range(kh):
+        for j in range(kw):
+            padded[:, i : i + sh * oh : sh, j : j + sw * ow : sw] += cells[i, j]
+    if padded is not dx:
+        dx[...] = padded[:, top : top + dx.shape[1], left : left + dx.shape[2]]
+    return dx
+
+
+def relu_forward(z, out, zeros):
+    """h = max(0, z); `out` may be z itself (ReLU in place: its derivative needs only h).
+
+    `zeros` is an array of zeros shaped like z: NumPy's maximum against it runs about 3x faster
+    on a large batch, and 2x on a small one, than against the scalar 0, for which NumPy's
+    vectorised loop is not used.
+    """
+    return np.maximum(z, zeros, out=out)
+
+
+def relu_backward(h, dh, out):
+    """∂h/∂z = 1 where z > 0, else 0, read off h (positive exactly there), in float32.
+
+    Only h is needed, so the forward pass may overwrite z with h. The 0/1 factor comes from
+    np.sign on a small batch and np.greater on a large one, the faster loop at each size
+    (np.greater's cast to float32 costs more than the arithmetic below a few thousand values;
+    above it, np.sign is half as fast).
+    """
+    if out.size < 4096:
+        np.sign(h, out=out)
+    else:
+        np.greater(h, 0, out=out)
+    out *= dh
+    return out
+
+
+def global_avgpool_forward(x, out):
+    """Local output of global average pooling: the mean over h and w, (n, h, w, c) → (n, c)."""
+    return np.mean(x, axis=(1, 2), out=out)
+
+
+def global_avgpool_backward(dout, out):
+    """∂out/∂x = 1/(h·w) at every cell: each cell gets its channel's dout/(h·w). `out` is ∂L/∂x."""
+    h, w = out.shape[1:3]
+    return np.divide(dout[:, None, None, :], h * w, out=out)
+
+
+def dense_forward(x, W, b, out):
+    """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b."""
+    np.matmul(x, W.T, out=out)
+    out += b
+    return out
+
+
+def dense_backward(dz, x, W, dW=None, db=None, ones=None, dx=None):
+    """Local derivatives of z = x·Wᵀ + b: ∂L/∂W = dzᵀ·x, ∂L/∂b = Σ_rows dz, ∂L/∂x = dz·W.
+
+    Each is computed only where a buffer is given: frozen layers need no ∂L/∂W,
+    and the first layer needs no ∂L/∂x. ∂L/∂b is a product too, 1ᵀ·dz with `ones` a
+    vector of n ones: BLAS sums the rows 3-4x faster than dz.sum(axis=0) on a large
+    batch, and a third faster on a small one.
+    """
+    if dW is not None:
+        np.matmul(dz.T, x, out=dW)
+        np.matmul(ones, dz, out=db)
+    if dx is not None:
+        np.matmul(dz, W, out=dx)
+
+
+def add_forward(xs, out):
+    """s = a + b + …, element by element. Backward needs no function: ∂s/∂a = ∂s/∂b = 1, so each
+    operand's gradient is ∂L/∂s itself."""
+    np.add(xs[0], xs[1], out=out)
+    for x in xs[2:]:
+        out += x
+    return out
+
+
+def sum_of_paths(parts, out):
+    """A value that feeds several layers: ∂L/∂value is the sum of the parts each path sends back."""
+    return add_forward(parts, out)
+
+
+def softmax_forward(z, out):
+    """h_i = exp(z_i) / Σ_j exp(z_j) per row, shifted by the row maximum so exp cannot overflow."""
+    np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
 # --- loss ------------------------------------------------------------------------------------------
 
 
@@ -833,33 +567,38 @@ class Trainer:
         self.history = {key: [] for key in HISTORY_KEYS}
         self._batches = {}  # per batch size: the buffers a shuffled batch is gathered into
 
-    def gather(self, rows):
-        """The training samples `rows`, one batch in the epoch's shuffled order, copied (np.take
-        with out=) into buffers reused by every batch of this size.
+    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
+        """Train `epochs` more epochs (default: the rest of the spec's 20); returns the history.
+
+        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
+        full training state is saved every `checkpoint_every` epochs and at the end.
         """
-        x, y = self.data.x_train, self.data.y_train
-        if len(rows) not in self._batches:
-            self._batches[len(rows)] = (np.empty((len(rows), *x.shape[1:]), x.dtype),
-                                        np.empty((len(rows), *y.shape[1:]), y.dtype))
-        x_batch, y_batch = self._batches[len(rows)]
-        return np.take(x, rows, axis=0, out=x_batch), np.take(y, rows, axis=0, out=y_batch)
+        if epochs is None and self.epoch >= EPOCHS:
+            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
+                          stacklevel=2)
+        last = EPOCHS if epochs is None else self.epoch + epochs
+        while self.epoch < last:
+            lr = self.learning_rate()
+            self.set_learning_rate(lr)
+            logs = self.train_epoch(on_batch)
+            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
+            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
+                                       "try a smaller learning rate")
+            logs["lr"] = lr
+            self.epoch += 1
+            for key in HISTORY_KEYS:
+                self.history[key].append(logs[key])
+            if on_epoch is not None:
+                on_epoch(self.epoch, logs)
+            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
+                self.save_checkpoint(checkpoint)
+        return self.history
 
-    def train_step(self, x, y):
-        """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
-        network = self.model
-        output = network.forward(x, self.dropout_rng)
-        loss = softmax_categorical_crossentropy(output, y, network.output_grad)  # categorical_crossentropy (specs/digits_resnet.nn:27)
-        network.backward()
-        self.optimizer.step()
-        return loss, metric_sums(output, y)
-
-    def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update."""
-        network = self.model
-        output = network.forward(np.asarray(x, dtype=np.float32), self.dropout_rng)
-        loss = softmax_categorical_crossentropy(output, y, network.output_grad)
-        network.backward()
-        return loss, {name: grad.copy() for name, grad in network.grads.items()}
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        the optimizer's lr, as no schedule changes it (specs/digits_resnet.nn:30)."""
+        return LR
 
     def train_epoch(self, on_batch=None):
         """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics."""
@@ -889,6 +628,15 @@ class Trainer:
                 on_batch(stop, n, loss)
         return {"loss": total_loss / n} | metric_values(sums, n)
 
+    def train_step(self, x, y):
+        """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
+        network = self.model
+        output = network.forward(x, self.dropout_rng)
+        loss = softmax_categorical_crossentropy(output, y, network.output_grad)  # categorical_crossentropy (specs/digits_resnet.nn:27)
+        network.backward()
+        self.optimizer.step()
+        return loss, metric_sums(output, y)
+
     def evaluate(self, x=None, y=None):
         """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
         if x is None:
@@ -908,42 +656,28 @@ class Trainer:
         logs = {"loss": total_loss / len(x)}
         return logs | metric_values(sums, len(x))
 
+    def gather(self, rows):
+        """The training samples `rows`, one batch in the epoch's shuffled order, copied (np.take
+        with out=) into buffers reused by every batch of this size.
+        """
+        x, y = self.data.x_train, self.data.y_train
+        if len(rows) not in self._batches:
+            self._batches[len(rows)] = (np.empty((len(rows), *x.shape[1:]), x.dtype),
+                                        np.empty((len(rows), *y.shape[1:]), y.dtype))
+        x_batch, y_batch = self._batches[len(rows)]
+        return np.take(x, rows, axis=0, out=x_batch), np.take(y, rows, axis=0, out=y_batch)
+
+    def loss_and_gradients(self, x, y):
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update."""
+        network = self.model
+        output = network.forward(np.asarray(x, dtype=np.float32), self.dropout_rng)
+        loss = softmax_categorical_crossentropy(output, y, network.output_grad)
+        network.backward()
+        return loss, {name: grad.copy() for name, grad in network.grads.items()}
+
     def set_learning_rate(self, lr):
         """The learning rate of the steps to come."""
         self.optimizer.set_lr(lr)
-
-    def learning_rate(self):
-        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
-        the optimizer's lr, as no schedule changes it (specs/digits_resnet.nn:30)."""
-        return LR
-
-    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
-        """Train `epochs` more epochs (default: the rest of the spec's 20); returns the history.
-
-        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
-        full training state is saved every `checkpoint_every` epochs and at the end.
-        """
-        if epochs is None and self.epoch >= EPOCHS:
-            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
-                          stacklevel=2)
-        last = EPOCHS if epochs is None else self.epoch + epochs
-        while self.epoch < last:
-            lr = self.learning_rate()
-            self.set_learning_rate(lr)
-            logs = self.train_epoch(on_batch)
-            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
-            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
-                                       "try a smaller learning rate")
-            logs["lr"] = lr
-            self.epoch += 1
-            for key in HISTORY_KEYS:
-                self.history[key].append(logs[key])
-            if on_epoch is not None:
-                on_epoch(self.epoch, logs)
-            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
-                self.save_checkpoint(checkpoint)
-        return self.history
 
     def inputs(self, x):
         """x as float32 images of 8x8x1; any other shape is a ValueError."""
@@ -1026,10 +760,356 @@ def make_trainer(seed=SEED, data_seed=DATA_SEED, data_dir=DATA_DIR):
     return Trainer(Network(initial_weights(seed)), data, seed)
 
 
-# --- files: weights and checkpoints ----------------------------------------------------------------
+# --- data ------------------------------------------------------------------------------------------
+
+
+class DataError(Exception):
+    """A data file is missing or malformed."""
+
+
+def check_data_file(path, kind):
+    """DataError unless `path` names a file (not a folder) that exists; `kind` says what it should be."""
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as err:  # a name too long for the file system, a folder that cannot be searched
+        raise DataError(f"{path}: cannot read the file ({err.strerror})") from None
+    if not exists:
+        raise DataError(f"{path}: no such file")
+    if is_dir:
+        raise DataError(f"{path}: is a directory, not {kind}")
+
+
+def data_shape(x):
+    """What the samples of x are, in words: 'rows of 3 features', 'images of 8x8x1'."""
+    if x.ndim == 2:
+        return f"rows of {x.shape[1]} feature{'s' if x.shape[1] != 1 else ''}"
+    return "images of " + "x".join(str(n) for n in x.shape[1:])
+
+
+class Dataset(NamedTuple):
+    """Training and validation arrays (float32 features; labels as the loss needs them)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def split_data(rng, x, y, fraction):
+    """Shuffle the samples, then train on the first `fraction` and validate on the rest
+    (fraction 1: train on all of them; the validation arrays are empty)."""
+    order = rng.permutation(len(x))
+    n_train = int(np.floor(len(x) * fraction))
+    if fraction == 1 and n_train > 0:
+        return Dataset(x[order], y[order], x[:0], y[:0])
+    if not 0 < n_train < len(x):
+        raise DataError(
+            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
+            f"{len(x) - n_train} for validation; each needs at least one"
+        )
+    train, val = order[:n_train], order[n_train:]
+    return Dataset(x[train], y[train], x[val], y[val])
+
+
+def load_npz(path: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """The features x (samples × features, or images: samples × height × width × channels), float32,
+    and the targets y (samples,) or (samples, m), float64.
+
+    The file is what np.savez or np.savez_compressed writes: a zip archive of .npy arrays,
+    here the arrays named `x_key` and `y_key`. It is opened with allow_pickle=False, so an
+    array of Python objects is refused, never unpickled. Both arrays must hold finite
+    numbers (bool, int or float) and have the same number of rows. x may also hold images:
+    4-D (samples × height × width × channels) is kept as it is, 3-D (samples × height ×
+    width) is one channel and becomes (samples, height, width, 1); their values are used as
+    they are (scale uint8 pixels to [0, 1] before saving, if that is what the model expects).
+    Every problem raises DataError, its message starting with the file's path.
+    """
+    path = Path(path)
+    check_data_file(path, "an .npz file")
+    try:
+        with open(path, "rb") as file:
+            magic = file.read(6)
+        if magic == b"\x93NUMPY":
+            raise DataError(f"{path}: a single .npy array, not an .npz archive; save x and y together with np.savez")
+        if not magic.startswith(b"PK"):
+            raise DataError(f"{path}: not an .npz file (the zip archive of arrays that np.savez writes)")
+        with np.load(path, allow_pickle=False) as archive:
+            x = npz_array(path, archive, x_key)
+            y = npz_array(path, archive, y_key)
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise DataError(f"{path}: a corrupt or truncated .npz file ({err})") from None
+
+    if x.ndim < 2:
+        raise DataError(f"{path}: {x_key!r} has shape {x.shape}; it must be 2-D (samples × features)")
+    if x.ndim > 4:
+        raise DataError(
+            f"{path}: {x_key!r} has shape {x.shape}; it must be 2-D (samples × features), 3-D (samples × height × "
+            "width) or 4-D (samples × height × width × channels)"
+        )
+    if y.ndim not in (1, 2):
+        raise DataError(f"{path}: {y_key!r} has shape {y.shape}; it must be 1-D (samples) or 2-D (samples × targets)")
+    if len(x) != len(y):
+        raise DataError(f"{path}: {x_key!r} has {len(x)} samples but {y_key!r} has {len(y)}")
+    if len(x) == 0:
+        raise DataError(f"{path}: {x_key!r} and {y_key!r} hold no samples")
+    if (x.ndim == 2 and x.shape[1] == 0) or (y.ndim == 2 and y.shape[1] == 0):
+        raise DataError(f"{path}: {x_key!r} has shape {x.shape} and {y_key!r} shape {y.shape}: no columns to use")
+    if 0 in x.shape[1:]:
+        raise DataError(f"{path}: {x_key!r} has shape {x.shape}: images without pixels")
+
+    with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf, caught just below
+        x_out, y_out = x.astype(np.float32), y.astype(np.float64)
+    for key, original, converted in ((x_key, x, x_out), (y_key, y, y_out)):
+        bad = ~np.isfinite(converted)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            value = original[where].item()
+            problem = "is too large for float32" if np.isfinite(value) else "is not a finite number"
+            raise DataError(f"{path}: {key!r}[{', '.join(map(str, where))}] = {value!r} {problem}")
+    if x_out.ndim == 3:  # grayscale images: one channel
+        x_out = x_out[..., np.newaxis]
+    return x_out, y_out
+
+
+def npz_array(path: Path, archive, key: str) -> np.ndarray:
+    """The array `key` of an open .npz archive, checked to exist and to hold numbers."""
+    if key not in archive.files:
+        close = [name for name in archive.files if name.lower() == key.lower()]
+        close = close or difflib.get_close_matches(key, archive.files, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        held = ", ".join(repr(name) for name in archive.files) or "no arrays"
+        raise DataError(f"{path}: no array {key!r}{hint}; the file holds {held}")
+    try:
+        name = f"{key}.npy" if f"{key}.npy" in archive.zip.namelist() else key
+        check_npy_header(archive.zip, archive.zip.getinfo(name), path.stat().st_size)
+        array = archive[key]
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise DataError(f"{path}: array {key!r} holds Python objects; nndsl never unpickles data") from None
+        raise DataError(f"{path}: array {key!r} is corrupt ({err})") from None
+    if not isinstance(array, np.ndarray):  # a zip member that is not an .npy file comes back as bytes
+        raise DataError(f"{path}: {key!r} is not a NumPy array")
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{path}: array {key!r} has dtype {array.dtype}; it must hold numbers")
+    return array
+
+
+def class_labels(path, labels, classes):
+    """Integer class labels 0 … classes−1 from the data file `path`."""
+    if labels.ndim != 1:
+        raise DataError(
+            f"{path}: categorical_crossentropy needs one class label per sample; the labels have shape {labels.shape}"
+        )
+    wrong = (labels != np.round(labels)) | (labels < 0) | (labels >= classes)
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise DataError(f"{path}: the model has {classes} classes, so labels must be integers 0 to {classes - 1}; "
+                        f"data row {row + 1} has {labels[row].item():g}")
+    return labels.astype(np.int64)
+
+
+def given_class_labels(y, n, classes):
+    """Class labels for the n rows of x: integers 0 … classes−1 (ints or whole floats, shape (n,)
+    or (n, 1)) or one-hot rows (n, classes); as int64 class indices. Anything else is a ValueError."""
+    y = _numeric_labels(y)
+    if y.shape == (n, classes) and classes > 1:
+        one_hot = np.isin(y, (0, 1)).all(axis=1) & (y.sum(axis=1) == 1)
+        if not one_hot.all():
+            row = int(np.argmin(one_hot))
+            raise ValueError(f"y has {classes} columns, one per class, but row {row} is not one-hot: {y[row].tolist()}")
+        return y.argmax(axis=1).astype(np.int64)
+    if y.shape not in ((n,), (n, 1)):
+        raise ValueError(f"y must hold one class label per row of x, shape ({n},), or one-hot rows, shape "
+                         f"({n}, {classes}); y has shape {y.shape}")
+    y = y.reshape(n)
+    wrong = (y != np.round(y)) | (y < 0) | (y >= classes)
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise ValueError(f"the model has {classes} classes, so labels must be integers 0 to {classes - 1}; "
+                         f"y[{row}] is {y[row].item():g}")
+    return y.astype(np.int64)
+
+
+def _numeric_labels(y):
+    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values")
+    return y
+
+
+def load_data(seed=DATA_SEED, data_dir=DATA_DIR):
+    """npz(data/digits.npz): the samples, shuffled and split (specs/digits_resnet.nn:4)."""
+    path = Path(data_dir) / "data/digits.npz"
+    x, labels = load_npz(path, x_key="x", y_key="y")
+    if x.shape[1:] != (8, 8, 1):
+        raise DataError(f"{path}: the model takes images of 8x8x1 (height x width x channels), but the data has {data_shape(x)}")
+    y = class_labels(path, labels, classes=10)
+    return split_data(np.random.default_rng(seed), x, y, 0.8)
+
+
+# --- initial weights -------------------------------------------------------------------------------
+
+
+def random_streams(seed):
+    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
+    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
+    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
+
+
+def he_normal(rng, shape, fan_in, fan_out):
+    """Gaussian with variance 2 / fan_in, the lecture's 2 / n_in: its choice for ReLU (fan_out is
+    not used; every initialiser takes both)."""
+    std = np.sqrt(2.0 / fan_in)
+    return (rng.standard_normal(shape) * std).astype(np.float32)
+
+
+def glorot_normal(rng, shape, fan_in, fan_out):
+    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
+    for sigmoid and tanh."""
+    std = np.sqrt(2.0 / (fan_in + fan_out))
+    return (rng.standard_normal(shape) * std).astype(np.float32)
+
+
+def initial_weights(seed=SEED):
+    """Initial parameters by name, W as (units, inputs): the same on every backend."""
+    rng = random_streams(seed)[0]
+    return {
+        "conv2d_1.W": he_normal(rng, (16, 3, 3, 1), fan_in=9, fan_out=144),  # specs/digits_resnet.nn:10
+        "conv2d_1.b": np.zeros((16,), dtype=np.float32),  # specs/digits_resnet.nn:10
+        "conv2d_2.W": he_normal(rng, (16, 3, 3, 16), fan_in=144, fan_out=144),  # specs/digits_resnet.nn:12
+        "conv2d_2.b": np.zeros((16,), dtype=np.float32),  # specs/digits_resnet.nn:12
+        "conv2d_3.W": glorot_normal(rng, (16, 3, 3, 16), fan_in=144, fan_out=144),  # specs/digits_resnet.nn:13
+        "conv2d_3.b": np.zeros((16,), dtype=np.float32),  # specs/digits_resnet.nn:13
+        "conv2d_4.W": he_normal(rng, (32, 3, 3, 16), fan_in=144, fan_out=288),  # specs/digits_resnet.nn:17
+        "conv2d_4.b": np.zeros((32,), dtype=np.float32),  # specs/digits_resnet.nn:17
+        "conv2d_5.W": glorot_normal(rng, (32, 3, 3, 32), fan_in=288, fan_out=288),  # specs/digits_resnet.nn:18
+        "conv2d_5.b": np.zeros((32,), dtype=np.float32),  # specs/digits_resnet.nn:18
+        "conv2d_6.W": glorot_normal(rng, (32, 1, 1, 16), fan_in=16, fan_out=32),  # specs/digits_resnet.nn:20
+        "conv2d_6.b": np.zeros((32,), dtype=np.float32),  # specs/digits_resnet.nn:20
+        "dense_1.W": glorot_normal(rng, (10, 32), fan_in=32, fan_out=10),  # specs/digits_resnet.nn:24
+        "dense_1.b": np.zeros((10,), dtype=np.float32),  # specs/digits_resnet.nn:24
+    }
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def train(trainer, last, checkpoint, board, verbose):
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport) and, with --tensorboard, written to `board`."""
+    report = EpochReport(trainer.epoch, last, verbose=verbose)
+    listeners = [listener for listener in (report, board) if listener is not None]
+
+    def on_epoch(epoch, logs):
+        for listener in listeners:
+            listener.on_epoch(epoch, logs)
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
+            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
+    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
+    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
+                             "else the first and last epochs' lines and about ten between)")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
+                             "(pip install tensorboardX)")
+    parser.add_argument("--data-dir", default=DATA_DIR,
+                        help="the folder the spec's data paths are relative to (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
+    if args.resume and not args.out:
+        parser.error("--resume needs --out, the folder holding checkpoint.npz")
+    if args.tensorboard == "":
+        parser.error("--tensorboard needs a folder")
+    out = Path(args.out) if args.out else None
+    last = args.epochs or EPOCHS
+    created = []
+    try:
+        board = TensorBoardLog(args.tensorboard) if args.tensorboard else None  # a missing tensorboardX fails at once
+        if out is not None:
+            created = prepare_output(out, args.resume)
+        trainer = make_trainer(data_dir=args.data_dir)
+        if args.resume:
+            trainer.restore(out / "checkpoint.npz")
+            if trainer.epoch > last:
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
+        elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
+            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
+                      "(--resume would have continued it)", file=sys.stderr)
+        train(trainer, last, out / "checkpoint.npz" if out is not None else None, board, verbose=args.verbose)
+    except (DataError, CheckpointError, TrainingDiverged, OutputError, TensorBoardError) as error:
+        remove_if_empty(created)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    final = trainer.evaluate()
+    print(validation_line(final))
+    if out is not None:
+        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
+        try:
+            trainer.save(out / "weights.npz")
+            write_atomic(out / "history.json", lambda stream: stream.write(history))
+        except OSError as error:  # a full disk, a folder made read-only while training
+            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        print(f"saved weights.npz and history.json in {out}")
+    return 0
+
+
+# ---- Below: the same in every nndsl program: files, checkpoints and progress ----------------------
 #
 # Saving without ever leaving a half-written file, and reading .npz files as untrusted input.
-# Nothing here is needed to follow the training above.
+# Nothing below is needed to follow the training above.
+
+
+DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
+
+
+def check_npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int) -> None:
+    """Refuse the .npy member `info` of `archive` (a file of `archive_size` bytes) with ValueError
+    if its header cannot be parsed, or claims more data than the member can hold: NumPy first
+    allocates what the header claims, and a damaged or hostile header can claim terabytes.
+
+    What a member holds is bounded by its stated size and by the archive itself (whose zip
+    directory may lie as well): a stored member is at most the archive's bytes, a deflated one
+    at most 1032 times them. A member that is no .npy file is left to the caller.
+    """
+    with archive.open(info) as member:
+        if member.read(6) != b"\x93NUMPY":
+            return
+        version = member.read(2)
+        if len(version) < 2:
+            raise ValueError("truncated header")
+        read_header = np.lib.format.read_array_header_1_0 if version[0] == 1 else np.lib.format.read_array_header_2_0
+        try:
+            shape, _, dtype = read_header(member)
+        except (SyntaxError, TypeError, tokenize.TokenError) as err:  # the header's Python literal is broken
+            raise ValueError(f"unreadable header: {err}") from None
+    ratio = 1 if info.compress_type == zipfile.ZIP_STORED else DEFLATE_MAX_RATIO
+    holds = min(info.file_size, archive_size * ratio)
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed > holds and not dtype.hasobject:  # objects are pickled: refused by the caller
+        raise ValueError(f"its header claims shape {shape} of {dtype}, {claimed:,} bytes, but it holds {holds:,}")
 
 
 #: 2: the history records each epoch's lr, and the header the early-stopping and plateau state
@@ -1326,7 +1406,47 @@ def _compare_arrays(path, arrays, expected, prefix, written):
             raise CheckpointError(f"{path} was written {written}: it has {name}, which this one has not")
 
 
-# --- command line ----------------------------------------------------------------------------------
+CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
+OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
+
+
+class OutputError(Exception):
+    """The --out folder cannot receive the run's files."""
+
+
+def prepare_output(out, resume):
+    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
+    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
+    Returns the folders it created, outermost first (a run that fails before writing removes them).
+    """
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a folder")
+        if resume and not out.exists():
+            raise OutputError(f"nothing to resume: no folder {out}")
+        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
+    try:
+        check_writable(out)
+        remove_stale_temps(out, OUTPUT_FILES)
+    except OSError as error:
+        remove_if_empty(created)
+        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
+    return created
+
+
+def remove_if_empty(folders):
+    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
+            return
 
 
 SECONDS_BETWEEN_LINES = 10
@@ -1477,125 +1597,6 @@ class TensorBoardLog:
     def close(self):
         if self.writer is not None:
             self.writer.close()
-
-
-CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
-OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
-
-
-class OutputError(Exception):
-    """The --out folder cannot receive the run's files."""
-
-
-def prepare_output(out, resume):
-    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
-    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
-    Returns the folders it created, outermost first (a run that fails before writing removes them).
-    """
-    try:
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"--out {out} exists and is not a folder")
-        if resume and not out.exists():
-            raise OutputError(f"nothing to resume: no folder {out}")
-        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
-    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
-        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
-    try:
-        check_writable(out)
-        remove_stale_temps(out, OUTPUT_FILES)
-    except OSError as error:
-        remove_if_empty(created)
-        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
-    return created
-
-
-def remove_if_empty(folders):
-    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
-    for folder in reversed(folders):
-        try:
-            folder.rmdir()
-        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
-            return
-
-
-def train(trainer, last, checkpoint, board, verbose):
-    """trainer.fit() to epoch `last`, its progress printed (EpochReport) and, with --tensorboard, written to `board`."""
-    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose), board) if listener is not None]
-
-    def on_epoch(epoch, logs):
-        for listener in listeners:
-            listener.on_epoch(epoch, logs)
-
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
-            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
-    finally:
-        for listener in listeners:
-            listener.close()
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
-    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
-    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    parser.add_argument("--verbose", action="store_true",
-                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
-                             "else the first and last epochs' lines and about ten between)")
-    parser.add_argument("--tensorboard", metavar="DIR",
-                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
-                             "(pip install tensorboardX)")
-    parser.add_argument("--data-dir", default=DATA_DIR,
-                        help="the folder the spec's data paths are relative to (default: %(default)s)")
-    args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
-    if args.resume and not args.out:
-        parser.error("--resume needs --out, the folder holding checkpoint.npz")
-    if args.tensorboard == "":
-        parser.error("--tensorboard needs a folder")
-    out = Path(args.out) if args.out else None
-    last = args.epochs or EPOCHS
-    created = []
-    try:
-        board = TensorBoardLog(args.tensorboard) if args.tensorboard else None  # a missing tensorboardX fails at once
-        if out is not None:
-            created = prepare_output(out, args.resume)
-        trainer = make_trainer(data_dir=args.data_dir)
-        if args.resume:
-            trainer.restore(out / "checkpoint.npz")
-            if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
-                                      f"epoch {last}, where this run was to stop; resume with --epochs "
-                                      f"{trainer.epoch} or more")
-        elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
-            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
-            for path in earlier:
-                path.unlink()
-            if earlier:
-                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
-                      "(--resume would have continued it)", file=sys.stderr)
-        train(trainer, last, out / "checkpoint.npz" if out else None, board, verbose=args.verbose)
-    except (DataError, CheckpointError, TrainingDiverged, OutputError, TensorBoardError) as error:
-        remove_if_empty(created)
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    final = trainer.evaluate()
-    print(validation_line(final))
-    if out is not None:
-        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
-        try:
-            trainer.save(out / "weights.npz")
-            write_atomic(out / "history.json", lambda stream: stream.write(history))
-        except OSError as error:  # a full disk, a folder made read-only while training
-            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
-            return 1
-        print(f"saved weights.npz and history.json in {out}")
-    return 0
 
 
 if __name__ == "__main__":

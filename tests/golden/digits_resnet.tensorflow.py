@@ -54,272 +54,6 @@ TARGET = "auto"  # auto (a GPU when there is one), cpu, gpu or tpu: see distribu
 JIT_COMPILE = False  # XLA for the training steps: on a CPU, compiling costs more than it saves here
 
 
-# --- data ------------------------------------------------------------------------------------------
-
-
-class DataError(Exception):
-    """A data file is missing or malformed."""
-
-
-def check_data_file(path, kind):
-    """DataError unless `path` names a file (not a folder) that exists; `kind` says what it should be."""
-    try:
-        exists, is_dir = path.exists(), path.is_dir()
-    except OSError as err:  # a name too long for the file system, a folder that cannot be searched
-        raise DataError(f"{path}: cannot read the file ({err.strerror})") from None
-    if not exists:
-        raise DataError(f"{path}: no such file")
-    if is_dir:
-        raise DataError(f"{path}: is a directory, not {kind}")
-
-
-def data_shape(x):
-    """What the samples of x are, in words: 'rows of 3 features', 'images of 8x8x1'."""
-    if x.ndim == 2:
-        return f"rows of {x.shape[1]} feature{'s' if x.shape[1] != 1 else ''}"
-    return "images of " + "x".join(str(n) for n in x.shape[1:])
-
-
-class Dataset(NamedTuple):
-    """Training and validation arrays (float32 features; labels as the loss needs them)."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-
-
-def split_data(rng, x, y, fraction):
-    """Shuffle the samples, then train on the first `fraction` and validate on the rest
-    (fraction 1: train on all of them; the validation arrays are empty)."""
-    order = rng.permutation(len(x))
-    n_train = int(np.floor(len(x) * fraction))
-    if fraction == 1 and n_train > 0:
-        return Dataset(x[order], y[order], x[:0], y[:0])
-    if not 0 < n_train < len(x):
-        raise DataError(
-            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
-            f"{len(x) - n_train} for validation; each needs at least one"
-        )
-    train, val = order[:n_train], order[n_train:]
-    return Dataset(x[train], y[train], x[val], y[val])
-
-
-def load_npz(path: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray]:
-    """The features x (samples × features, or images: samples × height × width × channels), float32,
-    and the targets y (samples,) or (samples, m), float64.
-
-    The file is what np.savez or np.savez_compressed writes: a zip archive of .npy arrays,
-    here the arrays named `x_key` and `y_key`. It is opened with allow_pickle=False, so an
-    array of Python objects is refused, never unpickled. Both arrays must hold finite
-    numbers (bool, int or float) and have the same number of rows. x may also hold images:
-    4-D (samples × height × width × channels) is kept as it is, 3-D (samples × height ×
-    width) is one channel and becomes (samples, height, width, 1); their values are used as
-    they are (scale uint8 pixels to [0, 1] before saving, if that is what the model expects).
-    Every problem raises DataError, its message starting with the file's path.
-    """
-    path = Path(path)
-    check_data_file(path, "an .npz file")
-    try:
-        with open(path, "rb") as file:
-            magic = file.read(6)
-        if magic == b"\x93NUMPY":
-            raise DataError(f"{path}: a single .npy array, not an .npz archive; save x and y together with np.savez")
-        if not magic.startswith(b"PK"):
-            raise DataError(f"{path}: not an .npz file (the zip archive of arrays that np.savez writes)")
-        with np.load(path, allow_pickle=False) as archive:
-            x = npz_array(path, archive, x_key)
-            y = npz_array(path, archive, y_key)
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-        raise DataError(f"{path}: a corrupt or truncated .npz file ({err})") from None
-
-    if x.ndim < 2:
-        raise DataError(f"{path}: {x_key!r} has shape {x.shape}; it must be 2-D (samples × features)")
-    if x.ndim > 4:
-        raise DataError(
-            f"{path}: {x_key!r} has shape {x.shape}; it must be 2-D (samples × features), 3-D (samples × height × "
-            "width) or 4-D (samples × height × width × channels)"
-        )
-    if y.ndim not in (1, 2):
-        raise DataError(f"{path}: {y_key!r} has shape {y.shape}; it must be 1-D (samples) or 2-D (samples × targets)")
-    if len(x) != len(y):
-        raise DataError(f"{path}: {x_key!r} has {len(x)} samples but {y_key!r} has {len(y)}")
-    if len(x) == 0:
-        raise DataError(f"{path}: {x_key!r} and {y_key!r} hold no samples")
-    if (x.ndim == 2 and x.shape[1] == 0) or (y.ndim == 2 and y.shape[1] == 0):
-        raise DataError(f"{path}: {x_key!r} has shape {x.shape} and {y_key!r} shape {y.shape}: no columns to use")
-    if 0 in x.shape[1:]:
-        raise DataError(f"{path}: {x_key!r} has shape {x.shape}: images without pixels")
-
-    with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf, caught just below
-        x_out, y_out = x.astype(np.float32), y.astype(np.float64)
-    for key, original, converted in ((x_key, x, x_out), (y_key, y, y_out)):
-        bad = ~np.isfinite(converted)
-        if bad.any():
-            where = tuple(int(i) for i in np.argwhere(bad)[0])
-            value = original[where].item()
-            problem = "is too large for float32" if np.isfinite(value) else "is not a finite number"
-            raise DataError(f"{path}: {key!r}[{', '.join(map(str, where))}] = {value!r} {problem}")
-    if x_out.ndim == 3:  # grayscale images: one channel
-        x_out = x_out[..., np.newaxis]
-    return x_out, y_out
-
-
-def npz_array(path: Path, archive, key: str) -> np.ndarray:
-    """The array `key` of an open .npz archive, checked to exist and to hold numbers."""
-    if key not in archive.files:
-        close = [name for name in archive.files if name.lower() == key.lower()]
-        close = close or difflib.get_close_matches(key, archive.files, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        held = ", ".join(repr(name) for name in archive.files) or "no arrays"
-        raise DataError(f"{path}: no array {key!r}{hint}; the file holds {held}")
-    try:
-        name = f"{key}.npy" if f"{key}.npy" in archive.zip.namelist() else key
-        check_npy_header(archive.zip, archive.zip.getinfo(name), path.stat().st_size)
-        array = archive[key]
-    except ValueError as err:
-        if "allow_pickle" in str(err):
-            raise DataError(f"{path}: array {key!r} holds Python objects; nndsl never unpickles data") from None
-        raise DataError(f"{path}: array {key!r} is corrupt ({err})") from None
-    if not isinstance(array, np.ndarray):  # a zip member that is not an .npy file comes back as bytes
-        raise DataError(f"{path}: {key!r} is not a NumPy array")
-    if array.dtype.kind not in "biuf":
-        raise DataError(f"{path}: array {key!r} has dtype {array.dtype}; it must hold numbers")
-    return array
-
-
-DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
-
-
-def check_npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int) -> None:
-    """Refuse the .npy member `info` of `archive` (a file of `archive_size` bytes) with ValueError
-    if its header cannot be parsed, or claims more data than the member can hold: NumPy first
-    allocates what the header claims, and a damaged or hostile header can claim terabytes.
-
-    What a member holds is bounded by its stated size and by the archive itself (whose zip
-    directory may lie as well): a stored member is at most the archive's bytes, a deflated one
-    at most 1032 times them. A member that is no .npy file is left to the caller.
-    """
-    with archive.open(info) as member:
-        if member.read(6) != b"\x93NUMPY":
-            return
-        version = member.read(2)
-        if len(version) < 2:
-            raise ValueError("truncated header")
-        read_header = np.lib.format.read_array_header_1_0 if version[0] == 1 else np.lib.format.read_array_header_2_0
-        try:
-            shape, _, dtype = read_header(member)
-        except (SyntaxError, TypeError, tokenize.TokenError) as err:  # the header's Python literal is broken
-            raise ValueError(f"unreadable header: {err}") from None
-    ratio = 1 if info.compress_type == zipfile.ZIP_STORED else DEFLATE_MAX_RATIO
-    holds = min(info.file_size, archive_size * ratio)
-    claimed = math.prod(shape) * dtype.itemsize
-    if claimed > holds and not dtype.hasobject:  # objects are pickled: refused by the caller
-        raise ValueError(f"its header claims shape {shape} of {dtype}, {claimed:,} bytes, but it holds {holds:,}")
-
-
-def class_labels(path, labels, classes):
-    """Integer class labels 0 … classes−1 from the data file `path`."""
-    if labels.ndim != 1:
-        raise DataError(
-            f"{path}: categorical_crossentropy needs one class label per sample; the labels have shape {labels.shape}"
-        )
-    wrong = (labels != np.round(labels)) | (labels < 0) | (labels >= classes)
-    if wrong.any():
-        row = int(np.argmax(wrong))
-        raise DataError(f"{path}: the model has {classes} classes, so labels must be integers 0 to {classes - 1}; "
-                        f"data row {row + 1} has {labels[row].item():g}")
-    return labels.astype(np.int64)
-
-
-def given_class_labels(y, n, classes):
-    """Class labels for the n rows of x: integers 0 … classes−1 (ints or whole floats, shape (n,)
-    or (n, 1)) or one-hot rows (n, classes); as int64 class indices. Anything else is a ValueError."""
-    y = _numeric_labels(y)
-    if y.shape == (n, classes) and classes > 1:
-        one_hot = np.isin(y, (0, 1)).all(axis=1) & (y.sum(axis=1) == 1)
-        if not one_hot.all():
-            row = int(np.argmin(one_hot))
-            raise ValueError(f"y has {classes} columns, one per class, but row {row} is not one-hot: {y[row].tolist()}")
-        return y.argmax(axis=1).astype(np.int64)
-    if y.shape not in ((n,), (n, 1)):
-        raise ValueError(f"y must hold one class label per row of x, shape ({n},), or one-hot rows, shape "
-                         f"({n}, {classes}); y has shape {y.shape}")
-    y = y.reshape(n)
-    wrong = (y != np.round(y)) | (y < 0) | (y >= classes)
-    if wrong.any():
-        row = int(np.argmax(wrong))
-        raise ValueError(f"the model has {classes} classes, so labels must be integers 0 to {classes - 1}; "
-                         f"y[{row}] is {y[row].item():g}")
-    return y.astype(np.int64)
-
-
-def _numeric_labels(y):
-    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
-    y = np.asarray(y)
-    if y.dtype == np.bool_:
-        y = y.astype(np.int64)
-    if not np.issubdtype(y.dtype, np.number):
-        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
-    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
-        raise ValueError("y holds NaN or infinite values")
-    return y
-
-
-def load_data(seed=DATA_SEED, data_dir=DATA_DIR):
-    """npz(data/digits.npz): the samples, shuffled and split (specs/digits_resnet.nn:4)."""
-    path = Path(data_dir) / "data/digits.npz"
-    x, labels = load_npz(path, x_key="x", y_key="y")
-    if x.shape[1:] != (8, 8, 1):
-        raise DataError(f"{path}: the model takes images of 8x8x1 (height x width x channels), but the data has {data_shape(x)}")
-    y = class_labels(path, labels, classes=10)
-    return split_data(np.random.default_rng(seed), x, y, 0.8)
-
-
-# --- initial weights -------------------------------------------------------------------------------
-
-
-def random_streams(seed):
-    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
-    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
-    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
-
-
-def he_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / fan_in, the lecture's 2 / n_in: its choice for ReLU (fan_out is
-    not used; every initialiser takes both)."""
-    std = np.sqrt(2.0 / fan_in)
-    return (rng.standard_normal(shape) * std).astype(np.float32)
-
-
-def glorot_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
-    for sigmoid and tanh."""
-    std = np.sqrt(2.0 / (fan_in + fan_out))
-    return (rng.standard_normal(shape) * std).astype(np.float32)
-
-
-def initial_weights(seed=SEED):
-    """Initial parameters by name, W as (units, inputs): the same on every backend."""
-    rng = random_streams(seed)[0]
-    return {
-        "conv2d_1.W": he_normal(rng, (16, 3, 3, 1), fan_in=9, fan_out=144),  # specs/digits_resnet.nn:10
-        "conv2d_1.b": np.zeros((16,), dtype=np.float32),  # specs/digits_resnet.nn:10
-        "conv2d_2.W": he_normal(rng, (16, 3, 3, 16), fan_in=144, fan_out=144),  # specs/digits_resnet.nn:12
-        "conv2d_2.b": np.zeros((16,), dtype=np.float32),  # specs/digits_resnet.nn:12
-        "conv2d_3.W": glorot_normal(rng, (16, 3, 3, 16), fan_in=144, fan_out=144),  # specs/digits_resnet.nn:13
-        "conv2d_3.b": np.zeros((16,), dtype=np.float32),  # specs/digits_resnet.nn:13
-        "conv2d_4.W": he_normal(rng, (32, 3, 3, 16), fan_in=144, fan_out=288),  # specs/digits_resnet.nn:17
-        "conv2d_4.b": np.zeros((32,), dtype=np.float32),  # specs/digits_resnet.nn:17
-        "conv2d_5.W": glorot_normal(rng, (32, 3, 3, 32), fan_in=288, fan_out=288),  # specs/digits_resnet.nn:18
-        "conv2d_5.b": np.zeros((32,), dtype=np.float32),  # specs/digits_resnet.nn:18
-        "conv2d_6.W": glorot_normal(rng, (32, 1, 1, 16), fan_in=16, fan_out=32),  # specs/digits_resnet.nn:20
-        "conv2d_6.b": np.zeros((32,), dtype=np.float32),  # specs/digits_resnet.nn:20
-        "dense_1.W": glorot_normal(rng, (10, 32), fan_in=32, fan_out=10),  # specs/digits_resnet.nn:24
-        "dense_1.b": np.zeros((10,), dtype=np.float32),  # specs/digits_resnet.nn:24
-    }
-
-
 # --- the model -------------------------------------------------------------------------------------
 
 
@@ -462,127 +196,6 @@ def make_optimizer():
     return Momentum(learning_rate=LR, momentum=0.9, nesterov=False)
 
 
-# --- device ----------------------------------------------------------------------------------------
-
-
-class DeviceError(RuntimeError):
-    """The requested target (gpu, tpu) is not available on this machine, or TF_CONFIG is malformed."""
-
-
-def cluster_tasks():
-    """The tasks of the multi-worker cluster that $TF_CONFIG describes, as (type, index) pairs, and
-    this process's own; ([], None) without TF_CONFIG. Read as plain JSON: no TensorFlow op runs."""
-    try:
-        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
-        cluster = config.get("cluster", {})
-        tasks = [(kind, i) for kind in ("chief", "worker") for i in range(len(cluster.get(kind, ())))]
-        task = config.get("task")
-        own = (task["type"], int(task["index"])) if task else None
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
-        raise DeviceError(f"TF_CONFIG is not a TensorFlow cluster description ({error!r})") from None
-    if tasks and own not in tasks:
-        raise DeviceError(f"TF_CONFIG's task {own} is not one of its cluster's: {tasks}")
-    return tasks, own
-
-
-def is_chief():
-    """Whether this process writes the run's files: every process, but among several workers only the
-    chief (the "chief" task where TF_CONFIG names one, else worker 0)."""
-    tasks, own = cluster_tasks()
-    return len(tasks) < 2 or own == tasks[0]
-
-
-def multi_worker_strategy(target, tasks):
-    """A MultiWorkerMirroredStrategy over TF_CONFIG's cluster, one replica per worker (its GPU, or its CPU).
-
-    TensorFlow must not have run an op yet (the strategy configures the runtime's collectives), and
-    every worker must call this: each waits for the others, and each step adds up all their gradients.
-    """
-    if target == "tpu":
-        raise DeviceError("target tpu: a TF_CONFIG cluster of several workers trains on CPUs or GPUs; "
-                          "unset TF_CONFIG to train on one TPU host")
-    gpus = tf.config.list_physical_devices("GPU")
-    if target == "gpu" and not gpus:
-        raise DeviceError("target gpu: TensorFlow sees no GPU on this worker; use target cpu or auto")
-    if target == "cpu" and gpus:
-        tf.config.set_visible_devices([], "GPU")
-    try:
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    except (ValueError, RuntimeError) as error:  # e.g. TensorFlow had already started in this process
-        raise DeviceError(f"cannot join the TF_CONFIG cluster of {len(tasks)} workers: {error}") from None
-
-
-def distribution_strategy(target):
-    """The tf.distribute strategy every target trains in: the same training code runs on each.
-
-    auto: every GPU there is (one: OneDeviceStrategy, several: MirroredStrategy), else the
-    default strategy on the CPU; cpu: the CPU even where there are GPUs; gpu: as auto, but
-    without a GPU it is an error; tpu: a TPUStrategy on the TPU that TPUClusterResolver finds
-    (a TPU VM's own, or the one named by $TPU_NAME). Where $TF_CONFIG names a cluster of several
-    workers, a MultiWorkerMirroredStrategy over them (see multi_worker_strategy).
-    """
-    if keras.backend.backend() != "tensorflow":  # Keras was imported before this program set KERAS_BACKEND
-        raise DeviceError(
-            f"Keras runs on {keras.backend.backend()} in this process; this program needs KERAS_BACKEND=tensorflow"
-        )
-    tasks, _ = cluster_tasks()
-    if len(tasks) > 1:
-        return multi_worker_strategy(target, tasks)
-    if target == "tpu":
-        try:
-            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", "local"))
-            tf.config.experimental_connect_to_cluster(resolver)
-            tf.tpu.experimental.initialize_tpu_system(resolver)
-        except (ValueError, tf.errors.OpError) as error:
-            reason = str(error).strip().splitlines()[0].split(". ")[0].rstrip(".")
-            raise DeviceError(
-                f"target tpu: TensorFlow found no TPU on this machine ({reason}); use target cpu or auto "
-                "(nndsl's -t, or TARGET in the generated program)"
-            ) from None
-        return tf.distribute.TPUStrategy(resolver)
-    gpus = tf.config.list_physical_devices("GPU")
-    if target == "gpu" and not gpus:
-        raise DeviceError(
-            "target gpu: TensorFlow sees no GPU on this machine (no CUDA GPU or driver, or a CPU-only "
-            "TensorFlow build such as tensorflow-cpu); use target cpu or auto (nndsl's -t, or TARGET in "
-            "the generated program)"
-        )
-    if target == "cpu" and gpus:
-        return tf.distribute.OneDeviceStrategy("/cpu:0")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
-    if gpus:
-        return tf.distribute.OneDeviceStrategy("/gpu:0")
-    return tf.distribute.get_strategy()  # the default strategy: one replica, this machine's CPU
-
-
-def data_device(strategy):
-    """Where the training set lives: beside the model when one device trains it, else on the host."""
-    if isinstance(strategy, tf.distribute.OneDeviceStrategy):
-        return strategy.extended.worker_devices[0]
-    return "/cpu:0"
-
-
-def replica_share(*tensors):
-    """This replica's consecutive share of a batch's rows: all of them when one replica trains.
-
-    Equal shares of a batch of static size keep a static shape, as XLA on a TPU needs.
-    """
-    context = tf.distribute.get_replica_context()
-    replicas = context.num_replicas_in_sync
-    if replicas == 1:
-        return tensors
-    index = context.replica_id_in_sync_group
-    n = tensors[0].shape[0]
-    if n is not None and n % replicas == 0:
-        size = n // replicas
-        return tuple(tf.slice(t, [index * size] + [0] * (t.shape.rank - 1), [size] + [-1] * (t.shape.rank - 1))
-                     for t in tensors)
-    n = tf.shape(tensors[0])[0]
-    begin, end = n * index // replicas, n * (index + 1) // replicas
-    return tuple(tensor[begin:end] for tensor in tensors)
-
-
 # --- training --------------------------------------------------------------------------------------
 
 
@@ -642,6 +255,203 @@ class Trainer:
         self._predict = tf.function(self._predict, reduce_retracing=True)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
+
+    # --- the interface every backend's Trainer offers --------------------------------------
+
+    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
+        """Train `epochs` more epochs (default: the rest of the spec's 20); returns the history.
+
+        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
+        full training state is saved every `checkpoint_every` epochs and at the end.
+        """
+        if epochs is None and self.epoch >= EPOCHS:
+            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
+                          stacklevel=2)
+        last = EPOCHS if epochs is None else self.epoch + epochs
+        while self.epoch < last:
+            lr = self.learning_rate()
+            self.set_learning_rate(lr)
+            logs = self.train_epoch(on_batch, validate=True)  # with the validation set's val_ logs
+            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
+                                       "try a smaller learning rate")
+            logs["lr"] = lr
+            self.epoch += 1
+            for key in HISTORY_KEYS:
+                self.history[key].append(logs[key])
+            if on_epoch is not None:
+                on_epoch(self.epoch, logs)
+            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
+                self.save_checkpoint(checkpoint)
+        return self.history
+
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        the optimizer's lr, as no schedule changes it (specs/digits_resnet.nn:30)."""
+        return LR
+
+    def train_epoch(self, on_batch=None, validate=False):
+        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics,
+        and with `validate` the validation set's after it, under val_ keys.
+
+        Without on_batch the whole epoch is one graph call, which also evaluates the validation
+        set when that takes one pass; with on_batch, one call per batch, and on_batch(done,
+        total, loss) after each. Either way the loss is checked for NaN once, at the end of the
+        epoch, so that no step waits for the host.
+        """
+        n = len(self.data.x_train)
+        order = self.shuffle_rng.permutation(n) if SHUFFLE else None
+        batch_size = BATCH_SIZE or n
+        validation = ()
+        if on_batch is None:
+            args = (order,)  # no dropout layer, no masks
+            n_val = len(self.x_val)
+            if validate and n_val <= eval_chunk(n_val):  # evaluate() would take it in one pass
+                total_loss, sums, validation = self._epoch_and_validation(*args)
+            else:
+                total_loss, sums = self._epoch(*args)
+        else:
+            x, y = self.training_set(order)
+            total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+            for start in range(0, n, batch_size):
+                stop = min(start + batch_size, n)
+                loss, metrics = self.train_step(x[start:stop], y[start:stop])
+                total_loss += loss * (stop - start)
+                sums = {key: sums[key] + metrics[key] for key in sums}
+                on_batch(stop, n, loss)
+        loss = float(total_loss) / n
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
+        logs = {"loss": loss} | metric_values(sums, n)
+        if validate:
+            val_logs = self._means(*validation, len(self.x_val)) if validation else self.evaluate()
+            logs |= {f"val_{key}": value for key, value in val_logs.items()}
+        return logs
+
+    def train_step(self, x, y):
+        """One mini-batch: forward, loss, gradients, update. Returns the loss and the metric sums (tensors)."""
+        return self._step(x, y, self.dropout_masks(len(x)))
+
+    def evaluate(self, x=None, y=None):
+        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
+        if x is None:
+            x, y = self.x_val, self.y_val
+        else:  # the labels in the dtype of the data's: float32 0/1 or targets, or integer classes
+            x = self.inputs(x)
+            y = given_class_labels(y, len(x), 10).astype(self.y_val.dtype.as_numpy_dtype)
+        n = len(x)
+        chunk = eval_chunk(n)
+        if n <= chunk:  # one chunk, as for most validation sets: no eager slicing (it costs as much as the pass)
+            loss, metrics = self._evaluate(x, y)
+            return self._means(loss, metrics, n)
+        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+        for start in range(0, n, chunk):
+            loss, metrics = self._evaluate(x[start:start + chunk], y[start:start + chunk])
+            total_loss += float(loss)
+            sums = {key: sums[key] + np.asarray(metrics[key], dtype=np.float64) for key in sums}
+        return self._means(total_loss, sums, n)
+
+    def dropout_masks(self, n):
+        """One mask per dropout layer for a batch of n rows, from the NumPy dropout stream,
+        as the NumPy and PyTorch programs draw them."""
+        return ()  # the model has no dropout layer
+
+    def loss_and_gradients(self, x, y):
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
+        Dropout is on, drawing from the same stream as training."""
+        loss, gradients = self._gradients(np.asarray(x, dtype=np.float32), y, self.dropout_masks(len(x)))
+        pairs = zip(TRAINABLE, gradients, strict=True)
+        return float(loss), {name: np.array(ir_layout(name, gradient.numpy())) for name, gradient in pairs}
+
+    def training_set(self, order=None):
+        """The training tensors, taken in `order` (an index array) when one is given."""
+        if order is None:
+            return self.x_train, self.y_train
+        return tf.gather(self.x_train, order), tf.gather(self.y_train, order)
+
+    def _means(self, total_loss, sums, n):
+        """Evaluation logs from the loss and metric sums over n rows."""
+        logs = {"loss": float(total_loss) / n}
+        return logs | metric_values(sums, n)
+
+    def set_learning_rate(self, lr):
+        """The learning rate of the steps to come (the optimizer's variable, which the graphs read)."""
+        self.optimizer.learning_rate.assign(lr)
+
+    def inputs(self, x):
+        """x as float32 images of 8x8x1; any other shape is a ValueError."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.shape[1:] != (8, 8, 1):
+            raise ValueError(f"the model takes images of 8x8x1 (height x width x channels); x has shape {x.shape}")
+        return x
+
+    def predict(self, x):
+        """The model's outputs (softmax applied) for inputs x of shape (n, 8, 8, 1)."""
+        x = self.inputs(x)
+        chunk = eval_chunk(len(x))
+        outputs = [self._predict(x[start:start + chunk]).numpy() for start in range(0, len(x), chunk)]
+        return np.concatenate(outputs) if outputs else np.empty((0, 10), np.float32)
+
+    def get_weights(self):
+        """Copies of the parameters by parameter name, W as (units, inputs)."""
+        return {name: np.array(ir_layout(name, variable.numpy())) for name, variable in self.variables.items()}
+
+    def set_weights(self, weights):
+        """Replace the parameters (by parameter name, W as (units, inputs)); every name must be
+        given, with its shape, and no other."""
+        check_weight_names(weights, self.variables)
+        for name, variable in self.variables.items():
+            new = keras_layout(name, np.asarray(weights[name], dtype=np.float32))
+            if new.shape != tuple(variable.shape):
+                expected = ir_layout(name, np.empty(variable.shape)).shape
+                raise ValueError(f"{name} has shape {expected}, not {ir_layout(name, new).shape}")
+            variable.assign(new)
+
+    def save(self, path):
+        """Save the weights as .npz, keyed by parameter name ("dense_1.W", ...)."""
+        weights = self.get_weights()
+        write_atomic(path, lambda stream: np.savez(stream, **weights))
+
+    def load(self, path):
+        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
+        self.set_weights(read_weights(path))
+
+    def checkpoint_header(self):
+        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
+        return {
+            "epoch": self.epoch,
+            "history": self.history,
+            "shuffle_rng": self.shuffle_rng.bit_generator.state,
+            "dropout_rng": self.dropout_rng.bit_generator.state,
+            "spec": SPEC,
+            "backend": "tensorflow",
+            "optimizer": OPTIMIZER,
+            "format": CHECKPOINT_FORMAT,
+            "controls": {},  # no early stopping or plateau: nothing to keep
+        }
+
+    def checkpoint_arrays(self):
+        """The arrays of a checkpoint: the parameters and the optimizer's variables, by index."""
+        arrays = {f"param.{name}": value for name, value in self.get_weights().items()}
+        return arrays | {f"optimizer.{i}": variable.numpy() for i, variable in enumerate(self.optimizer.variables)}
+
+    def save_checkpoint(self, path):
+        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
+        save_checkpoint(path, self.checkpoint_arrays(), self.checkpoint_header())
+
+    def restore(self, path):
+        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
+        arrays, header = load_checkpoint(path)
+        shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
+        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
+        self.set_weights(named(arrays, "param."))
+        for i, variable in enumerate(self.optimizer.variables):
+            if variable is not self.optimizer.learning_rate:  # the spec's, as on every backend: a new one fine-tunes
+                variable.assign(arrays[f"optimizer.{i}"])
+        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
+        self.dropout_rng.bit_generator.state = header["dropout_rng"]
+        self.epoch = header["epoch"]
+        self.history = header["history"]
 
     # --- graph mode: what one replica computes on its share of a batch ---------------------
 
@@ -725,203 +535,6 @@ class Trainer:
     def _predict(self, x):
         return self.strategy.gather(self.strategy.run(self._replica_predict, args=(x,)), axis=0)
 
-    # --- the interface every backend's Trainer offers --------------------------------------
-
-    def dropout_masks(self, n):
-        """One mask per dropout layer for a batch of n rows, from the NumPy dropout stream,
-        as the NumPy and PyTorch programs draw them."""
-        return ()  # the model has no dropout layer
-
-    def train_step(self, x, y):
-        """One mini-batch: forward, loss, gradients, update. Returns the loss and the metric sums (tensors)."""
-        return self._step(x, y, self.dropout_masks(len(x)))
-
-    def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
-        Dropout is on, drawing from the same stream as training."""
-        loss, gradients = self._gradients(np.asarray(x, dtype=np.float32), y, self.dropout_masks(len(x)))
-        pairs = zip(TRAINABLE, gradients, strict=True)
-        return float(loss), {name: np.array(ir_layout(name, gradient.numpy())) for name, gradient in pairs}
-
-    def training_set(self, order=None):
-        """The training tensors, taken in `order` (an index array) when one is given."""
-        if order is None:
-            return self.x_train, self.y_train
-        return tf.gather(self.x_train, order), tf.gather(self.y_train, order)
-
-    def train_epoch(self, on_batch=None, validate=False):
-        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics,
-        and with `validate` the validation set's after it, under val_ keys.
-
-        Without on_batch the whole epoch is one graph call, which also evaluates the validation
-        set when that takes one pass; with on_batch, one call per batch, and on_batch(done,
-        total, loss) after each. Either way the loss is checked for NaN once, at the end of the
-        epoch, so that no step waits for the host.
-        """
-        n = len(self.data.x_train)
-        order = self.shuffle_rng.permutation(n) if SHUFFLE else None
-        batch_size = BATCH_SIZE or n
-        validation = ()
-        if on_batch is None:
-            args = (order,)  # no dropout layer, no masks
-            n_val = len(self.x_val)
-            if validate and n_val <= eval_chunk(n_val):  # evaluate() would take it in one pass
-                total_loss, sums, validation = self._epoch_and_validation(*args)
-            else:
-                total_loss, sums = self._epoch(*args)
-        else:
-            x, y = self.training_set(order)
-            total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-            for start in range(0, n, batch_size):
-                stop = min(start + batch_size, n)
-                loss, metrics = self.train_step(x[start:stop], y[start:stop])
-                total_loss += loss * (stop - start)
-                sums = {key: sums[key] + metrics[key] for key in sums}
-                on_batch(stop, n, loss)
-        loss = float(total_loss) / n
-        if not math.isfinite(loss):
-            raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
-        logs = {"loss": loss} | metric_values(sums, n)
-        if validate:
-            val_logs = self._means(*validation, len(self.x_val)) if validation else self.evaluate()
-            logs |= {f"val_{key}": value for key, value in val_logs.items()}
-        return logs
-
-    def evaluate(self, x=None, y=None):
-        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
-        if x is None:
-            x, y = self.x_val, self.y_val
-        else:  # the labels in the dtype of the data's: float32 0/1 or targets, or integer classes
-            x = self.inputs(x)
-            y = given_class_labels(y, len(x), 10).astype(self.y_val.dtype.as_numpy_dtype)
-        n = len(x)
-        chunk = eval_chunk(n)
-        if n <= chunk:  # one chunk, as for most validation sets: no eager slicing (it costs as much as the pass)
-            loss, metrics = self._evaluate(x, y)
-            return self._means(loss, metrics, n)
-        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-        for start in range(0, n, chunk):
-            loss, metrics = self._evaluate(x[start:start + chunk], y[start:start + chunk])
-            total_loss += float(loss)
-            sums = {key: sums[key] + np.asarray(metrics[key], dtype=np.float64) for key in sums}
-        return self._means(total_loss, sums, n)
-
-    def _means(self, total_loss, sums, n):
-        """Evaluation logs from the loss and metric sums over n rows."""
-        logs = {"loss": float(total_loss) / n}
-        return logs | metric_values(sums, n)
-
-    def set_learning_rate(self, lr):
-        """The learning rate of the steps to come (the optimizer's variable, which the graphs read)."""
-        self.optimizer.learning_rate.assign(lr)
-
-    def learning_rate(self):
-        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
-        the optimizer's lr, as no schedule changes it (specs/digits_resnet.nn:30)."""
-        return LR
-
-    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
-        """Train `epochs` more epochs (default: the rest of the spec's 20); returns the history.
-
-        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
-        full training state is saved every `checkpoint_every` epochs and at the end.
-        """
-        if epochs is None and self.epoch >= EPOCHS:
-            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
-                          stacklevel=2)
-        last = EPOCHS if epochs is None else self.epoch + epochs
-        while self.epoch < last:
-            lr = self.learning_rate()
-            self.set_learning_rate(lr)
-            logs = self.train_epoch(on_batch, validate=True)  # with the validation set's val_ logs
-            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
-                                       "try a smaller learning rate")
-            logs["lr"] = lr
-            self.epoch += 1
-            for key in HISTORY_KEYS:
-                self.history[key].append(logs[key])
-            if on_epoch is not None:
-                on_epoch(self.epoch, logs)
-            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
-                self.save_checkpoint(checkpoint)
-        return self.history
-
-    def inputs(self, x):
-        """x as float32 images of 8x8x1; any other shape is a ValueError."""
-        x = np.asarray(x, dtype=np.float32)
-        if x.shape[1:] != (8, 8, 1):
-            raise ValueError(f"the model takes images of 8x8x1 (height x width x channels); x has shape {x.shape}")
-        return x
-
-    def predict(self, x):
-        """The model's outputs (softmax applied) for inputs x of shape (n, 8, 8, 1)."""
-        x = self.inputs(x)
-        chunk = eval_chunk(len(x))
-        outputs = [self._predict(x[start:start + chunk]).numpy() for start in range(0, len(x), chunk)]
-        return np.concatenate(outputs) if outputs else np.empty((0, 10), np.float32)
-
-    def get_weights(self):
-        """Copies of the parameters by parameter name, W as (units, inputs)."""
-        return {name: np.array(ir_layout(name, variable.numpy())) for name, variable in self.variables.items()}
-
-    def set_weights(self, weights):
-        """Replace the parameters (by parameter name, W as (units, inputs)); every name must be
-        given, with its shape, and no other."""
-        check_weight_names(weights, self.variables)
-        for name, variable in self.variables.items():
-            new = keras_layout(name, np.asarray(weights[name], dtype=np.float32))
-            if new.shape != tuple(variable.shape):
-                expected = ir_layout(name, np.empty(variable.shape)).shape
-                raise ValueError(f"{name} has shape {expected}, not {ir_layout(name, new).shape}")
-            variable.assign(new)
-
-    def save(self, path):
-        """Save the weights as .npz, keyed by parameter name ("dense_1.W", ...)."""
-        weights = self.get_weights()
-        write_atomic(path, lambda stream: np.savez(stream, **weights))
-
-    def load(self, path):
-        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
-        self.set_weights(read_weights(path))
-
-    def checkpoint_header(self):
-        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
-        return {
-            "epoch": self.epoch,
-            "history": self.history,
-            "shuffle_rng": self.shuffle_rng.bit_generator.state,
-            "dropout_rng": self.dropout_rng.bit_generator.state,
-            "spec": SPEC,
-            "backend": "tensorflow",
-            "optimizer": OPTIMIZER,
-            "format": CHECKPOINT_FORMAT,
-            "controls": {},  # no early stopping or plateau: nothing to keep
-        }
-
-    def checkpoint_arrays(self):
-        """The arrays of a checkpoint: the parameters and the optimizer's variables, by index."""
-        arrays = {f"param.{name}": value for name, value in self.get_weights().items()}
-        return arrays | {f"optimizer.{i}": variable.numpy() for i, variable in enumerate(self.optimizer.variables)}
-
-    def save_checkpoint(self, path):
-        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
-        save_checkpoint(path, self.checkpoint_arrays(), self.checkpoint_header())
-
-    def restore(self, path):
-        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
-        arrays, header = load_checkpoint(path)
-        shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
-        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
-        self.set_weights(named(arrays, "param."))
-        for i, variable in enumerate(self.optimizer.variables):
-            if variable is not self.optimizer.learning_rate:  # the spec's, as on every backend: a new one fine-tunes
-                variable.assign(arrays[f"optimizer.{i}"])
-        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
-        self.dropout_rng.bit_generator.state = header["dropout_rng"]
-        self.epoch = header["epoch"]
-        self.history = header["history"]
-
 
 def make_trainer(seed=SEED, data_seed=DATA_SEED, data_dir=DATA_DIR, target=TARGET, strategy=None,
                  jit_compile=JIT_COMPILE):
@@ -936,10 +549,367 @@ def make_trainer(seed=SEED, data_seed=DATA_SEED, data_dir=DATA_DIR, target=TARGE
     return trainer
 
 
-# --- files: weights and checkpoints ----------------------------------------------------------------
+# --- data ------------------------------------------------------------------------------------------
+
+
+class DataError(Exception):
+    """A data file is missing or malformed."""
+
+
+def check_data_file(path, kind):
+    """DataError unless `path` names a file (not a folder) that exists; `kind` says what it should be."""
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as err:  # a name too long for the file system, a folder that cannot be searched
+        raise DataError(f"{path}: cannot read the file ({err.strerror})") from None
+    if not exists:
+        raise DataError(f"{path}: no such file")
+    if is_dir:
+        raise DataError(f"{path}: is a directory, not {kind}")
+
+
+def data_shape(x):
+    """What the samples of x are, in words: 'rows of 3 features', 'images of 8x8x1'."""
+    if x.ndim == 2:
+        return f"rows of {x.shape[1]} feature{'s' if x.shape[1] != 1 else ''}"
+    return "images of " + "x".join(str(n) for n in x.shape[1:])
+
+
+class Dataset(NamedTuple):
+    """Training and validation arrays (float32 features; labels as the loss needs them)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def split_data(rng, x, y, fraction):
+    """Shuffle the samples, then train on the first `fraction` and validate on the rest
+    (fraction 1: train on all of them; the validation arrays are empty)."""
+    order = rng.permutation(len(x))
+    n_train = int(np.floor(len(x) * fraction))
+    if fraction == 1 and n_train > 0:
+        return Dataset(x[order], y[order], x[:0], y[:0])
+    if not 0 < n_train < len(x):
+        raise DataError(
+            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
+            f"{len(x) - n_train} for validation; each needs at least one"
+        )
+    train, val = order[:n_train], order[n_train:]
+    return Dataset(x[train], y[train], x[val], y[val])
+
+
+def load_npz(path: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """The features x (samples × features, or images: samples × height × width × channels), float32,
+    and the targets y (samples,) or (samples, m), float64.
+
+    The file is what np.savez or np.savez_compressed writes: a zip archive of .npy arrays,
+    here the arrays named `x_key` and `y_key`. It is opened with allow_pickle=False, so an
+    array of Python objects is refused, never unpickled. Both arrays must hold finite
+    numbers (bool, int or float) and have the same number of rows. x may also hold images:
+    4-D (samples × height × width × channels) is kept as it is, 3-D (samples × height ×
+    width) is one channel and becomes (samples, height, width, 1); their values are used as
+    they are (scale uint8 pixels to [0, 1] before saving, if that is what the model expects).
+    Every problem raises DataError, its message starting with the file's path.
+    """
+    path = Path(path)
+    check_data_file(path, "an .npz file")
+    try:
+        with open(path, "rb") as file:
+            magic = file.read(6)
+        if magic == b"\x93NUMPY":
+            raise DataError(f"{path}: a single .npy array, not an .npz archive; save x and y together with np.savez")
+        if not magic.startswith(b"PK"):
+            raise DataError(f"{path}: not an .npz file (the zip archive of arrays that np.savez writes)")
+        with np.load(path, allow_pickle=False) as archive:
+            x = npz_array(path, archive, x_key)
+            y = npz_array(path, archive, y_key)
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise DataError(f"{path}: a corrupt or truncated .npz file ({err})") from None
+
+    if x.ndim < 2:
+        raise DataError(f"{path}: {x_key!r} has shape {x.shape}; it must be 2-D (samples × features)")
+    if x.ndim > 4:
+        raise DataError(
+            f"{path}: {x_key!r} has shape {x.shape}; it must be 2-D (samples × features), 3-D (samples × height × "
+            "width) or 4-D (samples × height × width × channels)"
+        )
+    if y.ndim not in (1, 2):
+        raise DataError(f"{path}: {y_key!r} has shape {y.shape}; it must be 1-D (samples) or 2-D (samples × targets)")
+    if len(x) != len(y):
+        raise DataError(f"{path}: {x_key!r} has {len(x)} samples but {y_key!r} has {len(y)}")
+    if len(x) == 0:
+        raise DataError(f"{path}: {x_key!r} and {y_key!r} hold no samples")
+    if (x.ndim == 2 and x.shape[1] == 0) or (y.ndim == 2 and y.shape[1] == 0):
+        raise DataError(f"{path}: {x_key!r} has shape {x.shape} and {y_key!r} shape {y.shape}: no columns to use")
+    if 0 in x.shape[1:]:
+        raise DataError(f"{path}: {x_key!r} has shape {x.shape}: images without pixels")
+
+    with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf, caught just below
+        x_out, y_out = x.astype(np.float32), y.astype(np.float64)
+    for key, original, converted in ((x_key, x, x_out), (y_key, y, y_out)):
+        bad = ~np.isfinite(converted)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            value = original[where].item()
+            problem = "is too large for float32" if np.isfinite(value) else "is not a finite number"
+            raise DataError(f"{path}: {key!r}[{', '.join(map(str, where))}] = {value!r} {problem}")
+    if x_out.ndim == 3:  # grayscale images: one channel
+        x_out = x_out[..., np.newaxis]
+    return x_out, y_out
+
+
+def npz_array(path: Path, archive, key: str) -> np.ndarray:
+    """The array `key` of an open .npz archive, checked to exist and to hold numbers."""
+    if key not in archive.files:
+        close = [name for name in archive.files if name.lower() == key.lower()]
+        close = close or difflib.get_close_matches(key, archive.files, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        held = ", ".join(repr(name) for name in archive.files) or "no arrays"
+        raise DataError(f"{path}: no array {key!r}{hint}; the file holds {held}")
+    try:
+        name = f"{key}.npy" if f"{key}.npy" in archive.zip.namelist() else key
+        check_npy_header(archive.zip, archive.zip.getinfo(name), path.stat().st_size)
+        array = archive[key]
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise DataError(f"{path}: array {key!r} holds Python objects; nndsl never unpickles data") from None
+        raise DataError(f"{path}: array {key!r} is corrupt ({err})") from None
+    if not isinstance(array, np.ndarray):  # a zip member that is not an .npy file comes back as bytes
+        raise DataError(f"{path}: {key!r} is not a NumPy array")
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{path}: array {key!r} has dtype {array.dtype}; it must hold numbers")
+    return array
+
+
+def class_labels(path, labels, classes):
+    """Integer class labels 0 … classes−1 from the data file `path`."""
+    if labels.ndim != 1:
+        raise DataError(
+            f"{path}: categorical_crossentropy needs one class label per sample; the labels have shape {labels.shape}"
+        )
+    wrong = (labels != np.round(labels)) | (labels < 0) | (labels >= classes)
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise DataError(f"{path}: the model has {classes} classes, so labels must be integers 0 to {classes - 1}; "
+                        f"data row {row + 1} has {labels[row].item():g}")
+    return labels.astype(np.int64)
+
+
+def given_class_labels(y, n, classes):
+    """Class labels for the n rows of x: integers 0 … classes−1 (ints or whole floats, shape (n,)
+    or (n, 1)) or one-hot rows (n, classes); as int64 class indices. Anything else is a ValueError."""
+    y = _numeric_labels(y)
+    if y.shape == (n, classes) and classes > 1:
+        one_hot = np.isin(y, (0, 1)).all(axis=1) & (y.sum(axis=1) == 1)
+        if not one_hot.all():
+            row = int(np.argmin(one_hot))
+            raise ValueError(f"y has {classes} columns, one per class, but row {row} is not one-hot: {y[row].tolist()}")
+        return y.argmax(axis=1).astype(np.int64)
+    if y.shape not in ((n,), (n, 1)):
+        raise ValueError(f"y must hold one class label per row of x, shape ({n},), or one-hot rows, shape "
+                         f"({n}, {classes}); y has shape {y.shape}")
+    y = y.reshape(n)
+    wrong = (y != np.round(y)) | (y < 0) | (y >= classes)
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise ValueError(f"the model has {classes} classes, so labels must be integers 0 to {classes - 1}; "
+                         f"y[{row}] is {y[row].item():g}")
+    return y.astype(np.int64)
+
+
+def _numeric_labels(y):
+    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values")
+    return y
+
+
+def load_data(seed=DATA_SEED, data_dir=DATA_DIR):
+    """npz(data/digits.npz): the samples, shuffled and split (specs/digits_resnet.nn:4)."""
+    path = Path(data_dir) / "data/digits.npz"
+    x, labels = load_npz(path, x_key="x", y_key="y")
+    if x.shape[1:] != (8, 8, 1):
+        raise DataError(f"{path}: the model takes images of 8x8x1 (height x width x channels), but the data has {data_shape(x)}")
+    y = class_labels(path, labels, classes=10)
+    return split_data(np.random.default_rng(seed), x, y, 0.8)
+
+
+# --- initial weights -------------------------------------------------------------------------------
+
+
+def random_streams(seed):
+    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
+    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
+    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
+
+
+def he_normal(rng, shape, fan_in, fan_out):
+    """Gaussian with variance 2 / fan_in, the lecture's 2 / n_in: its choice for ReLU (fan_out is
+    not used; every initialiser takes both)."""
+    std = np.sqrt(2.0 / fan_in)
+    return (rng.standard_normal(shape) * std).astype(np.float32)
+
+
+def glorot_normal(rng, shape, fan_in, fan_out):
+    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
+    for sigmoid and tanh."""
+    std = np.sqrt(2.0 / (fan_in + fan_out))
+    return (rng.standard_normal(shape) * std).astype(np.float32)
+
+
+def initial_weights(seed=SEED):
+    """Initial parameters by name, W as (units, inputs): the same on every backend."""
+    rng = random_streams(seed)[0]
+    return {
+        "conv2d_1.W": he_normal(rng, (16, 3, 3, 1), fan_in=9, fan_out=144),  # specs/digits_resnet.nn:10
+        "conv2d_1.b": np.zeros((16,), dtype=np.float32),  # specs/digits_resnet.nn:10
+        "conv2d_2.W": he_normal(rng, (16, 3, 3, 16), fan_in=144, fan_out=144),  # specs/digits_resnet.nn:12
+        "conv2d_2.b": np.zeros((16,), dtype=np.float32),  # specs/digits_resnet.nn:12
+        "conv2d_3.W": glorot_normal(rng, (16, 3, 3, 16), fan_in=144, fan_out=144),  # specs/digits_resnet.nn:13
+        "conv2d_3.b": np.zeros((16,), dtype=np.float32),  # specs/digits_resnet.nn:13
+        "conv2d_4.W": he_normal(rng, (32, 3, 3, 16), fan_in=144, fan_out=288),  # specs/digits_resnet.nn:17
+        "conv2d_4.b": np.zeros((32,), dtype=np.float32),  # specs/digits_resnet.nn:17
+        "conv2d_5.W": glorot_normal(rng, (32, 3, 3, 32), fan_in=288, fan_out=288),  # specs/digits_resnet.nn:18
+        "conv2d_5.b": np.zeros((32,), dtype=np.float32),  # specs/digits_resnet.nn:18
+        "conv2d_6.W": glorot_normal(rng, (32, 1, 1, 16), fan_in=16, fan_out=32),  # specs/digits_resnet.nn:20
+        "conv2d_6.b": np.zeros((32,), dtype=np.float32),  # specs/digits_resnet.nn:20
+        "dense_1.W": glorot_normal(rng, (10, 32), fan_in=32, fan_out=10),  # specs/digits_resnet.nn:24
+        "dense_1.b": np.zeros((10,), dtype=np.float32),  # specs/digits_resnet.nn:24
+    }
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def train(trainer, last, checkpoint, board, verbose, printing=True):
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
+    and, with --tensorboard, written to `board`."""
+    report = EpochReport(trainer.epoch, last, verbose=verbose) if printing else None
+    listeners = [listener for listener in (report, board) if listener is not None]
+
+    def on_epoch(epoch, logs):
+        for listener in listeners:
+            listener.on_epoch(epoch, logs)
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
+            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
+    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
+    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
+                             "else the first and last epochs' lines and about ten between)")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
+                             "(pip install tensorboardX)")
+    parser.add_argument("--data-dir", default=DATA_DIR,
+                        help="the folder the spec's data paths are relative to (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
+    if args.resume and not args.out:
+        parser.error("--resume needs --out, the folder holding checkpoint.npz")
+    if args.tensorboard == "":
+        parser.error("--tensorboard needs a folder")
+    out = Path(args.out) if args.out else None
+    last = args.epochs or EPOCHS
+    created = []
+    try:
+        chief = is_chief()  # of several TF_CONFIG workers, the chief alone prints and writes; all read --out to resume
+        writes = out is not None and chief
+        # a missing tensorboardX fails at once; the chief alone writes the event files
+        board = TensorBoardLog(args.tensorboard) if args.tensorboard and chief else None
+        if writes:
+            created = prepare_output(out, args.resume)
+        trainer = make_trainer(data_dir=args.data_dir)
+        if args.resume:
+            trainer.restore(out / "checkpoint.npz")
+            if trainer.epoch > last:
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
+        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
+            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
+                      "(--resume would have continued it)", file=sys.stderr)
+        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
+              printing=chief)
+    except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
+        remove_if_empty(created)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except tf.errors.UnavailableError:  # a peer died or cannot be reached: its all-reduce is aborted here
+        print("error: lost another worker of the TF_CONFIG cluster (it stopped, or the network failed); "
+              "restart every worker, with --resume to continue from the chief's last checkpoint", file=sys.stderr)
+        return 1
+    final = trainer.evaluate()  # on every worker: each evaluates its share
+    if not chief:
+        return 0
+    print(validation_line(final))
+    if out is not None:
+        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
+        try:
+            trainer.save(out / "weights.npz")
+            write_atomic(out / "history.json", lambda stream: stream.write(history))
+        except OSError as error:  # a full disk, a folder made read-only while training
+            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        print(f"saved weights.npz and history.json in {out}")
+    return 0
+
+
+# ---- Below: the same in every nndsl program: files, checkpoints, devices and progress -------------
 #
 # Saving without ever leaving a half-written file, and reading .npz files as untrusted input.
-# Nothing here is needed to follow the training above.
+# Nothing below is needed to follow the training above.
+
+
+DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
+
+
+def check_npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int) -> None:
+    """Refuse the .npy member `info` of `archive` (a file of `archive_size` bytes) with ValueError
+    if its header cannot be parsed, or claims more data than the member can hold: NumPy first
+    allocates what the header claims, and a damaged or hostile header can claim terabytes.
+
+    What a member holds is bounded by its stated size and by the archive itself (whose zip
+    directory may lie as well): a stored member is at most the archive's bytes, a deflated one
+    at most 1032 times them. A member that is no .npy file is left to the caller.
+    """
+    with archive.open(info) as member:
+        if member.read(6) != b"\x93NUMPY":
+            return
+        version = member.read(2)
+        if len(version) < 2:
+            raise ValueError("truncated header")
+        read_header = np.lib.format.read_array_header_1_0 if version[0] == 1 else np.lib.format.read_array_header_2_0
+        try:
+            shape, _, dtype = read_header(member)
+        except (SyntaxError, TypeError, tokenize.TokenError) as err:  # the header's Python literal is broken
+            raise ValueError(f"unreadable header: {err}") from None
+    ratio = 1 if info.compress_type == zipfile.ZIP_STORED else DEFLATE_MAX_RATIO
+    holds = min(info.file_size, archive_size * ratio)
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed > holds and not dtype.hasobject:  # objects are pickled: refused by the caller
+        raise ValueError(f"its header claims shape {shape} of {dtype}, {claimed:,} bytes, but it holds {holds:,}")
 
 
 #: 2: the history records each epoch's lr, and the header the early-stopping and plateau state
@@ -1236,7 +1206,165 @@ def _compare_arrays(path, arrays, expected, prefix, written):
             raise CheckpointError(f"{path} was written {written}: it has {name}, which this one has not")
 
 
-# --- command line ----------------------------------------------------------------------------------
+CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
+OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
+
+
+class OutputError(Exception):
+    """The --out folder cannot receive the run's files."""
+
+
+def prepare_output(out, resume):
+    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
+    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
+    Returns the folders it created, outermost first (a run that fails before writing removes them).
+    """
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a folder")
+        if resume and not out.exists():
+            raise OutputError(f"nothing to resume: no folder {out}")
+        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
+    try:
+        check_writable(out)
+        remove_stale_temps(out, OUTPUT_FILES)
+    except OSError as error:
+        remove_if_empty(created)
+        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
+    return created
+
+
+def remove_if_empty(folders):
+    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
+            return
+
+
+class DeviceError(RuntimeError):
+    """The requested target (gpu, tpu) is not available on this machine, or TF_CONFIG is malformed."""
+
+
+def cluster_tasks():
+    """The tasks of the multi-worker cluster that $TF_CONFIG describes, as (type, index) pairs, and
+    this process's own; ([], None) without TF_CONFIG. Read as plain JSON: no TensorFlow op runs."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        cluster = config.get("cluster", {})
+        tasks = [(kind, i) for kind in ("chief", "worker") for i in range(len(cluster.get(kind, ())))]
+        task = config.get("task")
+        own = (task["type"], int(task["index"])) if task else None
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise DeviceError(f"TF_CONFIG is not a TensorFlow cluster description ({error!r})") from None
+    if tasks and own not in tasks:
+        raise DeviceError(f"TF_CONFIG's task {own} is not one of its cluster's: {tasks}")
+    return tasks, own
+
+
+def is_chief():
+    """Whether this process writes the run's files: every process, but among several workers only the
+    chief (the "chief" task where TF_CONFIG names one, else worker 0)."""
+    tasks, own = cluster_tasks()
+    return len(tasks) < 2 or own == tasks[0]
+
+
+def multi_worker_strategy(target, tasks):
+    """A MultiWorkerMirroredStrategy over TF_CONFIG's cluster, one replica per worker (its GPU, or its CPU).
+
+    TensorFlow must not have run an op yet (the strategy configures the runtime's collectives), and
+    every worker must call this: each waits for the others, and each step adds up all their gradients.
+    """
+    if target == "tpu":
+        raise DeviceError("target tpu: a TF_CONFIG cluster of several workers trains on CPUs or GPUs; "
+                          "unset TF_CONFIG to train on one TPU host")
+    gpus = tf.config.list_physical_devices("GPU")
+    if target == "gpu" and not gpus:
+        raise DeviceError("target gpu: TensorFlow sees no GPU on this worker; use target cpu or auto")
+    if target == "cpu" and gpus:
+        tf.config.set_visible_devices([], "GPU")
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except (ValueError, RuntimeError) as error:  # e.g. TensorFlow had already started in this process
+        raise DeviceError(f"cannot join the TF_CONFIG cluster of {len(tasks)} workers: {error}") from None
+
+
+def distribution_strategy(target):
+    """The tf.distribute strategy every target trains in: the same training code runs on each.
+
+    auto: every GPU there is (one: OneDeviceStrategy, several: MirroredStrategy), else the
+    default strategy on the CPU; cpu: the CPU even where there are GPUs; gpu: as auto, but
+    without a GPU it is an error; tpu: a TPUStrategy on the TPU that TPUClusterResolver finds
+    (a TPU VM's own, or the one named by $TPU_NAME). Where $TF_CONFIG names a cluster of several
+    workers, a MultiWorkerMirroredStrategy over them (see multi_worker_strategy).
+    """
+    if keras.backend.backend() != "tensorflow":  # Keras was imported before this program set KERAS_BACKEND
+        raise DeviceError(
+            f"Keras runs on {keras.backend.backend()} in this process; this program needs KERAS_BACKEND=tensorflow"
+        )
+    tasks, _ = cluster_tasks()
+    if len(tasks) > 1:
+        return multi_worker_strategy(target, tasks)
+    if target == "tpu":
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", "local"))
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, tf.errors.OpError) as error:
+            reason = str(error).strip().splitlines()[0].split(". ")[0].rstrip(".")
+            raise DeviceError(
+                f"target tpu: TensorFlow found no TPU on this machine ({reason}); use target cpu or auto "
+                "(nndsl's -t, or TARGET in the generated program)"
+            ) from None
+        return tf.distribute.TPUStrategy(resolver)
+    gpus = tf.config.list_physical_devices("GPU")
+    if target == "gpu" and not gpus:
+        raise DeviceError(
+            "target gpu: TensorFlow sees no GPU on this machine (no CUDA GPU or driver, or a CPU-only "
+            "TensorFlow build such as tensorflow-cpu); use target cpu or auto (nndsl's -t, or TARGET in "
+            "the generated program)"
+        )
+    if target == "cpu" and gpus:
+        return tf.distribute.OneDeviceStrategy("/cpu:0")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    if gpus:
+        return tf.distribute.OneDeviceStrategy("/gpu:0")
+    return tf.distribute.get_strategy()  # the default strategy: one replica, this machine's CPU
+
+
+def data_device(strategy):
+    """Where the training set lives: beside the model when one device trains it, else on the host."""
+    if isinstance(strategy, tf.distribute.OneDeviceStrategy):
+        return strategy.extended.worker_devices[0]
+    return "/cpu:0"
+
+
+def replica_share(*tensors):
+    """This replica's consecutive share of a batch's rows: all of them when one replica trains.
+
+    Equal shares of a batch of static size keep a static shape, as XLA on a TPU needs.
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync
+    if replicas == 1:
+        return tensors
+    index = context.replica_id_in_sync_group
+    n = tensors[0].shape[0]
+    if n is not None and n % replicas == 0:
+        size = n // replicas
+        return tuple(tf.slice(t, [index * size] + [0] * (t.shape.rank - 1), [size] + [-1] * (t.shape.rank - 1))
+                     for t in tensors)
+    n = tf.shape(tensors[0])[0]
+    begin, end = n * index // replicas, n * (index + 1) // replicas
+    return tuple(tensor[begin:end] for tensor in tensors)
 
 
 SECONDS_BETWEEN_LINES = 10
@@ -1387,137 +1515,6 @@ class TensorBoardLog:
     def close(self):
         if self.writer is not None:
             self.writer.close()
-
-
-CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
-OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
-
-
-class OutputError(Exception):
-    """The --out folder cannot receive the run's files."""
-
-
-def prepare_output(out, resume):
-    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
-    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
-    Returns the folders it created, outermost first (a run that fails before writing removes them).
-    """
-    try:
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"--out {out} exists and is not a folder")
-        if resume and not out.exists():
-            raise OutputError(f"nothing to resume: no folder {out}")
-        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
-    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
-        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
-    try:
-        check_writable(out)
-        remove_stale_temps(out, OUTPUT_FILES)
-    except OSError as error:
-        remove_if_empty(created)
-        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
-    return created
-
-
-def remove_if_empty(folders):
-    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
-    for folder in reversed(folders):
-        try:
-            folder.rmdir()
-        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
-            return
-
-
-def train(trainer, last, checkpoint, board, verbose, printing=True):
-    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
-    and, with --tensorboard, written to `board`."""
-    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose) if printing else None, board)
-                 if listener is not None]
-
-    def on_epoch(epoch, logs):
-        for listener in listeners:
-            listener.on_epoch(epoch, logs)
-
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
-            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
-    finally:
-        for listener in listeners:
-            listener.close()
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
-    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
-    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    parser.add_argument("--verbose", action="store_true",
-                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
-                             "else the first and last epochs' lines and about ten between)")
-    parser.add_argument("--tensorboard", metavar="DIR",
-                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
-                             "(pip install tensorboardX)")
-    parser.add_argument("--data-dir", default=DATA_DIR,
-                        help="the folder the spec's data paths are relative to (default: %(default)s)")
-    args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
-    if args.resume and not args.out:
-        parser.error("--resume needs --out, the folder holding checkpoint.npz")
-    if args.tensorboard == "":
-        parser.error("--tensorboard needs a folder")
-    out = Path(args.out) if args.out else None
-    last = args.epochs or EPOCHS
-    created = []
-    try:
-        chief = is_chief()  # of several TF_CONFIG workers, the chief alone prints and writes; all read --out to resume
-        writes = out is not None and chief
-        # a missing tensorboardX fails at once; the chief alone writes the event files
-        board = TensorBoardLog(args.tensorboard) if args.tensorboard and chief else None
-        if writes:
-            created = prepare_output(out, args.resume)
-        trainer = make_trainer(data_dir=args.data_dir)
-        if args.resume:
-            trainer.restore(out / "checkpoint.npz")
-            if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
-                                      f"epoch {last}, where this run was to stop; resume with --epochs "
-                                      f"{trainer.epoch} or more")
-        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
-            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
-            for path in earlier:
-                path.unlink()
-            if earlier:
-                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
-                      "(--resume would have continued it)", file=sys.stderr)
-        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
-              printing=chief)
-    except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
-        remove_if_empty(created)
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except tf.errors.UnavailableError:  # a peer died or cannot be reached: its all-reduce is aborted here
-        print("error: lost another worker of the TF_CONFIG cluster (it stopped, or the network failed); "
-              "restart every worker, with --resume to continue from the chief's last checkpoint", file=sys.stderr)
-        return 1
-    final = trainer.evaluate()  # on every worker: each evaluates its share
-    if not chief:
-        return 0
-    print(validation_line(final))
-    if out is not None:
-        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
-        try:
-            trainer.save(out / "weights.npz")
-            write_atomic(out / "history.json", lambda stream: stream.write(history))
-        except OSError as error:  # a full disk, a folder made read-only while training
-            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
-            return 1
-        print(f"saved weights.npz and history.json in {out}")
-    return 0
 
 
 if __name__ == "__main__":

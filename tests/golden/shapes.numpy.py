@@ -43,6 +43,688 @@ METRICS = ["accuracy"]
 HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
 
 
+# --- the network -----------------------------------------------------------------------------------
+
+
+class Network:
+    """input 16x16x1 → conv2d_1 (8 3x3, relu) → maxpool_1 (8x8x8) → conv2d_2 (16 3x3, relu) → global_maxpool_1 (16) → dense_1 (3, softmax).
+
+    Parameters follow the lecture's layout, z = W·x + b with W of shape (units, inputs);
+    `params` and `grads` map the parameter names ("dense_1.W", ...) to the arrays themselves.
+    forward() returns the logits: the loss applies the output softmax itself.
+    """
+
+    def __init__(self, weights):
+        # Every trainable parameter is a view into one flat array, and its gradient one into another,
+        # so that the optimizer updates them all in one pass over one array instead of one per parameter.
+        self.flat_params = np.zeros(1299, dtype=np.float32)  # the 1,299 trainable parameters
+        self.flat_grads = np.zeros(1299, dtype=np.float32)
+        self.W1 = self.flat_params[0:72].reshape((8, 3, 3, 1))
+        self.W1[...] = weights["conv2d_1.W"]
+        self.b1 = self.flat_params[72:80].reshape((8,))
+        self.b1[...] = weights["conv2d_1.b"]
+        self.W2 = self.flat_params[80:1232].reshape((16, 3, 3, 8))
+        self.W2[...] = weights["conv2d_2.W"]
+        self.b2 = self.flat_params[1232:1248].reshape((16,))
+        self.b2[...] = weights["conv2d_2.b"]
+        self.W3 = self.flat_params[1248:1296].reshape((3, 16))
+        self.W3[...] = weights["dense_1.W"]
+        self.b3 = self.flat_params[1296:1299].reshape((3,))
+        self.b3[...] = weights["dense_1.b"]
+        self.dW1 = self.flat_grads[0:72].reshape((8, 3, 3, 1))
+        self.db1 = self.flat_grads[72:80].reshape((8,))
+        self.dW2 = self.flat_grads[80:1232].reshape((16, 3, 3, 8))
+        self.db2 = self.flat_grads[1232:1248].reshape((16,))
+        self.dW3 = self.flat_grads[1248:1296].reshape((3, 16))
+        self.db3 = self.flat_grads[1296:1299].reshape((3,))
+        self.params = {
+            "conv2d_1.W": self.W1,
+            "conv2d_1.b": self.b1,
+            "conv2d_2.W": self.W2,
+            "conv2d_2.b": self.b2,
+            "dense_1.W": self.W3,
+            "dense_1.b": self.b3,
+        }
+        self.grads = {
+            "conv2d_1.W": self.dW1,
+            "conv2d_1.b": self.db1,
+            "conv2d_2.W": self.dW2,
+            "conv2d_2.b": self.db2,
+            "dense_1.W": self.dW3,
+            "dense_1.b": self.db3,
+        }
+        self._buffers = {}
+        self.batch = None
+
+    def buffers(self, n):
+        """Activations and their gradients for a batch of n rows, allocated once per batch size
+        (and the arrays of zeros the ReLUs compare with, the ones that sum over the batch).
+        """
+        if n not in self._buffers:
+            b = self._buffers[n] = SimpleNamespace(
+                z1=np.empty((4, n, 8, 8, 8), dtype=np.float32),
+                patches1=np.empty((n * 256, 9), dtype=np.float32, order="F"),
+                q1=np.empty((n, 8, 8, 8), dtype=np.float32),
+                h1=np.empty((n, 8, 8, 8), dtype=np.float32),
+                zeros_8x8x8=np.zeros((n, 8, 8, 8), dtype=np.float32),
+                z2=np.empty((n, 6, 6, 16), dtype=np.float32),
+                patches2=np.empty((n * 36, 72), dtype=np.float32),
+                zeros_6x6x16=np.zeros((n, 6, 6, 16), dtype=np.float32),
+                g2=np.empty((n, 16), dtype=np.float32),
+                z3=np.empty((n, 3), dtype=np.float32),
+                dz3=np.empty((n, 3), dtype=np.float32),
+                dg2=np.empty((n, 16), dtype=np.float32),
+                dh2=np.empty((n, 6, 6, 16), dtype=np.float32),
+                dz2=np.empty((n, 6, 6, 16), dtype=np.float32),
+                dh1=np.empty((n, 8, 8, 8), dtype=np.float32),
+                dq1=np.empty((n, 8, 8, 8), dtype=np.float32),
+                dz1=np.empty((4, n, 8, 8, 8), dtype=np.float32),
+                ones=np.ones(n, dtype=np.float32),
+            )
+            b.h2 = b.z2  # relu in place: h2 = max(z2, 0) overwrites z2, which nothing reads after
+        return self._buffers[n]
+
+    def __call__(self, x):
+        """The output for inputs x of shape (n, 16, 16, 1), as a new array, no dropout: the logits, as a
+        torch nn.Module gives them (Trainer.predict applies the softmax)."""
+        return self.forward(np.asarray(x, dtype=np.float32)).copy()
+
+    def forward(self, x, rng=None):
+        """The output for a batch x of shape (n, 16, 16, 1)."""
+        b = self.batch = self.buffers(len(x))
+        b.x = x
+        # conv2d_1: z1 = W1 ⋆ x + b1 on the cells maxpool_1 reads, pool-major: z1[k] is the cell at offset k of every 2x2 window, so that the pool reads 4 contiguous blocks, its relu after the pool  (specs/shapes.nn:10)
+        conv2d_patches_by_weight(b.x, (3, 3), (1, 1), (1, 1, 1, 1), out=b.patches1, pool=(2, 2))
+        conv2d_forward(b.patches1, self.W1, self.b1, out=b.z1)
+        # maxpool_1: q1 = the max over the 4 blocks (each 2x2 window's cells) of z1, then conv2d_1's relu, h1 = relu(q1): after the max, as relu is monotone, the same numbers on the pooled cells  (specs/shapes.nn:11)
+        maxpool_blocks_forward(b.z1, out=b.q1)
+        relu_forward(b.q1, out=b.h1, zeros=b.zeros_8x8x8)
+        # conv2d_2: z2 = W2 ⋆ h1 + b2, h2 = relu(z2)  (specs/shapes.nn:12)
+        conv2d_patches(b.h1, (3, 3), (1, 1), (0, 0, 0, 0), out=b.patches2)
+        conv2d_forward(b.patches2, self.W2, self.b2, out=b.z2)
+        relu_forward(b.z2, out=b.h2, zeros=b.zeros_6x6x16)
+        # global_maxpool_1: g2 = the max of each channel of h2  (specs/shapes.nn:13)
+        global_maxpool_forward(b.h2, out=b.g2)
+        # dense_1: z3 = g2·W3ᵀ + b3  (specs/shapes.nn:14)
+        dense_forward(b.g2, self.W3, self.b3, out=b.z3)
+        return b.z3
+
+    @property
+    def output_grad(self):
+        """The buffer the loss writes ∂L/∂output into, for the batch of the last forward()."""
+        return self.batch.dz3
+
+    def backward(self):
+        """∂L/∂θ for every trainable θ, from output_grad, by the chain rule: last layer first."""
+        b = self.batch
+        # dense_1: ∂L/∂W3 = dz3ᵀ·g2, ∂L/∂b3 = Σ dz3, ∂L/∂g2 = dz3·W3
+        dense_backward(b.dz3, b.g2, self.W3, self.dW3, self.db3, b.ones, dx=b.dg2)
+        # global_maxpool_1: ∂L/∂h2 = dg2 routed to each channel's max
+        global_maxpool_backward(b.dg2, b.h2, out=b.dh2)
+        # relu: ∂L/∂z2 = ∂L/∂h2 · relu'(z2)
+        relu_backward(b.h2, b.dh2, out=b.dz2)
+        # conv2d_2: ∂L/∂W2 = Σ dz2 ⊗ patches of h1, ∂L/∂b2 = Σ dz2, ∂L/∂h1 = Σ over windows of dz2·W2
+        conv2d_backward(b.dz2, b.patches2, self.W2, (1, 1), (0, 0, 0, 0), self.dW2, self.db2, dx=b.dh1)
+        # relu: ∂L/∂q1 = ∂L/∂h1 · relu'(q1)
+        relu_backward(b.h1, b.dh1, out=b.dq1)
+        # maxpool_1: ∂L/∂z1 = dq1 routed to each window's max, in its block
+        maxpool_blocks_backward(b.dq1, b.z1, b.q1, dz=b.dz1)
+        # conv2d_1: ∂L/∂W1 = Σ dz1 ⊗ patches of x, ∂L/∂b1 = Σ dz1 = Σ dq1
+        conv2d_backward_pooled(b.dz1, b.patches1, self.W1, (1, 1), (1, 1, 1, 1), (2, 2), self.dW1, self.db1, dpooled=b.dq1)
+
+
+# --- operations: each one's local output (forward) and local derivative (backward) ----------------
+
+
+def conv2d_windows(x, kernel, stride, pad):
+    """Every (kh, kw) window of the zero-padded x, `stride` apart: a view (n, oh, ow, kh, kw, c_in).
+
+    The last three axes are a patch in the order of W's (kh, kw, c_in).
+    """
+    top, bottom, left, right = pad
+    if top or bottom or left or right:
+        x = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    windows = np.lib.stride_tricks.sliding_window_view(x, kernel, axis=(1, 2))  # (n, h', w', c_in, kh, kw)
+    return windows[:, :: stride[0], :: stride[1]].transpose(0, 1, 2, 4, 5, 3)
+
+
+def conv2d_offsets(patches, shape):
+    """The patch matrix seen as [i, j] → (n, oh, ow, c_in): what every patch holds at kernel offset
+    (i, j). A view of either layout conv2d_patches and conv2d_patches_by_weight write; shape is
+    (n, oh, ow, kh, kw, c_in).
+    """
+    n, oh, ow, kh, kw, c_in = shape
+    if patches.flags.c_contiguous:  # one patch per row
+        return patches.reshape(shape).transpose(3, 4, 0, 1, 2, 5)
+    return patches.T.reshape(kh, kw, c_in, n, oh, ow).transpose(0, 1, 3, 4, 5, 2)  # one weight per column
+
+
+def conv2d_pooled_windows(x, kernel, stride, pad, pool):
+    """The windows of the conv cells a (ph, pw) max pool with stride (ph, pw) reads, pool-major: a
+    view (ph, pw, n, qh, qw, kh, kw, c_in), [di, dj, s, i, j] the window of conv cell
+    (ph·i + di, pw·j + dj) of sample s. The cells of a last row or column that no pool window
+    reads (an odd-sized map) are left out, so they are never computed.
+    """
+    windows = conv2d_windows(x, kernel, stride, pad)  # (n, oh, ow, kh, kw, c_in)
+    n, oh, ow = windows.shape[:3]
+    (ph, pw), (qh, qw) = pool, (oh // pool[0], ow // pool[1])
+    tiled = windows[:, : qh * ph, : qw * pw].reshape(n, qh, ph, qw, pw, *windows.shape[3:])
+    return tiled.transpose(2, 4, 0, 1, 3, 5, 6, 7)
+
+
+def conv2d_patches(x, kernel, stride, pad, out, pool=None):
+    """im2col: every window of x copied into `out`, the (n·oh·ow, kh·kw·c_in) patch matrix, one patch
+    per row (row-major), in one copy. Made once a step: the forward product and ∂L/∂W read it.
+
+    With `pool` = (ph, pw), the rows are those of conv2d_pooled_windows instead, pool-major: the
+    conv output is then ph·pw contiguous blocks, one per offset of the pool's windows.
+    """
+    windows = conv2d_windows(x, kernel, stride, pad) if pool is None else conv2d_pooled_windows(x, kernel, stride, pad, pool)
+    np.copyto(out.reshape(windows.shape), windows)
+    return out
+
+
+def conv2d_patches_by_weight(x, kernel, stride, pad, out, pool=None):
+    """im2col for a few input channels: the same patch matrix, column-major (`out` order="F"), so
+    each weight's column is contiguous. One strided copy of x per kernel offset fills kh·kw columns'
+    worth of whole image rows at once: with one channel 6x faster than copying kh·kw-wide rows.
+    `pool` as for conv2d_patches.
+    """
+    windows = conv2d_windows(x, kernel, stride, pad) if pool is None else conv2d_pooled_windows(x, kernel, stride, pad, pool)
+    c_in = windows.shape[-1]
+    columns = out.T.reshape(*kernel, c_in, *windows.shape[:-3])  # [i, j, c]: weight (i, j, c)'s column
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            np.copyto(columns[i, j], np.moveaxis(windows[..., i, j, :], -1, 0))
+    return out
+
+
+def conv2d_forward(patches, W, b, out):
+    """Local output of a convolution: a dense layer on every patch, z[n, i, j] = W·patch(n, i, j) + b.
+
+    patches is the (n·oh·ow, kh·kw·c_in) matrix conv2d_patches made; W is (c_out, kh, kw, c_in), so
+    W.reshape(c_out, −1) is the lecture's n_out × n_in matrix for a patch flattened in (kh, kw,
+    c_in) order; b is (c_out,). `out` is (n, oh, ow, c_out), C-contiguous. All patches at once are
+    one matrix product, patches·Wᵀ.
+    """
+    c_out = W.shape[0]
+    np.matmul(patches, W.reshape(c_out, -1).T, out=out.reshape(-1, c_out))
+    out += b
+    return out
+
+
+def conv2d_backward(dout, patches, W, stride, pad, dW=None, db=None, dx=None):
+    """Local derivatives of z = patches·Wᵀ + b: ∂L/∂W = Σ over cells of dz ⊗ patch, ∂L/∂b = Σ dz,
+    and ∂L/∂x the sum, over the windows containing each input cell, of dz·W.
+
+    dout is ∂L/∂z, (n, oh, ow, c_out); patches the forward's patch matrix. Each gradient is
+    computed only where a buffer is given (dW like W and db like b, both or neither; dx like x;
+    all C-contiguous): frozen layers need no ∂L/∂W, the first layer no ∂L/∂x. ∂L/∂W is one
+    product, dzᵀ·patches; ∂L/∂x is conv2d_input_gradient's, written over the patches.
+    """
+    c_out = W.shape[0]
+    dz = dout.reshape(-1, c_out)
+    if dW is not None:
+        np.matmul(dz.T, patches, out=dW.reshape(c_out, -1))
+        np.matmul(np.ones(len(dz), dz.dtype), dz, out=db)  # 1ᵀ·dz: 4x faster than dz.sum(axis=0)
+    if dx is not None:
+        conv2d_input_gradient(dout, W, stride, pad, patches, dx)
+
+
+def conv2d_input_gradient(dout, W, stride, pad, dpatches, dx):
+    """∂L/∂x of a convolution: the sum, over the windows containing each input cell, of dz·W.
+
+    dout is ∂L/∂z in image order, (n, oh, ow, c_out). One product dz·W gives ∂L/∂patches,
+    written into `dpatches` (the forward's patch matrix, which nothing reads after ∂L/∂W), and
+    each of the kh·kw kernel offsets adds its part of it into the cells that offset read — a
+    strided slice of a zero-padded buffer, whose interior is ∂L/∂x. Cells no window reads get 0.
+    """
+    c_out, kh, kw, c_in = W.shape
+    n, oh, ow = dout.shape[:3]
+    np.matmul(dout.reshape(-1, c_out), W.reshape(c_out, -1), out=dpatches)
+    cells = conv2d_offsets(dpatches, (n, oh, ow, kh, kw, c_in))
+    top, bottom, left, right = pad
+    sh, sw = stride
+    if top or bottom or left or right:
+        padded = np.zeros((n, top + dx.shape[1] + bottom, left + dx.shape[2] + right, c_in), dx.dtype)
+    else:
+        padded = dx
+        padded.fill(0)
+    for i in range(kh):
+        for j in range(kw):
+            padded[:, i : i + sh * oh : sh, j : j + sw * ow : sw] += cells[i, j]
+    if padded is not dx:
+        dx[...] = padded[:, top : top + dx.shape[1], left : left + dx.shape[2]]
+    return dx
+
+
+def conv2d_backward_pooled(dout, patches, W, stride, pad, pool, dW=None, db=None, dx=None, dz_image=None,
+                           dpooled=None):
+    """conv2d_backward for a conv whose patches are pool-major (conv2d_patches with `pool`).
+
+    dout is ∂L/∂z in the same order, (ph·pw, n, qh, qw, c_out): ∂L/∂W = dzᵀ·patches reads it as
+    it is. ∂L/∂b = Σ dz, or, given the max pool's gradient `dpooled` (n, qh, qw, c_out), Σ dpooled:
+    the pool passes each window's gradient to one of its cells and 0 to the others, so the sums
+    are equal, on a block's cells instead of ph·pw blocks'. For ∂L/∂x, dz is first copied into
+    image order, `dz_image` (n, qh·ph, qw·pw, c_out), so that the col2im adds run along image rows;
+    the input cells that only the dropped conv cells read get 0, as those cells' dz is 0.
+    """
+    c_out = W.shape[0]
+    dz = dout.reshape(-1, c_out)
+    if dW is not None:
+        np.matmul(dz.T, patches, out=dW.reshape(c_out, -1))
+        summed = dz if dpooled is None else dpooled.reshape(-1, c_out)
+        np.matmul(np.ones(len(summed), dz.dtype), summed, out=db)
+    if dx is not None:
+        (ph, pw), (n, qh, qw) = pool, dout.shape[1:4]
+        np.copyto(dz_image.reshape(n, qh, ph, qw, pw, c_out),
+                  dout.reshape(ph, pw, n, qh, qw, c_out).transpose(2, 3, 0, 4, 1, 5))
+        conv2d_input_gradient(dz_image, W, stride, pad, patches, dx)
+
+
+def maxpool_blocks_forward(z, out):
+    """Max pooling of a conv output laid out pool-major (conv2d_patches with `pool`): windows that
+    tile the map, no padding. z is (ph·pw, n, oh, ow, c), block k the cell at offset k (row by
+    row) of every window; `out` is (n, oh, ow, c). The max over ph·pw contiguous blocks, where
+    maxpool_forward reads strided 2-D views.
+    """
+    np.maximum(z[0], z[1], out=out)
+    for block in z[2:]:
+        np.maximum(out, block, out=out)
+    return out
+
+
+def maxpool_blocks_backward(dout, z, out, dz):
+    """Local derivative of maxpool_blocks_forward: each window's dout goes to the first offset
+    (row by row) holding its maximum, as torch's and TensorFlow's CPU kernels route it, and 0 to
+    the others; dz, like z, gets every cell written once. The last offset takes what no earlier
+    one took: a window's maximum is one of its cells.
+    """
+    unrouted = np.ones(out.shape, bool)  # windows whose maximum has not been found yet
+    hit = np.empty(out.shape, bool)
+    for block, grad in zip(z[:-1], dz[:-1], strict=True):
+        np.equal(block, out, out=hit)
+        hit &= unrouted
+        unrouted ^= hit
+        np.multiply(dout, hit, out=grad)
+    np.multiply(dout, unrouted, out=dz[-1])
+    return dz
+
+
+def relu_forward(z, out, zeros):
+    """h = max(0, z); `out` may be z itself (ReLU in place: its derivative needs only h).
+
+    `zeros` is an array of zeros shaped like z: NumPy's maximum against it runs about 3x faster
+    on a large batch, and 2x on a small one, than against the scalar 0, for which NumPy's
+    vectorised loop is not used.
+    """
+    return np.maximum(z, zeros, out=out)
+
+
+def relu_backward(h, dh, out):
+    """∂h/∂z = 1 where z > 0, else 0, read off h (positive exactly there), in float32.
+
+    Only h is needed, so the forward pass may overwrite z with h. The 0/1 factor comes from
+    np.sign on a small batch and np.greater on a large one, the faster loop at each size
+    (np.greater's cast to float32 costs more than the arithmetic below a few thousand values;
+    above it, np.sign is half as fast).
+    """
+    if out.size < 4096:
+        np.sign(h, out=out)
+    else:
+        np.greater(h, 0, out=out)
+    out *= dh
+    return out
+
+
+def global_maxpool_forward(x, out):
+    """Local output of global max pooling: the largest cell over h and w, (n, h, w, c) → (n, c)."""
+    return np.max(x, axis=(1, 2), out=out)
+
+
+def global_maxpool_backward(dout, x, out):
+    """∂out/∂x is 1 at each channel's maximum, 0 elsewhere: dout goes to that cell; `out` is ∂L/∂x.
+
+    Where the maximum is held more than once, the first in row-by-row order takes it all, as
+    max pooling over the whole image does (tf.reduce_max, behind Keras' GlobalMaxPooling2D,
+    would split it evenly among the ties; after a ReLU the tied cells are the zeros, whose
+    gradient the ReLU stops either way).
+    """
+    n, h, w, c = x.shape
+    first = np.argmax(x.reshape(n, h * w, c), axis=1)  # (n, c): argmax returns the first maximum
+    out.fill(0)
+    np.put_along_axis(out.reshape(n, h * w, c), first[:, None, :], dout[:, None, :], axis=1)
+    return out
+
+
+def dense_forward(x, W, b, out):
+    """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b."""
+    np.matmul(x, W.T, out=out)
+    out += b
+    return out
+
+
+def dense_backward(dz, x, W, dW=None, db=None, ones=None, dx=None):
+    """Local derivatives of z = x·Wᵀ + b: ∂L/∂W = dzᵀ·x, ∂L/∂b = Σ_rows dz, ∂L/∂x = dz·W.
+
+    Each is computed only where a buffer is given: frozen layers need no ∂L/∂W,
+    and the first layer needs no ∂L/∂x. ∂L/∂b is a product too, 1ᵀ·dz with `ones` a
+    vector of n ones: BLAS sums the rows 3-4x faster than dz.sum(axis=0) on a large
+    batch, and a third faster on a small one.
+    """
+    if dW is not None:
+        np.matmul(dz.T, x, out=dW)
+        np.matmul(ones, dz, out=db)
+    if dx is not None:
+        np.matmul(dz, W, out=dx)
+
+
+def softmax_forward(z, out):
+    """h_i = exp(z_i) / Σ_j exp(z_j) per row, shifted by the row maximum so exp cannot overflow."""
+    np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+# --- loss ------------------------------------------------------------------------------------------
+
+
+def softmax_categorical_crossentropy(z, labels, dz, scale=1.0):
+    """Cross-entropy of q = softmax(z) against integer class labels, from the logits z.
+
+    Fused with the softmax for stability: L = mean(logsumexp(z) − z[label]), computed with
+    the row maximum subtracted; its local derivative is ∂L/∂z = (q − onehot(label)) / N.
+    Writes scale·∂L/∂z into dz (the trainer of plain SGD passes the learning rate) and returns L.
+    """
+    rows = np.arange(len(z))
+    np.subtract(z, z.max(axis=1, keepdims=True), out=dz)
+    picked = dz[rows, labels]
+    np.exp(dz, out=dz)
+    total = dz.sum(axis=1)
+    loss = (np.log(total) - picked).sum() / len(z)  # the mean, without np.mean's overhead
+    step = scale / len(z)
+    dz *= (step / total)[:, None]  # q = exp / total, times scale/N, in one pass
+    dz[rows, labels] -= step
+    return float(loss)
+
+
+# --- training --------------------------------------------------------------------------------------
+
+
+class Adam:
+    """Adam (Kingma & Ba, Algorithm 1): m and v are running means of g and g²,
+    bias-corrected, and θ ← θ − lr·m̂ / (√v̂ + eps). PyTorch's torch.optim.Adam does the same."""
+
+    def __init__(self, params, grads, lr, beta1, beta2, eps):
+        self.params, self.grads = params, grads
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+        self.t = 0
+
+    def set_lr(self, lr):
+        self.lr = lr  # a Python float: the bias-corrected step size is computed in float64, as torch does
+
+    def step(self):
+        self.t += 1
+        step_size = np.float32(self.lr / (1 - self.beta1**self.t))
+        root_correction = np.float32(np.sqrt(1 - self.beta2**self.t))
+        for p, g, m, v in zip(self.params, self.grads, self.m, self.v, strict=True):
+            m *= np.float32(self.beta1)
+            m += np.float32(1 - self.beta1) * g
+            v *= np.float32(self.beta2)
+            v += np.float32(1 - self.beta2) * g * g
+            np.sqrt(v, out=g)  # g is scratch from here on
+            g /= root_correction
+            g += np.float32(self.eps)
+            np.divide(m, g, out=g)
+            g *= step_size
+            p -= g
+
+    def state(self):
+        arrays = {f"m.{i}": m for i, m in enumerate(self.m)} | {f"v.{i}": v for i, v in enumerate(self.v)}
+        return arrays | {"t": np.array(self.t)}
+
+    def load_state(self, state):
+        for i, (m, v) in enumerate(zip(self.m, self.v, strict=True)):
+            m[...] = state[f"m.{i}"]
+            v[...] = state[f"v.{i}"]
+        self.t = int(state["t"])
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
+
+
+def metric_sums(output, y):
+    """Per-batch sums of each metric (metric_values turns an epoch's into its metrics).
+
+    `output` is the network's, the logits: the softmax is applied here where a metric
+    needs it.
+    """
+    return {
+        "accuracy": int(np.count_nonzero(output.argmax(axis=1) == y)),
+    }
+
+
+def metric_values(sums, n):
+    """The metrics of n rows from their metric_sums, added up over the batches: means over the rows."""
+    return {
+        "accuracy": sums["accuracy"] / n,
+    }
+
+
+class Trainer:
+    """Trains the network on the spec's data by mini-batch gradient descent, as its train block says.
+
+    Every backend's Trainer offers the same methods: fit, evaluate, predict, get_weights,
+    set_weights, save, load, save_checkpoint and restore; `model` is the backend's own model.
+    """
+
+    def __init__(self, network, data, seed=SEED):
+        self.model = network
+        self.data = data
+        _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
+        # every trainable parameter at once: the network keeps them in one flat array  (specs/shapes.nn:20)
+        self.optimizer = Adam([network.flat_params], [network.flat_grads], lr=LR, beta1=0.9, beta2=0.999, eps=1e-07)
+        self.epoch = 0
+        self.history = {key: [] for key in HISTORY_KEYS}
+        self._batches = {}  # per batch size: the buffers a shuffled batch is gathered into
+
+    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
+        """Train `epochs` more epochs (default: the rest of the spec's 60); returns the history.
+
+        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
+        full training state is saved every `checkpoint_every` epochs and at the end.
+        """
+        if epochs is None and self.epoch >= EPOCHS:
+            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
+                          stacklevel=2)
+        last = EPOCHS if epochs is None else self.epoch + epochs
+        while self.epoch < last:
+            lr = self.learning_rate()
+            self.set_learning_rate(lr)
+            logs = self.train_epoch(on_batch)
+            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
+            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
+                                       "try a smaller learning rate")
+            logs["lr"] = lr
+            self.epoch += 1
+            for key in HISTORY_KEYS:
+                self.history[key].append(logs[key])
+            if on_epoch is not None:
+                on_epoch(self.epoch, logs)
+            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
+                self.save_checkpoint(checkpoint)
+        return self.history
+
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        the optimizer's lr, as no schedule changes it (specs/shapes.nn:20)."""
+        return LR
+
+    def train_epoch(self, on_batch=None):
+        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics."""
+        x, y = self.data.x_train, self.data.y_train
+        n = len(x)
+        order = self.shuffle_rng.permutation(n) if SHUFFLE else None
+        if order is not None and x.nbytes + y.nbytes <= GATHER_BY_BATCH_BYTES:
+            # A small training set is shuffled as a whole: two copies an epoch, then every batch
+            # is a slice. A large one is gathered batch by batch (gather()): the batch is then
+            # still in cache when the first layer reads it, 1-3 % faster an epoch on a
+            # 784-1024-1024-10 net, where on the small one the two copies per batch cost 5-8 %.
+            x, y, order = np.take(x, order, axis=0), np.take(y, order, axis=0), None
+        batch_size = BATCH_SIZE or n
+        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            if order is None:
+                loss, metrics = self.train_step(x[start:stop], y[start:stop])
+            else:
+                loss, metrics = self.train_step(*self.gather(order[start:stop]))
+            if not math.isfinite(loss):
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
+            total_loss += loss * (stop - start)
+            for key, value in metrics.items():
+                sums[key] += value
+            if on_batch is not None:
+                on_batch(stop, n, loss)
+        return {"loss": total_loss / n} | metric_values(sums, n)
+
+    def train_step(self, x, y):
+        """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
+        network = self.model
+        output = network.forward(x, self.dropout_rng)
+        loss = softmax_categorical_crossentropy(output, y, network.output_grad)  # categorical_crossentropy (specs/shapes.nn:17)
+        network.backward()
+        self.optimizer.step()
+        return loss, metric_sums(output, y)
+
+    def evaluate(self, x=None, y=None):
+        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
+        if x is None:
+            x, y = self.data.x_val, self.data.y_val
+        else:
+            x = self.inputs(x)
+            y = given_class_labels(y, len(x), 3)
+        network = self.model
+        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
+        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+        for start in range(0, len(x), chunk):
+            stop = min(start + chunk, len(x))
+            output = network.forward(x[start:stop])
+            total_loss += softmax_categorical_crossentropy(output, y[start:stop], network.output_grad) * (stop - start)
+            for key, value in metric_sums(output, y[start:stop]).items():
+                sums[key] += value
+        logs = {"loss": total_loss / len(x)}
+        return logs | metric_values(sums, len(x))
+
+    def gather(self, rows):
+        """The training samples `rows`, one batch in the epoch's shuffled order, copied (np.take
+        with out=) into buffers reused by every batch of this size.
+        """
+        x, y = self.data.x_train, self.data.y_train
+        if len(rows) not in self._batches:
+            self._batches[len(rows)] = (np.empty((len(rows), *x.shape[1:]), x.dtype),
+                                        np.empty((len(rows), *y.shape[1:]), y.dtype))
+        x_batch, y_batch = self._batches[len(rows)]
+        return np.take(x, rows, axis=0, out=x_batch), np.take(y, rows, axis=0, out=y_batch)
+
+    def loss_and_gradients(self, x, y):
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update."""
+        network = self.model
+        output = network.forward(np.asarray(x, dtype=np.float32), self.dropout_rng)
+        loss = softmax_categorical_crossentropy(output, y, network.output_grad)
+        network.backward()
+        return loss, {name: grad.copy() for name, grad in network.grads.items()}
+
+    def set_learning_rate(self, lr):
+        """The learning rate of the steps to come."""
+        self.optimizer.set_lr(lr)
+
+    def inputs(self, x):
+        """x as float32 images of 16x16x1; any other shape is a ValueError."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.shape[1:] != (16, 16, 1):
+            raise ValueError(f"the model takes images of 16x16x1 (height x width x channels); x has shape {x.shape}")
+        return x
+
+    def predict(self, x):
+        """The model's outputs (softmax applied) for inputs x of shape (n, 16, 16, 1)."""
+        x = self.inputs(x)
+        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
+        outputs = []
+        for start in range(0, len(x), chunk):
+            output = self.model.forward(x[start:start + chunk])
+            outputs.append(softmax_forward(output, out=np.empty_like(output)))
+        return np.concatenate(outputs) if outputs else np.empty((0, 3), np.float32)
+
+    def get_weights(self):
+        """Copies of the parameters by name ("dense_1.W", ...), W as (units, inputs)."""
+        return {name: value.copy() for name, value in self.model.params.items()}
+
+    def set_weights(self, weights):
+        """Replace the parameters (by name); every name must be given, with its shape, and no other."""
+        check_weight_names(weights, self.model.params)
+        for name, value in self.model.params.items():
+            new = np.asarray(weights[name], dtype=np.float32)
+            if new.shape != value.shape:
+                raise ValueError(f"{name} has shape {value.shape}, not {new.shape}")
+            value[...] = new
+
+    def save(self, path):
+        """Save the weights as .npz, keyed by parameter name ("dense_1.W", ...)."""
+        weights = self.get_weights()
+        write_atomic(path, lambda stream: np.savez(stream, **weights))
+
+    def load(self, path):
+        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
+        self.set_weights(read_weights(path))
+
+    def checkpoint_header(self):
+        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
+        return {
+            "epoch": self.epoch,
+            "history": self.history,
+            "shuffle_rng": self.shuffle_rng.bit_generator.state,
+            "dropout_rng": self.dropout_rng.bit_generator.state,
+            "spec": SPEC,
+            "backend": "numpy",
+            "optimizer": OPTIMIZER,
+            "format": CHECKPOINT_FORMAT,
+            "controls": {},  # no early stopping or plateau: nothing to keep
+        }
+
+    def checkpoint_arrays(self):
+        """The arrays of a checkpoint: the parameters and the optimizer's state."""
+        arrays = {f"param.{name}": value for name, value in self.model.params.items()}
+        return arrays | {f"optimizer.{key}": np.asarray(value) for key, value in self.optimizer.state().items()}
+
+    def save_checkpoint(self, path):
+        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
+        save_checkpoint(path, self.checkpoint_arrays(), self.checkpoint_header())
+
+    def restore(self, path):
+        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
+        arrays, header = load_checkpoint(path)
+        shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
+        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
+        self.set_weights(named(arrays, "param."))
+        self.optimizer.load_state(named(arrays, "optimizer."))
+        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
+        self.dropout_rng.bit_generator.state = header["dropout_rng"]
+        self.epoch = header["epoch"]
+        self.history = header["history"]
+
+
+def make_trainer(seed=SEED, data_seed=DATA_SEED, data_dir=DATA_DIR):
+    """The network with its initial weights, on the spec's data."""
+    data = load_data(data_seed, data_dir)
+    return Trainer(Network(initial_weights(seed)), data, seed)
+
+
 # --- data ------------------------------------------------------------------------------------------
 
 
@@ -316,692 +998,90 @@ def initial_weights(seed=SEED):
     }
 
 
-# --- operations: each one's local output (forward) and local derivative (backward) ----------------
-
-
-def conv2d_windows(x, kernel, stride, pad):
-    """Every (kh, kw) window of the zero-padded x, `stride` apart: a view (n, oh, ow, kh, kw, c_in).
-
-    The last three axes are a patch in the order of W's (kh, kw, c_in).
-    """
-    top, bottom, left, right = pad
-    if top or bottom or left or right:
-        x = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
-    windows = np.lib.stride_tricks.sliding_window_view(x, kernel, axis=(1, 2))  # (n, h', w', c_in, kh, kw)
-    return windows[:, :: stride[0], :: stride[1]].transpose(0, 1, 2, 4, 5, 3)
-
-
-def conv2d_offsets(patches, shape):
-    """The patch matrix seen as [i, j] → (n, oh, ow, c_in): what every patch holds at kernel offset
-    (i, j). A view of either layout conv2d_patches and conv2d_patches_by_weight write; shape is
-    (n, oh, ow, kh, kw, c_in).
-    """
-    n, oh, ow, kh, kw, c_in = shape
-    if patches.flags.c_contiguous:  # one patch per row
-        return patches.reshape(shape).transpose(3, 4, 0, 1, 2, 5)
-    return patches.T.reshape(kh, kw, c_in, n, oh, ow).transpose(0, 1, 3, 4, 5, 2)  # one weight per column
-
-
-def conv2d_pooled_windows(x, kernel, stride, pad, pool):
-    """The windows of the conv cells a (ph, pw) max pool with stride (ph, pw) reads, pool-major: a
-    view (ph, pw, n, qh, qw, kh, kw, c_in), [di, dj, s, i, j] the window of conv cell
-    (ph·i + di, pw·j + dj) of sample s. The cells of a last row or column that no pool window
-    reads (an odd-sized map) are left out, so they are never computed.
-    """
-    windows = conv2d_windows(x, kernel, stride, pad)  # (n, oh, ow, kh, kw, c_in)
-    n, oh, ow = windows.shape[:3]
-    (ph, pw), (qh, qw) = pool, (oh // pool[0], ow // pool[1])
-    tiled = windows[:, : qh * ph, : qw * pw].reshape(n, qh, ph, qw, pw, *windows.shape[3:])
-    return tiled.transpose(2, 4, 0, 1, 3, 5, 6, 7)
-
-
-def conv2d_patches(x, kernel, stride, pad, out, pool=None):
-    """im2col: every window of x copied into `out`, the (n·oh·ow, kh·kw·c_in) patch matrix, one patch
-    per row (row-major), in one copy. Made once a step: the forward product and ∂L/∂W read it.
-
-    With `pool` = (ph, pw), the rows are those of conv2d_pooled_windows instead, pool-major: the
-    conv output is then ph·pw contiguous blocks, one per offset of the pool's windows.
-    """
-    windows = conv2d_windows(x, kernel, stride, pad) if pool is None else conv2d_pooled_windows(x, kernel, stride, pad, pool)
-    np.copyto(out.reshape(windows.shape), windows)
-    return out
-
-
-def conv2d_patches_by_weight(x, kernel, stride, pad, out, pool=None):
-    """im2col for a few input channels: the same patch matrix, column-major (`out` order="F"), so
-    each weight's column is contiguous. One strided copy of x per kernel offset fills kh·kw columns'
-    worth of whole image rows at once: with one channel 6x faster than copying kh·kw-wide rows.
-    `pool` as for conv2d_patches.
-    """
-    windows = conv2d_windows(x, kernel, stride, pad) if pool is None else conv2d_pooled_windows(x, kernel, stride, pad, pool)
-    c_in = windows.shape[-1]
-    columns = out.T.reshape(*kernel, c_in, *windows.shape[:-3])  # [i, j, c]: weight (i, j, c)'s column
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            np.copyto(columns[i, j], np.moveaxis(windows[..., i, j, :], -1, 0))
-    return out
-
-
-def conv2d_forward(patches, W, b, out):
-    """Local output of a convolution: a dense layer on every patch, z[n, i, j] = W·patch(n, i, j) + b.
-
-    patches is the (n·oh·ow, kh·kw·c_in) matrix conv2d_patches made; W is (c_out, kh, kw, c_in), so
-    W.reshape(c_out, −1) is the lecture's n_out × n_in matrix for a patch flattened in (kh, kw,
-    c_in) order; b is (c_out,). `out` is (n, oh, ow, c_out), C-contiguous. All patches at once are
-    one matrix product, patches·Wᵀ.
-    """
-    c_out = W.shape[0]
-    np.matmul(patches, W.reshape(c_out, -1).T, out=out.reshape(-1, c_out))
-    out += b
-    return out
-
-
-def conv2d_backward(dout, patches, W, stride, pad, dW=None, db=None, dx=None):
-    """Local derivatives of z = patches·Wᵀ + b: ∂L/∂W = Σ over cells of dz ⊗ patch, ∂L/∂b = Σ dz,
-    and ∂L/∂x the sum, over the windows containing each input cell, of dz·W.
-
-    dout is ∂L/∂z, (n, oh, ow, c_out); patches the forward's patch matrix. Each gradient is
-    computed only where a buffer is given (dW like W and db like b, both or neither; dx like x;
-    all C-contiguous): frozen layers need no ∂L/∂W, the first layer no ∂L/∂x. ∂L/∂W is one
-    product, dzᵀ·patches; ∂L/∂x is conv2d_input_gradient's, written over the patches.
-    """
-    c_out = W.shape[0]
-    dz = dout.reshape(-1, c_out)
-    if dW is not None:
-        np.matmul(dz.T, patches, out=dW.reshape(c_out, -1))
-        np.matmul(np.ones(len(dz), dz.dtype), dz, out=db)  # 1ᵀ·dz: 4x faster than dz.sum(axis=0)
-    if dx is not None:
-        conv2d_input_gradient(dout, W, stride, pad, patches, dx)
-
-
-def conv2d_input_gradient(dout, W, stride, pad, dpatches, dx):
-    """∂L/∂x of a convolution: the sum, over the windows containing each input cell, of dz·W.
-
-    dout is ∂L/∂z in image order, (n, oh, ow, c_out). One product dz·W gives ∂L/∂patches,
-    written into `dpatches` (the forward's patch matrix, which nothing reads after ∂L/∂W), and
-    each of the kh·kw kernel offsets adds its part of it into the cells that offset read — a
-    strided slice of a zero-padded buffer, whose interior is ∂L/∂x. Cells no window reads get 0.
-    """
-    c_out, kh, kw, c_in = W.shape
-    n, oh, ow = dout.shape[:3]
-    np.matmul(dout.reshape(-1, c_out), W.reshape(c_out, -1), out=dpatches)
-    cells = conv2d_offsets(dpatches, (n, oh, ow, kh, kw, c_in))
-    top, bottom, left, right = pad
-    sh, sw = stride
-    if top or bottom or left or right:
-        padded = np.zeros((n, top + dx.shape[1] + bottom, left + dx.shape[2] + right, c_in), dx.dtype)
-    else:
-        padded = dx
-        padded.fill(0)
-    for i in range(kh):
-        for j in range(kw):
-            padded[:, i : i + sh * oh : sh, j : j + sw * ow : sw] += cells[i, j]
-    if padded is not dx:
-        dx[...] = padded[:, top : top + dx.shape[1], left : left + dx.shape[2]]
-    return dx
-
-
-def conv2d_backward_pooled(dout, patches, W, stride, pad, pool, dW=None, db=None, dx=None, dz_image=None,
-                           dpooled=None):
-    """conv2d_backward for a conv whose patches are pool-major (conv2d_patches with `pool`).
-
-    dout is ∂L/∂z in the same order, (ph·pw, n, qh, qw, c_out): ∂L/∂W = dzᵀ·patches reads it as
-    it is. ∂L/∂b = Σ dz, or, given the max pool's gradient `dpooled` (n, qh, qw, c_out), Σ dpooled:
-    the pool passes each window's gradient to one of its cells and 0 to the others, so the sums
-    are equal, on a block's cells instead of ph·pw blocks'. For ∂L/∂x, dz is first copied into
-    image order, `dz_image` (n, qh·ph, qw·pw, c_out), so that the col2im adds run along image rows;
-    the input cells that only the dropped conv cells read get 0, as those cells' dz is 0.
-    """
-    c_out = W.shape[0]
-    dz = dout.reshape(-1, c_out)
-    if dW is not None:
-        np.matmul(dz.T, patches, out=dW.reshape(c_out, -1))
-        summed = dz if dpooled is None else dpooled.reshape(-1, c_out)
-        np.matmul(np.ones(len(summed), dz.dtype), summed, out=db)
-    if dx is not None:
-        (ph, pw), (n, qh, qw) = pool, dout.shape[1:4]
-        np.copyto(dz_image.reshape(n, qh, ph, qw, pw, c_out),
-                  dout.reshape(ph, pw, n, qh, qw, c_out).transpose(2, 3, 0, 4, 1, 5))
-        conv2d_input_gradient(dz_image, W, stride, pad, patches, dx)
-
-
-def maxpool_blocks_forward(z, out):
-    """Max pooling of a conv output laid out pool-major (conv2d_patches with `pool`): windows that
-    tile the map, no padding. z is (ph·pw, n, oh, ow, c), block k the cell at offset k (row by
-    row) of every window; `out` is (n, oh, ow, c). The max over ph·pw contiguous blocks, where
-    maxpool_forward reads strided 2-D views.
-    """
-    np.maximum(z[0], z[1], out=out)
-    for block in z[2:]:
-        np.maximum(out, block, out=out)
-    return out
-
-
-def maxpool_blocks_backward(dout, z, out, dz):
-    """Local derivative of maxpool_blocks_forward: each window's dout goes to the first offset
-    (row by row) holding its maximum, as torch's and TensorFlow's CPU kernels route it, and 0 to
-    the others; dz, like z, gets every cell written once. The last offset takes what no earlier
-    one took: a window's maximum is one of its cells.
-    """
-    unrouted = np.ones(out.shape, bool)  # windows whose maximum has not been found yet
-    hit = np.empty(out.shape, bool)
-    for block, grad in zip(z[:-1], dz[:-1], strict=True):
-        np.equal(block, out, out=hit)
-        hit &= unrouted
-        unrouted ^= hit
-        np.multiply(dout, hit, out=grad)
-    np.multiply(dout, unrouted, out=dz[-1])
-    return dz
-
-
-def relu_forward(z, out, zeros):
-    """h = max(0, z); `out` may be z itself (ReLU in place: its derivative needs only h).
-
-    `zeros` is an array of zeros shaped like z: NumPy's maximum against it runs about 3x faster
-    on a large batch, and 2x on a small one, than against the scalar 0, for which NumPy's
-    vectorised loop is not used.
-    """
-    return np.maximum(z, zeros, out=out)
-
-
-def relu_backward(h, dh, out):
-    """∂h/∂z = 1 where z > 0, else 0, read off h (positive exactly there), in float32.
-
-    Only h is needed, so the forward pass may overwrite z with h. The 0/1 factor comes from
-    np.sign on a small batch and np.greater on a large one, the faster loop at each size
-    (np.greater's cast to float32 costs more than the arithmetic below a few thousand values;
-    above it, np.sign is half as fast).
-    """
-    if out.size < 4096:
-        np.sign(h, out=out)
-    else:
-        np.greater(h, 0, out=out)
-    out *= dh
-    return out
-
-
-def global_maxpool_forward(x, out):
-    """Local output of global max pooling: the largest cell over h and w, (n, h, w, c) → (n, c)."""
-    return np.max(x, axis=(1, 2), out=out)
-
-
-def global_maxpool_backward(dout, x, out):
-    """∂out/∂x is 1 at each channel's maximum, 0 elsewhere: dout goes to that cell; `out` is ∂L/∂x.
-
-    Where the maximum is held more than once, the first in row-by-row order takes it all, as
-    max pooling over the whole image does (tf.reduce_max, behind Keras' GlobalMaxPooling2D,
-    would split it evenly among the ties; after a ReLU the tied cells are the zeros, whose
-    gradient the ReLU stops either way).
-    """
-    n, h, w, c = x.shape
-    first = np.argmax(x.reshape(n, h * w, c), axis=1)  # (n, c): argmax returns the first maximum
-    out.fill(0)
-    np.put_along_axis(out.reshape(n, h * w, c), first[:, None, :], dout[:, None, :], axis=1)
-    return out
-
-
-def dense_forward(x, W, b, out):
-    """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b."""
-    np.matmul(x, W.T, out=out)
-    out += b
-    return out
-
-
-def dense_backward(dz, x, W, dW=None, db=None, ones=None, dx=None):
-    """Local derivatives of z = x·Wᵀ + b: ∂L/∂W = dzᵀ·x, ∂L/∂b = Σ_rows dz, ∂L/∂x = dz·W.
-
-    Each is computed only where a buffer is given: frozen layers need no ∂L/∂W,
-    and the first layer needs no ∂L/∂x. ∂L/∂b is a product too, 1ᵀ·dz with `ones` a
-    vector of n ones: BLAS sums the rows 3-4x faster than dz.sum(axis=0) on a large
-    batch, and a third faster on a small one.
-    """
-    if dW is not None:
-        np.matmul(dz.T, x, out=dW)
-        np.matmul(ones, dz, out=db)
-    if dx is not None:
-        np.matmul(dz, W, out=dx)
-
-
-def softmax_forward(z, out):
-    """h_i = exp(z_i) / Σ_j exp(z_j) per row, shifted by the row maximum so exp cannot overflow."""
-    np.subtract(z, z.max(axis=1, keepdims=True), out=out)
-    np.exp(out, out=out)
-    out /= out.sum(axis=1, keepdims=True)
-    return out
-
-
-# --- the network -----------------------------------------------------------------------------------
-
-
-class Network:
-    """input 16x16x1 → conv2d_1 (8 3x3, relu) → maxpool_1 (8x8x8) → conv2d_2 (16 3x3, relu) → global_maxpool_1 (16) → dense_1 (3, softmax).
-
-    Parameters follow the lecture's layout, z = W·x + b with W of shape (units, inputs);
-    `params` and `grads` map the parameter names ("dense_1.W", ...) to the arrays themselves.
-    forward() returns the logits: the loss applies the output softmax itself.
-    """
-
-    def __init__(self, weights):
-        # Every trainable parameter is a view into one flat array, and its gradient one into another,
-        # so that the optimizer updates them all in one pass over one array instead of one per parameter.
-        self.flat_params = np.zeros(1299, dtype=np.float32)  # the 1,299 trainable parameters
-        self.flat_grads = np.zeros(1299, dtype=np.float32)
-        self.W1 = self.flat_params[0:72].reshape((8, 3, 3, 1))
-        self.W1[...] = weights["conv2d_1.W"]
-        self.b1 = self.flat_params[72:80].reshape((8,))
-        self.b1[...] = weights["conv2d_1.b"]
-        self.W2 = self.flat_params[80:1232].reshape((16, 3, 3, 8))
-        self.W2[...] = weights["conv2d_2.W"]
-        self.b2 = self.flat_params[1232:1248].reshape((16,))
-        self.b2[...] = weights["conv2d_2.b"]
-        self.W3 = self.flat_params[1248:1296].reshape((3, 16))
-        self.W3[...] = weights["dense_1.W"]
-        self.b3 = self.flat_params[1296:1299].reshape((3,))
-        self.b3[...] = weights["dense_1.b"]
-        self.dW1 = self.flat_grads[0:72].reshape((8, 3, 3, 1))
-        self.db1 = self.flat_grads[72:80].reshape((8,))
-        self.dW2 = self.flat_grads[80:1232].reshape((16, 3, 3, 8))
-        self.db2 = self.flat_grads[1232:1248].reshape((16,))
-        self.dW3 = self.flat_grads[1248:1296].reshape((3, 16))
-        self.db3 = self.flat_grads[1296:1299].reshape((3,))
-        self.params = {
-            "conv2d_1.W": self.W1,
-            "conv2d_1.b": self.b1,
-            "conv2d_2.W": self.W2,
-            "conv2d_2.b": self.b2,
-            "dense_1.W": self.W3,
-            "dense_1.b": self.b3,
-        }
-        self.grads = {
-            "conv2d_1.W": self.dW1,
-            "conv2d_1.b": self.db1,
-            "conv2d_2.W": self.dW2,
-            "conv2d_2.b": self.db2,
-            "dense_1.W": self.dW3,
-            "dense_1.b": self.db3,
-        }
-        self._buffers = {}
-        self.batch = None
-
-    def buffers(self, n):
-        """Activations and their gradients for a batch of n rows, allocated once per batch size
-        (and the arrays of zeros the ReLUs compare with, the ones that sum over the batch).
-        """
-        if n not in self._buffers:
-            b = self._buffers[n] = SimpleNamespace(
-                z1=np.empty((4, n, 8, 8, 8), dtype=np.float32),
-                patches1=np.empty((n * 256, 9), dtype=np.float32, order="F"),
-                q1=np.empty((n, 8, 8, 8), dtype=np.float32),
-                h1=np.empty((n, 8, 8, 8), dtype=np.float32),
-                zeros_8x8x8=np.zeros((n, 8, 8, 8), dtype=np.float32),
-                z2=np.empty((n, 6, 6, 16), dtype=np.float32),
-                patches2=np.empty((n * 36, 72), dtype=np.float32),
-                zeros_6x6x16=np.zeros((n, 6, 6, 16), dtype=np.float32),
-                g2=np.empty((n, 16), dtype=np.float32),
-                z3=np.empty((n, 3), dtype=np.float32),
-                dz3=np.empty((n, 3), dtype=np.float32),
-                dg2=np.empty((n, 16), dtype=np.float32),
-                dh2=np.empty((n, 6, 6, 16), dtype=np.float32),
-                dz2=np.empty((n, 6, 6, 16), dtype=np.float32),
-                dh1=np.empty((n, 8, 8, 8), dtype=np.float32),
-                dq1=np.empty((n, 8, 8, 8), dtype=np.float32),
-                dz1=np.empty((4, n, 8, 8, 8), dtype=np.float32),
-                ones=np.ones(n, dtype=np.float32),
-            )
-            b.h2 = b.z2  # relu in place: h2 = max(z2, 0) overwrites z2, which nothing reads after
-        return self._buffers[n]
-
-    def __call__(self, x):
-        """The output for inputs x of shape (n, 16, 16, 1), as a new array, no dropout: the logits, as a
-        torch nn.Module gives them (Trainer.predict applies the softmax)."""
-        return self.forward(np.asarray(x, dtype=np.float32)).copy()
-
-    def forward(self, x, rng=None):
-        """The output for a batch x of shape (n, 16, 16, 1)."""
-        b = self.batch = self.buffers(len(x))
-        b.x = x
-        # conv2d_1: z1 = W1 ⋆ x + b1 on the cells maxpool_1 reads, pool-major: z1[k] is the cell at offset k of every 2x2 window, so that the pool reads 4 contiguous blocks, its relu after the pool  (specs/shapes.nn:10)
-        conv2d_patches_by_weight(b.x, (3, 3), (1, 1), (1, 1, 1, 1), out=b.patches1, pool=(2, 2))
-        conv2d_forward(b.patches1, self.W1, self.b1, out=b.z1)
-        # maxpool_1: q1 = the max over the 4 blocks (each 2x2 window's cells) of z1, then conv2d_1's relu, h1 = relu(q1): after the max, as relu is monotone, the same numbers on the pooled cells  (specs/shapes.nn:11)
-        maxpool_blocks_forward(b.z1, out=b.q1)
-        relu_forward(b.q1, out=b.h1, zeros=b.zeros_8x8x8)
-        # conv2d_2: z2 = W2 ⋆ h1 + b2, h2 = relu(z2)  (specs/shapes.nn:12)
-        conv2d_patches(b.h1, (3, 3), (1, 1), (0, 0, 0, 0), out=b.patches2)
-        conv2d_forward(b.patches2, self.W2, self.b2, out=b.z2)
-        relu_forward(b.z2, out=b.h2, zeros=b.zeros_6x6x16)
-        # global_maxpool_1: g2 = the max of each channel of h2  (specs/shapes.nn:13)
-        global_maxpool_forward(b.h2, out=b.g2)
-        # dense_1: z3 = g2·W3ᵀ + b3  (specs/shapes.nn:14)
-        dense_forward(b.g2, self.W3, self.b3, out=b.z3)
-        return b.z3
-
-    @property
-    def output_grad(self):
-        """The buffer the loss writes ∂L/∂output into, for the batch of the last forward()."""
-        return self.batch.dz3
-
-    def backward(self):
-        """∂L/∂θ for every trainable θ, from output_grad, by the chain rule: last layer first."""
-        b = self.batch
-        # dense_1: ∂L/∂W3 = dz3ᵀ·g2, ∂L/∂b3 = Σ dz3, ∂L/∂g2 = dz3·W3
-        dense_backward(b.dz3, b.g2, self.W3, self.dW3, self.db3, b.ones, dx=b.dg2)
-        # global_maxpool_1: ∂L/∂h2 = dg2 routed to each channel's max
-        global_maxpool_backward(b.dg2, b.h2, out=b.dh2)
-        # relu: ∂L/∂z2 = ∂L/∂h2 · relu'(z2)
-        relu_backward(b.h2, b.dh2, out=b.dz2)
-        # conv2d_2: ∂L/∂W2 = Σ dz2 ⊗ patches of h1, ∂L/∂b2 = Σ dz2, ∂L/∂h1 = Σ over windows of dz2·W2
-        conv2d_backward(b.dz2, b.patches2, self.W2, (1, 1), (0, 0, 0, 0), self.dW2, self.db2, dx=b.dh1)
-        # relu: ∂L/∂q1 = ∂L/∂h1 · relu'(q1)
-        relu_backward(b.h1, b.dh1, out=b.dq1)
-        # maxpool_1: ∂L/∂z1 = dq1 routed to each window's max, in its block
-        maxpool_blocks_backward(b.dq1, b.z1, b.q1, dz=b.dz1)
-        # conv2d_1: ∂L/∂W1 = Σ dz1 ⊗ patches of x, ∂L/∂b1 = Σ dz1 = Σ dq1
-        conv2d_backward_pooled(b.dz1, b.patches1, self.W1, (1, 1), (1, 1, 1, 1), (2, 2), self.dW1, self.db1, dpooled=b.dq1)
-
-
-# --- loss ------------------------------------------------------------------------------------------
-
-
-def softmax_categorical_crossentropy(z, labels, dz, scale=1.0):
-    """Cross-entropy of q = softmax(z) against integer class labels, from the logits z.
-
-    Fused with the softmax for stability: L = mean(logsumexp(z) − z[label]), computed with
-    the row maximum subtracted; its local derivative is ∂L/∂z = (q − onehot(label)) / N.
-    Writes scale·∂L/∂z into dz (the trainer of plain SGD passes the learning rate) and returns L.
-    """
-    rows = np.arange(len(z))
-    np.subtract(z, z.max(axis=1, keepdims=True), out=dz)
-    picked = dz[rows, labels]
-    np.exp(dz, out=dz)
-    total = dz.sum(axis=1)
-    loss = (np.log(total) - picked).sum() / len(z)  # the mean, without np.mean's overhead
-    step = scale / len(z)
-    dz *= (step / total)[:, None]  # q = exp / total, times scale/N, in one pass
-    dz[rows, labels] -= step
-    return float(loss)
-
-
-# --- training --------------------------------------------------------------------------------------
-
-
-class Adam:
-    """Adam (Kingma & Ba, Algorithm 1): m and v are running means of g and g²,
-    bias-corrected, and θ ← θ − lr·m̂ / (√v̂ + eps). PyTorch's torch.optim.Adam does the same."""
-
-    def __init__(self, params, grads, lr, beta1, beta2, eps):
-        self.params, self.grads = params, grads
-        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
-        self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
-        self.t = 0
-
-    def set_lr(self, lr):
-        self.lr = lr  # a Python float: the bias-corrected step size is computed in float64, as torch does
-
-    def step(self):
-        self.t += 1
-        step_size = np.float32(self.lr / (1 - self.beta1**self.t))
-        root_correction = np.float32(np.sqrt(1 - self.beta2**self.t))
-        for p, g, m, v in zip(self.params, self.grads, self.m, self.v, strict=True):
-            m *= np.float32(self.beta1)
-            m += np.float32(1 - self.beta1) * g
-            v *= np.float32(self.beta2)
-            v += np.float32(1 - self.beta2) * g * g
-            np.sqrt(v, out=g)  # g is scratch from here on
-            g /= root_correction
-            g += np.float32(self.eps)
-            np.divide(m, g, out=g)
-            g *= step_size
-            p -= g
-
-    def state(self):
-        arrays = {f"m.{i}": m for i, m in enumerate(self.m)} | {f"v.{i}": v for i, v in enumerate(self.v)}
-        return arrays | {"t": np.array(self.t)}
-
-    def load_state(self, state):
-        for i, (m, v) in enumerate(zip(self.m, self.v, strict=True)):
-            m[...] = state[f"m.{i}"]
-            v[...] = state[f"v.{i}"]
-        self.t = int(state["t"])
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
-
-
-def metric_sums(output, y):
-    """Per-batch sums of each metric (metric_values turns an epoch's into its metrics).
-
-    `output` is the network's, the logits: the softmax is applied here where a metric
-    needs it.
-    """
-    return {
-        "accuracy": int(np.count_nonzero(output.argmax(axis=1) == y)),
-    }
-
-
-def metric_values(sums, n):
-    """The metrics of n rows from their metric_sums, added up over the batches: means over the rows."""
-    return {
-        "accuracy": sums["accuracy"] / n,
-    }
-
-
-class Trainer:
-    """Trains the network on the spec's data by mini-batch gradient descent, as its train block says.
-
-    Every backend's Trainer offers the same methods: fit, evaluate, predict, get_weights,
-    set_weights, save, load, save_checkpoint and restore; `model` is the backend's own model.
-    """
-
-    def __init__(self, network, data, seed=SEED):
-        self.model = network
-        self.data = data
-        _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
-        # every trainable parameter at once: the network keeps them in one flat array  (specs/shapes.nn:20)
-        self.optimizer = Adam([network.flat_params], [network.flat_grads], lr=LR, beta1=0.9, beta2=0.999, eps=1e-07)
-        self.epoch = 0
-        self.history = {key: [] for key in HISTORY_KEYS}
-        self._batches = {}  # per batch size: the buffers a shuffled batch is gathered into
-
-    def gather(self, rows):
-        """The training samples `rows`, one batch in the epoch's shuffled order, copied (np.take
-        with out=) into buffers reused by every batch of this size.
-        """
-        x, y = self.data.x_train, self.data.y_train
-        if len(rows) not in self._batches:
-            self._batches[len(rows)] = (np.empty((len(rows), *x.shape[1:]), x.dtype),
-                                        np.empty((len(rows), *y.shape[1:]), y.dtype))
-        x_batch, y_batch = self._batches[len(rows)]
-        return np.take(x, rows, axis=0, out=x_batch), np.take(y, rows, axis=0, out=y_batch)
-
-    def train_step(self, x, y):
-        """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
-        network = self.model
-        output = network.forward(x, self.dropout_rng)
-        loss = softmax_categorical_crossentropy(output, y, network.output_grad)  # categorical_crossentropy (specs/shapes.nn:17)
-        network.backward()
-        self.optimizer.step()
-        return loss, metric_sums(output, y)
-
-    def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update."""
-        network = self.model
-        output = network.forward(np.asarray(x, dtype=np.float32), self.dropout_rng)
-        loss = softmax_categorical_crossentropy(output, y, network.output_grad)
-        network.backward()
-        return loss, {name: grad.copy() for name, grad in network.grads.items()}
-
-    def train_epoch(self, on_batch=None):
-        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics."""
-        x, y = self.data.x_train, self.data.y_train
-        n = len(x)
-        order = self.shuffle_rng.permutation(n) if SHUFFLE else None
-        if order is not None and x.nbytes + y.nbytes <= GATHER_BY_BATCH_BYTES:
-            # A small training set is shuffled as a whole: two copies an epoch, then every batch
-            # is a slice. A large one is gathered batch by batch (gather()): the batch is then
-            # still in cache when the first layer reads it, 1-3 % faster an epoch on a
-            # 784-1024-1024-10 net, where on the small one the two copies per batch cost 5-8 %.
-            x, y, order = np.take(x, order, axis=0), np.take(y, order, axis=0), None
-        batch_size = BATCH_SIZE or n
-        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            if order is None:
-                loss, metrics = self.train_step(x[start:stop], y[start:stop])
-            else:
-                loss, metrics = self.train_step(*self.gather(order[start:stop]))
-            if not math.isfinite(loss):
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
-            total_loss += loss * (stop - start)
-            for key, value in metrics.items():
-                sums[key] += value
-            if on_batch is not None:
-                on_batch(stop, n, loss)
-        return {"loss": total_loss / n} | metric_values(sums, n)
-
-    def evaluate(self, x=None, y=None):
-        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
-        if x is None:
-            x, y = self.data.x_val, self.data.y_val
-        else:
-            x = self.inputs(x)
-            y = given_class_labels(y, len(x), 3)
-        network = self.model
-        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
-        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-        for start in range(0, len(x), chunk):
-            stop = min(start + chunk, len(x))
-            output = network.forward(x[start:stop])
-            total_loss += softmax_categorical_crossentropy(output, y[start:stop], network.output_grad) * (stop - start)
-            for key, value in metric_sums(output, y[start:stop]).items():
-                sums[key] += value
-        logs = {"loss": total_loss / len(x)}
-        return logs | metric_values(sums, len(x))
-
-    def set_learning_rate(self, lr):
-        """The learning rate of the steps to come."""
-        self.optimizer.set_lr(lr)
-
-    def learning_rate(self):
-        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
-        the optimizer's lr, as no schedule changes it (specs/shapes.nn:20)."""
-        return LR
-
-    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
-        """Train `epochs` more epochs (default: the rest of the spec's 60); returns the history.
-
-        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
-        full training state is saved every `checkpoint_every` epochs and at the end.
-        """
-        if epochs is None and self.epoch >= EPOCHS:
-            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
-                          stacklevel=2)
-        last = EPOCHS if epochs is None else self.epoch + epochs
-        while self.epoch < last:
-            lr = self.learning_rate()
-            self.set_learning_rate(lr)
-            logs = self.train_epoch(on_batch)
-            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
-            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
-                                       "try a smaller learning rate")
-            logs["lr"] = lr
-            self.epoch += 1
-            for key in HISTORY_KEYS:
-                self.history[key].append(logs[key])
-            if on_epoch is not None:
-                on_epoch(self.epoch, logs)
-            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
-                self.save_checkpoint(checkpoint)
-        return self.history
-
-    def inputs(self, x):
-        """x as float32 images of 16x16x1; any other shape is a ValueError."""
-        x = np.asarray(x, dtype=np.float32)
-        if x.shape[1:] != (16, 16, 1):
-            raise ValueError(f"the model takes images of 16x16x1 (height x width x channels); x has shape {x.shape}")
-        return x
-
-    def predict(self, x):
-        """The model's outputs (softmax applied) for inputs x of shape (n, 16, 16, 1)."""
-        x = self.inputs(x)
-        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
-        outputs = []
-        for start in range(0, len(x), chunk):
-            output = self.model.forward(x[start:start + chunk])
-            outputs.append(softmax_forward(output, out=np.empty_like(output)))
-        return np.concatenate(outputs) if outputs else np.empty((0, 3), np.float32)
-
-    def get_weights(self):
-        """Copies of the parameters by name ("dense_1.W", ...), W as (units, inputs)."""
-        return {name: value.copy() for name, value in self.model.params.items()}
-
-    def set_weights(self, weights):
-        """Replace the parameters (by name); every name must be given, with its shape, and no other."""
-        check_weight_names(weights, self.model.params)
-        for name, value in self.model.params.items():
-            new = np.asarray(weights[name], dtype=np.float32)
-            if new.shape != value.shape:
-                raise ValueError(f"{name} has shape {value.shape}, not {new.shape}")
-            value[...] = new
-
-    def save(self, path):
-        """Save the weights as .npz, keyed by parameter name ("dense_1.W", ...)."""
-        weights = self.get_weights()
-        write_atomic(path, lambda stream: np.savez(stream, **weights))
-
-    def load(self, path):
-        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
-        self.set_weights(read_weights(path))
-
-    def checkpoint_header(self):
-        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
-        return {
-            "epoch": self.epoch,
-            "history": self.history,
-            "shuffle_rng": self.shuffle_rng.bit_generator.state,
-            "dropout_rng": self.dropout_rng.bit_generator.state,
-            "spec": SPEC,
-            "backend": "numpy",
-            "optimizer": OPTIMIZER,
-            "format": CHECKPOINT_FORMAT,
-            "controls": {},  # no early stopping or plateau: nothing to keep
-        }
-
-    def checkpoint_arrays(self):
-        """The arrays of a checkpoint: the parameters and the optimizer's state."""
-        arrays = {f"param.{name}": value for name, value in self.model.params.items()}
-        return arrays | {f"optimizer.{key}": np.asarray(value) for key, value in self.optimizer.state().items()}
-
-    def save_checkpoint(self, path):
-        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
-        save_checkpoint(path, self.checkpoint_arrays(), self.checkpoint_header())
-
-    def restore(self, path):
-        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
-        arrays, header = load_checkpoint(path)
-        shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
-        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
-        self.set_weights(named(arrays, "param."))
-        self.optimizer.load_state(named(arrays, "optimizer."))
-        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
-        self.dropout_rng.bit_generator.state = header["dropout_rng"]
-        self.epoch = header["epoch"]
-        self.history = header["history"]
-
-
-def make_trainer(seed=SEED, data_seed=DATA_SEED, data_dir=DATA_DIR):
-    """The network with its initial weights, on the spec's data."""
-    data = load_data(data_seed, data_dir)
-    return Trainer(Network(initial_weights(seed)), data, seed)
-
-
-# --- files: weights and checkpoints ----------------------------------------------------------------
+# --- command line ----------------------------------------------------------------------------------
+
+
+def train(trainer, last, checkpoint, board, verbose):
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport) and, with --tensorboard, written to `board`."""
+    report = EpochReport(trainer.epoch, last, verbose=verbose)
+    listeners = [listener for listener in (report, board) if listener is not None]
+
+    def on_epoch(epoch, logs):
+        for listener in listeners:
+            listener.on_epoch(epoch, logs)
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
+            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
+    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
+    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
+                             "else the first and last epochs' lines and about ten between)")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
+                             "(pip install tensorboardX)")
+    parser.add_argument("--data-dir", default=DATA_DIR,
+                        help="the folder the spec's data paths are relative to (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
+    if args.resume and not args.out:
+        parser.error("--resume needs --out, the folder holding checkpoint.npz")
+    if args.tensorboard == "":
+        parser.error("--tensorboard needs a folder")
+    out = Path(args.out) if args.out else None
+    last = args.epochs or EPOCHS
+    created = []
+    try:
+        board = TensorBoardLog(args.tensorboard) if args.tensorboard else None  # a missing tensorboardX fails at once
+        if out is not None:
+            created = prepare_output(out, args.resume)
+        trainer = make_trainer(data_dir=args.data_dir)
+        if args.resume:
+            trainer.restore(out / "checkpoint.npz")
+            if trainer.epoch > last:
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
+        elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
+            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
+                      "(--resume would have continued it)", file=sys.stderr)
+        train(trainer, last, out / "checkpoint.npz" if out is not None else None, board, verbose=args.verbose)
+    except (DataError, CheckpointError, TrainingDiverged, OutputError, TensorBoardError) as error:
+        remove_if_empty(created)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    final = trainer.evaluate()
+    print(validation_line(final))
+    if out is not None:
+        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
+        try:
+            trainer.save(out / "weights.npz")
+            write_atomic(out / "history.json", lambda stream: stream.write(history))
+        except OSError as error:  # a full disk, a folder made read-only while training
+            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        print(f"saved weights.npz and history.json in {out}")
+    return 0
+
+
+# ---- Below: the same in every nndsl program: files, checkpoints and progress ----------------------
 #
 # Saving without ever leaving a half-written file, and reading .npz files as untrusted input.
-# Nothing here is needed to follow the training above.
+# Nothing below is needed to follow the training above.
 
 
 DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
@@ -1328,7 +1408,47 @@ def _compare_arrays(path, arrays, expected, prefix, written):
             raise CheckpointError(f"{path} was written {written}: it has {name}, which this one has not")
 
 
-# --- command line ----------------------------------------------------------------------------------
+CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
+OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
+
+
+class OutputError(Exception):
+    """The --out folder cannot receive the run's files."""
+
+
+def prepare_output(out, resume):
+    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
+    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
+    Returns the folders it created, outermost first (a run that fails before writing removes them).
+    """
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a folder")
+        if resume and not out.exists():
+            raise OutputError(f"nothing to resume: no folder {out}")
+        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
+    try:
+        check_writable(out)
+        remove_stale_temps(out, OUTPUT_FILES)
+    except OSError as error:
+        remove_if_empty(created)
+        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
+    return created
+
+
+def remove_if_empty(folders):
+    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
+            return
 
 
 SECONDS_BETWEEN_LINES = 10
@@ -1479,125 +1599,6 @@ class TensorBoardLog:
     def close(self):
         if self.writer is not None:
             self.writer.close()
-
-
-CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
-OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
-
-
-class OutputError(Exception):
-    """The --out folder cannot receive the run's files."""
-
-
-def prepare_output(out, resume):
-    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
-    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
-    Returns the folders it created, outermost first (a run that fails before writing removes them).
-    """
-    try:
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"--out {out} exists and is not a folder")
-        if resume and not out.exists():
-            raise OutputError(f"nothing to resume: no folder {out}")
-        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
-    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
-        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
-    try:
-        check_writable(out)
-        remove_stale_temps(out, OUTPUT_FILES)
-    except OSError as error:
-        remove_if_empty(created)
-        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
-    return created
-
-
-def remove_if_empty(folders):
-    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
-    for folder in reversed(folders):
-        try:
-            folder.rmdir()
-        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
-            return
-
-
-def train(trainer, last, checkpoint, board, verbose):
-    """trainer.fit() to epoch `last`, its progress printed (EpochReport) and, with --tensorboard, written to `board`."""
-    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose), board) if listener is not None]
-
-    def on_epoch(epoch, logs):
-        for listener in listeners:
-            listener.on_epoch(epoch, logs)
-
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
-            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
-    finally:
-        for listener in listeners:
-            listener.close()
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
-    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
-    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    parser.add_argument("--verbose", action="store_true",
-                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
-                             "else the first and last epochs' lines and about ten between)")
-    parser.add_argument("--tensorboard", metavar="DIR",
-                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
-                             "(pip install tensorboardX)")
-    parser.add_argument("--data-dir", default=DATA_DIR,
-                        help="the folder the spec's data paths are relative to (default: %(default)s)")
-    args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
-    if args.resume and not args.out:
-        parser.error("--resume needs --out, the folder holding checkpoint.npz")
-    if args.tensorboard == "":
-        parser.error("--tensorboard needs a folder")
-    out = Path(args.out) if args.out else None
-    last = args.epochs or EPOCHS
-    created = []
-    try:
-        board = TensorBoardLog(args.tensorboard) if args.tensorboard else None  # a missing tensorboardX fails at once
-        if out is not None:
-            created = prepare_output(out, args.resume)
-        trainer = make_trainer(data_dir=args.data_dir)
-        if args.resume:
-            trainer.restore(out / "checkpoint.npz")
-            if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
-                                      f"epoch {last}, where this run was to stop; resume with --epochs "
-                                      f"{trainer.epoch} or more")
-        elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
-            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
-            for path in earlier:
-                path.unlink()
-            if earlier:
-                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
-                      "(--resume would have continued it)", file=sys.stderr)
-        train(trainer, last, out / "checkpoint.npz" if out else None, board, verbose=args.verbose)
-    except (DataError, CheckpointError, TrainingDiverged, OutputError, TensorBoardError) as error:
-        remove_if_empty(created)
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    final = trainer.evaluate()
-    print(validation_line(final))
-    if out is not None:
-        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
-        try:
-            trainer.save(out / "weights.npz")
-            write_atomic(out / "history.json", lambda stream: stream.write(history))
-        except OSError as error:  # a full disk, a folder made read-only while training
-            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
-            return 1
-        print(f"saved weights.npz and history.json in {out}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -40,6 +40,486 @@ METRICS = ["accuracy"]
 HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
 
 
+# --- the network -----------------------------------------------------------------------------------
+
+
+class Network:
+    """input 4 → dense_1 (32, relu) → dropout_1 (0.1) → dense_2 (32, relu) → dense_3 (3, softmax).
+
+    Parameters follow the lecture's layout, z = W·x + b with W of shape (units, inputs);
+    `params` and `grads` map the parameter names ("dense_1.W", ...) to the arrays themselves.
+    forward() returns the logits: the loss applies the output softmax itself.
+    """
+
+    def __init__(self, weights):
+        # Every trainable parameter is a view into one flat array, and its gradient one into another,
+        # so that the optimizer updates them all in one pass over one array instead of one per parameter.
+        self.flat_params = np.zeros(1315, dtype=np.float32)  # the 1,315 trainable parameters
+        self.flat_grads = np.zeros(1315, dtype=np.float32)
+        self.W1 = self.flat_params[0:128].reshape((32, 4))
+        self.W1[...] = weights["dense_1.W"]
+        self.b1 = self.flat_params[128:160].reshape((32,))
+        self.b1[...] = weights["dense_1.b"]
+        self.W2 = self.flat_params[160:1184].reshape((32, 32))
+        self.W2[...] = weights["dense_2.W"]
+        self.b2 = self.flat_params[1184:1216].reshape((32,))
+        self.b2[...] = weights["dense_2.b"]
+        self.W3 = self.flat_params[1216:1312].reshape((3, 32))
+        self.W3[...] = weights["dense_3.W"]
+        self.b3 = self.flat_params[1312:1315].reshape((3,))
+        self.b3[...] = weights["dense_3.b"]
+        self.dW1 = self.flat_grads[0:128].reshape((32, 4))
+        self.db1 = self.flat_grads[128:160].reshape((32,))
+        self.dW2 = self.flat_grads[160:1184].reshape((32, 32))
+        self.db2 = self.flat_grads[1184:1216].reshape((32,))
+        self.dW3 = self.flat_grads[1216:1312].reshape((3, 32))
+        self.db3 = self.flat_grads[1312:1315].reshape((3,))
+        self.params = {
+            "dense_1.W": self.W1,
+            "dense_1.b": self.b1,
+            "dense_2.W": self.W2,
+            "dense_2.b": self.b2,
+            "dense_3.W": self.W3,
+            "dense_3.b": self.b3,
+        }
+        self.grads = {
+            "dense_1.W": self.dW1,
+            "dense_1.b": self.db1,
+            "dense_2.W": self.dW2,
+            "dense_2.b": self.db2,
+            "dense_3.W": self.dW3,
+            "dense_3.b": self.db3,
+        }
+        self._buffers = {}
+        self.batch = None
+
+    def buffers(self, n):
+        """Activations and their gradients for a batch of n rows, allocated once per batch size
+        (and the arrays of zeros the ReLUs compare with, the ones that sum over the batch).
+        """
+        if n not in self._buffers:
+            b = self._buffers[n] = SimpleNamespace(
+                z1=np.empty((n, 32), dtype=np.float32),
+                zeros32=np.zeros((n, 32), dtype=np.float32),
+                p1=np.empty((n, 32), dtype=np.float32),
+                m1=np.empty((n, 32), dtype=np.float32),
+                z2=np.empty((n, 32), dtype=np.float32),
+                z3=np.empty((n, 3), dtype=np.float32),
+                dz3=np.empty((n, 3), dtype=np.float32),
+                dh2=np.empty((n, 32), dtype=np.float32),
+                dz2=np.empty((n, 32), dtype=np.float32),
+                dp1=np.empty((n, 32), dtype=np.float32),
+                dh1=np.empty((n, 32), dtype=np.float32),
+                dz1=np.empty((n, 32), dtype=np.float32),
+                ones=np.ones(n, dtype=np.float32),
+            )
+            b.h1 = b.z1  # relu in place: h1 = max(z1, 0) overwrites z1, which nothing reads after
+            b.h2 = b.z2  # relu in place: h2 = max(z2, 0) overwrites z2, which nothing reads after
+        return self._buffers[n]
+
+    def __call__(self, x):
+        """The output for inputs x of shape (n, 4), as a new array, no dropout: the logits, as a
+        torch nn.Module gives them (Trainer.predict applies the softmax)."""
+        return self.forward(np.asarray(x, dtype=np.float32)).copy()
+
+    def forward(self, x, rng=None):
+        """The output for a batch x of shape (n, 4); an rng marks training (dropout on)."""
+        b = self.batch = self.buffers(len(x))
+        b.x = x
+        # dense_1: z1 = x·W1ᵀ + b1, h1 = relu(z1)  (specs/spiral3.nn:10)
+        dense_forward(b.x, self.W1, self.b1, out=b.z1)
+        relu_forward(b.z1, out=b.h1, zeros=b.zeros32)
+        # dropout_1: p1 = h1 with a fraction 0.1 dropped  (specs/spiral3.nn:11)
+        dropout_forward(b.h1, 0.1, rng, mask=b.m1, out=b.p1)
+        # dense_2: z2 = p1·W2ᵀ + b2, h2 = relu(z2)  (specs/spiral3.nn:12)
+        dense_forward(b.p1, self.W2, self.b2, out=b.z2)
+        relu_forward(b.z2, out=b.h2, zeros=b.zeros32)
+        # dense_3: z3 = h2·W3ᵀ + b3  (specs/spiral3.nn:13)
+        dense_forward(b.h2, self.W3, self.b3, out=b.z3)
+        return b.z3
+
+    @property
+    def output_grad(self):
+        """The buffer the loss writes ∂L/∂output into, for the batch of the last forward()."""
+        return self.batch.dz3
+
+    def backward(self):
+        """∂L/∂θ for every trainable θ, from output_grad, by the chain rule: last layer first."""
+        b = self.batch
+        # dense_3: ∂L/∂W3 = dz3ᵀ·h2, ∂L/∂b3 = Σ dz3, ∂L/∂h2 = dz3·W3
+        dense_backward(b.dz3, b.h2, self.W3, self.dW3, self.db3, b.ones, dx=b.dh2)
+        # relu: ∂L/∂z2 = ∂L/∂h2 · relu'(z2)
+        relu_backward(b.h2, b.dh2, out=b.dz2)
+        # dense_2: ∂L/∂W2 = dz2ᵀ·p1, ∂L/∂b2 = Σ dz2, ∂L/∂p1 = dz2·W2
+        dense_backward(b.dz2, b.p1, self.W2, self.dW2, self.db2, b.ones, dx=b.dp1)
+        # dropout_1: ∂L/∂h1 = ∂L/∂p1 · mask
+        dropout_backward(b.m1, b.dp1, out=b.dh1)
+        # relu: ∂L/∂z1 = ∂L/∂h1 · relu'(z1)
+        relu_backward(b.h1, b.dh1, out=b.dz1)
+        # dense_1: ∂L/∂W1 = dz1ᵀ·x, ∂L/∂b1 = Σ dz1
+        dense_backward(b.dz1, b.x, self.W1, self.dW1, self.db1, b.ones)
+
+    def penalty(self, grads=True):
+        """The regularisation penalty on the weights; with grads, its derivative is added to them."""
+        return (
+            l2_penalty(self.W2, self.dW2 if grads else None, 0.0001)  # dense_2
+        )
+
+
+# --- operations: each one's local output (forward) and local derivative (backward) ----------------
+
+
+def dense_forward(x, W, b, out):
+    """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b."""
+    np.matmul(x, W.T, out=out)
+    out += b
+    return out
+
+
+def dense_backward(dz, x, W, dW=None, db=None, ones=None, dx=None):
+    """Local derivatives of z = x·Wᵀ + b: ∂L/∂W = dzᵀ·x, ∂L/∂b = Σ_rows dz, ∂L/∂x = dz·W.
+
+    Each is computed only where a buffer is given: frozen layers need no ∂L/∂W,
+    and the first layer needs no ∂L/∂x. ∂L/∂b is a product too, 1ᵀ·dz with `ones` a
+    vector of n ones: BLAS sums the rows 3-4x faster than dz.sum(axis=0) on a large
+    batch, and a third faster on a small one.
+    """
+    if dW is not None:
+        np.matmul(dz.T, x, out=dW)
+        np.matmul(ones, dz, out=db)
+    if dx is not None:
+        np.matmul(dz, W, out=dx)
+
+
+def relu_forward(z, out, zeros):
+    """h = max(0, z); `out` may be z itself (ReLU in place: its derivative needs only h).
+
+    `zeros` is an array of zeros shaped like z: NumPy's maximum against it runs about 3x faster
+    on a large batch, and 2x on a small one, than against the scalar 0, for which NumPy's
+    vectorised loop is not used.
+    """
+    return np.maximum(z, zeros, out=out)
+
+
+def relu_backward(h, dh, out):
+    """∂h/∂z = 1 where z > 0, else 0, read off h (positive exactly there), in float32.
+
+    Only h is needed, so the forward pass may overwrite z with h. The 0/1 factor comes from
+    np.sign on a small batch and np.greater on a large one, the faster loop at each size
+    (np.greater's cast to float32 costs more than the arithmetic below a few thousand values;
+    above it, np.sign is half as fast).
+    """
+    if out.size < 4096:
+        np.sign(h, out=out)
+    else:
+        np.greater(h, 0, out=out)
+    out *= dh
+    return out
+
+
+def dropout_forward(h, rate, rng, mask, out):
+    """Training (rng given): zero each unit with probability `rate`, scale the rest by 1/(1 − rate).
+    Inference (rng is None): the identity."""
+    if rng is None:
+        mask.fill(1)
+    else:
+        np.greater_equal(rng.random(h.shape, dtype=np.float32), rate, out=mask)
+        mask *= np.float32(1 / (1 - rate))
+    return np.multiply(h, mask, out=out)
+
+
+def dropout_backward(mask, dh, out):
+    """∂out/∂h is the mask: dropped units pass no gradient."""
+    return np.multiply(dh, mask, out=out)
+
+
+def softmax_forward(z, out):
+    """h_i = exp(z_i) / Σ_j exp(z_j) per row, shifted by the row maximum so exp cannot overflow."""
+    np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+# --- loss ------------------------------------------------------------------------------------------
+
+
+def l2_penalty(W, dW, rate):
+    """Adds rate·ΣW² to the loss: returns it and adds its derivative 2·rate·W to dW (if given)."""
+    if dW is not None:
+        dW += np.float32(2 * rate) * W
+    return rate * float(np.square(W).sum())
+
+
+def softmax_categorical_crossentropy(z, labels, dz, scale=1.0):
+    """Cross-entropy of q = softmax(z) against integer class labels, from the logits z.
+
+    Fused with the softmax for stability: L = mean(logsumexp(z) − z[label]), computed with
+    the row maximum subtracted; its local derivative is ∂L/∂z = (q − onehot(label)) / N.
+    Writes scale·∂L/∂z into dz (the trainer of plain SGD passes the learning rate) and returns L.
+    """
+    rows = np.arange(len(z))
+    np.subtract(z, z.max(axis=1, keepdims=True), out=dz)
+    picked = dz[rows, labels]
+    np.exp(dz, out=dz)
+    total = dz.sum(axis=1)
+    loss = (np.log(total) - picked).sum() / len(z)  # the mean, without np.mean's overhead
+    step = scale / len(z)
+    dz *= (step / total)[:, None]  # q = exp / total, times scale/N, in one pass
+    dz[rows, labels] -= step
+    return float(loss)
+
+
+# --- training --------------------------------------------------------------------------------------
+
+
+class Momentum:
+    """SGD with momentum: v ← momentum·v + g, then θ ← θ − lr·v
+    (Nesterov: θ ← θ − lr·(g + momentum·v)). PyTorch's torch.optim.SGD does the same."""
+
+    def __init__(self, params, grads, lr, momentum, nesterov):
+        self.params, self.grads = params, grads
+        self.lr, self.momentum, self.nesterov = np.float32(lr), np.float32(momentum), nesterov
+        self.velocity = [np.zeros_like(p) for p in params]
+
+    def set_lr(self, lr):
+        self.lr = np.float32(lr)
+
+    def step(self):
+        for p, g, v in zip(self.params, self.grads, self.velocity, strict=True):
+            v *= self.momentum
+            v += g
+            if self.nesterov:
+                g += self.momentum * v
+            else:
+                g[...] = v
+            g *= self.lr  # the gradient buffer is scratch until the next backward pass
+            p -= g
+
+    def state(self):
+        return {f"velocity.{i}": v for i, v in enumerate(self.velocity)}
+
+    def load_state(self, state):
+        for i, v in enumerate(self.velocity):
+            v[...] = state[f"velocity.{i}"]
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
+
+
+def metric_sums(output, y):
+    """Per-batch sums of each metric (metric_values turns an epoch's into its metrics).
+
+    `output` is the network's, the logits: the softmax is applied here where a metric
+    needs it.
+    """
+    return {
+        "accuracy": int(np.count_nonzero(output.argmax(axis=1) == y)),
+    }
+
+
+def metric_values(sums, n):
+    """The metrics of n rows from their metric_sums, added up over the batches: means over the rows."""
+    return {
+        "accuracy": sums["accuracy"] / n,
+    }
+
+
+class Trainer:
+    """Trains the network on the spec's data by mini-batch gradient descent, as its train block says.
+
+    Every backend's Trainer offers the same methods: fit, evaluate, predict, get_weights,
+    set_weights, save, load, save_checkpoint and restore; `model` is the backend's own model.
+    """
+
+    def __init__(self, network, data, seed=SEED):
+        self.model = network
+        self.data = data
+        _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
+        # every trainable parameter at once: the network keeps them in one flat array  (specs/spiral3.nn:19)
+        self.optimizer = Momentum([network.flat_params], [network.flat_grads], lr=LR, momentum=0.9, nesterov=True)
+        self.epoch = 0
+        self.history = {key: [] for key in HISTORY_KEYS}
+
+    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
+        """Train `epochs` more epochs (default: the rest of the spec's 150); returns the history.
+
+        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
+        full training state is saved every `checkpoint_every` epochs and at the end.
+        """
+        if epochs is None and self.epoch >= EPOCHS:
+            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
+                          stacklevel=2)
+        last = EPOCHS if epochs is None else self.epoch + epochs
+        while self.epoch < last:
+            lr = self.learning_rate()
+            self.set_learning_rate(lr)
+            logs = self.train_epoch(on_batch)
+            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
+            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
+                                       "try a smaller learning rate")
+            logs["lr"] = lr
+            self.epoch += 1
+            for key in HISTORY_KEYS:
+                self.history[key].append(logs[key])
+            if on_epoch is not None:
+                on_epoch(self.epoch, logs)
+            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
+                self.save_checkpoint(checkpoint)
+        return self.history
+
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        the optimizer's lr, as no schedule changes it (specs/spiral3.nn:19)."""
+        return LR
+
+    def train_epoch(self, on_batch=None):
+        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics."""
+        x, y = self.data.x_train, self.data.y_train
+        n = len(x)
+        if SHUFFLE:  # a new order every epoch; the training set is copied in it, then every batch is a slice
+            order = self.shuffle_rng.permutation(n)
+            x, y = np.take(x, order, axis=0), np.take(y, order, axis=0)
+        batch_size = BATCH_SIZE or n
+        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            loss, metrics = self.train_step(x[start:stop], y[start:stop])
+            if not math.isfinite(loss):
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
+            total_loss += loss * (stop - start)
+            for key, value in metrics.items():
+                sums[key] += value
+            if on_batch is not None:
+                on_batch(stop, n, loss)
+        return {"loss": total_loss / n} | metric_values(sums, n)
+
+    def train_step(self, x, y):
+        """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
+        network = self.model
+        output = network.forward(x, self.dropout_rng)
+        loss = softmax_categorical_crossentropy(output, y, network.output_grad)  # categorical_crossentropy (specs/spiral3.nn:16)
+        network.backward()
+        loss += network.penalty()
+        self.optimizer.step()
+        return loss, metric_sums(output, y)
+
+    def evaluate(self, x=None, y=None):
+        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
+        if x is None:
+            x, y = self.data.x_val, self.data.y_val
+        else:
+            x = self.inputs(x)
+            y = given_class_labels(y, len(x), 3)
+        network = self.model
+        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
+        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+        for start in range(0, len(x), chunk):
+            stop = min(start + chunk, len(x))
+            output = network.forward(x[start:stop])
+            total_loss += softmax_categorical_crossentropy(output, y[start:stop], network.output_grad) * (stop - start)
+            for key, value in metric_sums(output, y[start:stop]).items():
+                sums[key] += value
+        logs = {"loss": total_loss / len(x) + network.penalty(grads=False)}
+        return logs | metric_values(sums, len(x))
+
+    def loss_and_gradients(self, x, y):
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
+        Dropout is on, drawing from the same stream as training."""
+        network = self.model
+        output = network.forward(np.asarray(x, dtype=np.float32), self.dropout_rng)
+        loss = softmax_categorical_crossentropy(output, y, network.output_grad)
+        network.backward()
+        loss += network.penalty()
+        return loss, {name: grad.copy() for name, grad in network.grads.items()}
+
+    def set_learning_rate(self, lr):
+        """The learning rate of the steps to come."""
+        self.optimizer.set_lr(lr)
+
+    def inputs(self, x):
+        """x as float32 rows of 4 features; any other shape is a ValueError."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != 4:
+            raise ValueError(f"the model takes 4 input features; x has shape {x.shape}")
+        return x
+
+    def predict(self, x):
+        """The model's outputs (softmax applied) for inputs x of shape (n, 4)."""
+        x = self.inputs(x)
+        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
+        outputs = []
+        for start in range(0, len(x), chunk):
+            output = self.model.forward(x[start:start + chunk])
+            outputs.append(softmax_forward(output, out=np.empty_like(output)))
+        return np.concatenate(outputs) if outputs else np.empty((0, 3), np.float32)
+
+    def get_weights(self):
+        """Copies of the parameters by name ("dense_1.W", ...), W as (units, inputs)."""
+        return {name: value.copy() for name, value in self.model.params.items()}
+
+    def set_weights(self, weights):
+        """Replace the parameters (by name); every name must be given, with its shape, and no other."""
+        check_weight_names(weights, self.model.params)
+        for name, value in self.model.params.items():
+            new = np.asarray(weights[name], dtype=np.float32)
+            if new.shape != value.shape:
+                raise ValueError(f"{name} has shape {value.shape}, not {new.shape}")
+            value[...] = new
+
+    def save(self, path):
+        """Save the weights as .npz, keyed by parameter name ("dense_1.W", ...)."""
+        weights = self.get_weights()
+        write_atomic(path, lambda stream: np.savez(stream, **weights))
+
+    def load(self, path):
+        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
+        self.set_weights(read_weights(path))
+
+    def checkpoint_header(self):
+        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
+        return {
+            "epoch": self.epoch,
+            "history": self.history,
+            "shuffle_rng": self.shuffle_rng.bit_generator.state,
+            "dropout_rng": self.dropout_rng.bit_generator.state,
+            "spec": SPEC,
+            "backend": "numpy",
+            "optimizer": OPTIMIZER,
+            "format": CHECKPOINT_FORMAT,
+            "controls": {},  # no early stopping or plateau: nothing to keep
+        }
+
+    def checkpoint_arrays(self):
+        """The arrays of a checkpoint: the parameters and the optimizer's state."""
+        arrays = {f"param.{name}": value for name, value in self.model.params.items()}
+        return arrays | {f"optimizer.{key}": np.asarray(value) for key, value in self.optimizer.state().items()}
+
+    def save_checkpoint(self, path):
+        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
+        save_checkpoint(path, self.checkpoint_arrays(), self.checkpoint_header())
+
+    def restore(self, path):
+        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
+        arrays, header = load_checkpoint(path)
+        shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
+        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
+        self.set_weights(named(arrays, "param."))
+        self.optimizer.load_state(named(arrays, "optimizer."))
+        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
+        self.dropout_rng.bit_generator.state = header["dropout_rng"]
+        self.epoch = header["epoch"]
+        self.history = header["history"]
+
+
+def make_trainer(seed=SEED, data_seed=DATA_SEED):
+    """The network with its initial weights, on the spec's data."""
+    data = load_data(data_seed)
+    return Trainer(Network(initial_weights(seed)), data, seed)
+
+
 # --- data ------------------------------------------------------------------------------------------
 
 
@@ -195,490 +675,88 @@ def initial_weights(seed=SEED):
     }
 
 
-# --- operations: each one's local output (forward) and local derivative (backward) ----------------
-
-
-def dense_forward(x, W, b, out):
-    """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b."""
-    np.matmul(x, W.T, out=out)
-    out += b
-    return out
-
-
-def dense_backward(dz, x, W, dW=None, db=None, ones=None, dx=None):
-    """Local derivatives of z = x·Wᵀ + b: ∂L/∂W = dzᵀ·x, ∂L/∂b = Σ_rows dz, ∂L/∂x = dz·W.
-
-    Each is computed only where a buffer is given: frozen layers need no ∂L/∂W,
-    and the first layer needs no ∂L/∂x. ∂L/∂b is a product too, 1ᵀ·dz with `ones` a
-    vector of n ones: BLAS sums the rows 3-4x faster than dz.sum(axis=0) on a large
-    batch, and a third faster on a small one.
-    """
-    if dW is not None:
-        np.matmul(dz.T, x, out=dW)
-        np.matmul(ones, dz, out=db)
-    if dx is not None:
-        np.matmul(dz, W, out=dx)
-
-
-def relu_forward(z, out, zeros):
-    """h = max(0, z); `out` may be z itself (ReLU in place: its derivative needs only h).
-
-    `zeros` is an array of zeros shaped like z: NumPy's maximum against it runs about 3x faster
-    on a large batch, and 2x on a small one, than against the scalar 0, for which NumPy's
-    vectorised loop is not used.
-    """
-    return np.maximum(z, zeros, out=out)
-
-
-def relu_backward(h, dh, out):
-    """∂h/∂z = 1 where z > 0, else 0, read off h (positive exactly there), in float32.
-
-    Only h is needed, so the forward pass may overwrite z with h. The 0/1 factor comes from
-    np.sign on a small batch and np.greater on a large one, the faster loop at each size
-    (np.greater's cast to float32 costs more than the arithmetic below a few thousand values;
-    above it, np.sign is half as fast).
-    """
-    if out.size < 4096:
-        np.sign(h, out=out)
-    else:
-        np.greater(h, 0, out=out)
-    out *= dh
-    return out
-
-
-def dropout_forward(h, rate, rng, mask, out):
-    """Training (rng given): zero each unit with probability `rate`, scale the rest by 1/(1 − rate).
-    Inference (rng is None): the identity."""
-    if rng is None:
-        mask.fill(1)
-    else:
-        np.greater_equal(rng.random(h.shape, dtype=np.float32), rate, out=mask)
-        mask *= np.float32(1 / (1 - rate))
-    return np.multiply(h, mask, out=out)
-
-
-def dropout_backward(mask, dh, out):
-    """∂out/∂h is the mask: dropped units pass no gradient."""
-    return np.multiply(dh, mask, out=out)
-
-
-def softmax_forward(z, out):
-    """h_i = exp(z_i) / Σ_j exp(z_j) per row, shifted by the row maximum so exp cannot overflow."""
-    np.subtract(z, z.max(axis=1, keepdims=True), out=out)
-    np.exp(out, out=out)
-    out /= out.sum(axis=1, keepdims=True)
-    return out
-
-
-# --- the network -----------------------------------------------------------------------------------
-
-
-class Network:
-    """input 4 → dense_1 (32, relu) → dropout_1 (0.1) → dense_2 (32, relu) → dense_3 (3, softmax).
-
-    Parameters follow the lecture's layout, z = W·x + b with W of shape (units, inputs);
-    `params` and `grads` map the parameter names ("dense_1.W", ...) to the arrays themselves.
-    forward() returns the logits: the loss applies the output softmax itself.
-    """
-
-    def __init__(self, weights):
-        # Every trainable parameter is a view into one flat array, and its gradient one into another,
-        # so that the optimizer updates them all in one pass over one array instead of one per parameter.
-        self.flat_params = np.zeros(1315, dtype=np.float32)  # the 1,315 trainable parameters
-        self.flat_grads = np.zeros(1315, dtype=np.float32)
-        self.W1 = self.flat_params[0:128].reshape((32, 4))
-        self.W1[...] = weights["dense_1.W"]
-        self.b1 = self.flat_params[128:160].reshape((32,))
-        self.b1[...] = weights["dense_1.b"]
-        self.W2 = self.flat_params[160:1184].reshape((32, 32))
-        self.W2[...] = weights["dense_2.W"]
-        self.b2 = self.flat_params[1184:1216].reshape((32,))
-        self.b2[...] = weights["dense_2.b"]
-        self.W3 = self.flat_params[1216:1312].reshape((3, 32))
-        self.W3[...] = weights["dense_3.W"]
-        self.b3 = self.flat_params[1312:1315].reshape((3,))
-        self.b3[...] = weights["dense_3.b"]
-        self.dW1 = self.flat_grads[0:128].reshape((32, 4))
-        self.db1 = self.flat_grads[128:160].reshape((32,))
-        self.dW2 = self.flat_grads[160:1184].reshape((32, 32))
-        self.db2 = self.flat_grads[1184:1216].reshape((32,))
-        self.dW3 = self.flat_grads[1216:1312].reshape((3, 32))
-        self.db3 = self.flat_grads[1312:1315].reshape((3,))
-        self.params = {
-            "dense_1.W": self.W1,
-            "dense_1.b": self.b1,
-            "dense_2.W": self.W2,
-            "dense_2.b": self.b2,
-            "dense_3.W": self.W3,
-            "dense_3.b": self.b3,
-        }
-        self.grads = {
-            "dense_1.W": self.dW1,
-            "dense_1.b": self.db1,
-            "dense_2.W": self.dW2,
-            "dense_2.b": self.db2,
-            "dense_3.W": self.dW3,
-            "dense_3.b": self.db3,
-        }
-        self._buffers = {}
-        self.batch = None
-
-    def buffers(self, n):
-        """Activations and their gradients for a batch of n rows, allocated once per batch size
-        (and the arrays of zeros the ReLUs compare with, the ones that sum over the batch).
-        """
-        if n not in self._buffers:
-            b = self._buffers[n] = SimpleNamespace(
-                z1=np.empty((n, 32), dtype=np.float32),
-                zeros32=np.zeros((n, 32), dtype=np.float32),
-                p1=np.empty((n, 32), dtype=np.float32),
-                m1=np.empty((n, 32), dtype=np.float32),
-                z2=np.empty((n, 32), dtype=np.float32),
-                z3=np.empty((n, 3), dtype=np.float32),
-                dz3=np.empty((n, 3), dtype=np.float32),
-                dh2=np.empty((n, 32), dtype=np.float32),
-                dz2=np.empty((n, 32), dtype=np.float32),
-                dp1=np.empty((n, 32), dtype=np.float32),
-                dh1=np.empty((n, 32), dtype=np.float32),
-                dz1=np.empty((n, 32), dtype=np.float32),
-                ones=np.ones(n, dtype=np.float32),
-            )
-            b.h1 = b.z1  # relu in place: h1 = max(z1, 0) overwrites z1, which nothing reads after
-            b.h2 = b.z2  # relu in place: h2 = max(z2, 0) overwrites z2, which nothing reads after
-        return self._buffers[n]
-
-    def __call__(self, x):
-        """The output for inputs x of shape (n, 4), as a new array, no dropout: the logits, as a
-        torch nn.Module gives them (Trainer.predict applies the softmax)."""
-        return self.forward(np.asarray(x, dtype=np.float32)).copy()
-
-    def forward(self, x, rng=None):
-        """The output for a batch x of shape (n, 4); an rng marks training (dropout on)."""
-        b = self.batch = self.buffers(len(x))
-        b.x = x
-        # dense_1: z1 = x·W1ᵀ + b1, h1 = relu(z1)  (specs/spiral3.nn:10)
-        dense_forward(b.x, self.W1, self.b1, out=b.z1)
-        relu_forward(b.z1, out=b.h1, zeros=b.zeros32)
-        # dropout_1: p1 = h1 with a fraction 0.1 dropped  (specs/spiral3.nn:11)
-        dropout_forward(b.h1, 0.1, rng, mask=b.m1, out=b.p1)
-        # dense_2: z2 = p1·W2ᵀ + b2, h2 = relu(z2)  (specs/spiral3.nn:12)
-        dense_forward(b.p1, self.W2, self.b2, out=b.z2)
-        relu_forward(b.z2, out=b.h2, zeros=b.zeros32)
-        # dense_3: z3 = h2·W3ᵀ + b3  (specs/spiral3.nn:13)
-        dense_forward(b.h2, self.W3, self.b3, out=b.z3)
-        return b.z3
-
-    @property
-    def output_grad(self):
-        """The buffer the loss writes ∂L/∂output into, for the batch of the last forward()."""
-        return self.batch.dz3
-
-    def backward(self):
-        """∂L/∂θ for every trainable θ, from output_grad, by the chain rule: last layer first."""
-        b = self.batch
-        # dense_3: ∂L/∂W3 = dz3ᵀ·h2, ∂L/∂b3 = Σ dz3, ∂L/∂h2 = dz3·W3
-        dense_backward(b.dz3, b.h2, self.W3, self.dW3, self.db3, b.ones, dx=b.dh2)
-        # relu: ∂L/∂z2 = ∂L/∂h2 · relu'(z2)
-        relu_backward(b.h2, b.dh2, out=b.dz2)
-        # dense_2: ∂L/∂W2 = dz2ᵀ·p1, ∂L/∂b2 = Σ dz2, ∂L/∂p1 = dz2·W2
-        dense_backward(b.dz2, b.p1, self.W2, self.dW2, self.db2, b.ones, dx=b.dp1)
-        # dropout_1: ∂L/∂h1 = ∂L/∂p1 · mask
-        dropout_backward(b.m1, b.dp1, out=b.dh1)
-        # relu: ∂L/∂z1 = ∂L/∂h1 · relu'(z1)
-        relu_backward(b.h1, b.dh1, out=b.dz1)
-        # dense_1: ∂L/∂W1 = dz1ᵀ·x, ∂L/∂b1 = Σ dz1
-        dense_backward(b.dz1, b.x, self.W1, self.dW1, self.db1, b.ones)
-
-    def penalty(self, grads=True):
-        """The regularisation penalty on the weights; with grads, its derivative is added to them."""
-        return (
-            l2_penalty(self.W2, self.dW2 if grads else None, 0.0001)  # dense_2
-        )
-
-
-# --- loss ------------------------------------------------------------------------------------------
-
-
-def l2_penalty(W, dW, rate):
-    """Adds rate·ΣW² to the loss: returns it and adds its derivative 2·rate·W to dW (if given)."""
-    if dW is not None:
-        dW += np.float32(2 * rate) * W
-    return rate * float(np.square(W).sum())
-
-
-def softmax_categorical_crossentropy(z, labels, dz, scale=1.0):
-    """Cross-entropy of q = softmax(z) against integer class labels, from the logits z.
-
-    Fused with the softmax for stability: L = mean(logsumexp(z) − z[label]), computed with
-    the row maximum subtracted; its local derivative is ∂L/∂z = (q − onehot(label)) / N.
-    Writes scale·∂L/∂z into dz (the trainer of plain SGD passes the learning rate) and returns L.
-    """
-    rows = np.arange(len(z))
-    np.subtract(z, z.max(axis=1, keepdims=True), out=dz)
-    picked = dz[rows, labels]
-    np.exp(dz, out=dz)
-    total = dz.sum(axis=1)
-    loss = (np.log(total) - picked).sum() / len(z)  # the mean, without np.mean's overhead
-    step = scale / len(z)
-    dz *= (step / total)[:, None]  # q = exp / total, times scale/N, in one pass
-    dz[rows, labels] -= step
-    return float(loss)
-
-
-# --- training --------------------------------------------------------------------------------------
-
-
-class Momentum:
-    """SGD with momentum: v ← momentum·v + g, then θ ← θ − lr·v
-    (Nesterov: θ ← θ − lr·(g + momentum·v)). PyTorch's torch.optim.SGD does the same."""
-
-    def __init__(self, params, grads, lr, momentum, nesterov):
-        self.params, self.grads = params, grads
-        self.lr, self.momentum, self.nesterov = np.float32(lr), np.float32(momentum), nesterov
-        self.velocity = [np.zeros_like(p) for p in params]
-
-    def set_lr(self, lr):
-        self.lr = np.float32(lr)
-
-    def step(self):
-        for p, g, v in zip(self.params, self.grads, self.velocity, strict=True):
-            v *= self.momentum
-            v += g
-            if self.nesterov:
-                g += self.momentum * v
-            else:
-                g[...] = v
-            g *= self.lr  # the gradient buffer is scratch until the next backward pass
-            p -= g
-
-    def state(self):
-        return {f"velocity.{i}": v for i, v in enumerate(self.velocity)}
-
-    def load_state(self, state):
-        for i, v in enumerate(self.velocity):
-            v[...] = state[f"velocity.{i}"]
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
-
-
-def metric_sums(output, y):
-    """Per-batch sums of each metric (metric_values turns an epoch's into its metrics).
-
-    `output` is the network's, the logits: the softmax is applied here where a metric
-    needs it.
-    """
-    return {
-        "accuracy": int(np.count_nonzero(output.argmax(axis=1) == y)),
-    }
-
-
-def metric_values(sums, n):
-    """The metrics of n rows from their metric_sums, added up over the batches: means over the rows."""
-    return {
-        "accuracy": sums["accuracy"] / n,
-    }
-
-
-class Trainer:
-    """Trains the network on the spec's data by mini-batch gradient descent, as its train block says.
-
-    Every backend's Trainer offers the same methods: fit, evaluate, predict, get_weights,
-    set_weights, save, load, save_checkpoint and restore; `model` is the backend's own model.
-    """
-
-    def __init__(self, network, data, seed=SEED):
-        self.model = network
-        self.data = data
-        _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
-        # every trainable parameter at once: the network keeps them in one flat array  (specs/spiral3.nn:19)
-        self.optimizer = Momentum([network.flat_params], [network.flat_grads], lr=LR, momentum=0.9, nesterov=True)
-        self.epoch = 0
-        self.history = {key: [] for key in HISTORY_KEYS}
-
-    def train_step(self, x, y):
-        """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
-        network = self.model
-        output = network.forward(x, self.dropout_rng)
-        loss = softmax_categorical_crossentropy(output, y, network.output_grad)  # categorical_crossentropy (specs/spiral3.nn:16)
-        network.backward()
-        loss += network.penalty()
-        self.optimizer.step()
-        return loss, metric_sums(output, y)
-
-    def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
-        Dropout is on, drawing from the same stream as training."""
-        network = self.model
-        output = network.forward(np.asarray(x, dtype=np.float32), self.dropout_rng)
-        loss = softmax_categorical_crossentropy(output, y, network.output_grad)
-        network.backward()
-        loss += network.penalty()
-        return loss, {name: grad.copy() for name, grad in network.grads.items()}
-
-    def train_epoch(self, on_batch=None):
-        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics."""
-        x, y = self.data.x_train, self.data.y_train
-        n = len(x)
-        if SHUFFLE:  # a new order every epoch; the training set is copied in it, then every batch is a slice
-            order = self.shuffle_rng.permutation(n)
-            x, y = np.take(x, order, axis=0), np.take(y, order, axis=0)
-        batch_size = BATCH_SIZE or n
-        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            loss, metrics = self.train_step(x[start:stop], y[start:stop])
-            if not math.isfinite(loss):
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
-            total_loss += loss * (stop - start)
-            for key, value in metrics.items():
-                sums[key] += value
-            if on_batch is not None:
-                on_batch(stop, n, loss)
-        return {"loss": total_loss / n} | metric_values(sums, n)
-
-    def evaluate(self, x=None, y=None):
-        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
-        if x is None:
-            x, y = self.data.x_val, self.data.y_val
-        else:
-            x = self.inputs(x)
-            y = given_class_labels(y, len(x), 3)
-        network = self.model
-        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
-        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-        for start in range(0, len(x), chunk):
-            stop = min(start + chunk, len(x))
-            output = network.forward(x[start:stop])
-            total_loss += softmax_categorical_crossentropy(output, y[start:stop], network.output_grad) * (stop - start)
-            for key, value in metric_sums(output, y[start:stop]).items():
-                sums[key] += value
-        logs = {"loss": total_loss / len(x) + network.penalty(grads=False)}
-        return logs | metric_values(sums, len(x))
-
-    def set_learning_rate(self, lr):
-        """The learning rate of the steps to come."""
-        self.optimizer.set_lr(lr)
-
-    def learning_rate(self):
-        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
-        the optimizer's lr, as no schedule changes it (specs/spiral3.nn:19)."""
-        return LR
-
-    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
-        """Train `epochs` more epochs (default: the rest of the spec's 150); returns the history.
-
-        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
-        full training state is saved every `checkpoint_every` epochs and at the end.
-        """
-        if epochs is None and self.epoch >= EPOCHS:
-            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
-                          stacklevel=2)
-        last = EPOCHS if epochs is None else self.epoch + epochs
-        while self.epoch < last:
-            lr = self.learning_rate()
-            self.set_learning_rate(lr)
-            logs = self.train_epoch(on_batch)
-            logs |= {f"val_{key}": value for key, value in self.evaluate().items()}
-            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
-                                       "try a smaller learning rate")
-            logs["lr"] = lr
-            self.epoch += 1
-            for key in HISTORY_KEYS:
-                self.history[key].append(logs[key])
-            if on_epoch is not None:
-                on_epoch(self.epoch, logs)
-            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
-                self.save_checkpoint(checkpoint)
-        return self.history
-
-    def inputs(self, x):
-        """x as float32 rows of 4 features; any other shape is a ValueError."""
-        x = np.asarray(x, dtype=np.float32)
-        if x.ndim != 2 or x.shape[1] != 4:
-            raise ValueError(f"the model takes 4 input features; x has shape {x.shape}")
-        return x
-
-    def predict(self, x):
-        """The model's outputs (softmax applied) for inputs x of shape (n, 4)."""
-        x = self.inputs(x)
-        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
-        outputs = []
-        for start in range(0, len(x), chunk):
-            output = self.model.forward(x[start:start + chunk])
-            outputs.append(softmax_forward(output, out=np.empty_like(output)))
-        return np.concatenate(outputs) if outputs else np.empty((0, 3), np.float32)
-
-    def get_weights(self):
-        """Copies of the parameters by name ("dense_1.W", ...), W as (units, inputs)."""
-        return {name: value.copy() for name, value in self.model.params.items()}
-
-    def set_weights(self, weights):
-        """Replace the parameters (by name); every name must be given, with its shape, and no other."""
-        check_weight_names(weights, self.model.params)
-        for name, value in self.model.params.items():
-            new = np.asarray(weights[name], dtype=np.float32)
-            if new.shape != value.shape:
-                raise ValueError(f"{name} has shape {value.shape}, not {new.shape}")
-            value[...] = new
-
-    def save(self, path):
-        """Save the weights as .npz, keyed by parameter name ("dense_1.W", ...)."""
-        weights = self.get_weights()
-        write_atomic(path, lambda stream: np.savez(stream, **weights))
-
-    def load(self, path):
-        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
-        self.set_weights(read_weights(path))
-
-    def checkpoint_header(self):
-        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
-        return {
-            "epoch": self.epoch,
-            "history": self.history,
-            "shuffle_rng": self.shuffle_rng.bit_generator.state,
-            "dropout_rng": self.dropout_rng.bit_generator.state,
-            "spec": SPEC,
-            "backend": "numpy",
-            "optimizer": OPTIMIZER,
-            "format": CHECKPOINT_FORMAT,
-            "controls": {},  # no early stopping or plateau: nothing to keep
-        }
-
-    def checkpoint_arrays(self):
-        """The arrays of a checkpoint: the parameters and the optimizer's state."""
-        arrays = {f"param.{name}": value for name, value in self.model.params.items()}
-        return arrays | {f"optimizer.{key}": np.asarray(value) for key, value in self.optimizer.state().items()}
-
-    def save_checkpoint(self, path):
-        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
-        save_checkpoint(path, self.checkpoint_arrays(), self.checkpoint_header())
-
-    def restore(self, path):
-        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
-        arrays, header = load_checkpoint(path)
-        shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
-        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
-        self.set_weights(named(arrays, "param."))
-        self.optimizer.load_state(named(arrays, "optimizer."))
-        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
-        self.dropout_rng.bit_generator.state = header["dropout_rng"]
-        self.epoch = header["epoch"]
-        self.history = header["history"]
-
-
-def make_trainer(seed=SEED, data_seed=DATA_SEED):
-    """The network with its initial weights, on the spec's data."""
-    data = load_data(data_seed)
-    return Trainer(Network(initial_weights(seed)), data, seed)
-
-
-# --- files: weights and checkpoints ----------------------------------------------------------------
+# --- command line ----------------------------------------------------------------------------------
+
+
+def train(trainer, last, checkpoint, board, verbose):
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport) and, with --tensorboard, written to `board`."""
+    report = EpochReport(trainer.epoch, last, verbose=verbose)
+    listeners = [listener for listener in (report, board) if listener is not None]
+
+    def on_epoch(epoch, logs):
+        for listener in listeners:
+            listener.on_epoch(epoch, logs)
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
+            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
+    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
+    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
+                             "else the first and last epochs' lines and about ten between)")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
+                             "(pip install tensorboardX)")
+    args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
+    if args.resume and not args.out:
+        parser.error("--resume needs --out, the folder holding checkpoint.npz")
+    if args.tensorboard == "":
+        parser.error("--tensorboard needs a folder")
+    out = Path(args.out) if args.out else None
+    last = args.epochs or EPOCHS
+    created = []
+    try:
+        board = TensorBoardLog(args.tensorboard) if args.tensorboard else None  # a missing tensorboardX fails at once
+        if out is not None:
+            created = prepare_output(out, args.resume)
+        trainer = make_trainer()
+        if args.resume:
+            trainer.restore(out / "checkpoint.npz")
+            if trainer.epoch > last:
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
+        elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
+            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
+                      "(--resume would have continued it)", file=sys.stderr)
+        train(trainer, last, out / "checkpoint.npz" if out is not None else None, board, verbose=args.verbose)
+    except (DataError, CheckpointError, TrainingDiverged, OutputError, TensorBoardError) as error:
+        remove_if_empty(created)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    final = trainer.evaluate()
+    print(validation_line(final))
+    if out is not None:
+        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
+        try:
+            trainer.save(out / "weights.npz")
+            write_atomic(out / "history.json", lambda stream: stream.write(history))
+        except OSError as error:  # a full disk, a folder made read-only while training
+            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        print(f"saved weights.npz and history.json in {out}")
+    return 0
+
+
+# ---- Below: the same in every nndsl program: files, checkpoints and progress ----------------------
 #
 # Saving without ever leaving a half-written file, and reading .npz files as untrusted input.
-# Nothing here is needed to follow the training above.
+# Nothing below is needed to follow the training above.
 
 
 DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
@@ -1005,7 +1083,47 @@ def _compare_arrays(path, arrays, expected, prefix, written):
             raise CheckpointError(f"{path} was written {written}: it has {name}, which this one has not")
 
 
-# --- command line ----------------------------------------------------------------------------------
+CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
+OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
+
+
+class OutputError(Exception):
+    """The --out folder cannot receive the run's files."""
+
+
+def prepare_output(out, resume):
+    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
+    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
+    Returns the folders it created, outermost first (a run that fails before writing removes them).
+    """
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a folder")
+        if resume and not out.exists():
+            raise OutputError(f"nothing to resume: no folder {out}")
+        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
+    try:
+        check_writable(out)
+        remove_stale_temps(out, OUTPUT_FILES)
+    except OSError as error:
+        remove_if_empty(created)
+        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
+    return created
+
+
+def remove_if_empty(folders):
+    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
+            return
 
 
 SECONDS_BETWEEN_LINES = 10
@@ -1156,123 +1274,6 @@ class TensorBoardLog:
     def close(self):
         if self.writer is not None:
             self.writer.close()
-
-
-CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
-OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
-
-
-class OutputError(Exception):
-    """The --out folder cannot receive the run's files."""
-
-
-def prepare_output(out, resume):
-    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
-    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
-    Returns the folders it created, outermost first (a run that fails before writing removes them).
-    """
-    try:
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"--out {out} exists and is not a folder")
-        if resume and not out.exists():
-            raise OutputError(f"nothing to resume: no folder {out}")
-        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
-    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
-        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
-    try:
-        check_writable(out)
-        remove_stale_temps(out, OUTPUT_FILES)
-    except OSError as error:
-        remove_if_empty(created)
-        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
-    return created
-
-
-def remove_if_empty(folders):
-    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
-    for folder in reversed(folders):
-        try:
-            folder.rmdir()
-        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
-            return
-
-
-def train(trainer, last, checkpoint, board, verbose):
-    """trainer.fit() to epoch `last`, its progress printed (EpochReport) and, with --tensorboard, written to `board`."""
-    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose), board) if listener is not None]
-
-    def on_epoch(epoch, logs):
-        for listener in listeners:
-            listener.on_epoch(epoch, logs)
-
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
-            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
-    finally:
-        for listener in listeners:
-            listener.close()
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
-    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
-    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    parser.add_argument("--verbose", action="store_true",
-                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
-                             "else the first and last epochs' lines and about ten between)")
-    parser.add_argument("--tensorboard", metavar="DIR",
-                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
-                             "(pip install tensorboardX)")
-    args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
-    if args.resume and not args.out:
-        parser.error("--resume needs --out, the folder holding checkpoint.npz")
-    if args.tensorboard == "":
-        parser.error("--tensorboard needs a folder")
-    out = Path(args.out) if args.out else None
-    last = args.epochs or EPOCHS
-    created = []
-    try:
-        board = TensorBoardLog(args.tensorboard) if args.tensorboard else None  # a missing tensorboardX fails at once
-        if out is not None:
-            created = prepare_output(out, args.resume)
-        trainer = make_trainer()
-        if args.resume:
-            trainer.restore(out / "checkpoint.npz")
-            if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
-                                      f"epoch {last}, where this run was to stop; resume with --epochs "
-                                      f"{trainer.epoch} or more")
-        elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
-            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
-            for path in earlier:
-                path.unlink()
-            if earlier:
-                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
-                      "(--resume would have continued it)", file=sys.stderr)
-        train(trainer, last, out / "checkpoint.npz" if out else None, board, verbose=args.verbose)
-    except (DataError, CheckpointError, TrainingDiverged, OutputError, TensorBoardError) as error:
-        remove_if_empty(created)
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    final = trainer.evaluate()
-    print(validation_line(final))
-    if out is not None:
-        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
-        try:
-            trainer.save(out / "weights.npz")
-            write_atomic(out / "history.json", lambda stream: stream.write(history))
-        except OSError as error:  # a full disk, a folder made read-only while training
-            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
-            return 1
-        print(f"saved weights.npz and history.json in {out}")
-    return 0
 
 
 if __name__ == "__main__":

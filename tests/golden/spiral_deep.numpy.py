@@ -40,234 +40,6 @@ METRICS = ["accuracy"]
 HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
 
 
-# --- data ------------------------------------------------------------------------------------------
-
-
-class DataError(Exception):
-    """A data file is missing or malformed."""
-
-
-class Dataset(NamedTuple):
-    """Training and validation arrays (float32 features; labels as the loss needs them)."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-
-
-def split_data(rng, x, y, fraction):
-    """Shuffle the samples, then train on the first `fraction` and validate on the rest
-    (fraction 1: train on all of them; the validation arrays are empty)."""
-    order = rng.permutation(len(x))
-    n_train = int(np.floor(len(x) * fraction))
-    if fraction == 1 and n_train > 0:
-        return Dataset(x[order], y[order], x[:0], y[:0])
-    if not 0 < n_train < len(x):
-        raise DataError(
-            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
-            f"{len(x) - n_train} for validation; each needs at least one"
-        )
-    train, val = order[:n_train], order[n_train:]
-    return Dataset(x[train], y[train], x[val], y[val])
-
-
-def spiral_data(
-    rng: np.random.Generator, samples: int, noise: float, classes: int = 2
-) -> tuple[np.ndarray, np.ndarray]:
-    """Interleaved spiral arms, one class per arm, each point jittered by uniform noise.
-
-    With n = samples / classes, the i-th point of arm j sits at radius r = i / n · 5 and
-    angle t = 1.75 · i / n · 2π + 2πj / classes, that is at (r·sin t, r·cos t), plus
-    noise·(u, v) with u, v uniform in [-1, 1). Each arm winds 1.75 times from the centre
-    out to radius 5.
-
-    Arms and labels: with classes=2 this is exactly the Playground's spiral: arm 0
-    (offset 0) has label 1 (its +1) and arm 1 (offset π) label 0 (its -1). With more
-    classes, arm j has offset 2πj / classes and label j. The first samples % classes arms
-    get one point more than the others (for odd samples and 2 arms: the Playground's own
-    first arm, with n = samples / 2 not rounded; its second arm lacks the last point).
-
-    Draw order (float64, from `rng`): for arm 0 all u, then all v; then arm 1, and so on.
-
-    Returns points (samples, 2) float64 and labels (samples,) int64, arm by arm.
-    """
-    n = samples / classes
-    points, labels = [], []
-    for arm in range(classes):
-        count = samples // classes + (1 if arm < samples % classes else 0)
-        delta_t = 2 * np.pi * arm / classes
-        label = 1 - arm if classes == 2 else arm
-        i = np.arange(count, dtype=np.float64)
-        # The same operations, in the same order, as the Playground's dataset.ts.
-        r = i / n * 5
-        t = 1.75 * i / n * 2 * np.pi + delta_t
-        noise_x = rng.uniform(-1, 1, count) * noise
-        noise_y = rng.uniform(-1, 1, count) * noise
-        points.append(np.stack([r * np.sin(t) + noise_x, r * np.cos(t) + noise_y], axis=1))
-        labels.append(np.full(count, label, dtype=np.int64))
-    return np.concatenate(points), np.concatenate(labels)
-
-
-def given_binary_labels(y, n):
-    """0/1 labels for the n rows of x, shape (n,) or (n, 1), as integers, floats or booleans;
-    as a float32 column. Anything else is a ValueError that says what was given."""
-    y = _numeric_labels(y)
-    if y.shape not in ((n,), (n, 1)):
-        raise ValueError(f"y must hold one 0/1 label per row of x, shape ({n},) or ({n}, 1); y has shape {y.shape}")
-    wrong = ~np.isin(y.reshape(-1), (0, 1))
-    if wrong.any():
-        row = int(np.argmax(wrong))
-        raise ValueError(f"binary_crossentropy needs labels 0 or 1; y[{row}] is {y.reshape(-1)[row].item():g}")
-    return y.astype(np.float32).reshape(n, 1)
-
-
-def _numeric_labels(y):
-    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
-    y = np.asarray(y)
-    if y.dtype == np.bool_:
-        y = y.astype(np.int64)
-    if not np.issubdtype(y.dtype, np.number):
-        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
-    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
-        raise ValueError("y holds NaN or infinite values")
-    return y
-
-
-def make_features(points):
-    """The input features x1, x2 of each point, as float32 columns."""
-    x1 = points[:, 0]
-    x2 = points[:, 1]
-    return np.stack([x1, x2], axis=1).astype(np.float32)
-
-
-def load_data(seed=DATA_SEED):
-    """spiral(samples=500, noise=0.0): the samples, shuffled and split (specs/spiral_deep.nn:3)."""
-    rng = np.random.default_rng(seed)
-    points, labels = spiral_data(rng, 500, 0.0, 2)
-    x = make_features(points)
-    y = labels.astype(np.float32).reshape(-1, 1)  # 0/1 labels, one column
-    return split_data(rng, x, y, 0.5)
-
-
-# --- initial weights -------------------------------------------------------------------------------
-
-
-def random_streams(seed):
-    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
-    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
-    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
-
-
-def he_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / fan_in, the lecture's 2 / n_in: its choice for ReLU (fan_out is
-    not used; every initialiser takes both)."""
-    std = np.sqrt(2.0 / fan_in)
-    return (rng.standard_normal(shape) * std).astype(np.float32)
-
-
-def glorot_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
-    for sigmoid and tanh."""
-    std = np.sqrt(2.0 / (fan_in + fan_out))
-    return (rng.standard_normal(shape) * std).astype(np.float32)
-
-
-def initial_weights(seed=SEED):
-    """Initial parameters by name, W as (units, inputs): the same on every backend."""
-    rng = random_streams(seed)[0]
-    return {
-        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_deep.nn:9
-        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:9
-        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:10
-        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:10
-        "dense_3.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:11
-        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:11
-        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:12
-        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:12
-        "dense_5.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:13
-        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:13
-        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:14
-        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:14
-        "dense_7.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:15
-        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:15
-        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:16
-        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:16
-        "dense_9.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:17
-        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:17
-        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:18
-        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:18
-        "dense_11.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:19
-        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:19
-        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:20
-        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:20
-        "dense_13.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:21
-        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:21
-        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_deep.nn:22
-        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_deep.nn:22
-    }
-
-
-# --- operations: each one's local output (forward) and local derivative (backward) ----------------
-
-
-def dense_forward(x, W, b, out):
-    """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b."""
-    np.matmul(x, W.T, out=out)
-    out += b
-    return out
-
-
-def dense_backward(dz, x, W, dW=None, db=None, ones=None, dx=None):
-    """Local derivatives of z = x·Wᵀ + b: ∂L/∂W = dzᵀ·x, ∂L/∂b = Σ_rows dz, ∂L/∂x = dz·W.
-
-    Each is computed only where a buffer is given: frozen layers need no ∂L/∂W,
-    and the first layer needs no ∂L/∂x. ∂L/∂b is a product too, 1ᵀ·dz with `ones` a
-    vector of n ones: BLAS sums the rows 3-4x faster than dz.sum(axis=0) on a large
-    batch, and a third faster on a small one.
-    """
-    if dW is not None:
-        np.matmul(dz.T, x, out=dW)
-        np.matmul(ones, dz, out=db)
-    if dx is not None:
-        np.matmul(dz, W, out=dx)
-
-
-def relu_forward(z, out, zeros):
-    """h = max(0, z); `out` may be z itself (ReLU in place: its derivative needs only h).
-
-    `zeros` is an array of zeros shaped like z: NumPy's maximum against it runs about 3x faster
-    on a large batch, and 2x on a small one, than against the scalar 0, for which NumPy's
-    vectorised loop is not used.
-    """
-    return np.maximum(z, zeros, out=out)
-
-
-def relu_backward(h, dh, out):
-    """∂h/∂z = 1 where z > 0, else 0, read off h (positive exactly there), in float32.
-
-    Only h is needed, so the forward pass may overwrite z with h. The 0/1 factor comes from
-    np.sign on a small batch and np.greater on a large one, the faster loop at each size
-    (np.greater's cast to float32 costs more than the arithmetic below a few thousand values;
-    above it, np.sign is half as fast).
-    """
-    if out.size < 4096:
-        np.sign(h, out=out)
-    else:
-        np.greater(h, 0, out=out)
-    out *= dh
-    return out
-
-
-def sigmoid_forward(z, out):
-    """h = 1 / (1 + exp(−z)); exp overflows to inf for very negative z, giving h = 0 as it should."""
-    with np.errstate(over="ignore"):
-        np.negative(z, out=out)
-        np.exp(out, out=out)
-    out += 1
-    return np.reciprocal(out, out=out)
-
-
 # --- the network -----------------------------------------------------------------------------------
 
 
@@ -612,6 +384,66 @@ class Network:
         dense_backward(b.dz1, b.x, self.W1, self.dW1, self.db1, b.ones)
 
 
+# --- operations: each one's local output (forward) and local derivative (backward) ----------------
+
+
+def dense_forward(x, W, b, out):
+    """Local output of a dense layer, z = W·x + b, for a batch of rows x: z = x·Wᵀ + b."""
+    np.matmul(x, W.T, out=out)
+    out += b
+    return out
+
+
+def dense_backward(dz, x, W, dW=None, db=None, ones=None, dx=None):
+    """Local derivatives of z = x·Wᵀ + b: ∂L/∂W = dzᵀ·x, ∂L/∂b = Σ_rows dz, ∂L/∂x = dz·W.
+
+    Each is computed only where a buffer is given: frozen layers need no ∂L/∂W,
+    and the first layer needs no ∂L/∂x. ∂L/∂b is a product too, 1ᵀ·dz with `ones` a
+    vector of n ones: BLAS sums the rows 3-4x faster than dz.sum(axis=0) on a large
+    batch, and a third faster on a small one.
+    """
+    if dW is not None:
+        np.matmul(dz.T, x, out=dW)
+        np.matmul(ones, dz, out=db)
+    if dx is not None:
+        np.matmul(dz, W, out=dx)
+
+
+def relu_forward(z, out, zeros):
+    """h = max(0, z); `out` may be z itself (ReLU in place: its derivative needs only h).
+
+    `zeros` is an array of zeros shaped like z: NumPy's maximum against it runs about 3x faster
+    on a large batch, and 2x on a small one, than against the scalar 0, for which NumPy's
+    vectorised loop is not used.
+    """
+    return np.maximum(z, zeros, out=out)
+
+
+def relu_backward(h, dh, out):
+    """∂h/∂z = 1 where z > 0, else 0, read off h (positive exactly there), in float32.
+
+    Only h is needed, so the forward pass may overwrite z with h. The 0/1 factor comes from
+    np.sign on a small batch and np.greater on a large one, the faster loop at each size
+    (np.greater's cast to float32 costs more than the arithmetic below a few thousand values;
+    above it, np.sign is half as fast).
+    """
+    if out.size < 4096:
+        np.sign(h, out=out)
+    else:
+        np.greater(h, 0, out=out)
+    out *= dh
+    return out
+
+
+def sigmoid_forward(z, out):
+    """h = 1 / (1 + exp(−z)); exp overflows to inf for very negative z, giving h = 0 as it should."""
+    with np.errstate(over="ignore"):
+        np.negative(z, out=out)
+        np.exp(out, out=out)
+    out += 1
+    return np.reciprocal(out, out=out)
+
+
 # --- loss ------------------------------------------------------------------------------------------
 
 
@@ -718,72 +550,6 @@ class Trainer:
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
 
-    def train_step(self, x, y):
-        """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
-        network = self.model
-        output = network.forward(x, self.dropout_rng)
-        loss = sigmoid_binary_crossentropy(output, y, network.output_grad)  # binary_crossentropy (specs/spiral_deep.nn:25)
-        network.backward()
-        self.optimizer.step()
-        return loss, metric_sums(output, y)
-
-    def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update."""
-        network = self.model
-        output = network.forward(np.asarray(x, dtype=np.float32), self.dropout_rng)
-        loss = sigmoid_binary_crossentropy(output, y, network.output_grad)
-        network.backward()
-        return loss, {name: grad.copy() for name, grad in network.grads.items()}
-
-    def train_epoch(self, on_batch=None):
-        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics."""
-        x, y = self.data.x_train, self.data.y_train
-        n = len(x)
-        if SHUFFLE:  # a new order every epoch; the training set is copied in it, then every batch is a slice
-            order = self.shuffle_rng.permutation(n)
-            x, y = np.take(x, order, axis=0), np.take(y, order, axis=0)
-        batch_size = BATCH_SIZE or n
-        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            loss, metrics = self.train_step(x[start:stop], y[start:stop])
-            if not math.isfinite(loss):
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
-            total_loss += loss * (stop - start)
-            for key, value in metrics.items():
-                sums[key] += value
-            if on_batch is not None:
-                on_batch(stop, n, loss)
-        return {"loss": total_loss / n} | metric_values(sums, n)
-
-    def evaluate(self, x=None, y=None):
-        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
-        if x is None:
-            x, y = self.data.x_val, self.data.y_val
-        else:
-            x = self.inputs(x)
-            y = given_binary_labels(y, len(x))
-        network = self.model
-        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
-        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-        for start in range(0, len(x), chunk):
-            stop = min(start + chunk, len(x))
-            output = network.forward(x[start:stop])
-            total_loss += sigmoid_binary_crossentropy(output, y[start:stop], network.output_grad) * (stop - start)
-            for key, value in metric_sums(output, y[start:stop]).items():
-                sums[key] += value
-        logs = {"loss": total_loss / len(x)}
-        return logs | metric_values(sums, len(x))
-
-    def set_learning_rate(self, lr):
-        """The learning rate of the steps to come."""
-        self.optimizer.set_lr(lr)
-
-    def learning_rate(self):
-        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
-        the optimizer's lr, as no schedule changes it (specs/spiral_deep.nn:28)."""
-        return LR
-
     def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
         """Train `epochs` more epochs (default: the rest of the spec's 150); returns the history.
 
@@ -811,6 +577,72 @@ class Trainer:
             if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
                 self.save_checkpoint(checkpoint)
         return self.history
+
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        the optimizer's lr, as no schedule changes it (specs/spiral_deep.nn:28)."""
+        return LR
+
+    def train_epoch(self, on_batch=None):
+        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics."""
+        x, y = self.data.x_train, self.data.y_train
+        n = len(x)
+        if SHUFFLE:  # a new order every epoch; the training set is copied in it, then every batch is a slice
+            order = self.shuffle_rng.permutation(n)
+            x, y = np.take(x, order, axis=0), np.take(y, order, axis=0)
+        batch_size = BATCH_SIZE or n
+        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            loss, metrics = self.train_step(x[start:stop], y[start:stop])
+            if not math.isfinite(loss):
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
+            total_loss += loss * (stop - start)
+            for key, value in metrics.items():
+                sums[key] += value
+            if on_batch is not None:
+                on_batch(stop, n, loss)
+        return {"loss": total_loss / n} | metric_values(sums, n)
+
+    def train_step(self, x, y):
+        """One mini-batch: forward, loss, backward, update. Returns the loss and the metric sums."""
+        network = self.model
+        output = network.forward(x, self.dropout_rng)
+        loss = sigmoid_binary_crossentropy(output, y, network.output_grad)  # binary_crossentropy (specs/spiral_deep.nn:25)
+        network.backward()
+        self.optimizer.step()
+        return loss, metric_sums(output, y)
+
+    def evaluate(self, x=None, y=None):
+        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
+        if x is None:
+            x, y = self.data.x_val, self.data.y_val
+        else:
+            x = self.inputs(x)
+            y = given_binary_labels(y, len(x))
+        network = self.model
+        chunk = max(BATCH_SIZE or len(x), EVAL_BATCH)
+        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+        for start in range(0, len(x), chunk):
+            stop = min(start + chunk, len(x))
+            output = network.forward(x[start:stop])
+            total_loss += sigmoid_binary_crossentropy(output, y[start:stop], network.output_grad) * (stop - start)
+            for key, value in metric_sums(output, y[start:stop]).items():
+                sums[key] += value
+        logs = {"loss": total_loss / len(x)}
+        return logs | metric_values(sums, len(x))
+
+    def loss_and_gradients(self, x, y):
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update."""
+        network = self.model
+        output = network.forward(np.asarray(x, dtype=np.float32), self.dropout_rng)
+        loss = sigmoid_binary_crossentropy(output, y, network.output_grad)
+        network.backward()
+        return loss, {name: grad.copy() for name, grad in network.grads.items()}
+
+    def set_learning_rate(self, lr):
+        """The learning rate of the steps to come."""
+        self.optimizer.set_lr(lr)
 
     def inputs(self, x):
         """x as float32 rows of 2 features; any other shape is a ValueError."""
@@ -893,10 +725,256 @@ def make_trainer(seed=SEED, data_seed=DATA_SEED):
     return Trainer(Network(initial_weights(seed)), data, seed)
 
 
-# --- files: weights and checkpoints ----------------------------------------------------------------
+# --- data ------------------------------------------------------------------------------------------
+
+
+class DataError(Exception):
+    """A data file is missing or malformed."""
+
+
+class Dataset(NamedTuple):
+    """Training and validation arrays (float32 features; labels as the loss needs them)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def split_data(rng, x, y, fraction):
+    """Shuffle the samples, then train on the first `fraction` and validate on the rest
+    (fraction 1: train on all of them; the validation arrays are empty)."""
+    order = rng.permutation(len(x))
+    n_train = int(np.floor(len(x) * fraction))
+    if fraction == 1 and n_train > 0:
+        return Dataset(x[order], y[order], x[:0], y[:0])
+    if not 0 < n_train < len(x):
+        raise DataError(
+            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
+            f"{len(x) - n_train} for validation; each needs at least one"
+        )
+    train, val = order[:n_train], order[n_train:]
+    return Dataset(x[train], y[train], x[val], y[val])
+
+
+def spiral_data(
+    rng: np.random.Generator, samples: int, noise: float, classes: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interleaved spiral arms, one class per arm, each point jittered by uniform noise.
+
+    With n = samples / classes, the i-th point of arm j sits at radius r = i / n · 5 and
+    angle t = 1.75 · i / n · 2π + 2πj / classes, that is at (r·sin t, r·cos t), plus
+    noise·(u, v) with u, v uniform in [-1, 1). Each arm winds 1.75 times from the centre
+    out to radius 5.
+
+    Arms and labels: with classes=2 this is exactly the Playground's spiral: arm 0
+    (offset 0) has label 1 (its +1) and arm 1 (offset π) label 0 (its -1). With more
+    classes, arm j has offset 2πj / classes and label j. The first samples % classes arms
+    get one point more than the others (for odd samples and 2 arms: the Playground's own
+    first arm, with n = samples / 2 not rounded; its second arm lacks the last point).
+
+    Draw order (float64, from `rng`): for arm 0 all u, then all v; then arm 1, and so on.
+
+    Returns points (samples, 2) float64 and labels (samples,) int64, arm by arm.
+    """
+    n = samples / classes
+    points, labels = [], []
+    for arm in range(classes):
+        count = samples // classes + (1 if arm < samples % classes else 0)
+        delta_t = 2 * np.pi * arm / classes
+        label = 1 - arm if classes == 2 else arm
+        i = np.arange(count, dtype=np.float64)
+        # The same operations, in the same order, as the Playground's dataset.ts.
+        r = i / n * 5
+        t = 1.75 * i / n * 2 * np.pi + delta_t
+        noise_x = rng.uniform(-1, 1, count) * noise
+        noise_y = rng.uniform(-1, 1, count) * noise
+        points.append(np.stack([r * np.sin(t) + noise_x, r * np.cos(t) + noise_y], axis=1))
+        labels.append(np.full(count, label, dtype=np.int64))
+    return np.concatenate(points), np.concatenate(labels)
+
+
+def given_binary_labels(y, n):
+    """0/1 labels for the n rows of x, shape (n,) or (n, 1), as integers, floats or booleans;
+    as a float32 column. Anything else is a ValueError that says what was given."""
+    y = _numeric_labels(y)
+    if y.shape not in ((n,), (n, 1)):
+        raise ValueError(f"y must hold one 0/1 label per row of x, shape ({n},) or ({n}, 1); y has shape {y.shape}")
+    wrong = ~np.isin(y.reshape(-1), (0, 1))
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise ValueError(f"binary_crossentropy needs labels 0 or 1; y[{row}] is {y.reshape(-1)[row].item():g}")
+    return y.astype(np.float32).reshape(n, 1)
+
+
+def _numeric_labels(y):
+    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values")
+    return y
+
+
+def make_features(points):
+    """The input features x1, x2 of each point, as float32 columns."""
+    x1 = points[:, 0]
+    x2 = points[:, 1]
+    return np.stack([x1, x2], axis=1).astype(np.float32)
+
+
+def load_data(seed=DATA_SEED):
+    """spiral(samples=500, noise=0.0): the samples, shuffled and split (specs/spiral_deep.nn:3)."""
+    rng = np.random.default_rng(seed)
+    points, labels = spiral_data(rng, 500, 0.0, 2)
+    x = make_features(points)
+    y = labels.astype(np.float32).reshape(-1, 1)  # 0/1 labels, one column
+    return split_data(rng, x, y, 0.5)
+
+
+# --- initial weights -------------------------------------------------------------------------------
+
+
+def random_streams(seed):
+    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
+    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
+    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
+
+
+def he_normal(rng, shape, fan_in, fan_out):
+    """Gaussian with variance 2 / fan_in, the lecture's 2 / n_in: its choice for ReLU (fan_out is
+    not used; every initialiser takes both)."""
+    std = np.sqrt(2.0 / fan_in)
+    return (rng.standard_normal(shape) * std).astype(np.float32)
+
+
+def glorot_normal(rng, shape, fan_in, fan_out):
+    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
+    for sigmoid and tanh."""
+    std = np.sqrt(2.0 / (fan_in + fan_out))
+    return (rng.standard_normal(shape) * std).astype(np.float32)
+
+
+def initial_weights(seed=SEED):
+    """Initial parameters by name, W as (units, inputs): the same on every backend."""
+    rng = random_streams(seed)[0]
+    return {
+        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_deep.nn:9
+        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:9
+        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:10
+        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:10
+        "dense_3.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:11
+        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:11
+        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:12
+        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:12
+        "dense_5.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:13
+        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:13
+        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:14
+        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:14
+        "dense_7.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:15
+        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:15
+        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:16
+        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:16
+        "dense_9.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:17
+        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:17
+        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:18
+        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:18
+        "dense_11.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:19
+        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:19
+        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:20
+        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:20
+        "dense_13.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_deep.nn:21
+        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_deep.nn:21
+        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_deep.nn:22
+        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_deep.nn:22
+    }
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def train(trainer, last, checkpoint, board, verbose):
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport) and, with --tensorboard, written to `board`."""
+    report = EpochReport(trainer.epoch, last, verbose=verbose)
+    listeners = [listener for listener in (report, board) if listener is not None]
+
+    def on_epoch(epoch, logs):
+        for listener in listeners:
+            listener.on_epoch(epoch, logs)
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
+            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
+    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
+    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
+                             "else the first and last epochs' lines and about ten between)")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
+                             "(pip install tensorboardX)")
+    args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
+    if args.resume and not args.out:
+        parser.error("--resume needs --out, the folder holding checkpoint.npz")
+    if args.tensorboard == "":
+        parser.error("--tensorboard needs a folder")
+    out = Path(args.out) if args.out else None
+    last = args.epochs or EPOCHS
+    created = []
+    try:
+        board = TensorBoardLog(args.tensorboard) if args.tensorboard else None  # a missing tensorboardX fails at once
+        if out is not None:
+            created = prepare_output(out, args.resume)
+        trainer = make_trainer()
+        if args.resume:
+            trainer.restore(out / "checkpoint.npz")
+            if trainer.epoch > last:
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
+        elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
+            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
+                      "(--resume would have continued it)", file=sys.stderr)
+        train(trainer, last, out / "checkpoint.npz" if out is not None else None, board, verbose=args.verbose)
+    except (DataError, CheckpointError, TrainingDiverged, OutputError, TensorBoardError) as error:
+        remove_if_empty(created)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    final = trainer.evaluate()
+    print(validation_line(final))
+    if out is not None:
+        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
+        try:
+            trainer.save(out / "weights.npz")
+            write_atomic(out / "history.json", lambda stream: stream.write(history))
+        except OSError as error:  # a full disk, a folder made read-only while training
+            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        print(f"saved weights.npz and history.json in {out}")
+    return 0
+
+
+# ---- Below: the same in every nndsl program: files, checkpoints and progress ----------------------
 #
 # Saving without ever leaving a half-written file, and reading .npz files as untrusted input.
-# Nothing here is needed to follow the training above.
+# Nothing below is needed to follow the training above.
 
 
 DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
@@ -1223,7 +1301,47 @@ def _compare_arrays(path, arrays, expected, prefix, written):
             raise CheckpointError(f"{path} was written {written}: it has {name}, which this one has not")
 
 
-# --- command line ----------------------------------------------------------------------------------
+CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
+OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
+
+
+class OutputError(Exception):
+    """The --out folder cannot receive the run's files."""
+
+
+def prepare_output(out, resume):
+    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
+    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
+    Returns the folders it created, outermost first (a run that fails before writing removes them).
+    """
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a folder")
+        if resume and not out.exists():
+            raise OutputError(f"nothing to resume: no folder {out}")
+        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
+    try:
+        check_writable(out)
+        remove_stale_temps(out, OUTPUT_FILES)
+    except OSError as error:
+        remove_if_empty(created)
+        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
+    return created
+
+
+def remove_if_empty(folders):
+    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
+            return
 
 
 SECONDS_BETWEEN_LINES = 10
@@ -1374,123 +1492,6 @@ class TensorBoardLog:
     def close(self):
         if self.writer is not None:
             self.writer.close()
-
-
-CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
-OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
-
-
-class OutputError(Exception):
-    """The --out folder cannot receive the run's files."""
-
-
-def prepare_output(out, resume):
-    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
-    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
-    Returns the folders it created, outermost first (a run that fails before writing removes them).
-    """
-    try:
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"--out {out} exists and is not a folder")
-        if resume and not out.exists():
-            raise OutputError(f"nothing to resume: no folder {out}")
-        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
-    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
-        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
-    try:
-        check_writable(out)
-        remove_stale_temps(out, OUTPUT_FILES)
-    except OSError as error:
-        remove_if_empty(created)
-        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
-    return created
-
-
-def remove_if_empty(folders):
-    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
-    for folder in reversed(folders):
-        try:
-            folder.rmdir()
-        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
-            return
-
-
-def train(trainer, last, checkpoint, board, verbose):
-    """trainer.fit() to epoch `last`, its progress printed (EpochReport) and, with --tensorboard, written to `board`."""
-    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose), board) if listener is not None]
-
-    def on_epoch(epoch, logs):
-        for listener in listeners:
-            listener.on_epoch(epoch, logs)
-
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
-            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
-    finally:
-        for listener in listeners:
-            listener.close()
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
-    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
-    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    parser.add_argument("--verbose", action="store_true",
-                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
-                             "else the first and last epochs' lines and about ten between)")
-    parser.add_argument("--tensorboard", metavar="DIR",
-                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
-                             "(pip install tensorboardX)")
-    args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
-    if args.resume and not args.out:
-        parser.error("--resume needs --out, the folder holding checkpoint.npz")
-    if args.tensorboard == "":
-        parser.error("--tensorboard needs a folder")
-    out = Path(args.out) if args.out else None
-    last = args.epochs or EPOCHS
-    created = []
-    try:
-        board = TensorBoardLog(args.tensorboard) if args.tensorboard else None  # a missing tensorboardX fails at once
-        if out is not None:
-            created = prepare_output(out, args.resume)
-        trainer = make_trainer()
-        if args.resume:
-            trainer.restore(out / "checkpoint.npz")
-            if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
-                                      f"epoch {last}, where this run was to stop; resume with --epochs "
-                                      f"{trainer.epoch} or more")
-        elif out is not None:  # a fresh run: another run's checkpoint must not become its fallback
-            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
-            for path in earlier:
-                path.unlink()
-            if earlier:
-                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
-                      "(--resume would have continued it)", file=sys.stderr)
-        train(trainer, last, out / "checkpoint.npz" if out else None, board, verbose=args.verbose)
-    except (DataError, CheckpointError, TrainingDiverged, OutputError, TensorBoardError) as error:
-        remove_if_empty(created)
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    final = trainer.evaluate()
-    print(validation_line(final))
-    if out is not None:
-        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
-        try:
-            trainer.save(out / "weights.npz")
-            write_atomic(out / "history.json", lambda stream: stream.write(history))
-        except OSError as error:  # a full disk, a folder made read-only while training
-            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
-            return 1
-        print(f"saved weights.npz and history.json in {out}")
-    return 0
 
 
 if __name__ == "__main__":

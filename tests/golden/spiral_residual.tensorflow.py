@@ -52,174 +52,6 @@ TARGET = "auto"  # auto (a GPU when there is one), cpu, gpu or tpu: see distribu
 JIT_COMPILE = False  # XLA for the training steps: on a CPU, compiling costs more than it saves here
 
 
-# --- data ------------------------------------------------------------------------------------------
-
-
-class DataError(Exception):
-    """A data file is missing or malformed."""
-
-
-class Dataset(NamedTuple):
-    """Training and validation arrays (float32 features; labels as the loss needs them)."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-
-
-def split_data(rng, x, y, fraction):
-    """Shuffle the samples, then train on the first `fraction` and validate on the rest
-    (fraction 1: train on all of them; the validation arrays are empty)."""
-    order = rng.permutation(len(x))
-    n_train = int(np.floor(len(x) * fraction))
-    if fraction == 1 and n_train > 0:
-        return Dataset(x[order], y[order], x[:0], y[:0])
-    if not 0 < n_train < len(x):
-        raise DataError(
-            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
-            f"{len(x) - n_train} for validation; each needs at least one"
-        )
-    train, val = order[:n_train], order[n_train:]
-    return Dataset(x[train], y[train], x[val], y[val])
-
-
-def spiral_data(
-    rng: np.random.Generator, samples: int, noise: float, classes: int = 2
-) -> tuple[np.ndarray, np.ndarray]:
-    """Interleaved spiral arms, one class per arm, each point jittered by uniform noise.
-
-    With n = samples / classes, the i-th point of arm j sits at radius r = i / n · 5 and
-    angle t = 1.75 · i / n · 2π + 2πj / classes, that is at (r·sin t, r·cos t), plus
-    noise·(u, v) with u, v uniform in [-1, 1). Each arm winds 1.75 times from the centre
-    out to radius 5.
-
-    Arms and labels: with classes=2 this is exactly the Playground's spiral: arm 0
-    (offset 0) has label 1 (its +1) and arm 1 (offset π) label 0 (its -1). With more
-    classes, arm j has offset 2πj / classes and label j. The first samples % classes arms
-    get one point more than the others (for odd samples and 2 arms: the Playground's own
-    first arm, with n = samples / 2 not rounded; its second arm lacks the last point).
-
-    Draw order (float64, from `rng`): for arm 0 all u, then all v; then arm 1, and so on.
-
-    Returns points (samples, 2) float64 and labels (samples,) int64, arm by arm.
-    """
-    n = samples / classes
-    points, labels = [], []
-    for arm in range(classes):
-        count = samples // classes + (1 if arm < samples % classes else 0)
-        delta_t = 2 * np.pi * arm / classes
-        label = 1 - arm if classes == 2 else arm
-        i = np.arange(count, dtype=np.float64)
-        # The same operations, in the same order, as the Playground's dataset.ts.
-        r = i / n * 5
-        t = 1.75 * i / n * 2 * np.pi + delta_t
-        noise_x = rng.uniform(-1, 1, count) * noise
-        noise_y = rng.uniform(-1, 1, count) * noise
-        points.append(np.stack([r * np.sin(t) + noise_x, r * np.cos(t) + noise_y], axis=1))
-        labels.append(np.full(count, label, dtype=np.int64))
-    return np.concatenate(points), np.concatenate(labels)
-
-
-def given_binary_labels(y, n):
-    """0/1 labels for the n rows of x, shape (n,) or (n, 1), as integers, floats or booleans;
-    as a float32 column. Anything else is a ValueError that says what was given."""
-    y = _numeric_labels(y)
-    if y.shape not in ((n,), (n, 1)):
-        raise ValueError(f"y must hold one 0/1 label per row of x, shape ({n},) or ({n}, 1); y has shape {y.shape}")
-    wrong = ~np.isin(y.reshape(-1), (0, 1))
-    if wrong.any():
-        row = int(np.argmax(wrong))
-        raise ValueError(f"binary_crossentropy needs labels 0 or 1; y[{row}] is {y.reshape(-1)[row].item():g}")
-    return y.astype(np.float32).reshape(n, 1)
-
-
-def _numeric_labels(y):
-    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
-    y = np.asarray(y)
-    if y.dtype == np.bool_:
-        y = y.astype(np.int64)
-    if not np.issubdtype(y.dtype, np.number):
-        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
-    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
-        raise ValueError("y holds NaN or infinite values")
-    return y
-
-
-def make_features(points):
-    """The input features x1, x2 of each point, as float32 columns."""
-    x1 = points[:, 0]
-    x2 = points[:, 1]
-    return np.stack([x1, x2], axis=1).astype(np.float32)
-
-
-def load_data(seed=DATA_SEED):
-    """spiral(samples=500, noise=0.0): the samples, shuffled and split (specs/spiral_residual.nn:4)."""
-    rng = np.random.default_rng(seed)
-    points, labels = spiral_data(rng, 500, 0.0, 2)
-    x = make_features(points)
-    y = labels.astype(np.float32).reshape(-1, 1)  # 0/1 labels, one column
-    return split_data(rng, x, y, 0.5)
-
-
-# --- initial weights -------------------------------------------------------------------------------
-
-
-def random_streams(seed):
-    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
-    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
-    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
-
-
-def he_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / fan_in, the lecture's 2 / n_in: its choice for ReLU (fan_out is
-    not used; every initialiser takes both)."""
-    std = np.sqrt(2.0 / fan_in)
-    return (rng.standard_normal(shape) * std).astype(np.float32)
-
-
-def glorot_normal(rng, shape, fan_in, fan_out):
-    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
-    for sigmoid and tanh."""
-    std = np.sqrt(2.0 / (fan_in + fan_out))
-    return (rng.standard_normal(shape) * std).astype(np.float32)
-
-
-def initial_weights(seed=SEED):
-    """Initial parameters by name, W as (units, inputs): the same on every backend."""
-    rng = random_streams(seed)[0]
-    return {
-        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_residual.nn:10
-        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:10
-        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:12
-        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:12
-        "dense_3.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:13
-        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:13
-        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:17
-        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:17
-        "dense_5.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:18
-        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:18
-        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:22
-        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:22
-        "dense_7.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:23
-        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:23
-        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:27
-        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:27
-        "dense_9.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:28
-        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:28
-        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:32
-        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:32
-        "dense_11.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:33
-        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:33
-        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:37
-        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:37
-        "dense_13.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:38
-        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:38
-        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_residual.nn:41
-        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_residual.nn:41
-    }
-
-
 # --- the model -------------------------------------------------------------------------------------
 
 
@@ -395,127 +227,6 @@ def make_optimizer():
     return Adam(learning_rate=LR, beta1=0.9, beta2=0.999, epsilon=1e-07)
 
 
-# --- device ----------------------------------------------------------------------------------------
-
-
-class DeviceError(RuntimeError):
-    """The requested target (gpu, tpu) is not available on this machine, or TF_CONFIG is malformed."""
-
-
-def cluster_tasks():
-    """The tasks of the multi-worker cluster that $TF_CONFIG describes, as (type, index) pairs, and
-    this process's own; ([], None) without TF_CONFIG. Read as plain JSON: no TensorFlow op runs."""
-    try:
-        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
-        cluster = config.get("cluster", {})
-        tasks = [(kind, i) for kind in ("chief", "worker") for i in range(len(cluster.get(kind, ())))]
-        task = config.get("task")
-        own = (task["type"], int(task["index"])) if task else None
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
-        raise DeviceError(f"TF_CONFIG is not a TensorFlow cluster description ({error!r})") from None
-    if tasks and own not in tasks:
-        raise DeviceError(f"TF_CONFIG's task {own} is not one of its cluster's: {tasks}")
-    return tasks, own
-
-
-def is_chief():
-    """Whether this process writes the run's files: every process, but among several workers only the
-    chief (the "chief" task where TF_CONFIG names one, else worker 0)."""
-    tasks, own = cluster_tasks()
-    return len(tasks) < 2 or own == tasks[0]
-
-
-def multi_worker_strategy(target, tasks):
-    """A MultiWorkerMirroredStrategy over TF_CONFIG's cluster, one replica per worker (its GPU, or its CPU).
-
-    TensorFlow must not have run an op yet (the strategy configures the runtime's collectives), and
-    every worker must call this: each waits for the others, and each step adds up all their gradients.
-    """
-    if target == "tpu":
-        raise DeviceError("target tpu: a TF_CONFIG cluster of several workers trains on CPUs or GPUs; "
-                          "unset TF_CONFIG to train on one TPU host")
-    gpus = tf.config.list_physical_devices("GPU")
-    if target == "gpu" and not gpus:
-        raise DeviceError("target gpu: TensorFlow sees no GPU on this worker; use target cpu or auto")
-    if target == "cpu" and gpus:
-        tf.config.set_visible_devices([], "GPU")
-    try:
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    except (ValueError, RuntimeError) as error:  # e.g. TensorFlow had already started in this process
-        raise DeviceError(f"cannot join the TF_CONFIG cluster of {len(tasks)} workers: {error}") from None
-
-
-def distribution_strategy(target):
-    """The tf.distribute strategy every target trains in: the same training code runs on each.
-
-    auto: every GPU there is (one: OneDeviceStrategy, several: MirroredStrategy), else the
-    default strategy on the CPU; cpu: the CPU even where there are GPUs; gpu: as auto, but
-    without a GPU it is an error; tpu: a TPUStrategy on the TPU that TPUClusterResolver finds
-    (a TPU VM's own, or the one named by $TPU_NAME). Where $TF_CONFIG names a cluster of several
-    workers, a MultiWorkerMirroredStrategy over them (see multi_worker_strategy).
-    """
-    if keras.backend.backend() != "tensorflow":  # Keras was imported before this program set KERAS_BACKEND
-        raise DeviceError(
-            f"Keras runs on {keras.backend.backend()} in this process; this program needs KERAS_BACKEND=tensorflow"
-        )
-    tasks, _ = cluster_tasks()
-    if len(tasks) > 1:
-        return multi_worker_strategy(target, tasks)
-    if target == "tpu":
-        try:
-            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", "local"))
-            tf.config.experimental_connect_to_cluster(resolver)
-            tf.tpu.experimental.initialize_tpu_system(resolver)
-        except (ValueError, tf.errors.OpError) as error:
-            reason = str(error).strip().splitlines()[0].split(". ")[0].rstrip(".")
-            raise DeviceError(
-                f"target tpu: TensorFlow found no TPU on this machine ({reason}); use target cpu or auto "
-                "(nndsl's -t, or TARGET in the generated program)"
-            ) from None
-        return tf.distribute.TPUStrategy(resolver)
-    gpus = tf.config.list_physical_devices("GPU")
-    if target == "gpu" and not gpus:
-        raise DeviceError(
-            "target gpu: TensorFlow sees no GPU on this machine (no CUDA GPU or driver, or a CPU-only "
-            "TensorFlow build such as tensorflow-cpu); use target cpu or auto (nndsl's -t, or TARGET in "
-            "the generated program)"
-        )
-    if target == "cpu" and gpus:
-        return tf.distribute.OneDeviceStrategy("/cpu:0")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
-    if gpus:
-        return tf.distribute.OneDeviceStrategy("/gpu:0")
-    return tf.distribute.get_strategy()  # the default strategy: one replica, this machine's CPU
-
-
-def data_device(strategy):
-    """Where the training set lives: beside the model when one device trains it, else on the host."""
-    if isinstance(strategy, tf.distribute.OneDeviceStrategy):
-        return strategy.extended.worker_devices[0]
-    return "/cpu:0"
-
-
-def replica_share(*tensors):
-    """This replica's consecutive share of a batch's rows: all of them when one replica trains.
-
-    Equal shares of a batch of static size keep a static shape, as XLA on a TPU needs.
-    """
-    context = tf.distribute.get_replica_context()
-    replicas = context.num_replicas_in_sync
-    if replicas == 1:
-        return tensors
-    index = context.replica_id_in_sync_group
-    n = tensors[0].shape[0]
-    if n is not None and n % replicas == 0:
-        size = n // replicas
-        return tuple(tf.slice(t, [index * size] + [0] * (t.shape.rank - 1), [size] + [-1] * (t.shape.rank - 1))
-                     for t in tensors)
-    n = tf.shape(tensors[0])[0]
-    begin, end = n * index // replicas, n * (index + 1) // replicas
-    return tuple(tensor[begin:end] for tensor in tensors)
-
-
 # --- training --------------------------------------------------------------------------------------
 
 
@@ -575,6 +286,203 @@ class Trainer:
         self._predict = tf.function(self._predict, reduce_retracing=True)
         self.epoch = 0
         self.history = {key: [] for key in HISTORY_KEYS}
+
+    # --- the interface every backend's Trainer offers --------------------------------------
+
+    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
+        """Train `epochs` more epochs (default: the rest of the spec's 150); returns the history.
+
+        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
+        full training state is saved every `checkpoint_every` epochs and at the end.
+        """
+        if epochs is None and self.epoch >= EPOCHS:
+            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
+                          stacklevel=2)
+        last = EPOCHS if epochs is None else self.epoch + epochs
+        while self.epoch < last:
+            lr = self.learning_rate()
+            self.set_learning_rate(lr)
+            logs = self.train_epoch(on_batch, validate=True)  # with the validation set's val_ logs
+            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
+                                       "try a smaller learning rate")
+            logs["lr"] = lr
+            self.epoch += 1
+            for key in HISTORY_KEYS:
+                self.history[key].append(logs[key])
+            if on_epoch is not None:
+                on_epoch(self.epoch, logs)
+            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
+                self.save_checkpoint(checkpoint)
+        return self.history
+
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        the optimizer's lr, as no schedule changes it (specs/spiral_residual.nn:47)."""
+        return LR
+
+    def train_epoch(self, on_batch=None, validate=False):
+        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics,
+        and with `validate` the validation set's after it, under val_ keys.
+
+        Without on_batch the whole epoch is one graph call, which also evaluates the validation
+        set when that takes one pass; with on_batch, one call per batch, and on_batch(done,
+        total, loss) after each. Either way the loss is checked for NaN once, at the end of the
+        epoch, so that no step waits for the host.
+        """
+        n = len(self.data.x_train)
+        order = self.shuffle_rng.permutation(n) if SHUFFLE else None
+        batch_size = BATCH_SIZE or n
+        validation = ()
+        if on_batch is None:
+            args = (order,)  # no dropout layer, no masks
+            n_val = len(self.x_val)
+            if validate and n_val <= eval_chunk(n_val):  # evaluate() would take it in one pass
+                total_loss, sums, validation = self._epoch_and_validation(*args)
+            else:
+                total_loss, sums = self._epoch(*args)
+        else:
+            x, y = self.training_set(order)
+            total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+            for start in range(0, n, batch_size):
+                stop = min(start + batch_size, n)
+                loss, metrics = self.train_step(x[start:stop], y[start:stop])
+                total_loss += loss * (stop - start)
+                sums = {key: sums[key] + metrics[key] for key in sums}
+                on_batch(stop, n, loss)
+        loss = float(total_loss) / n
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
+        logs = {"loss": loss} | metric_values(sums, n)
+        if validate:
+            val_logs = self._means(*validation, len(self.x_val)) if validation else self.evaluate()
+            logs |= {f"val_{key}": value for key, value in val_logs.items()}
+        return logs
+
+    def train_step(self, x, y):
+        """One mini-batch: forward, loss, gradients, update. Returns the loss and the metric sums (tensors)."""
+        return self._step(x, y, self.dropout_masks(len(x)))
+
+    def evaluate(self, x=None, y=None):
+        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
+        if x is None:
+            x, y = self.x_val, self.y_val
+        else:  # the labels in the dtype of the data's: float32 0/1 or targets, or integer classes
+            x = self.inputs(x)
+            y = given_binary_labels(y, len(x)).astype(self.y_val.dtype.as_numpy_dtype)
+        n = len(x)
+        chunk = eval_chunk(n)
+        if n <= chunk:  # one chunk, as for most validation sets: no eager slicing (it costs as much as the pass)
+            loss, metrics = self._evaluate(x, y)
+            return self._means(loss, metrics, n)
+        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+        for start in range(0, n, chunk):
+            loss, metrics = self._evaluate(x[start:start + chunk], y[start:start + chunk])
+            total_loss += float(loss)
+            sums = {key: sums[key] + np.asarray(metrics[key], dtype=np.float64) for key in sums}
+        return self._means(total_loss, sums, n)
+
+    def dropout_masks(self, n):
+        """One mask per dropout layer for a batch of n rows, from the NumPy dropout stream,
+        as the NumPy and PyTorch programs draw them."""
+        return ()  # the model has no dropout layer
+
+    def loss_and_gradients(self, x, y):
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
+        Dropout is on, drawing from the same stream as training."""
+        loss, gradients = self._gradients(np.asarray(x, dtype=np.float32), y, self.dropout_masks(len(x)))
+        pairs = zip(TRAINABLE, gradients, strict=True)
+        return float(loss), {name: np.array(keras_layout(name, gradient.numpy())) for name, gradient in pairs}
+
+    def training_set(self, order=None):
+        """The training tensors, taken in `order` (an index array) when one is given."""
+        if order is None:
+            return self.x_train, self.y_train
+        return tf.gather(self.x_train, order), tf.gather(self.y_train, order)
+
+    def _means(self, total_loss, sums, n):
+        """Evaluation logs from the loss and metric sums over n rows."""
+        logs = {"loss": float(total_loss) / n}
+        return logs | metric_values(sums, n)
+
+    def set_learning_rate(self, lr):
+        """The learning rate of the steps to come (the optimizer's variable, which the graphs read)."""
+        self.optimizer.learning_rate.assign(lr)
+
+    def inputs(self, x):
+        """x as float32 rows of 2 features; any other shape is a ValueError."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != 2:
+            raise ValueError(f"the model takes 2 input features; x has shape {x.shape}")
+        return x
+
+    def predict(self, x):
+        """The model's outputs (sigmoid applied) for inputs x of shape (n, 2)."""
+        x = self.inputs(x)
+        chunk = eval_chunk(len(x))
+        outputs = [self._predict(x[start:start + chunk]).numpy() for start in range(0, len(x), chunk)]
+        return np.concatenate(outputs) if outputs else np.empty((0, 1), np.float32)
+
+    def get_weights(self):
+        """Copies of the parameters by parameter name, W as (units, inputs)."""
+        return {name: np.array(keras_layout(name, variable.numpy())) for name, variable in self.variables.items()}
+
+    def set_weights(self, weights):
+        """Replace the parameters (by parameter name, W as (units, inputs)); every name must be
+        given, with its shape, and no other."""
+        check_weight_names(weights, self.variables)
+        for name, variable in self.variables.items():
+            new = keras_layout(name, np.asarray(weights[name], dtype=np.float32))
+            if new.shape != tuple(variable.shape):
+                expected = keras_layout(name, np.empty(variable.shape)).shape
+                raise ValueError(f"{name} has shape {expected}, not {keras_layout(name, new).shape}")
+            variable.assign(new)
+
+    def save(self, path):
+        """Save the weights as .npz, keyed by parameter name ("dense_1.W", ...)."""
+        weights = self.get_weights()
+        write_atomic(path, lambda stream: np.savez(stream, **weights))
+
+    def load(self, path):
+        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
+        self.set_weights(read_weights(path))
+
+    def checkpoint_header(self):
+        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
+        return {
+            "epoch": self.epoch,
+            "history": self.history,
+            "shuffle_rng": self.shuffle_rng.bit_generator.state,
+            "dropout_rng": self.dropout_rng.bit_generator.state,
+            "spec": SPEC,
+            "backend": "tensorflow",
+            "optimizer": OPTIMIZER,
+            "format": CHECKPOINT_FORMAT,
+            "controls": {},  # no early stopping or plateau: nothing to keep
+        }
+
+    def checkpoint_arrays(self):
+        """The arrays of a checkpoint: the parameters and the optimizer's variables, by index."""
+        arrays = {f"param.{name}": value for name, value in self.get_weights().items()}
+        return arrays | {f"optimizer.{i}": variable.numpy() for i, variable in enumerate(self.optimizer.variables)}
+
+    def save_checkpoint(self, path):
+        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
+        save_checkpoint(path, self.checkpoint_arrays(), self.checkpoint_header())
+
+    def restore(self, path):
+        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
+        arrays, header = load_checkpoint(path)
+        shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
+        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
+        self.set_weights(named(arrays, "param."))
+        for i, variable in enumerate(self.optimizer.variables):
+            if variable is not self.optimizer.learning_rate:  # the spec's, as on every backend: a new one fine-tunes
+                variable.assign(arrays[f"optimizer.{i}"])
+        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
+        self.dropout_rng.bit_generator.state = header["dropout_rng"]
+        self.epoch = header["epoch"]
+        self.history = header["history"]
 
     # --- graph mode: what one replica computes on its share of a batch ---------------------
 
@@ -658,203 +566,6 @@ class Trainer:
     def _predict(self, x):
         return self.strategy.gather(self.strategy.run(self._replica_predict, args=(x,)), axis=0)
 
-    # --- the interface every backend's Trainer offers --------------------------------------
-
-    def dropout_masks(self, n):
-        """One mask per dropout layer for a batch of n rows, from the NumPy dropout stream,
-        as the NumPy and PyTorch programs draw them."""
-        return ()  # the model has no dropout layer
-
-    def train_step(self, x, y):
-        """One mini-batch: forward, loss, gradients, update. Returns the loss and the metric sums (tensors)."""
-        return self._step(x, y, self.dropout_masks(len(x)))
-
-    def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
-        Dropout is on, drawing from the same stream as training."""
-        loss, gradients = self._gradients(np.asarray(x, dtype=np.float32), y, self.dropout_masks(len(x)))
-        pairs = zip(TRAINABLE, gradients, strict=True)
-        return float(loss), {name: np.array(keras_layout(name, gradient.numpy())) for name, gradient in pairs}
-
-    def training_set(self, order=None):
-        """The training tensors, taken in `order` (an index array) when one is given."""
-        if order is None:
-            return self.x_train, self.y_train
-        return tf.gather(self.x_train, order), tf.gather(self.y_train, order)
-
-    def train_epoch(self, on_batch=None, validate=False):
-        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics,
-        and with `validate` the validation set's after it, under val_ keys.
-
-        Without on_batch the whole epoch is one graph call, which also evaluates the validation
-        set when that takes one pass; with on_batch, one call per batch, and on_batch(done,
-        total, loss) after each. Either way the loss is checked for NaN once, at the end of the
-        epoch, so that no step waits for the host.
-        """
-        n = len(self.data.x_train)
-        order = self.shuffle_rng.permutation(n) if SHUFFLE else None
-        batch_size = BATCH_SIZE or n
-        validation = ()
-        if on_batch is None:
-            args = (order,)  # no dropout layer, no masks
-            n_val = len(self.x_val)
-            if validate and n_val <= eval_chunk(n_val):  # evaluate() would take it in one pass
-                total_loss, sums, validation = self._epoch_and_validation(*args)
-            else:
-                total_loss, sums = self._epoch(*args)
-        else:
-            x, y = self.training_set(order)
-            total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-            for start in range(0, n, batch_size):
-                stop = min(start + batch_size, n)
-                loss, metrics = self.train_step(x[start:stop], y[start:stop])
-                total_loss += loss * (stop - start)
-                sums = {key: sums[key] + metrics[key] for key in sums}
-                on_batch(stop, n, loss)
-        loss = float(total_loss) / n
-        if not math.isfinite(loss):
-            raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
-        logs = {"loss": loss} | metric_values(sums, n)
-        if validate:
-            val_logs = self._means(*validation, len(self.x_val)) if validation else self.evaluate()
-            logs |= {f"val_{key}": value for key, value in val_logs.items()}
-        return logs
-
-    def evaluate(self, x=None, y=None):
-        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
-        if x is None:
-            x, y = self.x_val, self.y_val
-        else:  # the labels in the dtype of the data's: float32 0/1 or targets, or integer classes
-            x = self.inputs(x)
-            y = given_binary_labels(y, len(x)).astype(self.y_val.dtype.as_numpy_dtype)
-        n = len(x)
-        chunk = eval_chunk(n)
-        if n <= chunk:  # one chunk, as for most validation sets: no eager slicing (it costs as much as the pass)
-            loss, metrics = self._evaluate(x, y)
-            return self._means(loss, metrics, n)
-        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-        for start in range(0, n, chunk):
-            loss, metrics = self._evaluate(x[start:start + chunk], y[start:start + chunk])
-            total_loss += float(loss)
-            sums = {key: sums[key] + np.asarray(metrics[key], dtype=np.float64) for key in sums}
-        return self._means(total_loss, sums, n)
-
-    def _means(self, total_loss, sums, n):
-        """Evaluation logs from the loss and metric sums over n rows."""
-        logs = {"loss": float(total_loss) / n}
-        return logs | metric_values(sums, n)
-
-    def set_learning_rate(self, lr):
-        """The learning rate of the steps to come (the optimizer's variable, which the graphs read)."""
-        self.optimizer.learning_rate.assign(lr)
-
-    def learning_rate(self):
-        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
-        the optimizer's lr, as no schedule changes it (specs/spiral_residual.nn:47)."""
-        return LR
-
-    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
-        """Train `epochs` more epochs (default: the rest of the spec's 150); returns the history.
-
-        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
-        full training state is saved every `checkpoint_every` epochs and at the end.
-        """
-        if epochs is None and self.epoch >= EPOCHS:
-            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
-                          stacklevel=2)
-        last = EPOCHS if epochs is None else self.epoch + epochs
-        while self.epoch < last:
-            lr = self.learning_rate()
-            self.set_learning_rate(lr)
-            logs = self.train_epoch(on_batch, validate=True)  # with the validation set's val_ logs
-            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
-                                       "try a smaller learning rate")
-            logs["lr"] = lr
-            self.epoch += 1
-            for key in HISTORY_KEYS:
-                self.history[key].append(logs[key])
-            if on_epoch is not None:
-                on_epoch(self.epoch, logs)
-            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
-                self.save_checkpoint(checkpoint)
-        return self.history
-
-    def inputs(self, x):
-        """x as float32 rows of 2 features; any other shape is a ValueError."""
-        x = np.asarray(x, dtype=np.float32)
-        if x.ndim != 2 or x.shape[1] != 2:
-            raise ValueError(f"the model takes 2 input features; x has shape {x.shape}")
-        return x
-
-    def predict(self, x):
-        """The model's outputs (sigmoid applied) for inputs x of shape (n, 2)."""
-        x = self.inputs(x)
-        chunk = eval_chunk(len(x))
-        outputs = [self._predict(x[start:start + chunk]).numpy() for start in range(0, len(x), chunk)]
-        return np.concatenate(outputs) if outputs else np.empty((0, 1), np.float32)
-
-    def get_weights(self):
-        """Copies of the parameters by parameter name, W as (units, inputs)."""
-        return {name: np.array(keras_layout(name, variable.numpy())) for name, variable in self.variables.items()}
-
-    def set_weights(self, weights):
-        """Replace the parameters (by parameter name, W as (units, inputs)); every name must be
-        given, with its shape, and no other."""
-        check_weight_names(weights, self.variables)
-        for name, variable in self.variables.items():
-            new = keras_layout(name, np.asarray(weights[name], dtype=np.float32))
-            if new.shape != tuple(variable.shape):
-                expected = keras_layout(name, np.empty(variable.shape)).shape
-                raise ValueError(f"{name} has shape {expected}, not {keras_layout(name, new).shape}")
-            variable.assign(new)
-
-    def save(self, path):
-        """Save the weights as .npz, keyed by parameter name ("dense_1.W", ...)."""
-        weights = self.get_weights()
-        write_atomic(path, lambda stream: np.savez(stream, **weights))
-
-    def load(self, path):
-        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
-        self.set_weights(read_weights(path))
-
-    def checkpoint_header(self):
-        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
-        return {
-            "epoch": self.epoch,
-            "history": self.history,
-            "shuffle_rng": self.shuffle_rng.bit_generator.state,
-            "dropout_rng": self.dropout_rng.bit_generator.state,
-            "spec": SPEC,
-            "backend": "tensorflow",
-            "optimizer": OPTIMIZER,
-            "format": CHECKPOINT_FORMAT,
-            "controls": {},  # no early stopping or plateau: nothing to keep
-        }
-
-    def checkpoint_arrays(self):
-        """The arrays of a checkpoint: the parameters and the optimizer's variables, by index."""
-        arrays = {f"param.{name}": value for name, value in self.get_weights().items()}
-        return arrays | {f"optimizer.{i}": variable.numpy() for i, variable in enumerate(self.optimizer.variables)}
-
-    def save_checkpoint(self, path):
-        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
-        save_checkpoint(path, self.checkpoint_arrays(), self.checkpoint_header())
-
-    def restore(self, path):
-        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
-        arrays, header = load_checkpoint(path)
-        shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
-        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
-        self.set_weights(named(arrays, "param."))
-        for i, variable in enumerate(self.optimizer.variables):
-            if variable is not self.optimizer.learning_rate:  # the spec's, as on every backend: a new one fine-tunes
-                variable.assign(arrays[f"optimizer.{i}"])
-        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
-        self.dropout_rng.bit_generator.state = header["dropout_rng"]
-        self.epoch = header["epoch"]
-        self.history = header["history"]
-
 
 def make_trainer(seed=SEED, data_seed=DATA_SEED, target=TARGET, strategy=None,
                  jit_compile=JIT_COMPILE):
@@ -869,10 +580,267 @@ def make_trainer(seed=SEED, data_seed=DATA_SEED, target=TARGET, strategy=None,
     return trainer
 
 
-# --- files: weights and checkpoints ----------------------------------------------------------------
+# --- data ------------------------------------------------------------------------------------------
+
+
+class DataError(Exception):
+    """A data file is missing or malformed."""
+
+
+class Dataset(NamedTuple):
+    """Training and validation arrays (float32 features; labels as the loss needs them)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def split_data(rng, x, y, fraction):
+    """Shuffle the samples, then train on the first `fraction` and validate on the rest
+    (fraction 1: train on all of them; the validation arrays are empty)."""
+    order = rng.permutation(len(x))
+    n_train = int(np.floor(len(x) * fraction))
+    if fraction == 1 and n_train > 0:
+        return Dataset(x[order], y[order], x[:0], y[:0])
+    if not 0 < n_train < len(x):
+        raise DataError(
+            f"split {fraction} of {len(x)} samples leaves {n_train} for training and "
+            f"{len(x) - n_train} for validation; each needs at least one"
+        )
+    train, val = order[:n_train], order[n_train:]
+    return Dataset(x[train], y[train], x[val], y[val])
+
+
+def spiral_data(
+    rng: np.random.Generator, samples: int, noise: float, classes: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interleaved spiral arms, one class per arm, each point jittered by uniform noise.
+
+    With n = samples / classes, the i-th point of arm j sits at radius r = i / n · 5 and
+    angle t = 1.75 · i / n · 2π + 2πj / classes, that is at (r·sin t, r·cos t), plus
+    noise·(u, v) with u, v uniform in [-1, 1). Each arm winds 1.75 times from the centre
+    out to radius 5.
+
+    Arms and labels: with classes=2 this is exactly the Playground's spiral: arm 0
+    (offset 0) has label 1 (its +1) and arm 1 (offset π) label 0 (its -1). With more
+    classes, arm j has offset 2πj / classes and label j. The first samples % classes arms
+    get one point more than the others (for odd samples and 2 arms: the Playground's own
+    first arm, with n = samples / 2 not rounded; its second arm lacks the last point).
+
+    Draw order (float64, from `rng`): for arm 0 all u, then all v; then arm 1, and so on.
+
+    Returns points (samples, 2) float64 and labels (samples,) int64, arm by arm.
+    """
+    n = samples / classes
+    points, labels = [], []
+    for arm in range(classes):
+        count = samples // classes + (1 if arm < samples % classes else 0)
+        delta_t = 2 * np.pi * arm / classes
+        label = 1 - arm if classes == 2 else arm
+        i = np.arange(count, dtype=np.float64)
+        # The same operations, in the same order, as the Playground's dataset.ts.
+        r = i / n * 5
+        t = 1.75 * i / n * 2 * np.pi + delta_t
+        noise_x = rng.uniform(-1, 1, count) * noise
+        noise_y = rng.uniform(-1, 1, count) * noise
+        points.append(np.stack([r * np.sin(t) + noise_x, r * np.cos(t) + noise_y], axis=1))
+        labels.append(np.full(count, label, dtype=np.int64))
+    return np.concatenate(points), np.concatenate(labels)
+
+
+def given_binary_labels(y, n):
+    """0/1 labels for the n rows of x, shape (n,) or (n, 1), as integers, floats or booleans;
+    as a float32 column. Anything else is a ValueError that says what was given."""
+    y = _numeric_labels(y)
+    if y.shape not in ((n,), (n, 1)):
+        raise ValueError(f"y must hold one 0/1 label per row of x, shape ({n},) or ({n}, 1); y has shape {y.shape}")
+    wrong = ~np.isin(y.reshape(-1), (0, 1))
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise ValueError(f"binary_crossentropy needs labels 0 or 1; y[{row}] is {y.reshape(-1)[row].item():g}")
+    return y.astype(np.float32).reshape(n, 1)
+
+
+def _numeric_labels(y):
+    """y as a NumPy array of numbers (booleans count as 0/1); finite, or a ValueError."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise ValueError(f"y must hold numbers; it holds {y.dtype} values")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values")
+    return y
+
+
+def make_features(points):
+    """The input features x1, x2 of each point, as float32 columns."""
+    x1 = points[:, 0]
+    x2 = points[:, 1]
+    return np.stack([x1, x2], axis=1).astype(np.float32)
+
+
+def load_data(seed=DATA_SEED):
+    """spiral(samples=500, noise=0.0): the samples, shuffled and split (specs/spiral_residual.nn:4)."""
+    rng = np.random.default_rng(seed)
+    points, labels = spiral_data(rng, 500, 0.0, 2)
+    x = make_features(points)
+    y = labels.astype(np.float32).reshape(-1, 1)  # 0/1 labels, one column
+    return split_data(rng, x, y, 0.5)
+
+
+# --- initial weights -------------------------------------------------------------------------------
+
+
+def random_streams(seed):
+    """Three independent NumPy generators from one seed: initial weights, batch order, dropout."""
+    init, shuffle, dropout = np.random.SeedSequence(seed).spawn(3)
+    return np.random.default_rng(init), np.random.default_rng(shuffle), np.random.default_rng(dropout)
+
+
+def he_normal(rng, shape, fan_in, fan_out):
+    """Gaussian with variance 2 / fan_in, the lecture's 2 / n_in: its choice for ReLU (fan_out is
+    not used; every initialiser takes both)."""
+    std = np.sqrt(2.0 / fan_in)
+    return (rng.standard_normal(shape) * std).astype(np.float32)
+
+
+def glorot_normal(rng, shape, fan_in, fan_out):
+    """Gaussian with variance 2 / (fan_in + fan_out), the lecture's 2 / (n_in + n_out): its choice
+    for sigmoid and tanh."""
+    std = np.sqrt(2.0 / (fan_in + fan_out))
+    return (rng.standard_normal(shape) * std).astype(np.float32)
+
+
+def initial_weights(seed=SEED):
+    """Initial parameters by name, W as (units, inputs): the same on every backend."""
+    rng = random_streams(seed)[0]
+    return {
+        "dense_1.W": he_normal(rng, (8, 2), fan_in=2, fan_out=8),  # specs/spiral_residual.nn:10
+        "dense_1.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:10
+        "dense_2.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:12
+        "dense_2.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:12
+        "dense_3.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:13
+        "dense_3.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:13
+        "dense_4.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:17
+        "dense_4.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:17
+        "dense_5.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:18
+        "dense_5.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:18
+        "dense_6.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:22
+        "dense_6.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:22
+        "dense_7.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:23
+        "dense_7.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:23
+        "dense_8.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:27
+        "dense_8.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:27
+        "dense_9.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:28
+        "dense_9.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:28
+        "dense_10.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:32
+        "dense_10.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:32
+        "dense_11.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:33
+        "dense_11.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:33
+        "dense_12.W": he_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:37
+        "dense_12.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:37
+        "dense_13.W": glorot_normal(rng, (8, 8), fan_in=8, fan_out=8),  # specs/spiral_residual.nn:38
+        "dense_13.b": np.zeros((8,), dtype=np.float32),  # specs/spiral_residual.nn:38
+        "dense_14.W": glorot_normal(rng, (1, 8), fan_in=8, fan_out=1),  # specs/spiral_residual.nn:41
+        "dense_14.b": np.zeros((1,), dtype=np.float32),  # specs/spiral_residual.nn:41
+    }
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def train(trainer, last, checkpoint, board, verbose, printing=True):
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
+    and, with --tensorboard, written to `board`."""
+    report = EpochReport(trainer.epoch, last, verbose=verbose) if printing else None
+    listeners = [listener for listener in (report, board) if listener is not None]
+
+    def on_epoch(epoch, logs):
+        for listener in listeners:
+            listener.on_epoch(epoch, logs)
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
+            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
+    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
+    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
+                             "else the first and last epochs' lines and about ten between)")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
+                             "(pip install tensorboardX)")
+    args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
+    if args.resume and not args.out:
+        parser.error("--resume needs --out, the folder holding checkpoint.npz")
+    if args.tensorboard == "":
+        parser.error("--tensorboard needs a folder")
+    out = Path(args.out) if args.out else None
+    last = args.epochs or EPOCHS
+    created = []
+    try:
+        chief = is_chief()  # of several TF_CONFIG workers, the chief alone prints and writes; all read --out to resume
+        writes = out is not None and chief
+        # a missing tensorboardX fails at once; the chief alone writes the event files
+        board = TensorBoardLog(args.tensorboard) if args.tensorboard and chief else None
+        if writes:
+            created = prepare_output(out, args.resume)
+        trainer = make_trainer()
+        if args.resume:
+            trainer.restore(out / "checkpoint.npz")
+            if trainer.epoch > last:
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
+        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
+            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
+                      "(--resume would have continued it)", file=sys.stderr)
+        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
+              printing=chief)
+    except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
+        remove_if_empty(created)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except tf.errors.UnavailableError:  # a peer died or cannot be reached: its all-reduce is aborted here
+        print("error: lost another worker of the TF_CONFIG cluster (it stopped, or the network failed); "
+              "restart every worker, with --resume to continue from the chief's last checkpoint", file=sys.stderr)
+        return 1
+    final = trainer.evaluate()  # on every worker: each evaluates its share
+    if not chief:
+        return 0
+    print(validation_line(final))
+    if out is not None:
+        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
+        try:
+            trainer.save(out / "weights.npz")
+            write_atomic(out / "history.json", lambda stream: stream.write(history))
+        except OSError as error:  # a full disk, a folder made read-only while training
+            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        print(f"saved weights.npz and history.json in {out}")
+    return 0
+
+
+# ---- Below: the same in every nndsl program: files, checkpoints, devices and progress -------------
 #
 # Saving without ever leaving a half-written file, and reading .npz files as untrusted input.
-# Nothing here is needed to follow the training above.
+# Nothing below is needed to follow the training above.
 
 
 DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
@@ -1199,7 +1167,165 @@ def _compare_arrays(path, arrays, expected, prefix, written):
             raise CheckpointError(f"{path} was written {written}: it has {name}, which this one has not")
 
 
-# --- command line ----------------------------------------------------------------------------------
+CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
+OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
+
+
+class OutputError(Exception):
+    """The --out folder cannot receive the run's files."""
+
+
+def prepare_output(out, resume):
+    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
+    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
+    Returns the folders it created, outermost first (a run that fails before writing removes them).
+    """
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a folder")
+        if resume and not out.exists():
+            raise OutputError(f"nothing to resume: no folder {out}")
+        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
+    try:
+        check_writable(out)
+        remove_stale_temps(out, OUTPUT_FILES)
+    except OSError as error:
+        remove_if_empty(created)
+        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
+    return created
+
+
+def remove_if_empty(folders):
+    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
+            return
+
+
+class DeviceError(RuntimeError):
+    """The requested target (gpu, tpu) is not available on this machine, or TF_CONFIG is malformed."""
+
+
+def cluster_tasks():
+    """The tasks of the multi-worker cluster that $TF_CONFIG describes, as (type, index) pairs, and
+    this process's own; ([], None) without TF_CONFIG. Read as plain JSON: no TensorFlow op runs."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        cluster = config.get("cluster", {})
+        tasks = [(kind, i) for kind in ("chief", "worker") for i in range(len(cluster.get(kind, ())))]
+        task = config.get("task")
+        own = (task["type"], int(task["index"])) if task else None
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise DeviceError(f"TF_CONFIG is not a TensorFlow cluster description ({error!r})") from None
+    if tasks and own not in tasks:
+        raise DeviceError(f"TF_CONFIG's task {own} is not one of its cluster's: {tasks}")
+    return tasks, own
+
+
+def is_chief():
+    """Whether this process writes the run's files: every process, but among several workers only the
+    chief (the "chief" task where TF_CONFIG names one, else worker 0)."""
+    tasks, own = cluster_tasks()
+    return len(tasks) < 2 or own == tasks[0]
+
+
+def multi_worker_strategy(target, tasks):
+    """A MultiWorkerMirroredStrategy over TF_CONFIG's cluster, one replica per worker (its GPU, or its CPU).
+
+    TensorFlow must not have run an op yet (the strategy configures the runtime's collectives), and
+    every worker must call this: each waits for the others, and each step adds up all their gradients.
+    """
+    if target == "tpu":
+        raise DeviceError("target tpu: a TF_CONFIG cluster of several workers trains on CPUs or GPUs; "
+                          "unset TF_CONFIG to train on one TPU host")
+    gpus = tf.config.list_physical_devices("GPU")
+    if target == "gpu" and not gpus:
+        raise DeviceError("target gpu: TensorFlow sees no GPU on this worker; use target cpu or auto")
+    if target == "cpu" and gpus:
+        tf.config.set_visible_devices([], "GPU")
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except (ValueError, RuntimeError) as error:  # e.g. TensorFlow had already started in this process
+        raise DeviceError(f"cannot join the TF_CONFIG cluster of {len(tasks)} workers: {error}") from None
+
+
+def distribution_strategy(target):
+    """The tf.distribute strategy every target trains in: the same training code runs on each.
+
+    auto: every GPU there is (one: OneDeviceStrategy, several: MirroredStrategy), else the
+    default strategy on the CPU; cpu: the CPU even where there are GPUs; gpu: as auto, but
+    without a GPU it is an error; tpu: a TPUStrategy on the TPU that TPUClusterResolver finds
+    (a TPU VM's own, or the one named by $TPU_NAME). Where $TF_CONFIG names a cluster of several
+    workers, a MultiWorkerMirroredStrategy over them (see multi_worker_strategy).
+    """
+    if keras.backend.backend() != "tensorflow":  # Keras was imported before this program set KERAS_BACKEND
+        raise DeviceError(
+            f"Keras runs on {keras.backend.backend()} in this process; this program needs KERAS_BACKEND=tensorflow"
+        )
+    tasks, _ = cluster_tasks()
+    if len(tasks) > 1:
+        return multi_worker_strategy(target, tasks)
+    if target == "tpu":
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", "local"))
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, tf.errors.OpError) as error:
+            reason = str(error).strip().splitlines()[0].split(". ")[0].rstrip(".")
+            raise DeviceError(
+                f"target tpu: TensorFlow found no TPU on this machine ({reason}); use target cpu or auto "
+                "(nndsl's -t, or TARGET in the generated program)"
+            ) from None
+        return tf.distribute.TPUStrategy(resolver)
+    gpus = tf.config.list_physical_devices("GPU")
+    if target == "gpu" and not gpus:
+        raise DeviceError(
+            "target gpu: TensorFlow sees no GPU on this machine (no CUDA GPU or driver, or a CPU-only "
+            "TensorFlow build such as tensorflow-cpu); use target cpu or auto (nndsl's -t, or TARGET in "
+            "the generated program)"
+        )
+    if target == "cpu" and gpus:
+        return tf.distribute.OneDeviceStrategy("/cpu:0")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    if gpus:
+        return tf.distribute.OneDeviceStrategy("/gpu:0")
+    return tf.distribute.get_strategy()  # the default strategy: one replica, this machine's CPU
+
+
+def data_device(strategy):
+    """Where the training set lives: beside the model when one device trains it, else on the host."""
+    if isinstance(strategy, tf.distribute.OneDeviceStrategy):
+        return strategy.extended.worker_devices[0]
+    return "/cpu:0"
+
+
+def replica_share(*tensors):
+    """This replica's consecutive share of a batch's rows: all of them when one replica trains.
+
+    Equal shares of a batch of static size keep a static shape, as XLA on a TPU needs.
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync
+    if replicas == 1:
+        return tensors
+    index = context.replica_id_in_sync_group
+    n = tensors[0].shape[0]
+    if n is not None and n % replicas == 0:
+        size = n // replicas
+        return tuple(tf.slice(t, [index * size] + [0] * (t.shape.rank - 1), [size] + [-1] * (t.shape.rank - 1))
+                     for t in tensors)
+    n = tf.shape(tensors[0])[0]
+    begin, end = n * index // replicas, n * (index + 1) // replicas
+    return tuple(tensor[begin:end] for tensor in tensors)
 
 
 SECONDS_BETWEEN_LINES = 10
@@ -1350,135 +1476,6 @@ class TensorBoardLog:
     def close(self):
         if self.writer is not None:
             self.writer.close()
-
-
-CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
-OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
-
-
-class OutputError(Exception):
-    """The --out folder cannot receive the run's files."""
-
-
-def prepare_output(out, resume):
-    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
-    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
-    Returns the folders it created, outermost first (a run that fails before writing removes them).
-    """
-    try:
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"--out {out} exists and is not a folder")
-        if resume and not out.exists():
-            raise OutputError(f"nothing to resume: no folder {out}")
-        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
-    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
-        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
-    try:
-        check_writable(out)
-        remove_stale_temps(out, OUTPUT_FILES)
-    except OSError as error:
-        remove_if_empty(created)
-        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
-    return created
-
-
-def remove_if_empty(folders):
-    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
-    for folder in reversed(folders):
-        try:
-            folder.rmdir()
-        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
-            return
-
-
-def train(trainer, last, checkpoint, board, verbose, printing=True):
-    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
-    and, with --tensorboard, written to `board`."""
-    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose) if printing else None, board)
-                 if listener is not None]
-
-    def on_epoch(epoch, logs):
-        for listener in listeners:
-            listener.on_epoch(epoch, logs)
-
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
-            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
-    finally:
-        for listener in listeners:
-            listener.close()
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
-    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
-    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    parser.add_argument("--verbose", action="store_true",
-                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
-                             "else the first and last epochs' lines and about ten between)")
-    parser.add_argument("--tensorboard", metavar="DIR",
-                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
-                             "(pip install tensorboardX)")
-    args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
-    if args.resume and not args.out:
-        parser.error("--resume needs --out, the folder holding checkpoint.npz")
-    if args.tensorboard == "":
-        parser.error("--tensorboard needs a folder")
-    out = Path(args.out) if args.out else None
-    last = args.epochs or EPOCHS
-    created = []
-    try:
-        chief = is_chief()  # of several TF_CONFIG workers, the chief alone prints and writes; all read --out to resume
-        writes = out is not None and chief
-        # a missing tensorboardX fails at once; the chief alone writes the event files
-        board = TensorBoardLog(args.tensorboard) if args.tensorboard and chief else None
-        if writes:
-            created = prepare_output(out, args.resume)
-        trainer = make_trainer()
-        if args.resume:
-            trainer.restore(out / "checkpoint.npz")
-            if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
-                                      f"epoch {last}, where this run was to stop; resume with --epochs "
-                                      f"{trainer.epoch} or more")
-        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
-            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
-            for path in earlier:
-                path.unlink()
-            if earlier:
-                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
-                      "(--resume would have continued it)", file=sys.stderr)
-        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
-              printing=chief)
-    except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
-        remove_if_empty(created)
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except tf.errors.UnavailableError:  # a peer died or cannot be reached: its all-reduce is aborted here
-        print("error: lost another worker of the TF_CONFIG cluster (it stopped, or the network failed); "
-              "restart every worker, with --resume to continue from the chief's last checkpoint", file=sys.stderr)
-        return 1
-    final = trainer.evaluate()  # on every worker: each evaluates its share
-    if not chief:
-        return 0
-    print(validation_line(final))
-    if out is not None:
-        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
-        try:
-            trainer.save(out / "weights.npz")
-            write_atomic(out / "history.json", lambda stream: stream.write(history))
-        except OSError as error:  # a full disk, a folder made read-only while training
-            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
-            return 1
-        print(f"saved weights.npz and history.json in {out}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -52,6 +52,467 @@ TARGET = "auto"  # auto (a GPU when there is one), cpu, gpu or tpu: see distribu
 JIT_COMPILE = False  # XLA for the training steps: on a CPU, compiling costs more than it saves here
 
 
+# --- the model -------------------------------------------------------------------------------------
+
+
+def build_model():
+    """input 4 → a (16, relu) → b (16, tanh) → concat_1 (32) → dense_3 (1, sigmoid), as Keras layers.
+
+    Returns the model and, sharing its layers, the model the loss sees, of the logits: the loss
+    applies the output sigmoid itself (from_logits=True), which is numerically stable.
+    """
+    inputs = keras.Input(shape=(4,), name="x")
+    # a (specs/two_towers.nn:10): z = W·x + b, Keras' kernel is Wᵀ
+    a = keras.layers.Dense(16, activation="relu", name="a")(inputs)
+    # b (specs/two_towers.nn:11): z = W·x + b, Keras' kernel is Wᵀ
+    b = keras.layers.Dense(16, activation="tanh", name="b")(inputs)
+    # concat_1 (specs/two_towers.nn:12)
+    concat_1 = keras.layers.Concatenate(name="concat_1")([a, b])
+    # dense_3 (specs/two_towers.nn:13): z = W·x + b, Keras' kernel is Wᵀ; the sigmoid is left to the loss
+    logits = keras.layers.Dense(1, name="dense_3")(concat_1)
+    outputs = keras.layers.Activation("sigmoid", name="dense_3_sigmoid")(logits)
+    model = keras.Model(inputs, outputs, name="two_towers")
+    return model, keras.Model(inputs, logits, name="two_towers_logits")
+
+
+def keras_variables(model):
+    """Each parameter's Keras variable, by parameter name ("dense_1.W", ...)."""
+    return {
+        "a.W": model.get_layer("a").kernel,
+        "a.b": model.get_layer("a").bias,
+        "b.W": model.get_layer("b").kernel,
+        "b.b": model.get_layer("b").bias,
+        "dense_3.W": model.get_layer("dense_3").kernel,
+        "dense_3.b": model.get_layer("dense_3").bias,
+    }
+
+
+def keras_layout(name, value):
+    """A parameter in Keras' layout from the lecture's, or back: Keras stores a Dense kernel as
+    (inputs, units), the transpose of the lecture's W (units, inputs); biases are the same."""
+    return value.T if name.endswith(".W") else value
+
+
+# the parameters the optimizer updates, by parameter name
+TRAINABLE = ("a.W", "a.b", "b.W", "b.b", "dense_3.W", "dense_3.b")
+
+
+# --- loss and optimizer ----------------------------------------------------------------------------
+
+
+class Adam(keras.optimizers.Optimizer):
+    """Adam as Kingma & Ba's Algorithm 1 writes it: m and v are running means of g and g²,
+    bias-corrected to m̂ and v̂, and θ ← θ − lr·m̂ / (√v̂ + eps).
+
+    keras.optimizers.Adam adds eps to √v before the bias correction, which amounts to
+    eps·√(1 − beta2ᵗ) in Algorithm 1's terms: a different update, most of all in the first
+    steps. The NumPy and PyTorch programs follow Algorithm 1, so the update is written out.
+    """
+
+    def __init__(self, learning_rate, beta1, beta2, epsilon, name="adam", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self.m = self.add_optimizer_variables(variables, "m")
+        self.v = self.add_optimizer_variables(variables, "v")
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)  # Keras' own optimizers find their slots this way
+        m, v = self.m[index], self.v[index]
+        t = ops.cast(self.iterations + 1, variable.dtype)
+        self.assign(m, self.beta1 * m + (1 - self.beta1) * gradient)
+        self.assign(v, self.beta2 * v + (1 - self.beta2) * ops.square(gradient))
+        step_size = ops.cast(learning_rate, variable.dtype) / (1 - ops.power(self.beta1, t))
+        denominator = ops.sqrt(v) / ops.sqrt(1 - ops.power(self.beta2, t)) + self.epsilon  # √v̂ + eps
+        self.assign_sub(variable, step_size * m / denominator)
+
+    def get_config(self):
+        return super().get_config() | {"beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
+
+
+def per_example_loss(y, logits):
+    """The binary cross-entropy of sigmoid(logits) against 0/1 labels, computed from the logits as
+    max(z, 0) − z·y + log(1 + exp(−|z|)), which never takes log(0); one value per example
+    (specs/two_towers.nn:16)."""
+    return tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits)
+
+
+def metric_sums(y, logits):
+    """Per-batch sums of each metric (metric_values() turns an epoch's into its metrics)."""
+    return {
+        "accuracy": tf.reduce_sum(tf.cast(tf.equal(logits > 0, y > 0.5), tf.float32)),
+    }
+
+
+def metric_values(sums, n):
+    """The metrics of n rows from their metric_sums, added up over the batches: means over the rows."""
+    return {
+        "accuracy": float(sums["accuracy"]) / n,
+    }
+
+
+def make_optimizer():
+    """Adam as Kingma & Ba's Algorithm 1 writes it, the class Adam above (specs/two_towers.nn:19)."""
+    return Adam(learning_rate=LR, beta1=0.9, beta2=0.999, epsilon=1e-07)
+
+
+# --- training --------------------------------------------------------------------------------------
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
+
+
+def eval_chunk(n):
+    """Rows per forward pass when evaluating or predicting n rows: EVAL_BATCH, or a training batch
+    if that is larger."""
+    return max(BATCH_SIZE or n, EVAL_BATCH)
+
+
+class Trainer:
+    """Trains the Keras model on the spec's data by mini-batch gradient descent, as its train block says.
+
+    Every backend's Trainer offers the same methods: fit, evaluate, predict, get_weights,
+    set_weights, save, load, save_checkpoint and restore; `model` is the keras.Model itself.
+    Parameters cross this interface by parameter name, W as (units, inputs).
+
+    Each step runs in graph mode (tf.function) on every replica of `strategy`; a replica takes
+    its share of the batch rows, and its loss is scaled by the whole batch size, so that the
+    replicas' gradients, which the optimizer adds up, are those of the batch mean.
+    """
+
+    def __init__(self, model, loss_model, data, strategy, seed=SEED, jit_compile=JIT_COMPILE):
+        self.model, self.loss_model = model, loss_model
+        self.layers = {layer.name: layer for layer in model.layers}
+        self.data = data
+        self.strategy = strategy
+        _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
+        self.variables = keras_variables(model)
+        self.trainable = [self.variables[name] for name in TRAINABLE]
+        with strategy.scope():
+            self.optimizer = make_optimizer()
+            self.optimizer.build(self.trainable)
+        with tf.device(data_device(strategy)):  # the data as tensors, once
+            self.x_train, self.y_train = tf.constant(data.x_train), tf.constant(data.y_train)
+            self.x_val, self.y_val = tf.constant(data.x_val), tf.constant(data.y_val)
+        # Graph mode: these entry points run as tf.functions; what they call is traced into their
+        # graphs (no nested function calls in a step). XLA (jit_compile) compiles each of them
+        # whole where one replica trains; with several, only each replica's forward and backward
+        # pass, as a compiled cluster cannot add up gradients across replicas. The functions that
+        # other graphs call (_train_batch, _train_epoch) keep their plain Python selves under their
+        # own names, so that those graphs trace them inline; the others are replaced in place.
+        one_replica = strategy.num_replicas_in_sync == 1
+        if jit_compile and not one_replica:
+            self._replica_loss = tf.function(self._replica_loss, jit_compile=True, reduce_retracing=True)
+        whole = jit_compile and one_replica
+        self._step = tf.function(self._train_batch, jit_compile=whole, reduce_retracing=True)
+        # The one-call epoch, alone and followed by the validation pass: two functions rather than
+        # a flag, and no masks argument without dropout, as every argument costs each call.
+        self._epoch = tf.function(self._train_epoch, jit_compile=whole)
+        self._epoch_and_validation = tf.function(self._train_and_validate, jit_compile=whole)
+        self._gradients = tf.function(self._gradients, jit_compile=whole, reduce_retracing=True)
+        self._evaluate = tf.function(self._evaluate, reduce_retracing=True)
+        self._predict = tf.function(self._predict, reduce_retracing=True)
+        self.epoch = 0
+        self.history = {key: [] for key in HISTORY_KEYS}
+
+    # --- the interface every backend's Trainer offers --------------------------------------
+
+    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
+        """Train `epochs` more epochs (default: the rest of the spec's 40); returns the history.
+
+        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
+        full training state is saved every `checkpoint_every` epochs and at the end.
+        """
+        if epochs is None and self.epoch >= EPOCHS:
+            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
+                          stacklevel=2)
+        last = EPOCHS if epochs is None else self.epoch + epochs
+        while self.epoch < last:
+            lr = self.learning_rate()
+            self.set_learning_rate(lr)
+            logs = self.train_epoch(on_batch, validate=True)  # with the validation set's val_ logs
+            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
+                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
+                                       "try a smaller learning rate")
+            logs["lr"] = lr
+            self.epoch += 1
+            for key in HISTORY_KEYS:
+                self.history[key].append(logs[key])
+            if on_epoch is not None:
+                on_epoch(self.epoch, logs)
+            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
+                self.save_checkpoint(checkpoint)
+        return self.history
+
+    def learning_rate(self):
+        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
+        the optimizer's lr, as no schedule changes it (specs/two_towers.nn:19)."""
+        return LR
+
+    def train_epoch(self, on_batch=None, validate=False):
+        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics,
+        and with `validate` the validation set's after it, under val_ keys.
+
+        Without on_batch the whole epoch is one graph call, which also evaluates the validation
+        set when that takes one pass; with on_batch, one call per batch, and on_batch(done,
+        total, loss) after each. Either way the loss is checked for NaN once, at the end of the
+        epoch, so that no step waits for the host.
+        """
+        n = len(self.data.x_train)
+        order = self.shuffle_rng.permutation(n) if SHUFFLE else None
+        batch_size = BATCH_SIZE or n
+        validation = ()
+        if on_batch is None:
+            args = (order,)  # no dropout layer, no masks
+            n_val = len(self.x_val)
+            if validate and n_val <= eval_chunk(n_val):  # evaluate() would take it in one pass
+                total_loss, sums, validation = self._epoch_and_validation(*args)
+            else:
+                total_loss, sums = self._epoch(*args)
+        else:
+            x, y = self.training_set(order)
+            total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+            for start in range(0, n, batch_size):
+                stop = min(start + batch_size, n)
+                loss, metrics = self.train_step(x[start:stop], y[start:stop])
+                total_loss += loss * (stop - start)
+                sums = {key: sums[key] + metrics[key] for key in sums}
+                on_batch(stop, n, loss)
+        loss = float(total_loss) / n
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
+        logs = {"loss": loss} | metric_values(sums, n)
+        if validate:
+            val_logs = self._means(*validation, len(self.x_val)) if validation else self.evaluate()
+            logs |= {f"val_{key}": value for key, value in val_logs.items()}
+        return logs
+
+    def train_step(self, x, y):
+        """One mini-batch: forward, loss, gradients, update. Returns the loss and the metric sums (tensors)."""
+        return self._step(x, y, self.dropout_masks(len(x)))
+
+    def evaluate(self, x=None, y=None):
+        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
+        if x is None:
+            x, y = self.x_val, self.y_val
+        else:  # the labels in the dtype of the data's: float32 0/1 or targets, or integer classes
+            x = self.inputs(x)
+            y = given_binary_labels(y, len(x)).astype(self.y_val.dtype.as_numpy_dtype)
+        n = len(x)
+        chunk = eval_chunk(n)
+        if n <= chunk:  # one chunk, as for most validation sets: no eager slicing (it costs as much as the pass)
+            loss, metrics = self._evaluate(x, y)
+            return self._means(loss, metrics, n)
+        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
+        for start in range(0, n, chunk):
+            loss, metrics = self._evaluate(x[start:start + chunk], y[start:start + chunk])
+            total_loss += float(loss)
+            sums = {key: sums[key] + np.asarray(metrics[key], dtype=np.float64) for key in sums}
+        return self._means(total_loss, sums, n)
+
+    def dropout_masks(self, n):
+        """One mask per dropout layer for a batch of n rows, from the NumPy dropout stream,
+        as the NumPy and PyTorch programs draw them."""
+        return ()  # the model has no dropout layer
+
+    def loss_and_gradients(self, x, y):
+        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
+        Dropout is on, drawing from the same stream as training."""
+        loss, gradients = self._gradients(np.asarray(x, dtype=np.float32), y, self.dropout_masks(len(x)))
+        pairs = zip(TRAINABLE, gradients, strict=True)
+        return float(loss), {name: np.array(keras_layout(name, gradient.numpy())) for name, gradient in pairs}
+
+    def training_set(self, order=None):
+        """The training tensors, taken in `order` (an index array) when one is given."""
+        if order is None:
+            return self.x_train, self.y_train
+        return tf.gather(self.x_train, order), tf.gather(self.y_train, order)
+
+    def _means(self, total_loss, sums, n):
+        """Evaluation logs from the loss and metric sums over n rows."""
+        logs = {"loss": float(total_loss) / n}
+        return logs | metric_values(sums, n)
+
+    def set_learning_rate(self, lr):
+        """The learning rate of the steps to come (the optimizer's variable, which the graphs read)."""
+        self.optimizer.learning_rate.assign(lr)
+
+    def inputs(self, x):
+        """x as float32 rows of 4 features; any other shape is a ValueError."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != 4:
+            raise ValueError(f"the model takes 4 input features; x has shape {x.shape}")
+        return x
+
+    def predict(self, x):
+        """The model's outputs (sigmoid applied) for inputs x of shape (n, 4)."""
+        x = self.inputs(x)
+        chunk = eval_chunk(len(x))
+        outputs = [self._predict(x[start:start + chunk]).numpy() for start in range(0, len(x), chunk)]
+        return np.concatenate(outputs) if outputs else np.empty((0, 1), np.float32)
+
+    def get_weights(self):
+        """Copies of the parameters by parameter name, W as (units, inputs)."""
+        return {name: np.array(keras_layout(name, variable.numpy())) for name, variable in self.variables.items()}
+
+    def set_weights(self, weights):
+        """Replace the parameters (by parameter name, W as (units, inputs)); every name must be
+        given, with its shape, and no other."""
+        check_weight_names(weights, self.variables)
+        for name, variable in self.variables.items():
+            new = keras_layout(name, np.asarray(weights[name], dtype=np.float32))
+            if new.shape != tuple(variable.shape):
+                expected = keras_layout(name, np.empty(variable.shape)).shape
+                raise ValueError(f"{name} has shape {expected}, not {keras_layout(name, new).shape}")
+            variable.assign(new)
+
+    def save(self, path):
+        """Save the weights as .npz, keyed by parameter name ("dense_1.W", ...)."""
+        weights = self.get_weights()
+        write_atomic(path, lambda stream: np.savez(stream, **weights))
+
+    def load(self, path):
+        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
+        self.set_weights(read_weights(path))
+
+    def checkpoint_header(self):
+        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
+        return {
+            "epoch": self.epoch,
+            "history": self.history,
+            "shuffle_rng": self.shuffle_rng.bit_generator.state,
+            "dropout_rng": self.dropout_rng.bit_generator.state,
+            "spec": SPEC,
+            "backend": "tensorflow",
+            "optimizer": OPTIMIZER,
+            "format": CHECKPOINT_FORMAT,
+            "controls": {},  # no early stopping or plateau: nothing to keep
+        }
+
+    def checkpoint_arrays(self):
+        """The arrays of a checkpoint: the parameters and the optimizer's variables, by index."""
+        arrays = {f"param.{name}": value for name, value in self.get_weights().items()}
+        return arrays | {f"optimizer.{i}": variable.numpy() for i, variable in enumerate(self.optimizer.variables)}
+
+    def save_checkpoint(self, path):
+        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
+        save_checkpoint(path, self.checkpoint_arrays(), self.checkpoint_header())
+
+    def restore(self, path):
+        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
+        arrays, header = load_checkpoint(path)
+        shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
+        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
+        self.set_weights(named(arrays, "param."))
+        for i, variable in enumerate(self.optimizer.variables):
+            if variable is not self.optimizer.learning_rate:  # the spec's, as on every backend: a new one fine-tunes
+                variable.assign(arrays[f"optimizer.{i}"])
+        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
+        self.dropout_rng.bit_generator.state = header["dropout_rng"]
+        self.epoch = header["epoch"]
+        self.history = header["history"]
+
+    # --- graph mode: what one replica computes on its share of a batch ---------------------
+
+    def _replica_loss(self, x, y, masks):
+        """This replica's part of the loss of a batch, the gradients of that part, its metric sums."""
+        n = x.shape[0] or tf.cast(tf.shape(x)[0], tf.float32)  # the whole batch's rows: static in the one-call epoch
+        x, y, *masks = replica_share(x, y, *masks)
+        with tf.GradientTape() as tape:
+            logits = self.loss_model(x, training=True)
+            loss = tf.reduce_sum(per_example_loss(y, logits)) / n  # the replicas' parts add up to the batch mean
+        return loss, tape.gradient(loss, self.trainable), metric_sums(y, logits)
+
+    def _replica_step(self, x, y, masks):
+        loss, gradients, metrics = self._replica_loss(x, y, masks)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable, strict=True))  # adds up the replicas' gradients
+        return loss, metrics
+
+    def _replica_gradients(self, x, y, masks):
+        loss, gradients, _ = self._replica_loss(x, y, masks)
+        return loss, gradients
+
+    def _replica_evaluate(self, x, y):
+        x, y = replica_share(x, y)
+        logits = self.loss_model(x, training=False)
+        return tf.reduce_sum(per_example_loss(y, logits)), metric_sums(y, logits)
+
+    def _replica_predict(self, x):
+        (x,) = replica_share(x)
+        return self.model(x, training=False)
+
+    # --- graph mode: all replicas together -------------------------------------------------
+
+    def _on_replicas(self, function, *args):
+        """Run `function` on every replica and add up what they return (each tensor of it: a
+        MultiWorkerMirroredStrategy reduces tensors, not nests of them)."""
+        results = self.strategy.run(function, args=args)
+        return tf.nest.map_structure(lambda value: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None),
+                                     results)
+
+    def _train_batch(self, x, y, masks):
+        """One training step on the batch (x, y): the batch's mean loss and its metric sums."""
+        return self._on_replicas(self._replica_step, x, y, masks)
+
+    def _train_epoch(self, order, masks=()):
+        """Every step of an epoch in one graph call: the training set taken in `order` (None: as it
+        is) inside the graph, rather than by eager ops before it; the masks are in that order already.
+
+        The full batches are reshaped to (steps, batch, …), so that every step sees a static
+        shape, as XLA and TPUs want; a smaller last batch is one more step after the loop.
+        """
+        x, y = self.training_set(order)
+        n = x.shape[0]
+        batch_size = BATCH_SIZE or n
+        steps, rest = divmod(n, batch_size)
+        batches = [tf.reshape(t[: steps * batch_size], (steps, batch_size, *t.shape[1:])) for t in (x, y, *masks)]
+        total_loss, sums = tf.constant(0.0), {key: tf.zeros(shape) for key, shape in METRICS.items()}
+        for step in tf.range(steps):
+            x_batch, y_batch, *mask_batch = [t[step] for t in batches]
+            loss, metrics = self._train_batch(x_batch, y_batch, mask_batch)
+            total_loss += loss * batch_size
+            sums = {key: sums[key] + metrics[key] for key in sums}
+        if rest:
+            start = steps * batch_size
+            loss, metrics = self._train_batch(x[start:], y[start:], [mask[start:] for mask in masks])
+            total_loss += loss * rest
+            sums = {key: sums[key] + metrics[key] for key in sums}
+        return total_loss, sums
+
+    def _train_and_validate(self, order, masks=()):
+        """_train_epoch, then the validation set's loss and metric sums, in the same graph call
+        (a second call per epoch would cost as much as that pass on a small set)."""
+        total_loss, sums = self._train_epoch(order, masks)
+        return total_loss, sums, self._on_replicas(self._replica_evaluate, self.x_val, self.y_val)
+
+    def _gradients(self, x, y, masks):
+        return self._on_replicas(self._replica_gradients, x, y, masks)
+
+    def _evaluate(self, x, y):
+        return self._on_replicas(self._replica_evaluate, x, y)
+
+    def _predict(self, x):
+        return self.strategy.gather(self.strategy.run(self._replica_predict, args=(x,)), axis=0)
+
+
+def make_trainer(seed=SEED, data_seed=DATA_SEED, target=TARGET, strategy=None,
+                 jit_compile=JIT_COMPILE):
+    """The Keras model with its initial weights, on the spec's data, in the strategy for `target`
+    (or the tf.distribute `strategy` given). A missing GPU or TPU fails here, at once."""
+    strategy = strategy or distribution_strategy(target)
+    data = load_data(data_seed)
+    with strategy.scope():
+        model, loss_model = build_model()
+    trainer = Trainer(model, loss_model, data, strategy, seed, jit_compile)
+    trainer.set_weights(initial_weights(seed))
+    return trainer
+
+
 # --- data ------------------------------------------------------------------------------------------
 
 
@@ -195,592 +656,99 @@ def initial_weights(seed=SEED):
     }
 
 
-# --- the model -------------------------------------------------------------------------------------
+# --- command line ----------------------------------------------------------------------------------
 
 
-def build_model():
-    """input 4 → a (16, relu) → b (16, tanh) → concat_1 (32) → dense_3 (1, sigmoid), as Keras layers.
+def train(trainer, last, checkpoint, board, verbose, printing=True):
+    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
+    and, with --tensorboard, written to `board`."""
+    report = EpochReport(trainer.epoch, last, verbose=verbose) if printing else None
+    listeners = [listener for listener in (report, board) if listener is not None]
 
-    Returns the model and, sharing its layers, the model the loss sees, of the logits: the loss
-    applies the output sigmoid itself (from_logits=True), which is numerically stable.
-    """
-    inputs = keras.Input(shape=(4,), name="x")
-    # a (specs/two_towers.nn:10): z = W·x + b, Keras' kernel is Wᵀ
-    a = keras.layers.Dense(16, activation="relu", name="a")(inputs)
-    # b (specs/two_towers.nn:11): z = W·x + b, Keras' kernel is Wᵀ
-    b = keras.layers.Dense(16, activation="tanh", name="b")(inputs)
-    # concat_1 (specs/two_towers.nn:12)
-    concat_1 = keras.layers.Concatenate(name="concat_1")([a, b])
-    # dense_3 (specs/two_towers.nn:13): z = W·x + b, Keras' kernel is Wᵀ; the sigmoid is left to the loss
-    logits = keras.layers.Dense(1, name="dense_3")(concat_1)
-    outputs = keras.layers.Activation("sigmoid", name="dense_3_sigmoid")(logits)
-    model = keras.Model(inputs, outputs, name="two_towers")
-    return model, keras.Model(inputs, logits, name="two_towers_logits")
+    def on_epoch(epoch, logs):
+        for listener in listeners:
+            listener.on_epoch(epoch, logs)
 
-
-def keras_variables(model):
-    """Each parameter's Keras variable, by parameter name ("dense_1.W", ...)."""
-    return {
-        "a.W": model.get_layer("a").kernel,
-        "a.b": model.get_layer("a").bias,
-        "b.W": model.get_layer("b").kernel,
-        "b.b": model.get_layer("b").bias,
-        "dense_3.W": model.get_layer("dense_3").kernel,
-        "dense_3.b": model.get_layer("dense_3").bias,
-    }
-
-
-def keras_layout(name, value):
-    """A parameter in Keras' layout from the lecture's, or back: Keras stores a Dense kernel as
-    (inputs, units), the transpose of the lecture's W (units, inputs); biases are the same."""
-    return value.T if name.endswith(".W") else value
-
-
-# the parameters the optimizer updates, by parameter name
-TRAINABLE = ("a.W", "a.b", "b.W", "b.b", "dense_3.W", "dense_3.b")
-
-
-# --- loss and optimizer ----------------------------------------------------------------------------
-
-
-class Adam(keras.optimizers.Optimizer):
-    """Adam as Kingma & Ba's Algorithm 1 writes it: m and v are running means of g and g²,
-    bias-corrected to m̂ and v̂, and θ ← θ − lr·m̂ / (√v̂ + eps).
-
-    keras.optimizers.Adam adds eps to √v before the bias correction, which amounts to
-    eps·√(1 − beta2ᵗ) in Algorithm 1's terms: a different update, most of all in the first
-    steps. The NumPy and PyTorch programs follow Algorithm 1, so the update is written out.
-    """
-
-    def __init__(self, learning_rate, beta1, beta2, epsilon, name="adam", **kwargs):
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
-
-    def build(self, variables):
-        if self.built:
-            return
-        super().build(variables)
-        self.m = self.add_optimizer_variables(variables, "m")
-        self.v = self.add_optimizer_variables(variables, "v")
-
-    def update_step(self, gradient, variable, learning_rate):
-        index = self._get_variable_index(variable)  # Keras' own optimizers find their slots this way
-        m, v = self.m[index], self.v[index]
-        t = ops.cast(self.iterations + 1, variable.dtype)
-        self.assign(m, self.beta1 * m + (1 - self.beta1) * gradient)
-        self.assign(v, self.beta2 * v + (1 - self.beta2) * ops.square(gradient))
-        step_size = ops.cast(learning_rate, variable.dtype) / (1 - ops.power(self.beta1, t))
-        denominator = ops.sqrt(v) / ops.sqrt(1 - ops.power(self.beta2, t)) + self.epsilon  # √v̂ + eps
-        self.assign_sub(variable, step_size * m / denominator)
-
-    def get_config(self):
-        return super().get_config() | {"beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
-
-
-def per_example_loss(y, logits):
-    """The binary cross-entropy of sigmoid(logits) against 0/1 labels, computed from the logits as
-    max(z, 0) − z·y + log(1 + exp(−|z|)), which never takes log(0); one value per example
-    (specs/two_towers.nn:16)."""
-    return tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits)
-
-
-def metric_sums(y, logits):
-    """Per-batch sums of each metric (metric_values() turns an epoch's into its metrics)."""
-    return {
-        "accuracy": tf.reduce_sum(tf.cast(tf.equal(logits > 0, y > 0.5), tf.float32)),
-    }
-
-
-def metric_values(sums, n):
-    """The metrics of n rows from their metric_sums, added up over the batches: means over the rows."""
-    return {
-        "accuracy": float(sums["accuracy"]) / n,
-    }
-
-
-def make_optimizer():
-    """Adam as Kingma & Ba's Algorithm 1 writes it, the class Adam above (specs/two_towers.nn:19)."""
-    return Adam(learning_rate=LR, beta1=0.9, beta2=0.999, epsilon=1e-07)
-
-
-# --- device ----------------------------------------------------------------------------------------
-
-
-class DeviceError(RuntimeError):
-    """The requested target (gpu, tpu) is not available on this machine, or TF_CONFIG is malformed."""
-
-
-def cluster_tasks():
-    """The tasks of the multi-worker cluster that $TF_CONFIG describes, as (type, index) pairs, and
-    this process's own; ([], None) without TF_CONFIG. Read as plain JSON: no TensorFlow op runs."""
     try:
-        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
-        cluster = config.get("cluster", {})
-        tasks = [(kind, i) for kind in ("chief", "worker") for i in range(len(cluster.get(kind, ())))]
-        task = config.get("task")
-        own = (task["type"], int(task["index"])) if task else None
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
-        raise DeviceError(f"TF_CONFIG is not a TensorFlow cluster description ({error!r})") from None
-    if tasks and own not in tasks:
-        raise DeviceError(f"TF_CONFIG's task {own} is not one of its cluster's: {tasks}")
-    return tasks, own
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
+            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
+    finally:
+        for listener in listeners:
+            listener.close()
 
 
-def is_chief():
-    """Whether this process writes the run's files: every process, but among several workers only the
-    chief (the "chief" task where TF_CONFIG names one, else worker 0)."""
-    tasks, own = cluster_tasks()
-    return len(tasks) < 2 or own == tasks[0]
-
-
-def multi_worker_strategy(target, tasks):
-    """A MultiWorkerMirroredStrategy over TF_CONFIG's cluster, one replica per worker (its GPU, or its CPU).
-
-    TensorFlow must not have run an op yet (the strategy configures the runtime's collectives), and
-    every worker must call this: each waits for the others, and each step adds up all their gradients.
-    """
-    if target == "tpu":
-        raise DeviceError("target tpu: a TF_CONFIG cluster of several workers trains on CPUs or GPUs; "
-                          "unset TF_CONFIG to train on one TPU host")
-    gpus = tf.config.list_physical_devices("GPU")
-    if target == "gpu" and not gpus:
-        raise DeviceError("target gpu: TensorFlow sees no GPU on this worker; use target cpu or auto")
-    if target == "cpu" and gpus:
-        tf.config.set_visible_devices([], "GPU")
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
+    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
+    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
+                             "else the first and last epochs' lines and about ten between)")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
+                             "(pip install tensorboardX)")
+    args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
+    if args.resume and not args.out:
+        parser.error("--resume needs --out, the folder holding checkpoint.npz")
+    if args.tensorboard == "":
+        parser.error("--tensorboard needs a folder")
+    out = Path(args.out) if args.out else None
+    last = args.epochs or EPOCHS
+    created = []
     try:
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    except (ValueError, RuntimeError) as error:  # e.g. TensorFlow had already started in this process
-        raise DeviceError(f"cannot join the TF_CONFIG cluster of {len(tasks)} workers: {error}") from None
-
-
-def distribution_strategy(target):
-    """The tf.distribute strategy every target trains in: the same training code runs on each.
-
-    auto: every GPU there is (one: OneDeviceStrategy, several: MirroredStrategy), else the
-    default strategy on the CPU; cpu: the CPU even where there are GPUs; gpu: as auto, but
-    without a GPU it is an error; tpu: a TPUStrategy on the TPU that TPUClusterResolver finds
-    (a TPU VM's own, or the one named by $TPU_NAME). Where $TF_CONFIG names a cluster of several
-    workers, a MultiWorkerMirroredStrategy over them (see multi_worker_strategy).
-    """
-    if keras.backend.backend() != "tensorflow":  # Keras was imported before this program set KERAS_BACKEND
-        raise DeviceError(
-            f"Keras runs on {keras.backend.backend()} in this process; this program needs KERAS_BACKEND=tensorflow"
-        )
-    tasks, _ = cluster_tasks()
-    if len(tasks) > 1:
-        return multi_worker_strategy(target, tasks)
-    if target == "tpu":
+        chief = is_chief()  # of several TF_CONFIG workers, the chief alone prints and writes; all read --out to resume
+        writes = out is not None and chief
+        # a missing tensorboardX fails at once; the chief alone writes the event files
+        board = TensorBoardLog(args.tensorboard) if args.tensorboard and chief else None
+        if writes:
+            created = prepare_output(out, args.resume)
+        trainer = make_trainer()
+        if args.resume:
+            trainer.restore(out / "checkpoint.npz")
+            if trainer.epoch > last:
+                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
+                                      f"epoch {last}, where this run was to stop; resume with --epochs "
+                                      f"{trainer.epoch} or more")
+        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
+            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
+            for path in earlier:
+                path.unlink()
+            if earlier:
+                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
+                      "(--resume would have continued it)", file=sys.stderr)
+        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
+              printing=chief)
+    except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
+        remove_if_empty(created)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except tf.errors.UnavailableError:  # a peer died or cannot be reached: its all-reduce is aborted here
+        print("error: lost another worker of the TF_CONFIG cluster (it stopped, or the network failed); "
+              "restart every worker, with --resume to continue from the chief's last checkpoint", file=sys.stderr)
+        return 1
+    final = trainer.evaluate()  # on every worker: each evaluates its share
+    if not chief:
+        return 0
+    print(validation_line(final))
+    if out is not None:
+        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
         try:
-            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", "local"))
-            tf.config.experimental_connect_to_cluster(resolver)
-            tf.tpu.experimental.initialize_tpu_system(resolver)
-        except (ValueError, tf.errors.OpError) as error:
-            reason = str(error).strip().splitlines()[0].split(". ")[0].rstrip(".")
-            raise DeviceError(
-                f"target tpu: TensorFlow found no TPU on this machine ({reason}); use target cpu or auto "
-                "(nndsl's -t, or TARGET in the generated program)"
-            ) from None
-        return tf.distribute.TPUStrategy(resolver)
-    gpus = tf.config.list_physical_devices("GPU")
-    if target == "gpu" and not gpus:
-        raise DeviceError(
-            "target gpu: TensorFlow sees no GPU on this machine (no CUDA GPU or driver, or a CPU-only "
-            "TensorFlow build such as tensorflow-cpu); use target cpu or auto (nndsl's -t, or TARGET in "
-            "the generated program)"
-        )
-    if target == "cpu" and gpus:
-        return tf.distribute.OneDeviceStrategy("/cpu:0")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
-    if gpus:
-        return tf.distribute.OneDeviceStrategy("/gpu:0")
-    return tf.distribute.get_strategy()  # the default strategy: one replica, this machine's CPU
+            trainer.save(out / "weights.npz")
+            write_atomic(out / "history.json", lambda stream: stream.write(history))
+        except OSError as error:  # a full disk, a folder made read-only while training
+            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        print(f"saved weights.npz and history.json in {out}")
+    return 0
 
 
-def data_device(strategy):
-    """Where the training set lives: beside the model when one device trains it, else on the host."""
-    if isinstance(strategy, tf.distribute.OneDeviceStrategy):
-        return strategy.extended.worker_devices[0]
-    return "/cpu:0"
-
-
-def replica_share(*tensors):
-    """This replica's consecutive share of a batch's rows: all of them when one replica trains.
-
-    Equal shares of a batch of static size keep a static shape, as XLA on a TPU needs.
-    """
-    context = tf.distribute.get_replica_context()
-    replicas = context.num_replicas_in_sync
-    if replicas == 1:
-        return tensors
-    index = context.replica_id_in_sync_group
-    n = tensors[0].shape[0]
-    if n is not None and n % replicas == 0:
-        size = n // replicas
-        return tuple(tf.slice(t, [index * size] + [0] * (t.shape.rank - 1), [size] + [-1] * (t.shape.rank - 1))
-                     for t in tensors)
-    n = tf.shape(tensors[0])[0]
-    begin, end = n * index // replicas, n * (index + 1) // replicas
-    return tuple(tensor[begin:end] for tensor in tensors)
-
-
-# --- training --------------------------------------------------------------------------------------
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
-
-
-def eval_chunk(n):
-    """Rows per forward pass when evaluating or predicting n rows: EVAL_BATCH, or a training batch
-    if that is larger."""
-    return max(BATCH_SIZE or n, EVAL_BATCH)
-
-
-class Trainer:
-    """Trains the Keras model on the spec's data by mini-batch gradient descent, as its train block says.
-
-    Every backend's Trainer offers the same methods: fit, evaluate, predict, get_weights,
-    set_weights, save, load, save_checkpoint and restore; `model` is the keras.Model itself.
-    Parameters cross this interface by parameter name, W as (units, inputs).
-
-    Each step runs in graph mode (tf.function) on every replica of `strategy`; a replica takes
-    its share of the batch rows, and its loss is scaled by the whole batch size, so that the
-    replicas' gradients, which the optimizer adds up, are those of the batch mean.
-    """
-
-    def __init__(self, model, loss_model, data, strategy, seed=SEED, jit_compile=JIT_COMPILE):
-        self.model, self.loss_model = model, loss_model
-        self.layers = {layer.name: layer for layer in model.layers}
-        self.data = data
-        self.strategy = strategy
-        _, self.shuffle_rng, self.dropout_rng = random_streams(seed)
-        self.variables = keras_variables(model)
-        self.trainable = [self.variables[name] for name in TRAINABLE]
-        with strategy.scope():
-            self.optimizer = make_optimizer()
-            self.optimizer.build(self.trainable)
-        with tf.device(data_device(strategy)):  # the data as tensors, once
-            self.x_train, self.y_train = tf.constant(data.x_train), tf.constant(data.y_train)
-            self.x_val, self.y_val = tf.constant(data.x_val), tf.constant(data.y_val)
-        # Graph mode: these entry points run as tf.functions; what they call is traced into their
-        # graphs (no nested function calls in a step). XLA (jit_compile) compiles each of them
-        # whole where one replica trains; with several, only each replica's forward and backward
-        # pass, as a compiled cluster cannot add up gradients across replicas. The functions that
-        # other graphs call (_train_batch, _train_epoch) keep their plain Python selves under their
-        # own names, so that those graphs trace them inline; the others are replaced in place.
-        one_replica = strategy.num_replicas_in_sync == 1
-        if jit_compile and not one_replica:
-            self._replica_loss = tf.function(self._replica_loss, jit_compile=True, reduce_retracing=True)
-        whole = jit_compile and one_replica
-        self._step = tf.function(self._train_batch, jit_compile=whole, reduce_retracing=True)
-        # The one-call epoch, alone and followed by the validation pass: two functions rather than
-        # a flag, and no masks argument without dropout, as every argument costs each call.
-        self._epoch = tf.function(self._train_epoch, jit_compile=whole)
-        self._epoch_and_validation = tf.function(self._train_and_validate, jit_compile=whole)
-        self._gradients = tf.function(self._gradients, jit_compile=whole, reduce_retracing=True)
-        self._evaluate = tf.function(self._evaluate, reduce_retracing=True)
-        self._predict = tf.function(self._predict, reduce_retracing=True)
-        self.epoch = 0
-        self.history = {key: [] for key in HISTORY_KEYS}
-
-    # --- graph mode: what one replica computes on its share of a batch ---------------------
-
-    def _replica_loss(self, x, y, masks):
-        """This replica's part of the loss of a batch, the gradients of that part, its metric sums."""
-        n = x.shape[0] or tf.cast(tf.shape(x)[0], tf.float32)  # the whole batch's rows: static in the one-call epoch
-        x, y, *masks = replica_share(x, y, *masks)
-        with tf.GradientTape() as tape:
-            logits = self.loss_model(x, training=True)
-            loss = tf.reduce_sum(per_example_loss(y, logits)) / n  # the replicas' parts add up to the batch mean
-        return loss, tape.gradient(loss, self.trainable), metric_sums(y, logits)
-
-    def _replica_step(self, x, y, masks):
-        loss, gradients, metrics = self._replica_loss(x, y, masks)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable, strict=True))  # adds up the replicas' gradients
-        return loss, metrics
-
-    def _replica_gradients(self, x, y, masks):
-        loss, gradients, _ = self._replica_loss(x, y, masks)
-        return loss, gradients
-
-    def _replica_evaluate(self, x, y):
-        x, y = replica_share(x, y)
-        logits = self.loss_model(x, training=False)
-        return tf.reduce_sum(per_example_loss(y, logits)), metric_sums(y, logits)
-
-    def _replica_predict(self, x):
-        (x,) = replica_share(x)
-        return self.model(x, training=False)
-
-    # --- graph mode: all replicas together -------------------------------------------------
-
-    def _on_replicas(self, function, *args):
-        """Run `function` on every replica and add up what they return (each tensor of it: a
-        MultiWorkerMirroredStrategy reduces tensors, not nests of them)."""
-        results = self.strategy.run(function, args=args)
-        return tf.nest.map_structure(lambda value: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None),
-                                     results)
-
-    def _train_batch(self, x, y, masks):
-        """One training step on the batch (x, y): the batch's mean loss and its metric sums."""
-        return self._on_replicas(self._replica_step, x, y, masks)
-
-    def _train_epoch(self, order, masks=()):
-        """Every step of an epoch in one graph call: the training set taken in `order` (None: as it
-        is) inside the graph, rather than by eager ops before it; the masks are in that order already.
-
-        The full batches are reshaped to (steps, batch, …), so that every step sees a static
-        shape, as XLA and TPUs want; a smaller last batch is one more step after the loop.
-        """
-        x, y = self.training_set(order)
-        n = x.shape[0]
-        batch_size = BATCH_SIZE or n
-        steps, rest = divmod(n, batch_size)
-        batches = [tf.reshape(t[: steps * batch_size], (steps, batch_size, *t.shape[1:])) for t in (x, y, *masks)]
-        total_loss, sums = tf.constant(0.0), {key: tf.zeros(shape) for key, shape in METRICS.items()}
-        for step in tf.range(steps):
-            x_batch, y_batch, *mask_batch = [t[step] for t in batches]
-            loss, metrics = self._train_batch(x_batch, y_batch, mask_batch)
-            total_loss += loss * batch_size
-            sums = {key: sums[key] + metrics[key] for key in sums}
-        if rest:
-            start = steps * batch_size
-            loss, metrics = self._train_batch(x[start:], y[start:], [mask[start:] for mask in masks])
-            total_loss += loss * rest
-            sums = {key: sums[key] + metrics[key] for key in sums}
-        return total_loss, sums
-
-    def _train_and_validate(self, order, masks=()):
-        """_train_epoch, then the validation set's loss and metric sums, in the same graph call
-        (a second call per epoch would cost as much as that pass on a small set)."""
-        total_loss, sums = self._train_epoch(order, masks)
-        return total_loss, sums, self._on_replicas(self._replica_evaluate, self.x_val, self.y_val)
-
-    def _gradients(self, x, y, masks):
-        return self._on_replicas(self._replica_gradients, x, y, masks)
-
-    def _evaluate(self, x, y):
-        return self._on_replicas(self._replica_evaluate, x, y)
-
-    def _predict(self, x):
-        return self.strategy.gather(self.strategy.run(self._replica_predict, args=(x,)), axis=0)
-
-    # --- the interface every backend's Trainer offers --------------------------------------
-
-    def dropout_masks(self, n):
-        """One mask per dropout layer for a batch of n rows, from the NumPy dropout stream,
-        as the NumPy and PyTorch programs draw them."""
-        return ()  # the model has no dropout layer
-
-    def train_step(self, x, y):
-        """One mini-batch: forward, loss, gradients, update. Returns the loss and the metric sums (tensors)."""
-        return self._step(x, y, self.dropout_masks(len(x)))
-
-    def loss_and_gradients(self, x, y):
-        """The loss on one batch and ∂L/∂θ by parameter name, W as (units, inputs); no update.
-        Dropout is on, drawing from the same stream as training."""
-        loss, gradients = self._gradients(np.asarray(x, dtype=np.float32), y, self.dropout_masks(len(x)))
-        pairs = zip(TRAINABLE, gradients, strict=True)
-        return float(loss), {name: np.array(keras_layout(name, gradient.numpy())) for name, gradient in pairs}
-
-    def training_set(self, order=None):
-        """The training tensors, taken in `order` (an index array) when one is given."""
-        if order is None:
-            return self.x_train, self.y_train
-        return tf.gather(self.x_train, order), tf.gather(self.y_train, order)
-
-    def train_epoch(self, on_batch=None, validate=False):
-        """One pass over the training set in (reshuffled) mini-batches; returns the epoch's mean loss and metrics,
-        and with `validate` the validation set's after it, under val_ keys.
-
-        Without on_batch the whole epoch is one graph call, which also evaluates the validation
-        set when that takes one pass; with on_batch, one call per batch, and on_batch(done,
-        total, loss) after each. Either way the loss is checked for NaN once, at the end of the
-        epoch, so that no step waits for the host.
-        """
-        n = len(self.data.x_train)
-        order = self.shuffle_rng.permutation(n) if SHUFFLE else None
-        batch_size = BATCH_SIZE or n
-        validation = ()
-        if on_batch is None:
-            args = (order,)  # no dropout layer, no masks
-            n_val = len(self.x_val)
-            if validate and n_val <= eval_chunk(n_val):  # evaluate() would take it in one pass
-                total_loss, sums, validation = self._epoch_and_validation(*args)
-            else:
-                total_loss, sums = self._epoch(*args)
-        else:
-            x, y = self.training_set(order)
-            total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-            for start in range(0, n, batch_size):
-                stop = min(start + batch_size, n)
-                loss, metrics = self.train_step(x[start:stop], y[start:stop])
-                total_loss += loss * (stop - start)
-                sums = {key: sums[key] + metrics[key] for key in sums}
-                on_batch(stop, n, loss)
-        loss = float(total_loss) / n
-        if not math.isfinite(loss):
-            raise TrainingDiverged(f"epoch {self.epoch + 1}: the loss became {loss}; try a smaller learning rate")
-        logs = {"loss": loss} | metric_values(sums, n)
-        if validate:
-            val_logs = self._means(*validation, len(self.x_val)) if validation else self.evaluate()
-            logs |= {f"val_{key}": value for key, value in val_logs.items()}
-        return logs
-
-    def evaluate(self, x=None, y=None):
-        """Loss and metrics on (x, y), by default the validation set; no dropout, no update."""
-        if x is None:
-            x, y = self.x_val, self.y_val
-        else:  # the labels in the dtype of the data's: float32 0/1 or targets, or integer classes
-            x = self.inputs(x)
-            y = given_binary_labels(y, len(x)).astype(self.y_val.dtype.as_numpy_dtype)
-        n = len(x)
-        chunk = eval_chunk(n)
-        if n <= chunk:  # one chunk, as for most validation sets: no eager slicing (it costs as much as the pass)
-            loss, metrics = self._evaluate(x, y)
-            return self._means(loss, metrics, n)
-        total_loss, sums = 0.0, dict.fromkeys(METRICS, 0.0)
-        for start in range(0, n, chunk):
-            loss, metrics = self._evaluate(x[start:start + chunk], y[start:start + chunk])
-            total_loss += float(loss)
-            sums = {key: sums[key] + np.asarray(metrics[key], dtype=np.float64) for key in sums}
-        return self._means(total_loss, sums, n)
-
-    def _means(self, total_loss, sums, n):
-        """Evaluation logs from the loss and metric sums over n rows."""
-        logs = {"loss": float(total_loss) / n}
-        return logs | metric_values(sums, n)
-
-    def set_learning_rate(self, lr):
-        """The learning rate of the steps to come (the optimizer's variable, which the graphs read)."""
-        self.optimizer.learning_rate.assign(lr)
-
-    def learning_rate(self):
-        """The learning rate of every step of the next epoch (self.epoch, counted from 0):
-        the optimizer's lr, as no schedule changes it (specs/two_towers.nn:19)."""
-        return LR
-
-    def fit(self, epochs=None, on_epoch=None, on_batch=None, checkpoint=None, checkpoint_every=CHECKPOINT_EVERY):
-        """Train `epochs` more epochs (default: the rest of the spec's 40); returns the history.
-
-        After each epoch the validation set is evaluated; with `checkpoint` (a path) the
-        full training state is saved every `checkpoint_every` epochs and at the end.
-        """
-        if epochs is None and self.epoch >= EPOCHS:
-            warnings.warn(f"fit() trained nothing: the spec's {EPOCHS} epochs are done; fit(epochs=N) trains N more",
-                          stacklevel=2)
-        last = EPOCHS if epochs is None else self.epoch + epochs
-        while self.epoch < last:
-            lr = self.learning_rate()
-            self.set_learning_rate(lr)
-            logs = self.train_epoch(on_batch, validate=True)  # with the validation set's val_ logs
-            if not np.isfinite(logs["val_loss"]):  # diverged in the epoch's last steps: keep the last checkpoint
-                raise TrainingDiverged(f"epoch {self.epoch + 1}: the validation loss became {logs['val_loss']}; "
-                                       "try a smaller learning rate")
-            logs["lr"] = lr
-            self.epoch += 1
-            for key in HISTORY_KEYS:
-                self.history[key].append(logs[key])
-            if on_epoch is not None:
-                on_epoch(self.epoch, logs)
-            if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
-                self.save_checkpoint(checkpoint)
-        return self.history
-
-    def inputs(self, x):
-        """x as float32 rows of 4 features; any other shape is a ValueError."""
-        x = np.asarray(x, dtype=np.float32)
-        if x.ndim != 2 or x.shape[1] != 4:
-            raise ValueError(f"the model takes 4 input features; x has shape {x.shape}")
-        return x
-
-    def predict(self, x):
-        """The model's outputs (sigmoid applied) for inputs x of shape (n, 4)."""
-        x = self.inputs(x)
-        chunk = eval_chunk(len(x))
-        outputs = [self._predict(x[start:start + chunk]).numpy() for start in range(0, len(x), chunk)]
-        return np.concatenate(outputs) if outputs else np.empty((0, 1), np.float32)
-
-    def get_weights(self):
-        """Copies of the parameters by parameter name, W as (units, inputs)."""
-        return {name: np.array(keras_layout(name, variable.numpy())) for name, variable in self.variables.items()}
-
-    def set_weights(self, weights):
-        """Replace the parameters (by parameter name, W as (units, inputs)); every name must be
-        given, with its shape, and no other."""
-        check_weight_names(weights, self.variables)
-        for name, variable in self.variables.items():
-            new = keras_layout(name, np.asarray(weights[name], dtype=np.float32))
-            if new.shape != tuple(variable.shape):
-                expected = keras_layout(name, np.empty(variable.shape)).shape
-                raise ValueError(f"{name} has shape {expected}, not {keras_layout(name, new).shape}")
-            variable.assign(new)
-
-    def save(self, path):
-        """Save the weights as .npz, keyed by parameter name ("dense_1.W", ...)."""
-        weights = self.get_weights()
-        write_atomic(path, lambda stream: np.savez(stream, **weights))
-
-    def load(self, path):
-        """Load weights saved by any backend's save(); a file that is not one raises ValueError."""
-        self.set_weights(read_weights(path))
-
-    def checkpoint_header(self):
-        """A checkpoint's JSON header: the random streams, epoch and history, and what it fits."""
-        return {
-            "epoch": self.epoch,
-            "history": self.history,
-            "shuffle_rng": self.shuffle_rng.bit_generator.state,
-            "dropout_rng": self.dropout_rng.bit_generator.state,
-            "spec": SPEC,
-            "backend": "tensorflow",
-            "optimizer": OPTIMIZER,
-            "format": CHECKPOINT_FORMAT,
-            "controls": {},  # no early stopping or plateau: nothing to keep
-        }
-
-    def checkpoint_arrays(self):
-        """The arrays of a checkpoint: the parameters and the optimizer's variables, by index."""
-        arrays = {f"param.{name}": value for name, value in self.get_weights().items()}
-        return arrays | {f"optimizer.{i}": variable.numpy() for i, variable in enumerate(self.optimizer.variables)}
-
-    def save_checkpoint(self, path):
-        """Everything needed to continue exactly: weights, optimizer, random streams, epoch, history."""
-        save_checkpoint(path, self.checkpoint_arrays(), self.checkpoint_header())
-
-    def restore(self, path):
-        """Continue from a checkpoint written by save_checkpoint() for this model and optimizer."""
-        arrays, header = load_checkpoint(path)
-        shapes = {name: value.shape for name, value in self.checkpoint_arrays().items()}
-        check_fits(path, arrays, header, self.checkpoint_header(), shapes)
-        self.set_weights(named(arrays, "param."))
-        for i, variable in enumerate(self.optimizer.variables):
-            if variable is not self.optimizer.learning_rate:  # the spec's, as on every backend: a new one fine-tunes
-                variable.assign(arrays[f"optimizer.{i}"])
-        self.shuffle_rng.bit_generator.state = header["shuffle_rng"]
-        self.dropout_rng.bit_generator.state = header["dropout_rng"]
-        self.epoch = header["epoch"]
-        self.history = header["history"]
-
-
-def make_trainer(seed=SEED, data_seed=DATA_SEED, target=TARGET, strategy=None,
-                 jit_compile=JIT_COMPILE):
-    """The Keras model with its initial weights, on the spec's data, in the strategy for `target`
-    (or the tf.distribute `strategy` given). A missing GPU or TPU fails here, at once."""
-    strategy = strategy or distribution_strategy(target)
-    data = load_data(data_seed)
-    with strategy.scope():
-        model, loss_model = build_model()
-    trainer = Trainer(model, loss_model, data, strategy, seed, jit_compile)
-    trainer.set_weights(initial_weights(seed))
-    return trainer
-
-
-# --- files: weights and checkpoints ----------------------------------------------------------------
+# ---- Below: the same in every nndsl program: files, checkpoints, devices and progress -------------
 #
 # Saving without ever leaving a half-written file, and reading .npz files as untrusted input.
-# Nothing here is needed to follow the training above.
+# Nothing below is needed to follow the training above.
 
 
 DEFLATE_MAX_RATIO = 1032  # the most that deflate can expand its input
@@ -1107,7 +1075,165 @@ def _compare_arrays(path, arrays, expected, prefix, written):
             raise CheckpointError(f"{path} was written {written}: it has {name}, which this one has not")
 
 
-# --- command line ----------------------------------------------------------------------------------
+CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
+OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
+
+
+class OutputError(Exception):
+    """The --out folder cannot receive the run's files."""
+
+
+def prepare_output(out, resume):
+    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
+    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
+    Returns the folders it created, outermost first (a run that fails before writing removes them).
+    """
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a folder")
+        if resume and not out.exists():
+            raise OutputError(f"nothing to resume: no folder {out}")
+        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
+    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
+        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
+    try:
+        check_writable(out)
+        remove_stale_temps(out, OUTPUT_FILES)
+    except OSError as error:
+        remove_if_empty(created)
+        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
+    return created
+
+
+def remove_if_empty(folders):
+    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
+            return
+
+
+class DeviceError(RuntimeError):
+    """The requested target (gpu, tpu) is not available on this machine, or TF_CONFIG is malformed."""
+
+
+def cluster_tasks():
+    """The tasks of the multi-worker cluster that $TF_CONFIG describes, as (type, index) pairs, and
+    this process's own; ([], None) without TF_CONFIG. Read as plain JSON: no TensorFlow op runs."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        cluster = config.get("cluster", {})
+        tasks = [(kind, i) for kind in ("chief", "worker") for i in range(len(cluster.get(kind, ())))]
+        task = config.get("task")
+        own = (task["type"], int(task["index"])) if task else None
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise DeviceError(f"TF_CONFIG is not a TensorFlow cluster description ({error!r})") from None
+    if tasks and own not in tasks:
+        raise DeviceError(f"TF_CONFIG's task {own} is not one of its cluster's: {tasks}")
+    return tasks, own
+
+
+def is_chief():
+    """Whether this process writes the run's files: every process, but among several workers only the
+    chief (the "chief" task where TF_CONFIG names one, else worker 0)."""
+    tasks, own = cluster_tasks()
+    return len(tasks) < 2 or own == tasks[0]
+
+
+def multi_worker_strategy(target, tasks):
+    """A MultiWorkerMirroredStrategy over TF_CONFIG's cluster, one replica per worker (its GPU, or its CPU).
+
+    TensorFlow must not have run an op yet (the strategy configures the runtime's collectives), and
+    every worker must call this: each waits for the others, and each step adds up all their gradients.
+    """
+    if target == "tpu":
+        raise DeviceError("target tpu: a TF_CONFIG cluster of several workers trains on CPUs or GPUs; "
+                          "unset TF_CONFIG to train on one TPU host")
+    gpus = tf.config.list_physical_devices("GPU")
+    if target == "gpu" and not gpus:
+        raise DeviceError("target gpu: TensorFlow sees no GPU on this worker; use target cpu or auto")
+    if target == "cpu" and gpus:
+        tf.config.set_visible_devices([], "GPU")
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except (ValueError, RuntimeError) as error:  # e.g. TensorFlow had already started in this process
+        raise DeviceError(f"cannot join the TF_CONFIG cluster of {len(tasks)} workers: {error}") from None
+
+
+def distribution_strategy(target):
+    """The tf.distribute strategy every target trains in: the same training code runs on each.
+
+    auto: every GPU there is (one: OneDeviceStrategy, several: MirroredStrategy), else the
+    default strategy on the CPU; cpu: the CPU even where there are GPUs; gpu: as auto, but
+    without a GPU it is an error; tpu: a TPUStrategy on the TPU that TPUClusterResolver finds
+    (a TPU VM's own, or the one named by $TPU_NAME). Where $TF_CONFIG names a cluster of several
+    workers, a MultiWorkerMirroredStrategy over them (see multi_worker_strategy).
+    """
+    if keras.backend.backend() != "tensorflow":  # Keras was imported before this program set KERAS_BACKEND
+        raise DeviceError(
+            f"Keras runs on {keras.backend.backend()} in this process; this program needs KERAS_BACKEND=tensorflow"
+        )
+    tasks, _ = cluster_tasks()
+    if len(tasks) > 1:
+        return multi_worker_strategy(target, tasks)
+    if target == "tpu":
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", "local"))
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, tf.errors.OpError) as error:
+            reason = str(error).strip().splitlines()[0].split(". ")[0].rstrip(".")
+            raise DeviceError(
+                f"target tpu: TensorFlow found no TPU on this machine ({reason}); use target cpu or auto "
+                "(nndsl's -t, or TARGET in the generated program)"
+            ) from None
+        return tf.distribute.TPUStrategy(resolver)
+    gpus = tf.config.list_physical_devices("GPU")
+    if target == "gpu" and not gpus:
+        raise DeviceError(
+            "target gpu: TensorFlow sees no GPU on this machine (no CUDA GPU or driver, or a CPU-only "
+            "TensorFlow build such as tensorflow-cpu); use target cpu or auto (nndsl's -t, or TARGET in "
+            "the generated program)"
+        )
+    if target == "cpu" and gpus:
+        return tf.distribute.OneDeviceStrategy("/cpu:0")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    if gpus:
+        return tf.distribute.OneDeviceStrategy("/gpu:0")
+    return tf.distribute.get_strategy()  # the default strategy: one replica, this machine's CPU
+
+
+def data_device(strategy):
+    """Where the training set lives: beside the model when one device trains it, else on the host."""
+    if isinstance(strategy, tf.distribute.OneDeviceStrategy):
+        return strategy.extended.worker_devices[0]
+    return "/cpu:0"
+
+
+def replica_share(*tensors):
+    """This replica's consecutive share of a batch's rows: all of them when one replica trains.
+
+    Equal shares of a batch of static size keep a static shape, as XLA on a TPU needs.
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync
+    if replicas == 1:
+        return tensors
+    index = context.replica_id_in_sync_group
+    n = tensors[0].shape[0]
+    if n is not None and n % replicas == 0:
+        size = n // replicas
+        return tuple(tf.slice(t, [index * size] + [0] * (t.shape.rank - 1), [size] + [-1] * (t.shape.rank - 1))
+                     for t in tensors)
+    n = tf.shape(tensors[0])[0]
+    begin, end = n * index // replicas, n * (index + 1) // replicas
+    return tuple(tensor[begin:end] for tensor in tensors)
 
 
 SECONDS_BETWEEN_LINES = 10
@@ -1258,135 +1384,6 @@ class TensorBoardLog:
     def close(self):
         if self.writer is not None:
             self.writer.close()
-
-
-CHECKPOINT_FILES = ("checkpoint.npz", "checkpoint.prev.npz")
-OUTPUT_FILES = (*CHECKPOINT_FILES, "weights.npz", "history.json")  # what --out receives
-
-
-class OutputError(Exception):
-    """The --out folder cannot receive the run's files."""
-
-
-def prepare_output(out, resume):
-    """Check --out before any work, so that a bad one fails at once: a folder this run can create a
-    file in (created if missing; to resume, one that exists). Temporaries of killed runs are removed.
-    Returns the folders it created, outermost first (a run that fails before writing removes them).
-    """
-    try:
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"--out {out} exists and is not a folder")
-        if resume and not out.exists():
-            raise OutputError(f"nothing to resume: no folder {out}")
-        created = [folder for folder in reversed([out, *out.parents]) if not folder.exists()]
-    except OSError as error:  # a name too long for the file system, a folder that cannot be searched
-        raise OutputError(f"cannot use --out {out}: {error.strerror or error}") from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create {out}: {error.strerror or error}") from None
-    try:
-        check_writable(out)
-        remove_stale_temps(out, OUTPUT_FILES)
-    except OSError as error:
-        remove_if_empty(created)
-        raise OutputError(f"cannot write in {out}: {error.strerror or error}") from None
-    return created
-
-
-def remove_if_empty(folders):
-    """Remove the folders prepare_output created, innermost first, as long as they are empty."""
-    for folder in reversed(folders):
-        try:
-            folder.rmdir()
-        except OSError:  # something was written there (a checkpoint before a divergence), or it is gone
-            return
-
-
-def train(trainer, last, checkpoint, board, verbose, printing=True):
-    """trainer.fit() to epoch `last`, its progress printed (EpochReport; by the first process alone, `printing`)
-    and, with --tensorboard, written to `board`."""
-    listeners = [listener for listener in (EpochReport(trainer.epoch, last, verbose=verbose) if printing else None, board)
-                 if listener is not None]
-
-    def on_epoch(epoch, logs):
-        for listener in listeners:
-            listener.on_epoch(epoch, logs)
-
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
-            trainer.fit(last - trainer.epoch, on_epoch=on_epoch, checkpoint=checkpoint)
-    finally:
-        for listener in listeners:
-            listener.close()
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=f"Train the model of {SPEC} (generated by nndsl).")
-    parser.add_argument("--epochs", type=int, help=f"train until this epoch (default: the spec's {EPOCHS})")
-    parser.add_argument("--out", help="save weights.npz, history.json and checkpoint.npz in this folder")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    parser.add_argument("--verbose", action="store_true",
-                        help="print every epoch's line (default: a live bar in a terminal, where tqdm is installed; "
-                             "else the first and last epochs' lines and about ten between)")
-    parser.add_argument("--tensorboard", metavar="DIR",
-                        help="write TensorBoard event files in DIR: each epoch's loss, metrics and lr "
-                             "(pip install tensorboardX)")
-    args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be a positive integer, not {args.epochs}")
-    if args.resume and not args.out:
-        parser.error("--resume needs --out, the folder holding checkpoint.npz")
-    if args.tensorboard == "":
-        parser.error("--tensorboard needs a folder")
-    out = Path(args.out) if args.out else None
-    last = args.epochs or EPOCHS
-    created = []
-    try:
-        chief = is_chief()  # of several TF_CONFIG workers, the chief alone prints and writes; all read --out to resume
-        writes = out is not None and chief
-        # a missing tensorboardX fails at once; the chief alone writes the event files
-        board = TensorBoardLog(args.tensorboard) if args.tensorboard and chief else None
-        if writes:
-            created = prepare_output(out, args.resume)
-        trainer = make_trainer()
-        if args.resume:
-            trainer.restore(out / "checkpoint.npz")
-            if trainer.epoch > last:
-                raise CheckpointError(f"{out / 'checkpoint.npz'} is at epoch {trainer.epoch} already, past "
-                                      f"epoch {last}, where this run was to stop; resume with --epochs "
-                                      f"{trainer.epoch} or more")
-        elif writes:  # a fresh run: another run's checkpoint must not become its fallback
-            earlier = [out / name for name in CHECKPOINT_FILES if (out / name).exists()]
-            for path in earlier:
-                path.unlink()
-            if earlier:
-                print(f"note: a fresh run: removed the checkpoint of an earlier run in {out} "
-                      "(--resume would have continued it)", file=sys.stderr)
-        train(trainer, last, out / "checkpoint.npz" if writes else None, board, verbose=args.verbose,
-              printing=chief)
-    except (DataError, CheckpointError, TrainingDiverged, DeviceError, OutputError, TensorBoardError) as error:
-        remove_if_empty(created)
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except tf.errors.UnavailableError:  # a peer died or cannot be reached: its all-reduce is aborted here
-        print("error: lost another worker of the TF_CONFIG cluster (it stopped, or the network failed); "
-              "restart every worker, with --resume to continue from the chief's last checkpoint", file=sys.stderr)
-        return 1
-    final = trainer.evaluate()  # on every worker: each evaluates its share
-    if not chief:
-        return 0
-    print(validation_line(final))
-    if out is not None:
-        history = (json.dumps(trainer.history, indent=1) + "\n").encode("utf-8")
-        try:
-            trainer.save(out / "weights.npz")
-            write_atomic(out / "history.json", lambda stream: stream.write(history))
-        except OSError as error:  # a full disk, a folder made read-only while training
-            print(f"error: cannot write in {out}: {error.strerror or error}", file=sys.stderr)
-            return 1
-        print(f"saved weights.npz and history.json in {out}")
-    return 0
 
 
 if __name__ == "__main__":
