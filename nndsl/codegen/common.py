@@ -52,9 +52,12 @@ class Module:
         return self.snippets.get(name, [])
 
 
-def use_main_snippets(module: Module) -> None:
+def use_main_snippets(program: ir.Program, module: Module) -> None:
     """What the command line of a training program (templates/common/main.j2) uses: the lines and the
-    bar a run prints, and --tensorboard's event files (under the closing heading: common/machinery.j2)."""
+    bar a run prints, and --tensorboard's event files (under the closing heading: common/machinery.j2).
+    An inference program (a model alone) has no command line, so nothing."""
+    if program.train is None:
+        return
     module.use("common/progress.py", "main")
     module.use("common/tensorboard.py", "main")
 

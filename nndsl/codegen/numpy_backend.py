@@ -642,8 +642,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
         optimizer.setdefault("scales_output_grad", False)
     module.use("common/npy_header.py", "files")  # used by checkpoint.py
     module.use("common/checkpoint.py", "files")
-    if program.train is not None:  # an inference program has no command line
-        common.use_main_snippets(module)
+    common.use_main_snippets(program, module)
     if plan.predict_activation:
         module.use(f"numpy/ops/{plan.predict_activation}.py", "ops")
     source = render_template(

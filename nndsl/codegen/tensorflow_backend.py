@@ -347,8 +347,7 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     optimizer = _lower_optimizer(program, module) if trains else None
     module.use("common/npy_header.py", "files")  # used by checkpoint.py
     module.use("common/checkpoint.py", "files")
-    if trains:
-        common.use_main_snippets(module)
+    common.use_main_snippets(program, module)
     controls = common.lower_controls(program, module)
     if controls["clip_norm"]:
         module.use("tensorflow/clip_norm.py", "training")

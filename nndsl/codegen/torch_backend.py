@@ -363,8 +363,8 @@ def lower(program: ir.Program, target: str, data_dir: str | None) -> str:
     module.use("common/npy_header.py", "files")  # used by checkpoint.py
     module.use("common/checkpoint.py", "files")
     trains = program.train is not None  # else an inference program: a Predictor, no command line
+    common.use_main_snippets(program, module)
     if trains:
-        common.use_main_snippets(module)
         module.use("torch/optimizer_state.py", "files")
     controls = common.lower_controls(program, module)
     if controls["clip_norm"]:
