@@ -151,7 +151,7 @@ def _export_tensorflow(program: ir.Program, weights, target: Path, format: str, 
 
     def write(temp: Path) -> None:
         if format == "keras":
-            model.save(str(temp))
+            (_with_keras_normalization(program, model) if program.model.normalize else model).save(str(temp))
             if verify:
                 import keras
 
@@ -166,21 +166,39 @@ def _export_tensorflow(program: ir.Program, weights, target: Path, format: str, 
     _write_atomic(target, write)
 
 
+def _with_keras_normalization(program: ir.Program, model):
+    """`model` with its first layer, the generated program's InputScaling, swapped for Keras' own
+    `Normalization(mean=shift, variance=scale²)`, so that a .keras file loads (and takes raw
+    features) where the generated program is not imported. Keras divides by max(√variance, ε),
+    float32's √(scale²) is the scale to a rounding, and ε (1e-7) is under every scale that
+    normalize computes from float32 data but a feature whose spread is below it; the other layers
+    are the model's own, weights and all."""
+    import keras
+    import numpy as np
+
+    scaling = model.get_layer("normalize")
+    shift = np.asarray(scaling.shift.numpy(), dtype=np.float64)
+    scale = np.asarray(scaling.scale.numpy(), dtype=np.float64)
+    floor = keras.backend.epsilon()
+    if (scale < floor).any():
+        feature = int(np.argmax(scale < floor))
+        raise ExportError(f"input feature {feature}'s scale ({scale[feature]:.3g}) is under Keras' Normalization "
+                          f"floor ({floor:g}), so a .keras file cannot scale it as the model does; export as "
+                          "savedmodel or onnx instead")
+
+    def swap(layer):
+        if layer is not scaling:
+            return layer
+        return keras.layers.Normalization(axis=-1, mean=shift, variance=scale * scale, name=layer.name)
+
+    return keras.models.clone_model(model, clone_function=swap)
+
+
 def _refuse_for_keras_file(program: ir.Program) -> None:
     """A .keras file holds Keras' own objects, loaded by name: nndsl's GELU (the tanh
     approximation, as on every backend) is a function of the generated program there, which
-    keras.models.load_model cannot find without it. (A SavedModel holds the graph itself.) The same
-    holds for `normalize`'s InputScaling layer (Keras' own Normalization divides by max(std, 1e-7))."""
-    normalize = program.model.normalize
-    if normalize is not None:
-        raise SpecError(
-            f"the .keras format cannot hold 'normalize {normalize.method}': the model's first layer, which scales the "
-            "raw inputs by the training rows' statistics, is a class that only the generated program defines, so "
-            "keras.models.load_model could not load it elsewhere; export as savedmodel or onnx instead (both take "
-            "the raw features)",
-            filename=program.filename,
-            span=normalize.span,
-        )
+    keras.models.load_model cannot find without it. (A SavedModel holds the graph itself.)
+    `normalize`'s InputScaling layer is swapped for Keras' own (`_with_keras_normalization`)."""
     for layer in program.model.layers:
         activation = getattr(layer, "activation", None)
         if activation is not None and activation.name == "gelu":

@@ -6,7 +6,7 @@ inputs are read by the same checked readers the generated programs use for their
 (templates/common/data/), so a bad file gets the same messages, naming the file and its row:
 
 * a CSV file with a header row: the feature columns by name, as in training (a CSV spec's
-  `features`, or every column but the target; for Playground data the coordinates `x1`, `x2`,
+  `features`, or every column of its training file but the target, in that file's order; for Playground data the coordinates `x1`, `x2`,
   from which the spec's features, `x1^2`, `sin(x1)`, …, are computed as in training; for a spec
   with only a model, every column, in order); other columns are ignored;
 * an .npz file: its array `x` (the spec's `npz(x=…)` key), rows of features or images as the
@@ -70,16 +70,32 @@ def read_inputs(program: ir.Program, path: Path) -> np.ndarray:
     return x
 
 
-def _input_columns(program: ir.Program, names: list[str]) -> tuple[list[str], bool]:
+def _input_columns(readers, program: ir.Program, names: list[str]) -> tuple[list[str], bool]:
     """The CSV columns to read, and whether they are Playground coordinates (features computed from them)."""
     data = program.data
     if data is not None and isinstance(data.source, ir.PlaygroundData):
         return [name for name in ("x1", "x2") if any(name in f.name for f in data.features)], True
     if data is not None and data.features is not None:
         return [f.name for f in data.features], False
-    if data is not None and isinstance(data.source, ir.CsvData):  # every column but the target
-        return [name for name in names if name != data.source.target], False
+    if data is not None and isinstance(data.source, ir.CsvData):
+        return _training_columns(readers, program, data.source), False
     return names, False  # a model alone (or npz data): every column, in order
+
+
+def _training_columns(readers, program: ir.Program, source: ir.CsvData) -> list[str]:
+    """A CSV spec without `features` trains on every column of its file but the target, in the
+    file's order: those names, from the training file's header (beside the spec, as `nndsl train`
+    reads it), so that an input file's columns are matched by name, whatever their order."""
+    path = Path(program.filename).parent / source.path
+    try:
+        first = next(readers.csv_records(path, readers.read_csv_text(path)), None)
+    except readers.DataError as error:
+        raise PredictError(f"the spec lists no features, so the model's inputs are the columns of its training file "
+                           f"but the target, by name; that file cannot be read: {error} (list them with 'features' "
+                           "in the data block to predict without it)") from None
+    if first is None:
+        raise PredictError(f"{path}: the training file is empty; its header names the model's input columns")
+    return [name.strip() for name in first[1] if name.strip() != source.target]
 
 
 def _csv_inputs(readers, program: ir.Program, path: Path) -> np.ndarray:
@@ -89,7 +105,7 @@ def _csv_inputs(readers, program: ir.Program, path: Path) -> np.ndarray:
         raise readers.DataError(f"{path}: the file is empty; it needs a header row naming the columns")
     header_line, header = first
     names = [name.strip() for name in header]
-    columns, coordinates = _input_columns(program, names)
+    columns, coordinates = _input_columns(readers, program, names)
     indices = [readers.csv_column_index(path, header_line, names, name, "feature") for name in columns]
     rows = []
     for line, fields in records:

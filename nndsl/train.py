@@ -203,6 +203,9 @@ def _fit(trainer, last: int, checkpoint: Path, every: int, board, args) -> None:
     def on_epoch(epoch, logs):
         for listener in listeners:
             listener.on_epoch(epoch, logs)
+        plateau = getattr(trainer, "plateau", None)  # reduce_lr_on_plateau's line, as main() prints it
+        if report is not None and plateau is not None and plateau.reduced:
+            report.note(visible(plateau.report(epoch, trainer.learning_rate())))
 
     try:
         with _quiet_float_errors():  # a diverging run ends in one clear TrainingDiverged, not in warnings

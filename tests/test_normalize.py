@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -186,13 +188,40 @@ def test_weights_without_statistics_are_refused_naming_them(cells, capsys):
     assert "saved without it" in capsys.readouterr().err
 
 
-def test_keras_file_export_is_refused_at_the_statement(cells):
+#: Loads each .keras file named on the command line in a fresh process, with Keras alone: no nndsl,
+#: no generated program; prints their predictions on the matching .npy inputs.
+KERAS_ALONE = """
+import sys
+import keras
+import numpy as np
+for path in sys.argv[1:]:
+    model = keras.models.load_model(path, compile=False, safe_mode=True)
+    np.save(path + ".out.npy", model.predict(np.load(path + ".in.npy"), verbose=0))
+assert not [name for name in sys.modules if name.startswith("nndsl")]
+"""
+
+
+def test_the_keras_file_scales_raw_inputs_where_nndsl_is_not_imported(tmp_path):
+    """The .keras export of a normalize spec holds Keras' own Normalization (shift, scale²), so
+    keras.models.load_model(safe_mode=True) loads it anywhere and it takes raw features, a
+    constant one (scale 1) included, as the generated program's predict does."""
     from nndsl.export import export
 
-    program = load(spec("minmax"), cells)
-    with pytest.raises(nndsl.SpecError, match="export as savedmodel or onnx") as info:
-        export(program, build(spec("minmax"), cells).get_weights(), "keras", cells / "cells.keras")
-    assert (info.value.line, info.value.column) == (3, 5)
+    require_backend("tensorflow")
+    write_cells(tmp_path, constant=True)
+    expected, paths = {}, []
+    for method in ("standard", "minmax"):
+        text = spec(method, model="input 3  dense 2 tanh  dense 1 sigmoid")
+        trainer = build(text, tmp_path)
+        trainer.fit()
+        assert trainer.get_weights()["normalize.scale"][2] == 1
+        x = trainer.module.load_data().x_val  # raw rows
+        path = export(load(text, tmp_path), trainer.get_weights(), "keras", tmp_path / f"{method}.keras")
+        np.save(f"{path}.in.npy", x)
+        expected[path], paths = trainer.predict(x), [*paths, str(path)]
+    subprocess.run([sys.executable, "-c", KERAS_ALONE, *paths], check=True, cwd=tmp_path, capture_output=True)
+    for path, probabilities in expected.items():
+        np.testing.assert_allclose(np.load(f"{path}.out.npy"), probabilities, rtol=1e-5, atol=1e-7)
 
 
 def test_resume_and_load_bring_the_statistics_back(cells):

@@ -109,6 +109,34 @@ def test_a_model_only_spec_predicts_with_given_weights(tmp_path, capsys):
     assert out == "y\n1.5\n6\n"
 
 
+def test_a_spec_without_features_matches_its_training_columns_by_name(tmp_path, capsys):
+    """Without `features`, the inputs are the training file's columns but the target, in its order:
+    an input file with those columns reordered gives the same predictions, one without a column is
+    refused naming it, and so is a spec whose training file is gone (the names are in its header)."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(12, 3)) * [1, 10, 100]
+    lines = ["a,y,b,c", *(f"{a!r},{int(a > 0)},{b!r},{c!r}" for a, b, c in x.tolist())]
+    (tmp_path / "train.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    spec = tmp_path / "abc.nn"
+    spec.write_text('data csv("train.csv", target=y, seed=1) { split 0.5 }\nmodel { input 3  dense 1 sigmoid }\n'
+                    "loss binary_crossentropy\ntrain { optimizer sgd(lr=0.1)  batch 3  epochs 1 }\n", encoding="utf-8")
+    trainer = nndsl.build(nndsl.load(spec), data_dir=str(tmp_path))
+    trainer.fit()
+    trainer.save(tmp_path / "w.npz")
+    (tmp_path / "new.csv").write_text("c,note,b,a\n" + "".join(f"{c!r},x,{b!r},{a!r}\n" for a, b, c in x.tolist()),
+                                      encoding="utf-8")
+    status, out, err = run("predict", spec, "--weights", tmp_path / "w.npz", tmp_path / "new.csv", capsys=capsys)
+    assert status == 0, err
+    np.testing.assert_allclose(table(out)[1], trainer.predict(x.astype(np.float32)), rtol=1e-6)
+    (tmp_path / "short.csv").write_text("c,a\n1,2\n", encoding="utf-8")
+    status, out, err = run("predict", spec, "--weights", tmp_path / "w.npz", tmp_path / "short.csv", capsys=capsys)
+    assert status == 1 and out == ""
+    assert "short.csv:1: no feature column 'b'; the header has 'c', 'a'" in err, err
+    (tmp_path / "train.csv").unlink()
+    status, out, err = run("predict", spec, "--weights", tmp_path / "w.npz", tmp_path / "new.csv", capsys=capsys)
+    assert status == 1 and out == "" and "train.csv" in err and "list them with 'features'" in err, err
+
+
 @pytest.mark.parametrize(
     "content, message",
     [

@@ -290,3 +290,30 @@ def test_nndsl_train_says_where_it_stopped_and_records_lr(tmp_path, capsys):
             in printed and "at epoch 17; the weights of epoch 17 restored)" in printed), printed
     history = json.loads((out / "history.json").read_text())
     assert len(history["lr"]) == 20 and history["lr"][0] == 0.02
+
+
+def test_a_plateau_reduction_prints_one_line_on_every_backend(tmp_path, capsys):
+    """As Keras's ReduceLROnPlateau(verbose=1): the generated program prints a line after each epoch
+    that reduced the rate, the next epoch's rate in it, the same text on every backend; nndsl train
+    prints it with the epoch lines (stderr), and not with --quiet."""
+    from nndsl.cli import main
+    from nndsl.codegen import generate, load_module
+
+    text = train_block("reduce_lr_on_plateau monitor=loss factor=0.5 patience=1 min_delta=10")  # epochs 2, 3 reduce
+    printed = {}
+    for backend in BACKENDS:
+        if backend != "numpy":
+            require_backend(backend)
+        module = load_module(generate(nndsl.parse(text, filename="plateau.nn"), backend=backend, target="cpu"))
+        assert module.main(["--epochs", "3"]) == 0
+        printed[backend] = [line for line in capsys.readouterr().out.splitlines() if "reduce_lr_on_plateau" in line]
+    assert printed["numpy"] == [
+        "epoch 2: reduce_lr_on_plateau reduced the learning rate to 0.05 (loss did not improve for 1 epoch)",
+        "epoch 3: reduce_lr_on_plateau reduced the learning rate to 0.025 (loss did not improve for 1 epoch)"]
+    assert printed["torch"] == printed["tensorflow"] == printed["numpy"]
+    spec = tmp_path / "plateau.nn"
+    spec.write_text(text.replace("epochs 6", "epochs 2"), encoding="utf-8")
+    assert main(["train", str(spec), "--out", str(tmp_path / "run"), "--no-plots"]) == 0
+    assert printed["numpy"][0] in capsys.readouterr().err
+    assert main(["train", str(spec), "--out", str(tmp_path / "run"), "--no-plots", "--quiet"]) == 0
+    assert "reduce_lr_on_plateau" not in "".join(capsys.readouterr())

@@ -319,6 +319,7 @@ class ReduceLROnPlateau:
         self.best = math.inf if direction == "min" else -math.inf
         self.wait = 0
         self.scale = 1.0
+        self.reduced = False  # whether the latest update() reduced the rate (a run prints report() then)
 
     def adjust(self, lr):
         """The schedule's rate `lr` after the reductions so far: lr·scale, but not below min_lr
@@ -330,13 +331,20 @@ class ReduceLROnPlateau:
     def update(self, logs, lr):
         """After an epoch that trained at rate `lr` with these logs."""
         value = logs[self.monitor]
+        self.reduced = False
         if improved(value, self.best, self.min_delta, self.direction):
             self.best, self.wait = value, 0
             return
         self.wait += 1
         if self.wait >= self.patience and lr > self.min_lr:
             self.scale *= self.factor
-            self.wait = 0
+            self.wait, self.reduced = 0, True
+
+    def report(self, epoch, lr):
+        """The line a run prints after epoch `epoch` reduced the rate, `lr` the next epoch's (as
+        Keras's ReduceLROnPlateau(verbose=1) prints one)."""
+        return (f"epoch {epoch}: reduce_lr_on_plateau reduced the learning rate to {lr:.4g} ({self.monitor} did not "
+                f"improve for {self.patience} epoch{'s' if self.patience != 1 else ''})")
 
     def state(self):
         best = self.best if math.isfinite(self.best) else None  # JSON has no infinity
@@ -740,6 +748,10 @@ def train(trainer, last, checkpoint, board, verbose):
     def on_epoch(epoch, logs):
         for listener in listeners:
             listener.on_epoch(epoch, logs)
+        if trainer.plateau.reduced:  # a line after the epoch's, where the progress is printed
+            for listener in listeners:
+                if isinstance(listener, EpochReport):
+                    listener.note(trainer.plateau.report(epoch, trainer.learning_rate()))
 
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN/Inf loss stops fit() itself
@@ -1279,6 +1291,14 @@ class EpochReport:
     def show(self, line):
         self.held = None
         print(line, file=self.stream, flush=True)
+
+    def note(self, line):
+        """A line after the latest epoch's (shown first if it was held back), or above the bar."""
+        if self.bar is not None:
+            return self.bar.write(line, file=self.stream)
+        if self.held is not None:
+            self.show(self.held)
+        self.show(line)
 
     def close(self):
         if self.bar is not None:

@@ -39,8 +39,8 @@ CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
 DATA_DIR = "specs"  # data paths in the spec are relative to its folder
 EVAL_BATCH = 1024  # rows per forward pass when evaluating or predicting
 GATHER_BY_BATCH_BYTES = 1 << 22  # a shuffled training set larger than this is gathered batch by batch
-METRICS = ["accuracy"]
-HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
+METRICS = ["accuracy", "precision", "recall", "top_3_accuracy"]
+HISTORY_KEYS = ["loss", "accuracy", "precision", "recall", "top_3_accuracy", "val_loss", "val_accuracy", "val_precision", "val_recall", "val_top_3_accuracy", "lr"]
 
 
 # --- the network -----------------------------------------------------------------------------------
@@ -267,6 +267,15 @@ class Adam:
         self.t = int(state["t"])
 
 
+def macro_ratio(counts):
+    """The mean over the classes of hits / totals, from counts = [hits, totals], one column per
+    class (one number each for the positive class of a sigmoid output): precision's true over
+    predicted positives, recall's true over actual positives. A class with a total of 0 scores 0,
+    as scikit-learn's zero_division=0 has it."""
+    hits, totals = np.asarray(counts, dtype=np.float64)
+    return float(np.mean(hits / np.maximum(totals, 1)))
+
+
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
 
@@ -277,15 +286,23 @@ def metric_sums(output, y):
     `output` is the network's, the logits: the softmax is applied here where a metric
     needs it.
     """
+    predicted = output.argmax(axis=1)
     return {
         "accuracy": int(np.count_nonzero(output.argmax(axis=1) == y)),
+        "precision": np.stack([np.bincount(y[predicted == y], minlength=10), np.bincount(predicted, minlength=10)]),
+        "recall": np.stack([np.bincount(y[predicted == y], minlength=10), np.bincount(y, minlength=10)]),
+        "top_3_accuracy": int(np.count_nonzero((output > np.take_along_axis(output, y[:, None], axis=1)).sum(axis=1) < 3)),
     }
 
 
 def metric_values(sums, n):
-    """The metrics of n rows from their metric_sums, added up over the batches: means over the rows."""
+    """The metrics of n rows from their metric_sums, added up over the batches: precision and recall
+    from their counts (macro_ratio), the others as means over the rows."""
     return {
         "accuracy": sums["accuracy"] / n,
+        "precision": macro_ratio(sums["precision"]),
+        "recall": macro_ratio(sums["recall"]),
+        "top_3_accuracy": sums["top_3_accuracy"] / n,
     }
 
 
@@ -1275,6 +1292,14 @@ class EpochReport:
     def show(self, line):
         self.held = None
         print(line, file=self.stream, flush=True)
+
+    def note(self, line):
+        """A line after the latest epoch's (shown first if it was held back), or above the bar."""
+        if self.bar is not None:
+            return self.bar.write(line, file=self.stream)
+        if self.held is not None:
+            self.show(self.held)
+        self.show(line)
 
     def close(self):
         if self.bar is not None:

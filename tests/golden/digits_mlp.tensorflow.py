@@ -48,8 +48,8 @@ CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
 DATA_DIR = "specs"  # data paths in the spec are relative to its folder
 EVAL_BATCH = 1024  # rows per forward pass when evaluating or predicting
 # each metric's history key, and the shape of its sum over a batch (metric_sums)
-METRICS = {"accuracy": ()}
-HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
+METRICS = {"accuracy": (), "precision": (2, 10), "recall": (2, 10), "top_3_accuracy": ()}
+HISTORY_KEYS = ["loss", "accuracy", "precision", "recall", "top_3_accuracy", "val_loss", "val_accuracy", "val_precision", "val_recall", "val_top_3_accuracy", "lr"]
 TARGET = "auto"  # auto (a GPU when there is one), cpu, gpu or tpu: see distribution_strategy()
 JIT_COMPILE = False  # XLA for the training steps: on a CPU, compiling costs more than it saves here
 
@@ -140,15 +140,24 @@ def per_example_loss(y, logits):
 
 def metric_sums(y, logits):
     """Per-batch sums of each metric (metric_values() turns an epoch's into its metrics)."""
+    predicted = tf.one_hot(tf.argmax(logits, axis=-1), 10)
+    actual = tf.one_hot(y, 10)
     return {
         "accuracy": tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, axis=-1), y), tf.float32)),
+        "precision": tf.stack([tf.reduce_sum(predicted * actual, axis=0), tf.reduce_sum(predicted, axis=0)]),
+        "recall": tf.stack([tf.reduce_sum(predicted * actual, axis=0), tf.reduce_sum(actual, axis=0)]),
+        "top_3_accuracy": tf.reduce_sum(tf.cast(tf.math.count_nonzero(logits > tf.gather(logits, y, batch_dims=1)[:, None], axis=-1) < 3, tf.float32)),
     }
 
 
 def metric_values(sums, n):
-    """The metrics of n rows from their metric_sums, added up over the batches: means over the rows."""
+    """The metrics of n rows from their metric_sums, added up over the batches: precision and recall
+    from their counts (macro_ratio), the others as means over the rows."""
     return {
         "accuracy": float(sums["accuracy"]) / n,
+        "precision": macro_ratio(sums["precision"]),
+        "recall": macro_ratio(sums["recall"]),
+        "top_3_accuracy": float(sums["top_3_accuracy"]) / n,
     }
 
 
@@ -158,6 +167,15 @@ def make_optimizer():
 
 
 # --- training --------------------------------------------------------------------------------------
+
+
+def macro_ratio(counts):
+    """The mean over the classes of hits / totals, from counts = [hits, totals], one column per
+    class (one number each for the positive class of a sigmoid output): precision's true over
+    predicted positives, recall's true over actual positives. A class with a total of 0 scores 0,
+    as scikit-learn's zero_division=0 has it."""
+    hits, totals = np.asarray(counts, dtype=np.float64)
+    return float(np.mean(hits / np.maximum(totals, 1)))
 
 
 class TrainingDiverged(FloatingPointError):
@@ -1415,6 +1433,14 @@ class EpochReport:
     def show(self, line):
         self.held = None
         print(line, file=self.stream, flush=True)
+
+    def note(self, line):
+        """A line after the latest epoch's (shown first if it was held back), or above the bar."""
+        if self.bar is not None:
+            return self.bar.write(line, file=self.stream)
+        if self.held is not None:
+            self.show(self.held)
+        self.show(line)
 
     def close(self):
         if self.bar is not None:

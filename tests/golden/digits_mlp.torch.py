@@ -44,8 +44,8 @@ CHECKPOINT_EVERY = 10  # epochs between checkpoints, when checkpointing
 DATA_DIR = "specs"  # data paths in the spec are relative to its folder
 TARGET = "auto"  # where it runs: a CUDA GPU when torch sees one, else the CPU
 EVAL_BATCH = 1024  # rows per forward pass when evaluating or predicting
-METRICS = ["accuracy"]
-HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
+METRICS = ["accuracy", "precision", "recall", "top_3_accuracy"]
+HISTORY_KEYS = ["loss", "accuracy", "precision", "recall", "top_3_accuracy", "val_loss", "val_accuracy", "val_precision", "val_recall", "val_top_3_accuracy", "lr"]
 
 
 # --- the network -----------------------------------------------------------------------------------
@@ -93,6 +93,15 @@ def to_numpy(tensor):
     return tensor.detach().cpu().numpy().copy()
 
 
+def macro_ratio(counts):
+    """The mean over the classes of hits / totals, from counts = [hits, totals], one column per
+    class (one number each for the positive class of a sigmoid output): precision's true over
+    predicted positives, recall's true over actual positives. A class with a total of 0 scores 0,
+    as scikit-learn's zero_division=0 has it."""
+    hits, totals = np.asarray(counts, dtype=np.float64)
+    return float(np.mean(hits / np.maximum(totals, 1)))
+
+
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite: training stopped, the last good checkpoint is untouched."""
 
@@ -103,15 +112,23 @@ def metric_sums(output, y):
     `output` is the network's, the logits: the softmax is applied here where a metric
     needs it.
     """
+    predicted = output.argmax(dim=1)
     return {
         "accuracy": torch.count_nonzero(output.argmax(dim=1) == y),
+        "precision": torch.stack([torch.bincount(y[predicted == y], minlength=10), torch.bincount(predicted, minlength=10)]),
+        "recall": torch.stack([torch.bincount(y[predicted == y], minlength=10), torch.bincount(y, minlength=10)]),
+        "top_3_accuracy": torch.count_nonzero((output > output.gather(1, y[:, None])).sum(dim=1) < 3),
     }
 
 
 def metric_values(sums, n):
-    """The metrics of n rows from their metric_sums, added up over the batches: means over the rows."""
+    """The metrics of n rows from their metric_sums, added up over the batches: precision and recall
+    from their counts (macro_ratio), the others as means over the rows."""
     return {
         "accuracy": sums["accuracy"].item() / n,
+        "precision": macro_ratio(to_numpy(sums["precision"])),
+        "recall": macro_ratio(to_numpy(sums["recall"])),
+        "top_3_accuracy": sums["top_3_accuracy"].item() / n,
     }
 
 
@@ -1272,6 +1289,14 @@ class EpochReport:
     def show(self, line):
         self.held = None
         print(line, file=self.stream, flush=True)
+
+    def note(self, line):
+        """A line after the latest epoch's (shown first if it was held back), or above the bar."""
+        if self.bar is not None:
+            return self.bar.write(line, file=self.stream)
+        if self.held is not None:
+            self.show(self.held)
+        self.show(line)
 
     def close(self):
         if self.bar is not None:

@@ -1293,6 +1293,14 @@ class EpochReport:
         self.held = None
         print(line, file=self.stream, flush=True)
 
+    def note(self, line):
+        """A line after the latest epoch's (shown first if it was held back), or above the bar."""
+        if self.bar is not None:
+            return self.bar.write(line, file=self.stream)
+        if self.held is not None:
+            self.show(self.held)
+        self.show(line)
+
     def close(self):
         if self.bar is not None:
             self.bar.close()  # it stays on the screen, at the last epoch

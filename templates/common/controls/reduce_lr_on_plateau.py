@@ -13,6 +13,7 @@ class ReduceLROnPlateau:
         self.best = math.inf if direction == "min" else -math.inf
         self.wait = 0
         self.scale = 1.0
+        self.reduced = False  # whether the latest update() reduced the rate (a run prints report() then)
 
     def adjust(self, lr):
         """The schedule's rate `lr` after the reductions so far: lr·scale, but not below min_lr
@@ -24,13 +25,20 @@ class ReduceLROnPlateau:
     def update(self, logs, lr):
         """After an epoch that trained at rate `lr` with these logs."""
         value = logs[self.monitor]
+        self.reduced = False
         if improved(value, self.best, self.min_delta, self.direction):
             self.best, self.wait = value, 0
             return
         self.wait += 1
         if self.wait >= self.patience and lr > self.min_lr:
             self.scale *= self.factor
-            self.wait = 0
+            self.wait, self.reduced = 0, True
+
+    def report(self, epoch, lr):
+        """The line a run prints after epoch `epoch` reduced the rate, `lr` the next epoch's (as
+        Keras's ReduceLROnPlateau(verbose=1) prints one)."""
+        return (f"epoch {epoch}: reduce_lr_on_plateau reduced the learning rate to {lr:.4g} ({self.monitor} did not "
+                f"improve for {self.patience} epoch{'s' if self.patience != 1 else ''})")
 
     def state(self):
         best = self.best if math.isfinite(self.best) else None  # JSON has no infinity
