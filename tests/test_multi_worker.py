@@ -20,7 +20,7 @@ import pytest
 
 import nndsl
 from nndsl.codegen import generate, load_module
-from nndsl.launch_tensorflow import free_loopback_ports, tf_config
+from nndsl.launch import free_loopback_ports, tf_config
 from tests.conftest import assert_same_run, require_backend
 
 tf = require_backend("tensorflow")
@@ -120,7 +120,8 @@ def test_a_killed_worker_ends_the_run_with_a_message_and_status_1(tmp_path):
         if launcher.poll() is None:
             launcher.kill()
     assert launcher.returncode == 1
-    assert "nndsl: error: worker 1 of 2 was killed by SIGKILL; stopped the other workers" in stderr
+    assert ("nndsl: error: the training process of worker 1 (of 2) was killed by SIGKILL; the other workers were "
+            "stopped") in stderr
     assert not Path(f"/proc/{workers[0]}").exists() or "zombie" in Path(f"/proc/{workers[0]}/status").read_text()
 
 
