@@ -146,3 +146,32 @@ def test_a_killed_rank_ends_the_run_with_one_line_naming_it(tmp_path):
                                                       "killed by SIGKILL; the other ranks were stopped")
     assert "Traceback" not in stderr
     assert not (tmp_path / "out" / "weights.npz").exists() and not (tmp_path / "out" / "model.py").exists()
+
+
+def test_nndsl_train_ignores_torchruns_variables_left_in_the_environment(tmp_path, monkeypatch, capsys):
+    # Values the generated program would refuse (a DeviceError at once), rather than wait for ranks.
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    monkeypatch.setenv("RANK", "1")
+    spec = tmp_path / "ddp.nn"
+    spec.write_text(SPEC, encoding="utf-8")
+    status = main(["train", str(spec), "-b", "torch", "-t", "cpu", "--epochs", "1", "--no-plots",
+                   "--out", str(tmp_path / "run")])
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    assert "note: nndsl train trains in one process: it ignores RANK and WORLD_SIZE in the environment" in printed.err
+    assert os.environ["WORLD_SIZE"] == "two"
+
+
+def test_a_user_error_of_every_rank_is_printed_once_and_quiet_still_reports_it(tmp_path, capfd):
+    (tmp_path / "bad.csv").write_text("x,y\n1,1\n2,abc\n", encoding="utf-8")  # found when the ranks load it
+    spec = tmp_path / "bad.nn"
+    spec.write_text('data csv("bad.csv", target=y) { features x  split 1 }\nmodel { input 1  dense 1 }\n'
+                    "loss mse\ntrain { optimizer sgd(lr=0.1) batch 2 epochs 1 }\n", encoding="utf-8")
+    status = main(["train", str(spec), "-b", "torch", "-t", "cpu", "--nproc", "2", "--quiet",
+                   "--out", str(tmp_path / "run")])
+    printed = capfd.readouterr()
+    assert status == 1
+    assert printed.err.count("bad.csv:3: 'abc' in column 'y' is not a number") == 1, printed.err
+    assert printed.err.splitlines()[-1].startswith("nndsl: error: the training process of rank ")
+    assert "stopped with exit status 1 (its message is above)" in printed.err
+    assert not (tmp_path / "run").exists()
