@@ -5,7 +5,7 @@
 
 For each workload the bench spec (bench/specs/*.nn) is compiled for TensorFlow on the CPU and
 run by this script's worker mode in N processes, with TF_CONFIG naming N workers on loopback
-ports, as `nndsl train --nproc N` starts them (nndsl/launch_tensorflow.py; N = 1: no TF_CONFIG,
+ports, as `nndsl train --nproc N` starts them (nndsl/launch.py; N = 1: no TF_CONFIG,
 the one-process program). Every process trains the spec's global batch, each worker its share
 of it. A worker first runs one epoch (tracing, the collectives' set-up: excluded), then `fit`
 for the timed epochs; the chief reports the seconds of those epochs. Repetitions alternate the
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.workloads import SPEC_DIR, WORKLOADS, ensure_npz  # noqa: E402
-from nndsl.launch_tensorflow import free_loopback_ports, tf_config  # noqa: E402
+from nndsl.launch import free_loopback_ports, tf_config  # noqa: E402
 
 HANG_GUARD = 1800  # seconds for one run of N workers
 

@@ -20,8 +20,7 @@ from pathlib import Path
 from nndsl import ir
 from nndsl.errors import SpecError, visible
 from nndsl.files import remove_stale_temps, write_atomic
-from nndsl.launch import LaunchError, launcher
-from nndsl.launch_tensorflow import train_on_workers
+from nndsl.launch import LAUNCHERS, LaunchError, launcher, one_process
 from nndsl.resources import resource_dir
 
 
@@ -110,7 +109,18 @@ def with_overrides(program: ir.Program, args) -> ir.Program:
 
 
 def run_training(program: ir.Program, args) -> int:
-    """Carry out `nndsl train` for a checked program; returns the exit status."""
+    """Carry out `nndsl train` for a checked program; returns the exit status. nndsl's own process
+    trains in one process, whatever TF_CONFIG or WORLD_SIZE say (launch.one_process)."""
+    with one_process() as ignored:
+        ours = LAUNCHERS[args.backend].variables if args.backend in LAUNCHERS else ()
+        ignored = [name for name in ignored if name in ours]
+        if ignored and getattr(args, "nproc", None) is None and not args.quiet:
+            print(f"note: nndsl train trains in one process: it ignores {' and '.join(ignored)} in the environment "
+                  "(--nproc N starts N processes; the generated program, run by hand, reads it)", file=sys.stderr)
+        return _run_training(program, args)
+
+
+def _run_training(program: ir.Program, args) -> int:
     from nndsl.codegen import generate, load_module
 
     if program.train is None or program.data is None or program.loss is None:
@@ -129,11 +139,6 @@ def run_training(program: ir.Program, args) -> int:
         launch = launcher(args.backend) if nproc is not None else None  # a backend without one: refused first
         source = generate(program, backend=args.backend, target=args.target, data_dir=data_dir)
         created = prepare_out_dir(out, args.resume)
-        if launch is train_on_workers:  # TensorFlow's workers: the launcher writes model.py and the plots itself
-            status = launch(program, args, source, out, args.resume)
-            if status:
-                remove_if_empty(created)
-            return status
         if launch is not None:
             return _train_in_processes(program, args, source, out, launch, nproc)
         module = load_module(source)
@@ -178,8 +183,9 @@ def run_training(program: ir.Program, args) -> int:
     return _finish(program, args, source, module, trainer, out)
 
 
-def _finish(program: ir.Program, args, source: str, module, trainer, out: Path) -> int:
-    """model.py and the plots next to the weights and history of a finished run."""
+def _finish(program: ir.Program, args, source: str, module, trainer, out: Path, nproc: int | None = None) -> int:
+    """model.py and the plots next to the weights and history of a finished run (of `nproc` processes,
+    whose first has said that it saved weights.npz and history.json)."""
     try:
         write_atomic(out / "model.py", source)
         if not args.no_plots:
@@ -190,7 +196,10 @@ def _finish(program: ir.Program, args, source: str, module, trainer, out: Path) 
         print(f"nndsl: error: cannot write in {visible(str(out))}: {error.strerror or error}", file=sys.stderr)
         return 1
     plots = "" if args.no_plots else " and plots"
-    print(f"saved weights.npz, history.json, checkpoint.npz, model.py{plots} in {visible(str(out))}")
+    if nproc is None:
+        print(f"saved weights.npz, history.json, checkpoint.npz, model.py{plots} in {visible(str(out))}")
+    else:
+        print(f"saved model.py{plots} in {visible(str(out))} ({nproc} processes trained)")
     return 0
 
 
@@ -218,25 +227,29 @@ def _fit(trainer, last: int, checkpoint: Path, every: int, board, args) -> None:
 
 
 def _train_in_processes(program: ir.Program, args, source: str, out: Path, launch, nproc: int) -> int:
-    """Train as `nproc` ranks of the generated program (its own command line: rank 0 prints each
-    epoch's line and writes weights.npz, history.json and the checkpoints), then add model.py and
-    the plots here. A rank that fails ends the run with LaunchError."""
+    """Train as `nproc` processes of the generated program, started by `launch` (its own command
+    line: the first process prints each epoch's line and the validation line, and writes
+    weights.npz, history.json and the checkpoints), then add model.py and the plots here. A process
+    that fails ends the run with LaunchError."""
     from nndsl.codegen import load_module
 
     argv = ["--out", str(out.resolve()), "--epochs", str(program.train.epochs)] + (["--resume"] if args.resume else [])
     argv += ["--tensorboard", str(Path(args.tensorboard).resolve())] if args.tensorboard else []
     argv += ["--verbose"] if args.verbose else []
-    with tempfile.TemporaryDirectory(prefix="nndsl-ranks-") as folder:
+    with tempfile.TemporaryDirectory(prefix="nndsl-processes-") as folder:
         path = Path(folder) / "model.py"
         path.write_text(source, encoding="utf-8")
-        launch(path, argv, nproc, Path(folder), quiet=args.quiet)
+        try:
+            launch.start(path, argv, nproc, Path(folder), target=args.target, quiet=args.quiet)
+        except LaunchError as error:
+            if (out / "checkpoint.npz").exists():
+                raise LaunchError(f"{error} (--resume continues from the last checkpoint in {out})") from None
+            raise
     module = load_module(source)
-    trainer = _make_trainer(module, program.seed)  # in this process, for the plots: the ranks' results loaded
+    trainer = _make_trainer(module, program.seed)  # in this process, for the plots: the processes' results loaded
     trainer.load(out / "weights.npz")
     trainer.history = json.loads((out / "history.json").read_text(encoding="utf-8"))
-    if args.quiet and program.validates:  # the ranks' stdout, validation line included, went to their logs
-        print(_LINES.validation_line(trainer.evaluate()))
-    return _finish(program, args, source, module, trainer, out)
+    return _finish(program, args, source, module, trainer, out, nproc)
 
 
 def _quiet_float_errors():

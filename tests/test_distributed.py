@@ -81,7 +81,7 @@ def test_two_processes_train_as_one_only_rank_0_writes_and_resume_continues(tmp_
     out = tmp_path / "out" / "rank0"
     assert sorted(path.name for path in out.iterdir()) == ["checkpoint.npz", "history.json", "weights.npz"]
     assert_same_run(out, *one_process(spec, 2))
-    assert capfd.readouterr().out.count("epoch 2/2") == 1  # one rank printed
+    assert capfd.readouterr().err.count("epoch 2/2") == 1  # one rank printed, as nndsl train prints: on stderr
 
     # nndsl train --nproc 2 --resume: on to epoch 3, as one process trains 3 epochs in one go.
     status = main(["train", str(spec), "-b", "torch", "-t", "cpu", "--nproc", "2", "--out", str(out),
@@ -91,7 +91,9 @@ def test_two_processes_train_as_one_only_rank_0_writes_and_resume_continues(tmp_
     assert_same_run(out, *one_process(spec, 3))
     assert len(json.loads((out / "history.json").read_text(encoding="utf-8"))["loss"]) == 3
     assert (out / "model.py").exists()
-    assert printed.out.count("epoch 3/3") == 1 and "epoch 2/3" not in printed.out
+    assert printed.err.count("epoch 3/3") == 1 and "epoch 2/3" not in printed.err
+    assert printed.out.startswith("validation: loss: ")
+    assert printed.out.endswith(f"saved model.py in {out} (2 processes trained)\n")
 
 
 def test_nproc_is_refused_where_no_launcher_exists(tmp_path, capsys):
@@ -128,7 +130,9 @@ def test_a_killed_rank_ends_the_run_with_one_line_naming_it(tmp_path):
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                            start_new_session=True)
     try:
-        assert run.stdout.readline().startswith("epoch 1/100000")  # both ranks are training
+        for line in run.stderr:  # both ranks are training once rank 0 has printed an epoch
+            if line.startswith("epoch 1/100000"):
+                break
         rank_1 = _child_with_rank(run.pid, 1)
         assert rank_1 is not None
         os.kill(rank_1, signal.SIGKILL)
@@ -138,7 +142,36 @@ def test_a_killed_rank_ends_the_run_with_one_line_naming_it(tmp_path):
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
     assert run.returncode == 1
-    assert stderr.strip().splitlines()[-1] == ("nndsl: error: the training process of rank 1 (of 2) was killed "
-                                               "by SIGKILL; the other ranks were stopped")
+    assert stderr.strip().splitlines()[-1].startswith("nndsl: error: the training process of rank 1 (of 2) was "
+                                                      "killed by SIGKILL; the other ranks were stopped")
     assert "Traceback" not in stderr
     assert not (tmp_path / "out" / "weights.npz").exists() and not (tmp_path / "out" / "model.py").exists()
+
+
+def test_nndsl_train_ignores_torchruns_variables_left_in_the_environment(tmp_path, monkeypatch, capsys):
+    # Values the generated program would refuse (a DeviceError at once), rather than wait for ranks.
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    monkeypatch.setenv("RANK", "1")
+    spec = tmp_path / "ddp.nn"
+    spec.write_text(SPEC, encoding="utf-8")
+    status = main(["train", str(spec), "-b", "torch", "-t", "cpu", "--epochs", "1", "--no-plots",
+                   "--out", str(tmp_path / "run")])
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    assert "note: nndsl train trains in one process: it ignores RANK and WORLD_SIZE in the environment" in printed.err
+    assert os.environ["WORLD_SIZE"] == "two"
+
+
+def test_a_user_error_of_every_rank_is_printed_once_and_quiet_still_reports_it(tmp_path, capfd):
+    (tmp_path / "bad.csv").write_text("x,y\n1,1\n2,abc\n", encoding="utf-8")  # found when the ranks load it
+    spec = tmp_path / "bad.nn"
+    spec.write_text('data csv("bad.csv", target=y) { features x  split 1 }\nmodel { input 1  dense 1 }\n'
+                    "loss mse\ntrain { optimizer sgd(lr=0.1) batch 2 epochs 1 }\n", encoding="utf-8")
+    status = main(["train", str(spec), "-b", "torch", "-t", "cpu", "--nproc", "2", "--quiet",
+                   "--out", str(tmp_path / "run")])
+    printed = capfd.readouterr()
+    assert status == 1
+    assert printed.err.count("bad.csv:3: 'abc' in column 'y' is not a number") == 1, printed.err
+    assert printed.err.splitlines()[-1].startswith("nndsl: error: the training process of rank ")
+    assert "stopped with exit status 1 (its message is above)" in printed.err
+    assert not (tmp_path / "run").exists()

@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 
 import nndsl
+from nndsl.cli import main
 from nndsl.codegen import generate, load_module
-from nndsl.launch_tensorflow import free_loopback_ports, tf_config
+from nndsl.launch import free_loopback_ports, tf_config
 from tests.conftest import assert_same_run, require_backend
 
 tf = require_backend("tensorflow")
@@ -120,7 +121,8 @@ def test_a_killed_worker_ends_the_run_with_a_message_and_status_1(tmp_path):
         if launcher.poll() is None:
             launcher.kill()
     assert launcher.returncode == 1
-    assert "nndsl: error: worker 1 of 2 was killed by SIGKILL; stopped the other workers" in stderr
+    assert ("nndsl: error: the training process of worker 1 (of 2) was killed by SIGKILL; the other workers were "
+            "stopped") in stderr
     assert not Path(f"/proc/{workers[0]}").exists() or "zombie" in Path(f"/proc/{workers[0]}/status").read_text()
 
 
@@ -171,3 +173,22 @@ def test_nproc_on_a_one_process_backend_is_refused(tmp_path):
     assert result.stderr == ("nndsl: error: --nproc: the NumPy backend trains in one process; data-parallel training "
                              "needs -b torch or -b tensorflow\n")
     assert not (tmp_path / "run").exists()
+
+
+def test_nndsl_train_and_an_inference_program_ignore_a_tf_config_left_in_the_environment(tmp_path, monkeypatch,
+                                                                                       capsys):
+    # A TF_CONFIG the generated program would refuse (test_a_malformed_tf_config_is_a_device_error):
+    # a one-process run that read it would fail at once instead of joining a cluster and waiting.
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    spec = tmp_path / "spiral.nn"
+    spec.write_text(SPEC, encoding="utf-8")
+    status = main(["train", str(spec), "-b", "tensorflow", "-t", "cpu", "--epochs", "1", "--no-plots",
+                   "--out", str(tmp_path / "run")])
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    assert "note: nndsl train trains in one process: it ignores TF_CONFIG in the environment" in printed.err
+    assert os.environ["TF_CONFIG"] == "{not json"  # the process's environment is given back
+
+    inference = load_module(generate(nndsl.parse("model { input 2  dense 1 sigmoid }"), backend="tensorflow",
+                                     target="cpu"))
+    assert inference.make_model().predict(np.zeros((3, 2), np.float32)).shape == (3, 1)

@@ -1218,20 +1218,21 @@ def multi_worker_strategy(target, tasks):
         raise DeviceError(f"cannot join the TF_CONFIG cluster of {len(tasks)} workers: {error}") from None
 
 
-def distribution_strategy(target):
+def distribution_strategy(target, cluster=True):
     """The tf.distribute strategy every target trains in: the same training code runs on each.
 
     auto: every GPU there is (one: OneDeviceStrategy, several: MirroredStrategy), else the
     default strategy on the CPU; cpu: the CPU even where there are GPUs; gpu: as auto, but
     without a GPU it is an error; tpu: a TPUStrategy on the TPU that TPUClusterResolver finds
     (a TPU VM's own, or the one named by $TPU_NAME). Where $TF_CONFIG names a cluster of several
-    workers, a MultiWorkerMirroredStrategy over them (see multi_worker_strategy).
+    workers, a MultiWorkerMirroredStrategy over them (see multi_worker_strategy); with `cluster`
+    false, TF_CONFIG is not read (predictions need no other worker).
     """
     if keras.backend.backend() != "tensorflow":  # Keras was imported before this program set KERAS_BACKEND
         raise DeviceError(
             f"Keras runs on {keras.backend.backend()} in this process; this program needs KERAS_BACKEND=tensorflow"
         )
-    tasks, _ = cluster_tasks()
+    tasks, _ = cluster_tasks() if cluster else ([], None)
     if len(tasks) > 1:
         return multi_worker_strategy(target, tasks)
     if target == "tpu":
