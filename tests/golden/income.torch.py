@@ -1164,6 +1164,7 @@ class Processes:
         return device
 
     def stop(self):
+        """Leave the other ranks (the group stays usable until every rank has left)."""
         if dist.is_initialized():
             dist.destroy_process_group()
 
@@ -1193,6 +1194,18 @@ class Processes:
         if self.world > 1:
             dist.all_reduce(tensor)
         return tensor
+
+
+def leave(status):
+    """End this process with `status`. One of several ranks (torchrun's WORLD_SIZE) ends at once,
+    without Python's shutdown: a gloo thread may still be letting go of the last all-reduce's
+    tensors, and a thread that takes the interpreter's lock while Python shuts down aborts the
+    process ("terminate called without an active exception"). Its files are written and closed."""
+    if os.environ.get("WORLD_SIZE", "1").strip() != "1":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
 
 
 SECONDS_BETWEEN_LINES = 10
@@ -1354,4 +1367,4 @@ class TensorBoardLog:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())  # (one of several ranks: without Python's shutdown; see leave())
