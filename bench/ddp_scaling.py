@@ -61,11 +61,12 @@ def measure(workload, nproc: int, epochs: int, folder: Path, rep: int, threads: 
     program = folder / f"{workload.name}.py"
     program.write_text(generate(load(workload.spec), backend="torch", target="cpu",
                                 data_dir=str(workload.spec.parent)), encoding="utf-8")
-    logs = folder / f"logs-{workload.name}-{nproc}-{rep}"
-    logs.mkdir()
-    result = folder / f"{workload.name}-{nproc}-{rep}.json"
-    saved = os.environ.pop("OMP_NUM_THREADS", None)
     threads = threads or max(1, (os.cpu_count() or 1) // nproc)
+    run = f"{workload.name}-{nproc}x{threads}-{rep}"  # (one process runs twice: with the cores, and with 1 thread)
+    logs = folder / f"logs-{run}"
+    logs.mkdir()
+    result = folder / f"{run}.json"
+    saved = os.environ.pop("OMP_NUM_THREADS", None)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     try:
         launch_torch(Path(__file__).resolve(), ["--rank", str(program), str(epochs), str(result)], nproc, logs)
