@@ -247,11 +247,18 @@ def test_the_backend_is_the_one_asked_for_and_agrees_with_numpy(tmp_path, capsys
             assert float(ours[key]) == pytest.approx(float(reference[key]), rel=1e-4), key
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_an_interrupted_sweep_resumes_without_training_finished_runs_again(tmp_path):
     out = tmp_path / "sweep"
     command = [sys.executable, "-m", "nndsl", "sweep", str(SPEC), "--set", "data.samples=200", "--set",
                "train.epochs=40", "--set", "dense_1.units=1,2,3,4,5,6", "--jobs", "1", "--out", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as a terminal sends it: a suite started in the background by a shell without job
+    # control inherits SIGINT ignored, and a Python started so never raises KeyboardInterrupt.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_default_sigint)
     try:
         for line in process.stderr:  # interrupted as soon as the first run is recorded
             if line.startswith("[1/6]"):
